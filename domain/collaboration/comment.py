@@ -1,0 +1,171 @@
+"""Comments on any record: threads (replies), @mentions that notify, edits with history, soft delete."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk
+from ..shared.clock import clock
+from ..shared.dialect import lock_for_update
+from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.outbox import record_event
+from ..tenancy.user import users_by_handles
+
+MAX_BODY = 10_000
+# "@rep2", "@rep2@demo.test", "@李娜" (a user's e-mail, its local part, or their exact name without spaces)
+MENTION = re.compile(r"(?<![\w@])@([\w+\-]+(?:\.[\w+\-]+)*(?:@[\w\-]+(?:\.[\w\-]+)+)?)", re.UNICODE)
+
+
+class Comment(Base):
+    __tablename__ = "comment"
+    __table_args__ = (Index("ix_comment_record", "org_id", "record_type", "record_id", "created_at"),)
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(IdType)
+    parent_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("comment.id", ondelete="CASCADE"),
+                                                  nullable=True)
+    author_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
+    body: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[list[int]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CommentEdit(Base):
+    """The body a comment had before an edit (or a delete), who changed it and when."""
+
+    __tablename__ = "comment_edit"
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(IdType, ForeignKey("comment.id", ondelete="CASCADE"), index=True)
+    previous_body: Mapped[str] = mapped_column(Text)
+    edited_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
+    edited_at: Mapped[datetime]
+
+
+async def mentioned_users(session: AsyncSession, actor: Actor, body: str) -> list[int]:
+    """Ids of the org's users named with @ in ``body`` (by e-mail, e-mail local part or name)."""
+    found = await users_by_handles(session, actor.org_id, set(MENTION.findall(body)))
+    return sorted({u.id for u in found.values() if u.id != actor.user_id})
+
+
+def _body(v: Validator, body: str | None) -> str:
+    text = v.text("body", body, max_len=MAX_BODY, required=True)
+    return text or ""
+
+
+async def add_comment(session: AsyncSession, actor: Actor, *, record_type: str, record_id: int, body: str | None,
+                      parent_id: int | None = None) -> Comment:
+    """A comment on a record the caller has already checked the actor may see."""
+    v = Validator()
+    text = _body(v, body)
+    if parent_id is not None:
+        parent = await get_comment(session, actor, parent_id)
+        if (parent.record_type, parent.record_id) != (record_type, record_id):
+            v.add("parentId", FieldErrorCode.MISMATCHED_RECORD, "the parent comment is on another record")
+    v.raise_if_any()
+    mentions = await mentioned_users(session, actor, text)
+    comment = Comment(org_id=actor.org_id, record_type=record_type, record_id=record_id, parent_id=parent_id,
+                      author_id=actor.user_id, body=text, mentions=mentions, created_at=clock.now())
+    session.add(comment)
+    await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="comment.added", record_type="Comment",
+                 record_id=comment.id, operation="create", payload=comment_payload(comment),
+                 timeline=(record_type, record_id), audience=mentions)
+    return comment
+
+
+def comment_payload(c: Comment) -> dict:
+    return {"id": c.id, "recordType": c.record_type, "recordId": c.record_id, "parentId": c.parent_id,
+            "authorId": c.author_id, "body": None if c.deleted_at else c.body, "mentions": c.mentions,
+            "edited": c.edited_at is not None, "deleted": c.deleted_at is not None, "version": c.version}
+
+
+async def _for_change(session: AsyncSession, actor: Actor, comment_id: int, version: int) -> Comment:
+    comment = await session.scalar(lock_for_update(session, select(Comment).where(
+        Comment.id == comment_id, Comment.org_id == actor.org_id)))
+    if comment is None:
+        raise NotFound("Comment", comment_id)
+    if comment.author_id != actor.user_id and not actor.has_role("admin"):
+        raise ValidationFailed.one("id", FieldErrorCode.NOT_ALLOWED, "only the author (or an admin) may change it")
+    if comment.deleted_at is not None:
+        raise ValidationFailed.one("id", FieldErrorCode.NOT_ALLOWED, "the comment was deleted")
+    if comment.version != version:
+        raise Conflict(f"Comment was changed by someone else (now version {comment.version}).")
+    return comment
+
+
+async def edit_comment(session: AsyncSession, actor: Actor, comment_id: int, version: int,
+                       body: str | None) -> Comment:
+    comment = await _for_change(session, actor, comment_id, version)
+    v = Validator()
+    text = _body(v, body)
+    v.raise_if_any()
+    if text == comment.body:
+        return comment
+    now = clock.now()
+    session.add(CommentEdit(org_id=actor.org_id, comment_id=comment.id, previous_body=comment.body,
+                            edited_by_id=actor.user_id, edited_at=now))
+    new_mentions = [u for u in await mentioned_users(session, actor, text) if u not in comment.mentions]
+    comment.body = text
+    comment.mentions = sorted({*comment.mentions, *new_mentions})
+    comment.edited_at = now
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Comment was changed by someone else.") from exc
+    record_event(session, actor, org_id=actor.org_id, topic="comment.edited", record_type="Comment",
+                 record_id=comment.id, operation="update", payload=comment_payload(comment),
+                 timeline=(comment.record_type, comment.record_id), audience=new_mentions)
+    return comment
+
+
+async def delete_comment(session: AsyncSession, actor: Actor, comment_id: int, version: int) -> Comment:
+    comment = await _for_change(session, actor, comment_id, version)
+    now = clock.now()
+    session.add(CommentEdit(org_id=actor.org_id, comment_id=comment.id, previous_body=comment.body,
+                            edited_by_id=actor.user_id, edited_at=now))
+    comment.deleted_at = now
+    await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="comment.deleted", record_type="Comment",
+                 record_id=comment.id, operation="delete", payload=comment_payload(comment),
+                 timeline=(comment.record_type, comment.record_id))
+    return comment
+
+
+async def get_comment(session: AsyncSession, actor: Actor, comment_id: int) -> Comment:
+    comment = await session.scalar(select(Comment).where(Comment.id == comment_id, Comment.org_id == actor.org_id))
+    if comment is None:
+        raise NotFound("Comment", comment_id)
+    return comment
+
+
+async def comments_on(session: AsyncSession, actor: Actor, record_type: str, record_id: int) -> list[Comment]:
+    """The whole thread of a record, oldest first (replies carry parent_id)."""
+    return list(await session.scalars(select(Comment).where(
+        Comment.org_id == actor.org_id, Comment.record_type == record_type, Comment.record_id == record_id,
+    ).order_by(Comment.created_at, Comment.id)))
+
+
+async def edits_of(session: AsyncSession, actor: Actor, comment_ids: list[int]) -> dict[int, list[CommentEdit]]:
+    rows = await session.scalars(select(CommentEdit).where(
+        CommentEdit.org_id == actor.org_id, CommentEdit.comment_id.in_(comment_ids)
+    ).order_by(CommentEdit.edited_at, CommentEdit.id))
+    out: dict[int, list[CommentEdit]] = {i: [] for i in comment_ids}
+    for row in rows:
+        out[row.comment_id].append(row)
+    return out

@@ -1,0 +1,224 @@
+"""Leads: prospects not yet qualified; converting one makes a customer, a contact and an opportunity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk
+from ..shared.clock import clock
+from ..shared.dialect import lock_for_update
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.outbox import record_event
+from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.scope import owned_rows
+from ..tenancy.user import get_user
+from .contact import EMAIL, PHONE, Contact, ContactInput, check_contact_fields, contact_payload, new_contact
+from .customer import Customer, CustomerInput, create_customer, get_customer
+
+
+class LeadSource(StrEnum):
+    WEBSITE = "website"
+    REFERRAL = "referral"
+    EVENT = "event"
+    COLD_CALL = "cold_call"
+    ADVERTISING = "advertising"
+    PARTNER = "partner"
+    OTHER = "other"
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    QUALIFIED = "qualified"
+    UNQUALIFIED = "unqualified"
+    CONVERTED = "converted"
+
+
+class Lead(Base):
+    __tablename__ = "lead"
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    title: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    source: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"), index=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    converted_customer_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("customer.id", ondelete="SET NULL"), nullable=True)
+    converted_contact_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("contact.id", ondelete="SET NULL"), nullable=True)
+    converted_opportunity_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("opportunity.id", ondelete="SET NULL"), nullable=True)
+    converted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+@dataclass
+class LeadInput:
+    name: str | None
+    company: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    source: LeadSource = LeadSource.OTHER
+    status: LeadStatus = LeadStatus.NEW
+    owner_id: int | None = None
+    notes: str | None = None
+
+
+@dataclass
+class ConvertLeadInput:
+    lead_id: int
+    opportunity_name: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    stage: str | None = None
+    expected_close_date: date | None = None
+    customer_id: int | None = None
+    """Attach to an existing customer instead of creating one."""
+    customer_name: str | None = None
+    owner_id: int | None = None
+
+
+@dataclass
+class LeadConversion:
+    lead: Lead
+    customer: Customer
+    contact: Contact
+    opportunity: Opportunity
+
+
+LEAD_SORT = SortKey("CREATED_AT", Lead.created_at, datetime)
+
+
+async def create_lead(session: AsyncSession, actor: Actor, data: LeadInput) -> Lead:
+    v = Validator()
+    name = v.text("name", data.name, max_len=200, required=True)
+    company = v.text("company", data.company, max_len=200)
+    title = v.text("title", data.title, max_len=200)
+    email = v.text("email", data.email, max_len=254)
+    phone = v.text("phone", data.phone, max_len=40)
+    notes = v.text("notes", data.notes, max_len=4000)
+    if email and not EMAIL.match(email):
+        v.add("email", FieldErrorCode.INVALID_EMAIL, "email is not an e-mail address")
+    if phone and not PHONE.match(phone):
+        v.add("phone", FieldErrorCode.INVALID, "phone may hold digits, spaces, + ( ) - . only")
+    if data.status is LeadStatus.CONVERTED:
+        v.add("status", FieldErrorCode.INVALID, "a lead becomes converted through convertLead")
+    if data.owner_id is not None:
+        await get_user(session, actor.org_id, data.owner_id)  # NOT_FOUND for an unknown or foreign user
+    v.raise_if_any()
+    now = clock.now()
+    lead = Lead(
+        org_id=actor.org_id, name=name, company=company or None, title=title or None, email=email or None,
+        phone=phone or None, source=data.source.value, status=data.status.value,
+        owner_id=data.owner_id or actor.user_id, notes=notes or None, created_at=now, updated_at=now,
+    )
+    session.add(lead)
+    await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="lead.created", record_type="Lead",
+                 record_id=lead.id, operation="create", payload=lead_payload(lead))
+    return lead
+
+
+def lead_payload(lead: Lead) -> dict[str, Any]:
+    return {"id": lead.id, "name": lead.name, "company": lead.company, "source": lead.source,
+            "status": lead.status, "ownerId": lead.owner_id}
+
+
+async def convert_lead(session: AsyncSession, actor: Actor, data: ConvertLeadInput) -> LeadConversion:
+    """Customer + contact + opportunity from a lead, in the caller's one transaction."""
+    lead = await session.scalar(lock_for_update(session, visible_leads(actor).where(Lead.id == data.lead_id)))
+    if lead is None:
+        raise NotFound("Lead", data.lead_id)
+    if lead.status == LeadStatus.CONVERTED:
+        raise ValidationFailed.one("leadId", FieldErrorCode.ALREADY_CONVERTED, "This lead was already converted.")
+    owner_id = data.owner_id or lead.owner_id
+    if data.customer_id is not None:
+        customer = await get_customer(session, actor, data.customer_id)
+    else:
+        customer_name = data.customer_name or lead.company or lead.name
+        customer = await create_customer(session, actor, CustomerInput(name=customer_name, owner_id=owner_id))
+    v = Validator()
+    fields = check_contact_fields(
+        v.under("contact"),
+        ContactInput(customer_id=customer.id, name=lead.name, title=lead.title, phone=lead.phone, email=lead.email),
+    )
+    v.raise_if_any()
+    contact = new_contact(actor, customer.id, fields)
+    session.add(contact)
+    await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="contact.created", record_type="Contact",
+                 record_id=contact.id, operation="create", payload=contact_payload(contact),
+                 timeline=("Customer", contact.customer_id))
+    opportunity = await create_opportunity(
+        session, actor,
+        OpportunityInput(
+            customer_id=customer.id,
+            name=data.opportunity_name or f"{customer.name}",
+            amount=data.amount, currency=data.currency, stage=data.stage,
+            expected_close_date=data.expected_close_date, owner_id=owner_id,
+        ),
+    )
+    await session.flush()
+    now = clock.now()
+    lead.status = LeadStatus.CONVERTED.value
+    lead.converted_customer_id = customer.id
+    lead.converted_contact_id = contact.id
+    lead.converted_opportunity_id = opportunity.id
+    lead.converted_at = now
+    lead.updated_at = now
+    await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="lead.converted", record_type="Lead",
+                 record_id=lead.id, operation="update",
+                 payload={"customerId": customer.id, "contactId": contact.id, "opportunityId": opportunity.id})
+    return LeadConversion(lead, customer, contact, opportunity)
+
+
+def visible_leads(actor: Actor) -> Any:
+    stmt = select(Lead).where(Lead.org_id == actor.org_id)
+    scope = owned_rows(actor, "Lead", Lead)
+    return stmt if scope is None else stmt.where(scope)
+
+
+async def get_lead(session: AsyncSession, actor: Actor, lead_id: int) -> Lead:
+    lead = await session.scalar(visible_leads(actor).where(Lead.id == lead_id))
+    if lead is None:
+        raise NotFound("Lead", lead_id)
+    return lead
+
+
+async def leads_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, Lead]:
+    rows = await session.scalars(visible_leads(actor).where(Lead.id.in_(ids)))
+    return {lead.id: lead for lead in rows}
+
+
+async def list_leads(
+    session: AsyncSession, actor: Actor, req: PageRequest, *, status: str | None = None,
+    owner_id: int | None = None, with_total: bool = False,
+) -> Page[Lead]:
+    stmt = visible_leads(actor)
+    if status:
+        stmt = stmt.where(Lead.status == status)
+    if owner_id is not None:
+        stmt = stmt.where(Lead.owner_id == owner_id)
+    return await paginate(session, stmt, entity=Lead, sort=LEAD_SORT, req=req, with_total=with_total)

@@ -1,0 +1,25 @@
+"""Every model, imported once so metadata (Alembic, tests) sees the whole schema."""
+
+from .collaboration.comment import Comment, CommentEdit
+from .collaboration.meeting import ActionItem, Meeting
+from .collaboration.sla import Escalation, SlaPolicy
+from .crm.contact import Contact
+from .crm.customer import Customer
+from .crm.interaction import Interaction
+from .crm.lead import Lead
+from .pipeline.custom_field import CustomFieldDefinition
+from .pipeline.opportunity import Opportunity, OpportunityStageChange
+from .pipeline.stage import PipelineStage
+from .shared.base import Base
+from .shared.idempotency import IdempotencyRecord
+from .shared.outbox import OutboxEvent, OutboxState
+from .shared.scope import RecordShare
+from .tenancy.org import Org, Team
+from .tenancy.user import User
+
+__all__ = [
+    "ActionItem", "Escalation", "Meeting", "SlaPolicy",
+    "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
+    "Interaction", "Lead", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
+    "PipelineStage", "RecordShare", "Team", "User",
+]

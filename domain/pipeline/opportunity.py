@@ -1,0 +1,401 @@
+"""Opportunities: a deal moving through the org's pipeline, with every stage change recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk
+from ..shared.clock import clock
+from ..shared.dialect import lock_for_update
+from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.money import check_amount, check_currency, quantize
+from ..shared.outbox import record_event
+from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
+from ..shared.scope import owned_rows
+from ..tenancy.org import get_org
+from ..tenancy.user import get_user
+from .custom_field import definitions_for, validate_custom_fields
+from .stage import Pipeline, Stage, get_pipeline
+
+MAX_MILESTONES = 50
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunity"
+    __table_args__ = (
+        Index("ix_opportunity_org_created", "org_id", "created_at", "id"),
+        Index("ix_opportunity_org_stage", "org_id", "stage_key"),
+    )
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stage_key: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    expected_close_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    probability: Mapped[int] = mapped_column(Integer)
+    milestones: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    next_step: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    lost_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    stage_changed_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def move_to(self, stage: Stage, *, by: Actor, at: datetime, lost_reason: str | None) -> OpportunityStageMoved:
+        """Apply a stage move (no I/O) and return the event that records it."""
+        if stage.key == self.stage_key:
+            raise ValidationFailed.one("stage", FieldErrorCode.STAGE_UNCHANGED,
+                                       f"The opportunity is already in {stage.key!r}.")
+        reason = (lost_reason or "").strip()
+        if stage.is_lost and not reason:
+            raise ValidationFailed.one("lostReason", FieldErrorCode.LOST_REASON_REQUIRED,
+                                       "Moving an opportunity to a lost stage needs a reason.")
+        if len(reason) > 500:
+            raise ValidationFailed.one("lostReason", FieldErrorCode.TOO_LONG, "lostReason is at most 500 characters")
+        old = self.stage_key
+        self.stage_key = stage.key
+        self.probability = stage.probability
+        self.lost_reason = reason if stage.is_lost else None
+        self.closed_at = at if stage.is_closed else None
+        self.stage_changed_at = at
+        self.updated_at = at
+        return OpportunityStageMoved(self.id, old, stage.key, by.user_id, at, self.lost_reason)
+
+
+class OpportunityStageChange(Base):
+    """One row per stage move: who moved it, when, from where to where (cycle-time analytics)."""
+
+    __tablename__ = "opportunity_stage_change"
+    __table_args__ = (Index("ix_stage_change_opportunity", "opportunity_id", "changed_at"),)
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    opportunity_id: Mapped[int] = mapped_column(IdType, ForeignKey("opportunity.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    to_stage: Mapped[str] = mapped_column(String(40))
+    changed_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
+    changed_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+@dataclass(frozen=True)
+class OpportunityStageMoved:
+    opportunity_id: int
+    from_stage: str | None
+    to_stage: str
+    by: int
+    at: datetime
+    lost_reason: str | None = None
+
+
+@dataclass
+class Milestone:
+    name: str
+    due_date: date | None = None
+    done: bool = False
+
+
+@dataclass
+class OpportunityInput:
+    customer_id: int | None = None
+    name: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    stage: str | None = None
+    lost_reason: str | None = None
+    expected_close_date: date | None = None
+    probability: int | None = None
+    owner_id: int | None = None
+    next_step: str | None = None
+    milestones: list[Milestone] | None = None
+    custom_fields: dict[str, Any] | None = None
+    set_fields: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class OpportunityFilter:
+    stage: str | None = None
+    owner_id: int | None = None
+    customer_id: int | None = None
+    search: str | None = None
+
+
+OPPORTUNITY_SORTS = {
+    "CREATED_AT": SortKey("CREATED_AT", Opportunity.created_at, datetime),
+    "UPDATED_AT": SortKey("UPDATED_AT", Opportunity.updated_at, datetime),
+    "NAME": SortKey("NAME", Opportunity.name, str),
+    "AMOUNT": SortKey("AMOUNT", Opportunity.amount, Decimal),
+    "EXPECTED_CLOSE_DATE": SortKey(
+        "EXPECTED_CLOSE_DATE",
+        func.coalesce(Opportunity.expected_close_date, literal(date(9999, 12, 31), Date)),
+        date,
+    ),
+}
+
+
+def _check_milestones(v: Validator, milestones: list[Milestone] | None) -> list[dict[str, Any]] | None:
+    if milestones is None:
+        return None
+    if len(milestones) > MAX_MILESTONES:
+        v.add("milestones", FieldErrorCode.INVALID, f"at most {MAX_MILESTONES} milestones")
+    out = []
+    for i, m in enumerate(milestones):
+        name = v.under("milestones", str(i)).text("name", m.name, max_len=200, required=True)
+        out.append({"name": name, "dueDate": m.due_date.isoformat() if m.due_date else None, "done": m.done})
+    return out
+
+
+def _check_probability(v: Validator, probability: int | None) -> int | None:
+    if probability is not None and not 0 <= probability <= 100:
+        v.add("probability", FieldErrorCode.INVALID_PROBABILITY, "probability is a percentage from 0 to 100")
+        return None
+    return probability
+
+
+def _stage(v: Validator, pipeline: Pipeline, key: str | None) -> Stage:
+    if key is None:
+        return pipeline.first
+    stage = pipeline.get(key)
+    if stage is None:
+        v.add("stage", FieldErrorCode.INVALID_STAGE,
+              f"{key!r} is not a stage of this pipeline ({', '.join(pipeline.keys())})")
+        return pipeline.first
+    return stage
+
+
+async def _check_owner(session: AsyncSession, actor: Actor, v: Validator, owner_id: int | None) -> None:
+    if owner_id is None:
+        return
+    await get_user(session, actor.org_id, owner_id)  # NOT_FOUND for an unknown or foreign user
+
+
+def opportunity_payload(o: Opportunity) -> dict[str, Any]:
+    return {
+        "id": o.id, "customerId": o.customer_id, "ownerId": o.owner_id, "name": o.name, "stage": o.stage_key,
+        "amount": str(quantize(o.amount, o.currency)), "currency": o.currency,
+        "expectedCloseDate": o.expected_close_date.isoformat() if o.expected_close_date else None,
+        "probability": o.probability, "nextStep": o.next_step, "lostReason": o.lost_reason,
+        "milestones": o.milestones, "customFields": o.custom_fields, "version": o.version,
+    }
+
+
+async def create_opportunity(session: AsyncSession, actor: Actor, data: OpportunityInput) -> Opportunity:
+    from ..crm.customer import get_customer
+
+    if data.customer_id is None:
+        raise ValidationFailed.one("customerId", FieldErrorCode.REQUIRED, "customerId is required")
+    customer = await get_customer(session, actor, data.customer_id)
+    org = await get_org(session, actor.org_id)
+    pipeline = await get_pipeline(session, actor.org_id)
+    v = Validator()
+    name = v.text("name", data.name, max_len=200, required=True)
+    currency = check_currency(v, "currency", data.currency, org.default_currency)
+    amount = check_amount(v, "amount", data.amount if data.amount is not None else Decimal(0), currency)
+    stage = _stage(v, pipeline, data.stage)
+    probability = _check_probability(v, data.probability)
+    next_step = v.text("nextStep", data.next_step, max_len=500)
+    milestones = _check_milestones(v, data.milestones) or []
+    await _check_owner(session, actor, v, data.owner_id)
+    definitions = await definitions_for(session, actor.org_id, "opportunity")
+    custom = validate_custom_fields(v, definitions, data.custom_fields)
+    lost_reason = v.text("lostReason", data.lost_reason, max_len=500)
+    if stage.is_lost and not lost_reason:
+        v.add("lostReason", FieldErrorCode.LOST_REASON_REQUIRED, "An opportunity created as lost needs a reason.")
+    v.raise_if_any()
+    now = clock.now()
+    opportunity = Opportunity(
+        org_id=actor.org_id, customer_id=customer.id, owner_id=data.owner_id or actor.user_id, name=name,
+        stage_key=stage.key, amount=amount, currency=currency, expected_close_date=data.expected_close_date,
+        probability=stage.probability if probability is None else probability, milestones=milestones,
+        next_step=next_step or None, lost_reason=lost_reason if stage.is_lost else None, custom_fields=custom,
+        created_at=now, updated_at=now, stage_changed_at=now, closed_at=now if stage.is_closed else None,
+    )
+    session.add(opportunity)
+    await session.flush()
+    session.add(OpportunityStageChange(org_id=actor.org_id, opportunity_id=opportunity.id, from_stage=None,
+                                       to_stage=stage.key, changed_by_id=actor.user_id, changed_at=now))
+    record_event(session, actor, org_id=actor.org_id, topic="opportunity.created", record_type="Opportunity",
+                 record_id=opportunity.id, operation="create", payload=opportunity_payload(opportunity))
+    return opportunity
+
+
+async def _load_for_write(session: AsyncSession, actor: Actor, opportunity_id: int, version: int) -> Opportunity:
+    stmt = lock_for_update(session, visible_opportunities(actor).where(Opportunity.id == opportunity_id))
+    opportunity = await session.scalar(stmt)
+    if opportunity is None:
+        raise NotFound("Opportunity", opportunity_id)
+    if opportunity.version != version:
+        raise Conflict(f"Opportunity was changed by someone else (now version {opportunity.version}).")
+    return opportunity
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Opportunity was changed by someone else.") from exc
+
+
+async def update_opportunity(
+    session: AsyncSession, actor: Actor, opportunity_id: int, version: int, data: OpportunityInput
+) -> Opportunity:
+    opportunity = await _load_for_write(session, actor, opportunity_id, version)
+    v = Validator()
+    named = data.set_fields
+    changes: dict[str, Any] = {}
+    if "name" in named:
+        changes["name"] = v.text("name", data.name, max_len=200, required=True)
+    currency = opportunity.currency
+    if "currency" in named and data.currency is not None:
+        currency = changes["currency"] = check_currency(v, "currency", data.currency, opportunity.currency)
+    if "amount" in named:
+        if data.amount is None:
+            v.add("amount", FieldErrorCode.REQUIRED, "amount cannot be cleared; set 0 instead")
+        else:
+            changes["amount"] = check_amount(v, "amount", data.amount, currency)
+    elif "currency" in named:
+        changes["amount"] = check_amount(v, "amount", opportunity.amount, currency)
+    if "expected_close_date" in named:
+        changes["expected_close_date"] = data.expected_close_date
+    if "probability" in named and data.probability is not None:
+        changes["probability"] = _check_probability(v, data.probability)
+    if "next_step" in named:
+        changes["next_step"] = v.text("nextStep", data.next_step, max_len=500) or None
+    if "owner_id" in named and data.owner_id is not None:
+        await _check_owner(session, actor, v, data.owner_id)
+        changes["owner_id"] = data.owner_id
+    if "milestones" in named:
+        changes["milestones"] = _check_milestones(v, data.milestones) or []
+    if "custom_fields" in named:
+        definitions = await definitions_for(session, actor.org_id, "opportunity")
+        changes["custom_fields"] = validate_custom_fields(
+            v, definitions, data.custom_fields, current=opportunity.custom_fields
+        )
+    v.raise_if_any()
+    changed = {k: val for k, val in changes.items() if getattr(opportunity, k) != val}
+    if not changed:
+        return opportunity
+    before = {k: getattr(opportunity, k) for k in changed}
+    for key, value in changed.items():
+        setattr(opportunity, key, value)
+    opportunity.updated_at = clock.now()
+    await _flush(session)
+    record_event(session, actor, org_id=actor.org_id, topic="opportunity.updated", record_type="Opportunity",
+                 record_id=opportunity.id, operation="update",
+                 payload={"changes": {k: [_plain(before[k], currency), _plain(val, currency)]
+                                      for k, val in changed.items()},
+                          "version": opportunity.version})
+    return opportunity
+
+
+def _plain(value: Any, currency: str) -> Any:
+    if isinstance(value, Decimal):
+        return str(quantize(value, currency))
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+async def move_opportunity_stage(
+    session: AsyncSession, actor: Actor, opportunity_id: int, version: int, stage_key: str,
+    lost_reason: str | None = None,
+) -> Opportunity:
+    opportunity = await _load_for_write(session, actor, opportunity_id, version)
+    pipeline = await get_pipeline(session, actor.org_id)
+    stage = pipeline.get(stage_key)
+    if stage is None:
+        raise ValidationFailed.one("stage", FieldErrorCode.INVALID_STAGE,
+                                   f"{stage_key!r} is not a stage of this pipeline ({', '.join(pipeline.keys())})")
+    moved = opportunity.move_to(stage, by=actor, at=clock.now(), lost_reason=lost_reason)
+    await _flush(session)
+    session.add(OpportunityStageChange(org_id=actor.org_id, opportunity_id=opportunity.id,
+                                       from_stage=moved.from_stage, to_stage=moved.to_stage,
+                                       changed_by_id=actor.user_id, changed_at=moved.at, note=moved.lost_reason))
+    record_event(session, actor, org_id=actor.org_id, topic="opportunity.stage_moved", record_type="Opportunity",
+                 record_id=opportunity.id, operation="update",
+                 payload={"from": moved.from_stage, "to": moved.to_stage, "lostReason": moved.lost_reason,
+                          "probability": opportunity.probability, "version": opportunity.version})
+    return opportunity
+
+
+def visible_opportunities(actor: Actor) -> Any:
+    stmt = select(Opportunity).where(Opportunity.org_id == actor.org_id)
+    scope = owned_rows(actor, "Opportunity", Opportunity)
+    return stmt if scope is None else stmt.where(scope)
+
+
+async def get_opportunity(session: AsyncSession, actor: Actor, opportunity_id: int) -> Opportunity:
+    found = await session.scalar(visible_opportunities(actor).where(Opportunity.id == opportunity_id))
+    if found is None:
+        raise NotFound("Opportunity", opportunity_id)
+    return found
+
+
+async def opportunities_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, Opportunity]:
+    rows = await session.scalars(visible_opportunities(actor).where(Opportunity.id.in_(ids)))
+    return {o.id: o for o in rows}
+
+
+def _filtered(session: AsyncSession, actor: Actor, flt: OpportunityFilter) -> Any:
+    from ..shared.dialect import contains_text
+
+    stmt = visible_opportunities(actor)
+    if flt.stage:
+        stmt = stmt.where(Opportunity.stage_key == flt.stage)
+    if flt.owner_id is not None:
+        stmt = stmt.where(Opportunity.owner_id == flt.owner_id)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Opportunity.customer_id == flt.customer_id)
+    if flt.search:
+        stmt = stmt.where(contains_text(session, Opportunity.name, flt.search.strip()))
+    return stmt
+
+
+async def list_opportunities(
+    session: AsyncSession, actor: Actor, flt: OpportunityFilter, req: PageRequest,
+    *, sort: str = "CREATED_AT", with_total: bool = False,
+) -> Page[Opportunity]:
+    return await paginate(session, _filtered(session, actor, flt), entity=Opportunity, sort=OPPORTUNITY_SORTS[sort],
+                          req=req, with_total=with_total)
+
+
+async def opportunities_of_customers(
+    session: AsyncSession, actor: Actor, customer_ids: list[int], req: PageRequest, *, with_total: bool = False,
+) -> dict[int, Page[Opportunity]]:
+    return await paginate_many(session, visible_opportunities(actor), entity=Opportunity,
+                               parent_col=Opportunity.customer_id, parent_ids=customer_ids,
+                               sort=OPPORTUNITY_SORTS["CREATED_AT"], req=req, with_total=with_total)
+
+
+async def stage_history_of(
+    session: AsyncSession, actor: Actor, opportunity_ids: list[int]
+) -> dict[int, list[OpportunityStageChange]]:
+    stmt = select(OpportunityStageChange).where(
+        OpportunityStageChange.org_id == actor.org_id, OpportunityStageChange.opportunity_id.in_(opportunity_ids)
+    )
+    scope = owned_rows(actor, "Opportunity", Opportunity)
+    if scope is not None:
+        visible = select(Opportunity.id).where(Opportunity.org_id == actor.org_id, scope)
+        stmt = stmt.where(OpportunityStageChange.opportunity_id.in_(visible))
+    rows = await session.scalars(stmt.order_by(OpportunityStageChange.changed_at, OpportunityStageChange.id))
+    out: dict[int, list[OpportunityStageChange]] = {i: [] for i in opportunity_ids}
+    for row in rows:
+        out[row.opportunity_id].append(row)
+    return out

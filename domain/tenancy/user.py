@@ -1,0 +1,163 @@
+"""Users: one org each, several roles, a manager (the hierarchy), a team, a territory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk, utcnow
+from ..shared.dialect import lock_for_update
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from ..shared.outbox import record_event
+
+ROLES = (
+    "admin",
+    "sales_rep",
+    "sales_manager",
+    "project_manager",
+    "finance",
+    "service",
+    "marketing",
+)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    manager_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("team.id", ondelete="SET NULL"), nullable=True
+    )
+    territory: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    capacity: Mapped[int] = mapped_column(Integer, default=10)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+async def create_user(
+    session: AsyncSession,
+    org_id: int,
+    *,
+    email: str,
+    name: str,
+    roles: list[str],
+    manager_id: int | None = None,
+    team_id: int | None = None,
+    territory: str | None = None,
+    capacity: int = 10,
+) -> User:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+    user = User(
+        org_id=org_id,
+        email=email.strip().lower(),
+        name=name,
+        roles=list(roles),
+        manager_id=manager_id,
+        team_id=team_id,
+        territory=territory,
+        capacity=capacity,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_user(session: AsyncSession, org_id: int, user_id: int) -> User:
+    user = await session.scalar(select(User).where(User.id == user_id, User.org_id == org_id))
+    if user is None:
+        raise NotFound("User", user_id)
+    return user
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+async def users_by_ids(session: AsyncSession, org_id: int, ids: list[int]) -> dict[int, User]:
+    rows = await session.scalars(select(User).where(User.org_id == org_id, User.id.in_(ids)))
+    return {u.id: u for u in rows}
+
+
+async def active_user_for_token(session: AsyncSession, user_id: int, org_id: int) -> User | None:
+    """The user a verified token names, if it still exists and is active in that org."""
+    return await session.scalar(
+        select(User).where(User.id == user_id, User.org_id == org_id, User.active.is_(True))
+    )
+
+
+async def set_roles(session: AsyncSession, actor: Actor, user_id: int, *, add: str | None = None,
+                    remove: str | None = None) -> User:
+    """Give or take a role; the org always keeps at least one admin."""
+    user = await session.scalar(lock_for_update(session, select(User).where(
+        User.id == user_id, User.org_id == actor.org_id)))
+    if user is None:
+        raise NotFound("User", user_id)
+    roles = list(user.roles)
+    if add is not None:
+        if add not in ROLES:
+            raise ValidationFailed.one("role", FieldErrorCode.INVALID, f"{add!r} is not one of {', '.join(ROLES)}")
+        if add not in roles:
+            roles.append(add)
+    if remove is not None:
+        if remove not in roles:
+            raise ValidationFailed.one("role", FieldErrorCode.INVALID, f"the user does not hold {remove!r}")
+        roles.remove(remove)
+        if remove == "admin":
+            admins = await session.scalars(select(User).where(User.org_id == actor.org_id, User.active.is_(True)))
+            if not any("admin" in u.roles for u in admins if u.id != user.id):
+                raise ValidationFailed.one("role", FieldErrorCode.LAST_ADMIN, "the org must keep one admin")
+    if roles != list(user.roles):
+        before = list(user.roles)
+        user.roles = roles
+        await session.flush()
+        record_event(session, actor, org_id=actor.org_id, topic="user.roles_changed", record_type="User",
+                     record_id=user.id, operation="update", payload={"roles": [before, roles]})
+    return user
+
+
+async def set_manager(session: AsyncSession, actor: Actor, user_id: int, manager_id: int | None) -> User:
+    """Move a user under another manager (the chain that team scopes follow); cycles are refused."""
+    user = await get_user(session, actor.org_id, user_id)
+    if manager_id is not None:
+        boss = await get_user(session, actor.org_id, manager_id)
+        seen = {user.id}
+        while boss is not None:
+            if boss.id in seen:
+                raise ValidationFailed.one("managerId", FieldErrorCode.INVALID, "that would make a management cycle")
+            seen.add(boss.id)
+            boss = await session.get(User, boss.manager_id) if boss.manager_id else None
+    if user.manager_id != manager_id:
+        record_event(session, actor, org_id=actor.org_id, topic="user.manager_changed", record_type="User",
+                     record_id=user.id, operation="update", payload={"managerId": [user.manager_id, manager_id]})
+        user.manager_id = manager_id
+        await session.flush()
+    return user
+
+
+async def users_by_handles(session: AsyncSession, org_id: int, handles: set[str]) -> dict[str, User]:
+    """Active users of the org named by @handles: their e-mail, its local part, or their name without spaces
+    (case-insensitive). Keys are the handles, lower-cased."""
+    wanted = {h.lower() for h in handles}
+    if not wanted:
+        return {}
+    users = await session.scalars(select(User).where(User.org_id == org_id, User.active.is_(True)))
+    found: dict[str, User] = {}
+    for user in users:
+        email = user.email.lower()
+        for key in (email, email.split("@", 1)[0], user.name.replace(" ", "").lower()):
+            if key in wanted:
+                found.setdefault(key, user)
+    return found

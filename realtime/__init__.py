@@ -1,0 +1,1 @@
+"""Outbox relay, broadcaster backend, channels and subscription streams."""

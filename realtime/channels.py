@@ -1,0 +1,15 @@
+"""Broadcaster channel names: one place, so publishers and subscribers agree."""
+
+from __future__ import annotations
+
+
+def record_channel(org_id: int, record_type: str, record_id: int) -> str:
+    return f"org:{org_id}:record:{record_type}:{record_id}"
+
+
+def user_channel(org_id: int, user_id: int) -> str:
+    return f"org:{org_id}:user:{user_id}"
+
+
+def feed_channel(org_id: int) -> str:
+    return f"org:{org_id}:feed"

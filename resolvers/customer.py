@@ -1,0 +1,93 @@
+"""Customer queries and mutations: parse input, call the domain, map to schema types."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.crm import customer as service
+from domain.shared.pagination import PageRequest
+from schema.customer import (
+    CreateCustomerInput,
+    Customer,
+    CustomerFilter,
+    CustomerPayload,
+    UpdateCustomerInput,
+)
+from schema.node import decode_id
+from schema.ordering import CustomerOrder, OrderDirection
+from schema.pagination import Connection, wants_total
+
+from .mutation import check_create, check_update, field_name, named, opt_id, run, run_create, value
+
+
+def _payload(m: service.Customer | None = None, user_errors: list | None = None) -> CustomerPayload:
+    return CustomerPayload(customer=Customer.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+@strawberry.type
+class CustomerQuery:
+    @strawberry.field
+    async def customers(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None, filter: CustomerFilter | None = None,
+        order_by: CustomerOrder | None = None,
+    ) -> Connection[Customer]:
+        ctx = info.context
+        flt = filter or CustomerFilter()
+        order = order_by or CustomerOrder()
+        req = PageRequest(first=first, after=after, last=last, before=before,
+                          descending=order.direction == OrderDirection.DESC)
+        domain_filter = service.CustomerFilter(
+            search=flt.search, tag=flt.tag, owner_id=opt_id("User", flt.owner_id),
+            tier=flt.tier.value if flt.tier else None,
+            lifecycle_stage=flt.lifecycle_stage.value if flt.lifecycle_stage else None,
+        )
+        ctx.authz.require_read("Customer", [
+            name for name, used in (("name", flt.search), ("tags", flt.tag), ("owner", flt.owner_id),
+                                    ("tier", flt.tier), ("lifecycleStage", flt.lifecycle_stage)) if used
+        ] + [field_name(order.field.value.lower())])
+        actor = ctx.actor
+        async with ctx.read() as session:
+            page = await service.list_customers(session, actor, domain_filter, req, sort=order.field.value,
+                                                with_total=wants_total(info))
+        return Connection.from_page(page, Customer.from_model)
+
+    @strawberry.field
+    async def customer(self, info: strawberry.Info, id: strawberry.ID) -> Customer | None:
+        ctx = info.context
+        pk = decode_id("Customer", id)
+        actor = ctx.actor
+        async with ctx.read() as session:
+            return Customer.from_model(await service.get_customer(session, actor, pk))
+
+
+@strawberry.type
+class CustomerMutation:
+    @strawberry.mutation
+    async def create_customer(self, info: strawberry.Info, input: CreateCustomerInput) -> CustomerPayload:
+        actor = info.context.actor
+        check_create(info, "Customer", input)
+        data = service.CustomerInput(
+            name=input.name, tags=input.tags, industry=input.industry, tier=input.tier,
+            lifecycle_stage=input.lifecycle_stage, owner_id=opt_id("User", input.owner_id),
+            credit_limit=input.credit_limit, custom_fields=input.custom_fields,
+        )
+        return await run_create(
+            info, "createCustomer", input,
+            lambda s: service.create_customer(s, actor, data),
+            lambda s, pk: service.get_customer(s, actor, pk),
+            _payload,
+        )
+
+    @strawberry.mutation
+    async def update_customer(self, info: strawberry.Info, input: UpdateCustomerInput) -> CustomerPayload:
+        actor = info.context.actor
+        check_update(info, "Customer", input)
+        pk = decode_id("Customer", input.id)
+        data = service.CustomerInput(
+            name=value(input, "name"), tags=value(input, "tags"), industry=value(input, "industry"),
+            tier=value(input, "tier"), lifecycle_stage=value(input, "lifecycle_stage"),
+            owner_id=opt_id("User", value(input, "owner_id")), credit_limit=value(input, "credit_limit"),
+            custom_fields=value(input, "custom_fields"), set_fields=named(input),
+        )
+        return await run(info, lambda s: service.update_customer(s, actor, pk, input.version, data), _payload)

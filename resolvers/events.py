@@ -1,0 +1,138 @@
+"""Which events an actor may receive, and which of their fields: the same guard and row scopes
+as queries, applied to subscriptions and the change feed. No event crosses orgs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from domain.collaboration.timeline import describe
+from domain.crm.contact import contacts_by_ids
+from domain.crm.customer import customers_by_ids
+from domain.crm.lead import leads_by_ids
+from domain.pipeline.opportunity import opportunities_by_ids
+from domain.shared.actor import Actor
+from domain.shared.scope import Scope
+from schema.event import ChangeEvent, TimelineEntry
+from schema.node import to_global_id
+
+from .guard import GUARDED_TYPES
+
+VISIBLE: dict[str, Callable[..., Awaitable[dict[int, Any]]]] = {
+    "Customer": customers_by_ids, "Opportunity": opportunities_by_ids, "Lead": leads_by_ids,
+    "Contact": contacts_by_ids,
+}
+# Events about these are visible when the record whose timeline shows them is.
+FOLLOW_TIMELINE = {"Comment", "Interaction", "Contact", "Meeting", "ActionItem"}
+
+
+def _subject(event: dict[str, Any]) -> tuple[str, int]:
+    timeline_type, timeline_id = event.get("timeline") or (None, None)
+    if event["recordType"] in FOLLOW_TIMELINE and timeline_type:
+        return timeline_type, timeline_id
+    return event["recordType"], event["recordId"]
+
+
+def _field(key: str) -> str:
+    """Payload key → GraphQL field: ``ownerId`` / ``owner_id`` → ``owner``, ``credit_limit`` → ``creditLimit``."""
+    if key.endswith("_id"):
+        key = key[:-3]
+    elif key.endswith("Id") and key != "id":
+        key = key[:-2]
+    head, *rest = key.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def cut(guard: Any, record_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    if record_type not in GUARDED_TYPES or not isinstance(payload, dict):
+        return payload
+    out = {}
+    for key, value in payload.items():
+        if key == "changes" and isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if guard.can_read(record_type, _field(k))}
+        elif key in ("id", "version") or guard.can_read(record_type, _field(key)):
+            out[key] = value
+    return out
+
+
+def _view(actor: Actor, kind: str) -> tuple[Any, ...]:
+    """Who else sees exactly what this actor sees of ``kind``: everyone with org scope in the org,
+    otherwise just this user (own/team scopes and shares are personal)."""
+    scope = actor.scope(SCOPE_TYPE.get(kind, kind))
+    return ("org", actor.org_id) if scope is Scope.ORG else ("user", actor.user_id)
+
+
+SCOPE_TYPE = {"Contact": "Customer"}
+_DECIDED: OrderedDict[tuple[Any, ...], asyncio.Future[bool]] = OrderedDict()
+_DECIDED_MAX = 50_000
+
+
+async def _visible_once(db: Any, actor: Actor, event_id: int, kind: str, pk: int) -> bool:
+    """Whether the record an event is about is visible to the actor, decided once per event and
+    view however many subscribers ask (a thousand viewers of one record cost one query)."""
+    key = (event_id, kind, pk, _view(actor, kind))
+    future = _DECIDED.get(key)
+    if future is None:
+        future = asyncio.get_running_loop().create_future()
+        _DECIDED[key] = future
+        if len(_DECIDED) > _DECIDED_MAX:
+            _DECIDED.popitem(last=False)
+        try:
+            async with db.read(actor.org_id) as session:
+                future.set_result(bool(await VISIBLE[kind](session, actor, [pk])))
+        except BaseException as exc:
+            _DECIDED.pop(key, None)
+            future.set_exception(exc)
+            raise
+    return await asyncio.shield(future)
+
+
+async def authorize(db: Any, actor: Actor, guard: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events the actor may receive, in order, each cut to the fields they may read."""
+    events = [e for e in events if e.get("org") == actor.org_id]
+    if len(events) == 1:  # a live event: share the decision with every subscriber of the same view
+        [e] = events
+        kind, pk = _subject(e)
+        if kind in VISIBLE and not await _visible_once(db, actor, e["id"], kind, pk):
+            return []
+        visible = None
+    else:
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for e in events:
+            kind, pk = _subject(e)
+            if kind in VISIBLE:
+                wanted[kind].add(pk)
+        visible = {}
+        if wanted:
+            async with db.read(actor.org_id) as session:
+                for kind, ids in wanted.items():
+                    visible[kind] = set((await VISIBLE[kind](session, actor, sorted(ids))).keys())
+    out = []
+    for e in events:
+        kind, pk = _subject(e)
+        if visible is not None and kind in VISIBLE and pk not in visible.get(kind, ()):
+            continue
+        if e["recordType"] == "Org" and not guard.can("Policy", "manage"):
+            continue
+        out.append({**e, "payload": cut(guard, e["recordType"], e["payload"])})
+    return out
+
+
+def to_change_event(e: dict[str, Any], cursor: str) -> ChangeEvent:
+    return ChangeEvent(
+        cursor=cursor, event_id=to_global_id("Event", e["id"]), topic=e["topic"], record_type=e["recordType"],
+        record_id=to_global_id(e["recordType"], e["recordId"]), operation=e["operation"],
+        occurred_at=datetime.fromisoformat(e["at"]), payload=e["payload"], _actor_id=e.get("actor"),
+    )
+
+
+def to_timeline_entry(e: dict[str, Any], cursor: str) -> TimelineEntry:
+    kind, summary = describe(e["topic"], e["recordType"], e["payload"])
+    return TimelineEntry(
+        cursor=cursor, event_id=to_global_id("Event", e["id"]), kind=kind, summary=summary,
+        record_type=e["recordType"], record_id=to_global_id(e["recordType"], e["recordId"]),
+        occurred_at=datetime.fromisoformat(e["at"]), data=e["payload"], _actor_id=e.get("actor"),
+    )

@@ -1,0 +1,94 @@
+"""Lead queries and mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.crm import lead as service
+from domain.shared.pagination import PageRequest
+from schema.contact import Contact
+from schema.customer import Customer
+from schema.lead import ConvertLeadInput, ConvertLeadPayload, CreateLeadInput, Lead, LeadPayload, LeadStatus
+from schema.node import decode_id
+from schema.opportunity import Opportunity
+from schema.pagination import Connection, wants_total
+
+from .mutation import check_create, opt_id, run, run_create
+
+
+def _payload(m: service.Lead | None = None, user_errors: list | None = None) -> LeadPayload:
+    return LeadPayload(lead=Lead.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+def _conversion(c: service.LeadConversion | None = None, user_errors: list | None = None) -> ConvertLeadPayload:
+    if c is None:
+        return ConvertLeadPayload(user_errors=user_errors or [])
+    return ConvertLeadPayload(lead=Lead.from_model(c.lead), customer=Customer.from_model(c.customer),
+                              contact=Contact.from_model(c.contact),
+                              opportunity=Opportunity.from_model(c.opportunity), user_errors=[])
+
+
+@strawberry.type
+class LeadQuery:
+    @strawberry.field(description="Leads, newest first.")
+    async def leads(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None, status: LeadStatus | None = None,
+        owner_id: strawberry.ID | None = None,
+    ) -> Connection[Lead]:
+        ctx = info.context
+        ctx.authz.require_read("Lead", [name for name, used in (("status", status), ("owner", owner_id)) if used])
+        actor = ctx.actor
+        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        async with ctx.read() as session:
+            page = await service.list_leads(session, actor, req, status=status.value if status else None,
+                                            owner_id=opt_id("User", owner_id), with_total=wants_total(info))
+        return Connection.from_page(page, Lead.from_model)
+
+    @strawberry.field
+    async def lead(self, info: strawberry.Info, id: strawberry.ID) -> Lead | None:
+        ctx = info.context
+        actor = ctx.actor
+        pk = decode_id("Lead", id)
+        async with ctx.read() as session:
+            return Lead.from_model(await service.get_lead(session, actor, pk))
+
+
+@strawberry.type
+class LeadMutation:
+    @strawberry.mutation
+    async def create_lead(self, info: strawberry.Info, input: CreateLeadInput) -> LeadPayload:
+        actor = info.context.actor
+        check_create(info, "Lead", input)
+        data = service.LeadInput(
+            name=input.name, company=input.company, title=input.title, email=input.email, phone=input.phone,
+            source=input.source, status=input.status, owner_id=opt_id("User", input.owner_id), notes=input.notes,
+        )
+        return await run_create(
+            info, "createLead", input,
+            lambda s: service.create_lead(s, actor, data),
+            lambda s, pk: service.get_lead(s, actor, pk),
+            _payload,
+        )
+
+    @strawberry.mutation(description="Customer + contact + opportunity from a lead, in one transaction.")
+    async def convert_lead(self, info: strawberry.Info, input: ConvertLeadInput) -> ConvertLeadPayload:
+        actor = info.context.actor
+        guard = info.context.authz
+        guard.require("Lead", "update")
+        guard.require_write("Lead", ["status"])
+        if input.customer_id is None:
+            guard.require("Customer", "create")
+        guard.require("Contact", "create")
+        guard.require("Opportunity", "create")
+        guard.require_write("Opportunity", [f for f, v in (
+            ("name", input.opportunity_name), ("amount", input.amount), ("currency", input.currency),
+            ("stage", input.stage), ("expectedCloseDate", input.expected_close_date), ("owner", input.owner_id),
+        ) if v is not None])
+        data = service.ConvertLeadInput(
+            lead_id=decode_id("Lead", input.lead_id), opportunity_name=input.opportunity_name,
+            amount=input.amount, currency=input.currency, stage=input.stage,
+            expected_close_date=input.expected_close_date, customer_id=opt_id("Customer", input.customer_id),
+            customer_name=input.customer_name, owner_id=opt_id("User", input.owner_id),
+        )
+        return await run(info, lambda s: service.convert_lead(s, actor, data), _conversion)

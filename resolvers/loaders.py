@@ -1,0 +1,80 @@
+"""Per-request DataLoaders: one batched, org- and scope-filtered query per relation and page shape."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from strawberry.dataloader import DataLoader
+
+from domain.collaboration.comment import edits_of
+from domain.crm.contact import contacts_by_ids, contacts_of_customers
+from domain.crm.customer import customers_by_ids
+from domain.crm.interaction import interactions_of
+from domain.crm.lead import leads_by_ids
+from domain.pipeline.opportunity import opportunities_by_ids, opportunities_of_customers, stage_history_of
+from domain.shared.pagination import PageRequest
+from domain.tenancy.org import Org, teams_by_ids
+from domain.tenancy.user import users_by_ids
+
+if TYPE_CHECKING:
+    from .context import Context
+
+PageKey = tuple[int, PageRequest, bool]
+
+
+class Loaders:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.user = self._by_id(lambda s, ids: users_by_ids(s, ctx.actor.org_id, ids))
+        self.team = self._by_id(lambda s, ids: teams_by_ids(s, ctx.actor.org_id, ids))
+        self.org = self._by_id(self._orgs)
+        self.customer = self._by_id(lambda s, ids: customers_by_ids(s, ctx.actor, ids))
+        self.contact = self._by_id(lambda s, ids: contacts_by_ids(s, ctx.actor, ids))
+        self.lead = self._by_id(lambda s, ids: leads_by_ids(s, ctx.actor, ids))
+        self.opportunity = self._by_id(lambda s, ids: opportunities_by_ids(s, ctx.actor, ids))
+        self.stage_history = self._by_id(lambda s, ids: stage_history_of(s, ctx.actor, ids))
+        self.comment_edits = self._by_id(lambda s, ids: edits_of(s, ctx.actor, ids))
+        self.contacts_of_customer = self._pages(
+            lambda s, ids, req, total: contacts_of_customers(s, ctx.actor, ids, req, with_total=total))
+        self.interactions_of_customer = self._pages(
+            lambda s, ids, req, total: interactions_of(s, ctx.actor, "customer", ids, req, with_total=total))
+        self.interactions_of_opportunity = self._pages(
+            lambda s, ids, req, total: interactions_of(s, ctx.actor, "opportunity", ids, req, with_total=total))
+        self.opportunities_of_customer = self._pages(
+            lambda s, ids, req, total: opportunities_of_customers(s, ctx.actor, ids, req, with_total=total))
+
+    async def _orgs(self, session: Any, ids: list[int]) -> dict[int, Org]:
+        org = await session.get(Org, self.ctx.actor.org_id)
+        return {org.id: org} if org and org.id in ids else {}
+
+    def _by_id(self, fetch: Callable[[Any, list[int]], Awaitable[dict[int, Any]]]) -> DataLoader[int, Any]:
+        async def batch(keys: Sequence[int]) -> list[Any]:
+            async with self.ctx.read() as session:
+                found = await fetch(session, list(dict.fromkeys(keys)))
+            return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=batch)
+
+    def _pages(self, fetch: Callable[..., Awaitable[dict[int, Any]]]) -> DataLoader[PageKey, Any]:
+        """Keys are (parent id, page request, with total); one query per distinct page shape."""
+
+        async def batch(keys: Sequence[PageKey]) -> list[Any]:
+            groups: dict[tuple[PageRequest, bool], list[int]] = defaultdict(list)
+            for parent_id, req, total in keys:
+                groups[(req, total)].append(parent_id)
+            results: dict[PageKey, Any] = {}
+            for (req, total), parent_ids in groups.items():
+                try:
+                    async with self.ctx.read() as session:
+                        pages = await fetch(session, list(dict.fromkeys(parent_ids)), req, total)
+                except Exception as exc:  # the same error for every key of this shape
+                    for pid in parent_ids:
+                        results[(pid, req, total)] = exc
+                    continue
+                for pid in parent_ids:
+                    results[(pid, req, total)] = pages[pid]
+            return [results[k] for k in keys]
+
+        return DataLoader(load_fn=batch)

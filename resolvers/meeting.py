@@ -1,0 +1,130 @@
+"""Meetings, action items and SLA policies; the personal streams (action items, notifications,
+escalations)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from domain.collaboration import meeting as service
+from domain.collaboration import sla
+from domain.shared.errors import NotFound
+from realtime.channels import user_channel
+from schema.event import TimelineEntry
+from schema.meeting import (
+    ActionItem,
+    ActionItemPayload,
+    Meeting,
+    MeetingPayload,
+    RecordMeetingInput,
+    SetSlaPolicyInput,
+    SlaPolicy,
+    SlaPolicyPayload,
+    UpdateActionItemInput,
+)
+from schema.node import decode_id, to_global_id
+
+from .events import to_timeline_entry
+from .feed import _authorized, _replayer, _start, _visible_record
+from .mutation import named, opt_id, run, value
+
+
+def _meeting_payload(result=None, user_errors=None) -> MeetingPayload:
+    if result is None:
+        return MeetingPayload(user_errors=user_errors or [])
+    meeting, items = result
+    return MeetingPayload(meeting=Meeting.from_model(meeting, items))
+
+
+def _item_payload(m=None, user_errors=None) -> ActionItemPayload:
+    return ActionItemPayload(action_item=ActionItem.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+@strawberry.type
+class MeetingQuery:
+    @strawberry.field(description="Meetings held on a record, newest first, with their action items.")
+    async def meetings(self, info: strawberry.Info, record_id: strawberry.ID) -> list[Meeting]:
+        ctx = info.context
+        type_name, pk = await _visible_record(info, record_id)
+        async with ctx.read() as session:
+            rows = await service.meetings_on(session, ctx.actor, type_name, pk)
+            items = await service.action_items_of_meetings(session, ctx.actor, [m.id for m in rows])
+        return [Meeting.from_model(m, items[m.id]) for m in rows]
+
+    @strawberry.field(description="Your open action items, soonest due first.")
+    async def my_open_action_items(self, info: strawberry.Info) -> list[ActionItem]:
+        ctx = info.context
+        async with ctx.read() as session:
+            rows = await service.action_items_of(session, ctx.actor, ctx.actor.user_id)
+        return [ActionItem.from_model(r) for r in rows]
+
+
+@strawberry.type
+class MeetingMutation:
+    @strawberry.mutation(description="Record a meeting on a record; action items come from the list and the minutes.")
+    async def record_meeting(self, info: strawberry.Info, input: RecordMeetingInput) -> MeetingPayload:
+        actor = info.context.actor
+        type_name, pk = await _visible_record(info, input.record_id)
+        attendees = [decode_id("User", a) for a in input.attendee_ids or []]
+        items = [service.ActionItemInput(title=i.title, owner_id=opt_id("User", i.owner_id), due_at=i.due_at)
+                 for i in input.action_items or []]
+        return await run(info, lambda s: service.record_meeting(
+            s, actor, record_type=type_name, record_id=pk, title=input.title, minutes=input.minutes,
+            attendee_ids=attendees, action_items=items, held_at=input.held_at), _meeting_payload)
+
+    @strawberry.mutation(description="Change an action item's status, due time or owner.")
+    async def update_action_item(self, info: strawberry.Info, input: UpdateActionItemInput) -> ActionItemPayload:
+        ctx = info.context
+        actor = ctx.actor
+        pk = decode_id("ActionItem", input.id)
+        async with ctx.read() as session:
+            item = await session.get(service.ActionItem, pk)
+        if item is None or item.org_id != actor.org_id:
+            raise NotFound("ActionItem", input.id)
+        await _visible_record(info, to_global_id(item.record_type, item.record_id))
+        return await run(info, lambda s: service.update_action_item(
+            s, actor, pk, version=input.version, status=value(input, "status"), due_at=value(input, "due_at"),
+            owner_id=opt_id("User", value(input, "owner_id")), set_fields=named(input)), _item_payload)
+
+    @strawberry.mutation(description="How long action items may stay open before they escalate (admins).")
+    async def set_sla_policy(self, info: strawberry.Info, input: SetSlaPolicyInput) -> SlaPolicyPayload:
+        ctx = info.context
+        actor = ctx.actor
+        ctx.authz.require("Policy", "manage")
+        return await run(info, lambda s: sla.set_sla_policy(
+            s, actor, kind=sla.SlaKind(input.kind), due_hours=input.due_hours,
+            escalate_after_hours=input.escalate_after_hours, remind_before_hours=input.remind_before_hours),
+            lambda m=None, user_errors=None: SlaPolicyPayload(sla_policy=SlaPolicy.from_model(m) if m else None,
+                                                               user_errors=user_errors or []))
+
+
+async def _personal(info: strawberry.Info, after: str | None, topics: list[str]):
+    ctx = info.context
+    position = await _start(info, after)
+    replay = _replayer(info, user_id=ctx.actor.user_id, topics=topics)
+    channel = user_channel(ctx.actor.org_id, ctx.actor.user_id)
+    async for event in _authorized(info, channel, replay, position):
+        if any(event["topic"].startswith(t) for t in topics):
+            yield to_timeline_entry(event, ctx.realtime.cursors.encode(ctx.actor.org_id, event["position"]))
+
+
+@strawberry.type
+class MeetingSubscription:
+    @strawberry.subscription(description="Action items assigned to you, their changes and reminders.")
+    async def my_action_items(self, info: strawberry.Info,
+                              after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
+        async for entry in _personal(info, after, ["action_item."]):
+            yield entry
+
+    @strawberry.subscription(description="What concerns you: assignments, @mentions, reminders, escalations.")
+    async def my_notifications(self, info: strawberry.Info,
+                               after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
+        async for entry in _personal(info, after, ["action_item.", "comment.", "meeting.", "sla."]):
+            yield entry
+
+    @strawberry.subscription(description="Escalations you must act on.")
+    async def sla_escalations(self, info: strawberry.Info,
+                              after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
+        async for entry in _personal(info, after, ["sla.escalated"]):
+            yield entry

@@ -1,0 +1,87 @@
+"""`me` and `node(id)`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.collaboration.comment import Comment as CommentModel
+from domain.collaboration.meeting import ActionItem as ActionItemModel
+from domain.collaboration.meeting import Meeting as MeetingModel
+from domain.collaboration.meeting import action_items_of_meetings
+from domain.crm.interaction import get_interaction
+from domain.shared.errors import NotFound
+from schema.comment import Comment
+from schema.contact import Contact
+from schema.customer import Customer
+from schema.interaction import Interaction
+from schema.lead import Lead
+from schema.meeting import ActionItem, Meeting
+from schema.node import Node, from_global_id, to_global_id
+from schema.opportunity import Opportunity
+from schema.user import Org, Team, User
+
+from .feed import _visible_record
+
+
+async def _by_loader(info: strawberry.Info, loader: str, pk: int) -> object:
+    found = await getattr(info.context.loaders, loader).load(pk)
+    if found is None:
+        raise NotFound(loader.title(), pk)
+    return found
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: strawberry.Info) -> User:
+        user = await _by_loader(info, "user", info.context.actor.user_id)
+        return User.from_model(user)
+
+    @strawberry.field(description="The signed-in user's org.")
+    async def my_org(self, info: strawberry.Info) -> Org:
+        org = await _by_loader(info, "org", info.context.actor.org_id)
+        return Org.from_model(org)
+
+    @strawberry.field(description="Any object by its global id; NOT_FOUND if absent or out of reach.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        ctx = info.context
+        actor = ctx.actor
+        type_name, pk = from_global_id(id)
+        if type_name == "Customer":
+            return Customer.from_model(await _by_loader(info, "customer", pk))
+        if type_name == "Contact":
+            return Contact.from_model(await _by_loader(info, "contact", pk))
+        if type_name == "Opportunity":
+            return Opportunity.from_model(await _by_loader(info, "opportunity", pk))
+        if type_name == "User":
+            return User.from_model(await _by_loader(info, "user", pk))
+        if type_name == "Team":
+            return Team.from_model(await _by_loader(info, "team", pk))
+        if type_name == "Org":
+            return Org.from_model(await _by_loader(info, "org", pk))
+        if type_name == "Lead":
+            return Lead.from_model(await _by_loader(info, "lead", pk))
+        if type_name in ("Comment", "Meeting", "ActionItem"):
+            return await _collaboration_node(info, type_name, pk)
+        if type_name == "Interaction":
+            async with ctx.read() as session:
+                return Interaction.from_model(await get_interaction(session, actor, pk))
+        raise NotFound("Node", id)
+
+
+async def _collaboration_node(info: strawberry.Info, type_name: str, pk: int) -> Node:
+    """Comments, meetings and action items are visible when the record they belong to is."""
+    ctx = info.context
+    model = {"Comment": CommentModel, "Meeting": MeetingModel, "ActionItem": ActionItemModel}[type_name]
+    async with ctx.read() as session:
+        row = await session.get(model, pk)
+    if row is None or row.org_id != ctx.actor.org_id:
+        raise NotFound(type_name, pk)
+    await _visible_record(info, to_global_id(row.record_type, row.record_id))
+    if type_name == "Comment":
+        return Comment.from_model(row)
+    if type_name == "ActionItem":
+        return ActionItem.from_model(row)
+    async with ctx.read() as session:
+        items = await action_items_of_meetings(session, ctx.actor, [row.id])
+    return Meeting.from_model(row, items[row.id])

@@ -1,0 +1,127 @@
+"""Opportunity queries and mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.pipeline import opportunity as service
+from domain.pipeline.stage import get_pipeline
+from domain.shared.pagination import PageRequest
+from schema.node import decode_id
+from schema.opportunity import (
+    CreateOpportunityInput,
+    MilestoneInput,
+    MoveOpportunityStageInput,
+    Opportunity,
+    OpportunityFilter,
+    OpportunityPayload,
+    UpdateOpportunityInput,
+)
+from schema.ordering import OpportunityOrder, OrderDirection
+from schema.pagination import Connection, wants_total
+from schema.pipeline import PipelineStage
+
+from .mutation import check_create, check_update, field_name, named, opt_id, run, run_create, value
+
+
+def _payload(m: service.Opportunity | None = None, user_errors: list | None = None) -> OpportunityPayload:
+    return OpportunityPayload(opportunity=Opportunity.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+def _milestones(items: list[MilestoneInput] | None) -> list[service.Milestone] | None:
+    if items is None:
+        return None
+    return [service.Milestone(name=m.name, due_date=m.due_date, done=m.done) for m in items]
+
+
+@strawberry.type
+class OpportunityQuery:
+    @strawberry.field
+    async def opportunities(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None, filter: OpportunityFilter | None = None,
+        order_by: OpportunityOrder | None = None,
+    ) -> Connection[Opportunity]:
+        ctx = info.context
+        actor = ctx.actor
+        flt = filter or OpportunityFilter()
+        order = order_by or OpportunityOrder()
+        req = PageRequest(first=first, after=after, last=last, before=before,
+                          descending=order.direction == OrderDirection.DESC)
+        domain_filter = service.OpportunityFilter(
+            stage=flt.stage, owner_id=opt_id("User", flt.owner_id),
+            customer_id=opt_id("Customer", flt.customer_id), search=flt.search,
+        )
+        ctx.authz.require_read("Opportunity", [
+            name for name, used in (("stage", flt.stage), ("owner", flt.owner_id), ("customer", flt.customer_id),
+                                    ("name", flt.search)) if used
+        ] + [field_name(order.field.value.lower())])
+        async with ctx.read() as session:
+            page = await service.list_opportunities(session, actor, domain_filter, req, sort=order.field.value,
+                                                    with_total=wants_total(info))
+        return Connection.from_page(page, Opportunity.from_model)
+
+    @strawberry.field
+    async def opportunity(self, info: strawberry.Info, id: strawberry.ID) -> Opportunity | None:
+        ctx = info.context
+        actor = ctx.actor
+        pk = decode_id("Opportunity", id)
+        async with ctx.read() as session:
+            return Opportunity.from_model(await service.get_opportunity(session, actor, pk))
+
+    @strawberry.field(description="The org's pipeline stages, in order.")
+    async def pipeline(self, info: strawberry.Info) -> list[PipelineStage]:
+        ctx = info.context
+        actor = ctx.actor
+        async with ctx.read() as session:
+            pipeline = await get_pipeline(session, actor.org_id)
+        return [PipelineStage.from_domain(s) for s in pipeline.stages]
+
+
+@strawberry.type
+class OpportunityMutation:
+    @strawberry.mutation
+    async def create_opportunity(self, info: strawberry.Info, input: CreateOpportunityInput) -> OpportunityPayload:
+        actor = info.context.actor
+        check_create(info, "Opportunity", input)
+        data = service.OpportunityInput(
+            customer_id=decode_id("Customer", input.customer_id), name=input.name, amount=input.amount,
+            currency=input.currency, stage=input.stage, lost_reason=input.lost_reason,
+            expected_close_date=input.expected_close_date, probability=input.probability,
+            owner_id=opt_id("User", input.owner_id), next_step=input.next_step,
+            milestones=_milestones(input.milestones), custom_fields=input.custom_fields,
+        )
+        return await run_create(
+            info, "createOpportunity", input,
+            lambda s: service.create_opportunity(s, actor, data),
+            lambda s, pk: service.get_opportunity(s, actor, pk),
+            _payload,
+        )
+
+    @strawberry.mutation
+    async def update_opportunity(self, info: strawberry.Info, input: UpdateOpportunityInput) -> OpportunityPayload:
+        actor = info.context.actor
+        check_update(info, "Opportunity", input)
+        pk = decode_id("Opportunity", input.id)
+        data = service.OpportunityInput(
+            name=value(input, "name"), amount=value(input, "amount"), currency=value(input, "currency"),
+            expected_close_date=value(input, "expected_close_date"), probability=value(input, "probability"),
+            owner_id=opt_id("User", value(input, "owner_id")), next_step=value(input, "next_step"),
+            milestones=_milestones(value(input, "milestones")), custom_fields=value(input, "custom_fields"),
+            set_fields=named(input),
+        )
+        return await run(info, lambda s: service.update_opportunity(s, actor, pk, input.version, data), _payload)
+
+    @strawberry.mutation(description="Move to another pipeline stage; `lost` needs `lostReason`.")
+    async def move_opportunity_stage(
+        self, info: strawberry.Info, input: MoveOpportunityStageInput
+    ) -> OpportunityPayload:
+        actor = info.context.actor
+        check_update(info, "Opportunity", input)
+        pk = decode_id("Opportunity", input.id)
+        return await run(
+            info,
+            lambda s: service.move_opportunity_stage(s, actor, pk, input.version, input.stage,
+                                                     value(input, "lost_reason")),
+            _payload,
+        )

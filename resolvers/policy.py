@@ -1,0 +1,148 @@
+"""Admin API: roles, managers, permissions, row scopes, sharing; and `myPermissions`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from authz import admin
+from authz.store import current_version
+from domain.shared.errors import NotFound
+from domain.shared.scope import Scope, share_record
+from domain.tenancy.user import set_manager, set_roles
+from schema.node import decode_id, from_global_id
+from schema.policy import (
+    AssignRoleInput,
+    PermissionEffect,
+    PolicyPayload,
+    SetManagerInput,
+    SetPermissionInput,
+    SetRowScopeInput,
+    SharePayload,
+    ShareRecordInput,
+    TypePermissions,
+    UserPayload,
+)
+from schema.user import User
+
+from .guard import GUARDED_TYPES, graphql_fields
+from .mutation import opt_id, run
+
+SCOPED_TYPES = ("Customer", "Lead", "Opportunity")
+ACTIONS = ("create", "update", "delete", "share")
+
+
+def _fields(info: strawberry.Info, type_name: str) -> list[str]:
+    return graphql_fields(info.schema, type_name)
+
+
+def _known_fields(info: strawberry.Info) -> dict[str, set[str]]:
+    return {t: set(_fields(info, t)) for t in GUARDED_TYPES}
+
+
+def _user_payload(m=None, user_errors=None) -> UserPayload:
+    return UserPayload(user=User.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+def _policy_payload(version=None, user_errors=None) -> PolicyPayload:
+    return PolicyPayload(policy_version=version, user_errors=user_errors or [])
+
+
+async def _policy_changed(info: strawberry.Info, org_id: int) -> None:
+    ctx = info.context
+    if ctx.on_policy_change is not None:
+        await ctx.on_policy_change(org_id)
+
+
+@strawberry.type
+class PolicyQuery:
+    @strawberry.field(description="Per record type: row scope, allowed actions, readable and writable fields.")
+    async def my_permissions(self, info: strawberry.Info) -> list[TypePermissions]:
+        guard = info.context.authz
+        out = []
+        for type_name in sorted(GUARDED_TYPES):
+            fields = _fields(info, type_name)
+            out.append(TypePermissions(
+                type=type_name, scope=guard.scopes[type_name],
+                actions=[a for a in ACTIONS if guard.can(type_name, a)],
+                readable_fields=guard.readable(type_name, fields),
+                writable_fields=[f for f in guard.writable(type_name, fields) if f not in ("id", "version")],
+            ))
+        return out
+
+
+@strawberry.type
+class PolicyMutation:
+    @strawberry.mutation(description="Give a user a role (admin only).")
+    async def assign_role(self, info: strawberry.Info, input: AssignRoleInput) -> UserPayload:
+        actor = info.context.actor
+        info.context.authz.require("Policy", "manage")
+        pk = decode_id("User", input.user_id)
+        return await run(info, lambda s: set_roles(s, actor, pk, add=input.role.strip()), _user_payload)
+
+    @strawberry.mutation(description="Take a role from a user (admin only); the org keeps one admin.")
+    async def revoke_role(self, info: strawberry.Info, input: AssignRoleInput) -> UserPayload:
+        actor = info.context.actor
+        info.context.authz.require("Policy", "manage")
+        pk = decode_id("User", input.user_id)
+        return await run(info, lambda s: set_roles(s, actor, pk, remove=input.role.strip()), _user_payload)
+
+    @strawberry.mutation(description="Put a user under another manager (admin only); team scopes follow.")
+    async def set_manager(self, info: strawberry.Info, input: SetManagerInput) -> UserPayload:
+        actor = info.context.actor
+        info.context.authz.require("Policy", "manage")
+        pk = decode_id("User", input.user_id)
+        manager = opt_id("User", input.manager_id)
+        return await run(info, lambda s: set_manager(s, actor, pk, manager), _user_payload)
+
+    @strawberry.mutation(description="Allow, deny or reset an action on a type or `Type.field` for a role.")
+    async def set_permission(self, info: strawberry.Info, input: SetPermissionInput) -> PolicyPayload:
+        actor = info.context.actor
+        info.context.authz.require("Policy", "manage")
+        effect = None if input.effect is PermissionEffect.INHERIT else input.effect.value
+        known = _known_fields(info)
+
+        async def work(session):
+            await admin.set_permission(session, actor, role=input.role, resource=input.resource.strip(),
+                                       action=input.action.strip(), effect=effect, known_fields=known)
+            return await current_version(session, actor.org_id)
+
+        payload = await run(info, work, _policy_payload)
+        if not payload.user_errors:
+            await _policy_changed(info, actor.org_id)
+        return payload
+
+    @strawberry.mutation(description="Set which rows of a type a role sees: NONE, OWN, TEAM or ORG.")
+    async def set_row_scope(self, info: strawberry.Info, input: SetRowScopeInput) -> PolicyPayload:
+        actor = info.context.actor
+        info.context.authz.require("Policy", "manage")
+
+        async def work(session):
+            await admin.set_row_scope(session, actor, role=input.role, record_type=input.type.strip(),
+                                      scope=Scope(input.scope), known_types=set(SCOPED_TYPES))
+            return await current_version(session, actor.org_id)
+
+        payload = await run(info, work, _policy_payload)
+        if not payload.user_errors:
+            await _policy_changed(info, actor.org_id)
+        return payload
+
+    @strawberry.mutation(description="Share a customer, lead or opportunity you can see with a user or a team.")
+    async def share_record(self, info: strawberry.Info, input: ShareRecordInput) -> SharePayload:
+        ctx = info.context
+        actor = ctx.actor
+        type_name, pk = from_global_id(input.record_id)
+        if type_name not in SCOPED_TYPES:
+            raise NotFound(type_name, input.record_id)
+        ctx.authz.require(type_name, "share")
+        if await getattr(ctx.loaders, type_name.lower()).load(pk) is None:
+            raise NotFound(type_name, input.record_id)
+        user_id = opt_id("User", input.user_id)
+        team_id = opt_id("Team", input.team_id)
+
+        async def work(session):
+            await share_record(session, actor, record_type=type_name, record_id=pk, user_id=user_id,
+                               team_id=team_id)
+            return input.record_id
+
+        return await run(info, work, lambda rid=None, user_errors=None: SharePayload(
+            record_id=rid, user_errors=user_errors or []))

@@ -1,0 +1,142 @@
+"""Customers (accounts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from domain.crm.customer import Customer as CustomerModel
+from domain.crm.customer import CustomerTier as _CustomerTier
+from domain.crm.customer import LifecycleStage as _LifecycleStage
+from domain.shared.money import quantize
+from domain.shared.pagination import PageRequest
+
+from .errors import UserError
+from .node import Node, to_global_id
+from .pagination import Connection, wants_total
+from .scalars import JSON, Decimal
+from .user import User, load_user
+
+if TYPE_CHECKING:
+    from .contact import Contact
+    from .interaction import Interaction
+    from .opportunity import Opportunity
+
+CustomerTier = strawberry.enum(_CustomerTier, name="CustomerTier")
+LifecycleStage = strawberry.enum(_LifecycleStage, name="LifecycleStage")
+
+ContactRef = Annotated["Contact", strawberry.lazy("schema.contact")]
+InteractionRef = Annotated["Interaction", strawberry.lazy("schema.interaction")]
+OpportunityRef = Annotated["Opportunity", strawberry.lazy("schema.opportunity")]
+
+
+@strawberry.type(description="An account: a company we sell to.")
+class Customer(Node):
+    name: str | None
+    tags: list[str] | None
+    industry: str | None
+    tier: CustomerTier | None
+    lifecycle_stage: LifecycleStage | None
+    credit_limit: Decimal | None
+    currency: str | None
+    custom_fields: JSON | None
+    version: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    _pk: strawberry.Private[int]
+    _owner_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, m: CustomerModel) -> Customer:
+        return cls(
+            id=to_global_id("Customer", m.id), name=m.name, tags=list(m.tags), industry=m.industry,
+            tier=_CustomerTier(m.tier), lifecycle_stage=_LifecycleStage(m.lifecycle_stage),
+            credit_limit=None if m.credit_limit is None else quantize(m.credit_limit, m.currency),
+            currency=m.currency, custom_fields=m.custom_fields, version=m.version,
+            created_at=m.created_at, updated_at=m.updated_at, _pk=m.id, _owner_id=m.owner_id,
+        )
+
+    @strawberry.field
+    async def owner(self, info: strawberry.Info) -> User | None:
+        return await load_user(info, self._owner_id)
+
+    @strawberry.field(description="People at this customer, by name.")
+    async def contacts(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+    ) -> Connection[ContactRef] | None:
+        from .contact import Contact
+
+        req = PageRequest(first=first, after=after, last=last, before=before)
+        page = await info.context.loaders.contacts_of_customer.load((self._pk, req, wants_total(info)))
+        return Connection.from_page(page, Contact.from_model)
+
+    @strawberry.field(description="Interaction history, oldest first: `last: 10` is the ten most recent.")
+    async def interactions(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+    ) -> Connection[InteractionRef] | None:
+        from .interaction import Interaction
+
+        req = PageRequest(first=first, after=after, last=last, before=before)
+        page = await info.context.loaders.interactions_of_customer.load((self._pk, req, wants_total(info)))
+        return Connection.from_page(page, Interaction.from_model)
+
+    @strawberry.field(description="This customer's opportunities, newest first.")
+    async def opportunities(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+    ) -> Connection[OpportunityRef] | None:
+        from .opportunity import Opportunity
+
+        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        page = await info.context.loaders.opportunities_of_customer.load((self._pk, req, wants_total(info)))
+        return Connection.from_page(page, Opportunity.from_model)
+
+
+@strawberry.input
+class CustomerFilter:
+    search: str | None = strawberry.field(default=None, description="Part of the name, any case.")
+    tag: str | None = None
+    owner_id: strawberry.ID | None = None
+    tier: CustomerTier | None = None
+    lifecycle_stage: LifecycleStage | None = None
+
+
+@strawberry.input
+class CreateCustomerInput:
+    name: str
+    tags: list[str] | None = None
+    industry: str | None = None
+    tier: CustomerTier | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    owner_id: strawberry.ID | None = None
+    credit_limit: Decimal | None = None
+    custom_fields: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retrying with the same key returns the first result instead of a duplicate."
+    )
+
+
+@strawberry.input
+class UpdateCustomerInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description="The version you read; CONFLICT if someone wrote since.")
+    name: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    tier: CustomerTier | None = strawberry.UNSET
+    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    credit_limit: Decimal | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="Keys to set; a key set to null is removed."
+    )
+
+
+@strawberry.type
+class CustomerPayload:
+    customer: Customer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

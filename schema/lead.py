@@ -1,0 +1,120 @@
+"""Leads and their conversion."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from domain.crm.lead import Lead as LeadModel
+from domain.crm.lead import LeadSource as _LeadSource
+from domain.crm.lead import LeadStatus as _LeadStatus
+
+from .errors import UserError
+from .node import Node, to_global_id
+from .scalars import Decimal
+from .user import User, load_user
+
+if TYPE_CHECKING:
+    from .contact import Contact
+    from .customer import Customer
+    from .opportunity import Opportunity
+
+LeadSource = strawberry.enum(_LeadSource, name="LeadSource")
+LeadStatus = strawberry.enum(_LeadStatus, name="LeadStatus")
+
+
+@strawberry.type
+class Lead(Node):
+    name: str | None
+    company: str | None
+    title: str | None
+    email: str | None
+    phone: str | None
+    source: LeadSource | None
+    status: LeadStatus | None
+    notes: str | None
+    converted_at: datetime | None
+    version: int
+    created_at: datetime | None
+    _owner_id: strawberry.Private[int]
+    _customer_id: strawberry.Private[int | None]
+    _opportunity_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, m: LeadModel) -> Lead:
+        return cls(id=to_global_id("Lead", m.id), name=m.name, company=m.company, title=m.title, email=m.email,
+                   phone=m.phone, source=_LeadSource(m.source), status=_LeadStatus(m.status), notes=m.notes,
+                   converted_at=m.converted_at, version=m.version, created_at=m.created_at, _owner_id=m.owner_id,
+                   _customer_id=m.converted_customer_id, _opportunity_id=m.converted_opportunity_id)
+
+    @strawberry.field
+    async def owner(self, info: strawberry.Info) -> User | None:
+        return await load_user(info, self._owner_id)
+
+    @strawberry.field
+    async def converted_customer(
+        self, info: strawberry.Info
+    ) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+        from .customer import Customer
+
+        if self._customer_id is None:
+            return None
+        m = await info.context.loaders.customer.load(self._customer_id)
+        return Customer.from_model(m) if m else None
+
+    @strawberry.field
+    async def converted_opportunity(
+        self, info: strawberry.Info
+    ) -> Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None:
+        from .opportunity import Opportunity
+
+        if self._opportunity_id is None:
+            return None
+        m = await info.context.loaders.opportunity.load(self._opportunity_id)
+        return Opportunity.from_model(m) if m else None
+
+
+@strawberry.input
+class CreateLeadInput:
+    name: str
+    company: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    source: LeadSource = _LeadSource.OTHER
+    status: LeadStatus = _LeadStatus.NEW
+    owner_id: strawberry.ID | None = None
+    notes: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ConvertLeadInput:
+    lead_id: strawberry.ID
+    opportunity_name: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    stage: str | None = None
+    expected_close_date: date | None = None
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Attach to this existing customer instead of creating one."
+    )
+    customer_name: str | None = None
+    owner_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class LeadPayload:
+    lead: Lead | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ConvertLeadPayload:
+    lead: Lead | None = None
+    customer: Annotated[Customer, strawberry.lazy("schema.customer")] | None = None
+    contact: Annotated[Contact, strawberry.lazy("schema.contact")] | None = None
+    opportunity: Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

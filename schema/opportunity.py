@@ -1,0 +1,172 @@
+"""Opportunities and their stage history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from domain.pipeline.opportunity import Opportunity as OpportunityModel
+from domain.pipeline.opportunity import OpportunityStageChange as StageChangeModel
+from domain.shared.money import quantize
+from domain.shared.pagination import PageRequest
+
+from .errors import UserError
+from .node import Node, to_global_id
+from .pagination import Connection, wants_total
+from .scalars import JSON, Decimal
+from .user import User, load_user
+
+if TYPE_CHECKING:
+    from .customer import Customer
+    from .interaction import Interaction
+
+
+@strawberry.type
+class Milestone:
+    name: str
+    due_date: date | None
+    done: bool
+
+
+@strawberry.type(description="One stage move: from where to where, who, when.")
+class StageChange:
+    from_stage: str | None
+    to_stage: str
+    changed_at: datetime
+    note: str | None
+    _changed_by_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, m: StageChangeModel) -> StageChange:
+        return cls(from_stage=m.from_stage, to_stage=m.to_stage, changed_at=m.changed_at, note=m.note,
+                   _changed_by_id=m.changed_by_id)
+
+    @strawberry.field
+    async def changed_by(self, info: strawberry.Info) -> User | None:
+        return await load_user(info, self._changed_by_id)
+
+
+@strawberry.type(description="A deal in the pipeline.")
+class Opportunity(Node):
+    name: str | None
+    stage: str | None = strawberry.field(description="Key of a stage of the org's pipeline, e.g. \"proposal\".")
+    amount: Decimal | None
+    currency: str | None
+    expected_close_date: date | None
+    probability: int | None
+    milestones: list[Milestone] | None
+    next_step: str | None
+    lost_reason: str | None
+    custom_fields: JSON | None
+    version: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    stage_changed_at: datetime | None
+    closed_at: datetime | None
+    _pk: strawberry.Private[int]
+    _customer_id: strawberry.Private[int]
+    _owner_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, m: OpportunityModel) -> Opportunity:
+        return cls(
+            id=to_global_id("Opportunity", m.id), name=m.name, stage=m.stage_key, amount=quantize(m.amount, m.currency),
+            currency=m.currency, expected_close_date=m.expected_close_date, probability=m.probability,
+            milestones=[Milestone(name=x["name"], due_date=date.fromisoformat(x["dueDate"]) if x.get("dueDate")
+                                  else None, done=bool(x.get("done"))) for x in m.milestones],
+            next_step=m.next_step, lost_reason=m.lost_reason, custom_fields=m.custom_fields, version=m.version,
+            created_at=m.created_at, updated_at=m.updated_at, stage_changed_at=m.stage_changed_at,
+            closed_at=m.closed_at, _pk=m.id, _customer_id=m.customer_id, _owner_id=m.owner_id,
+        )
+
+    @strawberry.field
+    async def customer(
+        self, info: strawberry.Info
+    ) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+        from .customer import Customer
+
+        m = await info.context.loaders.customer.load(self._customer_id)
+        return Customer.from_model(m) if m else None
+
+    @strawberry.field
+    async def owner(self, info: strawberry.Info) -> User | None:
+        return await load_user(info, self._owner_id)
+
+    @strawberry.field(description="Interactions logged on this opportunity, oldest first.")
+    async def interactions(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+    ) -> Connection[Annotated[Interaction, strawberry.lazy("schema.interaction")]] | None:
+        from .interaction import Interaction
+
+        req = PageRequest(first=first, after=after, last=last, before=before)
+        page = await info.context.loaders.interactions_of_opportunity.load((self._pk, req, wants_total(info)))
+        return Connection.from_page(page, Interaction.from_model)
+
+    @strawberry.field(description="Every stage move, oldest first.")
+    async def stage_history(self, info: strawberry.Info) -> list[StageChange] | None:
+        rows = await info.context.loaders.stage_history.load(self._pk)
+        return [StageChange.from_model(r) for r in rows]
+
+
+@strawberry.input
+class OpportunityFilter:
+    stage: str | None = None
+    owner_id: strawberry.ID | None = None
+    customer_id: strawberry.ID | None = None
+    search: str | None = None
+
+
+@strawberry.input
+class MilestoneInput:
+    name: str
+    due_date: date | None = None
+    done: bool = False
+
+
+@strawberry.input
+class CreateOpportunityInput:
+    customer_id: strawberry.ID
+    name: str
+    amount: Decimal | None = None
+    currency: str | None = strawberry.field(default=None, description="ISO 4217; the org's default if omitted.")
+    stage: str | None = strawberry.field(default=None, description="Stage key; the pipeline's first if omitted.")
+    lost_reason: str | None = None
+    expected_close_date: date | None = None
+    probability: int | None = None
+    owner_id: strawberry.ID | None = None
+    next_step: str | None = None
+    milestones: list[MilestoneInput] | None = None
+    custom_fields: JSON | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class UpdateOpportunityInput:
+    id: strawberry.ID
+    version: int
+    name: str | None = strawberry.UNSET
+    amount: Decimal | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    expected_close_date: date | None = strawberry.UNSET
+    probability: int | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    next_step: str | None = strawberry.UNSET
+    milestones: list[MilestoneInput] | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.UNSET
+
+
+@strawberry.input
+class MoveOpportunityStageInput:
+    id: strawberry.ID
+    stage: str
+    version: int
+    lost_reason: str | None = strawberry.field(default=strawberry.UNSET, description="Required when moving to lost.")
+
+
+@strawberry.type
+class OpportunityPayload:
+    opportunity: Opportunity | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,0 +1,71 @@
+"""Users and teams."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from domain.tenancy.org import Org as OrgModel
+from domain.tenancy.org import Team as TeamModel
+from domain.tenancy.user import User as UserModel
+
+from .node import Node, to_global_id
+
+
+@strawberry.type
+class Org(Node):
+    name: str
+    default_currency: str
+
+    @classmethod
+    def from_model(cls, m: OrgModel) -> Org:
+        return cls(id=to_global_id("Org", m.id), name=m.name, default_currency=m.default_currency)
+
+
+@strawberry.type
+class Team(Node):
+    name: str
+
+    @classmethod
+    def from_model(cls, m: TeamModel) -> Team:
+        return cls(id=to_global_id("Team", m.id), name=m.name)
+
+
+@strawberry.type
+class User(Node):
+    email: str | None
+    name: str | None
+    roles: list[str] | None
+    territory: str | None
+    capacity: int | None
+    active: bool | None
+    _manager_id: strawberry.Private[int | None]
+    _team_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, m: UserModel) -> User:
+        return cls(id=to_global_id("User", m.id), email=m.email, name=m.name, roles=list(m.roles),
+                   territory=m.territory, capacity=m.capacity, active=m.active,
+                   _manager_id=m.manager_id, _team_id=m.team_id)
+
+    @strawberry.field
+    async def manager(self, info: strawberry.Info) -> Annotated[User, strawberry.lazy("schema.user")] | None:
+        if self._manager_id is None:
+            return None
+        m = await info.context.loaders.user.load(self._manager_id)
+        return User.from_model(m) if m else None
+
+    @strawberry.field
+    async def team(self, info: strawberry.Info) -> Team | None:
+        if self._team_id is None:
+            return None
+        m = await info.context.loaders.team.load(self._team_id)
+        return Team.from_model(m) if m else None
+
+
+async def load_user(info: strawberry.Info, user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    m = await info.context.loaders.user.load(user_id)
+    return User.from_model(m) if m else None

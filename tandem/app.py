@@ -1,0 +1,126 @@
+"""The Starlette application, assembled in one place: routes, middleware, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from authz.policy import PolicyStore
+from realtime.broker import Broker
+from realtime.cursor import FeedCursors
+from realtime.hub import Hub
+from realtime.relay import Relay
+
+from .db import Database, create_engine, outbox_listeners
+from .graphql import build_schema
+from .http import GraphQLEndpoint
+from .middleware import BodyLimit, RequestLog
+from .scheduler import Scheduler
+from .settings import Settings, get_settings
+from .ws import Realtime, WebSocketGraphQL
+
+log = logging.getLogger("tandem")
+
+
+def create_app(settings: Settings | None = None, *, authorization: bool = True) -> Starlette:
+    """The app. ``authorization=False`` (org isolation only) exists for bench/authz.py to measure its cost."""
+    settings = settings or get_settings()
+    db = Database(create_engine(settings, app_role=True))
+    broker = Broker(settings.redis_url)
+    policies = PolicyStore(db.engine, poll_seconds=settings.policy_poll_seconds)
+    schema = build_schema(settings, field_guard=authorization)
+
+    async def policy_changed(org_id: int) -> None:
+        policies.invalidate(org_id)
+        await broker.announce_policy_change(org_id)
+
+    realtime = Realtime(broker.broadcast, FeedCursors(settings.jwt_secret), Hub(broker.broadcast))
+    graphql = GraphQLEndpoint(schema, db, settings, policies, policy_changed, realtime,
+                              authorization=authorization)
+    websocket = WebSocketGraphQL(schema, db=db, settings=settings, policies=policies, realtime=realtime)
+    # The relay works across orgs, so it connects as the owner, not under row-level security.
+    relay_engine = create_engine(settings)
+    relay = Relay(relay_engine, broker.broadcast, idle_seconds=settings.relay_idle_seconds,
+                  retention=timedelta(days=settings.outbox_retention_days))
+    scheduler = Scheduler(relay_engine, interval_seconds=settings.scheduler_interval_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await broker.connect()
+        broker.follow_policy_changes(policies.invalidate)
+        outbox_listeners.append(relay.wake)
+        await relay.start()
+        await scheduler.start()
+        log.info("tandem started", extra={"fields": {"database": db.dialect,
+                                                     "broker": "redis" if settings.redis_url else "memory"}})
+        try:
+            yield
+        finally:
+            outbox_listeners.remove(relay.wake)
+            await scheduler.stop()
+            await relay.stop()
+            await relay_engine.dispose()
+            await broker.disconnect()
+            await db.dispose()
+            log.info("tandem stopped")
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": await _database_ok(db), "broker": await broker.ping()}
+        ok = all(checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    middleware = [
+        Middleware(RequestLog),
+        Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "OPTIONS"],
+                   allow_headers=["authorization", "content-type", "x-request-id"],
+                   expose_headers=["x-request-id"], max_age=600),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]
+    routes = [
+        Route("/graphql", graphql.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        WebSocketRoute("/graphql", websocket),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, debug=False,
+                    exception_handlers={Exception: _internal_error})
+    app.state.db = db
+    app.state.settings = settings
+    app.state.schema = schema
+    app.state.broker = broker
+    app.state.policies = policies
+    app.state.relay = relay
+    app.state.scheduler = scheduler
+    app.state.realtime = realtime
+    return app
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc,
+              extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}})
+    return JSONResponse({"errors": [{"message": "Internal server error.", "extensions": {"code": "INTERNAL"}}]},
+                        status_code=500)
+
+
+async def _database_ok(db: Database) -> bool:
+    try:
+        async with db.read() as session:
+            await session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any failure means not ready; the reason goes to the log
+        log.warning("readiness: database unreachable", exc_info=True)
+        return False

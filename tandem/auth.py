@@ -1,0 +1,80 @@
+"""Bearer JWT: HS256 with a dev secret by default; RS256 with a configured public key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from domain.shared.actor import Actor
+from domain.tenancy.user import User, active_user_for_token
+
+from .db import Database
+from .settings import Settings
+
+
+class AuthError(Exception):
+    pass
+
+
+def mint_token(settings: Settings, user: User, *, ttl_seconds: int | None = None) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user.id),
+        "org": user.org_id,
+        "email": user.email,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds or settings.token_ttl_seconds),
+    }
+    if settings.jwt_algorithm == "RS256":
+        if not settings.jwt_private_key:
+            raise AuthError("RS256 tokens come from your identity provider; set TANDEM_JWT_PRIVATE_KEY to mint one")
+        return jwt.encode(claims, settings.jwt_private_key, algorithm="RS256")
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def verify_token(settings: Settings, token: str) -> dict[str, Any]:
+    key = settings.jwt_public_key if settings.jwt_algorithm == "RS256" else settings.jwt_secret
+    if not key:
+        raise AuthError("No key is configured to verify tokens.")
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[settings.jwt_algorithm], audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer, options={"require": ["exp", "sub", "org"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("The token has expired.") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthError("The token is not valid.") from exc
+    if not str(claims.get("sub", "")).isdigit() or not isinstance(claims.get("org"), int):
+        raise AuthError("The token is not valid.")
+    return claims
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(db: Database, settings: Settings, header: str | None) -> tuple[Actor | None, str]:
+    """The actor a bearer token names, or None and the reason."""
+    token = bearer(header)
+    if token is None:
+        return None, "A bearer token is required (Authorization: Bearer <token>)."
+    try:
+        claims = verify_token(settings, token)
+    except AuthError as exc:
+        return None, str(exc)
+    async with db.read(claims["org"]) as session:
+        user = await active_user_for_token(session, int(claims["sub"]), claims["org"])
+    if user is None:
+        return None, "The token's user is unknown or inactive."
+    return Actor(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles), email=user.email,
+                 team_id=user.team_id), ""

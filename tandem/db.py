@@ -1,0 +1,135 @@
+"""Engine, sessions and the dialect-specific connection setup."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+from domain.shared.dialect import FOLD
+
+from .settings import Settings
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+APP_ROLE = "tandem_app"
+"""On PostgreSQL the API works as this role: it owns no table and has no BYPASSRLS, so row-level
+security holds even if a query forgets its org filter (migrations create it and its grants)."""
+ORG_SETTING = "tandem.org_id"
+
+
+@event.listens_for(Session, "after_begin")
+def _set_tenant(session: Session, _transaction: Any, connection: Any) -> None:
+    """Every transaction of a session bound to an org tells PostgreSQL which org it is for."""
+    org_id = session.info.get("org_id")
+    if org_id is not None and connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT set_config(:name, :org, true)"), {"name": ORG_SETTING, "org": str(org_id)})
+
+
+outbox_listeners: list[Callable[[], None]] = []
+"""Called after any transaction in this process that wrote outbox rows commits (wakes the relay)."""
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_relays(session: Session) -> None:
+    """Other processes' relays hear about the new outbox rows when this transaction commits."""
+    if session.info.get("outbox") and session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(text("SELECT pg_notify('tandem_outbox', '')"))
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relay(session: Session) -> None:
+    if session.info.pop("outbox", None):
+        for listener in outbox_listeners:
+            listener()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_outbox(session: Session) -> None:
+    session.info.pop("outbox", None)
+
+
+def create_engine(settings: Settings, *, url: str | None = None, app_role: bool = False) -> AsyncEngine:
+    """``app_role``: on PostgreSQL, work as the unprivileged APP_ROLE (the API); otherwise as the
+    connecting user (migrations, CLI, jobs that span orgs)."""
+    url = url or settings.database_url
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+            dbapi_connection.create_function(FOLD, 1, _casefold, deterministic=True)
+
+        return engine
+    engine = create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"statement_timeout": str(settings.statement_timeout_ms),
+                                          "application_name": "tandem"}},
+    )
+    if app_role:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _as_app_role(dbapi_connection: Any, _record: Any) -> None:
+            # Outside any transaction: a SET ROLE inside one would be undone by the pool's reset.
+            dbapi_connection.run_async(lambda conn: conn.execute(f"SET ROLE {APP_ROLE}"))
+
+    return engine
+
+
+class Database:
+    """Sessions for one process. SQLite allows one writer, so write units of work take a lock."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self.dialect = engine.dialect.name
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    def session(self, org_id: int | None = None) -> AsyncSession:
+        """A session; bound to ``org_id``, each of its transactions is scoped to that org (PostgreSQL RLS)."""
+        return self.sessions(info={"org_id": org_id} if org_id is not None else {})
+
+    @asynccontextmanager
+    async def write(self, org_id: int | None = None) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends normally, rolled back otherwise."""
+        if self._write_lock is None:
+            async with self.session(org_id) as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self.session(org_id) as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self, org_id: int | None = None) -> AsyncIterator[AsyncSession]:
+        """A session for reads; closing it ends its transaction and leaves loaded objects usable."""
+        async with self.session(org_id) as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

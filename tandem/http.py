@@ -1,0 +1,149 @@
+"""POST/GET /graphql: JSON in, JSON out, every client mistake a 4xx with a JSON error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from authz.guard import Guard, Unrestricted
+from authz.policy import PolicyStore
+from resolvers.context import Context
+from resolvers.guard import current_guard
+
+from .auth import authenticate
+from .db import Database
+from .graphql import format_error
+from .settings import Settings
+
+QUERY_ONLY = (OperationType.QUERY,)
+ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status,
+                        headers=headers)
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, code: str = "BAD_REQUEST", status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+def _operation(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object with a `query` string.")
+    query = data.get("query")
+    variables = data.get("variables")
+    operation_name = data.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("`query` must be a non-empty string.")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("`variables` must be a JSON object.")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequest("`operationName` must be a string.")
+    return query, variables, operation_name
+
+
+class GraphQLEndpoint:
+    def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings, policies: PolicyStore,
+                 on_policy_change: Callable[[int], Awaitable[None]], realtime: Any,
+                 *, authorization: bool = True) -> None:
+        self.schema = schema
+        self.db = db
+        self.settings = settings
+        self.policies = policies
+        self.on_policy_change = on_policy_change
+        self.authorization = authorization
+        self.realtime = realtime
+
+    async def handle(self, request: Request) -> Response:
+        if request.method == "GET":
+            if "query" not in request.query_params:
+                if "text/html" in request.headers.get("accept", ""):
+                    return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+                return _error(400, "BAD_REQUEST", "Send a query: POST a JSON body, or GET ?query=...")
+            try:
+                variables = json.loads(request.query_params.get("variables") or "null")
+            except (ValueError, RecursionError):
+                return _error(400, "BAD_REQUEST", "`variables` is not valid JSON.")
+            data = {"query": request.query_params.get("query"), "variables": variables,
+                    "operationName": request.query_params.get("operationName")}
+            return await self._single(request, data, QUERY_ONLY)
+        if request.method != "POST":
+            return _error(405, "METHOD_NOT_ALLOWED", "Use POST (or GET for queries).", {"Allow": "GET, POST"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in ("application/json", "application/graphql-response+json", ""):
+            return _error(415, "UNSUPPORTED_MEDIA_TYPE", "Send the request as application/json.")
+        body = await request.body()
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return _error(400, "BAD_REQUEST", "The body is not valid JSON.")
+        if isinstance(data, list):
+            if not self.settings.max_batch:
+                return _error(400, "BATCHING_DISABLED", "Query batching is turned off; send one operation.")
+            if not data or len(data) > self.settings.max_batch:
+                return _error(400, "BATCH_TOO_LARGE",
+                              f"A batch holds 1 to {self.settings.max_batch} operations.")
+            results = []
+            for item in data:
+                response = await self._single(request, item, ALL_OPERATIONS)
+                results.append(json.loads(response.body))
+            return JSONResponse(results)
+        return await self._single(request, data, ALL_OPERATIONS)
+
+    async def _single(self, request: Request, data: Any, allowed: tuple[OperationType, ...]) -> Response:
+        try:
+            query, variables, operation_name = _operation(data)
+        except BadRequest as exc:
+            return _error(exc.status, exc.code, exc.message)
+        actor, reason = await authenticate(self.db, self.settings, request.headers.get("authorization"))
+        guard = None
+        if actor is not None and not self.authorization:
+            guard = Unrestricted()
+        elif actor is not None:
+            guard = Guard(await self.policies.for_org(actor.org_id), actor.roles)
+            actor = replace(actor, scopes=guard.scopes)
+        ctx = Context(db=self.db, settings=self.settings, actor_or_none=actor, auth_error=reason, request=request,
+                      guard=guard, policies=self.policies, on_policy_change=self.on_policy_change,
+                      realtime=self.realtime)
+        token = current_guard.set(guard)
+        try:
+            result = await self.schema.execute(query, variable_values=variables, context_value=ctx,
+                                               operation_name=operation_name, allowed_operation_types=allowed)
+        except InvalidOperationTypeError:
+            if request.method == "GET":
+                return _error(405, "METHOD_NOT_ALLOWED",
+                              "Only queries may be sent over GET; send mutations with POST.", {"Allow": "POST"})
+            return _error(400, "OPERATION_NOT_ALLOWED",
+                          "Subscriptions are served over the websocket (graphql-transport-ws).")
+        except CannotGetOperationTypeError:
+            return _error(400, "BAD_USER_INPUT", "Name the operation to run with `operationName` (one that exists).")
+        except MissingQueryError:
+            return _error(400, "BAD_REQUEST", "`query` must be a non-empty string.")
+        finally:
+            current_guard.reset(token)
+            await ctx.close()
+        body: dict[str, Any] = {}
+        status = 200
+        errors = [format_error(e, debug=self.settings.debug) for e in result.errors or ()]
+        errors += [{"message": f"Your role may not read {name}.", "path": path,
+                    "extensions": {"code": "FORBIDDEN_FIELD", "field": name}}
+                   for name, path in ctx.forbidden_fields.items()]
+        if errors:
+            body["errors"] = errors
+        executed = result.data is not None or any(e.path for e in result.errors or ())
+        if executed or not errors:
+            body["data"] = result.data
+        return JSONResponse(body, status_code=status)

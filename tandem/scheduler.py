@@ -1,0 +1,57 @@
+"""Periodic jobs (SLA reminders and escalations). One instance runs at a time across processes:
+a PostgreSQL advisory lock (try-lock, so others skip the round); in-process on SQLite. Time comes
+from the domain clock, which tests set instead of sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from domain.collaboration.sla import run_sla
+from domain.shared.clock import clock
+
+log = logging.getLogger("tandem.scheduler")
+SCHEDULER_LOCK = 7_263_003
+
+
+class Scheduler:
+    def __init__(self, engine: AsyncEngine, *, interval_seconds: float = 30.0) -> None:
+        self.engine = engine
+        self.interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler: round failed")
+
+    async def tick(self) -> int:
+        """One round now (by the domain clock); returns how many escalations it made (0 if another
+        process holds the lock)."""
+        async with self._lock, self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                if not await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SCHEDULER_LOCK}):
+                    return 0
+            async with AsyncSession(bind=conn, expire_on_commit=False, join_transaction_mode="control_fully") as s:
+                escalations = await run_sla(s, clock.now())
+                await s.commit()
+            return len(escalations)

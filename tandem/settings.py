@@ -1,0 +1,72 @@
+"""Every ``TANDEM_*`` setting, typed, in one place."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "tandem-dev-secret-change-me-in-production-0123456789"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./tandem.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0 for pub/sub across processes; unset = in-memory broker"
+    )
+    debug: bool = Field(False, description="Unmasked errors, field suggestions; never in production")
+    log_level: str = Field("INFO", description="Python log level for the JSON request log")
+
+    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 signing secret (dev default)")
+    jwt_algorithm: str = Field("HS256", description="HS256, or RS256 with jwt_public_key")
+    jwt_public_key: str | None = Field(None, description="PEM public key to verify RS256 tokens")
+    jwt_private_key: str | None = Field(
+        None, description="PEM private key; only for `tandem token` to mint RS256 dev tokens"
+    )
+    jwt_issuer: str = Field("tandem", description="Expected `iss` claim")
+    jwt_audience: str = Field("tandem-api", description="Expected `aud` claim")
+    token_ttl_seconds: int = Field(8 * 3600, description="Lifetime of tokens minted by `tandem token`")
+
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Allowed browser origins, JSON list: ["https://app.example.com"]'
+    )
+
+    max_body_bytes: int = Field(1_000_000, description="Largest accepted request body")
+    max_query_depth: int = Field(12, description="Deepest selection, fragments expanded")
+    max_aliases: int = Field(30, description="Most aliases per request, fragments expanded")
+    max_tokens: int = Field(3_000, description="Most lexical tokens in a document")
+    max_query_cost: int = Field(
+        50_000, description="Most nodes a request may ask for (fields times first/last), fragments expanded"
+    )
+    max_batch: int = Field(0, description="Operations per batched HTTP request; 0 = batching off")
+    introspection: bool = Field(True, description="Allow schema introspection")
+    statement_timeout_ms: int = Field(5_000, description="PostgreSQL statement_timeout for API work")
+    db_pool_size: int = Field(10, description="PostgreSQL connection pool size per process")
+
+    policy_poll_seconds: float = Field(
+        10.0, description="How often each process re-reads an org's policy version (missed notifications)"
+    )
+
+    outbox_retention_days: float = Field(
+        30, description="Outbox events older than this are pruned; older cursors expire"
+    )
+    relay_idle_seconds: float = Field(1.0, description="The relay also polls this often (NOTIFY usually wakes it)")
+    scheduler_interval_seconds: float = Field(30, description="How often SLA reminders and escalations are checked")
+    ws_init_timeout_seconds: float = Field(10, description="Websocket closed (4408) without connection_init by then")
+    ws_max_subscriptions: int = Field(20, description="Subscriptions per websocket connection")
+    ws_max_connections_per_user: int = Field(10, description="Websocket connections per user per process")
+    ws_max_queue: int = Field(1000, description="Events buffered for a slow subscriber before it is cut off with a gap")
+
+    host: str = Field("127.0.0.1", description="`tandem serve` bind address")
+    port: int = Field(8000, description="`tandem serve` port")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,51 @@
+"""The README's role table describes the policy every new org is seeded with."""
+
+from pathlib import Path
+
+import casbin
+import pytest
+
+from authz.policy import OrgPolicy
+from authz.store import MODEL_CONF, default_lines
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+ROLES = ("admin", "sales_rep", "sales_manager", "finance", "service", "marketing", "project_manager")
+SCOPED = ("Customer", "Lead", "Opportunity")
+CREATABLE = ("Customer", "Contact", "Interaction", "Lead", "Opportunity")
+HIDEABLE = ("Customer.creditLimit", "Contact.phone", "Contact.email", "Opportunity.amount",
+            "Opportunity.customFields", "Opportunity.nextStep")
+
+
+def _readme_rows() -> dict[str, list[str]]:
+    table = README.split("| role | Customer rows |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def _seeded_policy() -> OrgPolicy:
+    enforcer = casbin.Enforcer(str(MODEL_CONF))
+    for ptype, values in default_lines(1):
+        if ptype == "p":
+            enforcer.add_policy(*values)
+        else:
+            enforcer.add_grouping_policy(*values)
+    return OrgPolicy(1, 1, enforcer)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_role_row_matches_the_default_policy(role):
+    # given the row the README shows for the role, and the policy a new org gets
+    row = _readme_rows()[role]
+    policy = _seeded_policy()
+    roles = frozenset({role})
+    # then the row scopes are the policy's
+    assert row[:3] == [policy.scope(roles, t).value for t in SCOPED]
+    # and the types it may create are the policy's
+    creates = [t for t in CREATABLE if policy.allowed(roles, t, "create")]
+    assert row[3] == ("everything" if role == "admin" else ", ".join(creates) or "—")
+    # and every field the policy hides from it is named, and no other
+    hidden = [f for f in HIDEABLE if not policy.allowed(roles, f, "read")]
+    assert [f.strip() for f in row[4].split(",") if f.strip() != "—"] == hidden
