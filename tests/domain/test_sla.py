@@ -59,7 +59,8 @@ async def _escalations(db, item_id):
 async def _events(db, org_id, topic):
     async with db.read() as s:
         return list(await s.scalars(select(OutboxEvent).where(OutboxEvent.org_id == org_id,
-                                                               OutboxEvent.topic == topic)))
+                                                               OutboxEvent.topic == topic)
+                                 .order_by(OutboxEvent.id)))
 
 
 async def test_overdue_item_escalates_up_the_chain_once_per_level(db):
