@@ -57,8 +57,9 @@ import asyncpg
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # `python bench/query.py` puts bench/ first on the path, not the repo
-    sys.path.insert(0, str(REPO))
+# `python bench/query.py` puts bench/ first on the path, where bench/authz.py would shadow the `authz`
+# package: drop that folder and put the repo first.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() not in (REPO, REPO / "bench")]
 
 PAGE_SIZE = 100
 LAST_INTERACTIONS = 5

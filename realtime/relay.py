@@ -38,6 +38,7 @@ def event_message(e: outbox.OutboxEvent) -> dict[str, Any]:
         "id": e.id, "position": e.position, "org": e.org_id, "topic": e.topic, "recordType": e.record_type,
         "recordId": e.record_id, "operation": e.operation, "payload": e.payload, "actor": e.actor_id,
         "at": e.created_at.isoformat(), "timeline": [e.timeline_type, e.timeline_id], "audience": e.audience,
+        "also": [e.also_type, e.also_id] if e.also_type else None,
     }
 
 
@@ -45,6 +46,8 @@ def channels_for(e: outbox.OutboxEvent) -> list[str]:
     names = [feed_channel(e.org_id)]
     if e.timeline_type and e.timeline_id is not None:
         names.append(record_channel(e.org_id, e.timeline_type, e.timeline_id))
+    if e.also_type and e.also_id is not None:
+        names.append(record_channel(e.org_id, e.also_type, e.also_id))
     names.extend(user_channel(e.org_id, u) for u in e.audience or ())
     return names
 

@@ -49,3 +49,12 @@ def lock_for_update(session: AsyncSession, stmt: Any) -> Any:
 async def set_statement_timeout(session: AsyncSession, ms: int) -> None:
     if dialect_name(session) == "postgresql":
         await session.execute(text("SELECT set_config('statement_timeout', :v, true)"), {"v": str(ms)})
+
+
+async def insert_if_absent(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING (both dialects): a concurrent twin's row wins quietly."""
+    if dialect_name(session) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    await session.execute(insert(table).values(**values).on_conflict_do_nothing())

@@ -29,6 +29,7 @@ class OutboxEvent(Base):
         Index("ix_outbox_event_position", "position", unique=True),
         Index("ix_outbox_event_org_position", "org_id", "position"),
         Index("ix_outbox_event_timeline", "org_id", "timeline_type", "timeline_id", "position"),
+        Index("ix_outbox_event_also", "org_id", "also_type", "also_id", "position"),
         Index("ix_outbox_event_unpositioned", "id", postgresql_where=text("position IS NULL"),
               sqlite_where=text("position IS NULL")),
     )
@@ -46,6 +47,9 @@ class OutboxEvent(Base):
     position: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), nullable=True)
     timeline_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
     timeline_id: Mapped[int | None] = mapped_column(IdType, nullable=True)
+    also_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    also_id: Mapped[int | None] = mapped_column(IdType, nullable=True)
+    """A second timeline that shows the event too (a quote's moves on its opportunity's timeline)."""
     audience: Mapped[list[int]] = mapped_column(JsonType, default=list)
     """Users this event concerns directly (mentions, assignments, escalations)."""
 
@@ -72,14 +76,17 @@ def record_event(
     payload: dict[str, Any],
     timeline: tuple[str, int] | None = None,
     audience: Sequence[int] = (),
+    also: tuple[str, int] | None = None,
 ) -> OutboxEvent:
     """Add an outbox row to the caller's transaction; it commits or rolls back with the change.
-    ``timeline`` names the record whose shared timeline shows the event (default: the record)."""
+    ``timeline`` names the record whose shared timeline shows the event (default: the record);
+    ``also`` a second record whose timeline shows it too (e.g. the opportunity a quote belongs to)."""
     timeline_type, timeline_id = timeline or (record_type, record_id)
     event = OutboxEvent(
         org_id=org_id, topic=topic, record_type=record_type, record_id=record_id, operation=operation,
         payload=payload, actor_id=actor.user_id if actor else None, created_at=clock.now(),
         timeline_type=timeline_type, timeline_id=timeline_id, audience=list(audience),
+        also_type=also[0] if also else None, also_id=also[1] if also else None,
     )
     session.add(event)
     session.info["outbox"] = True
@@ -170,7 +177,10 @@ async def events_after(
         OutboxEvent.org_id == org_id, OutboxEvent.position.is_not(None), OutboxEvent.position > position
     )
     if timeline is not None:
-        stmt = stmt.where(OutboxEvent.timeline_type == timeline[0], OutboxEvent.timeline_id == timeline[1])
+        stmt = stmt.where(or_(
+            (OutboxEvent.timeline_type == timeline[0]) & (OutboxEvent.timeline_id == timeline[1]),
+            (OutboxEvent.also_type == timeline[0]) & (OutboxEvent.also_id == timeline[1]),
+        ))
     if record_types:
         stmt = stmt.where(OutboxEvent.record_type.in_(record_types))
     if topics:

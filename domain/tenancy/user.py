@@ -161,3 +161,15 @@ async def users_by_handles(session: AsyncSession, org_id: int, handles: set[str]
             if key in wanted:
                 found.setdefault(key, user)
     return found
+
+
+async def managers_of(session: AsyncSession, org_id: int, user_id: int) -> list[int]:
+    """The user's manager, their manager, and so on up the chain (nearest first; cycles stop)."""
+    users = {u.id: u.manager_id for u in await session.execute(
+        select(User.id, User.manager_id).where(User.org_id == org_id))}
+    chain: list[int] = []
+    current = users.get(user_id)
+    while current is not None and current not in chain and current != user_id:
+        chain.append(current)
+        current = users.get(current)
+    return chain
