@@ -1,8 +1,14 @@
 """Every model, imported once so metadata (Alembic, tests) sees the whole schema."""
 
+from .billing.invoice import Invoice, InvoiceLine
+from .billing.payment import Payment, PaymentAllocation
+from .billing.payment_plan import Installment
 from .collaboration.comment import Comment, CommentEdit
 from .collaboration.meeting import ActionItem, Meeting
 from .collaboration.sla import Escalation, SlaPolicy
+from .contracts.approval import ContractApprovalFlow, ContractApprovalStep
+from .contracts.contract import Contract
+from .contracts.signature import SignatureRequest
 from .crm.contact import Contact
 from .crm.customer import Customer
 from .crm.interaction import Interaction
@@ -10,14 +16,20 @@ from .crm.lead import Lead
 from .pipeline.custom_field import CustomFieldDefinition
 from .pipeline.opportunity import Opportunity, OpportunityStageChange
 from .pipeline.stage import PipelineStage
+from .sales.product import PriceBook, PriceBookEntry, Product
+from .sales.quote import DiscountThreshold, Quote, QuoteLine
 from .shared.base import Base
 from .shared.idempotency import IdempotencyRecord
+from .shared.numbering import DocumentSequence
 from .shared.outbox import OutboxEvent, OutboxState
 from .shared.scope import RecordShare
 from .tenancy.org import Org, Team
 from .tenancy.user import User
 
 __all__ = [
+    "Contract", "ContractApprovalFlow", "ContractApprovalStep", "DiscountThreshold", "DocumentSequence",
+    "Installment", "Invoice", "InvoiceLine", "Payment", "PaymentAllocation", "PriceBook", "PriceBookEntry",
+    "Product", "Quote", "QuoteLine", "SignatureRequest",
     "ActionItem", "Escalation", "Meeting", "SlaPolicy",
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
     "Interaction", "Lead", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",

@@ -2,12 +2,15 @@
 manager, and after a further interval to the next manager up. Each escalation is recorded once
 (a unique key makes a repeat a no-op), lands on the record's timeline and reaches the escalated
 person live. Reminders go to the owner before the due time. Time comes from the caller (``now``),
-so tests move the clock instead of sleeping. Action items now; tasks and tickets plug in later."""
+so tests move the clock instead of sleeping. Action items and overdue invoices use it (``escalate``
+takes any ``Overdue`` item); tasks and tickets plug in the same way."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +25,13 @@ from .meeting import ActionItem, ActionItemStatus, action_item_payload
 
 DEFAULT_ESCALATE_AFTER_HOURS = 24.0
 DEFAULT_REMIND_BEFORE_HOURS = 24.0
+DEFAULT_ESCALATE_AFTER = {"invoice": 168.0}
+"""An overdue invoice escalates a level a week unless the org's policy says otherwise."""
 
 
 class SlaKind(StrEnum):
     ACTION_ITEM = "action_item"
+    INVOICE = "invoice"
 
 
 class SlaPolicy(Base):
@@ -77,8 +83,8 @@ async def set_sla_policy(session: AsyncSession, actor: Actor, *, kind: SlaKind, 
     return policy
 
 
-async def _policies(session: AsyncSession) -> dict[int, SlaPolicy]:
-    rows = await session.scalars(select(SlaPolicy).where(SlaPolicy.kind == SlaKind.ACTION_ITEM.value))
+async def _policies(session: AsyncSession, kind: SlaKind) -> dict[int, SlaPolicy]:
+    rows = await session.scalars(select(SlaPolicy).where(SlaPolicy.kind == kind.value))
     return {p.org_id: p for p in rows}
 
 
@@ -90,20 +96,75 @@ def _due(item: ActionItem, policy: SlaPolicy | None) -> datetime | None:
     return None
 
 
-async def run_sla(session: AsyncSession, now: datetime) -> list[Escalation]:
-    """One pass over every org: reminders and escalations due at ``now``. Idempotent."""
-    policies = await _policies(session)
-    items = list(await session.scalars(select(ActionItem).where(
-        ActionItem.status == ActionItemStatus.OPEN.value, ActionItem.owner_id.is_not(None))))
+@dataclass(frozen=True)
+class Overdue:
+    """Something past its due time that escalates up its owner's management chain."""
+
+    kind: SlaKind
+    id: int
+    org_id: int
+    owner_id: int
+    due: datetime
+    record_type: str
+    """The type of the item itself (``ActionItem``, ``Invoice``): the events are about it."""
+    timeline: tuple[str, int]
+    """The record whose timeline shows the escalation."""
+    payload: dict[str, Any]
+    also: tuple[str, int] | None = None
+
+
+async def escalate(session: AsyncSession, items: list[Overdue], now: datetime) -> list[Escalation]:
+    """Escalate each overdue item one level further when its last escalation (or its due time) is
+    at least the kind's interval old: level 1 to the owner's manager, level 2 to theirs, and so on.
+    A unique (kind, item, level) makes a repeat a no-op."""
+    items = [i for i in items if i.due <= now]
     if not items:
         return []
+    kinds = {i.kind for i in items}
+    policies = {k: await _policies(session, k) for k in kinds}
     users = {u.id: u for u in await session.scalars(
         select(User).where(User.org_id.in_({i.org_id for i in items})))}
-    done: dict[int, list[Escalation]] = {}
-    for e in await session.scalars(select(Escalation).where(
-            Escalation.item_kind == SlaKind.ACTION_ITEM.value, Escalation.item_id.in_([i.id for i in items]))):
-        done.setdefault(e.item_id, []).append(e)
+    done: dict[tuple[str, int], list[Escalation]] = {}
+    for kind in kinds:
+        ids = [i.id for i in items if i.kind == kind]
+        for e in await session.scalars(select(Escalation).where(Escalation.item_kind == kind.value,
+                                                                Escalation.item_id.in_(ids))):
+            done.setdefault((e.item_kind, e.item_id), []).append(e)
     created = []
+    for item in items:
+        policy = policies[item.kind].get(item.org_id)
+        history = sorted(done.get((item.kind.value, item.id), []), key=lambda e: e.level)
+        default_after = DEFAULT_ESCALATE_AFTER.get(item.kind, DEFAULT_ESCALATE_AFTER_HOURS)
+        after = timedelta(hours=policy.escalate_after_hours if policy else default_after)
+        if history and now - history[-1].created_at < after:
+            continue
+        level = len(history) + 1
+        target = users.get(item.owner_id)
+        for _ in range(level):
+            target = users.get(target.manager_id) if target and target.manager_id else None
+        if target is None:
+            continue  # nobody further up the chain
+        escalation = Escalation(org_id=item.org_id, item_kind=item.kind.value, item_id=item.id, level=level,
+                                escalated_to_id=target.id, record_type=item.timeline[0], record_id=item.timeline[1],
+                                created_at=now)
+        session.add(escalation)
+        await session.flush()
+        record_event(session, None, org_id=item.org_id, topic="sla.escalated", record_type=item.record_type,
+                     record_id=item.id, operation="update", timeline=item.timeline, also=item.also,
+                     audience=[target.id],
+                     payload={**item.payload, "level": level, "escalatedToId": target.id, "kind": item.kind.value,
+                              "dueAt": item.due.isoformat()})
+        created.append(escalation)
+    await session.flush()
+    return created
+
+
+async def run_sla(session: AsyncSession, now: datetime) -> list[Escalation]:
+    """One pass over every org's open action items: reminders and escalations due at ``now``. Idempotent."""
+    policies = await _policies(session, SlaKind.ACTION_ITEM)
+    items = list(await session.scalars(select(ActionItem).where(
+        ActionItem.status == ActionItemStatus.OPEN.value, ActionItem.owner_id.is_not(None))))
+    overdue = []
     for item in items:
         policy = policies.get(item.org_id)
         due = _due(item, policy)
@@ -115,29 +176,12 @@ async def run_sla(session: AsyncSession, now: datetime) -> list[Escalation]:
             record_event(session, None, org_id=item.org_id, topic="action_item.reminder", record_type="ActionItem",
                          record_id=item.id, operation="update", timeline=(item.record_type, item.record_id),
                          audience=[item.owner_id], payload={**action_item_payload(item), "dueAt": due.isoformat()})
-        if now < due:
-            continue
-        history = sorted(done.get(item.id, []), key=lambda e: e.level)
-        after = timedelta(hours=policy.escalate_after_hours if policy else DEFAULT_ESCALATE_AFTER_HOURS)
-        if history and now - history[-1].created_at < after:
-            continue
-        level = len(history) + 1
-        target = users.get(item.owner_id)  # type: ignore[arg-type]
-        for _ in range(level):
-            target = users.get(target.manager_id) if target and target.manager_id else None
-        if target is None:
-            continue  # nobody further up the chain
-        escalation = Escalation(org_id=item.org_id, item_kind=SlaKind.ACTION_ITEM.value, item_id=item.id, level=level,
-                                escalated_to_id=target.id, record_type=item.record_type, record_id=item.record_id,
-                                created_at=now)
-        session.add(escalation)
-        await session.flush()
-        record_event(session, None, org_id=item.org_id, topic="sla.escalated", record_type="ActionItem",
-                     record_id=item.id, operation="update", timeline=(item.record_type, item.record_id),
-                     audience=[target.id],
-                     payload={**action_item_payload(item), "level": level, "escalatedToId": target.id,
-                              "dueAt": due.isoformat()})
-        created.append(escalation)
+        if due <= now:
+            overdue.append(Overdue(kind=SlaKind.ACTION_ITEM, id=item.id, org_id=item.org_id,
+                                   owner_id=item.owner_id,  # type: ignore[arg-type]
+                                   due=due, record_type="ActionItem", timeline=(item.record_type, item.record_id),
+                                   payload=action_item_payload(item)))
+    created = await escalate(session, overdue, now)
     await session.flush()
     return created
 

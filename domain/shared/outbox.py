@@ -12,7 +12,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, delete, func, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -107,20 +120,26 @@ async def _state(session: AsyncSession) -> OutboxState:
 
 async def assign_positions(session: AsyncSession, limit: int = 1000) -> int:
     """Give committed, unpositioned events the next positions, in id order. The caller holds the
-    relay lock (one assigner at a time); returns how many got a position."""
+    relay lock (one assigner at a time); returns how many got a position.
+
+    One UPDATE for the whole batch (both dialects): the batch is the ``limit`` lowest unpositioned
+    ids this statement's snapshot sees committed, numbered in id order after the last position."""
     state = await _state(session)
-    ids = list(await session.scalars(
-        select(OutboxEvent.id).where(OutboxEvent.position.is_(None)).order_by(OutboxEvent.id).limit(limit)
-    ))
-    if not ids:
-        return 0
-    position = state.last_position
-    for event_id in ids:
-        position += 1
-        await session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(position=position))
-    state.last_position = position
-    await session.flush()
-    return len(ids)
+    batch = (
+        select(OutboxEvent.id, func.row_number().over(order_by=OutboxEvent.id).label("n"))
+        .where(OutboxEvent.position.is_(None)).order_by(OutboxEvent.id).limit(limit)
+        .cte("batch")
+    )
+    result = await session.execute(
+        update(OutboxEvent).where(OutboxEvent.id == batch.c.id)
+        .values(position=literal(state.last_position, BigInteger()) + batch.c.n)
+        .execution_options(synchronize_session=False)
+    )
+    count = result.rowcount or 0
+    if count:
+        state.last_position += count
+        await session.flush()
+    return count
 
 
 async def unpublished(session: AsyncSession, limit: int = 1000) -> list[OutboxEvent]:

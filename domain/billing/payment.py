@@ -1,0 +1,400 @@
+"""Payments received and their allocation to invoices.
+
+A payment (amount, date, method, reference, payer) is allocated to one or more issued invoices,
+by hand or automatically oldest-due first. An allocation can neither exceed what is left of the
+payment nor what is outstanding on the invoice; a payment in another currency than the invoice
+needs the exchange rate used. What is not allocated stays on the payment: the customer's credit,
+or, for a payment no customer was matched to, an unmatched payment for finance to sort out.
+Every allocation is kept (who, when) and can be reversed (who, when, why); nothing is deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..crm.customer import get_customer
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk
+from ..shared.clock import clock
+from ..shared.dialect import lock_for_update
+from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.money import check_amount, check_currency, quantize
+from ..shared.outbox import record_event
+from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..tenancy.org import get_org
+from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, InvoiceStatus, emit, lock_invoice
+
+MAX_ALLOCATIONS = 200
+MAX_RATE = Decimal(1_000_000)
+
+
+class PaymentMethod(StrEnum):
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    CHECK = "check"
+    CARD = "card"
+    ALIPAY = "alipay"
+    WECHAT_PAY = "wechat_pay"
+    OTHER = "other"
+
+
+class Payment(Base):
+    __tablename__ = "payment"
+    __table_args__ = (Index("ix_payment_org_created", "org_id", "created_at", "id"),)
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("customer.id", ondelete="SET NULL"),
+                                                    nullable=True, index=True)
+    payer_name: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    allocated: Mapped[Decimal]
+    """Of ``amount``, what live allocations use (in the payment's currency)."""
+    received_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    notes: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    recorded_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def unallocated(self) -> Decimal:
+        return self.amount - self.allocated
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocation"
+    __table_args__ = (Index("ix_payment_allocation_payment", "payment_id"),
+                      Index("ix_payment_allocation_invoice", "invoice_id"))
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    payment_id: Mapped[int] = mapped_column(IdType, ForeignKey("payment.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(IdType, ForeignKey("invoice.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal]
+    """In the invoice's currency."""
+    payment_amount: Mapped[Decimal]
+    """In the payment's currency (differs only with an exchange rate)."""
+    exchange_rate: Mapped[Decimal | None] = mapped_column(nullable=True)
+    """Invoice currency units per payment currency unit."""
+    created_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
+    created_at: Mapped[datetime]
+    reversed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reversed_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
+    reversal_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+@dataclass
+class AllocationInput:
+    invoice_id: int
+    amount: Decimal | None = None
+    """Default: as much as the invoice's outstanding amount and the payment allow."""
+    exchange_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    customer_id: int | None = None
+    unmatched: bool | None = None
+    """True: payments without a customer or with money not allocated yet."""
+
+
+PAYMENT_SORTS = {
+    "CREATED_AT": SortKey("CREATED_AT", Payment.created_at, datetime),
+    "RECEIVED_ON": SortKey("RECEIVED_ON", Payment.received_on, date),
+    "AMOUNT": SortKey("AMOUNT", Payment.amount, Decimal),
+}
+
+
+def payment_payload(p: Payment) -> dict[str, Any]:
+    return {"id": p.id, "customerId": p.customer_id, "payerName": p.payer_name, "amount": str(p.amount),
+            "currency": p.currency, "allocated": str(p.allocated), "unallocated": str(p.unallocated),
+            "receivedOn": p.received_on.isoformat(), "method": p.method, "reference": p.reference,
+            "version": p.version}
+
+
+def _payment_event(session: AsyncSession, actor: Actor, p: Payment, topic: str, operation: str = "update",
+                   **extra: Any) -> None:
+    record_event(session, actor, org_id=p.org_id, topic=topic, record_type="Payment", record_id=p.id,
+                 operation=operation, payload={**payment_payload(p), **extra},
+                 also=("Customer", p.customer_id) if p.customer_id else None)
+
+
+async def record_payment(session: AsyncSession, actor: Actor, *, customer_id: int | None, payer_name: str | None,
+                         amount: Decimal | None, currency: str | None, received_on: date | None,
+                         method: PaymentMethod | None, reference: str | None, notes: str | None) -> Payment:
+    customer = await get_customer(session, actor, customer_id) if customer_id is not None else None
+    org = await get_org(session, actor.org_id)
+    v = Validator()
+    payer = v.text("payerName", payer_name if payer_name is not None else (customer.name if customer else None),
+                   max_len=200, required=True)
+    currency = check_currency(v, "currency", currency, customer.currency if customer else org.default_currency)
+    if amount is None:
+        v.add("amount", FieldErrorCode.REQUIRED, "amount is required")
+    amount = check_amount(v, "amount", amount, currency)
+    if amount is not None and amount <= 0:
+        v.add("amount", FieldErrorCode.INVALID_AMOUNT, "a payment is a positive amount")
+    received = received_on or clock.now().date()
+    if received > clock.now().date():
+        v.add("receivedOn", FieldErrorCode.INVALID_DATE_RANGE, "receivedOn is in the future")
+    reference = v.text("reference", reference, max_len=200)
+    notes = v.text("notes", notes, max_len=2000)
+    v.raise_if_any()
+    now = clock.now()
+    payment = Payment(org_id=actor.org_id, customer_id=customer.id if customer else None, payer_name=payer,
+                      amount=amount, currency=currency, allocated=Decimal(0), received_on=received,
+                      method=(method or PaymentMethod.BANK_TRANSFER).value, reference=reference or None,
+                      notes=notes or None, recorded_by_id=actor.user_id, created_at=now, updated_at=now)
+    session.add(payment)
+    await session.flush()
+    _payment_event(session, actor, payment, "payment.recorded", "create")
+    return payment
+
+
+async def _load_payment(session: AsyncSession, actor: Actor, payment_id: int) -> Payment:
+    payment = await session.scalar(lock_for_update(session, select(Payment).where(
+        Payment.org_id == actor.org_id, Payment.id == payment_id)).execution_options(populate_existing=True))
+    if payment is None:
+        raise NotFound("Payment", payment_id)
+    return payment
+
+
+def _check_rate(v: Validator, payment: Payment, invoice: Invoice, rate: Decimal | None) -> Decimal | None:
+    """The exchange rate to use (1 for the same currency); CURRENCY_MISMATCH without one."""
+    if payment.currency == invoice.currency:
+        return None
+    if rate is None:
+        v.add("exchangeRate", FieldErrorCode.CURRENCY_MISMATCH,
+              f"The payment is in {payment.currency}, invoice {invoice.number} in {invoice.currency}: "
+              f"give the exchange rate ({invoice.currency} per {payment.currency}).")
+        return None
+    if not rate.is_finite() or rate <= 0 or rate > MAX_RATE or rate != round(rate, 8):
+        v.add("exchangeRate", FieldErrorCode.INVALID, "exchangeRate is a positive number")
+        return None
+    return rate
+
+
+async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
+                           allocations: list[AllocationInput] | None, *, automatic: bool = False
+                           ) -> list[PaymentAllocation]:
+    """Apply a payment to invoices: the given ones, or (``automatic``) the customer's open invoices
+    in the payment's currency, oldest due first, until the payment is used up."""
+    payment = await _load_payment(session, actor, payment_id)
+    if payment.unallocated <= 0:
+        raise ValidationFailed.one("paymentId", FieldErrorCode.NOTHING_TO_ALLOCATE,
+                                   "Everything of this payment is allocated already.")
+    if automatic:
+        if allocations:
+            raise ValidationFailed.one("allocations", FieldErrorCode.INVALID,
+                                       "give allocations or automatic, not both")
+        if payment.customer_id is None:
+            raise ValidationFailed.one("paymentId", FieldErrorCode.INVALID,
+                                       "Match the payment to a customer before allocating it automatically.")
+        open_ids = list(await session.scalars(select(Invoice.id).where(
+            Invoice.org_id == actor.org_id, Invoice.customer_id == payment.customer_id,
+            Invoice.kind == InvoiceKind.INVOICE.value, Invoice.status.in_(OPEN_STATUSES),
+            Invoice.currency == payment.currency).order_by(Invoice.due_date, Invoice.sequence_no, Invoice.id)))
+        if not open_ids:
+            raise ValidationFailed.one("paymentId", FieldErrorCode.NOTHING_TO_ALLOCATE,
+                                       f"The customer has no open {payment.currency} invoice.")
+        allocations = [AllocationInput(invoice_id=i) for i in open_ids]
+    if not allocations:
+        raise ValidationFailed.one("allocations", FieldErrorCode.REQUIRED, "name the invoices to allocate to")
+    if len(allocations) > MAX_ALLOCATIONS:
+        raise ValidationFailed.one("allocations", FieldErrorCode.INVALID, f"at most {MAX_ALLOCATIONS} allocations")
+    if len({a.invoice_id for a in allocations}) != len(allocations):
+        raise ValidationFailed.one("allocations", FieldErrorCode.DUPLICATE, "each invoice once per allocation")
+    v = Validator()
+    left = payment.unallocated
+    planned: list[tuple[Invoice, Decimal, Decimal, Decimal | None]] = []
+    for item in sorted(allocations, key=lambda a: a.invoice_id) if not automatic else allocations:
+        index = allocations.index(item)
+        av = v.under("allocations", str(index))
+        invoice = await lock_invoice(session, actor, item.invoice_id)
+        if invoice.kind != InvoiceKind.INVOICE:
+            av.add("invoiceId", FieldErrorCode.INVALID_STATE, f"{invoice.number} is a credit note")
+            continue
+        if invoice.status == InvoiceStatus.VOID:
+            av.add("invoiceId", FieldErrorCode.INVOICE_VOID, f"Invoice {invoice.number} is void.")
+            continue
+        if invoice.status == InvoiceStatus.DRAFT:
+            av.add("invoiceId", FieldErrorCode.INVOICE_NOT_ISSUED, "The invoice is a draft, not issued.")
+            continue
+        if payment.customer_id is not None and invoice.customer_id != payment.customer_id:
+            av.add("invoiceId", FieldErrorCode.MISMATCHED_RECORD, f"Invoice {invoice.number} is another customer's.")
+            continue
+        rate = _check_rate(av, payment, invoice, item.exchange_rate)
+        if payment.currency != invoice.currency and rate is None:
+            continue
+        available = left if rate is None else quantize(left * rate, invoice.currency)
+        outstanding = invoice.outstanding
+        if item.amount is None:
+            amount = min(outstanding, available)
+            if amount <= 0:
+                if not automatic:
+                    av.add("amount", FieldErrorCode.EXCEEDS_OUTSTANDING, f"Nothing is outstanding on {invoice.number}.")
+                continue
+        else:
+            amount = check_amount(av, "amount", item.amount, invoice.currency)
+            if amount is None:
+                continue
+            if amount <= 0:
+                av.add("amount", FieldErrorCode.INVALID_AMOUNT, "an allocation is a positive amount")
+                continue
+            if amount > outstanding:
+                av.add("amount", FieldErrorCode.EXCEEDS_OUTSTANDING,
+                       f"Only {outstanding} {invoice.currency} is outstanding on {invoice.number}.")
+                continue
+        used = amount if rate is None else (amount / rate).quantize(Decimal(1).scaleb(-_exp(payment.currency)),
+                                                                    rounding=ROUND_HALF_UP)
+        if used > left:
+            av.add("amount", FieldErrorCode.EXCEEDS_PAYMENT,
+                   f"Only {left} {payment.currency} of the payment is left to allocate.")
+            continue
+        left -= used
+        planned.append((invoice, amount, used, rate))
+        if automatic and left <= 0:
+            break
+    v.raise_if_any()
+    if not planned:
+        raise ValidationFailed.one("paymentId", FieldErrorCode.NOTHING_TO_ALLOCATE, "Nothing could be allocated.")
+    now = clock.now()
+    made = []
+    for invoice, amount, used, rate in planned:
+        allocation = PaymentAllocation(org_id=actor.org_id, payment_id=payment.id, invoice_id=invoice.id,
+                                       amount=amount, payment_amount=used, exchange_rate=rate,
+                                       created_by_id=actor.user_id, created_at=now)
+        session.add(allocation)
+        invoice.amount_paid += amount
+        invoice.settle(payment.received_on)
+        invoice.updated_at = now
+        payment.allocated += used
+        made.append(allocation)
+    payment.updated_at = now
+    await _flush(session)
+    for allocation, (invoice, amount, _, _) in zip(made, planned, strict=True):
+        await emit(session, actor, invoice, "invoice.payment_allocated", amount=str(amount),
+                   paymentId=payment.id, allocationId=allocation.id)
+    _payment_event(session, actor, payment, "payment.allocated",
+                   allocations=[{"id": a.id, "invoiceId": a.invoice_id, "amount": str(a.amount)} for a in made])
+    return made
+
+
+def _exp(currency: str) -> int:
+    from ..shared.money import CURRENCY_EXPONENTS
+
+    return CURRENCY_EXPONENTS.get(currency, 2)
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise Conflict("The payment or an invoice was changed by someone else; try again.") from exc
+
+
+async def reverse_allocation(session: AsyncSession, actor: Actor, allocation_id: int, *,
+                             reason: str | None) -> PaymentAllocation:
+    allocation = await session.scalar(lock_for_update(session, select(PaymentAllocation).where(
+        PaymentAllocation.org_id == actor.org_id, PaymentAllocation.id == allocation_id)))
+    if allocation is None:
+        raise NotFound("PaymentAllocation", allocation_id)
+    if allocation.reversed_at is not None:
+        raise ValidationFailed.one("allocationId", FieldErrorCode.ALREADY_REVERSED,
+                                   "This allocation is reversed already.")
+    v = Validator()
+    reason = v.text("reason", reason, max_len=1000)
+    v.raise_if_any()
+    if not reason:
+        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the allocation is reversed.")
+    payment = await _load_payment(session, actor, allocation.payment_id)
+    invoice = await lock_invoice(session, actor, allocation.invoice_id)
+    now = clock.now()
+    allocation.reversed_at, allocation.reversed_by_id, allocation.reversal_reason = now, actor.user_id, reason
+    payment.allocated -= allocation.payment_amount
+    payment.updated_at = now
+    invoice.amount_paid -= allocation.amount
+    invoice.paid_on = None
+    invoice.settle(None)
+    invoice.updated_at = now
+    await _flush(session)
+    await emit(session, actor, invoice, "invoice.allocation_reversed", amount=str(allocation.amount),
+               paymentId=payment.id, allocationId=allocation.id, reason=reason)
+    _payment_event(session, actor, payment, "payment.allocation_reversed", allocationId=allocation.id,
+                   reason=reason)
+    return allocation
+
+
+async def match_payment(session: AsyncSession, actor: Actor, payment_id: int, customer_id: int) -> Payment:
+    """Name the customer of an unmatched payment (before any allocation)."""
+    payment = await _load_payment(session, actor, payment_id)
+    customer = await get_customer(session, actor, customer_id)
+    if payment.customer_id == customer.id:
+        return payment
+    if payment.allocated > 0:
+        raise ValidationFailed.one("paymentId", FieldErrorCode.INVALID_STATE,
+                                   "Reverse the payment's allocations before changing its customer.")
+    payment.customer_id = customer.id
+    payment.updated_at = clock.now()
+    await _flush(session)
+    _payment_event(session, actor, payment, "payment.matched")
+    return payment
+
+
+async def get_payment(session: AsyncSession, actor: Actor, payment_id: int) -> Payment:
+    found = await session.scalar(select(Payment).where(Payment.org_id == actor.org_id, Payment.id == payment_id))
+    if found is None:
+        raise NotFound("Payment", payment_id)
+    return found
+
+
+async def payments_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, Payment]:
+    return {p.id: p for p in await session.scalars(select(Payment).where(Payment.org_id == actor.org_id,
+                                                                         Payment.id.in_(ids)))}
+
+
+async def list_payments(session: AsyncSession, actor: Actor, flt: PaymentFilter, req: PageRequest, *,
+                        sort: str = "CREATED_AT", with_total: bool = False) -> Page[Payment]:
+    stmt = select(Payment).where(Payment.org_id == actor.org_id)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Payment.customer_id == flt.customer_id)
+    if flt.unmatched is True:
+        stmt = stmt.where(Payment.customer_id.is_(None) | (Payment.allocated < Payment.amount))
+    elif flt.unmatched is False:
+        stmt = stmt.where(Payment.customer_id.is_not(None), Payment.allocated >= Payment.amount)
+    return await paginate(session, stmt, entity=Payment, sort=PAYMENT_SORTS[sort], req=req, with_total=with_total)
+
+
+async def allocations_of_payments(session: AsyncSession, actor: Actor,
+                                  ids: list[int]) -> dict[int, list[PaymentAllocation]]:
+    rows = await session.scalars(select(PaymentAllocation).where(
+        PaymentAllocation.org_id == actor.org_id, PaymentAllocation.payment_id.in_(ids))
+        .order_by(PaymentAllocation.payment_id, PaymentAllocation.id))
+    out: dict[int, list[PaymentAllocation]] = {i: [] for i in ids}
+    for row in rows:
+        out[row.payment_id].append(row)
+    return out
+
+
+async def allocations_of_invoices(session: AsyncSession, actor: Actor,
+                                  ids: list[int]) -> dict[int, list[PaymentAllocation]]:
+    rows = await session.scalars(select(PaymentAllocation).where(
+        PaymentAllocation.org_id == actor.org_id, PaymentAllocation.invoice_id.in_(ids))
+        .order_by(PaymentAllocation.invoice_id, PaymentAllocation.id))
+    out: dict[int, list[PaymentAllocation]] = {i: [] for i in ids}
+    for row in rows:
+        out[row.invoice_id].append(row)
+    return out

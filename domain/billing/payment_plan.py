@@ -1,0 +1,183 @@
+"""Payment plans: a contract's installments, by date, by milestone (a named event or, once projects
+exist, a delivery milestone) or by percentage. They add up to the contract amount exactly:
+percentages are rounded to the currency and the remainder lands on the last installment. A plan can
+be replaced until its first installment is invoiced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..contracts.contract import ContractStatus, contract_event, load_for_write
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk
+from ..shared.clock import clock
+from ..shared.errors import FieldErrorCode, ValidationFailed, Validator
+from ..shared.money import check_amount, quantize
+
+MAX_INSTALLMENTS = 120
+HUNDRED = Decimal(100)
+
+
+class InstallmentTrigger(StrEnum):
+    DATE = "date"
+    MILESTONE = "milestone"
+
+
+class InstallmentStatus(StrEnum):
+    PLANNED = "planned"
+    """Not due yet (a date in the future, or a milestone not reached)."""
+    INVOICED = "invoiced"
+
+
+class Installment(Base):
+    __tablename__ = "installment"
+    __table_args__ = (Index("ix_installment_contract", "contract_id", "position"),
+                      Index("ix_installment_due", "org_id", "status", "due_date"))
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    contract_id: Mapped[int] = mapped_column(IdType, ForeignKey("contract.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    trigger: Mapped[str] = mapped_column(String(20))
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    milestone: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    milestone_reached_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    percent: Mapped[Decimal | None] = mapped_column(nullable=True)
+    amount: Mapped[Decimal]
+    auto_invoice: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+@dataclass
+class InstallmentInput:
+    label: str | None = None
+    due_date: date | None = None
+    milestone: str | None = None
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+
+
+def split(total: Decimal, currency: str, shares: list[tuple[Decimal | None, Decimal | None]]) -> list[Decimal]:
+    """Amounts for (percent, amount) shares: percents rounded half-up to the currency; the last share
+    takes the rounding remainder when every share is a percentage (no I/O)."""
+    out = [amount if amount is not None else quantize(total * (percent or 0) / HUNDRED, currency)
+           for percent, amount in shares]
+    if out and all(amount is None for _, amount in shares):
+        out[-1] += total - sum(out, Decimal(0))
+    return out
+
+
+def installment_payload(i: Installment) -> dict[str, Any]:
+    return {"id": i.id, "position": i.position, "label": i.label, "trigger": i.trigger,
+            "dueDate": i.due_date.isoformat() if i.due_date else None, "milestone": i.milestone,
+            "percent": str(i.percent) if i.percent is not None else None, "amount": str(i.amount),
+            "status": i.status}
+
+
+async def set_payment_plan(session: AsyncSession, actor: Actor, contract_id: int,
+                           installments: list[InstallmentInput], *, auto_invoice: bool = False) -> list[Installment]:
+    contract = await load_for_write(session, actor, contract_id, None)
+    if contract.status in (ContractStatus.SUPERSEDED, ContractStatus.TERMINATED):
+        raise ValidationFailed.one("contractId", FieldErrorCode.INVALID_STATE,
+                                   f"Contract {contract.number} is {contract.status}.")
+    existing = list(await session.scalars(select(Installment).where(Installment.contract_id == contract.id)))
+    if any(i.status == InstallmentStatus.INVOICED for i in existing):
+        raise ValidationFailed.one("contractId", FieldErrorCode.PLAN_LOCKED,
+                                   "Installments of this plan are invoiced already; the plan can no longer change.")
+    v = Validator()
+    if not installments:
+        v.add("installments", FieldErrorCode.REQUIRED, "a plan needs at least one installment")
+    if len(installments) > MAX_INSTALLMENTS:
+        v.add("installments", FieldErrorCode.INVALID, f"at most {MAX_INSTALLMENTS} installments")
+    v.raise_if_any()
+    shares: list[tuple[Decimal | None, Decimal | None]] = []
+    for n, item in enumerate(installments):
+        iv = v.under("installments", str(n))
+        iv.text("label", item.label, max_len=200, required=True)
+        if (item.due_date is None) == (item.milestone is None or not item.milestone.strip()):
+            iv.add("dueDate", FieldErrorCode.REQUIRED, "give exactly one of dueDate or milestone")
+        iv.text("milestone", item.milestone, max_len=200)
+        if (item.percent is None) == (item.amount is None):
+            iv.add("amount", FieldErrorCode.REQUIRED, "give exactly one of amount or percent")
+        percent = item.percent
+        if percent is not None and (not percent.is_finite() or percent <= 0 or percent > HUNDRED
+                                    or percent != round(percent, 4)):
+            iv.add("percent", FieldErrorCode.INVALID, "percent is between 0 and 100")
+            percent = None
+        amount = check_amount(iv, "amount", item.amount, contract.currency)
+        if amount is not None and amount <= 0:
+            iv.add("amount", FieldErrorCode.INVALID_AMOUNT, "an installment is a positive amount")
+        shares.append((percent, amount))
+    mixed = {a is None for _, a in shares}
+    if len(mixed) > 1:
+        v.add("installments", FieldErrorCode.INVALID, "use amounts or percentages for every installment, not both")
+    v.raise_if_any()
+    amounts = split(contract.amount, contract.currency, shares)
+    total = sum(amounts, Decimal(0))
+    if total != contract.amount or any(a <= 0 for a in amounts):
+        raise ValidationFailed.one("installments", FieldErrorCode.INSTALLMENTS_MISMATCH,
+                                   f"The installments add up to {quantize(total, contract.currency)} "
+                                   f"{contract.currency}, the contract to "
+                                   f"{quantize(contract.amount, contract.currency)}.")
+    for old in existing:
+        await session.delete(old)
+    await session.flush()
+    now = clock.now()
+    rows = []
+    for n, (item, amount) in enumerate(zip(installments, amounts, strict=True)):
+        milestone = item.milestone.strip() if item.milestone and item.milestone.strip() else None
+        row = Installment(org_id=actor.org_id, contract_id=contract.id, position=n + 1, label=item.label.strip(),
+                          trigger=(InstallmentTrigger.MILESTONE if milestone else InstallmentTrigger.DATE).value,
+                          due_date=item.due_date, milestone=milestone, percent=item.percent, amount=amount,
+                          auto_invoice=auto_invoice, status=InstallmentStatus.PLANNED.value, created_at=now)
+        session.add(row)
+        rows.append(row)
+    await session.flush()
+    contract_event(session, actor, contract, "contract.payment_plan_set",
+                   installments=[installment_payload(r) for r in rows])
+    return rows
+
+
+async def reach_milestone(session: AsyncSession, actor: Actor, contract_id: int, milestone: str | None,
+                          reached_on: date | None) -> list[Installment]:
+    """A named event happened: installments waiting for it fall due on ``reached_on`` (default today)."""
+    contract = await load_for_write(session, actor, contract_id, None)
+    v = Validator()
+    name = v.text("milestone", milestone, max_len=200, required=True)
+    v.raise_if_any()
+    rows = list(await session.scalars(select(Installment).where(
+        Installment.contract_id == contract.id, Installment.milestone == name,
+        Installment.milestone_reached_on.is_(None))))
+    if not rows:
+        raise ValidationFailed.one("milestone", FieldErrorCode.INVALID,
+                                   f"No installment of contract {contract.number} waits for {name!r}.")
+    when = reached_on or clock.now().date()
+    for row in rows:
+        row.milestone_reached_on = when
+        row.due_date = when
+    await session.flush()
+    contract_event(session, actor, contract, "contract.milestone_reached", milestone=name,
+                   reachedOn=when.isoformat(), installments=[installment_payload(r) for r in rows])
+    return rows
+
+
+async def installments_of(session: AsyncSession, actor: Actor,
+                          contract_ids: list[int]) -> dict[int, list[Installment]]:
+    rows = await session.scalars(select(Installment).where(
+        Installment.org_id == actor.org_id, Installment.contract_id.in_(contract_ids))
+        .order_by(Installment.contract_id, Installment.position))
+    out: dict[int, list[Installment]] = {i: [] for i in contract_ids}
+    for row in rows:
+        out[row.contract_id].append(row)
+    return out
+
