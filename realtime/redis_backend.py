@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from broadcaster import Event
@@ -75,6 +76,14 @@ class RedisPubSubBackend(BroadcastBackend):
     async def publish(self, channel: str, message: Any) -> None:
         assert self._client is not None
         await self._client.publish(channel, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, Any]]) -> None:
+        """PUBLISH each (channel, message) in order, in one round trip (a pipeline, not a transaction)."""
+        assert self._client is not None
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(channel, message)
+            await pipe.execute()
 
     async def next_published(self) -> Event:
         return await self._queue.get()

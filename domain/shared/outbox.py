@@ -128,14 +128,16 @@ async def assign_positions(session: AsyncSession, limit: int = 1000) -> int:
     batch = (
         select(OutboxEvent.id, func.row_number().over(order_by=OutboxEvent.id).label("n"))
         .where(OutboxEvent.position.is_(None)).order_by(OutboxEvent.id).limit(limit)
-        .cte("batch")
+        .subquery("batch")  # not a CTE: Python's sqlite3 gives no rowcount for a statement opening with WITH
     )
     result = await session.execute(
         update(OutboxEvent).where(OutboxEvent.id == batch.c.id)
         .values(position=literal(state.last_position, BigInteger()) + batch.c.n)
         .execution_options(synchronize_session=False)
     )
-    count = result.rowcount or 0
+    count = result.rowcount
+    if count < 0:
+        raise RuntimeError("the driver reported no row count for the position update")
     if count:
         state.last_position += count
         await session.flush()
@@ -152,7 +154,8 @@ async def unpublished(session: AsyncSession, limit: int = 1000) -> list[OutboxEv
 
 async def mark_published(session: AsyncSession, ids: Sequence[int], at: datetime) -> None:
     if ids:
-        await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=at))
+        await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=at)
+                              .execution_options(synchronize_session=False))
 
 
 async def pruned_through(session: AsyncSession) -> int:
