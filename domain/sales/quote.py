@@ -318,11 +318,14 @@ def effective_discount_percent(q: Quote) -> Decimal:
 
 
 def quote_payload(q: Quote) -> dict[str, Any]:
+    def money(amount: Decimal) -> str:
+        return str(quantize(amount, q.currency))
+
     return {
         "id": q.id, "number": q.number, "revision": q.revision, "opportunityId": q.opportunity_id,
         "customerId": q.customer_id, "ownerId": q.owner_id, "title": q.title, "status": q.status,
-        "currency": q.currency, "subtotal": str(q.subtotal), "discountTotal": str(q.discount_total),
-        "taxTotal": str(q.tax_total), "total": str(q.total), "maxDiscountPercent": str(q.max_discount_percent),
+        "currency": q.currency, "subtotal": money(q.subtotal), "discountTotal": money(q.discount_total),
+        "taxTotal": money(q.tax_total), "total": money(q.total), "maxDiscountPercent": str(q.max_discount_percent),
         "needsApproval": q.needs_approval, "version": q.version,
     }
 
@@ -514,6 +517,8 @@ async def send_quote(session: AsyncSession, actor: Actor, quote_id: int, version
 async def accept_quote(session: AsyncSession, actor: Actor, quote_id: int, version: int | None) -> Quote:
     """The customer accepted: the opportunity's amount follows the quote's total."""
     quote = await _load_for_write(session, actor, quote_id, version)
+    if quote.status == QuoteStatus.ACCEPTED:
+        raise ValidationFailed.one("id", FieldErrorCode.ALREADY_ACCEPTED, "The quote is accepted already.")
     _require_status(quote, (QuoteStatus.DRAFT, QuoteStatus.APPROVED, QuoteStatus.SENT), "accepted")
     _require_releasable(quote, "accepted")
     opportunity = await session.scalar(lock_for_update(session, select(Opportunity).where(
@@ -534,7 +539,8 @@ async def accept_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     await _flush(session)
     changes = {}
     if opportunity.amount != quote.total:
-        changes["amount"] = [str(quantize(opportunity.amount, opportunity.currency)), str(quote.total)]
+        changes["amount"] = [str(quantize(opportunity.amount, opportunity.currency)),
+                             str(quantize(quote.total, quote.currency))]
     if opportunity.currency != quote.currency:
         changes["currency"] = [opportunity.currency, quote.currency]
     if changes:
