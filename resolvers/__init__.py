@@ -4,22 +4,29 @@ from strawberry.tools import merge_types
 
 from .comment import CommentMutation, CommentQuery
 from .contact import ContactMutation
+from .contract import ContractMutation, ContractQuery
 from .customer import CustomerMutation, CustomerQuery
 from .feed import FeedQuery, FeedSubscription
 from .interaction import InteractionMutation
+from .invoice import InvoiceMutation, InvoiceQuery
 from .lead import LeadMutation, LeadQuery
 from .meeting import MeetingMutation, MeetingQuery, MeetingSubscription
 from .node import NodeQuery
 from .opportunity import OpportunityMutation, OpportunityQuery
+from .payment import PaymentMutation, PaymentQuery
 from .policy import PolicyMutation, PolicyQuery
+from .product import ProductMutation, ProductQuery
+from .quote import QuoteMutation, QuoteQuery
+from .receivable import ReceivableQuery
 
 Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, CommentQuery, FeedQuery,
-              MeetingQuery)
+              MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
-                 PolicyMutation, CommentMutation, MeetingMutation)
+                 PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
+                 InvoiceMutation, PaymentMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription))

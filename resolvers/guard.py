@@ -1,25 +1,35 @@
 """Field-level read permissions, enforced at one point for every field of every record type.
 
 A field the actor may not read resolves to null, and the response reports it once per
-``Type.field`` (code FORBIDDEN_FIELD), however many rows carried it. A request whose roles may
-read every field of every guarded type (decided once per policy version) skips the per-field hook.
+``Type.field`` (code FORBIDDEN_FIELD), however many rows carried it.
+
+graphql-core asks the execution's middleware manager, for every field it executes, which resolver to
+call. During an HTTP request the execution swaps in ``DeniedReads``: it answers with the field's own
+resolver, or, for a ``Type.field`` the guard denies, with one that resolves to null and reports it. It
+decides each resolver once per request (the guard's decisions come memoized from the policy), so a
+field executed on every row costs one dict lookup, as it would without authorization.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from graphql import GraphQLResolveInfo
-from strawberry.extensions import SchemaExtension
+from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, default_field_resolver
+from graphql.execution import MiddlewareManager
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from authz.guard import Guard
 
-GUARDED_TYPES = frozenset({"Customer", "Contact", "Interaction", "Lead", "Opportunity", "User"})
+GUARDED_TYPES = frozenset({"Customer", "Contact", "Interaction", "Lead", "Opportunity", "User", "Product",
+                           "PriceBook", "Quote", "Contract", "Invoice", "Payment"})
 
 current_guard: ContextVar[Guard | None] = ContextVar("tandem_guard", default=None)
 """The guard of the request being executed (set by the HTTP endpoint around execution)."""
+
+Resolver = Callable[..., Any]
 
 
 def graphql_fields(schema: Any, type_name: str) -> list[str]:
@@ -29,30 +39,77 @@ def graphql_fields(schema: Any, type_name: str) -> list[str]:
     return [convert(f) for f in definition.fields if not f.python_name.startswith("_")]
 
 
-class FieldGuard(SchemaExtension):
-    def resolve(self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo, *args: Any,
-                **kwargs: Any) -> Any:
-        type_name = info.parent_type.name
-        if type_name in GUARDED_TYPES:
-            guard = info.context.guard
-            if guard is not None and not guard.can_read(type_name, info.field_name):
-                info.context.forbid_field(type_name, info.field_name, info.path.as_list())
-                return None
-        return _next(root, info, *args, **kwargs)
+def _own_resolver(resolve: Resolver | None) -> Resolver:
+    """A resolver object no other field shares (so it names exactly one ``Type.field``)."""
+    inner = resolve or default_field_resolver
+
+    def resolve_field(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        return inner(root, info, **args)
+
+    return resolve_field
 
 
-class _Unguarded(SchemaExtension):
-    """Nothing to hide for this request."""
+_indexes: WeakKeyDictionary[GraphQLSchema, dict[Resolver, tuple[str, str]]] = WeakKeyDictionary()
 
 
-def field_guard(fields: Mapping[str, Sequence[str]]) -> Callable[[], SchemaExtension]:
-    """The extension factory: the per-field hook only for requests that have something to hide.
-    ``fields`` maps each guarded type to its GraphQL field names (filled once the schema is built)."""
+def guarded_resolvers(schema: GraphQLSchema) -> dict[Resolver, tuple[str, str]]:
+    """The resolver of every field of every guarded type, mapped to its ``(Type, field)``; built once
+    per schema. A resolver missing or shared with another field gets one of its own first."""
+    index = _indexes.get(schema)
+    if index is None:
+        index = {}
+        seen: set[Resolver] = {f.resolve for t in schema.type_map.values() if isinstance(t, GraphQLObjectType)
+                               and t.name not in GUARDED_TYPES for f in t.fields.values() if f.resolve}
+        for type_name in sorted(GUARDED_TYPES):
+            graphql_type = schema.type_map.get(type_name)
+            if not isinstance(graphql_type, GraphQLObjectType):
+                continue  # not (yet) in this schema
+            for field_name, field in graphql_type.fields.items():
+                if field.resolve is None or field.resolve in seen:
+                    field.resolve = _own_resolver(field.resolve)
+                seen.add(field.resolve)
+                index[field.resolve] = (type_name, field_name)
+        _indexes[schema] = index
+    return index
 
-    def factory() -> SchemaExtension:
+
+def _denied(type_name: str, field_name: str) -> Resolver:
+    def resolve_denied(_root: Any, info: GraphQLResolveInfo, **_args: Any) -> None:
+        info.context.forbid_field(type_name, field_name, info.path.as_list())
+        return None
+
+    return resolve_denied
+
+
+class DeniedReads(MiddlewareManager):
+    """One request's choice of resolver per field: its own, or a null for a field the guard denies."""
+
+    def __init__(self, guard: Guard, index: dict[Resolver, tuple[str, str]],
+                 inner: MiddlewareManager | None) -> None:
+        super().__init__(*(inner.middlewares if inner is not None else ()))
+        self._guard = guard
+        self._index = index
+        self._inner = inner
+        self._chosen: dict[Resolver, Resolver] = {}
+
+    def get_field_resolver(self, field_resolver: Resolver) -> Resolver:
+        chosen = self._chosen.get(field_resolver)
+        if chosen is None:
+            chosen = self._chosen[field_resolver] = self._choose(field_resolver)
+        return chosen
+
+    def _choose(self, field_resolver: Resolver) -> Resolver:
+        field = self._index.get(field_resolver)
+        if field is not None and not self._guard.can_read(*field):
+            return _denied(*field)
+        return field_resolver if self._inner is None else self._inner.get_field_resolver(field_resolver)
+
+
+class FieldGuardExecution(StrawberryGraphQLCoreExecutionContext):
+    """Executes an operation; during an HTTP request (``current_guard`` set), through ``DeniedReads``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         guard = current_guard.get()
-        if guard is None or guard.reads_all(fields):
-            return _Unguarded()
-        return FieldGuard()
-
-    return factory
+        if guard is not None:
+            self.middleware_manager = DeniedReads(guard, guarded_resolvers(self.schema), self.middleware_manager)

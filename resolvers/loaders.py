@@ -8,12 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
+from domain.billing.invoice import invoices_by_ids, invoices_of_contracts, live_invoices_of_installments
+from domain.billing.invoice import lines_of as invoice_lines_of
+from domain.billing.payment import allocations_of_invoices, allocations_of_payments, payments_by_ids
+from domain.billing.payment_plan import installments_of
 from domain.collaboration.comment import edits_of
+from domain.contracts.approval import steps_of
+from domain.contracts.contract import contracts_by_ids
+from domain.contracts.signature import signatures_of
 from domain.crm.contact import contacts_by_ids, contacts_of_customers
 from domain.crm.customer import customers_by_ids
 from domain.crm.interaction import interactions_of
 from domain.crm.lead import leads_by_ids
 from domain.pipeline.opportunity import opportunities_by_ids, opportunities_of_customers, stage_history_of
+from domain.sales.product import entries_of, products_by_ids
+from domain.sales.quote import lines_of as quote_lines_of
+from domain.sales.quote import quotes_by_ids
 from domain.shared.pagination import PageRequest
 from domain.tenancy.org import Org, teams_by_ids
 from domain.tenancy.user import users_by_ids
@@ -36,6 +46,21 @@ class Loaders:
         self.opportunity = self._by_id(lambda s, ids: opportunities_by_ids(s, ctx.actor, ids))
         self.stage_history = self._by_id(lambda s, ids: stage_history_of(s, ctx.actor, ids))
         self.comment_edits = self._by_id(lambda s, ids: edits_of(s, ctx.actor, ids))
+        self.product = self._by_id(lambda s, ids: products_by_ids(s, ctx.actor, ids))
+        self.price_book_entries = self._by_id(lambda s, ids: entries_of(s, ctx.actor, ids))
+        self.quote = self._by_id(lambda s, ids: quotes_by_ids(s, ctx.actor, ids))
+        self.quote_lines = self._by_id(lambda s, ids: quote_lines_of(s, ctx.actor, ids))
+        self.contract = self._by_id(lambda s, ids: contracts_by_ids(s, ctx.actor, ids))
+        self.contract_steps = self._by_id(lambda s, ids: steps_of(s, ctx.actor, ids))
+        self.signatures = self._by_id(lambda s, ids: signatures_of(s, ctx.actor, ids))
+        self.installments = self._by_id(lambda s, ids: installments_of(s, ctx.actor, ids))
+        self.invoice = self._by_id(lambda s, ids: invoices_by_ids(s, ctx.actor, ids))
+        self.invoice_lines = self._by_id(lambda s, ids: invoice_lines_of(s, ctx.actor, ids))
+        self.invoices_of_contract = self._by_id(lambda s, ids: invoices_of_contracts(s, ctx.actor, ids))
+        self.invoice_of_installment = self._by_id(lambda s, ids: live_invoices_of_installments(s, ctx.actor, ids))
+        self.payment = self._by_id(lambda s, ids: payments_by_ids(s, ctx.actor, ids))
+        self.allocations_of_payment = self._by_id(lambda s, ids: allocations_of_payments(s, ctx.actor, ids))
+        self.allocations_of_invoice = self._by_id(lambda s, ids: allocations_of_invoices(s, ctx.actor, ids))
         self.contacts_of_customer = self._pages(
             lambda s, ids, req, total: contacts_of_customers(s, ctx.actor, ids, req, with_total=total))
         self.interactions_of_customer = self._pages(

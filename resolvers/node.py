@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.billing.payment import PaymentAllocation as AllocationModel
+from domain.billing.payment_plan import Installment as InstallmentModel
 from domain.collaboration.comment import Comment as CommentModel
 from domain.collaboration.meeting import ActionItem as ActionItemModel
 from domain.collaboration.meeting import Meeting as MeetingModel
 from domain.collaboration.meeting import action_items_of_meetings
+from domain.contracts.approval import ContractApprovalStep
+from domain.contracts.signature import SignatureRequest
 from domain.crm.interaction import get_interaction
+from domain.sales.product import price_books_by_ids
 from domain.shared.errors import NotFound
 from schema.comment import Comment
 from schema.contact import Contact
+from schema.contract import ApprovalStep, Contract, Installment, Signature
 from schema.customer import Customer
 from schema.interaction import Interaction
+from schema.invoice import Invoice
 from schema.lead import Lead
 from schema.meeting import ActionItem, Meeting
 from schema.node import Node, from_global_id, to_global_id
 from schema.opportunity import Opportunity
+from schema.payment import Payment, PaymentAllocation
+from schema.product import PriceBook, Product
+from schema.quote import Quote
 from schema.user import Org, Team, User
 
 from .feed import _visible_record
@@ -61,12 +71,51 @@ class NodeQuery:
             return Org.from_model(await _by_loader(info, "org", pk))
         if type_name == "Lead":
             return Lead.from_model(await _by_loader(info, "lead", pk))
+        if type_name in BY_LOADER:
+            loader, schema_type = BY_LOADER[type_name]
+            return schema_type.from_model(await _by_loader(info, loader, pk))
+        if type_name in CONTRACT_PARTS:
+            return await _contract_part(info, type_name, pk)
+        if type_name == "PaymentAllocation":
+            return await _allocation(info, pk)
+        if type_name == "PriceBook":
+            async with ctx.read() as session:
+                found = (await price_books_by_ids(session, actor, [pk])).get(pk)
+            if found is None:
+                raise NotFound("PriceBook", pk)
+            return PriceBook.from_model(found)
         if type_name in ("Comment", "Meeting", "ActionItem"):
             return await _collaboration_node(info, type_name, pk)
         if type_name == "Interaction":
             async with ctx.read() as session:
                 return Interaction.from_model(await get_interaction(session, actor, pk))
         raise NotFound("Node", id)
+
+
+BY_LOADER = {"Product": ("product", Product), "Quote": ("quote", Quote), "Contract": ("contract", Contract),
+             "Invoice": ("invoice", Invoice), "Payment": ("payment", Payment)}
+CONTRACT_PARTS = {"ApprovalStep": (ContractApprovalStep, ApprovalStep),
+                  "Signature": (SignatureRequest, Signature), "Installment": (InstallmentModel, Installment)}
+
+
+async def _contract_part(info: strawberry.Info, type_name: str, pk: int) -> Node:
+    """Approval steps, signatures and installments are visible when their contract is."""
+    model, schema_type = CONTRACT_PARTS[type_name]
+    async with info.context.read() as session:
+        row = await session.get(model, pk)
+    if row is None or row.org_id != info.context.actor.org_id or \
+            await info.context.loaders.contract.load(row.contract_id) is None:
+        raise NotFound(type_name, pk)
+    return schema_type.from_model(row)
+
+
+async def _allocation(info: strawberry.Info, pk: int) -> Node:
+    async with info.context.read() as session:
+        row = await session.get(AllocationModel, pk)
+    if row is None or row.org_id != info.context.actor.org_id or \
+            await info.context.loaders.payment.load(row.payment_id) is None:
+        raise NotFound("PaymentAllocation", pk)
+    return PaymentAllocation.from_model(row)
 
 
 async def _collaboration_node(info: strawberry.Info, type_name: str, pk: int) -> Node:

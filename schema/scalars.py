@@ -34,3 +34,15 @@ DECIMAL_SCALAR = strawberry.scalar(
 )
 
 SCALAR_MAP = {Decimal: DECIMAL_SCALAR}
+
+
+def price(value: PyDecimal) -> PyDecimal:
+    """A unit price as people write it: two decimals unless it is finer (0.125 stays 0.125)."""
+    two = value.quantize(PyDecimal("0.01"))
+    return two if two == value else value.normalize()
+
+
+def rate(value: PyDecimal) -> PyDecimal:
+    """A percentage or rate without trailing zeros ("13", "6.5")."""
+    normal = value.normalize()
+    return normal.quantize(PyDecimal(1)) if normal == normal.to_integral_value() else normal

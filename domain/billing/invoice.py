@@ -490,6 +490,13 @@ async def invoices_of_contracts(session: AsyncSession, actor: Actor,
     return out
 
 
+async def live_invoices_of_installments(session: AsyncSession, actor: Actor,
+                                       installment_ids: list[int]) -> dict[int, Invoice]:
+    rows = await session.scalars(visible_invoices(actor).where(Invoice.installment_id.in_(installment_ids),
+                                                               Invoice.status != InvoiceStatus.VOID.value))
+    return {i.installment_id: i for i in rows}  # type: ignore[misc]
+
+
 async def list_invoices(session: AsyncSession, actor: Actor, flt: InvoiceFilter, req: PageRequest, *,
                         sort: str = "CREATED_AT", with_total: bool = False) -> Page[Invoice]:
     stmt = visible_invoices(actor)

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, select
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,6 +29,7 @@ from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.scope import Scope
 from ..tenancy.org import get_org
 from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, InvoiceStatus, emit, lock_invoice
 
@@ -86,8 +87,10 @@ class PaymentAllocation(Base):
     invoice_id: Mapped[int] = mapped_column(IdType, ForeignKey("invoice.id", ondelete="CASCADE"))
     amount: Mapped[Decimal]
     """In the invoice's currency."""
+    currency: Mapped[str] = mapped_column(String(3))
     payment_amount: Mapped[Decimal]
     """In the payment's currency (differs only with an exchange rate)."""
+    payment_currency: Mapped[str] = mapped_column(String(3))
     exchange_rate: Mapped[Decimal | None] = mapped_column(nullable=True)
     """Invoice currency units per payment currency unit."""
     created_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
@@ -165,8 +168,8 @@ async def record_payment(session: AsyncSession, actor: Actor, *, customer_id: in
 
 
 async def _load_payment(session: AsyncSession, actor: Actor, payment_id: int) -> Payment:
-    payment = await session.scalar(lock_for_update(session, select(Payment).where(
-        Payment.org_id == actor.org_id, Payment.id == payment_id)).execution_options(populate_existing=True))
+    payment = await session.scalar(lock_for_update(session, visible_payments(actor).where(
+        Payment.id == payment_id)).execution_options(populate_existing=True))
     if payment is None:
         raise NotFound("Payment", payment_id)
     return payment
@@ -275,7 +278,8 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
     made = []
     for invoice, amount, used, rate in planned:
         allocation = PaymentAllocation(org_id=actor.org_id, payment_id=payment.id, invoice_id=invoice.id,
-                                       amount=amount, payment_amount=used, exchange_rate=rate,
+                                       amount=amount, currency=invoice.currency, payment_amount=used,
+                                       payment_currency=payment.currency, exchange_rate=rate,
                                        created_by_id=actor.user_id, created_at=now)
         session.add(allocation)
         invoice.amount_paid += amount
@@ -354,21 +358,26 @@ async def match_payment(session: AsyncSession, actor: Actor, payment_id: int, cu
     return payment
 
 
+def visible_payments(actor: Actor) -> Any:
+    """Payments have no owner: a role reads all of the org's (finance) or none."""
+    stmt = select(Payment).where(Payment.org_id == actor.org_id)
+    return stmt if actor.scope("Payment") is Scope.ORG else stmt.where(false())
+
+
 async def get_payment(session: AsyncSession, actor: Actor, payment_id: int) -> Payment:
-    found = await session.scalar(select(Payment).where(Payment.org_id == actor.org_id, Payment.id == payment_id))
+    found = await session.scalar(visible_payments(actor).where(Payment.id == payment_id))
     if found is None:
         raise NotFound("Payment", payment_id)
     return found
 
 
 async def payments_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, Payment]:
-    return {p.id: p for p in await session.scalars(select(Payment).where(Payment.org_id == actor.org_id,
-                                                                         Payment.id.in_(ids)))}
+    return {p.id: p for p in await session.scalars(visible_payments(actor).where(Payment.id.in_(ids)))}
 
 
 async def list_payments(session: AsyncSession, actor: Actor, flt: PaymentFilter, req: PageRequest, *,
                         sort: str = "CREATED_AT", with_total: bool = False) -> Page[Payment]:
-    stmt = select(Payment).where(Payment.org_id == actor.org_id)
+    stmt = visible_payments(actor)
     if flt.customer_id is not None:
         stmt = stmt.where(Payment.customer_id == flt.customer_id)
     if flt.unmatched is True:
@@ -380,6 +389,8 @@ async def list_payments(session: AsyncSession, actor: Actor, flt: PaymentFilter,
 
 async def allocations_of_payments(session: AsyncSession, actor: Actor,
                                   ids: list[int]) -> dict[int, list[PaymentAllocation]]:
+    if actor.scope("Payment") is not Scope.ORG:
+        return {i: [] for i in ids}
     rows = await session.scalars(select(PaymentAllocation).where(
         PaymentAllocation.org_id == actor.org_id, PaymentAllocation.payment_id.in_(ids))
         .order_by(PaymentAllocation.payment_id, PaymentAllocation.id))
@@ -391,6 +402,8 @@ async def allocations_of_payments(session: AsyncSession, actor: Actor,
 
 async def allocations_of_invoices(session: AsyncSession, actor: Actor,
                                   ids: list[int]) -> dict[int, list[PaymentAllocation]]:
+    if actor.scope("Payment") is not Scope.ORG:
+        return {i: [] for i in ids}
     rows = await session.scalars(select(PaymentAllocation).where(
         PaymentAllocation.org_id == actor.org_id, PaymentAllocation.invoice_id.in_(ids))
         .order_by(PaymentAllocation.invoice_id, PaymentAllocation.id))

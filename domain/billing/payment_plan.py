@@ -53,6 +53,7 @@ class Installment(Base):
     milestone_reached_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     percent: Mapped[Decimal | None] = mapped_column(nullable=True)
     amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
     auto_invoice: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
@@ -70,6 +71,7 @@ class InstallmentInput:
 def split(total: Decimal, currency: str, shares: list[tuple[Decimal | None, Decimal | None]]) -> list[Decimal]:
     """Amounts for (percent, amount) shares: percents rounded half-up to the currency; the last share
     takes the rounding remainder when every share is a percentage (no I/O)."""
+    total = quantize(total, currency)
     out = [amount if amount is not None else quantize(total * (percent or 0) / HUNDRED, currency)
            for percent, amount in shares]
     if out and all(amount is None for _, amount in shares):
@@ -139,7 +141,8 @@ async def set_payment_plan(session: AsyncSession, actor: Actor, contract_id: int
         row = Installment(org_id=actor.org_id, contract_id=contract.id, position=n + 1, label=item.label.strip(),
                           trigger=(InstallmentTrigger.MILESTONE if milestone else InstallmentTrigger.DATE).value,
                           due_date=item.due_date, milestone=milestone, percent=item.percent, amount=amount,
-                          auto_invoice=auto_invoice, status=InstallmentStatus.PLANNED.value, created_at=now)
+                          currency=contract.currency, auto_invoice=auto_invoice,
+                          status=InstallmentStatus.PLANNED.value, created_at=now)
         session.add(row)
         rows.append(row)
     await session.flush()

@@ -51,9 +51,68 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     if topic == "action_item.reminder":
         return "reminder", f"Reminder: {payload.get('title')} is due {str(payload.get('dueAt'))[:16]}"
     if topic == "sla.escalated":
-        return "escalation", f"Escalated (level {payload.get('level')}): {payload.get('title')} is overdue"
+        what = payload.get("title") or payload.get("number")
+        return "escalation", f"Escalated (level {payload.get('level')}): {what} is overdue"
     if topic == "lead.converted":
         return "converted", "Lead converted to customer, contact and opportunity"
+    if topic.startswith(("quote.", "contract.", "invoice.", "credit_note.", "payment.")):
+        return _quote_to_cash(topic, payload)
     if topic == "record.shared":
         return "shared", "Shared"
     return topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()
+
+
+def _money(payload: dict[str, Any], key: str = "total") -> str:
+    return f"{payload.get(key)} {payload.get('currency', '')}".strip()
+
+
+def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
+    quote = f"Quote {p.get('number')} rev {p.get('revision')}"
+    contract = f"Contract {p.get('number')}"
+    invoice = f"Invoice {p.get('number') or '(draft)'}"
+    step = p.get("step") or {}
+    signer = p.get("signer") or {}
+    texts = {
+        "quote.created": ("quote", f"{quote} drafted: {_money(p)}"),
+        "quote.updated": ("quote", f"{quote} edited: {_money(p)}"),
+        "quote.submitted": ("approval", f"{quote} submitted for approval "
+                                        f"(max discount {p.get('maxDiscountPercent')} %)"),
+        "quote.approved": ("approval", f"{quote} approved" + (f": {p['comment']}" if p.get("comment") else "")),
+        "quote.rejected": ("approval", f"{quote} rejected: {p.get('comment')}"),
+        "quote.sent": ("quote", f"{quote} sent to the customer"),
+        "quote.accepted": ("quote", f"{quote} accepted: {_money(p)}"),
+        "quote.declined": ("quote", f"{quote} declined" + (f": {p['reason']}" if p.get("reason") else "")),
+        "quote.revised": ("quote", f"{quote} drafted as a new revision"),
+        "contract.created": ("contract", f"{contract} drafted: {_money(p, 'amount')}"),
+        "contract.updated": ("contract", f"{contract} edited"),
+        "contract.amendment_created": ("contract", f"{contract} drafted as an amendment: {p.get('reason')}"),
+        "contract.submitted": ("approval", f"{contract} submitted; step 1 awaits a {step.get('role')}"),
+        "contract.step_approved": ("approval", f"{contract}: step {step.get('position')} ({step.get('role')}) "
+                                               "approved"),
+        "contract.approved": ("approval", f"{contract} approved, ready for signatures"),
+        "contract.rejected": ("approval", f"{contract} rejected at step {step.get('position')} ({step.get('role')}): "
+                                          f"{p.get('reason')}"),
+        "contract.signature_requested": ("signature", f"{contract}: signature requested from {signer.get('name')}"),
+        "contract.signed": ("signature", f"{contract} signed by {signer.get('name')} ({signer.get('party')})"),
+        "contract.activated": ("contract", f"{contract} signed by every party: active"),
+        "contract.superseded": ("contract", f"{contract} superseded by its amendment"),
+        "contract.payment_plan_set": ("payment_plan", f"{contract}: payment plan of "
+                                                      f"{len(p.get('installments') or [])} installments"),
+        "contract.milestone_reached": ("payment_plan", f"{contract}: milestone {p.get('milestone')} reached"),
+        "invoice.drafted": ("invoice", f"Invoice drafted: {_money(p)}"),
+        "invoice.issued": ("invoice", f"{invoice} issued: {_money(p)}, due {p.get('dueDate')}"),
+        "invoice.voided": ("invoice", f"{invoice} voided: {p.get('reason')}"),
+        "invoice.credited": ("invoice", f"{invoice} credited {p.get('amount')} {p.get('currency', '')}".strip()),
+        "invoice.payment_allocated": ("payment", f"{invoice}: payment of {p.get('amount')} {p.get('currency', '')} "
+                                                 f"applied, {p.get('outstanding')} outstanding"),
+        "invoice.allocation_reversed": ("payment", f"{invoice}: payment of {p.get('amount')} reversed "
+                                                   f"({p.get('reason')})"),
+        "invoice.overdue": ("reminder", f"{invoice} is overdue: {p.get('outstanding')} {p.get('currency', '')} "
+                                        f"due {p.get('dueDate')}"),
+        "credit_note.issued": ("invoice", f"Credit note {p.get('number')} issued: {_money(p)}"),
+        "payment.recorded": ("payment", f"Payment received from {p.get('payerName')}: {_money(p, 'amount')}"),
+        "payment.allocated": ("payment", f"Payment of {_money(p, 'amount')} allocated"),
+        "payment.allocation_reversed": ("payment", "Payment allocation reversed"),
+        "payment.matched": ("payment", f"Payment from {p.get('payerName')} matched to a customer"),
+    }
+    return texts.get(topic, (topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()))

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,6 +25,7 @@ from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from ..shared.money import MAX_AMOUNT, check_currency
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.scope import Scope
 from ..tenancy.org import get_org
 
 MAX_TAX_RATE = Decimal(100)
@@ -220,21 +221,27 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
 
+def visible_products(actor: Actor) -> Any:
+    """Products are org-wide master data: every row for a role that may read them, none otherwise."""
+    stmt = select(Product).where(Product.org_id == actor.org_id)
+    return stmt if actor.scope("Product") is not Scope.NONE else stmt.where(false())
+
+
 async def get_product(session: AsyncSession, actor: Actor, product_id: int) -> Product:
-    found = await session.scalar(select(Product).where(Product.org_id == actor.org_id, Product.id == product_id))
+    found = await session.scalar(visible_products(actor).where(Product.id == product_id))
     if found is None:
         raise NotFound("Product", product_id)
     return found
 
 
 async def products_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, Product]:
-    rows = await session.scalars(select(Product).where(Product.org_id == actor.org_id, Product.id.in_(ids)))
+    rows = await session.scalars(visible_products(actor).where(Product.id.in_(ids)))
     return {p.id: p for p in rows}
 
 
 async def list_products(session: AsyncSession, actor: Actor, *, search: str | None, active: bool | None,
                         req: PageRequest, sort: str = "CODE", with_total: bool = False) -> Page[Product]:
-    stmt = select(Product).where(Product.org_id == actor.org_id)
+    stmt = visible_products(actor)
     if search and search.strip():
         stmt = stmt.where(contains_text(session, Product.name, search.strip())
                           | contains_text(session, Product.code, search.strip()))
@@ -285,6 +292,8 @@ async def create_price_book(session: AsyncSession, actor: Actor, *, name: str | 
 
 
 async def price_books(session: AsyncSession, actor: Actor) -> list[PriceBook]:
+    if actor.scope("PriceBook") is Scope.NONE:
+        return []
     return list(await session.scalars(select(PriceBook).where(PriceBook.org_id == actor.org_id)
                                       .order_by(PriceBook.currency, PriceBook.name)))
 
@@ -326,3 +335,10 @@ def require_active(products: dict[int, Product], product_id: int, path: tuple[st
         raise ValidationFailed.one((*path, "productId"), FieldErrorCode.PRODUCT_INACTIVE,
                                    f"Product {product.code} is inactive.")
     return product
+
+
+async def price_books_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, PriceBook]:
+    if actor.scope("PriceBook") is Scope.NONE:
+        return {}
+    rows = await session.scalars(select(PriceBook).where(PriceBook.org_id == actor.org_id, PriceBook.id.in_(ids)))
+    return {b.id: b for b in rows}

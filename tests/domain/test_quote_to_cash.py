@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
