@@ -120,10 +120,14 @@ async def set_payment_plan(session: AsyncSession, actor: Actor, contract_id: int
         if amount is not None and amount <= 0:
             iv.add("amount", FieldErrorCode.INVALID_AMOUNT, "an installment is a positive amount")
         shares.append((percent, amount))
-    mixed = {a is None for _, a in shares}
+    mixed = {item.amount is not None for item in installments if (item.percent is None) != (item.amount is None)}
     if len(mixed) > 1:
         v.add("installments", FieldErrorCode.INVALID, "use amounts or percentages for every installment, not both")
     v.raise_if_any()
+    percents = sum((p for p, a in shares if a is None), Decimal(0))
+    if mixed == {False} and percents != HUNDRED:
+        raise ValidationFailed.one("installments", FieldErrorCode.INSTALLMENTS_MISMATCH,
+                                   f"The percentages add up to {percents.normalize():f} %, not 100 %.")
     amounts = split(contract.amount, contract.currency, shares)
     total = sum(amounts, Decimal(0))
     if total != contract.amount or any(a <= 0 for a in amounts):
