@@ -29,6 +29,7 @@ from schema.contract import (
     SignaturePayload,
     SignContractInput,
     SubmitContractInput,
+    TerminateContractInput,
     UpdateContractInput,
 )
 from schema.node import decode_id
@@ -138,6 +139,15 @@ class ContractMutation:
             set_fields=named(input, skip=("contract_id", "reason")))
         return await run(info, lambda s: service.amend_contract(s, actor, pk, reason=input.reason, data=data),
                          _payload)
+
+    @strawberry.mutation(description="End an active contract early; installments not yet invoiced are cancelled.")
+    async def terminate_contract(self, info: strawberry.Info, input: TerminateContractInput) -> ContractPayload:
+        actor = info.context.actor
+        info.context.authz.require("Contract", "terminate")
+        pk = decode_id("Contract", input.id)
+        return await run(info, lambda s: service.terminate_contract(s, actor, pk, reason=input.reason,
+                                                                    effective_on=input.effective_on,
+                                                                    version=input.version), _payload)
 
     @strawberry.mutation(description="Start the approval flow (the document must be attached).")
     async def submit_contract(self, info: strawberry.Info, input: SubmitContractInput) -> ContractPayload:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from authz import admin
+from authz.admin import TYPE_ACTIONS
 from authz.store import current_version
 from domain.shared.errors import NotFound
 from domain.shared.scope import Scope, share_record
@@ -27,8 +28,9 @@ from schema.user import User
 from .guard import GUARDED_TYPES, graphql_fields
 from .mutation import opt_id, run
 
-SCOPED_TYPES = ("Customer", "Lead", "Opportunity")
-ACTIONS = ("create", "update", "delete", "share")
+SCOPED_TYPES = ("Customer", "Lead", "Opportunity", "Quote", "Contract", "Invoice")
+"""Types with an owner: row scopes own/team/org apply, and records can be shared."""
+ACTIONS = TYPE_ACTIONS
 
 
 def _fields(info: strawberry.Info, type_name: str) -> list[str]:
@@ -126,7 +128,8 @@ class PolicyMutation:
             await _policy_changed(info, actor.org_id)
         return payload
 
-    @strawberry.mutation(description="Share a customer, lead or opportunity you can see with a user or a team.")
+    @strawberry.mutation(description="Share a customer, lead, opportunity, quote, contract or invoice you can see "
+                                     "with a user or a team.")
     async def share_record(self, info: strawberry.Info, input: ShareRecordInput) -> SharePayload:
         ctx = info.context
         actor = ctx.actor

@@ -24,7 +24,7 @@ class ReceivableQuery:
                           currency: str | None = None, as_of: date | None = None, period_days: int = 90,
                           first: int = 20) -> Receivables:
         ctx = info.context
-        ctx.authz.require("Receivables", "read")
+        ctx.authz.require("Invoice", "receivables")
         if not 1 <= period_days <= 3660:
             raise DomainError("`periodDays` must be between 1 and 3660.")
         if not 0 <= first <= 100:

@@ -155,6 +155,8 @@ class Contract(Node):
     approved_at: datetime | None
     activated_at: datetime | None
     amendment_reason: str | None
+    terminated_on: date | None
+    termination_reason: str | None
     version: int
     created_at: datetime | None
     updated_at: datetime | None
@@ -177,7 +179,8 @@ class Contract(Node):
             start_date=m.start_date, end_date=m.end_date, terms=m.terms,
             parties=[Party(name=p["name"], role=p["role"]) for p in m.parties],
             document=doc, approval_round=m.approval_round, submitted_at=m.submitted_at, approved_at=m.approved_at,
-            activated_at=m.activated_at, amendment_reason=m.amendment_reason, version=m.version,
+            activated_at=m.activated_at, amendment_reason=m.amendment_reason, terminated_on=m.terminated_on,
+            termination_reason=m.termination_reason, version=m.version,
             created_at=m.created_at, updated_at=m.updated_at, _pk=m.id, _customer_id=m.customer_id,
             _opportunity_id=m.opportunity_id, _quote_id=m.quote_id, _owner_id=m.owner_id, _amends_id=m.amends_id,
         )
@@ -294,6 +297,14 @@ class AmendContractInput:
     end_date: date | None = strawberry.UNSET
     terms: str | None = strawberry.UNSET
     document: DocumentInput | None = strawberry.UNSET
+
+
+@strawberry.input
+class TerminateContractInput:
+    id: strawberry.ID
+    reason: str
+    effective_on: date | None = None
+    version: int | None = None
 
 
 @strawberry.input

@@ -1,5 +1,6 @@
 """Demo data: org "Demo" with a user of every role, customers (some Chinese), contacts,
-interactions, leads and opportunities in every stage; and org "Acme" to try tenant isolation."""
+interactions, leads and opportunities in every stage, and quote to cash (demo_billing.py); and org
+"Acme" to try tenant isolation."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from domain.shared.actor import Actor
 from domain.shared.clock import clock
 from domain.tenancy.org import Org, create_org, create_team
 from domain.tenancy.user import User, create_user
+
+from .demo_billing import Cast, seed_quote_to_cash
 
 DEMO_USERS = (
     # email, name, roles, manager
@@ -113,6 +116,7 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
             title="CIO", phone="+86 138 0013 8000", email=f"cio{customer.id}@example.com", is_decision_maker=True,
         ))
         customers.append((customer, contact, actor))
+    opportunities = {}
     for index, name, amount, stage, lost_reason in OPPORTUNITIES:
         customer, contact, actor = customers[index]
         opportunity = await create_opportunity(session, actor, OpportunityInput(
@@ -124,6 +128,7 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
         for step in STAGE_PATHS[stage]:
             opportunity = await move_opportunity_stage(session, actor, opportunity.id, opportunity.version, step,
                                                        lost_reason if step == "lost" else None)
+        opportunities[name] = opportunity
         for days_ago, kind, summary in (
             (20, InteractionKind.CALL, "首次电话沟通，了解需求"),
             (12, InteractionKind.MEETING, "Kick-off meeting with the IT team"),
@@ -138,6 +143,8 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
                                                source=LeadSource.EVENT))
     await create_lead(session, rep1, LeadInput(name="Chris Park", company="Fabrikam Builders",
                                                source=LeadSource.WEBSITE))
+    await seed_quote_to_cash(session, Cast(**{k: _actor(users[f"{k}@demo.test"]) for k in (
+        "admin", "manager", "rep1", "rep2", "finance")}), [c for c, _, _ in customers], opportunities, now.date())
     acme = await create_org(session, "Acme", "USD")
     acme_users = await _users(session, acme, ACME_USERS, "Acme Sales")
     acme_rep = _actor(acme_users["rep@acme.test"])

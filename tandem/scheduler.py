@@ -1,6 +1,7 @@
-"""Periodic jobs (SLA reminders and escalations). One instance runs at a time across processes:
-a PostgreSQL advisory lock (try-lock, so others skip the round); in-process on SQLite. Time comes
-from the domain clock, which tests set instead of sleeping."""
+"""Periodic jobs: SLA reminders and escalations of action items, overdue-invoice reminders and
+escalations, and invoices for installments due with automatic invoicing. One instance runs at a
+time across processes: a PostgreSQL advisory lock (try-lock, so others skip the round);
+in-process on SQLite. Time comes from the domain clock, which tests set instead of sleeping."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from domain.billing.invoice import issue_due_installments
+from domain.billing.receivable import run_overdue
 from domain.collaboration.sla import run_sla
 from domain.shared.clock import clock
 
@@ -52,6 +55,9 @@ class Scheduler:
                 if not await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SCHEDULER_LOCK}):
                     return 0
             async with AsyncSession(bind=conn, expire_on_commit=False, join_transaction_mode="control_fully") as s:
-                escalations = await run_sla(s, clock.now())
+                now = clock.now()
+                escalations = await run_sla(s, now)
+                await issue_due_installments(s, now.date())
+                escalations += await run_overdue(s, now)
                 await s.commit()
             return len(escalations)

@@ -295,6 +295,9 @@ async def _draft_from_installment(session: AsyncSession, actor: Actor, installme
         Installment.org_id == actor.org_id, Installment.id == installment_id)))
     if installment is None:
         raise NotFound("Installment", installment_id)
+    if installment.status == InstallmentStatus.CANCELLED:
+        raise ValidationFailed.one("installmentId", FieldErrorCode.INVALID_STATE,
+                                   "The installment was cancelled when its contract was terminated.")
     if installment.status == InstallmentStatus.INVOICED:
         raise ValidationFailed.one("installmentId", FieldErrorCode.ALREADY_INVOICED,
                                    f"Installment {installment.position} ({installment.label}) is invoiced already.")
@@ -398,7 +401,7 @@ async def void_invoice(session: AsyncSession, actor: Actor, invoice_id: int, *, 
     invoice.void_reason, invoice.voided_at, invoice.updated_at = reason, now, now
     if invoice.installment_id is not None:
         installment = await session.get(Installment, invoice.installment_id)
-        if installment is not None:
+        if installment is not None and installment.status == InstallmentStatus.INVOICED:
             installment.status = InstallmentStatus.PLANNED.value
     await _flush(session)
     await emit(session, actor, invoice, "invoice.voided", reason=reason)

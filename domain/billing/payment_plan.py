@@ -35,6 +35,8 @@ class InstallmentStatus(StrEnum):
     PLANNED = "planned"
     """Not due yet (a date in the future, or a milestone not reached)."""
     INVOICED = "invoiced"
+    CANCELLED = "cancelled"
+    """The contract was terminated before it was invoiced."""
 
 
 class Installment(Base):
@@ -176,6 +178,14 @@ async def reach_milestone(session: AsyncSession, actor: Actor, contract_id: int,
     contract_event(session, actor, contract, "contract.milestone_reached", milestone=name,
                    reachedOn=when.isoformat(), installments=[installment_payload(r) for r in rows])
     return rows
+
+
+async def cancel_open_installments(session: AsyncSession, contract_id: int) -> int:
+    rows = list(await session.scalars(select(Installment).where(
+        Installment.contract_id == contract_id, Installment.status == InstallmentStatus.PLANNED.value)))
+    for row in rows:
+        row.status = InstallmentStatus.CANCELLED.value
+    return len(rows)
 
 
 async def installments_of(session: AsyncSession, actor: Actor,

@@ -96,6 +96,7 @@ def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
         "contract.signed": ("signature", f"{contract} signed by {signer.get('name')} ({signer.get('party')})"),
         "contract.activated": ("contract", f"{contract} signed by every party: active"),
         "contract.superseded": ("contract", f"{contract} superseded by its amendment"),
+        "contract.terminated": ("contract", f"{contract} terminated as of {p.get('effectiveOn')}: {p.get('reason')}"),
         "contract.payment_plan_set": ("payment_plan", f"{contract}: payment plan of "
                                                       f"{len(p.get('installments') or [])} installments"),
         "contract.milestone_reached": ("payment_plan", f"{contract}: milestone {p.get('milestone')} reached"),

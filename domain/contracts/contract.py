@@ -96,6 +96,8 @@ class Contract(Base):
     approved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     activated_at: Mapped[datetime | None] = mapped_column(nullable=True)
     amendment_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    terminated_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    termination_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     created_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
@@ -418,6 +420,33 @@ async def amend_contract(session: AsyncSession, actor: Actor, contract_id: int, 
     contract_event(session, actor, amendment, "contract.amendment_created", operation="create",
                    amendsId=original.id, reason=reason)
     return amendment
+
+
+async def terminate_contract(session: AsyncSession, actor: Actor, contract_id: int, *, reason: str | None,
+                             effective_on: date | None, version: int | None = None) -> Contract:
+    """End an active contract early: installments not invoiced yet are cancelled; invoices stay."""
+    from ..billing.payment_plan import cancel_open_installments
+
+    contract = await load_for_write(session, actor, contract_id, version)
+    if contract.status != ContractStatus.ACTIVE:
+        raise ValidationFailed.one("id", FieldErrorCode.INVALID_STATE,
+                                   f"Only an active contract can be terminated (this one is {contract.status}).")
+    v = Validator()
+    reason = v.text("reason", reason, max_len=1000)
+    v.raise_if_any()
+    if not reason:
+        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the contract is terminated.")
+    when = effective_on or clock.now().date()
+    if contract.start_date and when < contract.start_date:
+        raise ValidationFailed.one("effectiveOn", FieldErrorCode.INVALID_DATE_RANGE, "effectiveOn is before the start")
+    contract.status = ContractStatus.TERMINATED.value
+    contract.terminated_on, contract.termination_reason = when, reason
+    contract.updated_at = clock.now()
+    cancelled = await cancel_open_installments(session, contract.id)
+    await flush(session)
+    contract_event(session, actor, contract, "contract.terminated", reason=reason, effectiveOn=when.isoformat(),
+                   cancelledInstallments=cancelled)
+    return contract
 
 
 async def document_of(session: AsyncSession, actor: Actor, contract_id: int) -> tuple[Contract, bytes | None]:

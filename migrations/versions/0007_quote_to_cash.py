@@ -194,6 +194,8 @@ def upgrade() -> None:
     sa.Column('approved_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('activated_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('amendment_reason', sa.String(length=1000), nullable=True),
+    sa.Column('terminated_on', sa.Date(), nullable=True),
+    sa.Column('termination_reason', sa.String(length=1000), nullable=True),
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
