@@ -16,3 +16,12 @@ def test_readme_documents_every_setting():
 def test_readme_starts_with_the_two_setup_commands():
     first_block = README.split("```bash", 1)[1].split("```", 1)[0].strip().splitlines()
     assert first_block == ["pip install -e '.[test]'", "tandem serve --demo"]
+
+
+def test_readme_names_every_user_error_code():
+    # given every code a payload's userErrors may carry
+    from domain.shared.errors import FieldErrorCode
+
+    # then the README's error section names each
+    errors = README.split("### Errors", 1)[1]
+    assert [c.value for c in FieldErrorCode if f"`{c.value}`" not in errors] == []

@@ -49,3 +49,39 @@ def test_readme_role_row_matches_the_default_policy(role):
     # and every field the policy hides from it is named, and no other
     hidden = [f for f in HIDEABLE if not policy.allowed(roles, f, "read")]
     assert [f.strip() for f in row[4].split(",") if f.strip() != "—"] == hidden
+
+
+Q2C_TYPES = ("Product", "Quote", "Contract", "Invoice", "Payment")
+Q2C_ACTIONS = ("create", "update", "approve", "plan", "terminate", "issue", "void", "credit", "allocate",
+               "receivables")
+Q2C_HIDEABLE = ("Contract.amount", "Contract.paymentPlan")
+
+
+def _q2c_rows() -> dict[str, list[str]]:
+    table = README.split("| role | Product rows |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_quote_to_cash_row_matches_the_default_policy(role):
+    # given the README's quote-to-cash row for the role, and the policy a new org gets
+    row = _q2c_rows()[role]
+    policy = _seeded_policy()
+    roles = frozenset({role})
+    # then the row scopes are the policy's
+    assert row[:5] == [policy.scope(roles, t).value for t in Q2C_TYPES]
+    # and the actions it may take are the policy's
+    actions = []
+    for type_name in ("Product", "PriceBook", *Q2C_TYPES[1:]):
+        allowed = [a for a in Q2C_ACTIONS if policy.allowed(roles, type_name, a)]
+        if allowed:
+            actions.append(f"{type_name}: {', '.join(allowed)}")
+    assert row[5] == ("everything" if role == "admin" else "; ".join(actions) or "—")
+    # and the contract fields it may not read (when it sees contracts at all) are named
+    sees_contracts = policy.scope(roles, "Contract").value != "none"
+    hidden = [f for f in Q2C_HIDEABLE if sees_contracts and not policy.allowed(roles, f, "read")]
+    assert [f.strip() for f in row[6].split(",") if f.strip() != "—"] == hidden
