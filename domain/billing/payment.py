@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -26,7 +26,7 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
-from ..shared.money import check_amount, check_currency, quantize
+from ..shared.money import check_amount, check_currency
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.scope import Scope
@@ -242,7 +242,9 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
         rate = _check_rate(av, payment, invoice, item.exchange_rate)
         if payment.currency != invoice.currency and rate is None:
             continue
-        available = left if rate is None else quantize(left * rate, invoice.currency)
+        # What is left of the payment buys this much of the invoice, rounded down: never more than it covers.
+        available = left if rate is None else (left * rate).quantize(
+            Decimal(1).scaleb(-_exp(invoice.currency)), rounding=ROUND_DOWN)
         outstanding = invoice.outstanding
         if item.amount is None:
             amount = min(outstanding, available)
