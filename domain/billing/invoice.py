@@ -169,14 +169,20 @@ INVOICE_SORTS = {
 }
 
 
+def _money(amount: Decimal, currency: str) -> str:
+    """An amount as events show it: at the currency's precision, however the database returned it."""
+    return str(quantize(amount, currency))
+
+
 def invoice_payload(i: Invoice) -> dict[str, Any]:
     return {
         "id": i.id, "kind": i.kind, "number": i.number, "customerId": i.customer_id,
         "contractId": i.contract_id, "ownerId": i.owner_id, "status": i.status, "currency": i.currency,
         "issueDate": i.issue_date.isoformat() if i.issue_date else None,
         "dueDate": i.due_date.isoformat() if i.due_date else None,
-        "total": str(i.total), "amountPaid": str(i.amount_paid), "amountCredited": str(i.amount_credited),
-        "outstanding": str(i.outstanding), "version": i.version,
+        "total": _money(i.total, i.currency), "amountPaid": _money(i.amount_paid, i.currency),
+        "amountCredited": _money(i.amount_credited, i.currency), "outstanding": _money(i.outstanding, i.currency),
+        "version": i.version,
     }
 
 

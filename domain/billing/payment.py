@@ -26,7 +26,7 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
-from ..shared.money import check_amount, check_currency
+from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.scope import Scope
@@ -123,8 +123,11 @@ PAYMENT_SORTS = {
 
 
 def payment_payload(p: Payment) -> dict[str, Any]:
-    return {"id": p.id, "customerId": p.customer_id, "payerName": p.payer_name, "amount": str(p.amount),
-            "currency": p.currency, "allocated": str(p.allocated), "unallocated": str(p.unallocated),
+    def money(amount: Decimal) -> str:
+        return str(quantize(amount, p.currency))
+
+    return {"id": p.id, "customerId": p.customer_id, "payerName": p.payer_name, "amount": money(p.amount),
+            "currency": p.currency, "allocated": money(p.allocated), "unallocated": money(p.unallocated),
             "receivedOn": p.received_on.isoformat(), "method": p.method, "reference": p.reference,
             "version": p.version}
 
