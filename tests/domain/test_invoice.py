@@ -571,3 +571,19 @@ async def test_an_issuer_waiting_on_a_transaction_that_rolls_back_gets_its_numbe
     # then the waiter gets number 1
     assert took == ["INV-000001"]
     assert (await waiting).number == "INV-000001"
+
+
+async def test_invoice_events_carry_amounts_at_the_currency_precision(db):
+    # given a JPY invoice issued, then (read back from the database) credited
+    w = await new_world(db)
+    [first] = await plan_of(db, w, n=1, amount="1060", currency="JPY")
+    invoice = await issue(db, w, first)
+    await credit(db, w, invoice, "60")
+    # when
+    async with db.read() as s:
+        payloads = list(await s.scalars(select(OutboxEvent.payload).where(
+            OutboxEvent.org_id == w.org_id, OutboxEvent.record_id == invoice.id,
+            OutboxEvent.record_type == "Invoice").order_by(OutboxEvent.id)))
+    # then
+    assert [(p["total"], p["amountCredited"], p["outstanding"]) for p in payloads] == [
+        ("1060", "0", "1060"), ("1060", "60", "1000")]

@@ -25,6 +25,7 @@ from domain.billing.payment import (
 from domain.crm.customer import CustomerInput, create_customer
 from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.outbox import OutboxEvent
 from domain.shared.pagination import PageRequest
 from tests.domain.q2c import T0, TODAY, World, billed, count, days_ago, events, fails, new_world, reload
 
@@ -499,3 +500,18 @@ async def test_a_reversed_payment_can_be_allocated_again(db):
         rows = list(await s.scalars(select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
                                     .order_by(PaymentAllocation.id)))
     assert [(r.amount, r.reversed_at is None) for r in rows] == [(Decimal("5000"), False), (Decimal("5000"), True)]
+
+
+async def test_payment_events_carry_amounts_at_the_currency_precision(db):
+    # given a payment recorded, then (read back from the database) allocated
+    w = await new_world(db)
+    invoice = await one_invoice(db, w)
+    payment = await received(db, w, "6000.5")
+    await allocate(db, w, payment, to(invoice))
+    # when
+    async with db.read() as s:
+        payloads = list(await s.scalars(select(OutboxEvent.payload).where(
+            OutboxEvent.org_id == w.org_id, OutboxEvent.record_type == "Payment").order_by(OutboxEvent.id)))
+    # then
+    assert [(p["amount"], p["allocated"], p["unallocated"]) for p in payloads] == [
+        ("6000.50", "0.00", "6000.50"), ("6000.50", "5000.00", "1000.50")]
