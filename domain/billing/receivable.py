@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, type_coerce
+from sqlalchemy import and_, case, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..collaboration.sla import Escalation, Overdue, SlaKind, escalate
@@ -147,16 +147,18 @@ async def run_overdue(session: AsyncSession, now: datetime) -> list[Escalation]:
                Invoice.due_date < today)
         .order_by(Invoice.id).limit(5000)))
     items = []
+    reminded: list[int] = []
     for invoice, opportunity_id in rows:
         also = ("Opportunity", opportunity_id) if opportunity_id else None
         if invoice.reminded_at is None:
-            invoice.reminded_at = now
+            reminded.append(invoice.id)
             invoice_event(session, None, invoice, "invoice.overdue", audience=[invoice.owner_id],
                           opportunity_id=opportunity_id, daysOverdue=invoice.days_overdue(today))
         timeline = ("Contract", invoice.contract_id) if invoice.contract_id else ("Invoice", invoice.id)
         items.append(Overdue(kind=SlaKind.INVOICE, id=invoice.id, org_id=invoice.org_id, owner_id=invoice.owner_id,
                              due=_due_at(invoice.due_date), record_type="Invoice", timeline=timeline,
                              payload={**invoice_payload(invoice), "title": invoice.number}, also=also))
-    await session.flush()
+    if reminded:  # a background mark: no version bump, so nobody's edit conflicts with it
+        await session.execute(update(Invoice).where(Invoice.id.in_(reminded)).values(reminded_at=now))
     return await escalate(session, items, now)
 

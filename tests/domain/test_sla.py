@@ -52,7 +52,8 @@ async def _tick(db, at):
 
 async def _escalations(db, item_id):
     async with db.read() as s:
-        rows = await s.scalars(select(Escalation).where(Escalation.item_id == item_id).order_by(Escalation.level))
+        rows = await s.scalars(select(Escalation).where(Escalation.item_kind == SlaKind.ACTION_ITEM.value,
+                                                        Escalation.item_id == item_id).order_by(Escalation.level))
         return [(e.level, e.escalated_to_id) for e in rows]
 
 
@@ -113,5 +114,5 @@ async def test_a_done_item_never_escalates(db):
     # then
     async with db.read() as s:
         count = await s.scalar(select(func.count()).select_from(Escalation).where(
-            Escalation.item_id == c["item"].id))
+            Escalation.item_kind == SlaKind.ACTION_ITEM.value, Escalation.item_id == c["item"].id))
     assert count == 0
