@@ -515,20 +515,25 @@ async def send_quote(session: AsyncSession, actor: Actor, quote_id: int, version
 
 
 async def accept_quote(session: AsyncSession, actor: Actor, quote_id: int, version: int | None) -> Quote:
-    """The customer accepted: the opportunity's amount follows the quote's total."""
-    quote = await _load_for_write(session, actor, quote_id, version)
-    if quote.status == QuoteStatus.ACCEPTED:
-        raise ValidationFailed.one("id", FieldErrorCode.ALREADY_ACCEPTED, "The quote is accepted already.")
-    _require_status(quote, (QuoteStatus.DRAFT, QuoteStatus.APPROVED, QuoteStatus.SENT), "accepted")
-    _require_releasable(quote, "accepted")
+    """The customer accepted: the opportunity's amount follows the quote's total.
+
+    The opportunity is locked before the quote: accepts of its quotes queue there, so two racing
+    accepts end in one accepted quote and ALREADY_ACCEPTED, not in a deadlock over each other's quotes."""
+    opportunity_id = await session.scalar(visible_quotes(actor).where(Quote.id == quote_id)
+                                          .with_only_columns(Quote.opportunity_id))
+    if opportunity_id is None:
+        raise NotFound("Quote", quote_id)
     opportunity = await session.scalar(lock_for_update(session, select(Opportunity).where(
-        Opportunity.org_id == actor.org_id, Opportunity.id == quote.opportunity_id)))
+        Opportunity.org_id == actor.org_id, Opportunity.id == opportunity_id)))
     assert opportunity is not None
+    quote = await _load_for_write(session, actor, quote_id, version)
     others = list(await session.scalars(select(Quote).where(
         Quote.org_id == actor.org_id, Quote.opportunity_id == quote.opportunity_id, Quote.id != quote.id)))
-    if any(o.status == QuoteStatus.ACCEPTED for o in others):
+    if quote.status == QuoteStatus.ACCEPTED or any(o.status == QuoteStatus.ACCEPTED for o in others):
         raise ValidationFailed.one("id", FieldErrorCode.ALREADY_ACCEPTED,
-                                   "Another quote of this opportunity is accepted already.")
+                                   "This quote, or another of its opportunity, is accepted already.")
+    _require_status(quote, (QuoteStatus.DRAFT, QuoteStatus.APPROVED, QuoteStatus.SENT), "accepted")
+    _require_releasable(quote, "accepted")
     now = clock.now()
     quote.status = QuoteStatus.ACCEPTED.value
     quote.accepted_at = quote.updated_at = now

@@ -3,6 +3,7 @@ owner's chain, the quote's life (send, accept, decline, revise), each test in an
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -33,6 +34,7 @@ from domain.sales.quote import (
 from domain.shared.clock import clock
 from domain.shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from domain.shared.outbox import OutboxEvent
+from tests.conftest import PG_URL
 from tests.domain.q2c import T0, TODAY, World, count, events, fails, line, new_product, new_quote, new_world, reload
 
 
@@ -725,6 +727,48 @@ async def test_a_second_quote_cannot_be_accepted_on_the_same_opportunity(db):
     assert await state(db, late) == ("draft", late.version)
     assert (await reload(db, Opportunity, w.opportunity.id)).amount == first.total
     assert await events(db, w.org_id) == before
+
+
+async def test_a_quote_superseded_by_the_accepted_one_is_already_accepted(db):
+    # given two quotes, one accepted (which superseded the other)
+    w = await new_world(db)
+    chosen = await new_quote(db, w)
+    other = await new_quote(db, w)
+    async with db.write() as s:
+        await accept_quote(s, w.rep, chosen.id, None)
+    # when / then
+    with fails(FieldErrorCode.ALREADY_ACCEPTED):
+        async with db.write() as s:
+            await accept_quote(s, w.rep, other.id, None)
+    assert [(await reload(db, Quote, q.id)).status for q in (chosen, other)] == ["accepted", "superseded"]
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs concurrent write transactions (PostgreSQL); SQLite has one writer")
+async def test_two_racing_accepts_on_one_opportunity_end_in_one_accepted_quote(db):
+    # given two quotes of one opportunity, and both accepts arriving while the opportunity is busy
+    w = await new_world(db)
+    first = await new_quote(db, w)
+    second = await new_quote(db, w, line(w.product, quantity=Decimal("20")))
+
+    async def accept(quote: Quote) -> Quote:
+        async with db.write() as s:
+            return await accept_quote(s, w.rep, quote.id, None)
+
+    async with db.write() as s:
+        await s.scalar(select(Opportunity).where(Opportunity.id == w.opportunity.id).with_for_update())
+        racing = [asyncio.create_task(accept(q)) for q in (first, second)]
+        await asyncio.sleep(0.3)
+    # when the opportunity is free again
+    results = await asyncio.gather(*racing, return_exceptions=True)
+    # then one quote is accepted and the other is told so: no deadlock, no internal error
+    accepted = [r for r in results if isinstance(r, Quote)]
+    refused = [r for r in results if not isinstance(r, Quote)]
+    assert len(accepted) == 1 and len(refused) == 1, results
+    assert isinstance(refused[0], ValidationFailed)
+    assert [e.code for e in refused[0].errors] == [FieldErrorCode.ALREADY_ACCEPTED]
+    statuses = sorted([(await reload(db, Quote, q.id)).status for q in (first, second)])
+    assert statuses == ["accepted", "superseded"]
+    assert (await reload(db, Opportunity, w.opportunity.id)).amount == accepted[0].total
 
 
 @pytest.mark.parametrize("reach", ["pending", "rejected", "declined"])
