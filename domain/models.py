@@ -10,6 +10,12 @@ from .contracts.approval import ContractApprovalFlow, ContractApprovalStep
 from .contracts.contract import Contract
 from .contracts.signature import SignatureRequest
 from .crm.contact import Contact
+from .delivery.budget import Expense
+from .delivery.change_request import ChangeRequest
+from .delivery.progress import ProgressReport
+from .delivery.project import Project, ProjectMember, ProjectTemplate
+from .delivery.task import Task, TaskDependency
+from .delivery.timesheet import TimeEntry, Timesheet
 from .crm.customer import Customer
 from .crm.interaction import Interaction
 from .crm.lead import Lead
@@ -27,6 +33,8 @@ from .tenancy.org import Org, Team
 from .tenancy.user import User
 
 __all__ = [
+    "ChangeRequest", "Expense", "ProgressReport", "Project", "ProjectMember", "ProjectTemplate", "Task",
+    "TaskDependency", "TimeEntry", "Timesheet",
     "Contract", "ContractApprovalFlow", "ContractApprovalStep", "DiscountThreshold", "DocumentSequence",
     "Installment", "Invoice", "InvoiceLine", "Payment", "PaymentAllocation", "PriceBook", "PriceBookEntry",
     "Product", "Quote", "QuoteLine", "SignatureRequest",

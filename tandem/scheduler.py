@@ -1,5 +1,6 @@
 """Periodic jobs: SLA reminders and escalations of action items, overdue-invoice reminders and
-escalations, and invoices for installments due with automatic invoicing. One instance runs at a
+escalations, invoices for installments due with automatic invoicing, and delivery forecasts, delay
+risks and overdue-task escalations. One instance runs at a
 time across processes: a PostgreSQL advisory lock (try-lock, so others skip the round);
 in-process on SQLite. Time comes from the domain clock, which tests set instead of sleeping."""
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from domain.billing.invoice import issue_due_installments
 from domain.billing.receivable import run_overdue
 from domain.collaboration.sla import run_sla
+from domain.delivery.progress import run_delivery
 from domain.shared.clock import clock
 
 log = logging.getLogger("tandem.scheduler")
@@ -59,5 +61,6 @@ class Scheduler:
                 escalations = await run_sla(s, now)
                 await issue_due_installments(s, now.date())
                 escalations += await run_overdue(s, now)
+                escalations += await run_delivery(s, now)
                 await s.commit()
             return len(escalations)

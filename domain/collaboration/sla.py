@@ -25,13 +25,14 @@ from .meeting import ActionItem, ActionItemStatus, action_item_payload
 
 DEFAULT_ESCALATE_AFTER_HOURS = 24.0
 DEFAULT_REMIND_BEFORE_HOURS = 24.0
-DEFAULT_ESCALATE_AFTER = {"invoice": 168.0}
-"""An overdue invoice escalates a level a week unless the org's policy says otherwise."""
+DEFAULT_ESCALATE_AFTER = {"invoice": 168.0, "task": 24.0}
+"""An overdue invoice escalates a level a week, an overdue task a day, unless the org's policy says otherwise."""
 
 
 class SlaKind(StrEnum):
     ACTION_ITEM = "action_item"
     INVOICE = "invoice"
+    TASK = "task"
 
 
 class SlaPolicy(Base):

@@ -50,6 +50,8 @@ class Opportunity(Base):
     next_step: Mapped[str | None] = mapped_column(String(500), nullable=True)
     lost_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    project_manager_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
+    """Who will run the delivery project once it is won (else the least-loaded project manager)."""
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -126,6 +128,7 @@ class OpportunityInput:
     next_step: str | None = None
     milestones: list[Milestone] | None = None
     custom_fields: dict[str, Any] | None = None
+    project_manager_id: int | None = None
     set_fields: set[str] = field(default_factory=set)
 
 
@@ -213,6 +216,7 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
     next_step = v.text("nextStep", data.next_step, max_len=500)
     milestones = _check_milestones(v, data.milestones) or []
     await _check_owner(session, actor, v, data.owner_id)
+    await _check_owner(session, actor, v, data.project_manager_id)
     definitions = await definitions_for(session, actor.org_id, "opportunity")
     custom = validate_custom_fields(v, definitions, data.custom_fields)
     lost_reason = v.text("lostReason", data.lost_reason, max_len=500)
@@ -225,6 +229,7 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
         stage_key=stage.key, amount=amount, currency=currency, expected_close_date=data.expected_close_date,
         probability=stage.probability if probability is None else probability, milestones=milestones,
         next_step=next_step or None, lost_reason=lost_reason if stage.is_lost else None, custom_fields=custom,
+        project_manager_id=data.project_manager_id,
         created_at=now, updated_at=now, stage_changed_at=now, closed_at=now if stage.is_closed else None,
     )
     session.add(opportunity)
@@ -233,7 +238,16 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
                                        to_stage=stage.key, changed_by_id=actor.user_id, changed_at=now))
     record_event(session, actor, org_id=actor.org_id, topic="opportunity.created", record_type="Opportunity",
                  record_id=opportunity.id, operation="create", payload=opportunity_payload(opportunity))
+    if stage.is_won:
+        await _deliver(session, actor, opportunity)
     return opportunity
+
+
+async def _deliver(session: AsyncSession, actor: Actor, opportunity: Opportunity) -> None:
+    """A won deal becomes a delivery project, in the same transaction (once per opportunity)."""
+    from ..delivery.project import convert_won_opportunity
+
+    await convert_won_opportunity(session, actor, opportunity)
 
 
 async def _load_for_write(session: AsyncSession, actor: Actor, opportunity_id: int, version: int) -> Opportunity:
@@ -281,6 +295,9 @@ async def update_opportunity(
     if "owner_id" in named and data.owner_id is not None:
         await _check_owner(session, actor, v, data.owner_id)
         changes["owner_id"] = data.owner_id
+    if "project_manager_id" in named:
+        await _check_owner(session, actor, v, data.project_manager_id)
+        changes["project_manager_id"] = data.project_manager_id
     if "milestones" in named:
         changes["milestones"] = _check_milestones(v, data.milestones) or []
     if "custom_fields" in named:
@@ -332,6 +349,8 @@ async def move_opportunity_stage(
                  record_id=opportunity.id, operation="update",
                  payload={"from": moved.from_stage, "to": moved.to_stage, "lostReason": moved.lost_reason,
                           "probability": opportunity.probability, "version": opportunity.version})
+    if stage.is_won:
+        await _deliver(session, actor, opportunity)
     return opportunity
 
 

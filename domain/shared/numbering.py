@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, IdType, pk
 from .dialect import insert_if_absent, lock_for_update
 
-PREFIXES = {"quote": "Q", "contract": "C", "invoice": "INV", "credit_note": "CN"}
+PREFIXES = {"quote": "Q", "contract": "C", "invoice": "INV", "credit_note": "CN", "project": "P"}
 
 
 class DocumentSequence(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,8 @@ class User(Base):
     )
     territory: Mapped[str | None] = mapped_column(String(100), nullable=True)
     capacity: Mapped[int] = mapped_column(Integer, default=10)
+    cost_rate: Mapped[Decimal | None] = mapped_column(nullable=True)
+    """Labor cost per hour in the org's currency (finance-only): time logged is costed at it."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -173,3 +176,21 @@ async def managers_of(session: AsyncSession, org_id: int, user_id: int) -> list[
         chain.append(current)
         current = users.get(current)
     return chain
+
+
+async def set_cost_rate(session: AsyncSession, actor: Actor, user_id: int, rate: Decimal | None) -> User:
+    """A user's labor cost per hour (finance); time logged afterwards is costed at it."""
+    from ..shared.money import MAX_AMOUNT
+
+    user = await session.scalar(lock_for_update(session, select(User).where(User.org_id == actor.org_id,
+                                                                           User.id == user_id)))
+    if user is None:
+        raise NotFound("User", user_id)
+    if rate is not None and (not rate.is_finite() or rate < 0 or rate > MAX_AMOUNT or rate != round(rate, 4)):
+        raise ValidationFailed.one("costRate", FieldErrorCode.INVALID_AMOUNT,
+                                   "costRate is a non-negative amount with at most 4 decimals")
+    user.cost_rate = rate
+    await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="user.cost_rate_set", record_type="User",
+                 record_id=user.id, operation="update", payload={"id": user.id, "costRate": str(rate) if rate else None})
+    return user

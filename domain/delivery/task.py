@@ -1,0 +1,503 @@
+"""Tasks: a work breakdown tree with dependencies (finish-to-start and start-to-start, with lag),
+scheduled by critical path over the project's working days after every change (schedule.py does
+the arithmetic, this module keeps the results: early/late dates, slack, critical flag, baseline and
+forecast). Dependencies join leaf tasks of one project; a cycle is refused with the tasks around it.
+A task whose forecast finish passes its due date raises a live warning to the project manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk
+from ..shared.clock import clock
+from ..shared.dialect import lock_for_update
+from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..tenancy.user import get_user
+from .project import (
+    Project,
+    ProjectStatus,
+    ProjectTemplate,
+    add_member,
+    calendar_of,
+    load_for_write,
+    project_event,
+    require_manager,
+    require_open,
+    visible_projects,
+)
+from .schedule import FS, SS, CycleError, Link, Node, find_cycle, schedule
+
+MAX_DURATION = 3650
+MAX_LAG = 365
+HUNDRED = Decimal(100)
+
+
+class TaskStatus(StrEnum):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class DependencyKind(StrEnum):
+    FINISH_TO_START = FS
+    START_TO_START = SS
+
+
+class Task(Base):
+    __tablename__ = "task"
+    __table_args__ = (Index("ix_task_project", "project_id", "parent_id", "position"),
+                      Index("ix_task_assignee", "org_id", "assignee_id", "status"))
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(IdType, ForeignKey("project.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("task.id", ondelete="CASCADE"), nullable=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    percent_complete: Mapped[int] = mapped_column(Integer, default=0)
+    estimate_hours: Mapped[Decimal]
+    duration_days: Mapped[int] = mapped_column(Integer)
+    start_no_earlier: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    actual_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    actual_finish: Mapped[date | None] = mapped_column(Date, nullable=True)
+    early_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    early_finish: Mapped[date | None] = mapped_column(Date, nullable=True)
+    late_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    late_finish: Mapped[date | None] = mapped_column(Date, nullable=True)
+    slack_days: Mapped[int] = mapped_column(Integer, default=0)
+    critical: Mapped[bool] = mapped_column(default=False)
+    baseline_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    baseline_finish: Mapped[date | None] = mapped_column(Date, nullable=True)
+    forecast_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    forecast_finish: Mapped[date | None] = mapped_column(Date, nullable=True)
+    is_summary: Mapped[bool] = mapped_column(default=False)
+    at_risk: Mapped[bool] = mapped_column(default=False)
+    """Its forecast finish passes its due date (warned once per slip)."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @property
+    def is_milestone(self) -> bool:
+        return self.duration_days == 0 and not self.is_summary
+
+    @property
+    def due(self) -> date | None:
+        """What the task is measured against: its due date, else its baseline finish."""
+        return self.due_date or self.baseline_finish
+
+
+class TaskDependency(Base):
+    __tablename__ = "task_dependency"
+    __table_args__ = (UniqueConstraint("predecessor_id", "successor_id"),
+                      Index("ix_task_dependency_project", "project_id"))
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(IdType, ForeignKey("project.id", ondelete="CASCADE"))
+    predecessor_id: Mapped[int] = mapped_column(IdType, ForeignKey("task.id", ondelete="CASCADE"))
+    successor_id: Mapped[int] = mapped_column(IdType, ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(2))
+    lag_days: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@dataclass
+class TaskInput:
+    project_id: int | None = None
+    parent_id: int | None = None
+    name: str | None = None
+    description: str | None = None
+    assignee_id: int | None = None
+    status: TaskStatus | None = None
+    percent_complete: int | None = None
+    estimate_hours: Decimal | None = None
+    duration_days: int | None = None
+    start_no_earlier: date | None = None
+    due_date: date | None = None
+    set_fields: set[str] = field(default_factory=set)
+
+
+def task_payload(t: Task) -> dict[str, Any]:
+    return {"id": t.id, "projectId": t.project_id, "name": t.name, "status": t.status,
+            "percentComplete": t.percent_complete, "assigneeId": t.assignee_id,
+            "dueDate": t.due.isoformat() if t.due else None,
+            "forecastFinish": t.forecast_finish.isoformat() if t.forecast_finish else None, "version": t.version}
+
+
+def _check(v: Validator, data: TaskInput, named: set[str] | None = None) -> None:
+    def given(key: str) -> bool:
+        return named is None or key in named
+
+    if given("duration_days") and data.duration_days is not None and not 0 <= data.duration_days <= MAX_DURATION:
+        v.add("durationDays", FieldErrorCode.INVALID, f"durationDays is 0 (a milestone) to {MAX_DURATION}")
+    if given("percent_complete") and data.percent_complete is not None and not 0 <= data.percent_complete <= 100:
+        v.add("percentComplete", FieldErrorCode.INVALID, "percentComplete is 0 to 100")
+    if given("estimate_hours") and data.estimate_hours is not None and (
+            not data.estimate_hours.is_finite() or not 0 <= data.estimate_hours <= 100_000
+            or data.estimate_hours != round(data.estimate_hours, 2)):
+        v.add("estimateHours", FieldErrorCode.INVALID, "estimateHours is 0 to 100000, in hundredths")
+
+
+async def _task_in(session: AsyncSession, project: Project, task_id: int, field_name: str) -> Task:
+    task = await session.scalar(select(Task).where(Task.org_id == project.org_id, Task.id == task_id))
+    if task is None:
+        raise NotFound("Task", task_id)
+    if task.project_id != project.id:
+        raise ValidationFailed.one(field_name, FieldErrorCode.TASK_OUTSIDE_PROJECT,
+                                   f"Task {task.name!r} belongs to another project.")
+    return task
+
+
+async def _check_assignee(session: AsyncSession, project: Project, assignee_id: int | None) -> None:
+    if assignee_id is not None:
+        await get_user(session, project.org_id, assignee_id)
+        await add_member(session, project, assignee_id)
+
+
+async def create_task(session: AsyncSession, actor: Actor, data: TaskInput) -> Task:
+    if data.project_id is None:
+        raise ValidationFailed.one("projectId", FieldErrorCode.REQUIRED, "projectId is required")
+    project = await load_for_write(session, actor, data.project_id)
+    require_manager(actor, project, "plan its tasks")
+    require_open(project)
+    v = Validator()
+    name = v.text("name", data.name, max_len=200, required=True)
+    description = v.text("description", data.description, max_len=20_000)
+    _check(v, data)
+    parent = None
+    if data.parent_id is not None:
+        parent = await _task_in(session, project, data.parent_id, "parentId")
+        if await session.scalar(select(TaskDependency.id).where(
+                (TaskDependency.predecessor_id == parent.id) | (TaskDependency.successor_id == parent.id)).limit(1)):
+            raise ValidationFailed.one("parentId", FieldErrorCode.SUMMARY_TASK,
+                                       f"Task {parent.name!r} has dependencies; a summary task cannot.")
+    duration = data.duration_days
+    if duration is None and data.due_date is not None:
+        start = data.start_no_earlier or project.start_date
+        if data.due_date < start:
+            v.add("dueDate", FieldErrorCode.INVALID_DATE_RANGE, "dueDate is before the task can start")
+        duration = max(1, calendar_of(project).working_days_between(start, data.due_date))
+    v.raise_if_any()
+    await _check_assignee(session, project, data.assignee_id)
+    position = (await session.scalar(select(func.max(Task.position)).where(
+        Task.project_id == project.id, Task.parent_id.is_(None) if parent is None else Task.parent_id == parent.id))
+        or 0) + 1
+    now = clock.now()
+    task = Task(org_id=actor.org_id, project_id=project.id, parent_id=parent.id if parent else None, position=position,
+                name=name, description=description or None, assignee_id=data.assignee_id,
+                status=(data.status or TaskStatus.TODO).value, percent_complete=data.percent_complete or 0,
+                estimate_hours=data.estimate_hours or Decimal(0),
+                duration_days=1 if duration is None else duration, start_no_earlier=data.start_no_earlier,
+                due_date=data.due_date, created_at=now, updated_at=now)
+    session.add(task)
+    if parent is not None and not parent.is_summary:
+        parent.is_summary = True
+    await session.flush()
+    project_event(session, actor, project, "task.created", operation="create", record=("Task", task.id),
+                  audience=[task.assignee_id] if task.assignee_id and task.assignee_id != actor.user_id else None,
+                  task=task_payload(task))
+    await reschedule(session, project, baseline_for={task.id})
+    return task
+
+
+async def _load_task(session: AsyncSession, actor: Actor, task_id: int) -> tuple[Task, Project]:
+    task = await session.scalar(lock_for_update(session, select(Task).where(
+        Task.org_id == actor.org_id, Task.id == task_id, Task.project_id.in_(
+            visible_projects(actor).with_only_columns(Project.id)))).execution_options(populate_existing=True))
+    if task is None:
+        raise NotFound("Task", task_id)
+    project = await load_for_write(session, actor, task.project_id)
+    return task, project
+
+
+async def update_task(session: AsyncSession, actor: Actor, task_id: int, version: int, data: TaskInput) -> Task:
+    """The manager edits anything; the assignee reports progress (status, percent complete)."""
+    task, project = await _load_task(session, actor, task_id)
+    if task.version != version:
+        raise Conflict(f"Task was changed by someone else (now version {task.version}).")
+    named = data.set_fields
+    progress_only = named <= {"status", "percent_complete"}
+    if not (progress_only and actor.user_id == task.assignee_id):
+        require_manager(actor, project, "change this task" if not progress_only else "report on a task not yours")
+    require_open(project)
+    v = Validator()
+    _check(v, data, named)
+    changes: dict[str, Any] = {}
+    if "name" in named:
+        changes["name"] = v.text("name", data.name, max_len=200, required=True)
+    if "description" in named:
+        changes["description"] = v.text("description", data.description, max_len=20_000) or None
+    for key in ("duration_days", "estimate_hours", "percent_complete"):
+        if key in named and getattr(data, key) is not None:
+            changes[key] = getattr(data, key)
+    for key in ("start_no_earlier", "due_date", "assignee_id"):
+        if key in named:
+            changes[key] = getattr(data, key)
+    if task.is_summary and {"duration_days", "start_no_earlier"} & set(changes):
+        v.add("durationDays", FieldErrorCode.SUMMARY_TASK, "a summary task's dates come from its children")
+    today = clock.now().date()
+    status = data.status if "status" in named and data.status is not None else None
+    if status is not None:
+        changes["status"] = status.value
+        if status is TaskStatus.DONE:
+            changes["percent_complete"] = 100
+    elif changes.get("percent_complete") == 100:
+        changes["status"] = TaskStatus.DONE.value
+    elif changes.get("percent_complete") and task.status == TaskStatus.TODO:
+        changes["status"] = TaskStatus.IN_PROGRESS.value
+    v.raise_if_any()
+    if "assignee_id" in changes:
+        await _check_assignee(session, project, changes["assignee_id"])
+    changed = {k: val for k, val in changes.items() if getattr(task, k) != val}
+    if not changed:
+        return task
+    before = {k: getattr(task, k) for k in changed}
+    for key, value in changed.items():
+        setattr(task, key, value)
+    if task.status in (TaskStatus.IN_PROGRESS, TaskStatus.DONE) and task.actual_start is None:
+        task.actual_start = min(today, task.forecast_start or today)
+    if task.status == TaskStatus.DONE:
+        task.actual_finish = task.actual_finish or today
+    else:
+        task.actual_finish = None
+    if task.status == TaskStatus.TODO and task.percent_complete == 0:
+        task.actual_start = None
+    task.version += 1
+    task.updated_at = clock.now()
+    if project.status == ProjectStatus.PLANNING and task.status != TaskStatus.TODO:
+        project.status = ProjectStatus.ACTIVE.value
+    await session.flush()
+    audience = [task.assignee_id] if "assignee_id" in changed and task.assignee_id else None
+    project_event(session, actor, project, "task.updated", record=("Task", task.id), audience=audience,
+                  task=task_payload(task), changes={_camel(k): [_plain(before[k]), _plain(v2)]
+                                                    for k, v2 in changed.items()})
+    await reschedule(session, project, actor=actor)
+    return task
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.removesuffix("_id").split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+async def _links(session: AsyncSession, project_id: int) -> list[TaskDependency]:
+    return list(await session.scalars(select(TaskDependency).where(TaskDependency.project_id == project_id)
+                                      .order_by(TaskDependency.id)))
+
+
+async def add_dependency(session: AsyncSession, actor: Actor, *, predecessor_id: int, successor_id: int,
+                         kind: DependencyKind = DependencyKind.FINISH_TO_START, lag_days: int = 0) -> TaskDependency:
+    predecessor, project = await _load_task(session, actor, predecessor_id)
+    require_manager(actor, project, "plan its tasks")
+    require_open(project)
+    successor = await _task_in(session, project, successor_id, "successorId")
+    if predecessor.id == successor.id:
+        raise ValidationFailed.one("successorId", FieldErrorCode.DEPENDENCY_CYCLE, "A task cannot depend on itself.")
+    for task, name in ((predecessor, "predecessorId"), (successor, "successorId")):
+        if task.is_summary:
+            raise ValidationFailed.one(name, FieldErrorCode.SUMMARY_TASK,
+                                       f"{task.name!r} is a summary task; link its subtasks instead.")
+    if not -MAX_LAG <= lag_days <= MAX_LAG:
+        raise ValidationFailed.one("lagDays", FieldErrorCode.INVALID, f"lagDays is -{MAX_LAG} to {MAX_LAG}")
+    links = await _links(session, project.id)
+    if any(x.predecessor_id == predecessor.id and x.successor_id == successor.id for x in links):
+        raise ValidationFailed.one("successorId", FieldErrorCode.DUPLICATE, "These tasks are linked already.")
+    edges: dict[int, list[int]] = {}
+    for x in links:
+        edges.setdefault(x.predecessor_id, []).append(x.successor_id)
+    path = find_cycle(edges, successor.id, predecessor.id)
+    if path is not None:
+        names = {t.id: t.name for t in await session.scalars(select(Task).where(Task.id.in_(path)))}
+        raise ValidationFailed.one("successorId", FieldErrorCode.DEPENDENCY_CYCLE,
+                                   "That would close a cycle: " + " → ".join(names[i] for i in path)
+                                   + f" → {successor.name}")
+    link = TaskDependency(org_id=actor.org_id, project_id=project.id, predecessor_id=predecessor.id,
+                          successor_id=successor.id, kind=kind.value, lag_days=lag_days)
+    session.add(link)
+    await session.flush()
+    project_event(session, actor, project, "task.dependency_added", record=("Task", successor.id),
+                  dependency={"predecessor": predecessor.name, "successor": successor.name, "kind": kind.value,
+                              "lagDays": lag_days})
+    await reschedule(session, project, actor=actor)
+    return link
+
+
+async def remove_dependency(session: AsyncSession, actor: Actor, *, predecessor_id: int, successor_id: int) -> Task:
+    predecessor, project = await _load_task(session, actor, predecessor_id)
+    require_manager(actor, project, "plan its tasks")
+    require_open(project)
+    successor = await _task_in(session, project, successor_id, "successorId")
+    link = await session.scalar(select(TaskDependency).where(TaskDependency.predecessor_id == predecessor.id,
+                                                             TaskDependency.successor_id == successor.id))
+    if link is None:
+        raise ValidationFailed.one("successorId", FieldErrorCode.INVALID, "These tasks are not linked.")
+    await session.delete(link)
+    await session.flush()
+    project_event(session, actor, project, "task.dependency_removed", record=("Task", successor.id),
+                  dependency={"predecessor": predecessor.name, "successor": successor.name})
+    await reschedule(session, project, actor=actor)
+    return successor
+
+
+async def instantiate_template(session: AsyncSession, actor: Actor, project: Project,
+                               template: ProjectTemplate) -> list[Task]:
+    now = clock.now()
+    by_key: dict[str, Task] = {}
+    parents = {t["parent"] for t in template.tasks if t.get("parent")}
+    for i, spec in enumerate(template.tasks):
+        task = Task(org_id=project.org_id, project_id=project.id, position=i + 1, name=spec["name"],
+                    status=TaskStatus.TODO.value, percent_complete=0, estimate_hours=Decimal(spec["estimateHours"]),
+                    duration_days=int(spec["durationDays"]), is_summary=spec["key"] in parents, created_at=now,
+                    updated_at=now)
+        session.add(task)
+        by_key[spec["key"]] = task
+    await session.flush()
+    for spec in template.tasks:
+        task = by_key[spec["key"]]
+        if spec.get("parent"):
+            task.parent_id = by_key[spec["parent"]].id
+        for dep in spec.get("dependsOn") or ():
+            session.add(TaskDependency(org_id=project.org_id, project_id=project.id, predecessor_id=by_key[dep].id,
+                                       successor_id=task.id, kind=FS, lag_days=0))
+    await session.flush()
+    return list(by_key.values())
+
+
+async def reschedule(session: AsyncSession, project: Project, *, baseline: bool = False,
+                     baseline_for: set[int] | None = None, actor: Actor | None = None) -> None:
+    """Schedule the project again and store every task's dates (one UPDATE statement for all rows),
+    the project's roll-ups, and the delay risks this uncovers."""
+    from .progress import check_risks
+
+    tasks = list(await session.scalars(select(Task).where(Task.project_id == project.id)
+                                       .execution_options(populate_existing=True)))
+    links = await _links(session, project.id)
+    cal = calendar_of(project)
+    today = cal.index_of(clock.now().date())
+    nodes = [Node(id=t.id, duration=t.duration_days, parent_id=t.parent_id,
+                  not_before=cal.index_of(t.start_no_earlier) if t.start_no_earlier else None,
+                  percent=t.percent_complete, done=t.status == TaskStatus.DONE,
+                  started=t.status == TaskStatus.IN_PROGRESS,
+                  actual_start=cal.index_of(t.actual_start) if t.actual_start else None,
+                  actual_finish=cal.index_of(t.actual_finish) + 1 if t.actual_finish else None)
+             for t in tasks if t.status != TaskStatus.CANCELLED]
+    try:
+        plan = schedule(nodes, [Link(x.predecessor_id, x.successor_id, x.kind, x.lag_days) for x in links],
+                        today=today)
+    except CycleError as exc:  # refused at insert; a corrupt graph is a bug, not a user error
+        raise RuntimeError(f"project {project.id} has a dependency cycle") from exc
+
+    def finish_date(start: int, finish: int) -> date:
+        """Finishes are exclusive indices; a milestone (start == finish) falls at the end of the
+        working day before it."""
+        return cal.date_of(finish - 1 if finish > start else max(start - 1, 0))
+
+    def start_date(start: int, finish: int) -> date:
+        return cal.date_of(start) if finish > start else finish_date(start, finish)
+
+    rows = []
+    for t in tasks:
+        timing = plan.timings.get(t.id)
+        if timing is None:
+            continue
+        row = {
+            "id": t.id, "early_start": start_date(timing.early_start, timing.early_finish),
+            "early_finish": finish_date(timing.early_start, timing.early_finish),
+            "late_start": start_date(timing.late_start, timing.late_finish),
+            "late_finish": finish_date(timing.late_start, timing.late_finish),
+            "slack_days": timing.slack, "critical": timing.critical,
+            "forecast_start": start_date(timing.forecast_start, timing.forecast_finish),
+            "forecast_finish": finish_date(timing.forecast_start, timing.forecast_finish),
+        }
+        if baseline or t.baseline_start is None or (baseline_for and t.id in baseline_for):
+            row["baseline_start"], row["baseline_finish"] = row["early_start"], row["early_finish"]
+        rows.append(row)
+    if rows:
+        await session.execute(update(Task), rows)  # ORM bulk UPDATE by primary key: executemany
+        by_id = {t.id: t for t in tasks}
+        for row in rows:  # keep the loaded objects in step, without marking them dirty
+            for key, value in row.items():
+                if key != "id":
+                    set_committed_value(by_id[row["id"]], key, value)
+    leaves = [t for t in tasks if not t.is_summary and t.status != TaskStatus.CANCELLED]
+    weights = [(t.estimate_hours if any(x.estimate_hours for x in leaves) else Decimal(t.duration_days or 1),
+                t.percent_complete) for t in leaves]
+    total = sum((w for w, _ in weights), Decimal(0))
+    project.percent_complete = (sum((w * p for w, p in weights), Decimal(0)) / total).quantize(Decimal("0.01")) \
+        if total else Decimal(0)
+    if leaves:
+        project.scheduled_finish = finish_date(0, plan.finish)
+        project.forecast_finish = finish_date(0, plan.forecast_finish)
+    else:
+        project.scheduled_finish = project.forecast_finish = project.start_date
+    if baseline or project.planned_finish is None:
+        project.planned_finish = project.scheduled_finish
+    await session.flush()
+    await check_risks(session, project, actor=actor)
+
+
+async def tasks_of(session: AsyncSession, actor: Actor, project_ids: list[int]) -> dict[int, list[Task]]:
+    rows = await session.scalars(select(Task).where(Task.org_id == actor.org_id, Task.project_id.in_(project_ids))
+                                 .order_by(Task.project_id, Task.parent_id.is_not(None), Task.position, Task.id))
+    out: dict[int, list[Task]] = {i: [] for i in project_ids}
+    for row in rows:
+        out[row.project_id].append(row)
+    return out
+
+
+async def dependencies_of(session: AsyncSession, actor: Actor, project_ids: list[int]
+                          ) -> dict[int, list[TaskDependency]]:
+    rows = await session.scalars(select(TaskDependency).where(
+        TaskDependency.org_id == actor.org_id, TaskDependency.project_id.in_(project_ids)).order_by(TaskDependency.id))
+    out: dict[int, list[TaskDependency]] = {i: [] for i in project_ids}
+    for row in rows:
+        out[row.project_id].append(row)
+    return out
+
+
+async def get_task(session: AsyncSession, actor: Actor, task_id: int) -> Task:
+    task = await session.scalar(select(Task).where(Task.org_id == actor.org_id, Task.id == task_id,
+                                                   Task.project_id.in_(visible_projects(actor)
+                                                                       .with_only_columns(Project.id))))
+    if task is None:
+        raise NotFound("Task", task_id)
+    return task
+
+
+def wbs_codes(tasks: list[Task]) -> dict[int, str]:
+    """Outline numbers ("1", "1.2", "1.2.3") from the tree and each level's positions."""
+    children: dict[int | None, list[Task]] = {}
+    for t in tasks:
+        children.setdefault(t.parent_id, []).append(t)
+    out: dict[int, str] = {}
+
+    def walk(parent: int | None, prefix: str) -> None:
+        for n, t in enumerate(sorted(children.get(parent, []), key=lambda x: (x.position, x.id)), start=1):
+            out[t.id] = f"{prefix}{n}"
+            walk(t.id, f"{prefix}{n}.")
+
+    walk(None, "")
+    return out
