@@ -10,15 +10,15 @@ from .contracts.approval import ContractApprovalFlow, ContractApprovalStep
 from .contracts.contract import Contract
 from .contracts.signature import SignatureRequest
 from .crm.contact import Contact
+from .crm.customer import Customer
+from .crm.interaction import Interaction
+from .crm.lead import Lead
 from .delivery.budget import Expense
 from .delivery.change_request import ChangeRequest
 from .delivery.progress import ProgressReport
 from .delivery.project import Project, ProjectMember, ProjectTemplate
 from .delivery.task import Task, TaskDependency
 from .delivery.timesheet import TimeEntry, Timesheet
-from .crm.customer import Customer
-from .crm.interaction import Interaction
-from .crm.lead import Lead
 from .pipeline.custom_field import CustomFieldDefinition
 from .pipeline.opportunity import Opportunity, OpportunityStageChange
 from .pipeline.stage import PipelineStage

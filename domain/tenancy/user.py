@@ -192,5 +192,6 @@ async def set_cost_rate(session: AsyncSession, actor: Actor, user_id: int, rate:
     user.cost_rate = rate
     await session.flush()
     record_event(session, actor, org_id=actor.org_id, topic="user.cost_rate_set", record_type="User",
-                 record_id=user.id, operation="update", payload={"id": user.id, "costRate": str(rate) if rate else None})
+                 record_id=user.id, operation="update",
+                 payload={"id": user.id, "costRate": str(rate) if rate is not None else None})
     return user
