@@ -101,13 +101,18 @@ async def request_signature(session: AsyncSession, actor: Actor, contract_id: in
 
 async def sign_contract(session: AsyncSession, actor: Actor, request_id: int, *, document_sha256: str | None,
                         signing_token: str | None, ip: str | None, user_agent: str | None) -> SignatureRequest:
-    request = await session.scalar(lock_for_update(session, select(SignatureRequest).where(
-        SignatureRequest.org_id == actor.org_id, SignatureRequest.id == request_id)))
-    if request is None:
+    # The contract is locked before its request, as every other writer of both does (an edit locks the
+    # contract, then cancels its requests): a signature racing an edit waits instead of deadlocking.
+    contract_id = await session.scalar(select(SignatureRequest.contract_id).where(
+        SignatureRequest.org_id == actor.org_id, SignatureRequest.id == request_id))
+    if contract_id is None:
         raise NotFound("SignatureRequest", request_id)
     contract = await session.scalar(lock_for_update(session, select(Contract).where(
-        Contract.org_id == actor.org_id, Contract.id == request.contract_id)))
+        Contract.org_id == actor.org_id, Contract.id == contract_id)))
     assert contract is not None
+    request = await session.scalar(lock_for_update(session, select(SignatureRequest).where(
+        SignatureRequest.id == request_id)))
+    assert request is not None
     if request.status == SignatureStatus.SIGNED:
         raise ValidationFailed.one("requestId", FieldErrorCode.ALREADY_SIGNED,
                                    f"{request.signer_name} signed already, on {request.signed_at:%Y-%m-%d %H:%M}.")

@@ -3,6 +3,7 @@ hash, the approval flow by role, e-signature, edits and amendments; each test in
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import date
 from decimal import Decimal
@@ -34,6 +35,7 @@ from domain.sales.quote import send_quote
 from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode, NotFound, ValidationFailed
 from domain.shared.outbox import OutboxEvent
+from tests.conftest import PG_URL
 from tests.domain.q2c import (
     PDF,
     PDF_V2,
@@ -619,6 +621,39 @@ async def test_signing_a_document_other_than_the_current_one_is_refused(db):
     async with db.write() as s:
         await sign_contract(s, w.rep, outside.request.id, document_sha256=hashlib.sha256(PDF_V2).hexdigest(),
                             signing_token=outside.signing_token, ip=None, user_agent=None)
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs concurrent write transactions (PostgreSQL); SQLite has one writer")
+async def test_a_signature_racing_an_edit_waits_for_it_and_is_refused_instead_of_deadlocking(db):
+    # given an approved contract with a signing request out, and the contract busy
+    w = await new_world(db)
+    contract = await approved(db, w, await new_contract(db, w))
+    outside = await outside_signer(db, w, contract)
+
+    async def edit() -> Contract:
+        async with db.write() as s:
+            return await update_contract(s, w.rep, contract.id, contract.version,
+                                         ContractInput(terms="付款 45 天", set_fields={"terms"}))
+
+    async def sign() -> SignatureRequest:
+        async with db.write() as s:
+            return await sign_contract(s, w.rep, outside.request.id, document_sha256=contract.document_sha256,
+                                       signing_token=outside.signing_token, ip=None, user_agent=None)
+
+    async with db.write() as s:
+        await s.scalar(select(Contract).where(Contract.id == contract.id).with_for_update())
+        editing = asyncio.create_task(edit())
+        await asyncio.sleep(0.2)
+        signing = asyncio.create_task(sign())
+        await asyncio.sleep(0.2)
+    # when the edit (first in line) and the signature go ahead
+    edited, refused = await asyncio.gather(editing, signing, return_exceptions=True)
+    # then the edit wins, and the signature is told its request was cancelled
+    assert isinstance(edited, Contract), edited
+    assert isinstance(refused, ValidationFailed), refused
+    assert [e.code for e in refused.errors] == [FieldErrorCode.INVALID_STATE]
+    assert (await reload(db, Contract, contract.id)).status == "draft"
+    assert (await reload(db, SignatureRequest, outside.request.id)).status == "cancelled"
 
 
 @pytest.mark.parametrize(("name", "email", "field", "code"), [
