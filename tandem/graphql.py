@@ -20,8 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from domain.shared.errors import DomainError
 from resolvers import Mutation, Query, Subscription
-from resolvers.guard import GUARDED_TYPES, graphql_fields
-from resolvers.guard import field_guard as guard_factory
+from resolvers.guard import FieldGuardExecution
 from schema.contact import Contact
 from schema.customer import Customer
 from schema.interaction import Interaction
@@ -49,25 +48,20 @@ class TandemSchema(strawberry.Schema):
 def build_schema(settings: Settings, *, field_guard: bool = True) -> strawberry.Schema:
     rule = limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
                        max_cost=settings.max_query_cost)
-    guarded_fields: dict[str, list[str]] = {}
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         ParserCache,
         lambda: AddValidationRules([rule]),
         ValidationCache,
     ]
-    if field_guard:
-        extensions.append(guard_factory(guarded_fields))
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    schema = TandemSchema(
+    return TandemSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         types=[Customer, Contact, Interaction, Lead, Opportunity, User, Team, Org],
         extensions=extensions, config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=FieldGuardExecution if field_guard else None,
     )
-    for type_name in GUARDED_TYPES:
-        guarded_fields[type_name] = graphql_fields(schema, type_name)
-    return schema
 
 
 def error_code(error: GraphQLError) -> str:
