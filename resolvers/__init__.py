@@ -16,17 +16,21 @@ from .opportunity import OpportunityMutation, OpportunityQuery
 from .payment import PaymentMutation, PaymentQuery
 from .policy import PolicyMutation, PolicyQuery
 from .product import ProductMutation, ProductQuery
+from .project import ProjectMutation, ProjectQuery
 from .quote import QuoteMutation, QuoteQuery
 from .receivable import ReceivableQuery
+from .task import TaskMutation, TaskQuery
+from .timesheet import TimesheetMutation, TimesheetQuery
 
 Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, CommentQuery, FeedQuery,
-              MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery)
+              MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
+              ProjectQuery, TaskQuery, TimesheetQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
-                 InvoiceMutation, PaymentMutation)
+                 InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription))

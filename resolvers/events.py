@@ -16,6 +16,7 @@ from domain.contracts.contract import contracts_by_ids
 from domain.crm.contact import contacts_by_ids
 from domain.crm.customer import customers_by_ids
 from domain.crm.lead import leads_by_ids
+from domain.delivery.project import projects_by_ids
 from domain.pipeline.opportunity import opportunities_by_ids
 from domain.sales.product import price_books_by_ids, products_by_ids
 from domain.sales.quote import quotes_by_ids
@@ -30,9 +31,11 @@ VISIBLE: dict[str, Callable[..., Awaitable[dict[int, Any]]]] = {
     "Customer": customers_by_ids, "Opportunity": opportunities_by_ids, "Lead": leads_by_ids,
     "Contact": contacts_by_ids, "Quote": quotes_by_ids, "Contract": contracts_by_ids, "Invoice": invoices_by_ids,
     "Payment": payments_by_ids, "Product": products_by_ids, "PriceBook": price_books_by_ids,
+    "Project": projects_by_ids,
 }
 # Events about these are visible when the record whose timeline shows them is.
-FOLLOW_TIMELINE = {"Comment", "Interaction", "Contact", "Meeting", "ActionItem"}
+FOLLOW_TIMELINE = {"Comment", "Interaction", "Contact", "Meeting", "ActionItem", "Task", "Timesheet", "Expense",
+                   "ChangeRequest"}
 
 
 def _subject(event: dict[str, Any]) -> tuple[str, int]:

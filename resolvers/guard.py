@@ -24,7 +24,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from authz.guard import Guard
 
 GUARDED_TYPES = frozenset({"Customer", "Contact", "Interaction", "Lead", "Opportunity", "User", "Product",
-                           "PriceBook", "Quote", "Contract", "Invoice", "Payment"})
+                           "PriceBook", "Quote", "Contract", "Invoice", "Payment", "Project", "Task", "TimeEntry"})
 
 current_guard: ContextVar[Guard | None] = ContextVar("tandem_guard", default=None)
 """The guard of the request being executed (set by the HTTP endpoint around execution)."""

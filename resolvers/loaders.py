@@ -20,6 +20,12 @@ from domain.crm.contact import contacts_by_ids, contacts_of_customers
 from domain.crm.customer import customers_by_ids
 from domain.crm.interaction import interactions_of
 from domain.crm.lead import leads_by_ids
+from domain.delivery.budget import cost_figures, expenses_of
+from domain.delivery.change_request import changes_of
+from domain.delivery.progress import reports_of
+from domain.delivery.project import members_of, projects_by_ids, projects_of_opportunities
+from domain.delivery.task import tasks_of
+from domain.delivery.timesheet import entries_of_timesheets
 from domain.pipeline.opportunity import opportunities_by_ids, opportunities_of_customers, stage_history_of
 from domain.sales.product import entries_of, products_by_ids
 from domain.sales.quote import lines_of as quote_lines_of
@@ -61,6 +67,15 @@ class Loaders:
         self.payment = self._by_id(lambda s, ids: payments_by_ids(s, ctx.actor, ids))
         self.allocations_of_payment = self._by_id(lambda s, ids: allocations_of_payments(s, ctx.actor, ids))
         self.allocations_of_invoice = self._by_id(lambda s, ids: allocations_of_invoices(s, ctx.actor, ids))
+        self.project = self._by_id(lambda s, ids: projects_by_ids(s, ctx.actor, ids))
+        self.project_of_opportunity = self._by_id(lambda s, ids: projects_of_opportunities(s, ctx.actor, ids))
+        self.tasks_of_project = self._by_id(lambda s, ids: tasks_of(s, ctx.actor, ids))
+        self.members_of_project = self._by_id(lambda s, ids: members_of(s, ctx.actor, ids))
+        self.project_costs = self._by_id(self._costs)
+        self.reports_of_project = self._by_id(lambda s, ids: reports_of(s, ctx.actor, ids))
+        self.expenses_of_project = self._by_id(lambda s, ids: expenses_of(s, ctx.actor, ids))
+        self.changes_of_project = self._by_id(lambda s, ids: changes_of(s, ctx.actor, ids))
+        self.entries_of_timesheet = self._by_id(lambda s, ids: entries_of_timesheets(s, ctx.actor, ids))
         self.contacts_of_customer = self._pages(
             lambda s, ids, req, total: contacts_of_customers(s, ctx.actor, ids, req, with_total=total))
         self.interactions_of_customer = self._pages(
@@ -69,6 +84,11 @@ class Loaders:
             lambda s, ids, req, total: interactions_of(s, ctx.actor, "opportunity", ids, req, with_total=total))
         self.opportunities_of_customer = self._pages(
             lambda s, ids, req, total: opportunities_of_customers(s, ctx.actor, ids, req, with_total=total))
+
+    async def _costs(self, session: Any, ids: list[int]) -> dict[int, Any]:
+        """Budget and earned value of each visible project (a few aggregate queries per project)."""
+        projects = await projects_by_ids(session, self.ctx.actor, ids)
+        return {pid: await cost_figures(session, p) for pid, p in projects.items()}
 
     async def _orgs(self, session: Any, ids: list[int]) -> dict[int, Org]:
         org = await session.get(Org, self.ctx.actor.org_id)

@@ -13,6 +13,14 @@ from domain.collaboration.meeting import action_items_of_meetings
 from domain.contracts.approval import ContractApprovalStep
 from domain.contracts.signature import SignatureRequest
 from domain.crm.interaction import get_interaction
+from domain.delivery.budget import Expense as ExpenseModel
+from domain.delivery.change_request import ChangeRequest as ChangeRequestModel
+from domain.delivery.progress import ProgressReport as ReportModel
+from domain.delivery.project import ProjectTemplate as TemplateModel
+from domain.delivery.task import get_task
+from domain.delivery.timesheet import TimeEntry as TimeEntryModel
+from domain.delivery.timesheet import Timesheet as TimesheetModel
+from domain.delivery.timesheet import visible_entries, visible_timesheets
 from domain.sales.product import price_books_by_ids
 from domain.shared.errors import NotFound
 from schema.comment import Comment
@@ -27,7 +35,10 @@ from schema.node import Node, from_global_id, to_global_id
 from schema.opportunity import Opportunity
 from schema.payment import Payment, PaymentAllocation
 from schema.product import PriceBook, Product
+from schema.project import ChangeRequest, Expense, ProgressReport, Project, ProjectTemplate
 from schema.quote import Quote
+from schema.task import Task
+from schema.timesheet import TimeEntry, Timesheet
 from schema.user import Org, Team, User
 
 from .feed import _visible_record
@@ -74,6 +85,8 @@ class NodeQuery:
         if type_name in BY_LOADER:
             loader, schema_type = BY_LOADER[type_name]
             return schema_type.from_model(await _by_loader(info, loader, pk))
+        if type_name in DELIVERY_TYPES:
+            return await _delivery_node(info, type_name, pk)
         if type_name in CONTRACT_PARTS:
             return await _contract_part(info, type_name, pk)
         if type_name == "PaymentAllocation":
@@ -93,7 +106,44 @@ class NodeQuery:
 
 
 BY_LOADER = {"Product": ("product", Product), "Quote": ("quote", Quote), "Contract": ("contract", Contract),
-             "Invoice": ("invoice", Invoice), "Payment": ("payment", Payment)}
+             "Invoice": ("invoice", Invoice), "Payment": ("payment", Payment), "Project": ("project", Project)}
+PROJECT_PARTS = {"ChangeRequest": ChangeRequestModel, "Expense": ExpenseModel, "ProgressReport": ReportModel}
+
+
+async def _delivery_node(info: strawberry.Info, type_name: str, pk: int) -> Node:
+    """Tasks, time and a project's records are visible when the project (or the time entry) is."""
+    ctx = info.context
+    actor = ctx.actor
+    async with ctx.read() as session:
+        if type_name == "Task":
+            return Task.from_model(await get_task(session, actor, pk))
+        if type_name == "Timesheet":
+            found = await session.scalar(visible_timesheets(actor).where(TimesheetModel.id == pk))
+            if found is None:
+                raise NotFound(type_name, pk)
+            return Timesheet.from_model(found)
+        if type_name == "TimeEntry":
+            found = await session.scalar(visible_entries(actor).where(TimeEntryModel.id == pk))
+            if found is None:
+                raise NotFound(type_name, pk)
+            return TimeEntry.from_model(found)
+        if type_name == "ProjectTemplate":
+            found = await session.get(TemplateModel, pk)
+            if found is None or found.org_id != actor.org_id:
+                raise NotFound(type_name, pk)
+            return ProjectTemplate.from_model(found)
+        row = await session.get(PROJECT_PARTS[type_name], pk)
+    if row is None or row.org_id != actor.org_id:
+        raise NotFound(type_name, pk)
+    project = await ctx.loaders.project.load(row.project_id)
+    if project is None:
+        raise NotFound(type_name, pk)
+    if type_name == "ChangeRequest":
+        return ChangeRequest.from_model(row, project.currency)
+    return Expense.from_model(row) if type_name == "Expense" else ProgressReport.from_model(row)
+
+
+DELIVERY_TYPES = {"Task", "Timesheet", "TimeEntry", "ProjectTemplate", *PROJECT_PARTS}
 CONTRACT_PARTS = {"ApprovalStep": (ContractApprovalStep, ApprovalStep),
                   "Signature": (SignatureRequest, Signature), "Installment": (InstallmentModel, Installment)}
 

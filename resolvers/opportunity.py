@@ -90,6 +90,7 @@ class OpportunityMutation:
             expected_close_date=input.expected_close_date, probability=input.probability,
             owner_id=opt_id("User", input.owner_id), next_step=input.next_step,
             milestones=_milestones(input.milestones), custom_fields=input.custom_fields,
+            project_manager_id=opt_id("User", input.project_manager_id),
         )
         return await run_create(
             info, "createOpportunity", input,
@@ -108,7 +109,7 @@ class OpportunityMutation:
             expected_close_date=value(input, "expected_close_date"), probability=value(input, "probability"),
             owner_id=opt_id("User", value(input, "owner_id")), next_step=value(input, "next_step"),
             milestones=_milestones(value(input, "milestones")), custom_fields=value(input, "custom_fields"),
-            set_fields=named(input),
+            project_manager_id=opt_id("User", value(input, "project_manager_id")), set_fields=named(input),
         )
         return await run(info, lambda s: service.update_opportunity(s, actor, pk, input.version, data), _payload)
 

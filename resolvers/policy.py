@@ -9,12 +9,13 @@ from authz.admin import TYPE_ACTIONS
 from authz.store import current_version
 from domain.shared.errors import NotFound
 from domain.shared.scope import Scope, share_record
-from domain.tenancy.user import set_manager, set_roles
+from domain.tenancy.user import set_cost_rate, set_manager, set_roles
 from schema.node import decode_id, from_global_id
 from schema.policy import (
     AssignRoleInput,
     PermissionEffect,
     PolicyPayload,
+    SetCostRateInput,
     SetManagerInput,
     SetPermissionInput,
     SetRowScopeInput,
@@ -87,6 +88,14 @@ class PolicyMutation:
         info.context.authz.require("Policy", "manage")
         pk = decode_id("User", input.user_id)
         return await run(info, lambda s: set_roles(s, actor, pk, remove=input.role.strip()), _user_payload)
+
+    @strawberry.mutation(description="A user's labor cost per hour (finance): time logged afterwards is costed at "
+                                     "it.")
+    async def set_cost_rate(self, info: strawberry.Info, input: SetCostRateInput) -> UserPayload:
+        actor = info.context.actor
+        info.context.authz.require_write("User", ["costRate"])
+        pk = decode_id("User", input.user_id)
+        return await run(info, lambda s: set_cost_rate(s, actor, pk, input.cost_rate), _user_payload)
 
     @strawberry.mutation(description="Put a user under another manager (admin only); team scopes follow.")
     async def set_manager(self, info: strawberry.Info, input: SetManagerInput) -> UserPayload:

@@ -21,6 +21,7 @@ from .user import User, load_user
 if TYPE_CHECKING:
     from .customer import Customer
     from .interaction import Interaction
+    from .project import Project
 
 
 @strawberry.type
@@ -68,6 +69,7 @@ class Opportunity(Node):
     _pk: strawberry.Private[int]
     _customer_id: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
+    _project_manager_id: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, m: OpportunityModel) -> Opportunity:
@@ -79,6 +81,7 @@ class Opportunity(Node):
             next_step=m.next_step, lost_reason=m.lost_reason, custom_fields=m.custom_fields, version=m.version,
             created_at=m.created_at, updated_at=m.updated_at, stage_changed_at=m.stage_changed_at,
             closed_at=m.closed_at, _pk=m.id, _customer_id=m.customer_id, _owner_id=m.owner_id,
+            _project_manager_id=m.project_manager_id,
         )
 
     @strawberry.field
@@ -93,6 +96,17 @@ class Opportunity(Node):
     @strawberry.field
     async def owner(self, info: strawberry.Info) -> User | None:
         return await load_user(info, self._owner_id)
+
+    @strawberry.field(description="Who will run the delivery project once won (else the least-loaded PM).")
+    async def project_manager(self, info: strawberry.Info) -> User | None:
+        return await load_user(info, self._project_manager_id)
+
+    @strawberry.field(description="The delivery project it became once won (if you may see it).")
+    async def project(self, info: strawberry.Info) -> Annotated[Project, strawberry.lazy("schema.project")] | None:
+        from .project import Project
+
+        found = await info.context.loaders.project_of_opportunity.load(self._pk)
+        return Project.from_model(found) if found else None
 
     @strawberry.field(description="Interactions logged on this opportunity, oldest first.")
     async def interactions(
@@ -140,6 +154,7 @@ class CreateOpportunityInput:
     next_step: str | None = None
     milestones: list[MilestoneInput] | None = None
     custom_fields: JSON | None = None
+    project_manager_id: strawberry.ID | None = None
     idempotency_key: str | None = None
 
 
@@ -156,6 +171,7 @@ class UpdateOpportunityInput:
     next_step: str | None = strawberry.UNSET
     milestones: list[MilestoneInput] | None = strawberry.UNSET
     custom_fields: JSON | None = strawberry.UNSET
+    project_manager_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input

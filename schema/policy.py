@@ -9,6 +9,7 @@ import strawberry
 from domain.shared.scope import Scope
 
 from .errors import UserError
+from .scalars import Decimal
 from .user import User
 
 RowScope = strawberry.enum(Scope, name="RowScope", description="Which rows of a type a role sees.")
@@ -31,6 +32,12 @@ class AssignRoleInput:
 class SetManagerInput:
     user_id: strawberry.ID
     manager_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class SetCostRateInput:
+    user_id: strawberry.ID
+    cost_rate: Decimal | None = strawberry.field(description="Per hour, in the org's currency; null clears it.")
 
 
 @strawberry.input(description="Allow or deny an action: on a type (create, update, delete, share, read:own|team|org)"

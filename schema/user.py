@@ -11,6 +11,7 @@ from domain.tenancy.org import Team as TeamModel
 from domain.tenancy.user import User as UserModel
 
 from .node import Node, to_global_id
+from .scalars import Decimal, price
 
 
 @strawberry.type
@@ -40,6 +41,7 @@ class User(Node):
     territory: str | None
     capacity: int | None
     active: bool | None
+    cost_rate: Decimal | None = strawberry.field(description="Labor cost per hour (finance only).")
     _manager_id: strawberry.Private[int | None]
     _team_id: strawberry.Private[int | None]
 
@@ -47,7 +49,8 @@ class User(Node):
     def from_model(cls, m: UserModel) -> User:
         return cls(id=to_global_id("User", m.id), email=m.email, name=m.name, roles=list(m.roles),
                    territory=m.territory, capacity=m.capacity, active=m.active,
-                   _manager_id=m.manager_id, _team_id=m.team_id)
+                   cost_rate=price(m.cost_rate) if m.cost_rate is not None else None, _manager_id=m.manager_id,
+                   _team_id=m.team_id)
 
     @strawberry.field
     async def manager(self, info: strawberry.Info) -> Annotated[User, strawberry.lazy("schema.user")] | None:

@@ -1,6 +1,6 @@
 """Demo data: org "Demo" with a user of every role, customers (some Chinese), contacts,
 interactions, leads and opportunities in every stage, and quote to cash (demo_billing.py); and org
-"Acme" to try tenant isolation."""
+"Acme" to try tenant isolation. The won deals become delivery projects (demo_delivery.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from domain.tenancy.org import Org, create_org, create_team
 from domain.tenancy.user import User, create_user
 
 from .demo_billing import Cast, seed_quote_to_cash
+from .demo_delivery import seed_delivery, seed_templates
 
 DEMO_USERS = (
     # email, name, roles, manager
@@ -103,6 +104,7 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
                                   choices=choices)
     await define_custom_field(session, demo.id, entity="customer", key="region", label="Region",
                               type=CustomFieldType.TEXT)
+    await seed_templates(session, _actor(users["pm@demo.test"]))
     now = clock.now()
     customers = []
     for name, industry, tier, tags, owner in CUSTOMERS:
@@ -145,6 +147,8 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
                                                source=LeadSource.WEBSITE))
     await seed_quote_to_cash(session, Cast(**{k: _actor(users[f"{k}@demo.test"]) for k in (
         "admin", "manager", "rep1", "rep2", "finance")}), [c for c, _, _ in customers], opportunities, now.date())
+    await seed_delivery(session, finance=_actor(users["finance@demo.test"]), pm=_actor(users["pm@demo.test"]),
+                        engineer=_actor(users["service@demo.test"]), today=now.date())
     acme = await create_org(session, "Acme", "USD")
     acme_users = await _users(session, acme, ACME_USERS, "Acme Sales")
     acme_rep = _actor(acme_users["rep@acme.test"])

@@ -57,6 +57,8 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
         return "converted", "Lead converted to customer, contact and opportunity"
     if topic.startswith(("quote.", "contract.", "invoice.", "credit_note.", "payment.")):
         return _quote_to_cash(topic, payload)
+    if topic.startswith(("project.", "task.", "time.", "timesheet.", "expense.", "change.")):
+        return _delivery(topic, payload)
     if topic == "record.shared":
         return "shared", "Shared"
     return topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()
@@ -115,5 +117,44 @@ def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
         "payment.allocated": ("payment", f"Payment of {_money(p, 'amount')} allocated"),
         "payment.allocation_reversed": ("payment", "Payment allocation reversed"),
         "payment.matched": ("payment", f"Payment from {p.get('payerName')} matched to a customer"),
+    }
+    return texts.get(topic, (topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()))
+
+
+def _delivery(topic: str, p: dict[str, Any]) -> tuple[str, str]:
+    project = f"Project {p.get('number')}"
+    task = (p.get("task") or {}).get("name")
+    change = p.get("change") or {}
+    dependency = p.get("dependency") or {}
+    texts = {
+        "project.created": ("project", f"{project} created from the won deal"
+                                       + (f" (template {p['template']})" if p.get("template") else "")),
+        "project.updated": ("project", f"{project} settings changed: {', '.join(p.get('changes') or [])}"),
+        "project.progress_reported": ("progress", f"{project} progress ({str(p.get('health', '')).upper()}, "
+                                                  f"{p.get('percentComplete')} %): {p.get('status')}"),
+        "project.schedule_risk": ("risk", f"{project} is at risk of finishing late (forecast "
+                                          f"{p.get('forecastFinish')}, due {p.get('deadline')})"),
+        "project.cost_risk": ("risk", f"{project} is forecast over budget ({p.get('estimateAtCompletion')} of "
+                                      f"{p.get('budget')} {p.get('currency', '')})"),
+        "task.created": ("task", f"Task {task} added"),
+        "task.updated": ("task", f"Task {task} updated"),
+        "task.delay_risk": ("risk", f"Task {task} is forecast {p.get('daysLate')} days late"),
+        "task.dependency_added": ("task", f"{dependency.get('successor')} now waits for "
+                                          f"{dependency.get('predecessor')}"),
+        "task.dependency_removed": ("task", f"{dependency.get('successor')} no longer waits for "
+                                            f"{dependency.get('predecessor')}"),
+        "time.logged": ("time", f"{p.get('hours')} h logged on {task} ({p.get('date')})"),
+        "timesheet.submitted": ("time", f"Timesheet for the week of {p.get('weekStart')} submitted "
+                                        f"({p.get('hours')} h)"),
+        "timesheet.approved": ("time", f"Timesheet for the week of {p.get('weekStart')} approved"),
+        "timesheet.rejected": ("time", f"Timesheet for the week of {p.get('weekStart')} sent back: "
+                                       f"{p.get('comment')}"),
+        "expense.added": ("expense", f"Expense {p.get('amount')} {p.get('currency', '')}: {p.get('description')}"),
+        "change.requested": ("change", f"Change requested: {change.get('title')} (budget {change.get('budgetDelta')}"
+                                       f", schedule {change.get('scheduleDeltaDays')} days)"),
+        "change.manager_approved": ("change", f"Change {change.get('title')} approved by the project manager; "
+                                              "a sales manager decides next"),
+        "change.approved": ("change", f"Change {change.get('title')} approved: budget and dates adjusted"),
+        "change.rejected": ("change", f"Change {change.get('title')} rejected: {p.get('reason')}"),
     }
     return texts.get(topic, (topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()))

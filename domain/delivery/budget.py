@@ -28,6 +28,7 @@ from .task import Task, TaskStatus
 from .timesheet import labor_cost
 
 HUNDRED = Decimal(100)
+MIN_PLANNED_FOR_SPI = Decimal(10)
 
 
 class Expense(Base):
@@ -97,7 +98,8 @@ async def add_expense(session: AsyncSession, actor: Actor, *, project_id: int, a
 
 
 def planned_percent(tasks: list[Task], today: date) -> Decimal:
-    """The share of the work the baseline planned to be done by ``today``, weighted like progress."""
+    """The share of the work the baseline planned to be done before ``today`` starts, weighted like
+    progress (a task planned from Monday to Friday is 40 % due on Wednesday morning)."""
     leaves = [t for t in tasks if not t.is_summary and t.status != TaskStatus.CANCELLED]
     if not leaves:
         return Decimal(0)
@@ -107,13 +109,13 @@ def planned_percent(tasks: list[Task], today: date) -> Decimal:
         weight = t.estimate_hours if by_hours else Decimal(t.duration_days or 1)
         total += weight
         start, finish = t.baseline_start, t.baseline_finish
-        if start is None or finish is None or today < start:
+        if start is None or finish is None or today <= start:
             continue
-        if today >= finish:
+        if today > finish:
             planned += weight
         else:
             span = (finish - start).days + 1
-            planned += weight * Decimal((today - start).days + 1) / Decimal(span)
+            planned += weight * Decimal((today - start).days) / Decimal(span)
     return (planned * HUNDRED / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if total else Decimal(0)
 
 
@@ -143,7 +145,9 @@ async def cost_figures(session: AsyncSession, project: Project, tasks: list[Task
         expenses=quantize(expenses, currency), actual_cost=quantize(actual, currency),
         percent_complete=project.percent_complete, planned_percent=planned_pct, planned_value=pv, earned_value=ev,
         cpi=cpi, spi=spi, estimate_at_completion=eac, variance_at_completion=quantize(bac - eac, currency),
-        cost_risk=eac > margin, schedule_risk=spi is not None and spi < project.spi_threshold,
+        cost_risk=eac > margin,
+        # SPI says little before a tenth of the work was due: judge it from there on.
+        schedule_risk=spi is not None and planned_pct >= MIN_PLANNED_FOR_SPI and spi < project.spi_threshold,
     )
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..collaboration.sla import Escalation, Overdue, SlaKind, escalate
 from ..shared.actor import Actor
@@ -85,6 +86,10 @@ async def check_risks(session: AsyncSession, project: Project, *, actor: Actor |
     if newly_late or recovered:  # background flags: no version bump, nobody's edit conflicts
         await session.execute(update(Task).where(Task.id.in_([t.id for t in newly_late])).values(at_risk=True))
         await session.execute(update(Task).where(Task.id.in_([t.id for t in recovered])).values(at_risk=False))
+        for t in newly_late:
+            set_committed_value(t, "at_risk", True)
+        for t in recovered:
+            set_committed_value(t, "at_risk", False)
     for t in newly_late:
         days = (t.forecast_finish - t.due).days  # type: ignore[operator]
         project_event(session, actor, project, "task.delay_risk", record=("Task", t.id),

@@ -409,6 +409,11 @@ async def list_projects(session: AsyncSession, actor: Actor, flt: ProjectFilter,
     return await paginate(session, stmt, entity=Project, sort=PROJECT_SORTS[sort], req=req, with_total=with_total)
 
 
+async def projects_of_opportunities(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, Project]:
+    rows = await session.scalars(visible_projects(actor).where(Project.opportunity_id.in_(ids)))
+    return {p.opportunity_id: p for p in rows}  # type: ignore[misc]
+
+
 async def members_of(session: AsyncSession, actor: Actor, project_ids: list[int]) -> dict[int, list[int]]:
     rows = await session.execute(select(ProjectMember.project_id, ProjectMember.user_id).where(
         ProjectMember.org_id == actor.org_id, ProjectMember.project_id.in_(project_ids)).order_by(ProjectMember.id))

@@ -26,7 +26,7 @@ from ..shared.money import quantize
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.scope import Scope
 from ..tenancy.user import User
-from .project import Project, ProjectMember, load_for_write, project_event, require_open
+from .project import Project, ProjectMember, ProjectStatus, load_for_write, project_event, require_open
 from .task import Task, TaskStatus
 
 MAX_HOURS_PER_DAY = Decimal(24)
@@ -57,6 +57,7 @@ class TimeEntry(Base):
     note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     cost: Mapped[Decimal]
     """hours × the user's cost rate when logged (in the project's currency)."""
+    currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))
     timesheet_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("timesheet.id", ondelete="SET NULL"),
                                                      nullable=True)
@@ -77,6 +78,7 @@ class Timesheet(Base):
     status: Mapped[str] = mapped_column(String(20))
     hours: Mapped[Decimal]
     cost: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
     submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     decided_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -149,12 +151,15 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
                                    f"Your week of {week} on this project is {sheet.status}.")
     rate = user.cost_rate or Decimal(0)
     entry = TimeEntry(org_id=actor.org_id, project_id=project.id, task_id=task.id, user_id=actor.user_id,
-                      work_date=day, hours=hours, note=note or None, cost=quantize(hours * rate, project.currency),
+                      work_date=day, hours=hours, note=note or None,
+                      cost=quantize(hours * rate, project.currency), currency=project.currency,
                       status=EntryStatus.DRAFT.value, created_at=clock.now())
     session.add(entry)
     if task.status == TaskStatus.TODO:
         task.status = TaskStatus.IN_PROGRESS.value
         task.actual_start = task.actual_start or day
+    if project.status == ProjectStatus.PLANNING:  # work has started
+        project.status = ProjectStatus.ACTIVE.value
     await session.flush()
     project_event(session, actor, project, "time.logged", operation="create", record=("Task", task.id),
                   hours=str(hours), date=day.isoformat(), task={"id": task.id, "name": task.name})
@@ -184,7 +189,8 @@ async def submit_timesheet(session: AsyncSession, actor: Actor, *, project_id: i
     now = clock.now()
     if sheet is None:
         sheet = Timesheet(org_id=actor.org_id, project_id=project.id, user_id=actor.user_id, week_start=week,
-                          status=EntryStatus.SUBMITTED.value, hours=Decimal(0), cost=Decimal(0))
+                          status=EntryStatus.SUBMITTED.value, hours=Decimal(0), cost=Decimal(0),
+                          currency=project.currency)
         session.add(sheet)
         await session.flush()
     sheet.status, sheet.submitted_at = EntryStatus.SUBMITTED.value, now
