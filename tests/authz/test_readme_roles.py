@@ -85,3 +85,33 @@ def test_readme_quote_to_cash_row_matches_the_default_policy(role):
     sees_contracts = policy.scope(roles, "Contract").value != "none"
     hidden = [f for f in Q2C_HIDEABLE if sees_contracts and not policy.allowed(roles, f, "read")]
     assert [f.strip() for f in row[6].split(",") if f.strip() != "—"] == hidden
+
+
+DELIVERY_ACTIONS = (("Project", "update"), ("Task", "create"), ("TimeEntry", "create"), ("ProjectTemplate", "create"),
+                    ("ChangeRequest", "create"))
+DELIVERY_HIDEABLE = ("Project.costs", "TimeEntry.cost", "User.costRate")
+
+
+def _delivery_rows() -> dict[str, list[str]]:
+    table = README.split("| role | Project rows |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_delivery_row_matches_the_default_policy(role):
+    # given the README's delivery row for the role, and the policy a new org gets
+    row = _delivery_rows()[role]
+    policy = _seeded_policy()
+    roles = frozenset({role})
+    # then the project scope and the time-entry reach are the policy's
+    time_scope = policy.scope(roles, "TimeEntry").value
+    assert row[:2] == [policy.scope(roles, "Project").value, "org" if time_scope == "org" else "own + managed"]
+    # and the actions and hidden fields are
+    actions = [f"{t} {a}" for t, a in DELIVERY_ACTIONS if policy.allowed(roles, t, a)]
+    assert row[2] == ("everything" if role == "admin" else ", ".join(actions) or "—")
+    hidden = [f for f in DELIVERY_HIDEABLE if not policy.allowed(roles, f, "read")]
+    assert [f.strip() for f in row[3].split(",") if f.strip() != "—"] == hidden
