@@ -1,7 +1,8 @@
 """Tenant isolation over the whole API: Acme's admin, given ids taken from org Demo (of every type,
 in every position a query or mutation takes one), gets NOT_FOUND for every lookup and every
-mutation, sees no Demo row in any connection or list, and changes nothing in Demo. A last test
-fails when the schema gains a root field or mutation without a case here."""
+mutation, sees no Demo row in any connection or list, and changes nothing in Demo. Quote to cash
+has its cases in test_tenancy_quote_to_cash, which shares the helpers here. A last test fails when
+the schema gains a root field or mutation without a case in either."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ from graphql import build_schema
 from sqlalchemy import func, or_, select
 
 from authz.store import CasbinRule
+from domain.billing.invoice import Invoice
+from domain.billing.payment import Payment, PaymentAllocation
+from domain.billing.payment_plan import Installment
 from domain.collaboration.comment import Comment
 from domain.collaboration.meeting import ActionItem, Meeting
+from domain.contracts.approval import ContractApprovalStep
+from domain.contracts.contract import Contract
+from domain.contracts.signature import SignatureRequest
 from domain.crm.contact import Contact
 from domain.crm.customer import Customer
 from domain.crm.interaction import Interaction
@@ -25,6 +32,8 @@ from domain.crm.lead import Lead, LeadInput, create_lead
 from domain.models import Base
 from domain.pipeline.opportunity import Opportunity
 from domain.pipeline.stage import PipelineStage
+from domain.sales.product import PriceBook, Product
+from domain.sales.quote import Quote
 from domain.shared.outbox import OutboxEvent
 from domain.tenancy.org import Org, Team
 from domain.tenancy.user import User
@@ -221,10 +230,10 @@ class World:
     acme_version: dict[str, int]
     demo_org_id: int
     acme_org_id: int
-    demo_cursor: str
+    demo_cursor: str = ""
 
 
-async def created(gql, document: str, field: str, as_: str, **input: Any) -> dict[str, Any]:
+async def created(gql, document: str, field: str, as_: str, /, **input: Any) -> dict[str, Any]:
     result = await gql(document, {"input": input}, as_=as_)
     assert "errors" not in result, result
     assert result["data"][field]["userErrors"] == [], result
@@ -259,14 +268,14 @@ async def demo_collaboration(gql, users) -> AsyncIterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 async def acme_collaboration(gql, db, users) -> AsyncIterator[dict[str, Any]]:
     async with db.read() as session:
-        customer = await _first(session, Customer, users[ACME].org_id, Customer.name == "Acme Secret Customer")
+        customer = await first_row(session, Customer, users[ACME].org_id, Customer.name == "Acme Secret Customer")
     admin = to_global_id("User", users[ACME].id)
     made = await collaboration_on(gql, ACME, to_global_id("Customer", customer.id), admin)
     yield made
     await cancel_action_item(gql, ACME, made["ActionItem"])
 
 
-async def _first(session: Any, model: Any, org_id: int, *where: Any) -> Any:
+async def first_row(session: Any, model: Any, org_id: int, *where: Any) -> Any:
     return await session.scalar(select(model).where(model.org_id == org_id, *where).order_by(model.id))
 
 
@@ -276,15 +285,15 @@ async def world(db, gql, users, demo_collaboration, acme_collaboration) -> World
     acme_org_id = users[ACME].org_id
     async with db.read() as session:
         demo_rows = {
-            "Customer": await _first(session, Customer, demo_org_id),
-            "Contact": await _first(session, Contact, demo_org_id),
-            "Interaction": await _first(session, Interaction, demo_org_id),
-            "Lead": await _first(session, Lead, demo_org_id),
-            "Opportunity": await _first(session, Opportunity, demo_org_id),
-            "Team": await _first(session, Team, demo_org_id),
+            "Customer": await first_row(session, Customer, demo_org_id),
+            "Contact": await first_row(session, Contact, demo_org_id),
+            "Interaction": await first_row(session, Interaction, demo_org_id),
+            "Lead": await first_row(session, Lead, demo_org_id),
+            "Opportunity": await first_row(session, Opportunity, demo_org_id),
+            "Team": await first_row(session, Team, demo_org_id),
         }
-        acme_customer = await _first(session, Customer, acme_org_id, Customer.name == "Acme Secret Customer")
-        acme_opportunity = await _first(session, Opportunity, acme_org_id, Opportunity.name == "Acme deal")
+        acme_customer = await first_row(session, Customer, acme_org_id, Customer.name == "Acme Secret Customer")
+        acme_opportunity = await first_row(session, Opportunity, acme_org_id, Opportunity.name == "Acme deal")
     demo = {t: to_global_id(t, row.id) for t, row in demo_rows.items()}
     demo["User"] = to_global_id("User", users["rep1@demo.test"].id)
     demo["Manager"] = to_global_id("User", users["manager@demo.test"].id)
@@ -322,8 +331,10 @@ def tenant_tables() -> list[Any]:
 
 
 # What the relay and the scheduler change on their own, in every org, while a test runs: event
-# positions and publication marks, reminders, escalations and the events they record (no actor).
-BACKGROUND_COLUMNS = {"outbox_event": {"position", "published_at"}, "action_item": {"reminded_at"}}
+# positions and publication marks, reminders (of action items and overdue invoices), escalations
+# and the events they record (no actor).
+BACKGROUND_COLUMNS = {"outbox_event": {"position", "published_at"}, "action_item": {"reminded_at"},
+                      "invoice": {"reminded_at"}}
 BACKGROUND_TABLES = {"escalation"}
 
 
@@ -364,7 +375,11 @@ async def demo_keys(db, demo_org_id: int) -> set[tuple[str, int]]:
         for type_name, model in (("Customer", Customer), ("Contact", Contact), ("Interaction", Interaction),
                                  ("Lead", Lead), ("Opportunity", Opportunity), ("User", User), ("Team", Team),
                                  ("Comment", Comment), ("Meeting", Meeting), ("ActionItem", ActionItem),
-                                 ("Event", OutboxEvent)):
+                                 ("Event", OutboxEvent), ("Product", Product), ("PriceBook", PriceBook),
+                                 ("Quote", Quote), ("Contract", Contract), ("ApprovalStep", ContractApprovalStep),
+                                 ("Signature", SignatureRequest), ("Installment", Installment),
+                                 ("Invoice", Invoice), ("Payment", Payment),
+                                 ("PaymentAllocation", PaymentAllocation)):
             pks = await session.scalars(select(model.id).where(model.org_id == demo_org_id))
             keys |= {(type_name, pk) for pk in pks}
     return keys
@@ -600,11 +615,14 @@ NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions"}  # tested one by on
 
 
 def test_every_query_and_mutation_of_the_schema_has_a_tenancy_case():
-    # given
+    # given: quote to cash has its own module, which imports this one's helpers
+    from tests.authz import test_tenancy_quote_to_cash as q2c
+
     schema = build_schema(SCHEMA_FILE.read_text(encoding="utf-8"))
     roots = set(schema.query_type.fields) | set(schema.mutation_type.fields)
     # when
-    covered = NO_ID_QUERIES | {c.field for c in NOT_FOUND_CASES + UNNAMED_CASES + CONNECTION_CASES + LIST_CASES}
+    covered = NO_ID_QUERIES | q2c.NO_ID_QUERIES | {
+        c.field for c in NOT_FOUND_CASES + UNNAMED_CASES + CONNECTION_CASES + LIST_CASES + q2c.ALL_CASES}
     # then
     assert roots - covered == set()
 
@@ -646,4 +664,5 @@ async def test_my_permissions_follow_acmes_policy(gql):
     # then
     assert "errors" not in result, result
     assert {p["type"]: p["scope"] for p in result["data"]["myPermissions"]} == {
-        "Contact": "ORG", "Customer": "ORG", "Interaction": "ORG", "Lead": "ORG", "Opportunity": "ORG", "User": "ORG"}
+        "Contact": "ORG", "Contract": "ORG", "Customer": "ORG", "Interaction": "ORG", "Invoice": "ORG", "Lead": "ORG",
+        "Opportunity": "ORG", "Payment": "ORG", "PriceBook": "ORG", "Product": "ORG", "Quote": "ORG", "User": "ORG"}

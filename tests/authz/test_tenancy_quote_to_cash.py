@@ -1,0 +1,633 @@
+"""Tenant isolation from quote to cash: Acme's admin, given ids of Demo's products, price books,
+quotes, contracts (their approval steps, signatures and installments), invoices, payments and
+allocations, in every position a query or mutation takes one, gets NOT_FOUND and changes nothing;
+no connection or list holds a Demo row. Acme's own records are made through the API by its admin.
+The helpers, and the test that every root field has a case, are in test_tenancy."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from domain.billing.invoice import Invoice
+from domain.billing.payment import Payment, PaymentAllocation
+from domain.billing.payment_plan import Installment
+from domain.contracts.approval import ContractApprovalStep, approval_flow
+from domain.contracts.contract import Contract
+from domain.contracts.signature import SignatureRequest
+from domain.crm.customer import Customer
+from domain.pipeline.opportunity import Opportunity
+from domain.sales.product import PriceBook, Product
+from domain.sales.quote import Quote
+from schema.node import from_global_id, to_global_id
+from tests.authz.test_tenancy import (
+    ACME,
+    ADD_COMMENT,
+    ASSIGN_ROLE,
+    COMMENTS,
+    MEETINGS,
+    RECORD_MEETING,
+    REVOKE_ROLE,
+    SHARE_RECORD,
+    Case,
+    World,
+    _input,
+    created,
+    demo_keys,
+    first_row,
+    global_ids,
+    org_snapshot,
+)
+
+ACME_REP = "rep@acme.test"
+
+# --- documents -------------------------------------------------------------------------------
+
+PRODUCT = "query ($id: ID!) { product(id: $id) { id name } }"
+QUOTE = "query ($id: ID!) { quote(id: $id) { id title } }"
+CONTRACT = "query ($id: ID!) { contract(id: $id) { id title } }"
+INVOICE = "query ($id: ID!) { invoice(id: $id) { id number } }"
+PAYMENT = "query ($id: ID!) { payment(id: $id) { id payerName } }"
+NODE = "query ($id: ID!) { node(id: $id) { id __typename } }"
+CONTRACT_APPROVAL_FLOW = "{ contractApprovalFlow }"
+
+RECEIVABLES = """
+query ($customerId: ID) {
+  receivables(customerId: $customerId) {
+    currency customerId outstanding openInvoices
+    invoices { outstanding invoice { id customer { id } contract { id } } }
+  }
+}"""
+
+PRODUCTS = """
+query ($search: String) {
+  products(first: 100, search: $search) { totalCount edges { node { id code name } } }
+}"""
+
+PRICE_BOOKS = "{ priceBooks { id name currency entries { unitPrice product { id } } } }"
+
+QUOTES = """
+query ($filter: QuoteFilter) {
+  quotes(first: 100, filter: $filter) {
+    totalCount
+    edges { node {
+      id title opportunity { id } customer { id } owner { id } decidedBy { id } previousRevision { id }
+      lines { product { id } }
+    } }
+  }
+}"""
+
+CONTRACTS = """
+query ($filter: ContractFilter) {
+  contracts(first: 100, filter: $filter) {
+    totalCount
+    edges { node {
+      id title customer { id } opportunity { id } quote { id } owner { id } amends { id }
+      approvalSteps { id decidedBy { id } } signatures { id signer { id } } paymentPlan { id invoice { id } }
+      invoices { id }
+    } }
+  }
+}"""
+
+INVOICES = """
+query ($filter: InvoiceFilter) {
+  invoices(first: 100, filter: $filter) {
+    totalCount
+    edges { node {
+      id number customer { id } contract { id } creditedInvoice { id }
+      allocations { id payment { id } invoice { id } createdBy { id } }
+    } }
+  }
+}"""
+
+PAYMENTS = """
+query ($filter: PaymentFilter) {
+  payments(first: 100, filter: $filter) {
+    totalCount
+    edges { node { id payerName customer { id } allocations { id invoice { id } } } }
+  }
+}"""
+
+USER_ERRORS = "userErrors { field code }"
+CREATE_PRODUCT = f"""
+mutation ($input: CreateProductInput!) {{ createProduct(input: $input) {{ product {{ id }} {USER_ERRORS} }} }}"""
+UPDATE_PRODUCT = f"""
+mutation ($input: UpdateProductInput!) {{ updateProduct(input: $input) {{ product {{ id name }} {USER_ERRORS} }} }}"""
+CREATE_PRICE_BOOK = f"""
+mutation ($input: CreatePriceBookInput!) {{
+  createPriceBook(input: $input) {{ priceBook {{ id entries {{ product {{ id }} }} }} {USER_ERRORS} }}
+}}"""
+CREATE_QUOTE = f"""
+mutation ($input: CreateQuoteInput!) {{ createQuote(input: $input) {{ quote {{ id version }} {USER_ERRORS} }} }}"""
+UPDATE_QUOTE = f"""
+mutation ($input: UpdateQuoteInput!) {{ updateQuote(input: $input) {{ quote {{ id title }} {USER_ERRORS} }} }}"""
+SET_DISCOUNT_THRESHOLD = f"""
+mutation ($input: SetDiscountThresholdInput!) {{
+  setDiscountThreshold(input: $input) {{ threshold {{ role maxDiscountPercent }} {USER_ERRORS} }}
+}}"""
+CREATE_CONTRACT = f"""
+mutation ($input: CreateContractInput!) {{
+  createContract(input: $input) {{ contract {{ id version }} {USER_ERRORS} }}
+}}"""
+UPDATE_CONTRACT = f"""
+mutation ($input: UpdateContractInput!) {{
+  updateContract(input: $input) {{ contract {{ id title }} {USER_ERRORS} }}
+}}"""
+AMEND_CONTRACT = f"""
+mutation ($input: AmendContractInput!) {{ amendContract(input: $input) {{ contract {{ id }} {USER_ERRORS} }} }}"""
+TERMINATE_CONTRACT = f"""
+mutation ($input: TerminateContractInput!) {{
+  terminateContract(input: $input) {{ contract {{ id status }} {USER_ERRORS} }}
+}}"""
+SUBMIT_CONTRACT = f"""
+mutation ($input: SubmitContractInput!) {{
+  submitContract(input: $input) {{ contract {{ id status approvalSteps {{ id status }} }} {USER_ERRORS} }}
+}}"""
+APPROVE_CONTRACT_STEP = f"""
+mutation ($input: ApproveContractStepInput!) {{
+  approveContractStep(input: $input) {{ contract {{ id status approvalSteps {{ id status }} }} {USER_ERRORS} }}
+}}"""
+REJECT_CONTRACT_STEP = f"""
+mutation ($input: RejectContractStepInput!) {{
+  rejectContractStep(input: $input) {{ contract {{ id status }} {USER_ERRORS} }}
+}}"""
+REQUEST_SIGNATURE = f"""
+mutation ($input: RequestSignatureInput!) {{
+  requestSignature(input: $input) {{ signature {{ id }} signingToken {USER_ERRORS} }}
+}}"""
+SIGN_CONTRACT = f"""
+mutation ($input: SignContractInput!) {{
+  signContract(input: $input) {{ signature {{ id status }} {USER_ERRORS} }}
+}}"""
+SET_PAYMENT_PLAN = f"""
+mutation ($input: SetPaymentPlanInput!) {{
+  setPaymentPlan(input: $input) {{ installments {{ id }} {USER_ERRORS} }}
+}}"""
+REACH_PAYMENT_MILESTONE = f"""
+mutation ($input: ReachPaymentMilestoneInput!) {{
+  reachPaymentMilestone(input: $input) {{ installments {{ id }} {USER_ERRORS} }}
+}}"""
+SET_CONTRACT_APPROVAL_FLOW = f"""
+mutation ($input: SetContractApprovalFlowInput!) {{
+  setContractApprovalFlow(input: $input) {{ steps {USER_ERRORS} }}
+}}"""
+CREATE_INVOICE = f"""
+mutation ($input: CreateInvoiceInput!) {{ createInvoice(input: $input) {{ invoice {{ id }} {USER_ERRORS} }} }}"""
+ISSUE_INVOICE = f"""
+mutation ($input: IssueInvoiceInput!) {{
+  issueInvoice(input: $input) {{ invoice {{ id number status }} {USER_ERRORS} }}
+}}"""
+VOID_INVOICE = f"""
+mutation ($input: VoidInvoiceInput!) {{ voidInvoice(input: $input) {{ invoice {{ id status }} {USER_ERRORS} }} }}"""
+ISSUE_CREDIT_NOTE = f"""
+mutation ($input: IssueCreditNoteInput!) {{ issueCreditNote(input: $input) {{ invoice {{ id }} {USER_ERRORS} }} }}"""
+RECORD_PAYMENT = f"""
+mutation ($input: RecordPaymentInput!) {{ recordPayment(input: $input) {{ payment {{ id }} {USER_ERRORS} }} }}"""
+ALLOCATE_PAYMENT = f"""
+mutation ($input: AllocatePaymentInput!) {{
+  allocatePayment(input: $input) {{ allocations {{ id }} {USER_ERRORS} }}
+}}"""
+REVERSE_PAYMENT_ALLOCATION = f"""
+mutation ($input: ReversePaymentAllocationInput!) {{
+  reversePaymentAllocation(input: $input) {{ allocations {{ id }} {USER_ERRORS} }}
+}}"""
+MATCH_PAYMENT = f"""
+mutation ($input: MatchPaymentInput!) {{
+  matchPayment(input: $input) {{ payment {{ id customer {{ id }} }} {USER_ERRORS} }}
+}}"""
+
+# quote actions: input type, the Demo quote they would apply to, whether they take a comment
+QUOTE_ACTIONS = {
+    "submitQuoteForApproval": ("QuoteActionInput", "DraftQuote", False),
+    "approveQuote": ("QuoteDecisionInput", "PendingQuote", True),
+    "rejectQuote": ("QuoteDecisionInput", "PendingQuote", True),
+    "sendQuote": ("QuoteActionInput", "DraftQuote", False),
+    "acceptQuote": ("QuoteActionInput", "SentQuote", False),
+    "declineQuote": ("QuoteDecisionInput", "SentQuote", True),
+    "reviseQuote": ("QuoteActionInput", "SentQuote", False),
+}
+
+
+def quote_action(field: str) -> str:
+    input_type = QUOTE_ACTIONS[field][0]
+    return f"mutation ($input: {input_type}!) {{ {field}(input: $input) {{ quote {{ id status }} {USER_ERRORS} }} }}"
+
+
+# --- Acme's own records, made through the API ------------------------------------------------
+
+
+def _document(title: str) -> dict[str, str]:
+    return {"name": f"{title}.pdf", "contentBase64": base64.b64encode(f"%PDF-1.4\n{title}\n".encode()).decode()}
+
+
+async def _approved_contract(gql, customer: str, admin: str) -> str:
+    """A contract of Acme's rep, approved by Acme's admin, who holds the approvers' roles only
+    for as long as it takes (the org's policy is left as it was)."""
+    contract = (await created(gql, CREATE_CONTRACT, "createContract", ACME_REP, customerId=customer,
+                              title="Acme approved probe", amount="2000", document=_document("Acme approved")))
+    submitted = await created(gql, SUBMIT_CONTRACT, "submitContract", ACME_REP, id=contract["contract"]["id"])
+    roles = ("sales_manager", "finance")
+    try:
+        for role in roles:
+            await created(gql, ASSIGN_ROLE, "assignRole", ACME, userId=admin, role=role)
+        for step in submitted["contract"]["approvalSteps"]:
+            await created(gql, APPROVE_CONTRACT_STEP, "approveContractStep", ACME,
+                          contractId=contract["contract"]["id"], stepId=step["id"])
+    finally:
+        for role in roles:
+            await gql(REVOKE_ROLE, _input(userId=admin, role=role), as_=ACME)
+    return contract["contract"]["id"]
+
+
+@pytest.fixture(scope="module")
+async def acme_q2c(gql, db, users) -> AsyncIterator[dict[str, str]]:
+    """Global ids of Acme's product, price book, draft quote, contract pending approval (and its open
+    step), approved contract, issued invoice, unmatched payment and a customer's payment."""
+    acme_org_id = users[ACME].org_id
+    async with db.read() as session:
+        customer = await first_row(session, Customer, acme_org_id, Customer.name == "Acme Secret Customer")
+        opportunity = await first_row(session, Opportunity, acme_org_id, Opportunity.name == "Acme deal")
+    customer_id, opportunity_id = to_global_id("Customer", customer.id), to_global_id("Opportunity", opportunity.id)
+    tag = uuid.uuid4().hex[:8]
+    product = (await created(gql, CREATE_PRODUCT, "createProduct", ACME, code=f"ACME-{tag}",
+                             name=f"Acme probe product {tag}", defaultPrice="100"))["product"]
+    book = (await created(gql, CREATE_PRICE_BOOK, "createPriceBook", ACME, name=f"Acme probe book {tag}",
+                          isDefault=False, prices=[{"productId": product["id"], "unitPrice": "90"}]))["priceBook"]
+    quote = (await created(gql, CREATE_QUOTE, "createQuote", ACME, opportunityId=opportunity_id,
+                           lines=[{"productId": product["id"], "quantity": "2"}]))["quote"]
+    pending = (await created(gql, CREATE_CONTRACT, "createContract", ACME, customerId=customer_id,
+                             title="Acme pending probe", amount="1000", document=_document("Acme pending")))
+    submitted = await created(gql, SUBMIT_CONTRACT, "submitContract", ACME, id=pending["contract"]["id"])
+    draft = (await created(gql, CREATE_INVOICE, "createInvoice", ACME, customerId=customer_id,
+                           lines=[{"description": "Acme probe work", "unitPrice": "500"}]))["invoice"]
+    invoice = (await created(gql, ISSUE_INVOICE, "issueInvoice", ACME, invoiceId=draft["id"]))["invoice"]
+    payment = (await created(gql, RECORD_PAYMENT, "recordPayment", ACME, payerName="Unknown Acme payer",
+                             amount="50"))["payment"]
+    customer_payment = (await created(gql, RECORD_PAYMENT, "recordPayment", ACME, customerId=customer_id,
+                                      amount="50"))["payment"]
+    yield {
+        "Customer": customer_id,
+        "Opportunity": opportunity_id,
+        "Product": product["id"],
+        "PriceBook": book["id"],
+        "Quote": quote["id"],
+        "PendingContract": pending["contract"]["id"],
+        "ApprovalStep": submitted["contract"]["approvalSteps"][0]["id"],
+        "ApprovedContract": await _approved_contract(gql, customer_id, to_global_id("User", users[ACME].id)),
+        "Invoice": invoice["id"],
+        "Payment": payment["id"],
+        "CustomerPayment": customer_payment["id"],
+    }
+
+
+# --- Demo's records, one of each kind and state ----------------------------------------------
+
+
+def demo_rows(org_id: int) -> dict[str, tuple[Any, ...]]:
+    """Which Demo row each key names: (model, conditions); the seed has them all."""
+    contracts_active = select(Contract.id).where(Contract.org_id == org_id, Contract.status == "active")
+    return {
+        "Product": (Product,),
+        "PriceBook": (PriceBook,),
+        "DraftQuote": (Quote, Quote.status == "draft"),
+        "PendingQuote": (Quote, Quote.status == "pending_approval"),
+        "SentQuote": (Quote, Quote.status == "sent"),
+        "AcceptedQuote": (Quote, Quote.status == "accepted"),
+        "DraftContract": (Contract, Contract.status == "draft"),
+        "PendingContract": (Contract, Contract.status == "pending_approval"),
+        "ApprovedContract": (Contract, Contract.status == "approved"),
+        "ActiveContract": (Contract, Contract.status == "active"),
+        "ApprovalStep": (ContractApprovalStep, ContractApprovalStep.status == "pending"),
+        "Signature": (SignatureRequest, SignatureRequest.status == "pending"),
+        "Installment": (Installment, Installment.status == "planned", Installment.contract_id.in_(contracts_active)),
+        "Invoice": (Invoice, Invoice.kind == "invoice", Invoice.status == "issued", Invoice.amount_paid == 0),
+        "Payment": (Payment, Payment.customer_id.is_(None)),
+        "PaymentAllocation": (PaymentAllocation, PaymentAllocation.reversed_at.is_(None)),
+        "Customer": (Customer,),
+        "Opportunity": (Opportunity,),
+    }
+
+
+GLOBAL_TYPES = {ContractApprovalStep: "ApprovalStep", SignatureRequest: "Signature"}
+
+
+@pytest.fixture
+async def world(db, users, acme_q2c) -> World:
+    demo_org_id = users["admin@demo.test"].org_id
+    acme_org_id = users[ACME].org_id
+    demo: dict[str, str] = {}
+    demo_version: dict[str, int] = {}
+    async with db.read() as session:
+        for key, (model, *where) in demo_rows(demo_org_id).items():
+            row = await first_row(session, model, demo_org_id, *where)
+            assert row is not None, f"the Demo seed has no {key}"
+            demo[key] = to_global_id(GLOBAL_TYPES.get(model, model.__name__), row.id)
+            if hasattr(row, "version"):
+                demo_version[key] = row.version
+        acme_quote = await session.get(Quote, from_global_id(acme_q2c["Quote"])[1])
+    demo["User"] = to_global_id("User", users["rep1@demo.test"].id)
+    return World(demo=demo, demo_version=demo_version,
+                 acme={**acme_q2c, "Admin": to_global_id("User", users[ACME].id),
+                       "Rep": to_global_id("User", users[ACME_REP].id)},
+                 acme_version={"Quote": acme_quote.version}, demo_org_id=demo_org_id, acme_org_id=acme_org_id)
+
+
+# --- single lookups and mutations on Demo ids: NOT_FOUND -------------------------------------
+
+IN_30_DAYS = (date.today() + timedelta(days=30)).isoformat()
+Q2C_TYPES = ("Product", "PriceBook", "Quote", "Contract", "ApprovalStep", "Signature", "Installment", "Invoice",
+             "Payment", "PaymentAllocation")
+# a record of each type the collaboration and sharing mutations take (Demo's, by key)
+COMMENTABLE = {"Quote": "DraftQuote", "Contract": "ActiveContract", "Invoice": "Invoice", "Payment": "Payment",
+               "Product": "Product", "PriceBook": "PriceBook"}
+SHAREABLE = ("Quote", "Contract", "Invoice")
+
+
+def _node_key(type_name: str) -> str:
+    return {"Quote": "DraftQuote", "Contract": "ActiveContract"}.get(type_name, type_name)
+
+
+NOT_FOUND_CASES = [
+    # single lookups
+    Case("product(id)", PRODUCT, "product", lambda w, _: {"id": w.demo["Product"]}),
+    Case("quote(id)", QUOTE, "quote", lambda w, _: {"id": w.demo["SentQuote"]}),
+    Case("contract(id)", CONTRACT, "contract", lambda w, _: {"id": w.demo["ActiveContract"]}),
+    Case("invoice(id)", INVOICE, "invoice", lambda w, _: {"id": w.demo["Invoice"]}),
+    Case("payment(id)", PAYMENT, "payment", lambda w, _: {"id": w.demo["Payment"]}),
+    *[Case(f"node(id: {t})", NODE, "node", lambda w, _, t=t: {"id": w.demo[_node_key(t)]}) for t in Q2C_TYPES],
+    Case("receivables(customerId)", RECEIVABLES, "receivables", lambda w, _: {"customerId": w.demo["Customer"]},
+         nullable=False),
+    *[Case(f"comments(recordId: {t})", COMMENTS, "comments", lambda w, _, k=k: {"recordId": w.demo[k]},
+           nullable=False) for t, k in COMMENTABLE.items()],
+    *[Case(f"meetings(recordId: {t})", MEETINGS, "meetings", lambda w, _, t=t: {"recordId": w.demo[COMMENTABLE[t]]},
+           nullable=False) for t in SHAREABLE],
+    # mutations naming a Demo record directly
+    Case("updateProduct.id", UPDATE_PRODUCT, "updateProduct", lambda w, _: _input(
+        id=w.demo["Product"], version=w.demo_version["Product"], name="taken over by Acme")),
+    Case("createQuote.opportunityId", CREATE_QUOTE, "createQuote", lambda w, _: _input(
+        opportunityId=w.demo["Opportunity"], lines=[{"description": "Acme offer", "quantity": "1", "unitPrice": "1"}])),
+    Case("updateQuote.id", UPDATE_QUOTE, "updateQuote", lambda w, _: _input(
+        id=w.demo["DraftQuote"], version=w.demo_version["DraftQuote"], title="taken over by Acme")),
+    *[Case(f"{f}.id", quote_action(f), f, lambda w, _, key=key, comment=comment: _input(
+        id=w.demo[key], **({"comment": "Acme decides"} if comment else {})))
+      for f, (_, key, comment) in QUOTE_ACTIONS.items()],
+    Case("createContract.quoteId", CREATE_CONTRACT, "createContract", lambda w, _: _input(
+        quoteId=w.demo["AcceptedQuote"])),
+    Case("createContract.customerId", CREATE_CONTRACT, "createContract", lambda w, _: _input(
+        customerId=w.demo["Customer"], title="Acme contract with a Demo customer", amount="1000")),
+    Case("updateContract.id", UPDATE_CONTRACT, "updateContract", lambda w, _: _input(
+        id=w.demo["DraftContract"], version=w.demo_version["DraftContract"], title="taken over by Acme")),
+    Case("amendContract.contractId", AMEND_CONTRACT, "amendContract", lambda w, _: _input(
+        contractId=w.demo["ActiveContract"], reason="Acme amends", amount="1")),
+    Case("terminateContract.id", TERMINATE_CONTRACT, "terminateContract", lambda w, _: _input(
+        id=w.demo["ActiveContract"], reason="Acme terminates")),
+    Case("submitContract.id", SUBMIT_CONTRACT, "submitContract", lambda w, _: _input(id=w.demo["DraftContract"])),
+    Case("approveContractStep.contractId", APPROVE_CONTRACT_STEP, "approveContractStep", lambda w, _: _input(
+        contractId=w.demo["PendingContract"], stepId=w.demo["ApprovalStep"])),
+    Case("rejectContractStep.contractId", REJECT_CONTRACT_STEP, "rejectContractStep", lambda w, _: _input(
+        contractId=w.demo["PendingContract"], stepId=w.demo["ApprovalStep"], reason="Acme rejects")),
+    Case("requestSignature.contractId", REQUEST_SIGNATURE, "requestSignature", lambda w, _: _input(
+        contractId=w.demo["ApprovedContract"], signerName="Acme spy", signerEmail="spy@acme.test")),
+    Case("signContract.requestId", SIGN_CONTRACT, "signContract", lambda w, _: _input(
+        requestId=w.demo["Signature"], documentSha256="0" * 64)),
+    Case("setPaymentPlan.contractId", SET_PAYMENT_PLAN, "setPaymentPlan", lambda w, _: _input(
+        contractId=w.demo["ApprovedContract"],
+        installments=[{"label": "all", "dueDate": IN_30_DAYS, "percent": "100"}])),
+    Case("reachPaymentMilestone.contractId", REACH_PAYMENT_MILESTONE, "reachPaymentMilestone", lambda w, _: _input(
+        contractId=w.demo["ActiveContract"], milestone="go-live")),
+    Case("createInvoice.customerId", CREATE_INVOICE, "createInvoice", lambda w, _: _input(
+        customerId=w.demo["Customer"], lines=[{"description": "Acme bill", "unitPrice": "1"}])),
+    Case("issueInvoice.installmentId", ISSUE_INVOICE, "issueInvoice", lambda w, _: _input(
+        installmentId=w.demo["Installment"])),
+    Case("issueInvoice.invoiceId", ISSUE_INVOICE, "issueInvoice", lambda w, _: _input(invoiceId=w.demo["Invoice"])),
+    Case("voidInvoice.id", VOID_INVOICE, "voidInvoice", lambda w, _: _input(id=w.demo["Invoice"], reason="Acme")),
+    Case("issueCreditNote.invoiceId", ISSUE_CREDIT_NOTE, "issueCreditNote", lambda w, _: _input(
+        invoiceId=w.demo["Invoice"], reason="Acme credits")),
+    Case("recordPayment.customerId", RECORD_PAYMENT, "recordPayment", lambda w, _: _input(
+        customerId=w.demo["Customer"], amount="10")),
+    Case("allocatePayment.paymentId", ALLOCATE_PAYMENT, "allocatePayment", lambda w, _: _input(
+        paymentId=w.demo["Payment"], allocations=[{"invoiceId": w.demo["Invoice"]}])),
+    Case("reversePaymentAllocation.allocationId", REVERSE_PAYMENT_ALLOCATION, "reversePaymentAllocation",
+         lambda w, _: _input(allocationId=w.demo["PaymentAllocation"], reason="Acme reverses")),
+    Case("matchPayment.paymentId", MATCH_PAYMENT, "matchPayment", lambda w, _: _input(
+        paymentId=w.demo["Payment"], customerId=w.acme["Customer"])),
+    *[Case(f"addComment.recordId({t})", ADD_COMMENT, "addComment", lambda w, _, k=k: _input(
+        recordId=w.demo[k], body="Acme was here")) for t, k in COMMENTABLE.items()],
+    *[Case(f"recordMeeting.recordId({t})", RECORD_MEETING, "recordMeeting", lambda w, _, t=t: _input(
+        recordId=w.demo[COMMENTABLE[t]], title="Acme meeting")) for t in SHAREABLE],
+    *[Case(f"shareRecord.recordId({t})", SHARE_RECORD, "shareRecord", lambda w, _, t=t: _input(
+        recordId=w.demo[COMMENTABLE[t]], userId=w.acme["Rep"])) for t in SHAREABLE],
+    # mutations on Acme's own records naming a Demo record in a nested position
+    Case("createPriceBook.prices.productId", CREATE_PRICE_BOOK, "createPriceBook", lambda w, _: _input(
+        name="Acme book of Demo prices", isDefault=False, prices=[{"productId": w.demo["Product"], "unitPrice": "1"}])),
+    Case("createQuote.lines.productId", CREATE_QUOTE, "createQuote", lambda w, _: _input(
+        opportunityId=w.acme["Opportunity"], lines=[{"productId": w.demo["Product"], "quantity": "1"}])),
+    Case("updateQuote.lines.productId", UPDATE_QUOTE, "updateQuote", lambda w, _: _input(
+        id=w.acme["Quote"], version=w.acme_version["Quote"],
+        lines=[{"productId": w.demo["Product"], "quantity": "1"}])),
+    Case("createContract.opportunityId", CREATE_CONTRACT, "createContract", lambda w, _: _input(
+        customerId=w.acme["Customer"], opportunityId=w.demo["Opportunity"], amount="1000")),
+    Case("createContract.ownerId", CREATE_CONTRACT, "createContract", lambda w, _: _input(
+        customerId=w.acme["Customer"], ownerId=w.demo["User"], amount="1000")),
+    Case("approveContractStep.stepId", APPROVE_CONTRACT_STEP, "approveContractStep", lambda w, _: _input(
+        contractId=w.acme["PendingContract"], stepId=w.demo["ApprovalStep"])),
+    Case("rejectContractStep.stepId", REJECT_CONTRACT_STEP, "rejectContractStep", lambda w, _: _input(
+        contractId=w.acme["PendingContract"], stepId=w.demo["ApprovalStep"], reason="Acme rejects")),
+    Case("requestSignature.userId", REQUEST_SIGNATURE, "requestSignature", lambda w, _: _input(
+        contractId=w.acme["ApprovedContract"], userId=w.demo["User"])),
+    Case("createInvoice.contractId", CREATE_INVOICE, "createInvoice", lambda w, _: _input(
+        customerId=w.acme["Customer"], contractId=w.demo["ActiveContract"],
+        lines=[{"description": "Acme bill", "unitPrice": "1"}])),
+    Case("allocatePayment.allocations.invoiceId", ALLOCATE_PAYMENT, "allocatePayment", lambda w, _: _input(
+        paymentId=w.acme["Payment"], allocations=[{"invoiceId": w.demo["Invoice"], "exchangeRate": "1"}])),
+    Case("matchPayment.customerId", MATCH_PAYMENT, "matchPayment", lambda w, _: _input(
+        paymentId=w.acme["Payment"], customerId=w.demo["Customer"])),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in NOT_FOUND_CASES])
+async def test_acme_admin_gets_not_found_for_a_demo_id(gql, db, world, case):
+    # given
+    demo_before = await org_snapshot(db, world.demo_org_id)
+    acme_before = await org_snapshot(db, world.acme_org_id)
+    # when
+    result = await gql(case.document, case.variables(world, None), as_=ACME)
+    # then
+    assert [e["extensions"]["code"] for e in result.get("errors", [])] == [case.code], result
+    assert result["data"] == case.failed_data
+    assert await org_snapshot(db, world.demo_org_id) == demo_before
+    if case.is_mutation:
+        assert await org_snapshot(db, world.acme_org_id) == acme_before
+
+
+# --- mutations naming no Demo id: they change Acme only --------------------------------------
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+
+UNNAMED_CASES = [
+    Case("createProduct", CREATE_PRODUCT, "createProduct", lambda w, _: _input(
+        code=_unique("ACME").replace(" ", "-"), name=_unique("Acme own product"), defaultPrice="10")),
+    Case("createPriceBook", CREATE_PRICE_BOOK, "createPriceBook", lambda w, _: _input(
+        name=_unique("Acme own book"), isDefault=False)),
+    Case("setDiscountThreshold", SET_DISCOUNT_THRESHOLD, "setDiscountThreshold", lambda w, _: _input(
+        role="sales_rep", maxDiscountPercent="12")),
+    Case("setContractApprovalFlow", SET_CONTRACT_APPROVAL_FLOW, "setContractApprovalFlow", lambda w, _: _input(
+        steps=["sales_manager", "finance"])),
+    Case("recordPayment", RECORD_PAYMENT, "recordPayment", lambda w, _: _input(payerName="Acme payer", amount="5")),
+    # the same mutations as the NOT_FOUND cases, with Acme's ids only: they succeed
+    Case("createQuote(Acme ids)", CREATE_QUOTE, "createQuote", lambda w, _: _input(
+        opportunityId=w.acme["Opportunity"], lines=[{"productId": w.acme["Product"], "quantity": "1"}])),
+    Case("createContract(Acme ids)", CREATE_CONTRACT, "createContract", lambda w, _: _input(
+        customerId=w.acme["Customer"], opportunityId=w.acme["Opportunity"], ownerId=w.acme["Rep"], amount="1000")),
+    Case("createInvoice(Acme ids)", CREATE_INVOICE, "createInvoice", lambda w, _: _input(
+        customerId=w.acme["Customer"], contractId=w.acme["PendingContract"],
+        lines=[{"description": "Acme bill", "unitPrice": "1"}])),
+    Case("recordPayment(Acme customer)", RECORD_PAYMENT, "recordPayment", lambda w, _: _input(
+        customerId=w.acme["Customer"], amount="5")),
+    Case("createPriceBook(Acme product)", CREATE_PRICE_BOOK, "createPriceBook", lambda w, _: _input(
+        name=_unique("Acme priced book"), isDefault=False,
+        prices=[{"productId": w.acme["Product"], "unitPrice": "1"}])),
+    Case("updateQuote(Acme ids)", UPDATE_QUOTE, "updateQuote", lambda w, _: _input(
+        id=w.acme["Quote"], version=w.acme_version["Quote"],
+        lines=[{"productId": w.acme["Product"], "quantity": "3"}])),
+    Case("requestSignature(Acme ids)", REQUEST_SIGNATURE, "requestSignature", lambda w, _: _input(
+        contractId=w.acme["ApprovedContract"], userId=w.acme["Rep"])),
+    Case("allocatePayment(Acme ids)", ALLOCATE_PAYMENT, "allocatePayment", lambda w, _: _input(
+        paymentId=w.acme["CustomerPayment"], allocations=[{"invoiceId": w.acme["Invoice"], "amount": "1"}])),
+    Case("matchPayment(Acme ids)", MATCH_PAYMENT, "matchPayment", lambda w, _: _input(
+        paymentId=w.acme["Payment"], customerId=w.acme["Customer"])),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in UNNAMED_CASES])
+async def test_acme_admin_mutation_changes_acme_and_never_demo(gql, db, world, case):
+    # given
+    demo_before = await org_snapshot(db, world.demo_org_id)
+    acme_before = await org_snapshot(db, world.acme_org_id)
+    # when
+    result = await gql(case.document, case.variables(world, None), as_=ACME)
+    # then
+    assert "errors" not in result, result
+    assert result["data"][case.field]["userErrors"] == []
+    assert await org_snapshot(db, world.demo_org_id) == demo_before
+    assert await org_snapshot(db, world.acme_org_id) != acme_before
+
+
+# --- connections: Acme's rows, never a Demo row ----------------------------------------------
+
+CONNECTION_CASES = [
+    Case("products", PRODUCTS, "products", lambda w, _: {}),
+    Case("quotes", QUOTES, "quotes", lambda w, _: {}),
+    Case("contracts", CONTRACTS, "contracts", lambda w, _: {}),
+    Case("invoices", INVOICES, "invoices", lambda w, _: {}),
+    Case("payments", PAYMENTS, "payments", lambda w, _: {}),
+]
+
+MODELS = {"products": Product, "quotes": Quote, "contracts": Contract, "invoices": Invoice, "payments": Payment}
+
+
+async def pks_of(db, model: Any, org_id: int) -> set[int]:
+    async with db.read() as session:
+        return set(await session.scalars(select(model.id).where(model.org_id == org_id)))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CONNECTION_CASES])
+async def test_acme_admin_connection_holds_every_acme_row_and_no_demo_row(gql, db, world, case):
+    # given
+    model = MODELS[case.field]
+    demo = await demo_keys(db, world.demo_org_id)
+    # when
+    result = await gql(case.document, case.variables(world, None), as_=ACME)
+    # then
+    assert "errors" not in result, result
+    connection = result["data"][case.field]
+    assert {from_global_id(gid) for gid in global_ids(connection)}.isdisjoint(demo)
+    acme = {(model.__name__, pk) for pk in await pks_of(db, model, world.acme_org_id)}
+    assert acme  # made by acme_q2c
+    assert {from_global_id(e["node"]["id"]) for e in connection["edges"]} == acme
+    assert connection["totalCount"] == len(acme)
+
+
+FILTERED_CASES = [
+    Case("products(search: Demo name)", PRODUCTS, "products", lambda w, _: {"search": "实施服务"}),
+    *[Case(f"quotes({f}: Demo)", QUOTES, "quotes", lambda w, _, f=f, k=k: {"filter": {f: w.demo[k]}})
+      for f, k in (("opportunityId", "Opportunity"), ("customerId", "Customer"), ("ownerId", "User"))],
+    *[Case(f"contracts({f}: Demo)", CONTRACTS, "contracts", lambda w, _, f=f, k=k: {"filter": {f: w.demo[k]}})
+      for f, k in (("customerId", "Customer"), ("opportunityId", "Opportunity"), ("ownerId", "User"))],
+    Case("contracts(search: Demo title)", CONTRACTS, "contracts", lambda w, _: {"filter": {"search": "移动银行"}}),
+    *[Case(f"invoices({f}: Demo)", INVOICES, "invoices", lambda w, _, f=f, k=k: {"filter": {f: w.demo[k]}})
+      for f, k in (("customerId", "Customer"), ("contractId", "ActiveContract"))],
+    Case("payments(customerId: Demo)", PAYMENTS, "payments", lambda w, _: {
+        "filter": {"customerId": w.demo["Customer"]}}),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in FILTERED_CASES])
+async def test_acme_admin_connection_filtered_on_a_demo_record_is_empty(gql, world, case):
+    # when
+    result = await gql(case.document, case.variables(world, None), as_=ACME)
+    # then
+    assert result == {"data": {case.field: {"totalCount": 0, "edges": []}}}
+
+
+LIST_CASES = [
+    Case("priceBooks", PRICE_BOOKS, "priceBooks", lambda w, _: {}),
+    Case("receivables", RECEIVABLES, "receivables", lambda w, _: {}),
+    Case("receivables(customerId: Acme customer)", RECEIVABLES, "receivables", lambda w, _: {
+        "customerId": w.acme["Customer"]}),
+    Case("payments(unmatched)", PAYMENTS, "payments", lambda w, _: {"filter": {"unmatched": True}}),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in LIST_CASES])
+async def test_acme_admin_list_holds_no_demo_records(gql, db, world, case):
+    # given
+    demo = await demo_keys(db, world.demo_org_id)
+    # when
+    result = await gql(case.document, case.variables(world, None), as_=ACME)
+    # then
+    assert "errors" not in result, result
+    ids = {from_global_id(gid) for gid in global_ids(result["data"])}
+    assert ids.isdisjoint(demo)
+    assert ids  # Acme's own price book, open invoice and unmatched payment are there
+
+
+async def test_receivables_in_demos_currency_are_nothing_for_acme(gql, world):
+    # when: Demo bills in CNY, Acme never did
+    result = await gql("""{ receivables(currency: "CNY") {
+        outstanding overdue openInvoices invoicedInPeriod dueInvoices customerCredit invoices { outstanding } } }""",
+                       as_=ACME)
+    # then
+    assert "errors" not in result, result
+    figures = result["data"]["receivables"]
+    assert {k: v for k, v in figures.items() if k != "invoices"} == {
+        "outstanding": "0.00", "overdue": "0.00", "openInvoices": 0, "invoicedInPeriod": "0.00", "dueInvoices": 0,
+        "customerCredit": "0.00"}
+    assert figures["invoices"] == []
+
+
+# --- root fields without ids answer for Acme -------------------------------------------------
+
+NO_ID_QUERIES = {"contractApprovalFlow"}  # tested below
+
+
+async def test_contract_approval_flow_is_acmes(gql, db, world):
+    # given
+    async with db.read() as session:
+        steps = await approval_flow(session, world.acme_org_id)
+    # when
+    result = await gql(CONTRACT_APPROVAL_FLOW, as_=ACME)
+    # then
+    assert result == {"data": {"contractApprovalFlow": steps}}
+
+
+ALL_CASES = NOT_FOUND_CASES + UNNAMED_CASES + CONNECTION_CASES + FILTERED_CASES + LIST_CASES
