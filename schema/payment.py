@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal as PyDecimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -15,7 +16,7 @@ from domain.shared.money import quantize
 from .errors import UserError
 from .invoice import Invoice
 from .node import Node, to_global_id
-from .scalars import Decimal, rate
+from .scalars import Decimal
 from .user import User, load_user
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class PaymentAllocation(Node):
         return cls(id=to_global_id("PaymentAllocation", m.id), amount=quantize(m.amount, m.currency),
                    currency=m.currency, payment_amount=quantize(m.payment_amount, m.payment_currency),
                    payment_currency=m.payment_currency,
-                   exchange_rate=rate(m.exchange_rate) if m.exchange_rate is not None else None,
+                   exchange_rate=PyDecimal(m.exchange_rate) if m.exchange_rate is not None else None,
                    created_at=m.created_at, reversed_at=m.reversed_at, reversal_reason=m.reversal_reason,
                    _invoice_id=m.invoice_id, _payment_id=m.payment_id, _created_by_id=m.created_by_id,
                    _reversed_by_id=m.reversed_by_id)

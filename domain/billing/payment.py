@@ -91,8 +91,9 @@ class PaymentAllocation(Base):
     payment_amount: Mapped[Decimal]
     """In the payment's currency (differs only with an exchange rate)."""
     payment_currency: Mapped[str] = mapped_column(String(3))
-    exchange_rate: Mapped[Decimal | None] = mapped_column(nullable=True)
-    """Invoice currency units per payment currency unit."""
+    exchange_rate: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Invoice currency units per payment currency unit, exactly as used (up to 8 decimals; kept as
+    text because money columns hold 4)."""
     created_by_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
     created_at: Mapped[datetime]
     reversed_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -279,12 +280,19 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
     v.raise_if_any()
     if not planned:
         raise ValidationFailed.one("paymentId", FieldErrorCode.NOTHING_TO_ALLOCATE, "Nothing could be allocated.")
+    if payment.customer_id is None:  # allocating an unmatched payment matches it to the invoices' customer
+        customers = {invoice.customer_id for invoice, _, _, _ in planned}
+        if len(customers) > 1:
+            raise ValidationFailed.one("allocations", FieldErrorCode.MISMATCHED_RECORD,
+                                       "An unmatched payment pays one customer's invoices; match it first.")
+        payment.customer_id = customers.pop()
     now = clock.now()
     made = []
     for invoice, amount, used, rate in planned:
         allocation = PaymentAllocation(org_id=actor.org_id, payment_id=payment.id, invoice_id=invoice.id,
                                        amount=amount, currency=invoice.currency, payment_amount=used,
-                                       payment_currency=payment.currency, exchange_rate=rate,
+                                       payment_currency=payment.currency,
+                                       exchange_rate=format(rate.normalize(), "f") if rate is not None else None,
                                        created_by_id=actor.user_id, created_at=now)
         session.add(allocation)
         invoice.amount_paid += amount
@@ -295,10 +303,11 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
     payment.updated_at = now
     await _flush(session)
     for allocation, (invoice, amount, _, _) in zip(made, planned, strict=True):
-        await emit(session, actor, invoice, "invoice.payment_allocated", amount=str(amount),
+        await emit(session, actor, invoice, "invoice.payment_allocated", amount=str(quantize(amount, invoice.currency)),
                    paymentId=payment.id, allocationId=allocation.id)
     _payment_event(session, actor, payment, "payment.allocated",
-                   allocations=[{"id": a.id, "invoiceId": a.invoice_id, "amount": str(a.amount)} for a in made])
+                   allocations=[{"id": a.id, "invoiceId": a.invoice_id, "amount": str(quantize(a.amount, a.currency))}
+                                for a in made])
     return made
 
 
@@ -340,7 +349,8 @@ async def reverse_allocation(session: AsyncSession, actor: Actor, allocation_id:
     invoice.settle(None)
     invoice.updated_at = now
     await _flush(session)
-    await emit(session, actor, invoice, "invoice.allocation_reversed", amount=str(allocation.amount),
+    await emit(session, actor, invoice, "invoice.allocation_reversed",
+               amount=str(quantize(allocation.amount, allocation.currency)),
                paymentId=payment.id, allocationId=allocation.id, reason=reason)
     _payment_event(session, actor, payment, "payment.allocation_reversed", allocationId=allocation.id,
                    reason=reason)

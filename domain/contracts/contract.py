@@ -235,6 +235,12 @@ async def create_contract(session: AsyncSession, actor: Actor, data: ContractInp
         if quote.status != QuoteStatus.ACCEPTED:
             raise ValidationFailed.one("quoteId", FieldErrorCode.QUOTE_NOT_ACCEPTED,
                                        f"Quote {quote.number} is {quote.status}, not accepted.")
+        taken = await session.scalar(select(Contract.number).where(
+            Contract.org_id == actor.org_id, Contract.quote_id == quote.id, Contract.amends_id.is_(None),
+            Contract.status.notin_([ContractStatus.SUPERSEDED.value, ContractStatus.TERMINATED.value])).limit(1))
+        if taken is not None:
+            raise ValidationFailed.one("quoteId", FieldErrorCode.DUPLICATE,
+                                       f"Contract {taken} was made from quote {quote.number} already.")
         opportunity_id = quote.opportunity_id
     customer_id = quote.customer_id if quote else data.customer_id
     if customer_id is None:
@@ -389,6 +395,13 @@ async def amend_contract(session: AsyncSession, actor: Actor, contract_id: int, 
     if original.status != ContractStatus.ACTIVE:
         raise ValidationFailed.one("contractId", FieldErrorCode.INVALID_STATE,
                                    f"Only an active contract can be amended (this one is {original.status}).")
+    pending = await session.scalar(select(Contract.number).where(
+        Contract.org_id == actor.org_id, Contract.amends_id == original.id,
+        Contract.status.notin_([ContractStatus.ACTIVE.value, ContractStatus.SUPERSEDED.value,
+                                ContractStatus.TERMINATED.value])).limit(1))
+    if pending is not None:
+        raise ValidationFailed.one("contractId", FieldErrorCode.INVALID_STATE,
+                                   f"Amendment {pending} of this contract is still open; finish it first.")
     v = Validator()
     reason = v.text("reason", reason, max_len=1000, required=True)
     if not reason:

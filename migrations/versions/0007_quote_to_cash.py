@@ -373,7 +373,7 @@ def upgrade() -> None:
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('payment_amount', domain.shared.base.MoneyType(precision=20, scale=4), nullable=False),
     sa.Column('payment_currency', sa.String(length=3), nullable=False),
-    sa.Column('exchange_rate', domain.shared.base.MoneyType(precision=20, scale=4), nullable=True),
+    sa.Column('exchange_rate', sa.String(length=32), nullable=True),
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('reversed_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),

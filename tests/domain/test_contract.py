@@ -762,3 +762,32 @@ async def test_an_amendment_without_changes_keeps_the_originals_terms(db):
     with fails(FieldErrorCode.DOCUMENT_REQUIRED):
         async with db.write() as s:
             await submit_contract(s, w.rep, amendment.id, None)
+
+
+async def test_an_accepted_quote_makes_one_contract(db):
+    # given a contract made from an accepted quote
+    w = await new_world(db)
+    quote = await accepted_quote(db, w)
+    await new_contract(db, w, quote_id=quote.id)
+    before = await count(db, Contract, Contract.org_id == w.org_id)
+    # when a second one is made from it
+    with fails(FieldErrorCode.DUPLICATE):
+        await new_contract(db, w, quote_id=quote.id)
+    # then nothing was written
+    assert await count(db, Contract, Contract.org_id == w.org_id) == before
+
+
+async def test_a_contract_has_one_open_amendment_at_a_time(db):
+    # given an active contract with an amendment in draft
+    w = await new_world(db)
+    original = await active_contract(db, w)
+    async with db.write() as s:
+        await amend_contract(s, w.rep, original.id, reason="二期", data=ContractInput(
+            amount=Decimal("150000"), set_fields={"amount"}))
+    # when a second amendment is started
+    with fails(FieldErrorCode.INVALID_STATE):
+        async with db.write() as s:
+            await amend_contract(s, w.rep, original.id, reason="三期", data=ContractInput(
+                amount=Decimal("180000"), set_fields={"amount"}))
+    # then only the first exists
+    assert await count(db, Contract, Contract.amends_id == original.id) == 1

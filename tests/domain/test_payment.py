@@ -303,8 +303,8 @@ async def test_with_the_rate_a_foreign_payment_settles_in_the_invoice_currency(d
     [allocation] = await allocate(db, w, payment, to(invoice, "3550", "7.1"))
     # then the payment gives 500 USD
     stored = await reload(db, PaymentAllocation, allocation.id)
-    assert (stored.amount, stored.payment_amount, stored.exchange_rate) == (Decimal("3550"), Decimal("500"),
-                                                                            Decimal("7.1"))
+    assert (stored.amount, stored.payment_amount, Decimal(stored.exchange_rate)) == (
+        Decimal("3550"), Decimal("500"), Decimal("7.1"))
     assert await money(db, invoice, payment) == (
         "partially_paid", Decimal("3550"), Decimal("1450"), Decimal("500"), Decimal("500"))
     # when the rest of the invoice is taken from the rest of the payment, no amount named
@@ -515,3 +515,28 @@ async def test_payment_events_carry_amounts_at_the_currency_precision(db):
     # then
     assert [(p["amount"], p["allocated"], p["unallocated"]) for p in payloads] == [
         ("6000.50", "0.00", "6000.50"), ("6000.50", "5000.00", "1000.50")]
+
+
+async def test_an_exchange_rate_is_kept_to_its_last_decimal(db):
+    # given a CNY invoice and a USD payment
+    w = await new_world(db)
+    invoice = await one_invoice(db, w)
+    payment = await received(db, w, "1000", currency="USD")
+    # when it is allocated at a rate with 8 decimals
+    [allocation] = await allocate(db, w, payment, to(invoice, "712.35", "7.12345678"))
+    # then the rate stored is the rate used, to the last decimal
+    stored = await reload(db, PaymentAllocation, allocation.id)
+    assert Decimal(stored.exchange_rate) == Decimal("7.12345678")
+    assert stored.payment_amount == Decimal("100.00")
+
+
+async def test_allocating_an_unmatched_payment_by_hand_matches_it_to_the_invoices_customer(db):
+    # given a payment nobody placed yet and the customer's invoice
+    w = await new_world(db)
+    invoice = await one_invoice(db, w)
+    stray = await received(db, w, "5000", customer=False, payer="华为 (汇款)")
+    # when finance allocates it to that invoice by hand
+    await allocate(db, w, stray, to(invoice))
+    # then the payment is the invoice's customer's, and no longer unmatched
+    assert (await reload(db, Payment, stray.id)).customer_id == w.customer.id
+    assert await unmatched(db, w) == []
