@@ -325,8 +325,9 @@ def quote_payload(q: Quote) -> dict[str, Any]:
         "id": q.id, "number": q.number, "revision": q.revision, "opportunityId": q.opportunity_id,
         "customerId": q.customer_id, "ownerId": q.owner_id, "title": q.title, "status": q.status,
         "currency": q.currency, "subtotal": money(q.subtotal), "discountTotal": money(q.discount_total),
-        "taxTotal": money(q.tax_total), "total": money(q.total), "maxDiscountPercent": str(q.max_discount_percent),
-        "needsApproval": q.needs_approval, "version": q.version,
+        "taxTotal": money(q.tax_total), "total": money(q.total),
+        "maxDiscountPercent": format(q.max_discount_percent.normalize(), "f"), "needsApproval": q.needs_approval,
+        "version": q.version,
     }
 
 
