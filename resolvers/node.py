@@ -151,6 +151,8 @@ CONTRACT_PARTS = {"ApprovalStep": (ContractApprovalStep, ApprovalStep),
 async def _contract_part(info: strawberry.Info, type_name: str, pk: int) -> Node:
     """Approval steps, signatures and installments are visible when their contract is."""
     model, schema_type = CONTRACT_PARTS[type_name]
+    if type_name == "Installment" and not info.context.authz.can_read("Contract", "paymentPlan"):
+        raise NotFound(type_name, pk)  # a role that may not read the plan may not read it piece by piece
     async with info.context.read() as session:
         row = await session.get(model, pk)
     if row is None or row.org_id != info.context.actor.org_id or \

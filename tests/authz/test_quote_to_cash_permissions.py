@@ -289,11 +289,7 @@ VISIBLE: dict[str, dict[str, tuple[str, ...]]] = {
 }
 SEEN = [pytest.param(user, owner, t, id=f"{ROLE_OF[user]}-{ROLE_OF[owner]}s-{t}")
         for user, owners in VISIBLE.items() for owner in (REP1, REP2) for t in TYPES if t in owners[owner]]
-INSTALLMENT_LEAK = pytest.mark.xfail(strict=True, reason=(
-    "service may not read Contract.paymentPlan, yet node(id) of an Installment returns it with its amount: "
-    "resolvers/node.py (_contract_part) checks only the contract's row scope"))
-NOT_SEEN = [pytest.param(user, owner, t, id=f"{ROLE_OF[user]}-{ROLE_OF[owner]}s-{t}",
-                         marks=[INSTALLMENT_LEAK] if (user, t) == (SERVICE, "Installment") else [])
+NOT_SEEN = [pytest.param(user, owner, t, id=f"{ROLE_OF[user]}-{ROLE_OF[owner]}s-{t}")
             for user, owners in VISIBLE.items() for owner in (REP1, REP2) for t in TYPES if t not in owners[owner]]
 
 
