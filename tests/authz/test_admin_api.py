@@ -30,7 +30,7 @@ from tests.conftest import actor_of
 
 SDL = build_schema((Path(__file__).parents[2] / "schema.graphql").read_text(encoding="utf-8"))
 GUARDED_TYPES = ("Contact", "Contract", "Customer", "Interaction", "Invoice", "Lead", "Opportunity", "Payment",
-                 "PriceBook", "Product", "Quote", "User")
+                 "PriceBook", "Product", "Project", "Quote", "Task", "TimeEntry", "User")
 TYPE_ACTIONS = ("create", "update", "delete", "share", "approve", "plan", "terminate", "issue", "void", "credit",
                 "allocate", "receivables")
 AMOUNT = "4820000.00"
