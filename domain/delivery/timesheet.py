@@ -26,7 +26,7 @@ from ..shared.money import quantize
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.scope import Scope
 from ..tenancy.user import User
-from .project import Project, ProjectMember, ProjectStatus, load_for_write, project_event, require_open
+from .project import Project, ProjectMember, ProjectStatus, get_project, load_for_write, project_event, require_open
 from .task import Task, TaskStatus
 
 MAX_HOURS_PER_DAY = Decimal(24)
@@ -117,6 +117,7 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
                    hours: Decimal | None, note: str | None, project_id: int | None = None) -> TimeEntry:
     task, project = await _project_of_task(session, actor, task_id)
     if project_id is not None and project_id != project.id:
+        await get_project(session, actor, project_id)  # NOT_FOUND for a project out of reach (another org's)
         raise ValidationFailed.one("taskId", FieldErrorCode.TASK_OUTSIDE_PROJECT,
                                    f"Task {task.name!r} belongs to project {project.number}.")
     require_open(project)

@@ -1,8 +1,9 @@
 """Tenant isolation over the whole API: Acme's admin, given ids taken from org Demo (of every type,
 in every position a query or mutation takes one), gets NOT_FOUND for every lookup and every
 mutation, sees no Demo row in any connection or list, and changes nothing in Demo. Quote to cash
-has its cases in test_tenancy_quote_to_cash, which shares the helpers here. A last test fails when
-the schema gains a root field or mutation without a case in either."""
+and project delivery have their cases in test_tenancy_quote_to_cash and test_tenancy_delivery,
+which share the helpers here. A last test fails when the schema gains a root field or mutation
+without a case in any of them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ from domain.crm.contact import Contact
 from domain.crm.customer import Customer
 from domain.crm.interaction import Interaction
 from domain.crm.lead import Lead, LeadInput, create_lead
+from domain.delivery.budget import Expense
+from domain.delivery.change_request import ChangeRequest
+from domain.delivery.progress import ProgressReport
+from domain.delivery.project import Project, ProjectTemplate
+from domain.delivery.task import Task
+from domain.delivery.timesheet import TimeEntry, Timesheet
 from domain.models import Base
 from domain.pipeline.opportunity import Opportunity
 from domain.pipeline.stage import PipelineStage
@@ -332,9 +339,14 @@ def tenant_tables() -> list[Any]:
 
 # What the relay and the scheduler change on their own, in every org, while a test runs: event
 # positions and publication marks, reminders (of action items and overdue invoices), escalations
-# and the events they record (no actor).
+# and the events they record (no actor), and the delivery pass's rescheduling of open projects (the
+# scheduled and forecast dates and risk flags it recomputes; baselines are set once and stay).
 BACKGROUND_COLUMNS = {"outbox_event": {"position", "published_at"}, "action_item": {"reminded_at"},
-                      "invoice": {"reminded_at"}}
+                      "invoice": {"reminded_at"},
+                      "project": {"percent_complete", "scheduled_finish", "forecast_finish", "schedule_risk",
+                                  "cost_risk"},
+                      "task": {"early_start", "early_finish", "late_start", "late_finish", "slack_days", "critical",
+                               "forecast_start", "forecast_finish", "at_risk"}}
 BACKGROUND_TABLES = {"escalation"}
 
 
@@ -379,7 +391,10 @@ async def demo_keys(db, demo_org_id: int) -> set[tuple[str, int]]:
                                  ("Quote", Quote), ("Contract", Contract), ("ApprovalStep", ContractApprovalStep),
                                  ("Signature", SignatureRequest), ("Installment", Installment),
                                  ("Invoice", Invoice), ("Payment", Payment),
-                                 ("PaymentAllocation", PaymentAllocation)):
+                                 ("PaymentAllocation", PaymentAllocation), ("Project", Project), ("Task", Task),
+                                 ("Timesheet", Timesheet), ("TimeEntry", TimeEntry),
+                                 ("ProjectTemplate", ProjectTemplate), ("ChangeRequest", ChangeRequest),
+                                 ("Expense", Expense), ("ProgressReport", ProgressReport)):
             pks = await session.scalars(select(model.id).where(model.org_id == demo_org_id))
             keys |= {(type_name, pk) for pk in pks}
     return keys
@@ -615,14 +630,16 @@ NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions"}  # tested one by on
 
 
 def test_every_query_and_mutation_of_the_schema_has_a_tenancy_case():
-    # given: quote to cash has its own module, which imports this one's helpers
+    # given: quote to cash and delivery have their own modules, which import this one's helpers
+    from tests.authz import test_tenancy_delivery as delivery
     from tests.authz import test_tenancy_quote_to_cash as q2c
 
     schema = build_schema(SCHEMA_FILE.read_text(encoding="utf-8"))
     roots = set(schema.query_type.fields) | set(schema.mutation_type.fields)
     # when
-    covered = NO_ID_QUERIES | q2c.NO_ID_QUERIES | {
-        c.field for c in NOT_FOUND_CASES + UNNAMED_CASES + CONNECTION_CASES + LIST_CASES + q2c.ALL_CASES}
+    covered = NO_ID_QUERIES | q2c.NO_ID_QUERIES | delivery.NO_ID_QUERIES | {
+        c.field for c in NOT_FOUND_CASES + UNNAMED_CASES + CONNECTION_CASES + LIST_CASES + q2c.ALL_CASES
+        + delivery.ALL_CASES}
     # then
     assert roots - covered == set()
 
@@ -665,4 +682,5 @@ async def test_my_permissions_follow_acmes_policy(gql):
     assert "errors" not in result, result
     assert {p["type"]: p["scope"] for p in result["data"]["myPermissions"]} == {
         "Contact": "ORG", "Contract": "ORG", "Customer": "ORG", "Interaction": "ORG", "Invoice": "ORG", "Lead": "ORG",
-        "Opportunity": "ORG", "Payment": "ORG", "PriceBook": "ORG", "Product": "ORG", "Quote": "ORG", "User": "ORG"}
+        "Opportunity": "ORG", "Payment": "ORG", "PriceBook": "ORG", "Product": "ORG", "Project": "ORG", "Quote": "ORG",
+        "Task": "ORG", "TimeEntry": "ORG", "User": "ORG"}
