@@ -4,7 +4,7 @@ the change feed all ask a Guard; decisions come memoized from the org's policy."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from domain.shared.errors import Forbidden
@@ -77,10 +77,6 @@ class Guard:
             raise Forbidden(f"Your role may not read {', '.join(f'{record_type}.{f}' for f in denied)}, "
                             "so it cannot filter or sort by it.")
 
-    def reads_all(self, fields: Mapping[str, Sequence[str]]) -> bool:
-        """May these roles read every listed field of every listed type? (memoized per policy version)"""
-        return self.policy.reads_all(self.roles, fields)
-
     def readable(self, record_type: str, fields: Iterable[str]) -> list[str]:
         return [f for f in fields if self.can_read(record_type, f)]
 
@@ -106,7 +102,4 @@ class Unrestricted(Guard):
         return True
 
     def can_write(self, record_type: str, field: str) -> bool:
-        return True
-
-    def reads_all(self, fields: Mapping[str, Sequence[str]]) -> bool:
         return True

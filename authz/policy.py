@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
 
 import casbin
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +37,6 @@ class OrgPolicy:
         self.enforcer = enforcer
         self._decisions: dict[tuple[frozenset[str], str, str], bool] = {}
         self.enforce_calls = 0
-        self._reads_all: dict[frozenset[str], bool] = {}
 
     def allowed(self, roles: frozenset[str], obj: str, act: str) -> bool:
         key = (roles, obj, act)
@@ -64,14 +62,6 @@ class OrgPolicy:
 
     def field(self, roles: frozenset[str], record_type: str, field: str, act: str) -> bool:
         return self.allowed(roles, f"{record_type}.{field}", act)
-
-    def reads_all(self, roles: frozenset[str], fields: Mapping[str, Sequence[str]]) -> bool:
-        found = self._reads_all.get(roles)
-        if found is None:
-            found = self._reads_all[roles] = all(
-                f in ("id", "version") or self.field(roles, t, f, "read") for t, names in fields.items() for f in names
-            )
-        return found
 
 
 class PolicyStore:
