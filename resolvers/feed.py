@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
 from typing import Any
 
 import strawberry
@@ -12,12 +12,13 @@ from domain.shared.errors import DomainError, NotFound
 from domain.shared.pagination import InvalidPageRequest
 from realtime.channels import feed_channel, record_channel
 from realtime.cursor import check_not_expired
+from realtime.multiplex import Outlet, outlet
 from realtime.relay import event_message
 from realtime.stream import Gap, replay_then_live
 from schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
 from schema.node import from_global_id
 
-from .events import VISIBLE, authorize, to_change_event, to_timeline_entry
+from .events import VISIBLE, _subject, _view, authorize, to_change_event, to_timeline_entry
 
 REPLAY_BATCH = 500
 
@@ -67,6 +68,73 @@ async def _authorized(info: strawberry.Info, channel: str, replay: Any, position
         raise SubscriptionGap(f"Fell behind ({exc}); resubscribe with your last cursor.") from exc
 
 
+def _permission_view(ctx: Any) -> tuple[Any, ...]:
+    """Who decides the same of every field and action as this subscriber: the same org, policy
+    version and roles (an unrestricted guard allows everything in the org)."""
+    policy = getattr(ctx.guard, "policy", None)
+    if policy is None:
+        return (ctx.actor.org_id, type(ctx.guard).__name__)
+    return (ctx.actor.org_id, policy.org_id, policy.version, ctx.guard.roles)
+
+
+def _render_view(ctx: Any, permissions: tuple[Any, ...], event: dict[str, Any]) -> Hashable:
+    """Subscribers with the same render view of an event receive exactly the same of it: the same
+    permissions and, when the event is about a row-scoped record, the same row view of it."""
+    kind, _ = _subject(event)
+    return permissions, _view(ctx.actor, kind) if kind in VISIBLE else None
+
+
+async def _delivered(info: strawberry.Info, channel: str, replay: Any, position: int,
+                     keep: Callable[[dict[str, Any]], bool], to_root: Callable[[dict[str, Any]], Any],
+                     ) -> AsyncIterator[Any]:
+    """A subscription's stream: the events after ``position`` the subscriber may receive and
+    ``keep`` keeps, replayed then live, as root values (``to_root`` of each, cut to what it may read).
+
+    Multiplexed (the transport gave an outlet): nothing is yielded; each event is authorized,
+    executed and serialized once per render view (``to_root`` may depend on the event and the view
+    only) and the payload sent through the outlet. Either way the stream is the subscriber's own:
+    its replay, its bounded queue (SUBSCRIPTION_GAP when it falls behind), its duplicate filter."""
+    sink = outlet()
+    if sink is None:
+        async for event in _authorized(info, channel, replay, position):
+            if keep(event):
+                yield to_root(event)
+        return
+    await _multiplexed(info, sink, channel, replay, position, keep, to_root)
+
+
+async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay: Any, position: int,
+                       keep: Callable[[dict[str, Any]], bool], to_root: Callable[[dict[str, Any]], Any]) -> None:
+    ctx = info.context
+    org_id = ctx.actor.org_id
+    permissions = _permission_view(ctx)
+    renders = ctx.realtime.renders
+
+    async def render(event: dict[str, Any]) -> str | None:
+        allowed = await authorize(ctx.db, ctx.actor, ctx.guard, [event])
+        return await sink.render(to_root(allowed[0])) if allowed else None
+
+    try:
+        async for event in replay_then_live(ctx.realtime.hub, channel, replay, position,
+                                            max_queue=ctx.settings.ws_max_queue):
+            if event.get("org") != org_id or not keep(event):
+                continue
+            key = (sink.key, _render_view(ctx, permissions, event), event["id"])
+            payload = await renders.once(key, lambda event=event: render(event))
+            if payload is not None:
+                await sink.send(payload)
+    except Gap as exc:
+        raise SubscriptionGap(f"Fell behind ({exc}); resubscribe with your last cursor.") from exc
+
+
+def _everything(_event: dict[str, Any]) -> bool:
+    return True
+
+
+def _comments(event: dict[str, Any]) -> bool:
+    return event["topic"].startswith("comment.")
+
+
 @strawberry.type
 class FeedQuery:
     @strawberry.field(description="Pull-based sync: changes you may read after `after`, oldest first.")
@@ -101,8 +169,8 @@ class FeedSubscription:
         position = await _start(info, after)
         replay = _replayer(info, timeline=(type_name, pk))
         channel = record_channel(ctx.actor.org_id, type_name, pk)
-        async for event in _authorized(info, channel, replay, position):
-            yield to_timeline_entry(event, ctx.realtime.cursors.encode(ctx.actor.org_id, event["position"]))
+        async for entry in _delivered(info, channel, replay, position, _everything, _timeline_entry(ctx)):
+            yield entry
 
     @strawberry.subscription(description="Comments and replies on a record: replays after `after`, then live.")
     async def comment_thread(self, info: strawberry.Info, record_id: strawberry.ID,
@@ -112,9 +180,8 @@ class FeedSubscription:
         position = await _start(info, after)
         replay = _replayer(info, timeline=(type_name, pk), topics=["comment."])
         channel = record_channel(ctx.actor.org_id, type_name, pk)
-        async for event in _authorized(info, channel, replay, position):
-            if event["topic"].startswith("comment."):
-                yield to_timeline_entry(event, ctx.realtime.cursors.encode(ctx.actor.org_id, event["position"]))
+        async for entry in _delivered(info, channel, replay, position, _comments, _timeline_entry(ctx)):
+            yield entry
 
     @strawberry.subscription(description="Every change you may read (optionally of some record types).")
     async def change_feed(self, info: strawberry.Info, types: list[str] | None = None,
@@ -122,7 +189,20 @@ class FeedSubscription:
         ctx = info.context
         position = await _start(info, after)
         replay = _replayer(info, record_types=types or None)
-        async for event in _authorized(info, feed_channel(ctx.actor.org_id), replay, position):
-            if types and event["recordType"] not in types:
-                continue
-            yield to_change_event(event, ctx.realtime.cursors.encode(ctx.actor.org_id, event["position"]))
+        wanted = set(types or ())
+
+        def keep(event: dict[str, Any]) -> bool:
+            return not wanted or event["recordType"] in wanted
+
+        def to_root(event: dict[str, Any]) -> ChangeEvent:
+            return to_change_event(event, ctx.realtime.cursors.encode(ctx.actor.org_id, event["position"]))
+
+        async for change in _delivered(info, feed_channel(ctx.actor.org_id), replay, position, keep, to_root):
+            yield change
+
+
+def _timeline_entry(ctx: Any) -> Callable[[dict[str, Any]], TimelineEntry]:
+    def to_root(event: dict[str, Any]) -> TimelineEntry:
+        return to_timeline_entry(event, ctx.realtime.cursors.encode(ctx.actor.org_id, event["position"]))
+
+    return to_root

@@ -4,6 +4,7 @@ escalations)."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 
@@ -25,8 +26,7 @@ from schema.meeting import (
 )
 from schema.node import decode_id, to_global_id
 
-from .events import to_timeline_entry
-from .feed import _authorized, _replayer, _start, _visible_record
+from .feed import _delivered, _replayer, _start, _timeline_entry, _visible_record
 from .mutation import named, opt_id, run, value
 
 
@@ -104,9 +104,13 @@ async def _personal(info: strawberry.Info, after: str | None, topics: list[str])
     position = await _start(info, after)
     replay = _replayer(info, user_id=ctx.actor.user_id, topics=topics)
     channel = user_channel(ctx.actor.org_id, ctx.actor.user_id)
-    async for event in _authorized(info, channel, replay, position):
-        if any(event["topic"].startswith(t) for t in topics):
-            yield to_timeline_entry(event, ctx.realtime.cursors.encode(ctx.actor.org_id, event["position"]))
+    prefixes = tuple(topics)
+
+    def keep(event: dict[str, Any]) -> bool:
+        return event["topic"].startswith(prefixes)
+
+    async for entry in _delivered(info, channel, replay, position, keep, _timeline_entry(ctx)):
+        yield entry
 
 
 @strawberry.type

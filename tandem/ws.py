@@ -1,28 +1,54 @@
 """GraphQL subscriptions over the websocket: graphql-transport-ws only (the legacy graphql-ws
 subprotocol is not offered), authenticated in connection_init, capped per connection and per user,
-closed with 4403 when the token expires."""
+closed with 4403 when the token expires.
+
+Every operation runs under the connection's guard (fields the actor may not read resolve to null, as
+over HTTP). Subscriptions are multiplexed (realtime/multiplex.py): each operation gets an outlet that
+executes its selection on an event's root value, serializes it once for every subscriber of the same
+group, and sends the same payload bytes to each."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import json
 import time
-from collections import Counter
-from dataclasses import dataclass, replace
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from broadcaster import Broadcast
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    Visitor,
+    get_operation_ast,
+    parse,
+    visit,
+)
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 
 from authz.guard import Guard
 from authz.policy import PolicyStore
 from realtime.cursor import FeedCursors
 from realtime.hub import Hub
+from realtime.multiplex import Outlet, Renders, serving
 from resolvers.context import Context
+from resolvers.guard import current_guard
 
 from .auth import AuthError, authenticate, bearer, verify_token
 from .db import Database
@@ -34,9 +60,69 @@ class Realtime:
     broadcast: Broadcast
     cursors: FeedCursors
     hub: Hub
+    renders: Renders = field(default_factory=Renders)
+    """Multiplexed subscriptions' renderings, shared by every connection of the process."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a subscription document's outlets share: the parsed document, and the variables its
+    selection reads (the root field's own arguments only choose events, not how one renders)."""
+
+    document: DocumentNode
+    selection_variables: tuple[str, ...]
+
+
+class _SubscriptionVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_variable(self, node: Any, *_args: Any) -> None:
+        self.names.add(node.name.value)
+
+
+def _plan(query: str, operation_name: str | None) -> _Plan | None:
+    """None unless the document's operation is a subscription (queries and mutations over the socket
+    run as they do over HTTP)."""
+    document = parse(query)
+    operation = get_operation_ast(document, operation_name)
+    if not isinstance(operation, OperationDefinitionNode) or operation.operation != OperationType.SUBSCRIPTION:
+        return None
+    used = _SubscriptionVariables()
+    for node in operation.directives or ():
+        visit(node, used)
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode):  # skip its arguments, visit the rest
+            for node in selection.directives or ():
+                visit(node, used)
+            if selection.selection_set is not None:
+                visit(selection.selection_set, used)
+        else:
+            visit(selection, used)
+    for definition in document.definitions:
+        if definition is not operation:
+            visit(definition, used)
+    return _Plan(document, tuple(sorted(used.names)))
+
+
+class _TransportHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws, with each operation run under the connection's guard and given an outlet."""
+
+    view: WebSocketGraphQL
+
+    async def run_operation(self, operation: Operation) -> None:
+        token = current_guard.set(getattr(self.context, "guard", None))
+        try:
+            with serving(lambda: self.view.outlet(self, operation)):
+                await super().run_operation(operation)
+        finally:
+            current_guard.reset(token)
 
 
 class WebSocketGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = _TransportHandler
+
     def __init__(self, schema: Any, *, db: Database, settings: Settings, policies: PolicyStore,
                  realtime: Realtime) -> None:
         super().__init__(
@@ -50,6 +136,7 @@ class WebSocketGraphQL(GraphQL):
         self.realtime = realtime
         self.per_user: Counter[int] = Counter()
         self._owners: dict[int, tuple[int, asyncio.TimerHandle | None]] = {}
+        self._plans: OrderedDict[tuple[str, str | None], _Plan | None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -87,6 +174,80 @@ class WebSocketGraphQL(GraphQL):
         self.per_user[actor.user_id] += 1
         self._owners[id(websocket.scope)] = (actor.user_id, timer)
         return None
+
+
+    def _plan(self, query: str, operation_name: str | None) -> _Plan | None:
+        key = (query, operation_name)
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        plan = self._plans[key] = _plan(query, operation_name)
+        if len(self._plans) > PLAN_CACHE:
+            self._plans.popitem(last=False)
+        return plan
+
+    def outlet(self, handler: _TransportHandler, operation: Operation) -> Outlet | None:
+        """The outlet of a subscription operation (asked for by its resolver once the document has
+        been validated); None for anything else."""
+        plan = self._plan(operation.query, operation.operation_name)
+        if plan is None:
+            return None
+        variables = operation.variables or {}
+        key = (operation.query, operation.operation_name,
+               json.dumps([variables.get(name) for name in plan.selection_variables], sort_keys=True, default=str))
+        prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
+        websocket = handler.websocket.ws  # type: ignore[attr-defined]
+
+        async def render(root: Any) -> str:
+            return await self._render(handler.context, plan, variables, operation.operation_name, root)
+
+        async def send(payload: str) -> None:
+            if operation.completed:
+                return
+            try:
+                await websocket.send_text(prefix + payload + "}")
+            except WebSocketDisconnect as exc:
+                raise WebSocketDisconnected from exc
+
+        return Outlet(key=key, render=render, send=send)
+
+    async def _render(self, connection: Context, plan: _Plan, variables: dict[str, Any],
+                      operation_name: str | None, root: Any) -> str:
+        """Execute the subscription's selection on one event's root value, as the subscriber whose
+        connection this is (any of its group renders the same), and serialize the ``next`` payload."""
+        context = replace(connection, forbidden_fields={})
+        executor_class = self.schema.execution_context_class
+        token = current_guard.set(context.guard)
+        try:  # the field guard's executor picks the guard up as it is built
+            executor = executor_class.build(self.schema._schema, plan.document, context_value=context,
+                                            raw_variable_values=variables, operation_name=operation_name,
+                                            operation_extensions=None)
+        finally:
+            current_guard.reset(token)
+        data: Any = None
+        errors: list[GraphQLError]
+        if isinstance(executor, list):
+            errors = executor
+        else:
+            result = executor.build_per_event_executor(root).execute_operation(False)
+            if inspect.isawaitable(result):
+                result = await result
+            data, errors = result.data, list(result.errors or ())
+        payload: dict[str, Any] = {"data": data}
+        if errors:
+            self.schema.process_errors(errors)
+        formatted = [e.formatted for e in errors]
+        formatted += [{"message": f"Your role may not read {name}.", "path": path,
+                       "extensions": {"code": "FORBIDDEN_FIELD", "field": name}}
+                      for name, path in context.forbidden_fields.items()]
+        if formatted:
+            payload["errors"] = formatted
+        encoded = self.encode_json(payload)
+        return encoded.decode() if isinstance(encoded, bytes) else encoded
+
+
+PLAN_CACHE = 256
+"""Subscription documents whose parse and variable analysis are kept."""
 
 
 async def _expire(websocket: Any) -> None:
