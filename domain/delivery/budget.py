@@ -23,7 +23,8 @@ from ..shared.base import Base, IdType, MoneyType, pk
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, Validator
 from ..shared.money import check_amount, quantize
-from .project import Project, load_for_write, project_event, require_manager, require_open
+from .calendar import WorkCalendar
+from .project import Project, calendar_of, load_for_write, project_event, require_manager, require_open
 from .task import Task, TaskStatus
 from .timesheet import labor_cost
 
@@ -97,9 +98,10 @@ async def add_expense(session: AsyncSession, actor: Actor, *, project_id: int, a
     return expense
 
 
-def planned_percent(tasks: list[Task], today: date) -> Decimal:
+def planned_percent(tasks: list[Task], today: date, cal: WorkCalendar) -> Decimal:
     """The share of the work the baseline planned to be done before ``today`` starts, weighted like
-    progress (a task planned from Monday to Friday is 40 % due on Wednesday morning)."""
+    progress and counted in the project's working days (a task planned from Monday to Friday is 40 %
+    due on Wednesday morning; one from Thursday to Wednesday is 40 % due on Monday morning)."""
     leaves = [t for t in tasks if not t.is_summary and t.status != TaskStatus.CANCELLED]
     if not leaves:
         return Decimal(0)
@@ -114,8 +116,9 @@ def planned_percent(tasks: list[Task], today: date) -> Decimal:
         if today > finish:
             planned += weight
         else:
-            span = (finish - start).days + 1
-            planned += weight * Decimal((today - start).days) / Decimal(span)
+            span = max(cal.working_days_between(start, finish), 1)
+            done = min(max(cal.index_of(today) - cal.index_of(start), 0), span)
+            planned += weight * Decimal(done) / Decimal(span)
     return (planned * HUNDRED / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if total else Decimal(0)
 
 
@@ -134,7 +137,7 @@ async def cost_figures(session: AsyncSession, project: Project, tasks: list[Task
     currency = project.currency
     bac = project.budget
     actual = labor + expenses
-    planned_pct = planned_percent(tasks, today)
+    planned_pct = planned_percent(tasks, today, calendar_of(project))
     pv = quantize(bac * planned_pct / HUNDRED, currency)
     ev = quantize(bac * project.percent_complete / HUNDRED, currency)
     cpi, spi = _ratio(ev, actual), _ratio(ev, pv)

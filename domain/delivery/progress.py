@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, Text, select, update
+from sqlalchemy import ForeignKey, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
@@ -119,22 +119,21 @@ async def run_delivery(session: AsyncSession, now: datetime, *, limit: int = 200
     risks, and escalate overdue tasks (assignee, else manager, then up their chain)."""
     from .task import reschedule
 
-    projects = list(await session.scalars(select(Project).where(
-        Project.status.in_([ProjectStatus.ACTIVE.value, ProjectStatus.PLANNING.value]))
-        .order_by(Project.updated_at).limit(limit)))
-    items = []
-    today = now.date()
+    open_statuses = [ProjectStatus.ACTIVE.value, ProjectStatus.PLANNING.value]
+    projects = list(await session.scalars(select(Project).where(Project.status.in_(open_statuses))
+                                          .order_by(Project.updated_at).limit(limit)))
     for project in projects:
         await reschedule(session, project)
-        for t in await session.scalars(select(Task).where(
-                Task.project_id == project.id, Task.is_summary.is_(False),
-                Task.status.in_([TaskStatus.TODO.value, TaskStatus.IN_PROGRESS.value]))):
-            if t.due is None or t.due >= today:
-                continue
-            items.append(Overdue(kind=SlaKind.TASK, id=t.id, org_id=t.org_id, owner_id=t.assignee_id or
-                                 project.manager_id, due=_due_at(t), record_type="Task",
-                                 timeline=("Project", project.id),
-                                 payload={**task_payload(t), "title": t.name, "projectId": project.id}))
+    # Overdue tasks of every open project, not only of the batch rescheduled above: a due date does
+    # not depend on the forecast, and no overdue task waits for its project's turn.
+    rows = await session.execute(select(Task, Project.manager_id).join(Project, Project.id == Task.project_id).where(
+        Project.status.in_(open_statuses), Task.is_summary.is_(False),
+        Task.status.in_([TaskStatus.TODO.value, TaskStatus.IN_PROGRESS.value]),
+        func.coalesce(Task.due_date, Task.baseline_finish) < now.date()).order_by(Task.id))
+    items = [Overdue(kind=SlaKind.TASK, id=t.id, org_id=t.org_id, owner_id=t.assignee_id or manager_id,
+                     due=_due_at(t), record_type="Task", timeline=("Project", t.project_id),
+                     payload={**task_payload(t), "title": t.name, "projectId": t.project_id})
+             for t, manager_id in rows]
     return await escalate(session, items, now)
 
 

@@ -325,10 +325,7 @@ async def convert_won_opportunity(session: AsyncSession, actor: Actor, opportuni
     session.add(project)
     await session.flush()
     session.add(ProjectMember(org_id=actor.org_id, project_id=project.id, user_id=manager_id, added_at=now))
-    # The project manager reads the customer and the deal the project came from.
-    for record_type, record_id in (("Customer", project.customer_id), ("Opportunity", opportunity.id)):
-        session.add(RecordShare(org_id=actor.org_id, record_type=record_type, record_id=record_id, user_id=manager_id,
-                                team_id=None, shared_by_id=actor.user_id, created_at=now))
+    await _share_origin(session, actor, project, manager_id)
     if template is not None:
         await instantiate_template(session, actor, project, template)
     await session.flush()
@@ -336,6 +333,17 @@ async def convert_won_opportunity(session: AsyncSession, actor: Actor, opportuni
     project_event(session, actor, project, "project.created", operation="create", audience=[manager_id],
                   template=template.name if template else None)
     return project
+
+
+async def _share_origin(session: AsyncSession, actor: Actor, project: Project, manager_id: int) -> None:
+    """The project's manager reads the customer and the deal the project came from."""
+    for record_type, record_id in (("Customer", project.customer_id), ("Opportunity", project.opportunity_id)):
+        if record_id is None or await session.scalar(select(RecordShare.id).where(
+                RecordShare.org_id == project.org_id, RecordShare.record_type == record_type,
+                RecordShare.record_id == record_id, RecordShare.user_id == manager_id).limit(1)):
+            continue
+        session.add(RecordShare(org_id=project.org_id, record_type=record_type, record_id=record_id,
+                                user_id=manager_id, team_id=None, shared_by_id=actor.user_id, created_at=clock.now()))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -468,6 +476,7 @@ async def update_project(session: AsyncSession, actor: Actor, project_id: int, v
         manager = await get_user(session, actor.org_id, data.manager_id)
         project.manager_id = manager.id
         await add_member(session, project, manager.id)
+        await _share_origin(session, actor, project, manager.id)
     if "start_date" in named and data.start_date is not None:
         project.start_date = data.start_date
     if "deadline" in named:

@@ -111,8 +111,12 @@ def _topological(ids: list[int], links: list[Link]) -> list[int]:
             if incoming[nxt] == 0:
                 ready.append(nxt)
     if len(order) != len(ids):
-        stuck = [i for i in ids if incoming[i] > 0]
-        raise CycleError(stuck)
+        # Left over: the cycles and everything downstream of them. Peel off the tasks that lead to
+        # no other left-over task, until only the cycles remain.
+        stuck = {i for i in ids if incoming[i] > 0}
+        while dead_ends := {i for i in stuck if not any(nxt in stuck for nxt in out[i])}:
+            stuck -= dead_ends
+        raise CycleError([i for i in ids if i in stuck])
     return order
 
 

@@ -7,7 +7,7 @@ A task whose forecast finish passes its due date raises a live warning to the pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -153,8 +153,11 @@ def _check(v: Validator, data: TaskInput, named: set[str] | None = None) -> None
         v.add("estimateHours", FieldErrorCode.INVALID, "estimateHours is 0 to 100000, in hundredths")
 
 
-async def _task_in(session: AsyncSession, project: Project, task_id: int, field_name: str) -> Task:
-    task = await session.scalar(select(Task).where(Task.org_id == project.org_id, Task.id == task_id))
+async def _task_in(session: AsyncSession, actor: Actor, project: Project, task_id: int, field_name: str) -> Task:
+    """The task, which must belong to ``project``; NOT_FOUND when its own project is out of the actor's reach."""
+    task = await session.scalar(select(Task).where(
+        Task.org_id == project.org_id, Task.id == task_id,
+        Task.project_id.in_(visible_projects(actor).with_only_columns(Project.id))))
     if task is None:
         raise NotFound("Task", task_id)
     if task.project_id != project.id:
@@ -181,7 +184,7 @@ async def create_task(session: AsyncSession, actor: Actor, data: TaskInput) -> T
     _check(v, data)
     parent = None
     if data.parent_id is not None:
-        parent = await _task_in(session, project, data.parent_id, "parentId")
+        parent = await _task_in(session, actor, project, data.parent_id, "parentId")
         if await session.scalar(select(TaskDependency.id).where(
                 (TaskDependency.predecessor_id == parent.id) | (TaskDependency.successor_id == parent.id)).limit(1)):
             raise ValidationFailed.one("parentId", FieldErrorCode.SUMMARY_TASK,
@@ -313,7 +316,7 @@ async def add_dependency(session: AsyncSession, actor: Actor, *, predecessor_id:
     predecessor, project = await _load_task(session, actor, predecessor_id)
     require_manager(actor, project, "plan its tasks")
     require_open(project)
-    successor = await _task_in(session, project, successor_id, "successorId")
+    successor = await _task_in(session, actor, project, successor_id, "successorId")
     if predecessor.id == successor.id:
         raise ValidationFailed.one("successorId", FieldErrorCode.DEPENDENCY_CYCLE, "A task cannot depend on itself.")
     for task, name in ((predecessor, "predecessorId"), (successor, "successorId")):
@@ -349,7 +352,7 @@ async def remove_dependency(session: AsyncSession, actor: Actor, *, predecessor_
     predecessor, project = await _load_task(session, actor, predecessor_id)
     require_manager(actor, project, "plan its tasks")
     require_open(project)
-    successor = await _task_in(session, project, successor_id, "successorId")
+    successor = await _task_in(session, actor, project, successor_id, "successorId")
     link = await session.scalar(select(TaskDependency).where(TaskDependency.predecessor_id == predecessor.id,
                                                              TaskDependency.successor_id == successor.id))
     if link is None:
@@ -402,7 +405,8 @@ async def reschedule(session: AsyncSession, project: Project, *, baseline: bool 
                   percent=t.percent_complete, done=t.status == TaskStatus.DONE,
                   started=t.status == TaskStatus.IN_PROGRESS,
                   actual_start=cal.index_of(t.actual_start) if t.actual_start else None,
-                  actual_finish=cal.index_of(t.actual_finish) + 1 if t.actual_finish else None)
+                  # exclusive: the first working day after it (a Saturday finish frees Monday)
+                  actual_finish=cal.index_of(t.actual_finish + timedelta(days=1)) if t.actual_finish else None)
              for t in tasks if t.status != TaskStatus.CANCELLED]
     try:
         plan = schedule(nodes, [Link(x.predecessor_id, x.successor_id, x.kind, x.lag_days) for x in links],
