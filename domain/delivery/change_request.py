@@ -20,6 +20,7 @@ from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import check_amount, quantize
+from ..tenancy.user import User, managers_of
 from .project import Project, add_working_days, load_for_write, project_event, require_open
 
 HUNDRED = Decimal(100)
@@ -59,6 +60,15 @@ class ChangeRequest(Base):
     budget_before: Mapped[Decimal | None] = mapped_column(nullable=True)
     deadline_before: Mapped[date | None] = mapped_column(Date, nullable=True)
     deadline_after: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+async def _sales_managers(session: AsyncSession, project: Project) -> list[int]:
+    """Who decides next: the nearest sales manager above the deal's owner, else every sales manager."""
+    users = {u.id: u for u in await session.scalars(select(User).where(User.org_id == project.org_id,
+                                                                       User.active.is_(True)))}
+    holders = [uid for uid, u in users.items() if "sales_manager" in u.roles]
+    chain = [uid for uid in await managers_of(session, project.org_id, project.sales_owner_id) if uid in holders]
+    return chain[:1] or sorted(holders)[:50]
 
 
 def change_payload(c: ChangeRequest, currency: str) -> dict[str, Any]:
@@ -146,7 +156,7 @@ async def approve_change(session: AsyncSession, actor: Actor, change_id: int, *,
         change.status = ChangeStatus.PENDING_SALES.value
         await session.flush()
         project_event(session, actor, project, "change.manager_approved", record=("ChangeRequest", change.id),
-                      audience=[project.sales_owner_id], change=change_payload(change, project.currency))
+                      audience=await _sales_managers(session, project), change=change_payload(change, project.currency))
         return change
     change.status = ChangeStatus.APPROVED.value
     change.budget_before, change.deadline_before = project.budget, project.deadline or project.planned_finish

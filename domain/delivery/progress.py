@@ -41,7 +41,7 @@ class ProgressReport(Base):
 
 async def report_progress(session: AsyncSession, actor: Actor, *, project_id: int, status_text: str | None,
                           health: Health | None) -> ProgressReport:
-    """The manager (or a member) reports where delivery stands."""
+    """The project's manager reports where delivery stands."""
     from .project import require_manager
 
     project = await load_for_write(session, actor, project_id)
@@ -121,9 +121,12 @@ async def run_delivery(session: AsyncSession, now: datetime, *, limit: int = 200
 
     open_statuses = [ProjectStatus.ACTIVE.value, ProjectStatus.PLANNING.value]
     projects = list(await session.scalars(select(Project).where(Project.status.in_(open_statuses))
-                                          .order_by(Project.updated_at).limit(limit)))
-    for project in projects:
+                                          .order_by(Project.checked_at.is_not(None), Project.checked_at, Project.id)
+                                          .limit(limit)))
+    for project in projects:  # the stalest first, so every project's turn comes
         await reschedule(session, project)
+    if projects:
+        await session.execute(update(Project).where(Project.id.in_([p.id for p in projects])).values(checked_at=now))
     # Overdue tasks of every open project, not only of the batch rescheduled above: a due date does
     # not depend on the forecast, and no overdue task waits for its project's turn.
     rows = await session.execute(select(Task, Project.manager_id).join(Project, Project.id == Task.project_id).where(

@@ -108,6 +108,8 @@ class Project(Base):
     forecast_finish: Mapped[date | None] = mapped_column(Date, nullable=True)
     schedule_risk: Mapped[bool] = mapped_column(default=False)
     cost_risk: Mapped[bool] = mapped_column(default=False)
+    checked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """When the scheduler last moved its forecast with the calendar (it takes the stalest first)."""
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
@@ -302,7 +304,8 @@ async def convert_won_opportunity(session: AsyncSession, actor: Actor, opportuni
         return existing
     contract = await session.scalar(select(Contract).where(
         Contract.org_id == actor.org_id, Contract.opportunity_id == opportunity.id,
-        Contract.status.notin_([ContractStatus.SUPERSEDED.value, ContractStatus.TERMINATED.value]))
+        Contract.status.in_([ContractStatus.ACTIVE.value, ContractStatus.SIGNING.value,
+                             ContractStatus.APPROVED.value]))
         .order_by(Contract.id.desc()).limit(1))
     manager_id = opportunity.project_manager_id or await least_loaded_manager(session, actor.org_id) \
         or opportunity.owner_id

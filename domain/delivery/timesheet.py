@@ -179,6 +179,8 @@ async def _entries(session: AsyncSession, project_id: int, user_id: int, week: d
 async def submit_timesheet(session: AsyncSession, actor: Actor, *, project_id: int, week_start: date) -> Timesheet:
     project = await load_for_write(session, actor, project_id)
     week = monday_of(week_start)
+    # the user-row lock log_time takes: an entry logged meanwhile is either in this week's sheet or refused
+    await session.scalar(lock_for_update(session, select(User.id).where(User.id == actor.user_id)))
     entries = [e for e in await _entries(session, project.id, actor.user_id, week)]
     sheet = await session.scalar(lock_for_update(session, select(Timesheet).where(
         Timesheet.project_id == project.id, Timesheet.user_id == actor.user_id, Timesheet.week_start == week)))

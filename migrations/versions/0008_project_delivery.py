@@ -66,6 +66,7 @@ def upgrade() -> None:
     sa.Column('forecast_finish', sa.Date(), nullable=True),
     sa.Column('schedule_risk', sa.Boolean(), nullable=False),
     sa.Column('cost_risk', sa.Boolean(), nullable=False),
+    sa.Column('checked_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
