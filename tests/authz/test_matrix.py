@@ -24,11 +24,12 @@ from domain.crm.contact import Contact, ContactInput, create_contact
 from domain.crm.customer import Customer, CustomerInput, CustomerTier, LifecycleStage, create_customer
 from domain.crm.interaction import Interaction, InteractionInput, InteractionKind, log_interaction
 from domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead
+from domain.delivery.project import add_member, convert_won_opportunity
 from domain.pipeline.opportunity import Milestone, Opportunity, OpportunityInput, create_opportunity
 from domain.shared.outbox import OutboxEvent
 from domain.shared.scope import RecordShare, share_record
 from domain.tenancy.org import create_org, create_team
-from domain.tenancy.user import ROLES, User, create_user
+from domain.tenancy.user import ROLES, User, create_user, set_cost_rate
 from schema.node import to_global_id
 from tandem.auth import mint_token
 from tandem.db import Database
@@ -156,7 +157,12 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
             opportunity = await create_opportunity(session, actor, OpportunityInput(
                 customer_id=customer.id, name=unique("Deal"), amount=Decimal("120000.00"), currency="CNY",
                 stage="lost", lost_reason="Budget cut", expected_close_date=date(2027, 1, 31), probability=5,
-                next_step="Call back in Q3", milestones=[Milestone("Kick-off", date(2026, 9, 1), True)]))
+                next_step="Call back in Q3", milestones=[Milestone("Kick-off", date(2026, 9, 1), True)],
+                project_manager_id=chief.id))
+            # a delivery project for it, which the role user works on (so every role sees it), and a cost rate
+            project = await convert_won_opportunity(session, actor, opportunity)
+            await add_member(session, project, user.id)
+            await set_cost_rate(session, actor_of(chief), user.id, Decimal("300"))
             interaction = await log_interaction(session, actor, InteractionInput(
                 customer_id=customer.id, kind=InteractionKind.MEETING, summary="Quarterly review",
                 contact_id=contact.id, opportunity_id=opportunity.id))
