@@ -693,7 +693,7 @@ async def acme(gql) -> dict[str, Any]:
     """Quote-to-cash records of Acme, made by Acme's admin."""
     found = (await gql(ACME_RECORDS, as_=ACME_ADMIN))["data"]["opportunities"]["edges"][0]["node"]
     customer_id = found["customer"]["id"]
-    product = await new_product(gql, as_=ACME_ADMIN)
+    product = await new_product(gql, as_=ACME_ADMIN, name="Acme consulting day")
     quote = await new_quote(gql, as_=ACME_ADMIN, opportunityId=found["id"], customerId=customer_id,
                             lines=[line(productId=product["id"], unitPrice="450.00", discountPercent="30")])
     ok(await gql("""mutation ($id: ID!) { submitQuoteForApproval(input: {id: $id}) { userErrors { code } } }""",
