@@ -113,6 +113,11 @@ async def _personal(info: strawberry.Info, after: str | None, topics: list[str])
         yield entry
 
 
+NOTIFICATION_TOPICS = ["action_item.", "comment.", "meeting.", "sla.", "quote.", "contract.", "invoice.",
+                       "credit_note.", "payment.", "project.", "task.", "timesheet.", "change."]
+"""Events addressed to a user (their ``audience``) of these kinds reach ``myNotifications``."""
+
+
 @strawberry.type
 class MeetingSubscription:
     @strawberry.subscription(description="Action items assigned to you, their changes and reminders.")
@@ -124,7 +129,7 @@ class MeetingSubscription:
     @strawberry.subscription(description="What concerns you: assignments, @mentions, reminders, escalations.")
     async def my_notifications(self, info: strawberry.Info,
                                after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
-        async for entry in _personal(info, after, ["action_item.", "comment.", "meeting.", "sla."]):
+        async for entry in _personal(info, after, NOTIFICATION_TOPICS):
             yield entry
 
     @strawberry.subscription(description="Escalations you must act on.")
