@@ -105,7 +105,8 @@ class ProjectQuery:
         critical = sorted((t for t in tasks if t.critical and not t.is_summary and t.status != "cancelled"),
                           key=lambda t: (t.early_start or project.start_date, t.early_finish or project.start_date,
                                          t.id))
-        return Gantt(project_id=project_id, start=project.start_date, finish=project.scheduled_finish,
+        return Gantt(project_id=project_id, start=service.calendar_of(project).origin,
+                     finish=project.scheduled_finish,
                      planned_finish=project.planned_finish, forecast_finish=project.forecast_finish,
                      deadline=project.deadline, working_days=[d for d in range(7) if d not in project.weekend_days],
                      holidays=[date.fromisoformat(d) for d in project.holidays], bars=bars,

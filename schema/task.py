@@ -129,7 +129,7 @@ class GanttBar:
 @strawberry.type
 class Gantt:
     project_id: strawberry.ID
-    start: date
+    start: date = strawberry.field(description="The first working day of the project.")
     finish: date | None = strawberry.field(description="The scheduled finish.")
     planned_finish: date | None
     forecast_finish: date | None
