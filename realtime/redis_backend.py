@@ -19,11 +19,14 @@ from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("tandem.realtime.redis")
 
 RECONNECTED = "__tandem_reconnected__"
+_PUBLISH_MANY = "for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end return #ARGV / 2"
+"""PUBLISH channel message [channel message ...], in order, in one command."""
 _DROPPED = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
@@ -38,6 +41,8 @@ class RedisPubSubBackend(BroadcastBackend):
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._publish_script: Any = None
+        self._scripting = True
         self.reconnects = 0
 
     async def connect(self) -> None:
@@ -78,8 +83,20 @@ class RedisPubSubBackend(BroadcastBackend):
         await self._client.publish(channel, message)
 
     async def publish_many(self, messages: Sequence[tuple[str, Any]]) -> None:
-        """PUBLISH each (channel, message) in order, in one round trip (a pipeline, not a transaction)."""
+        """PUBLISH each (channel, message) in order, in one round trip: one script call (one reply to
+        read instead of one per message), or a pipeline where scripting is not allowed."""
         assert self._client is not None
+        if self._publish_script is None and self._scripting:
+            self._publish_script = self._client.register_script(_PUBLISH_MANY)
+        if self._publish_script is not None:
+            try:
+                await self._publish_script(keys=[], args=[part for pair in messages for part in pair])
+                return
+            except ResponseError as exc:
+                # EVAL refused (some managed Redis): a pipeline will do. The error quotes the arguments
+                # (event payloads), so only its kind is logged.
+                log.warning("redis refused the publishing script (%s); pipelining instead", type(exc).__name__)
+                self._publish_script, self._scripting = None, False
         async with self._client.pipeline(transaction=False) as pipe:
             for channel, message in messages:
                 pipe.publish(channel, message)
