@@ -344,7 +344,7 @@ def tenant_tables() -> list[Any]:
 BACKGROUND_COLUMNS = {"outbox_event": {"position", "published_at"}, "action_item": {"reminded_at"},
                       "invoice": {"reminded_at"},
                       "project": {"percent_complete", "scheduled_finish", "forecast_finish", "schedule_risk",
-                                  "cost_risk"},
+                                  "cost_risk", "checked_at"},
                       "task": {"early_start", "early_finish", "late_start", "late_finish", "slack_days", "critical",
                                "forecast_start", "forecast_finish", "at_risk"}}
 BACKGROUND_TABLES = {"escalation"}
