@@ -397,7 +397,9 @@ async def reschedule(session: AsyncSession, project: Project, *, baseline: bool 
 
     tasks = list(await session.scalars(select(Task).where(Task.project_id == project.id)
                                        .execution_options(populate_existing=True)))
-    links = await _links(session, project.id)
+    links = [Link(*row) for row in await session.execute(  # plain rows: no ORM objects for thousands of links
+        select(TaskDependency.predecessor_id, TaskDependency.successor_id, TaskDependency.kind,
+               TaskDependency.lag_days).where(TaskDependency.project_id == project.id))]
     cal = calendar_of(project)
     today = cal.index_of(clock.now().date())
     nodes = [Node(id=t.id, duration=t.duration_days, parent_id=t.parent_id,
@@ -409,8 +411,7 @@ async def reschedule(session: AsyncSession, project: Project, *, baseline: bool 
                   actual_finish=cal.index_of(t.actual_finish + timedelta(days=1)) if t.actual_finish else None)
              for t in tasks if t.status != TaskStatus.CANCELLED]
     try:
-        plan = schedule(nodes, [Link(x.predecessor_id, x.successor_id, x.kind, x.lag_days) for x in links],
-                        today=today)
+        plan = schedule(nodes, links, today=today)
     except CycleError as exc:  # refused at insert; a corrupt graph is a bug, not a user error
         raise RuntimeError(f"project {project.id} has a dependency cycle") from exc
 
