@@ -57,7 +57,9 @@ class Hub:
     def __init__(self, broadcast: Broadcast) -> None:
         self.broadcast = broadcast
         self._subscribers: dict[str, set[Subscription]] = {}
-        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._readers: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._closing: dict[str, asyncio.Task[None]] = {}
+        """Readers cancelled and still unsubscribing: a new reader of the channel subscribes after."""
 
     def subscribers(self, channel: str) -> int:
         return len(self._subscribers.get(channel, ()))
@@ -67,23 +69,39 @@ class Hub:
         subscription = Subscription(max_queue)
         members = self._subscribers.setdefault(channel, set())
         members.add(subscription)
-        if channel not in self._readers:
+        reader = self._readers.get(channel)
+        if reader is None:
             ready = asyncio.Event()
-            self._readers[channel] = asyncio.create_task(self._read(channel, ready), name=f"hub:{channel}")
-            await ready.wait()  # the channel is subscribed before the caller replays
+            reader = self._readers[channel] = (
+                asyncio.create_task(self._read(channel, ready, self._closing.get(channel)), name=f"hub:{channel}"),
+                ready)
         try:
+            # Every subscriber, not only the one that started the reader, waits until the channel is
+            # subscribed before it replays: an event published in between would be in neither.
+            await reader[1].wait()
             yield subscription
         finally:
             members.discard(subscription)
-            if not members:
-                self._subscribers.pop(channel, None)
-                reader = self._readers.pop(channel, None)
-                if reader is not None:
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reader
+            if not members and self._subscribers.get(channel) is members:
+                del self._subscribers[channel]
+                task, _ = self._readers.pop(channel)
+                task.cancel()
+                self._closing[channel] = task
+                task.add_done_callback(lambda done: self._closed(channel, done))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
-    async def _read(self, channel: str, ready: asyncio.Event) -> None:
+    def _closed(self, channel: str, task: asyncio.Task[None]) -> None:
+        if self._closing.get(channel) is task:
+            del self._closing[channel]
+
+    async def _read(self, channel: str, ready: asyncio.Event, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:  # let the channel's last reader unsubscribe first, or it would undo this one
+            try:
+                await asyncio.wait({previous})
+            except asyncio.CancelledError:  # closed before it subscribed: done only once that one is
+                await asyncio.wait({previous})
+                raise
         async with self.broadcast.subscribe(channel) as source:
             ready.set()
             while True:
