@@ -35,7 +35,7 @@ PUBLISH_CHUNK = 1000
 """Messages per Redis pipeline round trip."""
 
 
-def event_message(e: outbox.OutboxEvent) -> dict[str, Any]:
+def event_message(e: outbox.EventRow | outbox.OutboxEvent) -> dict[str, Any]:
     return {
         "id": e.id, "position": e.position, "org": e.org_id, "topic": e.topic, "recordType": e.record_type,
         "recordId": e.record_id, "operation": e.operation, "payload": e.payload, "actor": e.actor_id,
@@ -44,7 +44,7 @@ def event_message(e: outbox.OutboxEvent) -> dict[str, Any]:
     }
 
 
-def channels_for(e: outbox.OutboxEvent) -> list[str]:
+def channels_for(e: outbox.EventRow | outbox.OutboxEvent) -> list[str]:
     names = [feed_channel(e.org_id)]
     if e.timeline_type and e.timeline_id is not None:
         names.append(record_channel(e.org_id, e.timeline_type, e.timeline_id))

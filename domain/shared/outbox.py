@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -144,10 +145,16 @@ async def assign_positions(session: AsyncSession, limit: int = 1000) -> int:
     return count
 
 
-async def unpublished(session: AsyncSession, limit: int = 1000) -> list[OutboxEvent]:
-    return list(await session.scalars(
-        select(OutboxEvent)
-        .where(OutboxEvent.position.is_not(None), OutboxEvent.published_at.is_(None))
+EventRow = Row[Any]
+"""An outbox event read for publishing or replaying: its columns as attributes (``.id``, ``.position``,
+``.payload``...), no ORM instance (they are read by the thousand; building instances costs a third more)."""
+
+_EVENTS = select(OutboxEvent.__table__)
+
+
+async def unpublished(session: AsyncSession, limit: int = 1000) -> list[EventRow]:
+    return list(await session.execute(
+        _EVENTS.where(OutboxEvent.position.is_not(None), OutboxEvent.published_at.is_(None))
         .order_by(OutboxEvent.position).limit(limit)
     ))
 
@@ -192,10 +199,10 @@ async def events_after(
     record_types: Sequence[str] | None = None,
     user_id: int | None = None,
     topics: Sequence[str] | None = None,
-) -> list[OutboxEvent]:
+) -> list[EventRow]:
     """An org's positioned events after ``position``, oldest first, optionally for one timeline,
     some record types, some topics, or those concerning one user."""
-    stmt = select(OutboxEvent).where(
+    stmt = _EVENTS.where(
         OutboxEvent.org_id == org_id, OutboxEvent.position.is_not(None), OutboxEvent.position > position
     )
     if timeline is not None:
@@ -211,4 +218,4 @@ async def events_after(
         from .dialect import json_array_contains
 
         stmt = stmt.where(json_array_contains(session, OutboxEvent.audience, user_id))
-    return list(await session.scalars(stmt.order_by(OutboxEvent.position).limit(limit)))
+    return list(await session.execute(stmt.order_by(OutboxEvent.position).limit(limit)))
