@@ -175,7 +175,6 @@ class WebSocketGraphQL(GraphQL):
         self._owners[id(websocket.scope)] = (actor.user_id, timer)
         return None
 
-
     def _plan(self, query: str, operation_name: str | None) -> _Plan | None:
         key = (query, operation_name)
         if key in self._plans:
