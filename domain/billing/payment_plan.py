@@ -170,14 +170,36 @@ async def reach_milestone(session: AsyncSession, actor: Actor, contract_id: int,
     if not rows:
         raise ValidationFailed.one("milestone", FieldErrorCode.INVALID,
                                    f"No installment of contract {contract.number} waits for {name!r}.")
-    when = reached_on or clock.now().date()
+    await _reached(session, actor, contract, rows, name, reached_on or clock.now().date())  # type: ignore[arg-type]
+    return rows
+
+
+async def _reached(session: AsyncSession, actor: Actor | None, contract: Any, rows: list[Installment], name: str,
+                   when: date, **extra: Any) -> None:
     for row in rows:
         row.milestone_reached_on = when
         row.due_date = when
     await session.flush()
     contract_event(session, actor, contract, "contract.milestone_reached", milestone=name,
-                   reachedOn=when.isoformat(), installments=[installment_payload(r) for r in rows])
-    return rows
+                   reachedOn=when.isoformat(), installments=[installment_payload(r) for r in rows], **extra)
+
+
+async def delivery_milestone_reached(session: AsyncSession, actor: Actor, *, contract_ids: list[int], name: str,
+                                     when: date, project_id: int) -> list[Installment]:
+    """A delivery milestone was finished: the installments of the project's contract waiting for a
+    milestone of that name fall due (the project manager need not see the contract for that)."""
+    from ..contracts.contract import Contract
+
+    out: list[Installment] = []
+    for contract_id in contract_ids:
+        rows = list(await session.scalars(select(Installment).where(
+            Installment.org_id == actor.org_id, Installment.contract_id == contract_id,
+            Installment.milestone == name, Installment.milestone_reached_on.is_(None))))
+        if rows:
+            contract = await session.get(Contract, contract_id)
+            await _reached(session, actor, contract, rows, name, when, projectId=project_id)
+            out += rows
+    return out
 
 
 async def cancel_open_installments(session: AsyncSession, contract_id: int) -> int:

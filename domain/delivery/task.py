@@ -289,8 +289,25 @@ async def update_task(session: AsyncSession, actor: Actor, task_id: int, version
     project_event(session, actor, project, "task.updated", record=("Task", task.id), audience=audience,
                   task=task_payload(task), changes={_camel(k): [_plain(before[k]), _plain(v2)]
                                                     for k, v2 in changed.items()})
+    if task.is_milestone and changed.get("status") == TaskStatus.DONE.value:
+        await _bill_milestone(session, actor, project, task)
     await reschedule(session, project, actor=actor)
     return task
+
+
+async def _bill_milestone(session: AsyncSession, actor: Actor, project: Project, task: Task) -> None:
+    """Delivery meets cash: finishing a milestone (say 上线, go-live) makes the installments of the
+    deal's contract waiting for a milestone of the same name fall due."""
+    from ..billing.payment_plan import delivery_milestone_reached
+    from ..contracts.contract import Contract, ContractStatus
+
+    contract_ids = [project.contract_id] if project.contract_id else []
+    if project.opportunity_id is not None:
+        contract_ids += [c for c in await session.scalars(select(Contract.id).where(
+            Contract.org_id == project.org_id, Contract.opportunity_id == project.opportunity_id,
+            Contract.status == ContractStatus.ACTIVE.value)) if c not in contract_ids]
+    await delivery_milestone_reached(session, actor, contract_ids=contract_ids, name=task.name,
+                                     when=task.actual_finish or clock.now().date(), project_id=project.id)
 
 
 def _camel(name: str) -> str:
