@@ -34,6 +34,7 @@ from ..shared.money import MAX_AMOUNT, check_amount, check_currency, quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.rows import group_by
 from ..shared.scope import owned_rows
 from ..tenancy.org import get_org
 from .payment_plan import Installment, InstallmentStatus
@@ -483,20 +484,14 @@ async def lines_of(session: AsyncSession, actor: Actor, invoice_ids: list[int]) 
     rows = await session.scalars(select(InvoiceLine).where(InvoiceLine.org_id == actor.org_id,
                                                            InvoiceLine.invoice_id.in_(invoice_ids))
                                  .order_by(InvoiceLine.invoice_id, InvoiceLine.position))
-    out: dict[int, list[InvoiceLine]] = {i: [] for i in invoice_ids}
-    for row in rows:
-        out[row.invoice_id].append(row)
-    return out
+    return group_by(invoice_ids, rows, lambda r: r.invoice_id)
 
 
 async def invoices_of_contracts(session: AsyncSession, actor: Actor,
                                 contract_ids: list[int]) -> dict[int, list[Invoice]]:
     rows = await session.scalars(visible_invoices(actor).where(Invoice.contract_id.in_(contract_ids))
                                  .order_by(Invoice.contract_id, Invoice.created_at, Invoice.id))
-    out: dict[int, list[Invoice]] = {i: [] for i in contract_ids}
-    for row in rows:
-        out[row.contract_id].append(row)  # type: ignore[index]
-    return out
+    return group_by(contract_ids, rows, lambda r: r.contract_id)
 
 
 async def live_invoices_of_installments(session: AsyncSession, actor: Actor,

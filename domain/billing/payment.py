@@ -29,6 +29,7 @@ from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..tenancy.org import get_org
 from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, InvoiceStatus, emit, lock_invoice
@@ -409,10 +410,7 @@ async def allocations_of_payments(session: AsyncSession, actor: Actor,
     rows = await session.scalars(select(PaymentAllocation).where(
         PaymentAllocation.org_id == actor.org_id, PaymentAllocation.payment_id.in_(ids))
         .order_by(PaymentAllocation.payment_id, PaymentAllocation.id))
-    out: dict[int, list[PaymentAllocation]] = {i: [] for i in ids}
-    for row in rows:
-        out[row.payment_id].append(row)
-    return out
+    return group_by(ids, rows, lambda r: r.payment_id)
 
 
 async def allocations_of_invoices(session: AsyncSession, actor: Actor,
@@ -422,7 +420,4 @@ async def allocations_of_invoices(session: AsyncSession, actor: Actor,
     rows = await session.scalars(select(PaymentAllocation).where(
         PaymentAllocation.org_id == actor.org_id, PaymentAllocation.invoice_id.in_(ids))
         .order_by(PaymentAllocation.invoice_id, PaymentAllocation.id))
-    out: dict[int, list[PaymentAllocation]] = {i: [] for i in ids}
-    for row in rows:
-        out[row.invoice_id].append(row)
-    return out
+    return group_by(ids, rows, lambda r: r.invoice_id)

@@ -21,6 +21,7 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, ValidationFailed, Validator
 from ..shared.money import check_amount, quantize
+from ..shared.rows import group_by
 
 MAX_INSTALLMENTS = 120
 HUNDRED = Decimal(100)
@@ -215,8 +216,5 @@ async def installments_of(session: AsyncSession, actor: Actor,
     rows = await session.scalars(select(Installment).where(
         Installment.org_id == actor.org_id, Installment.contract_id.in_(contract_ids))
         .order_by(Installment.contract_id, Installment.position))
-    out: dict[int, list[Installment]] = {i: [] for i in contract_ids}
-    for row in rows:
-        out[row.contract_id].append(row)
-    return out
+    return group_by(contract_ids, rows, lambda r: r.contract_id)
 

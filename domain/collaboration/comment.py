@@ -16,6 +16,7 @@ from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.outbox import record_event
+from ..shared.rows import group_by
 from ..tenancy.user import users_by_handles
 
 MAX_BODY = 10_000
@@ -165,7 +166,4 @@ async def edits_of(session: AsyncSession, actor: Actor, comment_ids: list[int]) 
     rows = await session.scalars(select(CommentEdit).where(
         CommentEdit.org_id == actor.org_id, CommentEdit.comment_id.in_(comment_ids)
     ).order_by(CommentEdit.edited_at, CommentEdit.id))
-    out: dict[int, list[CommentEdit]] = {i: [] for i in comment_ids}
-    for row in rows:
-        out[row.comment_id].append(row)
-    return out
+    return group_by(comment_ids, rows, lambda r: r.comment_id)

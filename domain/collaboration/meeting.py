@@ -18,6 +18,7 @@ from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import Conflict, NotFound, Validator
 from ..shared.outbox import record_event
+from ..shared.rows import group_by
 from ..tenancy.user import get_user, users_by_handles
 from .minutes import parse_action_items
 
@@ -183,10 +184,7 @@ async def meetings_on(session: AsyncSession, actor: Actor, record_type: str, rec
 async def action_items_of_meetings(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, list[ActionItem]]:
     rows = await session.scalars(select(ActionItem).where(
         ActionItem.org_id == actor.org_id, ActionItem.meeting_id.in_(ids)).order_by(ActionItem.id))
-    out: dict[int, list[ActionItem]] = {i: [] for i in ids}
-    for row in rows:
-        out[row.meeting_id].append(row)  # type: ignore[index]
-    return out
+    return group_by(ids, rows, lambda r: r.meeting_id)
 
 
 async def action_items_of(session: AsyncSession, actor: Actor, owner_id: int,

@@ -19,6 +19,7 @@ from ..shared.base import Base, IdType, JsonType, pk
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.outbox import record_event
+from ..shared.rows import group_by
 from ..tenancy.user import ROLES, User, managers_of
 from .contract import Contract, ContractStatus, contract_event, flush, load_for_write, require_unsigned
 
@@ -211,7 +212,4 @@ async def steps_of(session: AsyncSession, actor: Actor,
     rows = await session.scalars(select(ContractApprovalStep).where(
         ContractApprovalStep.org_id == actor.org_id, ContractApprovalStep.contract_id.in_(contract_ids))
         .order_by(ContractApprovalStep.contract_id, ContractApprovalStep.round, ContractApprovalStep.position))
-    out: dict[int, list[ContractApprovalStep]] = {i: [] for i in contract_ids}
-    for row in rows:
-        out[row.contract_id].append(row)
-    return out
+    return group_by(contract_ids, rows, lambda r: r.contract_id)

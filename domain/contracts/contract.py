@@ -37,6 +37,7 @@ from ..shared.money import check_amount, check_currency, quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.payload import camel, plain
 from ..shared.scope import owned_rows
 from ..tenancy.org import get_org
 from ..tenancy.user import get_user
@@ -371,21 +372,10 @@ async def update_contract(session: AsyncSession, actor: Actor, contract_id: int,
     contract.updated_at = clock.now()
     await flush(session)
     contract_event(session, actor, contract, "contract.updated",
-                   changes={_camel(k): _plain(v2) for k, v2 in changed.items()})
+                   changes={camel(k): plain(v2) for k, v2 in changed.items()})
     return contract
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 async def amend_contract(session: AsyncSession, actor: Actor, contract_id: int, *, reason: str | None,

@@ -23,6 +23,7 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.rows import group_by
 from ..tenancy.user import get_user
 from .contract import Contract, ContractStatus, contract_event, flush, load_for_write
 
@@ -173,7 +174,4 @@ async def signatures_of(session: AsyncSession, actor: Actor,
     rows = await session.scalars(select(SignatureRequest).where(
         SignatureRequest.org_id == actor.org_id, SignatureRequest.contract_id.in_(contract_ids))
         .order_by(SignatureRequest.contract_id, SignatureRequest.id))
-    out: dict[int, list[SignatureRequest]] = {i: [] for i in contract_ids}
-    for row in rows:
-        out[row.contract_id].append(row)
-    return out
+    return group_by(contract_ids, rows, lambda r: r.contract_id)

@@ -23,6 +23,7 @@ from ..shared.base import Base, IdType, MoneyType, pk
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, Validator
 from ..shared.money import check_amount, quantize
+from ..shared.rows import group_by
 from .calendar import WorkCalendar
 from .project import Project, calendar_of, load_for_write, project_event, require_manager, require_open
 from .task import Task, TaskStatus
@@ -158,10 +159,7 @@ async def expenses_of(session: AsyncSession, actor: Actor, project_ids: list[int
     rows = await session.scalars(select(Expense).where(Expense.org_id == actor.org_id,
                                                        Expense.project_id.in_(project_ids))
                                  .order_by(Expense.spent_on, Expense.id))
-    out: dict[int, list[Expense]] = {i: [] for i in project_ids}
-    for row in rows:
-        out[row.project_id].append(row)
-    return out
+    return group_by(project_ids, rows, lambda r: r.project_id)
 
 
 def figures_payload(f: CostFigures) -> dict[str, Any]:

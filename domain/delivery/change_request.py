@@ -20,6 +20,7 @@ from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import check_amount, quantize
+from ..shared.rows import group_by
 from ..tenancy.user import User, managers_of
 from .project import Project, add_working_days, load_for_write, project_event, require_open
 
@@ -200,7 +201,4 @@ async def changes_of(session: AsyncSession, actor: Actor, project_ids: list[int]
     rows = await session.scalars(select(ChangeRequest).where(
         ChangeRequest.org_id == actor.org_id, ChangeRequest.project_id.in_(project_ids))
         .order_by(ChangeRequest.project_id, ChangeRequest.id))
-    out: dict[int, list[ChangeRequest]] = {i: [] for i in project_ids}
-    for row in rows:
-        out[row.project_id].append(row)
-    return out
+    return group_by(project_ids, rows, lambda r: r.project_id)

@@ -22,6 +22,7 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, Validator
+from ..shared.rows import group_by
 from .project import Health, Project, ProjectStatus, load_for_write, project_event, require_open
 from .task import Task, TaskStatus, task_payload
 
@@ -144,8 +145,5 @@ async def reports_of(session: AsyncSession, actor: Actor, project_ids: list[int]
     rows = await session.scalars(select(ProgressReport).where(
         ProgressReport.org_id == actor.org_id, ProgressReport.project_id.in_(project_ids))
         .order_by(ProgressReport.project_id, ProgressReport.reported_at.desc(), ProgressReport.id.desc()))
-    out: dict[int, list[ProgressReport]] = {i: [] for i in project_ids}
-    for row in rows:
-        out[row.project_id].append(row)
-    return out
+    return group_by(project_ids, rows, lambda r: r.project_id)
 

@@ -40,6 +40,7 @@ from ..shared.money import quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.payload import camel
 from ..shared.scope import RecordShare, Scope, chain_below
 from ..tenancy.user import User, get_user
 from .calendar import DEFAULT_WEEKEND
@@ -500,7 +501,7 @@ async def update_project(session: AsyncSession, actor: Actor, project_id: int, v
         value = getattr(data, key)
         if key in named and value is not None:
             if not value.is_finite() or not low <= value <= high:
-                v.add(_camel(key), FieldErrorCode.INVALID, f"{_camel(key)} is between {low} and {high}")
+                v.add(camel(key), FieldErrorCode.INVALID, f"{camel(key)} is between {low} and {high}")
             else:
                 setattr(project, key, value)
     if "status" in named and data.status is not None and data.status.value != project.status:
@@ -512,13 +513,9 @@ async def update_project(session: AsyncSession, actor: Actor, project_id: int, v
     await session.flush()
     if not project.is_closed:
         await reschedule(session, project)
-    project_event(session, actor, project, "project.updated", changes=sorted(_camel(k) for k in named))
+    project_event(session, actor, project, "project.updated", changes=sorted(camel(k) for k in named))
     return project
 
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
 
 
 def calendar_of(project: Project) -> Any:

@@ -22,6 +22,8 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.payload import camel, plain
+from ..shared.rows import group_by
 from ..tenancy.user import get_user
 from .project import (
     Project,
@@ -287,7 +289,7 @@ async def update_task(session: AsyncSession, actor: Actor, task_id: int, version
     await session.flush()
     audience = [task.assignee_id] if "assignee_id" in changed and task.assignee_id else None
     project_event(session, actor, project, "task.updated", record=("Task", task.id), audience=audience,
-                  task=task_payload(task), changes={_camel(k): [_plain(before[k]), _plain(v2)]
+                  task=task_payload(task), changes={camel(k): [plain(before[k]), plain(v2)]
                                                     for k, v2 in changed.items()})
     if task.is_milestone and changed.get("status") == TaskStatus.DONE.value:
         await _bill_milestone(session, actor, project, task)
@@ -310,17 +312,6 @@ async def _bill_milestone(session: AsyncSession, actor: Actor, project: Project,
                                      when=task.actual_finish or clock.now().date(), project_id=project.id)
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.removesuffix("_id").split("_")
-    return head + "".join(p.title() for p in rest)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
 
 
 async def _links(session: AsyncSession, project_id: int) -> list[TaskDependency]:
@@ -484,20 +475,14 @@ async def reschedule(session: AsyncSession, project: Project, *, baseline: bool 
 async def tasks_of(session: AsyncSession, actor: Actor, project_ids: list[int]) -> dict[int, list[Task]]:
     rows = await session.scalars(select(Task).where(Task.org_id == actor.org_id, Task.project_id.in_(project_ids))
                                  .order_by(Task.project_id, Task.parent_id.is_not(None), Task.position, Task.id))
-    out: dict[int, list[Task]] = {i: [] for i in project_ids}
-    for row in rows:
-        out[row.project_id].append(row)
-    return out
+    return group_by(project_ids, rows, lambda r: r.project_id)
 
 
 async def dependencies_of(session: AsyncSession, actor: Actor, project_ids: list[int]
                           ) -> dict[int, list[TaskDependency]]:
     rows = await session.scalars(select(TaskDependency).where(
         TaskDependency.org_id == actor.org_id, TaskDependency.project_id.in_(project_ids)).order_by(TaskDependency.id))
-    out: dict[int, list[TaskDependency]] = {i: [] for i in project_ids}
-    for row in rows:
-        out[row.project_id].append(row)
-    return out
+    return group_by(project_ids, rows, lambda r: r.project_id)
 
 
 async def get_task(session: AsyncSession, actor: Actor, task_id: int) -> Task:

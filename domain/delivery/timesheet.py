@@ -24,6 +24,7 @@ from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import quantize
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..tenancy.user import User
 from .project import Project, ProjectMember, ProjectStatus, get_project, load_for_write, project_event, require_open
@@ -276,10 +277,7 @@ async def list_timesheets(session: AsyncSession, actor: Actor, flt: TimesheetFil
 async def entries_of_timesheets(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, list[TimeEntry]]:
     rows = await session.scalars(visible_entries(actor).where(TimeEntry.timesheet_id.in_(ids))
                                  .order_by(TimeEntry.work_date, TimeEntry.id))
-    out: dict[int, list[TimeEntry]] = {i: [] for i in ids}
-    for row in rows:
-        out[row.timesheet_id].append(row)  # type: ignore[index]
-    return out
+    return group_by(ids, rows, lambda r: r.timesheet_id)
 
 
 async def my_entries(session: AsyncSession, actor: Actor, *, since: date, until: date) -> list[TimeEntry]:

@@ -20,6 +20,7 @@ from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
+from ..shared.rows import group_by
 from ..shared.scope import owned_rows
 from ..tenancy.org import get_org
 from ..tenancy.user import get_user
@@ -414,7 +415,4 @@ async def stage_history_of(
         visible = select(Opportunity.id).where(Opportunity.org_id == actor.org_id, scope)
         stmt = stmt.where(OpportunityStageChange.opportunity_id.in_(visible))
     rows = await session.scalars(stmt.order_by(OpportunityStageChange.changed_at, OpportunityStageChange.id))
-    out: dict[int, list[OpportunityStageChange]] = {i: [] for i in opportunity_ids}
-    for row in rows:
-        out[row.opportunity_id].append(row)
-    return out
+    return group_by(opportunity_ids, rows, lambda r: r.opportunity_id)

@@ -25,6 +25,8 @@ from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from ..shared.money import MAX_AMOUNT, check_currency
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.payload import camel, plain
+from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..tenancy.org import get_org
 
@@ -207,18 +209,11 @@ async def update_product(session: AsyncSession, actor: Actor, product_id: int, v
         raise Conflict("Product was changed by someone else.") from exc
     record_event(session, actor, org_id=actor.org_id, topic="product.updated", record_type="Product",
                  record_id=product.id, operation="update",
-                 payload={"changes": {_camel(k): [_plain(before[k]), _plain(val)] for k, val in changed.items()},
+                 payload={"changes": {camel(k): [plain(before[k]), plain(val)] for k, val in changed.items()},
                           "version": product.version})
     return product
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
-
-
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
 
 
 def visible_products(actor: Actor) -> Any:
@@ -301,10 +296,7 @@ async def price_books(session: AsyncSession, actor: Actor) -> list[PriceBook]:
 async def entries_of(session: AsyncSession, actor: Actor, book_ids: list[int]) -> dict[int, list[PriceBookEntry]]:
     rows = await session.scalars(select(PriceBookEntry).where(
         PriceBookEntry.org_id == actor.org_id, PriceBookEntry.price_book_id.in_(book_ids)).order_by(PriceBookEntry.id))
-    out: dict[int, list[PriceBookEntry]] = {i: [] for i in book_ids}
-    for row in rows:
-        out[row.price_book_id].append(row)
-    return out
+    return group_by(book_ids, rows, lambda r: r.price_book_id)
 
 
 async def list_prices(session: AsyncSession, org_id: int, product_ids: list[int], currency: str) -> dict[int, Decimal]:

@@ -34,6 +34,7 @@ from ..shared.money import CURRENCY_EXPONENTS, MAX_AMOUNT, check_currency, quant
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.rows import group_by
 from ..shared.scope import owned_rows
 from ..tenancy.user import ROLES, get_user, managers_of
 from .product import check_tax_rate, check_unit_price, list_prices, products_by_ids, require_active
@@ -631,10 +632,7 @@ async def lines_of(session: AsyncSession, actor: Actor, quote_ids: list[int]) ->
     rows = await session.scalars(select(QuoteLine).where(QuoteLine.org_id == actor.org_id,
                                                          QuoteLine.quote_id.in_(quote_ids))
                                  .order_by(QuoteLine.quote_id, QuoteLine.position))
-    out: dict[int, list[QuoteLine]] = {i: [] for i in quote_ids}
-    for row in rows:
-        out[row.quote_id].append(row)
-    return out
+    return group_by(quote_ids, rows, lambda r: r.quote_id)
 
 
 async def list_quotes(session: AsyncSession, actor: Actor, flt: QuoteFilter, req: PageRequest, *,
