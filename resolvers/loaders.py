@@ -20,7 +20,7 @@ from domain.crm.contact import contacts_by_ids, contacts_of_customers
 from domain.crm.customer import customers_by_ids
 from domain.crm.interaction import interactions_of
 from domain.crm.lead import leads_by_ids
-from domain.delivery.budget import cost_figures, expenses_of
+from domain.delivery.budget import costs_of, expenses_of
 from domain.delivery.change_request import changes_of
 from domain.delivery.progress import reports_of
 from domain.delivery.project import members_of, projects_by_ids, projects_of_opportunities
@@ -86,9 +86,9 @@ class Loaders:
             lambda s, ids, req, total: opportunities_of_customers(s, ctx.actor, ids, req, with_total=total))
 
     async def _costs(self, session: Any, ids: list[int]) -> dict[int, Any]:
-        """Budget and earned value of each visible project (a few aggregate queries per project)."""
+        """Budget and earned value of each visible project (a few aggregate queries for all of them)."""
         projects = await projects_by_ids(session, self.ctx.actor, ids)
-        return {pid: await cost_figures(session, p) for pid, p in projects.items()}
+        return await costs_of(session, list(projects.values()))
 
     async def _orgs(self, session: Any, ids: list[int]) -> dict[int, Org]:
         org = await session.get(Org, self.ctx.actor.org_id)

@@ -67,13 +67,16 @@ async def report_progress(session: AsyncSession, actor: Actor, *, project_id: in
     return report
 
 
-async def check_risks(session: AsyncSession, project: Project, *, actor: Actor | None = None) -> None:
-    """Warn (once per slip) about tasks forecast past their due date and a project at risk."""
+async def check_risks(session: AsyncSession, project: Project, *, actor: Actor | None = None,
+                      tasks: list[Task] | None = None) -> None:
+    """Warn (once per slip) about tasks forecast past their due date and a project at risk. ``tasks``:
+    the project's tasks, when the caller has just loaded (and rescheduled) them."""
     from .budget import cost_figures
 
     if project.is_closed:
         return
-    tasks = list(await session.scalars(select(Task).where(Task.project_id == project.id)))
+    if tasks is None:
+        tasks = list(await session.scalars(select(Task).where(Task.project_id == project.id)))
     newly_late, recovered = [], []
     for t in tasks:
         if t.is_summary or t.status in (TaskStatus.DONE, TaskStatus.CANCELLED):

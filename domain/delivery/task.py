@@ -469,7 +469,7 @@ async def reschedule(session: AsyncSession, project: Project, *, baseline: bool 
     if baseline or project.planned_finish is None:
         project.planned_finish = project.scheduled_finish
     await session.flush()
-    await check_risks(session, project, actor=actor)
+    await check_risks(session, project, actor=actor, tasks=tasks)
 
 
 async def tasks_of(session: AsyncSession, actor: Actor, project_ids: list[int]) -> dict[int, list[Task]]:
