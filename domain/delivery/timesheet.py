@@ -157,7 +157,8 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
                       cost=quantize(hours * rate, project.currency), currency=project.currency,
                       status=EntryStatus.DRAFT.value, created_at=clock.now())
     session.add(entry)
-    if task.status == TaskStatus.TODO:
+    started = task.status == TaskStatus.TODO
+    if started:
         task.status = TaskStatus.IN_PROGRESS.value
         task.actual_start = task.actual_start or day
     if project.status == ProjectStatus.PLANNING:  # work has started
@@ -165,9 +166,13 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
     await session.flush()
     project_event(session, actor, project, "time.logged", operation="create", record=("Task", task.id),
                   hours=str(hours), date=day.isoformat(), task={"id": task.id, "name": task.name})
+    from .progress import check_risks
     from .task import reschedule
 
-    await reschedule(session, project, actor=actor)
+    if started:  # the forecast moves only when a task starts; the cost moves every time
+        await reschedule(session, project, actor=actor)
+    else:
+        await check_risks(session, project, actor=actor)
     return entry
 
 
