@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,18 @@ class Unauthenticated(GraphQLError):
         super().__init__(reason, extensions={"code": "UNAUTHENTICATED"})
 
 
+class RequestEnded(GraphQLError):
+    """A resolver left running after its operation's answer was decided (a sibling of a failed
+    non-null field, or a cancelled request) asked for the database: nobody reads its result."""
+
+    def __init__(self) -> None:
+        super().__init__("The request has ended.", extensions={"code": "REQUEST_ENDED"})
+
+
+_closing: set[asyncio.Task[None]] = set()
+"""Closes that go on after the request that started them was cancelled (held so they finish)."""
+
+
 @dataclass
 class Context:
     db: Any  # tandem.db.Database: .sessions, .write()
@@ -32,6 +44,9 @@ class Context:
     response: Any = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _users: int = field(default=0, init=False, repr=False)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
     _loaders: Loaders | None = None
     guard: Guard | None = None
     policies: Any = None  # authz.policy.PolicyStore: admin mutations invalidate it
@@ -42,6 +57,9 @@ class Context:
     """A websocket's context lives as long as the connection: it holds no session and caches nothing."""
     forbidden_fields: dict[str, list[Any]] = field(default_factory=dict)
     """First path at which each denied ``Type.field`` was asked for."""
+
+    def __post_init__(self) -> None:
+        self._idle.set()
 
     def forbid_field(self, type_name: str, field_name: str, path: list[Any]) -> None:
         self.forbidden_fields.setdefault(f"{type_name}.{field_name}", path)
@@ -59,15 +77,37 @@ class Context:
             async with self.db.read(self.actor.org_id) as session:
                 yield session
             return
-        async with self._lock:
-            if self._session is None:
-                self._session = self.db.session(self.actor.org_id)
-            yield self._session
+        with self._in_use():
+            async with self._lock:
+                if self._closed:
+                    raise RequestEnded()
+                if self._session is None:
+                    self._session = self.db.session(self.actor.org_id)
+                yield self._session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        async with self.db.write(self.actor.org_id) as session:
-            yield session
+        if self.long_lived:
+            async with self.db.write(self.actor.org_id) as session:
+                yield session
+            return
+        with self._in_use():
+            async with self.db.write(self.actor.org_id) as session:
+                yield session
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Counts a read or write under way, so that ``close()`` can wait for it."""
+        if self._closed:
+            raise RequestEnded()
+        self._users += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                self._idle.set()
 
     @property
     def authz(self) -> Guard:
@@ -84,6 +124,19 @@ class Context:
         return self._loaders
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """End the request's database use: refuse new reads and writes, wait for those under way
+        (a DataLoader batch or a sibling of a failed field may outlive the operation's answer), then
+        close the session. If the caller is cancelled meanwhile, the close still completes."""
+        self._closed = True
+        if self._users == 0 and self._session is None:
+            return
+        task = asyncio.ensure_future(self._close_when_idle())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+        await asyncio.shield(task)
+
+    async def _close_when_idle(self) -> None:
+        await self._idle.wait()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()

@@ -1,0 +1,125 @@
+"""What every transport owes a client whatever the document: the request's session outlives every
+resolver (a failed root field, a cancelled request), introspection is bounded and needs a token,
+a document with several operations must name one, and HTTP and the websocket give the same answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tandem.app import create_app
+
+ROOT_FAILS = """
+query ($id: ID!) { node(id: $id) { id } customers(last: -1) { totalCount } }
+"""
+SEVERAL_ROOTS_FAIL = """
+query ($id: ID!) {
+  node(id: $id) { id ... on Customer { name contacts(first: 5) { totalCount } } }
+  a: customers(last: -1) { totalCount }
+  opportunities(first: 3) { edges { node { id customer { name } } } }
+  b: opportunities(first: 0) { totalCount }
+  customer(id: $id) { opportunities(first: 5) { totalCount } }
+}
+"""
+NESTED_FIELD_FAILS = """
+query ($id: ID!) {
+  node(id: $id) { id }
+  customers(first: 5) {
+    edges { node { id contacts(last: -1) { totalCount } opportunities(first: 2) { totalCount } } }
+  }
+}
+"""
+FAILING_DOCUMENTS = {"root": ROOT_FAILS, "several-roots": SEVERAL_ROOTS_FAIL, "nested": NESTED_FIELD_FAILS}
+FIRST_CUSTOMER = "{ customers(first: 1) { edges { node { id } } } }"
+ME = "{ me { email } }"
+REPEAT = 50
+
+
+async def _customer_id(gql: Any) -> str:
+    result = await gql(FIRST_CUSTOMER)
+    return result["data"]["customers"]["edges"][0]["node"]["id"]
+
+
+async def _pool_settles(app: Any, baseline: int) -> None:
+    """The API engine's pool gets back to ``baseline`` checked-out connections (within 5 s)."""
+    pool = app.state.db.engine.pool
+    for _ in range(500):
+        if pool.checkedout() == baseline:
+            return
+        await asyncio.sleep(0.01)
+    assert pool.checkedout() == baseline
+
+
+def _codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", ())]
+
+
+@contextlib.asynccontextmanager
+async def _client_of(settings: Any, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(settings.model_copy(update=overrides))
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://tandem.test") as c,
+    ):
+        c.app = application  # type: ignore[attr-defined]
+        yield c
+
+
+# ---- the request's session outlives every resolver ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("document", FAILING_DOCUMENTS.values(), ids=FAILING_DOCUMENTS.keys())
+async def test_a_failing_field_never_closes_the_session_under_a_running_sibling(app, gql, document):
+    # given
+    customer_id = await _customer_id(gql)
+    await _pool_settles(app, 0)
+    # when
+    responses = [await gql.raw(document, {"id": customer_id}) for _ in range(REPEAT)]
+    # then
+    for response in responses:
+        assert response.status_code == 200, response.text
+        assert "BAD_USER_INPUT" in _codes(response.json())
+        assert "INTERNAL" not in _codes(response.json())
+    await _pool_settles(app, 0)
+    assert (await gql(ME))["data"]["me"]["email"] == "rep1@demo.test"
+
+
+async def test_a_request_cancelled_midway_leaves_the_session_closed_and_the_pool_as_it_was(app, gql):
+    # given
+    customer_id = await _customer_id(gql)
+    await _pool_settles(app, 0)
+    # when: the client goes away at a different moment each time
+    for i in range(REPEAT):
+        request = asyncio.create_task(gql.raw(SEVERAL_ROOTS_FAIL, {"id": customer_id}))
+        await asyncio.sleep(i * 0.0004)
+        request.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+    # then
+    await _pool_settles(app, 0)
+    response = await gql.raw(ROOT_FAILS, {"id": customer_id})
+    assert response.status_code == 200
+    assert _codes(response.json()) == ["BAD_USER_INPUT"]
+
+
+async def test_failing_operations_in_a_batch_leave_the_pool_as_it_was(settings, db, gql):
+    async with _client_of(settings, max_batch=5) as client:
+        # given
+        customer_id = await _customer_id(gql)
+        headers = {"authorization": f"Bearer {gql.token('rep1@demo.test')}"}
+        batch = [{"query": document, "variables": {"id": customer_id}} for document in FAILING_DOCUMENTS.values()]
+        batch.append({"query": ME})
+        # when
+        responses = [await client.post("/graphql", json=batch, headers=headers) for _ in range(REPEAT)]
+        # then
+        for response in responses:
+            assert response.status_code == 200, response.text
+            *failed, me = response.json()
+            assert all("BAD_USER_INPUT" in _codes(body) and "INTERNAL" not in _codes(body) for body in failed)
+            assert me == {"data": {"me": {"email": "rep1@demo.test"}}}
+        await _pool_settles(client.app, 0)  # type: ignore[attr-defined]
