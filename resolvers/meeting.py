@@ -33,8 +33,8 @@ from .mutation import named, opt_id, run, value
 def _meeting_payload(result=None, user_errors=None) -> MeetingPayload:
     if result is None:
         return MeetingPayload(user_errors=user_errors or [])
-    meeting, items = result
-    return MeetingPayload(meeting=Meeting.from_model(meeting, items))
+    return MeetingPayload(meeting=Meeting.from_model(result.meeting, result.action_items),
+                          unparsed_lines=result.unparsed_lines)
 
 
 def _item_payload(m=None, user_errors=None) -> ActionItemPayload:

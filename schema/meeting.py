@@ -94,8 +94,9 @@ class RecordMeetingInput:
     record_id: strawberry.ID
     title: str
     minutes: str | None = strawberry.field(
-        default=None, description="Markdown. Lines like `- [ ] @alice 准备报价 due 2026-12-01` or "
-                                  "`TODO @bob send proposal by 2026-12-03` become action items.")
+        default=None, description="Markdown. Lines like `- [ ] @alice 准备报价 due 2026-12-01`, "
+                                  "`TODO: @bob send proposal by 2026-12-03` or "
+                                  "`待办：@张伟整理会议纪要 截止 2026-12-11` become action items.")
     attendee_ids: list[strawberry.ID] | None = None
     action_items: list[ActionItemInput] | None = None
     held_at: datetime | None = None
@@ -121,6 +122,10 @@ class SetSlaPolicyInput:
 @strawberry.type
 class MeetingPayload:
     meeting: Meeting | None = None
+    unparsed_lines: list[str] = strawberry.field(
+        default_factory=list, description="Minutes lines that look like action items but could not be read in "
+        "full (an @mention nobody answers to, a date that does not exist, no title), as written. What could be "
+        "read became an action item all the same.")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 

@@ -31,6 +31,7 @@ from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
 from ..shared.scope import Scope
+from ..shared.text import half_width
 from ..tenancy.org import get_org
 from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, InvoiceStatus, emit, lock_invoice
 
@@ -158,7 +159,7 @@ async def record_payment(session: AsyncSession, actor: Actor, *, customer_id: in
     received = received_on or clock.now().date()
     if received > clock.now().date():
         v.add("receivedOn", FieldErrorCode.INVALID_DATE_RANGE, "receivedOn is in the future")
-    reference = v.text("reference", reference, max_len=200)
+    reference = v.text("reference", half_width(reference), max_len=200)
     notes = v.text("notes", notes, max_len=2000)
     v.raise_if_any()
     now = clock.now()

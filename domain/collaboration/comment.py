@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
@@ -17,11 +16,10 @@ from ..shared.dialect import lock_for_update
 from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.rows import group_by
-from ..tenancy.user import users_by_handles
+from ..shared.text import find_mentions, handle_key, handle_keys
+from ..tenancy.user import User
 
 MAX_BODY = 10_000
-# "@rep2", "@rep2@demo.test", "@李娜" (a user's e-mail, its local part, or their exact name without spaces)
-MENTION = re.compile(r"(?<![\w@])@([\w+\-]+(?:\.[\w+\-]+)*(?:@[\w\-]+(?:\.[\w\-]+)+)?)", re.UNICODE)
 
 
 class Comment(Base):
@@ -58,10 +56,24 @@ class CommentEdit(Base):
     edited_at: Mapped[datetime]
 
 
+async def handle_directory(session: AsyncSession, org_id: int) -> dict[str, int]:
+    """Every handle the org's active users answer to (``handle_keys``) → the user's id; where two users
+    answer to one handle, the older user has it."""
+    rows = await session.execute(select(User.id, User.email, User.name).where(
+        User.org_id == org_id, User.active.is_(True)).order_by(User.id))
+    directory: dict[str, int] = {}
+    for user_id, email, name in rows:
+        for key in handle_keys(email, name):
+            directory.setdefault(key, user_id)
+    return directory
+
+
 async def mentioned_users(session: AsyncSession, actor: Actor, body: str) -> list[int]:
-    """Ids of the org's users named with @ in ``body`` (by e-mail, e-mail local part or name)."""
-    found = await users_by_handles(session, actor.org_id, set(MENTION.findall(body)))
-    return sorted({u.id for u in found.values() if u.id != actor.user_id})
+    """Ids of the org's users @mentioned in ``body`` ("@rep2", "@rep2@demo.test", "@manager请审批", "@张伟请看"),
+    the author aside."""
+    directory = await handle_directory(session, actor.org_id)
+    found = {directory.get(handle_key(m.handle)) for m in find_mentions(body, directory)}
+    return sorted(u for u in found if u is not None and u != actor.user_id)
 
 
 def _body(v: Validator, body: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +19,10 @@ from ..shared.dialect import lock_for_update
 from ..shared.errors import Conflict, NotFound, Validator
 from ..shared.outbox import record_event
 from ..shared.rows import group_by
-from ..tenancy.user import get_user, users_by_handles
-from .minutes import parse_action_items
+from ..shared.text import handle_key
+from ..tenancy.user import get_user
+from .comment import handle_directory
+from .minutes import parse_minutes
 
 MAX_MINUTES = 50_000
 
@@ -74,6 +76,14 @@ class ActionItem(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class RecordedMeeting(NamedTuple):
+    meeting: Meeting
+    action_items: list[ActionItem]
+    unparsed_lines: list[str]
+    """Minutes lines that look like action items but could not be read in full: an @mention nobody answers
+    to, a date that does not exist, no title. What could be read became an action item all the same."""
+
+
 @dataclass
 class ActionItemInput:
     title: str | None
@@ -95,7 +105,7 @@ def action_item_payload(item: ActionItem) -> dict[str, Any]:
 async def record_meeting(
     session: AsyncSession, actor: Actor, *, record_type: str, record_id: int, title: str | None,
     minutes: str | None, attendee_ids: list[int], action_items: list[ActionItemInput], held_at: datetime | None = None,
-) -> tuple[Meeting, list[ActionItem]]:
+) -> RecordedMeeting:
     """A meeting on a record the caller may see; its action items come from the input list and from
     task lines in the minutes. Each owner is told live (outbox event with them in the audience)."""
     v = Validator()
@@ -109,13 +119,16 @@ async def record_meeting(
         if item.owner_id is not None:
             await get_user(session, actor.org_id, item.owner_id)
         drafts.append((item_title or "", item.owner_id, item.due_at, None))
-    parsed = parse_action_items(minutes)
-    handles = await users_by_handles(session, actor.org_id, {p.handle for p in parsed if p.handle})
-    for p in parsed:
-        owner = handles.get(p.handle.lower()) if p.handle else None
-        drafts.append((p.title[:500], owner.id if owner else None, _end_of_day(p.due) if p.due else None, p.line))
-    v.raise_if_any()
     now = clock.now()
+    directory = await handle_directory(session, actor.org_id)
+    parsed = parse_minutes(minutes, directory, today=(held_at or now).date())
+    unclear = set(parsed.unclear)
+    for p in parsed.items:
+        owner = directory.get(handle_key(p.handle)) if p.handle else None
+        if p.handle and owner is None:
+            unclear.add(p.line)
+        drafts.append((p.title[:500], owner, _end_of_day(p.due) if p.due else None, p.line))
+    v.raise_if_any()
     meeting = Meeting(org_id=actor.org_id, record_type=record_type, record_id=record_id, title=title,
                       minutes=minutes, attendee_ids=list(dict.fromkeys(attendee_ids)), held_at=held_at or now,
                       created_by_id=actor.user_id, created_at=now)
@@ -138,7 +151,8 @@ async def record_meeting(
         record_event(session, actor, org_id=actor.org_id, topic="action_item.assigned", record_type="ActionItem",
                      record_id=item.id, operation="create", timeline=(record_type, record_id),
                      audience=[item.owner_id] if item.owner_id else [], payload=action_item_payload(item))
-    return meeting, items
+    lines = minutes.splitlines()
+    return RecordedMeeting(meeting, items, [lines[n - 1] for n in sorted(unclear)])
 
 
 async def update_action_item(

@@ -24,6 +24,7 @@ from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.rows import group_by
+from ..shared.text import half_width
 from ..tenancy.user import get_user
 from .contract import Contract, ContractStatus, contract_event, flush, load_for_write
 
@@ -81,8 +82,8 @@ async def request_signature(session: AsyncSession, actor: Actor, contract_id: in
     user = await get_user(session, actor.org_id, signer_user_id) if signer_user_id is not None else None
     name = v.text("signerName", signer_name if signer_name is not None else (user.name if user else None),
                   max_len=200, required=True)
-    email = v.text("signerEmail", signer_email if signer_email is not None else (user.email if user else None),
-                   max_len=EMAIL_MAX)
+    email = v.text("signerEmail", half_width(signer_email) if signer_email is not None
+                   else (user.email if user else None), max_len=EMAIL_MAX)
     if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
         v.add("signerEmail", FieldErrorCode.INVALID_EMAIL, "signerEmail is not an email address")
     if user is None and not email:

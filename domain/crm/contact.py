@@ -17,10 +17,11 @@ from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, NotFound, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate_many
+from ..shared.text import half_width
 from .customer import get_customer, visible_customer_ids
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE = re.compile(r"^[0-9+()\-.\s\u3000]{3,40}$")
+PHONE = re.compile(r"^[0-9+()\-. ]{3,40}$")
 
 
 class Contact(Base):
@@ -54,8 +55,8 @@ CONTACT_SORTS = {"NAME": SortKey("NAME", Contact.name, str),
 def check_contact_fields(v: Validator, data: ContactInput) -> dict[str, Any]:
     name = v.text("name", data.name, max_len=200, required=True)
     title = v.text("title", data.title, max_len=200)
-    phone = v.text("phone", data.phone, max_len=40)
-    email = v.text("email", data.email, max_len=254)
+    phone = v.text("phone", half_width(data.phone), max_len=40)
+    email = v.text("email", half_width(data.email), max_len=254)
     if phone and not PHONE.match(phone):
         v.add("phone", FieldErrorCode.INVALID, "phone may hold digits, spaces, + ( ) - . only")
     if email and not EMAIL.match(email):

@@ -21,6 +21,7 @@ from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validato
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.scope import owned_rows
+from ..shared.text import half_width
 from ..tenancy.user import get_user
 from .contact import EMAIL, PHONE, Contact, ContactInput, check_contact_fields, contact_payload, new_contact
 from .customer import Customer, CustomerInput, create_customer, get_customer
@@ -115,8 +116,8 @@ async def create_lead(session: AsyncSession, actor: Actor, data: LeadInput) -> L
     name = v.text("name", data.name, max_len=200, required=True)
     company = v.text("company", data.company, max_len=200)
     title = v.text("title", data.title, max_len=200)
-    email = v.text("email", data.email, max_len=254)
-    phone = v.text("phone", data.phone, max_len=40)
+    email = v.text("email", half_width(data.email), max_len=254)
+    phone = v.text("phone", half_width(data.phone), max_len=40)
     notes = v.text("notes", data.notes, max_len=4000)
     if email and not EMAIL.match(email):
         v.add("email", FieldErrorCode.INVALID_EMAIL, "email is not an e-mail address")

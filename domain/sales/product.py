@@ -28,6 +28,7 @@ from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.payload import camel, plain
 from ..shared.rows import group_by
 from ..shared.scope import Scope
+from ..shared.text import half_width
 from ..tenancy.org import get_org
 
 MAX_TAX_RATE = Decimal(100)
@@ -142,7 +143,7 @@ async def _code_taken(session: AsyncSession, org_id: int, code: str, except_id: 
 async def create_product(session: AsyncSession, actor: Actor, data: ProductInput) -> Product:
     org = await get_org(session, actor.org_id)
     v = Validator()
-    code = v.text("code", data.code, max_len=40, required=True)
+    code = v.text("code", half_width(data.code), max_len=40, required=True)
     name = v.text("name", data.name, max_len=200, required=True)
     unit = v.text("unit", data.unit if data.unit is not None else "unit", max_len=20, required=True)
     currency = check_currency(v, "currency", data.currency, org.default_currency)
@@ -174,7 +175,7 @@ async def update_product(session: AsyncSession, actor: Actor, product_id: int, v
     named = data.set_fields
     changes: dict[str, Any] = {}
     if "code" in named:
-        changes["code"] = v.text("code", data.code, max_len=40, required=True)
+        changes["code"] = v.text("code", half_width(data.code), max_len=40, required=True)
         if changes["code"] and await _code_taken(session, actor.org_id, changes["code"], product.id):
             v.add("code", FieldErrorCode.DUPLICATE, f"A product with code {changes['code']!r} exists already.")
     if "name" in named:
@@ -239,7 +240,7 @@ async def list_products(session: AsyncSession, actor: Actor, *, search: str | No
     stmt = visible_products(actor)
     if search and search.strip():
         stmt = stmt.where(contains_text(session, Product.name, search.strip())
-                          | contains_text(session, Product.code, search.strip()))
+                          | contains_text(session, Product.code, (half_width(search) or "").strip()))
     if active is not None:
         stmt = stmt.where(Product.active.is_(active))
     return await paginate(session, stmt, entity=Product, sort=PRODUCT_SORTS[sort], req=req, with_total=with_total)

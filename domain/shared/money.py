@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from .errors import FieldErrorCode, Validator
+from .text import half_width
 
 _ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
@@ -69,7 +70,7 @@ def check_amount(
 def check_currency(v: Validator, field: str, code: str | None, default: str) -> str:
     if code is None:
         return default
-    code = code.strip().upper()
+    code = (half_width(code) or "").strip().upper()
     if not is_currency(code):
         v.add(field, FieldErrorCode.INVALID_CURRENCY, f"{code!r} is not an ISO 4217 currency code")
         return default

@@ -34,7 +34,7 @@ async def _chain(db):
         customer = await create_customer(s, _actor(rep), CustomerInput(name="客户"))
         await set_sla_policy(s, _actor(vp), kind=SlaKind.ACTION_ITEM, due_hours=None, escalate_after_hours=24,
                              remind_before_hours=12)
-        meeting, [item] = await record_meeting(
+        meeting, [item], _ = await record_meeting(
             s, _actor(rep), record_type="Customer", record_id=customer.id, title="周会", minutes="",
             attendee_ids=[], action_items=[ActionItemInput(title="准备报价", owner_id=rep.id,
                                                            due_at=T0 + timedelta(days=1))])
