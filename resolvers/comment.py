@@ -10,6 +10,7 @@ from schema.node import decode_id, to_global_id
 
 from .feed import _visible_record
 from .mutation import opt_id, run
+from .writes import row_rule
 
 
 async def _reachable_comment(info: strawberry.Info, comment_id: int) -> None:
@@ -37,6 +38,7 @@ class CommentQuery:
 
 @strawberry.type
 class CommentMutation:
+    @row_rule("any record the actor can see")
     @strawberry.mutation(description="Comment on any record you can see; @mentions notify the people named.")
     async def add_comment(self, info: strawberry.Info, input: AddCommentInput) -> CommentPayload:
         actor = info.context.actor
@@ -47,6 +49,7 @@ class CommentMutation:
         return await run(info, lambda s: service.add_comment(
             s, actor, record_type=type_name, record_id=pk, body=input.body, parent_id=parent), _payload)
 
+    @row_rule("the comment's author, on a record they can see")
     @strawberry.mutation(description="Change your comment's body; the earlier body is kept in `edits`.")
     async def edit_comment(self, info: strawberry.Info, input: EditCommentInput) -> CommentPayload:
         actor = info.context.actor
@@ -54,6 +57,7 @@ class CommentMutation:
         await _reachable_comment(info, pk)
         return await run(info, lambda s: service.edit_comment(s, actor, pk, input.version, input.body), _payload)
 
+    @row_rule("the comment's author, on a record they can see")
     @strawberry.mutation(description="Delete your comment (its body is kept in the edit history).")
     async def delete_comment(self, info: strawberry.Info, input: DeleteCommentInput) -> CommentPayload:
         actor = info.context.actor

@@ -8,7 +8,8 @@ from domain.crm import contact as service
 from schema.contact import Contact, ContactPayload, CreateContactInput
 from schema.node import decode_id
 
-from .mutation import check_create, run_create
+from .mutation import run_create
+from .writes import writes
 
 
 def _payload(m: service.Contact | None = None, user_errors: list | None = None) -> ContactPayload:
@@ -17,10 +18,10 @@ def _payload(m: service.Contact | None = None, user_errors: list | None = None) 
 
 @strawberry.type
 class ContactMutation:
+    @writes("Contact", "create")
     @strawberry.mutation
     async def create_contact(self, info: strawberry.Info, input: CreateContactInput) -> ContactPayload:
         actor = info.context.actor
-        check_create(info, "Contact", input)
         data = service.ContactInput(
             customer_id=decode_id("Customer", input.customer_id), name=input.name, title=input.title,
             phone=input.phone, email=input.email, is_decision_maker=input.is_decision_maker,

@@ -35,7 +35,8 @@ from schema.contract import (
 from schema.node import decode_id
 from schema.pagination import Connection, wants_total
 
-from .mutation import check_create, check_update, named, opt_id, run, run_create, value
+from .mutation import named, opt_id, run, run_create, value
+from .writes import acts, row_rule, writes
 
 
 def _payload(m: service.Contract | None = None, user_errors: list | None = None) -> ContractPayload:
@@ -100,10 +101,10 @@ class ContractQuery:
 
 @strawberry.type
 class ContractMutation:
+    @writes("Contract", "create")
     @strawberry.mutation(description="A draft contract, from an accepted quote or directly for a customer.")
     async def create_contract(self, info: strawberry.Info, input: CreateContractInput) -> ContractPayload:
         actor = info.context.actor
-        check_create(info, "Contract", input)
         data = service.ContractInput(
             quote_id=opt_id("Quote", input.quote_id), customer_id=opt_id("Customer", input.customer_id),
             opportunity_id=opt_id("Opportunity", input.opportunity_id), title=input.title, amount=input.amount,
@@ -113,10 +114,10 @@ class ContractMutation:
         return await run_create(info, "createContract", input, lambda s: service.create_contract(s, actor, data),
                                 lambda s, pk: service.get_contract(s, actor, pk), _payload)
 
+    @writes("Contract", "update")
     @strawberry.mutation(description="Edit an unsigned contract; editing an approved one sends it back to draft.")
     async def update_contract(self, info: strawberry.Info, input: UpdateContractInput) -> ContractPayload:
         actor = info.context.actor
-        check_update(info, "Contract", input)
         pk = decode_id("Contract", input.id)
         data = service.ContractInput(
             title=value(input, "title"), amount=value(input, "amount"), currency=value(input, "currency"),
@@ -125,13 +126,10 @@ class ContractMutation:
             document=_document(input.document), set_fields=named(input))
         return await run(info, lambda s: service.update_contract(s, actor, pk, input.version, data), _payload)
 
+    @writes("Contract", "create", fields={"contract_id": None, "reason": "Contract.amendmentReason"})
     @strawberry.mutation(description="Amend an active contract: a new draft that supersedes it once signed.")
     async def amend_contract(self, info: strawberry.Info, input: AmendContractInput) -> ContractPayload:
         actor = info.context.actor
-        info.context.authz.require("Contract", "create")
-        info.context.authz.require_write("Contract", [f for f in ("title", "amount", "startDate", "endDate", "terms",
-                                                                  "document")
-                                                      if getattr(input, _snake(f)) is not strawberry.UNSET])
         pk = decode_id("Contract", input.contract_id)
         data = service.ContractInput(
             title=value(input, "title"), amount=value(input, "amount"), start_date=value(input, "start_date"),
@@ -140,22 +138,23 @@ class ContractMutation:
         return await run(info, lambda s: service.amend_contract(s, actor, pk, reason=input.reason, data=data),
                          _payload)
 
+    @acts("Contract", "terminate")
     @strawberry.mutation(description="End an active contract early; installments not yet invoiced are cancelled.")
     async def terminate_contract(self, info: strawberry.Info, input: TerminateContractInput) -> ContractPayload:
         actor = info.context.actor
-        info.context.authz.require("Contract", "terminate")
         pk = decode_id("Contract", input.id)
         return await run(info, lambda s: service.terminate_contract(s, actor, pk, reason=input.reason,
                                                                     effective_on=input.effective_on,
                                                                     version=input.version), _payload)
 
+    @acts("Contract", "update")
     @strawberry.mutation(description="Start the approval flow (the document must be attached).")
     async def submit_contract(self, info: strawberry.Info, input: SubmitContractInput) -> ContractPayload:
         actor = info.context.actor
-        info.context.authz.require("Contract", "update")
         pk = decode_id("Contract", input.id)
         return await run(info, lambda s: approval.submit_contract(s, actor, pk, input.version), _payload)
 
+    @row_rule("a holder of the open step's role")
     @strawberry.mutation(description="Approve the open step (you must hold its role; steps go in order).")
     async def approve_contract_step(self, info: strawberry.Info, input: ApproveContractStepInput) -> ContractPayload:
         actor = info.context.actor
@@ -164,6 +163,7 @@ class ContractMutation:
         return await run(info, lambda s: approval.approve_step(s, actor, pk, step, comment=input.comment,
                                                                version=input.version), _payload)
 
+    @row_rule("a holder of the open step's role")
     @strawberry.mutation(description="Reject the open step with a reason: the contract goes back to draft.")
     async def reject_contract_step(self, info: strawberry.Info, input: RejectContractStepInput) -> ContractPayload:
         actor = info.context.actor
@@ -172,11 +172,11 @@ class ContractMutation:
         return await run(info, lambda s: approval.reject_step(s, actor, pk, step, reason=input.reason,
                                                               version=input.version), _payload)
 
+    @acts("Contract", "update")
     @strawberry.mutation(description="Ask someone to sign an approved contract. An outside signer gets a one-time "
                                      "`signingToken` (returned only here).")
     async def request_signature(self, info: strawberry.Info, input: RequestSignatureInput) -> SignaturePayload:
         actor = info.context.actor
-        info.context.authz.require("Contract", "update")
         pk = decode_id("Contract", input.contract_id)
         user_id = opt_id("User", input.user_id)
 
@@ -195,6 +195,7 @@ class ContractMutation:
 
         return await run(info, work, payload)
 
+    @row_rule("the named signer, or whoever holds an outside signer's token")
     @strawberry.mutation(description="Sign: as the named user, or with an outside signer's token. Records time, IP, "
                                      "user agent and the document's SHA-256; the last signature activates it.")
     async def sign_contract(self, info: strawberry.Info, input: SignContractInput) -> SignaturePayload:
@@ -217,11 +218,11 @@ class ContractMutation:
 
         return await run(info, work, payload)
 
+    @acts("Contract", "plan")
     @strawberry.mutation(description="Set the installments (by date or milestone, amount or percent); they must add "
                                      "up to the contract amount. Replaceable until one is invoiced.")
     async def set_payment_plan(self, info: strawberry.Info, input: SetPaymentPlanInput) -> PaymentPlanPayload:
         actor = info.context.actor
-        info.context.authz.require("Contract", "plan")
         pk = decode_id("Contract", input.contract_id)
         items = [plans.InstallmentInput(label=i.label, due_date=i.due_date, milestone=i.milestone, percent=i.percent,
                                         amount=i.amount) for i in input.installments]
@@ -232,11 +233,11 @@ class ContractMutation:
 
         return await run(info, work, _plan_payload)
 
+    @acts("Contract", "plan")
     @strawberry.mutation(description="A named payment milestone was reached: its installments fall due.")
     async def reach_payment_milestone(self, info: strawberry.Info,
                                       input: ReachPaymentMilestoneInput) -> PaymentPlanPayload:
         actor = info.context.actor
-        info.context.authz.require("Contract", "plan")
         pk = decode_id("Contract", input.contract_id)
 
         async def work(s):
@@ -245,11 +246,11 @@ class ContractMutation:
 
         return await run(info, work, _plan_payload)
 
+    @acts("Policy", "manage")
     @strawberry.mutation(description="The roles that approve contracts, in order (admin).")
     async def set_contract_approval_flow(self, info: strawberry.Info,
                                          input: SetContractApprovalFlowInput) -> ApprovalFlowPayload:
         actor = info.context.actor
-        info.context.authz.require("Policy", "manage")
         return await run(info, lambda s: approval.set_approval_flow(s, actor, input.steps),
                          lambda steps=None, user_errors=None: ApprovalFlowPayload(steps=steps,
                                                                                   user_errors=user_errors or []))
@@ -261,7 +262,3 @@ def _plan_payload(result=None, user_errors=None) -> PaymentPlanPayload:
     rows, contract = result
     return PaymentPlanPayload(contract=Contract.from_model(contract),
                               installments=[Installment.from_model(r) for r in rows])
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

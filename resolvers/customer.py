@@ -17,7 +17,8 @@ from schema.node import decode_id
 from schema.ordering import CustomerOrder, OrderDirection
 from schema.pagination import Connection, wants_total
 
-from .mutation import check_create, check_update, field_name, named, opt_id, run, run_create, value
+from .mutation import field_name, named, opt_id, run, run_create, value
+from .writes import writes
 
 
 def _payload(m: service.Customer | None = None, user_errors: list | None = None) -> CustomerPayload:
@@ -63,10 +64,10 @@ class CustomerQuery:
 
 @strawberry.type
 class CustomerMutation:
+    @writes("Customer", "create")
     @strawberry.mutation
     async def create_customer(self, info: strawberry.Info, input: CreateCustomerInput) -> CustomerPayload:
         actor = info.context.actor
-        check_create(info, "Customer", input)
         data = service.CustomerInput(
             name=input.name, tags=input.tags, industry=input.industry, tier=input.tier,
             lifecycle_stage=input.lifecycle_stage, owner_id=opt_id("User", input.owner_id),
@@ -79,10 +80,10 @@ class CustomerMutation:
             _payload,
         )
 
+    @writes("Customer", "update")
     @strawberry.mutation
     async def update_customer(self, info: strawberry.Info, input: UpdateCustomerInput) -> CustomerPayload:
         actor = info.context.actor
-        check_update(info, "Customer", input)
         pk = decode_id("Customer", input.id)
         data = service.CustomerInput(
             name=value(input, "name"), tags=value(input, "tags"), industry=value(input, "industry"),

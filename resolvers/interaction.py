@@ -8,7 +8,8 @@ from domain.crm import interaction as service
 from schema.interaction import Interaction, InteractionPayload, LogInteractionInput
 from schema.node import decode_id
 
-from .mutation import check_create, opt_id, run_create
+from .mutation import opt_id, run_create
+from .writes import writes
 
 
 def _payload(m: service.Interaction | None = None, user_errors: list | None = None) -> InteractionPayload:
@@ -17,10 +18,10 @@ def _payload(m: service.Interaction | None = None, user_errors: list | None = No
 
 @strawberry.type
 class InteractionMutation:
+    @writes("Interaction", "create")
     @strawberry.mutation
     async def log_interaction(self, info: strawberry.Info, input: LogInteractionInput) -> InteractionPayload:
         actor = info.context.actor
-        check_create(info, "Interaction", input)
         data = service.InteractionInput(
             customer_id=decode_id("Customer", input.customer_id), kind=input.kind, summary=input.summary,
             occurred_at=input.occurred_at, contact_id=opt_id("Contact", input.contact_id),

@@ -19,6 +19,7 @@ from schema.node import decode_id
 from schema.pagination import Connection, wants_total
 
 from .mutation import opt_id, run, run_create
+from .writes import acts, writes
 
 
 def _payload(m: service.Invoice | None = None, user_errors: list | None = None) -> InvoicePayload:
@@ -56,10 +57,10 @@ class InvoiceQuery:
 
 @strawberry.type
 class InvoiceMutation:
+    @writes("Invoice", "create")
     @strawberry.mutation(description="A draft invoice of free lines (finance).")
     async def create_invoice(self, info: strawberry.Info, input: CreateInvoiceInput) -> InvoicePayload:
         actor = info.context.actor
-        info.context.authz.require("Invoice", "create")
         lines = [service.InvoiceLineInput(description=x.description, quantity=x.quantity, unit_price=x.unit_price,
                                           tax_rate=x.tax_rate) for x in input.lines]
         customer_id = decode_id("Customer", input.customer_id)
@@ -68,30 +69,30 @@ class InvoiceMutation:
             s, actor, customer_id=customer_id, contract_id=contract_id, currency=input.currency, lines=lines,
             notes=input.notes), lambda s, pk: service.get_invoice(s, actor, pk), _payload)
 
+    @acts("Invoice", "issue")
     @strawberry.mutation(description="Issue an invoice: an installment's (drafted and issued at once) or a draft. "
                                      "It gets the org's next number, without gaps, even under concurrent issuing.")
     async def issue_invoice(self, info: strawberry.Info, input: IssueInvoiceInput) -> InvoicePayload:
         actor = info.context.actor
-        info.context.authz.require("Invoice", "issue")
         installment_id = opt_id("Installment", input.installment_id)
         invoice_id = opt_id("Invoice", input.invoice_id)
         return await run(info, lambda s: service.issue_invoice(
             s, actor, installment_id=installment_id, invoice_id=invoice_id, issue_date=input.issue_date,
             due_date=input.due_date), _payload)
 
+    @acts("Invoice", "void")
     @strawberry.mutation(description="Void an invoice nothing is paid on; it keeps its number.")
     async def void_invoice(self, info: strawberry.Info, input: VoidInvoiceInput) -> InvoicePayload:
         actor = info.context.actor
-        info.context.authz.require("Invoice", "void")
         pk = decode_id("Invoice", input.id)
         return await run(info, lambda s: service.void_invoice(s, actor, pk, reason=input.reason,
                                                               version=input.version), _payload)
 
+    @acts("Invoice", "credit")
     @strawberry.mutation(description="A credit note reversing all (default) or part of an issued invoice's "
                                      "outstanding amount; returns the credit note.")
     async def issue_credit_note(self, info: strawberry.Info, input: IssueCreditNoteInput) -> InvoicePayload:
         actor = info.context.actor
-        info.context.authz.require("Invoice", "credit")
         pk = decode_id("Invoice", input.invoice_id)
         return await run(info, lambda s: service.issue_credit_note(s, actor, pk, amount=input.amount,
                                                                    reason=input.reason), _payload)

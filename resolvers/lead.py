@@ -13,7 +13,8 @@ from schema.node import decode_id
 from schema.opportunity import Opportunity
 from schema.pagination import Connection, wants_total
 
-from .mutation import check_create, opt_id, run, run_create
+from .mutation import opt_id, run, run_create
+from .writes import writes
 
 
 def _payload(m: service.Lead | None = None, user_errors: list | None = None) -> LeadPayload:
@@ -56,10 +57,10 @@ class LeadQuery:
 
 @strawberry.type
 class LeadMutation:
+    @writes("Lead", "create")
     @strawberry.mutation
     async def create_lead(self, info: strawberry.Info, input: CreateLeadInput) -> LeadPayload:
         actor = info.context.actor
-        check_create(info, "Lead", input)
         data = service.LeadInput(
             name=input.name, company=input.company, title=input.title, email=input.email, phone=input.phone,
             source=input.source, status=input.status, owner_id=opt_id("User", input.owner_id), notes=input.notes,
@@ -71,20 +72,14 @@ class LeadMutation:
             _payload,
         )
 
+    @writes("Opportunity", "create", needs=[("Lead", "update"), ("Contact", "create")], also=["Lead.status"],
+            fields={"lead_id": None, "opportunity_name": "Opportunity.name", "customer_id": None,
+                    "customer_name": None})
     @strawberry.mutation(description="Customer + contact + opportunity from a lead, in one transaction.")
     async def convert_lead(self, info: strawberry.Info, input: ConvertLeadInput) -> ConvertLeadPayload:
         actor = info.context.actor
-        guard = info.context.authz
-        guard.require("Lead", "update")
-        guard.require_write("Lead", ["status"])
         if input.customer_id is None:
-            guard.require("Customer", "create")
-        guard.require("Contact", "create")
-        guard.require("Opportunity", "create")
-        guard.require_write("Opportunity", [f for f, v in (
-            ("name", input.opportunity_name), ("amount", input.amount), ("currency", input.currency),
-            ("stage", input.stage), ("expectedCloseDate", input.expected_close_date), ("owner", input.owner_id),
-        ) if v is not None])
+            info.context.authz.require("Customer", "create")
         data = service.ConvertLeadInput(
             lead_id=decode_id("Lead", input.lead_id), opportunity_name=input.opportunity_name,
             amount=input.amount, currency=input.currency, stage=input.stage,

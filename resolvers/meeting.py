@@ -28,6 +28,7 @@ from schema.node import decode_id, to_global_id
 
 from .feed import _delivered, _replayer, _start, _timeline_entry, _visible_record
 from .mutation import named, opt_id, run, value
+from .writes import acts, row_rule
 
 
 def _meeting_payload(result=None, user_errors=None) -> MeetingPayload:
@@ -62,6 +63,7 @@ class MeetingQuery:
 
 @strawberry.type
 class MeetingMutation:
+    @row_rule("any record the actor can see")
     @strawberry.mutation(description="Record a meeting on a record; action items come from the list and the minutes.")
     async def record_meeting(self, info: strawberry.Info, input: RecordMeetingInput) -> MeetingPayload:
         actor = info.context.actor
@@ -73,6 +75,7 @@ class MeetingMutation:
             s, actor, record_type=type_name, record_id=pk, title=input.title, minutes=input.minutes,
             attendee_ids=attendees, action_items=items, held_at=input.held_at), _meeting_payload)
 
+    @row_rule("an action item on a record the actor can see")
     @strawberry.mutation(description="Change an action item's status, due time or owner.")
     async def update_action_item(self, info: strawberry.Info, input: UpdateActionItemInput) -> ActionItemPayload:
         ctx = info.context
@@ -87,11 +90,11 @@ class MeetingMutation:
             s, actor, pk, version=input.version, status=value(input, "status"), due_at=value(input, "due_at"),
             owner_id=opt_id("User", value(input, "owner_id")), set_fields=named(input)), _item_payload)
 
+    @acts("Policy", "manage")
     @strawberry.mutation(description="How long action items may stay open before they escalate (admins).")
     async def set_sla_policy(self, info: strawberry.Info, input: SetSlaPolicyInput) -> SlaPolicyPayload:
         ctx = info.context
         actor = ctx.actor
-        ctx.authz.require("Policy", "manage")
         return await run(info, lambda s: sla.set_sla_policy(
             s, actor, kind=sla.SlaKind(input.kind), due_hours=input.due_hours,
             escalate_after_hours=input.escalate_after_hours, remind_before_hours=input.remind_before_hours),

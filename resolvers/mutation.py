@@ -34,40 +34,12 @@ def named(input_obj: Any, *, skip: tuple[str, ...] = ("id", "version")) -> set[s
             if f.name not in skip and getattr(input_obj, f.name) is not strawberry.UNSET}
 
 
-NOT_FIELDS = ("id", "version", "idempotency_key")
-
-
 def field_name(attr: str) -> str:
     """The GraphQL field an input attribute writes: ``owner_id`` -> ``owner``, ``credit_limit`` -> ``creditLimit``."""
     if attr.endswith("_id"):
         attr = attr[:-3]
     head, *rest = attr.split("_")
     return head + "".join(p.title() for p in rest)
-
-
-def written_fields(input_obj: Any, *, only_set: bool = False) -> list[str]:
-    """GraphQL field names an input writes: those given a value (for updates, every field named,
-    null included, since null clears)."""
-    out = []
-    for f in dataclasses.fields(input_obj):
-        v = getattr(input_obj, f.name)
-        if f.name in NOT_FIELDS or v is strawberry.UNSET or (v is None and not only_set):
-            continue
-        out.append(field_name(f.name))
-    return out
-
-
-def check_create(info: strawberry.Info, record_type: str, input_obj: Any) -> None:
-    """FORBIDDEN, before anything is written, unless the role may create the type and write every field given."""
-    guard = info.context.authz
-    guard.require(record_type, "create")
-    guard.require_write(record_type, written_fields(input_obj))
-
-
-def check_update(info: strawberry.Info, record_type: str, input_obj: Any) -> None:
-    guard = info.context.authz
-    guard.require(record_type, "update")
-    guard.require_write(record_type, written_fields(input_obj, only_set=True))
 
 
 def value(input_obj: Any, name: str) -> Any:

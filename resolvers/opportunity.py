@@ -21,7 +21,8 @@ from schema.ordering import OpportunityOrder, OrderDirection
 from schema.pagination import Connection, wants_total
 from schema.pipeline import PipelineStage
 
-from .mutation import check_create, check_update, field_name, named, opt_id, run, run_create, value
+from .mutation import field_name, named, opt_id, run, run_create, value
+from .writes import writes
 
 
 def _payload(m: service.Opportunity | None = None, user_errors: list | None = None) -> OpportunityPayload:
@@ -80,10 +81,10 @@ class OpportunityQuery:
 
 @strawberry.type
 class OpportunityMutation:
+    @writes("Opportunity", "create")
     @strawberry.mutation
     async def create_opportunity(self, info: strawberry.Info, input: CreateOpportunityInput) -> OpportunityPayload:
         actor = info.context.actor
-        check_create(info, "Opportunity", input)
         data = service.OpportunityInput(
             customer_id=decode_id("Customer", input.customer_id), name=input.name, amount=input.amount,
             currency=input.currency, stage=input.stage, lost_reason=input.lost_reason,
@@ -99,10 +100,10 @@ class OpportunityMutation:
             _payload,
         )
 
+    @writes("Opportunity", "update")
     @strawberry.mutation
     async def update_opportunity(self, info: strawberry.Info, input: UpdateOpportunityInput) -> OpportunityPayload:
         actor = info.context.actor
-        check_update(info, "Opportunity", input)
         pk = decode_id("Opportunity", input.id)
         data = service.OpportunityInput(
             name=value(input, "name"), amount=value(input, "amount"), currency=value(input, "currency"),
@@ -113,12 +114,12 @@ class OpportunityMutation:
         )
         return await run(info, lambda s: service.update_opportunity(s, actor, pk, input.version, data), _payload)
 
+    @writes("Opportunity", "update")
     @strawberry.mutation(description="Move to another pipeline stage; `lost` needs `lostReason`.")
     async def move_opportunity_stage(
         self, info: strawberry.Info, input: MoveOpportunityStageInput
     ) -> OpportunityPayload:
         actor = info.context.actor
-        check_update(info, "Opportunity", input)
         pk = decode_id("Opportunity", input.id)
         return await run(
             info,

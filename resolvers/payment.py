@@ -21,6 +21,7 @@ from schema.payment import (
 )
 
 from .mutation import opt_id, run, run_create
+from .writes import acts, writes
 
 
 def _payload(m: service.Payment | None = None, user_errors: list | None = None) -> PaymentPayload:
@@ -44,6 +45,9 @@ class PaymentQuery:
                        filter: PaymentFilter | None = None) -> Connection[Payment]:
         ctx = info.context
         flt = filter or PaymentFilter()
+        unmatched = flt.unmatched is not None  # reads whether a customer is matched and what is unallocated
+        ctx.authz.require_read("Payment", [n for n, used in (
+            ("customer", flt.customer_id or unmatched), ("unallocated", unmatched)) if used])
         domain_filter = service.PaymentFilter(customer_id=opt_id("Customer", flt.customer_id), unmatched=flt.unmatched)
         req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
         async with ctx.read() as session:
@@ -60,10 +64,10 @@ class PaymentQuery:
 
 @strawberry.type
 class PaymentMutation:
+    @writes("Payment", "create", fields={"allocate_automatically": None})
     @strawberry.mutation(description="Record money received; optionally allocate it at once, oldest due first.")
     async def record_payment(self, info: strawberry.Info, input: RecordPaymentInput) -> PaymentPayload:
         actor = info.context.actor
-        info.context.authz.require("Payment", "create")
         if input.allocate_automatically:
             info.context.authz.require("Payment", "allocate")
         customer_id = opt_id("Customer", input.customer_id)
@@ -81,11 +85,11 @@ class PaymentMutation:
         return await run_create(info, "recordPayment", input, work, lambda s, pk: service.get_payment(s, actor, pk),
                                 _payload)
 
+    @acts("Payment", "allocate")
     @strawberry.mutation(description="Apply a payment to invoices: the ones given, or `automatic` oldest due first. "
                                      "Nothing is applied if any line is refused.")
     async def allocate_payment(self, info: strawberry.Info, input: AllocatePaymentInput) -> AllocationPayload:
         actor = info.context.actor
-        info.context.authz.require("Payment", "allocate")
         pk = decode_id("Payment", input.payment_id)
         items = None
         if input.allocations is not None:
@@ -98,11 +102,11 @@ class PaymentMutation:
 
         return await run(info, work, _allocation_payload)
 
+    @acts("Payment", "allocate")
     @strawberry.mutation(description="Undo an allocation (kept, marked reversed, with who and why).")
     async def reverse_payment_allocation(self, info: strawberry.Info,
                                          input: ReversePaymentAllocationInput) -> AllocationPayload:
         actor = info.context.actor
-        info.context.authz.require("Payment", "allocate")
         pk = decode_id("PaymentAllocation", input.allocation_id)
 
         async def work(s):
@@ -111,10 +115,10 @@ class PaymentMutation:
 
         return await run(info, work, _allocation_payload)
 
+    @writes("Payment", "allocate", fields={"payment_id": None})
     @strawberry.mutation(description="Name the customer of an unmatched payment.")
     async def match_payment(self, info: strawberry.Info, input: MatchPaymentInput) -> PaymentPayload:
         actor = info.context.actor
-        info.context.authz.require("Payment", "allocate")
         pk = decode_id("Payment", input.payment_id)
         customer_id = decode_id("Customer", input.customer_id)
         return await run(info, lambda s: service.match_payment(s, actor, pk, customer_id), _payload)

@@ -28,6 +28,7 @@ from schema.user import User
 
 from .guard import GUARDED_TYPES, graphql_fields
 from .mutation import opt_id, run
+from .writes import acts, row_rule, writes
 
 SCOPED_TYPES = ("Customer", "Lead", "Opportunity", "Quote", "Contract", "Invoice")
 """Types with an owner: row scopes own/team/org apply, and records can be shared."""
@@ -75,40 +76,40 @@ class PolicyQuery:
 
 @strawberry.type
 class PolicyMutation:
+    @writes("User", needs=[("Policy", "manage")], fields={"user_id": None, "role": "User.roles"})
     @strawberry.mutation(description="Give a user a role (admin only).")
     async def assign_role(self, info: strawberry.Info, input: AssignRoleInput) -> UserPayload:
         actor = info.context.actor
-        info.context.authz.require("Policy", "manage")
         pk = decode_id("User", input.user_id)
         return await run(info, lambda s: set_roles(s, actor, pk, add=input.role.strip()), _user_payload)
 
+    @writes("User", needs=[("Policy", "manage")], fields={"user_id": None, "role": "User.roles"})
     @strawberry.mutation(description="Take a role from a user (admin only); the org keeps one admin.")
     async def revoke_role(self, info: strawberry.Info, input: AssignRoleInput) -> UserPayload:
         actor = info.context.actor
-        info.context.authz.require("Policy", "manage")
         pk = decode_id("User", input.user_id)
         return await run(info, lambda s: set_roles(s, actor, pk, remove=input.role.strip()), _user_payload)
 
+    @writes("User", fields={"user_id": None})
     @strawberry.mutation(description="A user's labor cost per hour (finance): time logged afterwards is costed at "
                                      "it.")
     async def set_cost_rate(self, info: strawberry.Info, input: SetCostRateInput) -> UserPayload:
         actor = info.context.actor
-        info.context.authz.require_write("User", ["costRate"])
         pk = decode_id("User", input.user_id)
         return await run(info, lambda s: set_cost_rate(s, actor, pk, input.cost_rate), _user_payload)
 
+    @writes("User", needs=[("Policy", "manage")], fields={"user_id": None})
     @strawberry.mutation(description="Put a user under another manager (admin only); team scopes follow.")
     async def set_manager(self, info: strawberry.Info, input: SetManagerInput) -> UserPayload:
         actor = info.context.actor
-        info.context.authz.require("Policy", "manage")
         pk = decode_id("User", input.user_id)
         manager = opt_id("User", input.manager_id)
         return await run(info, lambda s: set_manager(s, actor, pk, manager), _user_payload)
 
+    @acts("Policy", "manage")
     @strawberry.mutation(description="Allow, deny or reset an action on a type or `Type.field` for a role.")
     async def set_permission(self, info: strawberry.Info, input: SetPermissionInput) -> PolicyPayload:
         actor = info.context.actor
-        info.context.authz.require("Policy", "manage")
         effect = None if input.effect is PermissionEffect.INHERIT else input.effect.value
         known = _known_fields(info)
 
@@ -122,10 +123,10 @@ class PolicyMutation:
             await _policy_changed(info, actor.org_id)
         return payload
 
+    @acts("Policy", "manage")
     @strawberry.mutation(description="Set which rows of a type a role sees: NONE, OWN, TEAM or ORG.")
     async def set_row_scope(self, info: strawberry.Info, input: SetRowScopeInput) -> PolicyPayload:
         actor = info.context.actor
-        info.context.authz.require("Policy", "manage")
 
         async def work(session):
             await admin.set_row_scope(session, actor, role=input.role, record_type=input.type.strip(),
@@ -137,6 +138,7 @@ class PolicyMutation:
             await _policy_changed(info, actor.org_id)
         return payload
 
+    @row_rule("the share action on the record's type, asked once the id names the type")
     @strawberry.mutation(description="Share a customer, lead, opportunity, quote, contract or invoice you can see "
                                      "with a user or a team.")
     async def share_record(self, info: strawberry.Info, input: ShareRecordInput) -> SharePayload:

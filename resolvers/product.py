@@ -18,7 +18,8 @@ from schema.product import (
     UpdateProductInput,
 )
 
-from .mutation import check_create, check_update, named, run, run_create, value
+from .mutation import named, run, run_create, value
+from .writes import writes
 
 
 def _payload(m: service.Product | None = None, user_errors: list | None = None) -> ProductPayload:
@@ -38,6 +39,8 @@ class ProductQuery:
         ctx = info.context
         if search:
             ctx.authz.require_read("Product", ["code", "name"])
+        if active is not None:
+            ctx.authz.require_read("Product", ["active"])
         req = PageRequest(first=first, after=after, last=last, before=before)
         async with ctx.read() as session:
             page = await service.list_products(session, ctx.actor, search=search, active=active, req=req,
@@ -60,21 +63,21 @@ class ProductQuery:
 
 @strawberry.type
 class ProductMutation:
+    @writes("Product", "create")
     @strawberry.mutation(description="A product; its code is unique in the org.")
     async def create_product(self, info: strawberry.Info, input: CreateProductInput) -> ProductPayload:
         actor = info.context.actor
-        check_create(info, "Product", input)
         data = service.ProductInput(code=input.code, name=input.name, unit=input.unit,
                                     default_price=input.default_price, currency=input.currency,
                                     tax_rate=input.tax_rate, active=input.active)
         return await run_create(info, "createProduct", input, lambda s: service.create_product(s, actor, data),
                                 lambda s, pk: service.get_product(s, actor, pk), _payload)
 
+    @writes("Product", "update")
     @strawberry.mutation(description="Change a product; `active: false` deactivates it (products are never "
                                      "deleted, old quotes keep pointing at them).")
     async def update_product(self, info: strawberry.Info, input: UpdateProductInput) -> ProductPayload:
         actor = info.context.actor
-        check_update(info, "Product", input)
         pk = decode_id("Product", input.id)
         data = service.ProductInput(code=value(input, "code"), name=value(input, "name"), unit=value(input, "unit"),
                                     default_price=value(input, "default_price"), currency=value(input, "currency"),
@@ -82,10 +85,10 @@ class ProductMutation:
                                     set_fields=named(input))
         return await run(info, lambda s: service.update_product(s, actor, pk, input.version, data), _payload)
 
+    @writes("PriceBook", "create", fields={"prices": "PriceBook.entries"})
     @strawberry.mutation(description="A price book for one currency with a price per product.")
     async def create_price_book(self, info: strawberry.Info, input: CreatePriceBookInput) -> PriceBookPayload:
         actor = info.context.actor
-        info.context.authz.require("PriceBook", "create")
         prices = [service.PriceInput(product_id=decode_id("Product", p.product_id), unit_price=p.unit_price)
                   for p in input.prices]
         return await run(info, lambda s: service.create_price_book(

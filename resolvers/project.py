@@ -34,6 +34,7 @@ from schema.project import (
 from schema.task import Gantt, GanttBar, TaskDependency
 
 from .mutation import named, opt_id, run, value
+from .writes import acts, row_rule, writes
 
 
 def _payload(m: service.Project | None = None, user_errors: list | None = None) -> ProjectPayload:
@@ -121,12 +122,12 @@ class ProjectQuery:
 
 @strawberry.type
 class ProjectMutation:
+    @acts("ProjectTemplate", "create")
     @strawberry.mutation(description="A task list with durations and dependencies, applied to won deals whose name "
                                      "contains one of its keywords (or to all, as the default).")
     async def create_project_template(self, info: strawberry.Info,
                                       input: CreateProjectTemplateInput) -> ProjectTemplatePayload:
         actor = info.context.actor
-        info.context.authz.require("ProjectTemplate", "create")
         tasks = [service.TemplateTask(key=t.key, name=t.name, duration_days=t.duration_days,
                                       estimate_hours=t.estimate_hours, depends_on=list(t.depends_on), parent=t.parent)
                  for t in input.tasks]
@@ -135,11 +136,11 @@ class ProjectMutation:
             lambda m=None, user_errors=None: ProjectTemplatePayload(
                 template=ProjectTemplate.from_model(m) if m else None, user_errors=user_errors or []))
 
+    @writes("Project", "update")
     @strawberry.mutation(description="The manager's settings: status (CLOSED stops time logging), manager, dates, "
                                      "working calendar, risk thresholds.")
     async def update_project(self, info: strawberry.Info, input: UpdateProjectInput) -> ProjectPayload:
         actor = info.context.actor
-        info.context.authz.require("Project", "update")
         pk = decode_id("Project", input.id)
         status = value(input, "status")
         data = service.ProjectSettings(
@@ -152,11 +153,12 @@ class ProjectMutation:
             change_threshold_percent=value(input, "change_threshold_percent"), set_fields=named(input))
         return await run(info, lambda s: service.update_project(s, actor, pk, input.version, data), _payload)
 
+    @writes("Project", "update", fields={"project_id": None, "status": "Project.progressReports",
+                                         "health": "Project.health"})
     @strawberry.mutation(description="Where delivery stands (status text + RAG health); shows on the project's and "
                                      "the opportunity's timelines.")
     async def report_progress(self, info: strawberry.Info, input: ReportProgressInput) -> ProgressReportPayload:
         actor = info.context.actor
-        info.context.authz.require("Project", "update")
         pk = decode_id("Project", input.project_id)
 
         async def work(s):
@@ -167,10 +169,11 @@ class ProjectMutation:
         return await run(info, work, _pair(lambda r, p, e: ProgressReportPayload(
             report=ProgressReport.from_model(r) if r else None, project=p, user_errors=e)))
 
+    @writes("Project", "update", fields={"project_id": None, **dict.fromkeys(
+        ("amount", "description", "category", "spent_on"), "Project.expenses")})
     @strawberry.mutation(description="Record an expense against the project's budget.")
     async def add_expense(self, info: strawberry.Info, input: AddExpenseInput) -> ExpensePayload:
         actor = info.context.actor
-        info.context.authz.require("Project", "update")
         pk = decode_id("Project", input.project_id)
 
         async def work(s):
@@ -181,10 +184,10 @@ class ProjectMutation:
         return await run(info, work, _pair(lambda x, p, e: ExpensePayload(
             expense=Expense.from_model(x) if x else None, project=p, user_errors=e)))
 
+    @acts("ChangeRequest", "create")
     @strawberry.mutation(description="Ask for a scope, budget or schedule change, with its reason.")
     async def request_change(self, info: strawberry.Info, input: RequestChangeInput) -> ChangeRequestPayload:
         actor = info.context.actor
-        info.context.authz.require("ChangeRequest", "create")
         pk = decode_id("Project", input.project_id)
 
         async def work(s):
@@ -195,6 +198,7 @@ class ProjectMutation:
 
         return await run(info, work, _change_payload)
 
+    @row_rule("the project's manager, then a sales manager when the change is over the threshold")
     @strawberry.mutation(description="Approve a change: the project manager first, then a sales manager when it is "
                                      "over the threshold. The last approval moves the budget and the deadline.")
     async def approve_change(self, info: strawberry.Info, input: DecideChangeInput) -> ChangeRequestPayload:
@@ -207,6 +211,7 @@ class ProjectMutation:
 
         return await run(info, work, _change_payload)
 
+    @row_rule("the project's manager, then a sales manager when the change is over the threshold")
     @strawberry.mutation(description="Reject a change request, with the reason.")
     async def reject_change(self, info: strawberry.Info, input: DecideChangeInput) -> ChangeRequestPayload:
         actor = info.context.actor

@@ -27,7 +27,8 @@ from schema.quote import (
 )
 from schema.scalars import rate
 
-from .mutation import check_create, check_update, named, opt_id, run, run_create, value
+from .mutation import named, opt_id, run, run_create, value
+from .writes import acts, writes
 
 
 def _payload(m: service.Quote | None = None, user_errors: list | None = None) -> QuotePayload:
@@ -42,9 +43,8 @@ def _lines(items: list[QuoteLineInput] | None) -> list[service.QuoteLineInput] |
                                    discount_percent=x.discount_percent, tax_rate=x.tax_rate) for x in items]
 
 
-async def _act(info: strawberry.Info, action: str, quote_id: str,
+async def _act(info: strawberry.Info, quote_id: str,
                work: Callable[[AsyncSession, int], Awaitable[Any]]) -> QuotePayload:
-    info.context.authz.require("Quote", action)
     pk = decode_id("Quote", quote_id)
     return await run(info, lambda s: work(s, pk), _payload)
 
@@ -78,69 +78,76 @@ class QuoteQuery:
 
 @strawberry.type
 class QuoteMutation:
+    @writes("Quote", "create")
     @strawberry.mutation(description="A draft quote on an opportunity, priced from the price book.")
     async def create_quote(self, info: strawberry.Info, input: CreateQuoteInput) -> QuotePayload:
         actor = info.context.actor
-        check_create(info, "Quote", input)
         data = service.QuoteInput(opportunity_id=decode_id("Opportunity", input.opportunity_id), title=input.title,
                                   currency=input.currency, valid_until=input.valid_until, notes=input.notes,
                                   lines=_lines(input.lines))
         return await run_create(info, "createQuote", input, lambda s: service.create_quote(s, actor, data),
                                 lambda s, pk: service.get_quote(s, actor, pk), _payload)
 
+    @writes("Quote", "update")
     @strawberry.mutation(description="Edit a draft or rejected quote (lines, when given, replace all lines).")
     async def update_quote(self, info: strawberry.Info, input: UpdateQuoteInput) -> QuotePayload:
         actor = info.context.actor
-        check_update(info, "Quote", input)
         pk = decode_id("Quote", input.id)
         data = service.QuoteInput(title=value(input, "title"), currency=value(input, "currency"),
                                   valid_until=value(input, "valid_until"), notes=value(input, "notes"),
                                   lines=_lines(value(input, "lines")), set_fields=named(input))
         return await run(info, lambda s: service.update_quote(s, actor, pk, input.version, data), _payload)
 
+    @acts("Quote", "update")
     @strawberry.mutation(description="Ask the owner's manager to approve the quote's discount.")
     async def submit_quote_for_approval(self, info: strawberry.Info, input: QuoteActionInput) -> QuotePayload:
         actor = info.context.actor
-        return await _act(info, "update", input.id, lambda s, pk: service.submit_quote(s, actor, pk, input.version))
+        return await _act(info, input.id, lambda s, pk: service.submit_quote(s, actor, pk, input.version))
 
+    @acts("Quote", "approve")
     @strawberry.mutation(description="Approve a pending quote (a manager above its owner, or an admin).")
     async def approve_quote(self, info: strawberry.Info, input: QuoteDecisionInput) -> QuotePayload:
         actor = info.context.actor
-        return await _act(info, "approve", input.id, lambda s, pk: service.approve_quote(
+        return await _act(info, input.id, lambda s, pk: service.approve_quote(
             s, actor, pk, input.version, input.comment))
 
+    @acts("Quote", "approve")
     @strawberry.mutation(description="Reject a pending quote with a comment; the owner can edit and resubmit.")
     async def reject_quote(self, info: strawberry.Info, input: QuoteDecisionInput) -> QuotePayload:
         actor = info.context.actor
-        return await _act(info, "approve", input.id, lambda s, pk: service.reject_quote(
+        return await _act(info, input.id, lambda s, pk: service.reject_quote(
             s, actor, pk, input.version, input.comment))
 
+    @acts("Quote", "update")
     @strawberry.mutation(description="Mark the quote sent to the customer (approved, or within the discount policy).")
     async def send_quote(self, info: strawberry.Info, input: QuoteActionInput) -> QuotePayload:
         actor = info.context.actor
-        return await _act(info, "update", input.id, lambda s, pk: service.send_quote(s, actor, pk, input.version))
+        return await _act(info, input.id, lambda s, pk: service.send_quote(s, actor, pk, input.version))
 
+    @acts("Quote", "update")
     @strawberry.mutation(description="The customer accepted: the opportunity's amount follows the quote's total.")
     async def accept_quote(self, info: strawberry.Info, input: QuoteActionInput) -> QuotePayload:
         actor = info.context.actor
-        return await _act(info, "update", input.id, lambda s, pk: service.accept_quote(s, actor, pk, input.version))
+        return await _act(info, input.id, lambda s, pk: service.accept_quote(s, actor, pk, input.version))
 
+    @acts("Quote", "update")
     @strawberry.mutation(description="The customer declined the quote.")
     async def decline_quote(self, info: strawberry.Info, input: QuoteDecisionInput) -> QuotePayload:
         actor = info.context.actor
-        return await _act(info, "update", input.id, lambda s, pk: service.decline_quote(
+        return await _act(info, input.id, lambda s, pk: service.decline_quote(
             s, actor, pk, input.version, input.comment))
 
+    @acts("Quote", "create")
     @strawberry.mutation(description="A new draft revision (same number, revision + 1); this one is superseded.")
     async def revise_quote(self, info: strawberry.Info, input: QuoteActionInput) -> QuotePayload:
         actor = info.context.actor
-        return await _act(info, "create", input.id, lambda s, pk: service.revise_quote(s, actor, pk, input.version))
+        return await _act(info, input.id, lambda s, pk: service.revise_quote(s, actor, pk, input.version))
 
+    @acts("Policy", "manage")
     @strawberry.mutation(description="The largest line discount a role may quote without approval (admin).")
     async def set_discount_threshold(self, info: strawberry.Info,
                                      input: SetDiscountThresholdInput) -> DiscountThresholdPayload:
         actor = info.context.actor
-        info.context.authz.require("Policy", "manage")
 
         def payload(m: service.DiscountThreshold | None = None, user_errors: list | None = None
                     ) -> DiscountThresholdPayload:

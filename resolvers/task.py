@@ -18,6 +18,7 @@ from schema.task import (
 )
 
 from .mutation import named, opt_id, run, value
+from .writes import row_rule, writes
 
 
 def _payload(m: service.Task | None = None, user_errors: list | None = None) -> TaskPayload:
@@ -36,10 +37,10 @@ class TaskQuery:
 
 @strawberry.type
 class TaskMutation:
+    @writes("Task", "create", fields={"parent_id": "Task.parentId"})
     @strawberry.mutation(description="A task (under `parentId` for a sub-task); the project is rescheduled.")
     async def create_task(self, info: strawberry.Info, input: CreateTaskInput) -> TaskPayload:
         actor = info.context.actor
-        info.context.authz.require("Task", "create")
         data = service.TaskInput(
             project_id=decode_id("Project", input.project_id), parent_id=opt_id("Task", input.parent_id),
             name=input.name, description=input.description, assignee_id=opt_id("User", input.assignee_id),
@@ -47,6 +48,7 @@ class TaskMutation:
             start_no_earlier=input.start_no_earlier, due_date=input.due_date)
         return await run(info, lambda s: service.create_task(s, actor, data), _payload)
 
+    @writes("Task")
     @strawberry.mutation(description="Change a task. Its assignee may set status and percentComplete; anything "
                                      "else is the project manager's. The project is rescheduled.")
     async def update_task(self, info: strawberry.Info, input: UpdateTaskInput) -> TaskPayload:
@@ -62,6 +64,7 @@ class TaskMutation:
             due_date=value(input, "due_date"), set_fields=named(input))
         return await run(info, lambda s: service.update_task(s, actor, pk, input.version, data), _payload)
 
+    @row_rule("the project's manager")
     @strawberry.mutation(description="Make one task wait for another (a cycle is refused: DEPENDENCY_CYCLE).")
     async def add_task_dependency(self, info: strawberry.Info, input: TaskDependencyInput) -> TaskDependencyPayload:
         actor = info.context.actor
@@ -81,6 +84,7 @@ class TaskMutation:
 
         return await run(info, work, payload)
 
+    @row_rule("the project's manager")
     @strawberry.mutation
     async def remove_task_dependency(self, info: strawberry.Info,
                                      input: RemoveTaskDependencyInput) -> TaskDependencyPayload:

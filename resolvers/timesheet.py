@@ -24,6 +24,7 @@ from schema.timesheet import (
 )
 
 from .mutation import opt_id, run
+from .writes import acts, row_rule, writes
 
 
 def _payload(m: service.Timesheet | None = None, user_errors: list | None = None) -> TimesheetPayload:
@@ -62,10 +63,10 @@ class TimesheetQuery:
 
 @strawberry.type
 class TimesheetMutation:
+    @writes("TimeEntry", "create", fields={"task_id": "TimeEntry.taskId", "project_id": "TimeEntry.projectId"})
     @strawberry.mutation(description="Log your own hours on a task of a project you work on (at most 24 h a day).")
     async def log_time(self, info: strawberry.Info, input: LogTimeInput) -> TimeEntryPayload:
         actor = info.context.actor
-        info.context.authz.require("TimeEntry", "create")
         task_id = decode_id("Task", input.task_id)
         project_id = opt_id("Project", input.project_id)
         return await run(info, lambda s: service.log_time(s, actor, task_id=task_id, work_date=input.date,
@@ -73,14 +74,15 @@ class TimesheetMutation:
                          lambda m=None, user_errors=None: TimeEntryPayload(
                              time_entry=TimeEntry.from_model(m) if m else None, user_errors=user_errors or []))
 
+    @acts("TimeEntry", "create")
     @strawberry.mutation(description="Submit your week on a project to its manager; the week is then locked.")
     async def submit_timesheet(self, info: strawberry.Info, input: SubmitTimesheetInput) -> TimesheetPayload:
         actor = info.context.actor
-        info.context.authz.require("TimeEntry", "create")
         pk = decode_id("Project", input.project_id)
         return await run(info, lambda s: service.submit_timesheet(s, actor, project_id=pk,
                                                                   week_start=input.week_start), _payload)
 
+    @row_rule("the project's manager, for a week not their own")
     @strawberry.mutation(description="Approve a submitted week (the project's manager; not your own).")
     async def approve_timesheet(self, info: strawberry.Info, input: DecideTimesheetInput) -> TimesheetPayload:
         actor = info.context.actor
@@ -88,6 +90,7 @@ class TimesheetMutation:
         return await run(info, lambda s: service.decide_timesheet(s, actor, pk, approve=True, comment=input.comment),
                          _payload)
 
+    @row_rule("the project's manager, for a week not their own")
     @strawberry.mutation(description="Send a week back with a comment; its entries can be edited and resubmitted.")
     async def reject_timesheet(self, info: strawberry.Info, input: DecideTimesheetInput) -> TimesheetPayload:
         actor = info.context.actor
