@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -98,6 +99,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from .demo import ACME_USERS, DEMO_USERS
     from .middleware import configure_logging
 
+    if args.demo:  # the app, built by uvicorn (in each worker), reads it as TANDEM_DEMO
+        os.environ["TANDEM_DEMO"] = "true"
+        get_settings.cache_clear()
     settings = get_settings()
     configure_logging(settings.log_level)
     asyncio.run(_migrate())

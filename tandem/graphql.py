@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, FieldNode, GraphQLError, InlineFragmentNode, MaxIntrospectionDepthRule
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from domain.shared.errors import DomainError
 from resolvers import Mutation, Query, Subscription
+from resolvers.context import Unauthenticated
 from resolvers.guard import FieldGuardExecution
 from schema.contact import Contact
 from schema.customer import Customer
@@ -29,13 +32,14 @@ from schema.opportunity import Opportunity
 from schema.scalars import SCALAR_MAP
 from schema.user import Org, Team, User
 
-from .limits import limits_rule
+from .limits import INTROSPECTION_ROOTS, limits_rule
 from .settings import Settings
 
 log = logging.getLogger("tandem.graphql")
 
 SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 TOKEN_LIMIT = re.compile(r"Document contains more than \d+ tokens")
+MAYBE_INTROSPECTION = re.compile(r"__(?:schema|type)\b")
 
 
 class TandemSchema(strawberry.Schema):
@@ -45,16 +49,43 @@ class TandemSchema(strawberry.Schema):
                 log.error("unexpected error", exc_info=error.original_error or error)
 
 
+def introspects(document: DocumentNode) -> bool:
+    """Whether any operation or fragment of the document asks for ``__schema`` or ``__type``."""
+    selection_sets = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
+    while selection_sets:
+        for selection in selection_sets.pop().selections:
+            if isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION_ROOTS:
+                return True
+            if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
+                selection_sets.append(selection.selection_set)
+    return False
+
+
+class IntrospectionNeedsToken(SchemaExtension):
+    """Introspection without a valid token is UNAUTHENTICATED, before the document is validated
+    (``__typename`` alone is not introspection)."""
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        if (getattr(context, "actor_or_none", None) is None and execution.graphql_document is not None
+                and MAYBE_INTROSPECTION.search(execution.query or "")
+                and introspects(execution.graphql_document)):
+            raise Unauthenticated(getattr(context, "auth_error", "A valid bearer token is required."))
+        yield
+
+
 def build_schema(settings: Settings, *, field_guard: bool = True) -> strawberry.Schema:
     rule = limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
                        max_cost=settings.max_query_cost)
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         ParserCache,
-        lambda: AddValidationRules([rule]),
+        IntrospectionNeedsToken,
+        lambda: AddValidationRules([rule, MaxIntrospectionDepthRule]),
         ValidationCache,
     ]
-    if not settings.introspection:
+    if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     return TandemSchema(
         query=Query, mutation=Mutation, subscription=Subscription,

