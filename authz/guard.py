@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from domain.shared.errors import Forbidden
+from domain.shared.registry import GUARDED_TYPES, sources
 from domain.shared.scope import Scope
 
 from .policy import OrgPolicy
@@ -51,10 +52,17 @@ class Guard:
         return self.policy.allowed(self.roles, record_type, action)
 
     def can_read(self, record_type: str, field: str) -> bool:
+        """Whether the actor may read ``Type.field``: the policy decides fields of guarded types; a
+        field that copies or derives from others (the registry says which) also needs every source."""
         key = (record_type, field)
         found = self._read.get(key)
         if found is None:
-            found = field in ALWAYS_READABLE or self.policy.field(self.roles, record_type, field, "read")
+            self._read[key] = False  # a derivation that led back here would read as denied
+            if field in ALWAYS_READABLE:
+                found = True
+            else:
+                found = record_type not in GUARDED_TYPES or self.policy.field(self.roles, record_type, field, "read")
+                found = found and all(self.can_read(*source.split(".", 1)) for source in sources(record_type, field))
             self._read[key] = found
         return found
 

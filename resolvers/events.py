@@ -21,11 +21,10 @@ from domain.pipeline.opportunity import opportunities_by_ids
 from domain.sales.product import price_books_by_ids, products_by_ids
 from domain.sales.quote import quotes_by_ids
 from domain.shared.actor import Actor
+from domain.shared.registry import SHAPES, Changes, Key, Nested, payload_keys, shape_key
 from domain.shared.scope import Scope
 from schema.event import ChangeEvent, TimelineEntry
 from schema.node import to_global_id
-
-from .guard import GUARDED_TYPES
 
 VISIBLE: dict[str, Callable[..., Awaitable[dict[int, Any]]]] = {
     "Customer": customers_by_ids, "Opportunity": opportunities_by_ids, "Lead": leads_by_ids,
@@ -45,24 +44,39 @@ def _subject(event: dict[str, Any]) -> tuple[str, int]:
     return event["recordType"], event["recordId"]
 
 
-def _field(key: str) -> str:
-    """Payload key → GraphQL field: ``ownerId`` / ``owner_id`` → ``owner``, ``credit_limit`` → ``creditLimit``."""
-    if key.endswith("_id"):
-        key = key[:-3]
-    elif key.endswith("Id") and key != "id":
-        key = key[:-2]
-    head, *rest = key.split("_")
-    return head + "".join(p.title() for p in rest)
+def cut(guard: Any, topic: str, record_type: str, payload: Any) -> dict[str, Any]:
+    """What of an event's payload the actor may read: each key the registry declares for the topic, when
+    the actor may read the field governing it; nothing undeclared (deny by default)."""
+    if not isinstance(payload, dict):
+        return {}
+    return _cut(guard, payload_keys(topic, record_type), payload)
 
 
-def cut(guard: Any, record_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    if record_type not in GUARDED_TYPES or not isinstance(payload, dict):
-        return payload
-    out = {}
+def _readable(guard: Any, governs: tuple[str, ...]) -> bool:
+    return all(guard.can_read(*name.split(".", 1)) for name in governs)
+
+
+def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, value in payload.items():
-        if key == "changes" and isinstance(value, dict):
-            out[key] = {k: v for k, v in value.items() if guard.can_read(record_type, _field(k))}
-        elif key in ("id", "version") or guard.can_read(record_type, _field(key)):
+        declared = keys.get(key)
+        if declared is None:
+            continue
+        if isinstance(declared, Nested):
+            if not _readable(guard, declared.governs):
+                continue
+            inner = SHAPES[declared.shape]
+            if isinstance(value, dict):
+                out[key] = _cut(guard, inner, value)
+            elif isinstance(value, list):
+                out[key] = [_cut(guard, inner, item) for item in value if isinstance(item, dict)]
+            elif value is None:
+                out[key] = None
+        elif isinstance(declared, Changes):
+            if isinstance(value, dict):
+                out[key] = {k: v for k, v in value.items()
+                            if isinstance(d := shape_key(declared.shape, k), tuple) and _readable(guard, d)}
+        elif _readable(guard, declared):
             out[key] = value
     return out
 
@@ -126,7 +140,7 @@ async def authorize(db: Any, actor: Actor, guard: Any, events: list[dict[str, An
             continue
         if e["recordType"] == "Org" and not guard.can("Policy", "manage"):
             continue
-        out.append({**e, "payload": cut(guard, e["recordType"], e["payload"])})
+        out.append({**e, "payload": cut(guard, e["topic"], e["recordType"], e["payload"])})
     return out
 
 

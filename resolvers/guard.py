@@ -22,9 +22,11 @@ from graphql.execution import MiddlewareManager
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from authz.guard import Guard
+from domain.shared.registry import GUARDED_TYPES, RECORD_TYPES
 
-GUARDED_TYPES = frozenset({"Customer", "Contact", "Interaction", "Lead", "Opportunity", "User", "Product",
-                           "PriceBook", "Quote", "Contract", "Invoice", "Payment", "Project", "Task", "TimeEntry"})
+# Types whose fields the guard decides: those the policy governs, and those with fields derived from
+# a guarded field (the registry declares both).
+CHECKED_TYPES = GUARDED_TYPES | frozenset(name for name, t in RECORD_TYPES.items() if t.derived)
 
 current_guard: ContextVar[Guard | None] = ContextVar("tandem_guard", default=None)
 """The guard of the request being executed (set by the HTTP endpoint around execution)."""
@@ -59,8 +61,8 @@ def guarded_resolvers(schema: GraphQLSchema) -> dict[Resolver, tuple[str, str]]:
     if index is None:
         index = {}
         seen: set[Resolver] = {f.resolve for t in schema.type_map.values() if isinstance(t, GraphQLObjectType)
-                               and t.name not in GUARDED_TYPES for f in t.fields.values() if f.resolve}
-        for type_name in sorted(GUARDED_TYPES):
+                               and t.name not in CHECKED_TYPES for f in t.fields.values() if f.resolve}
+        for type_name in sorted(CHECKED_TYPES):
             graphql_type = schema.type_map.get(type_name)
             if not isinstance(graphql_type, GraphQLObjectType):
                 continue  # not (yet) in this schema

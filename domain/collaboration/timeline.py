@@ -1,5 +1,9 @@
 """How each outbox event reads on a shared timeline: its kind and a human-readable summary.
-All timeline wording lives here (one module, not scattered across features)."""
+All timeline wording lives here (one module, not scattered across features).
+
+A summary is written from the payload its reader receives, already cut to what that reader may
+read: a figure the reader may not see is missing from the payload, and the sentence leaves it out
+rather than print a placeholder (``over budget``, not ``over budget (None of None)``)."""
 
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
         return "stage_moved", summary
     if topic.endswith(".updated"):
         changes = payload.get("changes") or {}
-        parts = [f"{FIELD_LABELS.get(k, k)}: {before} → {after}" for k, (before, after) in changes.items()]
+        parts = [f"{FIELD_LABELS.get(k, k)}: " + (f"{_shown(v[0])} → {_shown(v[1])}"
+                                                  if isinstance(v, list) and len(v) == 2 else _shown(v))
+                 for k, v in changes.items()]
         return "updated", "Changed " + "; ".join(parts) if parts else "Updated"
     if topic == "opportunity.created":
         return "created", f"Opportunity {payload.get('name')} created in {payload.get('stage')}"
@@ -31,7 +37,8 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     if topic == "contact.created":
         return "contact_added", f"Contact {payload.get('name')} added"
     if topic == "interaction.logged":
-        return "interaction", f"{str(payload.get('kind', '')).replace('_', ' ').capitalize()}: {payload.get('summary')}"
+        kind = str(payload.get("kind") or "interaction").replace("_", " ").capitalize()
+        return "interaction", kind + (f": {payload['summary']}" if payload.get("summary") else " logged")
     if topic == "comment.added":
         return "comment", "Reply added" if payload.get("parentId") else "Comment added"
     if topic == "comment.edited":
@@ -64,8 +71,20 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     return topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()
 
 
-def _money(payload: dict[str, Any], key: str = "total") -> str:
-    return f"{payload.get(key)} {payload.get('currency', '')}".strip()
+def _shown(value: Any) -> str:
+    return "(none)" if value is None or value == "" else str(value)
+
+
+def _money(payload: dict[str, Any], key: str = "total", prefix: str = ": ") -> str:
+    """``prefix`` + the amount and currency, or nothing when the reader may not see the amount."""
+    if payload.get(key) is None:
+        return ""
+    return prefix + f"{payload.get(key)} {payload.get('currency') or ''}".strip()
+
+
+def _part(template: str, *values: Any) -> str:
+    """``template`` filled with ``values``, or nothing when one of them is missing."""
+    return "" if any(v is None or v == "" for v in values) else template.format(*values)
 
 
 def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
@@ -75,17 +94,17 @@ def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
     step = p.get("step") or {}
     signer = p.get("signer") or {}
     texts = {
-        "quote.created": ("quote", f"{quote} drafted: {_money(p)}"),
-        "quote.updated": ("quote", f"{quote} edited: {_money(p)}"),
-        "quote.submitted": ("approval", f"{quote} submitted for approval "
-                                        f"(max discount {p.get('maxDiscountPercent')} %)"),
+        "quote.created": ("quote", f"{quote} drafted{_money(p)}"),
+        "quote.updated": ("quote", f"{quote} edited{_money(p)}"),
+        "quote.submitted": ("approval", f"{quote} submitted for approval"
+                                        + _part(" (max discount {} %)", p.get("maxDiscountPercent"))),
         "quote.approved": ("approval", f"{quote} approved" + (f": {p['comment']}" if p.get("comment") else "")),
         "quote.rejected": ("approval", f"{quote} rejected: {p.get('comment')}"),
         "quote.sent": ("quote", f"{quote} sent to the customer"),
-        "quote.accepted": ("quote", f"{quote} accepted: {_money(p)}"),
+        "quote.accepted": ("quote", f"{quote} accepted{_money(p)}"),
         "quote.declined": ("quote", f"{quote} declined" + (f": {p['reason']}" if p.get("reason") else "")),
         "quote.revised": ("quote", f"{quote} drafted as a new revision"),
-        "contract.created": ("contract", f"{contract} drafted: {_money(p, 'amount')}"),
+        "contract.created": ("contract", f"{contract} drafted{_money(p, 'amount')}"),
         "contract.updated": ("contract", f"{contract} edited"),
         "contract.amendment_created": ("contract", f"{contract} drafted as an amendment: {p.get('reason')}"),
         "contract.submitted": ("approval", f"{contract} submitted; step 1 awaits a {step.get('role')}"),
@@ -99,22 +118,23 @@ def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
         "contract.activated": ("contract", f"{contract} signed by every party: active"),
         "contract.superseded": ("contract", f"{contract} superseded by its amendment"),
         "contract.terminated": ("contract", f"{contract} terminated as of {p.get('effectiveOn')}: {p.get('reason')}"),
-        "contract.payment_plan_set": ("payment_plan", f"{contract}: payment plan of "
-                                                      f"{len(p.get('installments') or [])} installments"),
+        "contract.payment_plan_set": ("payment_plan", f"{contract}: payment plan set"
+                                                      + _part(" ({} installments)", len(p["installments"])
+                                                              if isinstance(p.get("installments"), list) else None)),
         "contract.milestone_reached": ("payment_plan", f"{contract}: milestone {p.get('milestone')} reached"),
-        "invoice.drafted": ("invoice", f"Invoice drafted: {_money(p)}"),
-        "invoice.issued": ("invoice", f"{invoice} issued: {_money(p)}, due {p.get('dueDate')}"),
+        "invoice.drafted": ("invoice", f"Invoice drafted{_money(p)}"),
+        "invoice.issued": ("invoice", f"{invoice} issued{_money(p)}" + _part(", due {}", p.get("dueDate"))),
         "invoice.voided": ("invoice", f"{invoice} voided: {p.get('reason')}"),
-        "invoice.credited": ("invoice", f"{invoice} credited {p.get('amount')} {p.get('currency', '')}".strip()),
-        "invoice.payment_allocated": ("payment", f"{invoice}: payment of {p.get('amount')} {p.get('currency', '')} "
-                                                 f"applied, {p.get('outstanding')} outstanding"),
-        "invoice.allocation_reversed": ("payment", f"{invoice}: payment of {p.get('amount')} reversed "
-                                                   f"({p.get('reason')})"),
-        "invoice.overdue": ("reminder", f"{invoice} is overdue: {p.get('outstanding')} {p.get('currency', '')} "
-                                        f"due {p.get('dueDate')}"),
-        "credit_note.issued": ("invoice", f"Credit note {p.get('number')} issued: {_money(p)}"),
-        "payment.recorded": ("payment", f"Payment received from {p.get('payerName')}: {_money(p, 'amount')}"),
-        "payment.allocated": ("payment", f"Payment of {_money(p, 'amount')} allocated"),
+        "invoice.credited": ("invoice", f"{invoice} credited{_money(p, 'amount', ' ')}"),
+        "invoice.payment_allocated": ("payment", f"{invoice}: payment{_money(p, 'amount', ' of ')} applied"
+                                                 + _part(", {} outstanding", p.get("outstanding"))),
+        "invoice.allocation_reversed": ("payment", f"{invoice}: payment{_money(p, 'amount', ' of ')} reversed"
+                                                   + _part(" ({})", p.get("reason"))),
+        "invoice.overdue": ("reminder", f"{invoice} is overdue" + _money(p, "outstanding")
+                                        + _part(" due {}", p.get("dueDate"))),
+        "credit_note.issued": ("invoice", f"Credit note {p.get('number')} issued{_money(p)}"),
+        "payment.recorded": ("payment", f"Payment received from {p.get('payerName')}{_money(p, 'amount')}"),
+        "payment.allocated": ("payment", f"Payment{_money(p, 'amount', ' of ')} allocated"),
         "payment.allocation_reversed": ("payment", "Payment allocation reversed"),
         "payment.matched": ("payment", f"Payment from {p.get('payerName')} matched to a customer"),
     }
@@ -123,19 +143,22 @@ def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
 
 def _delivery(topic: str, p: dict[str, Any]) -> tuple[str, str]:
     project = f"Project {p.get('number')}"
-    task = (p.get("task") or {}).get("name")
+    task = (p.get("task") or {}).get("name") or "(a task)"
     change = p.get("change") or {}
     dependency = p.get("dependency") or {}
     texts = {
         "project.created": ("project", f"{project} created from the won deal"
                                        + (f" (template {p['template']})" if p.get("template") else "")),
         "project.updated": ("project", f"{project} settings changed: {', '.join(p.get('changes') or [])}"),
-        "project.progress_reported": ("progress", f"{project} progress ({str(p.get('health', '')).upper()}, "
-                                                  f"{p.get('percentComplete')} %): {p.get('status')}"),
-        "project.schedule_risk": ("risk", f"{project} is at risk of finishing late (forecast "
-                                          f"{p.get('forecastFinish')}, due {p.get('deadline')})"),
-        "project.cost_risk": ("risk", f"{project} is forecast over budget ({p.get('estimateAtCompletion')} of "
-                                      f"{p.get('budget')} {p.get('currency', '')})"),
+        "project.progress_reported": ("progress", f"{project} progress ({str(p.get('health', '')).upper()}"
+                                                  + _part(", {} %", p.get("percentComplete"))
+                                                  + ")" + _part(": {}", p.get("status"))),
+        "project.schedule_risk": ("risk", f"{project} is at risk of finishing late"
+                                          + _part(" (forecast {}, due {})", p.get("forecastFinish"),
+                                                  p.get("deadline"))),
+        "project.cost_risk": ("risk", f"{project} is forecast over budget"
+                                      + _part(" ({} of {} {})", p.get("estimateAtCompletion"), p.get("budget"),
+                                              p.get("currency"))),
         "task.created": ("task", f"Task {task} added"),
         "task.updated": ("task", f"Task {task} updated"),
         "task.delay_risk": ("risk", f"Task {task} is forecast {p.get('daysLate')} days late"),
@@ -143,15 +166,16 @@ def _delivery(topic: str, p: dict[str, Any]) -> tuple[str, str]:
                                           f"{dependency.get('predecessor')}"),
         "task.dependency_removed": ("task", f"{dependency.get('successor')} no longer waits for "
                                             f"{dependency.get('predecessor')}"),
-        "time.logged": ("time", f"{p.get('hours')} h logged on {task} ({p.get('date')})"),
-        "timesheet.submitted": ("time", f"Timesheet for the week of {p.get('weekStart')} submitted "
-                                        f"({p.get('hours')} h)"),
+        "time.logged": ("time", _part("{} h ", p.get("hours")) + f"logged on {task}" + _part(" ({})", p.get("date"))),
+        "timesheet.submitted": ("time", f"Timesheet for the week of {p.get('weekStart')} submitted"
+                                        + _part(" ({} h)", p.get("hours"))),
         "timesheet.approved": ("time", f"Timesheet for the week of {p.get('weekStart')} approved"),
         "timesheet.rejected": ("time", f"Timesheet for the week of {p.get('weekStart')} sent back: "
                                        f"{p.get('comment')}"),
-        "expense.added": ("expense", f"Expense {p.get('amount')} {p.get('currency', '')}: {p.get('description')}"),
-        "change.requested": ("change", f"Change requested: {change.get('title')} (budget {change.get('budgetDelta')}"
-                                       f", schedule {change.get('scheduleDeltaDays')} days)"),
+        "expense.added": ("expense", "Expense" + _money(p, "amount", " ") + _part(": {}", p.get("description"))),
+        "change.requested": ("change", f"Change requested: {change.get('title')} ("
+                                       + _part("budget {}, ", change.get("budgetDelta"))
+                                       + f"schedule {change.get('scheduleDeltaDays')} days)"),
         "change.manager_approved": ("change", f"Change {change.get('title')} approved by the project manager; "
                                               "a sales manager decides next"),
         "change.approved": ("change", f"Change {change.get('title')} approved: budget and dates adjusted"),

@@ -241,7 +241,8 @@ async def decide_timesheet(session: AsyncSession, actor: Actor, timesheet_id: in
         if e.timesheet_id == sheet.id:
             e.status = (EntryStatus.APPROVED if approve else EntryStatus.DRAFT).value
     await session.flush()
-    project_event(session, actor, project, f"timesheet.{status.value}", record=("Timesheet", sheet.id),
+    project_event(session, actor, project, "timesheet.approved" if approve else "timesheet.rejected",
+                  record=("Timesheet", sheet.id),
                   audience=[sheet.user_id], weekStart=sheet.week_start.isoformat(), hours=str(sheet.hours),
                   userId=sheet.user_id, comment=comment or None)
     return sheet

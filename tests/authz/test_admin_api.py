@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from authz.store import MODEL_CONF, CasbinRule, current_version, default_lines
 from domain.crm.customer import CustomerInput, create_customer
 from domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from domain.shared.registry import sources
 from domain.shared.scope import RecordShare
 from domain.tenancy.org import create_org, create_team
 from domain.tenancy.user import ROLES, User, create_user
@@ -536,6 +537,12 @@ def oracle(org_id: int) -> casbin.Enforcer:
 def expected_permissions(enforcer: casbin.Enforcer, role: str, org_id: int) -> list[dict[str, Any]]:
     org = str(org_id)
     scope_of = {"Contact": "Customer", "Interaction": "Customer"}
+
+    def readable(type_name: str, f: str) -> bool:
+        """The policy allows it, and every field it copies or derives from (the registry says which)."""
+        return f in ("id", "version") or (enforcer.enforce(role, org, f"{type_name}.{f}", "read") and all(
+            readable(*source.split(".", 1)) for source in sources(type_name, f)))
+
     out = []
     for type_name in GUARDED_TYPES:
         fields = list(SDL.get_type(type_name).fields)  # type: ignore[union-attr]
@@ -545,8 +552,7 @@ def expected_permissions(enforcer: casbin.Enforcer, role: str, org_id: int) -> l
         out.append({
             "type": type_name, "scope": scope,
             "actions": [a for a in TYPE_ACTIONS if enforcer.enforce(role, org, type_name, a)],
-            "readableFields": [f for f in fields
-                               if f in ("id", "version") or enforcer.enforce(role, org, f"{type_name}.{f}", "read")],
+            "readableFields": [f for f in fields if readable(type_name, f)],
             "writableFields": [f for f in fields if f not in ("id", "version")
                                and enforcer.enforce(role, org, f"{type_name}.{f}", "write")],
         })

@@ -1,0 +1,299 @@
+"""The record types the API exposes, declared once: which are governed field by field by the org's
+policy, which fields copy or derive from another (and so are guarded like their sources), and what
+every outward event carries, key by key, with the schema field whose read permission governs it.
+
+Deny by default: a payload key no declaration names is never delivered; a field derived from a
+guarded one is readable only by whoever may read every source. The event filter, the field guard,
+the policy admin API and the leak tests all read this module; nothing else lists record types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .payload import camel
+
+
+@dataclass(frozen=True)
+class RecordType:
+    name: str
+    guarded: bool = True
+    """Its fields are read and written under the org policy's ``Type.field`` rules."""
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Field → the ``Type.field`` values it copies or is computed from."""
+
+
+RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
+    RecordType("Customer"), RecordType("Contact"), RecordType("Interaction"), RecordType("Lead"),
+    RecordType("Opportunity"), RecordType("User"), RecordType("Product"), RecordType("PriceBook"),
+    RecordType("Quote"), RecordType("Contract"), RecordType("Invoice"), RecordType("Payment"),
+    RecordType("Project", derived={
+        # A project's budget is its deal's amount, or its contract's when one is signed.
+        "budget": ("Opportunity.amount", "Contract.amount"),
+    }),
+    RecordType("Task"), RecordType("TimeEntry"),
+    RecordType("ChangeRequest", guarded=False, derived={
+        "budgetBefore": ("Project.budget",), "budgetDelta": ("Project.budget",),
+    }),
+    RecordType("CostFigures", guarded=False, derived={"budget": ("Project.budget",)}),
+    RecordType("Expense", guarded=False), RecordType("Timesheet", guarded=False),
+    RecordType("Meeting", guarded=False), RecordType("ActionItem", guarded=False),
+    RecordType("Comment", guarded=False), RecordType("ProjectTemplate", guarded=False),
+    RecordType("Org", guarded=False),
+)}
+
+GUARDED_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.guarded)
+
+
+def sources(type_name: str, field_name: str) -> tuple[str, ...]:
+    """The ``Type.field`` values a field copies or derives from (empty for a field of its own)."""
+    record_type = RECORD_TYPES.get(type_name)
+    return record_type.derived.get(field_name, ()) if record_type else ()
+
+
+# --- event payloads -------------------------------------------------------------------------------
+
+Governs = tuple[str, ...]
+"""The ``Type.field`` values whose read permission a payload value needs (all of them); empty: the
+value identifies or classifies the event only (ids, versions, levels) and goes to everyone who
+receives the event."""
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A dict (or list of dicts) cut key by key as ``shape``; delivered at all only when ``governs``
+    is readable."""
+
+    shape: str
+    governs: Governs = ()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """``{key: [before, after]}`` or ``{key: after}``: each key is a field of ``shape``, cut alone."""
+
+    shape: str
+
+
+Key = Governs | Nested | Changes
+ID: Governs = ()
+
+
+def _shape(type_name: str, keys: str, **mapped: Key | str) -> dict[str, Key]:
+    """Payload keys of a record: each listed key governed by the ``type_name`` field of its name
+    (``ownerId`` → ``owner``); ``mapped`` names the others (a string is one ``Type.field``)."""
+    out: dict[str, Key] = {"id": ID, "version": ID}
+    for key in keys.split():
+        out[key] = (f"{type_name}.{_field(key)}",)
+    for key, value in mapped.items():
+        out[key] = (value,) if isinstance(value, str) else value
+    return out
+
+
+def _field(key: str) -> str:
+    """``owner_id`` / ``ownerId`` → ``owner``; ``credit_limit`` → ``creditLimit``."""
+    name = camel(key)
+    return name[:-2] if name.endswith("Id") and len(name) > 2 else name
+
+
+SHAPES: dict[str, dict[str, Key]] = {
+    "Customer": _shape("Customer", "name tags industry tier lifecycleStage ownerId creditLimit currency "
+                                   "customFields"),
+    "Contact": _shape("Contact", "customerId name title phone email isDecisionMaker"),
+    "Lead": _shape("Lead", "name company title email phone source status notes ownerId"),
+    "Opportunity": _shape("Opportunity", "customerId ownerId name stage amount currency expectedCloseDate "
+                                         "probability nextStep lostReason milestones customFields "
+                                         "projectManagerId"),
+    "Interaction": _shape("Interaction", "customerId contactId opportunityId kind occurredAt summary"),
+    "Product": _shape("Product", "code name unit defaultPrice currency taxRate active"),
+    "PriceBook": _shape("PriceBook", "name currency isDefault", prices="PriceBook.entries"),
+    "Quote": _shape("Quote", "number revision opportunityId customerId ownerId title status currency subtotal "
+                             "discountTotal taxTotal total maxDiscountPercent needsApproval validUntil notes"),
+    "Contract": _shape("Contract", "number customerId opportunityId quoteId ownerId title status amount currency "
+                                   "startDate endDate taxRate terms parties",
+                       documentSha256="Contract.document", document="Contract.document"),
+    "ApprovalStep": _shape("ApprovalStep", "position role status comment"),
+    "Invoice": _shape("Invoice", "kind number customerId contractId status currency issueDate dueDate total "
+                                 "amountPaid amountCredited outstanding daysOverdue",
+                      # The invoice's owner is its contract's: whoever may see the contract link may see who.
+                      ownerId="Invoice.contract"),
+    "Payment": _shape("Payment", "customerId payerName amount currency allocated unallocated receivedOn method "
+                                 "reference notes"),
+    "Project": _shape("Project", "number name status health customerId opportunityId managerId budget currency "
+                                 "startDate percentComplete forecastFinish deadline description"),
+    "Task": _shape("Task", "projectId name description status percentComplete assigneeId dueDate forecastFinish "
+                           "durationDays estimateHours startNoEarlier"),
+    "ChangeRequest": _shape("ChangeRequest", "title reason status budgetDelta scheduleDeltaDays needsSalesApproval "
+                                             "requestedById"),
+    "ActionItem": _shape("ActionItem", "title ownerId dueAt status", recordId="ActionItem.recordId",
+                         meetingId=ID, recordType=ID),
+    "Meeting": _shape("Meeting", "title", attendeeIds="Meeting.attendees", actionItems="Meeting.actionItems"),
+    "Comment": _shape("Comment", "authorId body mentions", recordType=ID, recordId="Comment.recordId",
+                      parentId="Comment.parentId",
+                      edited="Comment.editedAt", deleted="Comment.deletedAt"),
+    "ProjectTemplate": _shape("ProjectTemplate", "name isDefault", tasks="ProjectTemplate.taskCount"),
+}
+
+
+@dataclass(frozen=True)
+class Topic:
+    shape: str | None
+    """The record shape the payload starts from; None: the shape of the event's record type."""
+    keys: dict[str, Key] = field(default_factory=dict)
+    """Keys this topic adds to (or redeclares in) its shape."""
+
+
+def _topic(shape: str | None, **keys: Key | str) -> Topic:
+    return Topic(shape, {k: (v,) if isinstance(v, str) else v for k, v in keys.items()})
+
+
+_CONTRACT_PLAN = "Contract.paymentPlan"
+_COSTS = "Project.costs"
+
+TOPICS: dict[str, Topic] = {
+    "customer.created": _topic("Customer"),
+    "customer.updated": _topic("Customer", changes=Changes("Customer")),
+    "contact.created": _topic("Contact"),
+    "lead.created": _topic("Lead"),
+    "lead.converted": _topic("Lead", customerId="Lead.convertedCustomer", contactId="Lead.convertedCustomer",
+                             opportunityId="Lead.convertedOpportunity"),
+    "interaction.logged": _topic("Interaction"),
+    "opportunity.created": _topic("Opportunity"),
+    "opportunity.updated": _topic("Opportunity", changes=Changes("Opportunity"), quoteId=ID),
+    "opportunity.stage_moved": _topic("Opportunity", **{"from": "Opportunity.stage", "to": "Opportunity.stage"}),
+    "product.created": _topic("Product"),
+    "product.updated": _topic("Product", changes=Changes("Product")),
+    "price_book.created": _topic("PriceBook"),
+    "discount_threshold.set": _topic(None, role=ID, maxDiscountPercent=ID),
+    "quote.created": _topic("Quote"),
+    "quote.updated": _topic("Quote"),
+    "quote.submitted": _topic("Quote"),
+    "quote.approved": _topic("Quote", comment="Quote.decisionComment"),
+    "quote.rejected": _topic("Quote", comment="Quote.decisionComment"),
+    "quote.sent": _topic("Quote"),
+    "quote.accepted": _topic("Quote"),
+    "quote.declined": _topic("Quote", reason="Quote.decisionComment"),
+    "quote.revised": _topic("Quote", previousId="Quote.previousRevision"),
+    "contract.created": _topic("Contract"),
+    "contract.updated": _topic("Contract", changes=Changes("Contract")),
+    "contract.amendment_created": _topic("Contract", amendsId="Contract.amends", reason="Contract.amendmentReason"),
+    "contract.submitted": _topic("Contract", step=Nested("ApprovalStep", ("Contract.approvalSteps",))),
+    "contract.step_approved": _topic("Contract", step=Nested("ApprovalStep", ("Contract.approvalSteps",)),
+                                     next=Nested("ApprovalStep", ("Contract.approvalSteps",))),
+    "contract.approved": _topic("Contract"),
+    "contract.rejected": _topic("Contract", step=Nested("ApprovalStep", ("Contract.approvalSteps",)),
+                                reason="Contract.approvalSteps"),
+    "contract.signature_requested": _topic("Contract", signer="Contract.signatures"),
+    "contract.signed": _topic("Contract", signer="Contract.signatures"),
+    "contract.activated": _topic("Contract"),
+    "contract.superseded": _topic("Contract", amendedById=ID),
+    "contract.terminated": _topic("Contract", reason="Contract.terminationReason",
+                                  effectiveOn="Contract.terminatedOn", cancelledInstallments=_CONTRACT_PLAN),
+    "contract.payment_plan_set": _topic("Contract", installments=_CONTRACT_PLAN),
+    "contract.milestone_reached": _topic("Contract", milestone=_CONTRACT_PLAN, reachedOn=_CONTRACT_PLAN,
+                                         installments=_CONTRACT_PLAN, projectId="Contract.opportunity"),
+    "contract_flow.set": _topic(None, steps=ID),
+    "invoice.drafted": _topic("Invoice"),
+    "invoice.issued": _topic("Invoice"),
+    "invoice.voided": _topic("Invoice", reason="Invoice.voidReason"),
+    "invoice.credited": _topic("Invoice", amount="Invoice.amountCredited", creditNoteId="Invoice.amountCredited"),
+    "invoice.payment_allocated": _topic("Invoice", amount="Invoice.allocations", paymentId="Invoice.allocations",
+                                        allocationId="Invoice.allocations"),
+    "invoice.allocation_reversed": _topic("Invoice", amount="Invoice.allocations", paymentId="Invoice.allocations",
+                                          allocationId="Invoice.allocations", reason="Invoice.allocations"),
+    "invoice.overdue": _topic("Invoice", title="Invoice.number"),
+    "credit_note.issued": _topic("Invoice", creditedInvoiceId="Invoice.creditedInvoice", reason="Invoice.notes"),
+    "payment.recorded": _topic("Payment"),
+    "payment.allocated": _topic("Payment", allocations="Payment.allocations"),
+    "payment.allocation_reversed": _topic("Payment", allocationId="Payment.allocations",
+                                          reason="Payment.allocations"),
+    "payment.matched": _topic("Payment"),
+    "project.created": _topic("Project", template="Project.tasks"),
+    "project.updated": _topic("Project", changes=ID),  # the names of the changed settings, no values
+    "project.progress_reported": _topic("Project", status="Project.progressReports",
+                                        reportId="Project.progressReports"),
+    "project.schedule_risk": _topic("Project", spi=_COSTS, deadline="Project.deadline"),
+    "project.cost_risk": _topic("Project", estimateAtCompletion=_COSTS, budget=(_COSTS, "Project.budget")),
+    "project_template.created": _topic("ProjectTemplate"),
+    "task.created": _topic("Project", task=Nested("Task", ("Project.tasks",))),
+    "task.updated": _topic("Project", task=Nested("Task", ("Project.tasks",)), changes=Changes("Task")),
+    "task.delay_risk": _topic("Project", task=Nested("Task", ("Project.tasks",)), daysLate="Task.forecastFinish"),
+    "task.dependency_added": _topic("Project", dependency="Project.tasks"),
+    "task.dependency_removed": _topic("Project", dependency="Project.tasks"),
+    "time.logged": _topic("Project", task=Nested("Task", ("Project.tasks",)), hours="TimeEntry.hours",
+                          date="TimeEntry.date"),
+    "timesheet.submitted": _topic("Project", weekStart="Timesheet.weekStart", hours="Timesheet.hours",
+                                  userId="Timesheet.user"),
+    "timesheet.approved": _topic("Project", weekStart="Timesheet.weekStart", hours="Timesheet.hours",
+                                 userId="Timesheet.user", comment="Timesheet.comment"),
+    "timesheet.rejected": _topic("Project", weekStart="Timesheet.weekStart", hours="Timesheet.hours",
+                                 userId="Timesheet.user", comment="Timesheet.comment"),
+    "expense.added": _topic("Project", amount="Project.expenses", category="Project.expenses",
+                            description="Project.expenses"),
+    "change.requested": _topic("Project", change=Nested("ChangeRequest", ("Project.changeRequests",))),
+    "change.manager_approved": _topic("Project", change=Nested("ChangeRequest", ("Project.changeRequests",))),
+    "change.approved": _topic("Project", change=Nested("ChangeRequest", ("Project.changeRequests",)),
+                              budgetBefore="ChangeRequest.budgetBefore"),
+    "change.rejected": _topic("Project", change=Nested("ChangeRequest", ("Project.changeRequests",)),
+                              reason="ChangeRequest.decisionComment"),
+    "meeting.recorded": _topic("Meeting"),
+    "action_item.assigned": _topic("ActionItem"),
+    "action_item.updated": _topic("ActionItem", changes=Changes("ActionItem")),
+    "action_item.reminder": _topic("ActionItem"),
+    "comment.added": _topic("Comment"),
+    "comment.edited": _topic("Comment"),
+    "comment.deleted": _topic("Comment"),
+    "sla.policy_set": _topic(None, kind=ID, dueHours=ID, escalateAfterHours=ID),
+    # An escalation carries the escalated item (an action item, an invoice, a task) as its own type does;
+    # ``title`` repeats the item's title, number or name.
+    "sla.escalated": _topic(None, level=ID, escalatedToId=ID, kind=ID, dueAt=ID, title=ID),
+    "record.shared": _topic(None, userId=ID, teamId=ID),
+    "user.cost_rate_set": _topic(None, id=ID, costRate="User.costRate"),
+    "user.roles_changed": _topic(None, roles="User.roles"),
+    "user.manager_changed": _topic(None, managerId="User.manager"),
+}
+
+
+def payload_keys(topic: str, record_type: str) -> dict[str, Key]:
+    """Every key an event of ``topic`` about a ``record_type`` may carry; empty for an undeclared topic."""
+    declared = TOPICS.get(topic)
+    if declared is None:
+        return {}
+    shape = SHAPES.get(declared.shape or record_type, {})
+    return {**shape, **declared.keys}
+
+
+def shape_key(shape: str, key: str) -> Key | None:
+    """The declaration of a field of ``shape`` named in any spelling (``owner_id``, ``ownerId``, ``owner``)."""
+    keys = SHAPES.get(shape, {})
+    if key in keys:
+        return keys[key]
+    wanted = _field(key)
+    for name, declared in keys.items():
+        if _field(name) == wanted:
+            return declared
+    return None
+
+
+def governing_fields() -> set[str]:
+    """Every ``Type.field`` a payload declaration names (each must be a field of the schema)."""
+    out: set[str] = set()
+
+    def add(key: Key) -> None:
+        if isinstance(key, Nested):
+            out.update(key.governs)
+        elif isinstance(key, tuple):
+            out.update(key)
+
+    for keys in SHAPES.values():
+        for key in keys.values():
+            add(key)
+    for topic in TOPICS.values():
+        for key in topic.keys.values():
+            add(key)
+    for record_type in RECORD_TYPES.values():
+        for srcs in record_type.derived.values():
+            out.update(srcs)
+        out.update(f"{record_type.name}.{f}" for f in record_type.derived)
+    return out

@@ -1,0 +1,312 @@
+"""Deny by default where events leave: every topic the code can emit is declared key by key in the
+record-type registry, and no role receives, through `changeEvents`, `changeFeed` or a timeline
+summary, a value of a field it may not read. Generated from the code, the registry and the policy;
+nothing here lists topics, fields or roles by hand."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import GraphQLObjectType
+from sqlalchemy import select
+
+from authz.guard import Guard
+from domain.collaboration.timeline import describe
+from domain.shared.outbox import OutboxEvent
+from domain.shared.registry import (
+    RECORD_TYPES,
+    SHAPES,
+    TOPICS,
+    Changes,
+    Nested,
+    governing_fields,
+    payload_keys,
+    shape_key,
+)
+from schema.node import from_global_id
+from tests.realtime.test_subscriptions import CHANGE_FEED, TIMELINE, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ["admin@demo.test", "manager@demo.test", "rep1@demo.test", "rep2@demo.test", "pm@demo.test",
+        "finance@demo.test", "service@demo.test", "marketing@demo.test"]
+TOPIC = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+
+# --- what the code can emit -------------------------------------------------------------------
+
+
+def emitted_topics() -> dict[str, str]:
+    """Every topic literal handed to an event-recording call in ``domain/`` (``record_event``,
+    ``project_event``, ``emit``, ...), with where it is emitted."""
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "domain").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+            if not (name.endswith("event") or name == "emit"):
+                continue
+            for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "topic")]:
+                assert not isinstance(arg, ast.JoinedStr), \
+                    f"{path.relative_to(ROOT)}:{node.lineno}: a topic must be a literal the registry can declare"
+                for sub in ast.walk(arg):
+                    if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and TOPIC.match(sub.value):
+                        found.setdefault(sub.value, f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_topic_the_code_emits_is_declared_and_every_declared_topic_is_emitted() -> None:
+    emitted = emitted_topics()
+    assert len(emitted) > 60  # the scan sees the code (a broken scan would pass everything)
+    undeclared = {t: where for t, where in emitted.items() if t not in TOPICS}
+    assert not undeclared, f"declare these topics in domain/shared/registry.py: {undeclared}"
+    assert not set(TOPICS) - set(emitted), "declared topics nothing emits (stale declarations)"
+
+
+def test_every_governing_field_is_a_field_of_the_schema(app: Any) -> None:
+    type_map = app.state.schema._schema.type_map
+    missing = []
+    for name in sorted(governing_fields()):
+        type_name, field_name = name.split(".", 1)
+        graphql_type = type_map.get(type_name)
+        if not isinstance(graphql_type, GraphQLObjectType) or field_name not in graphql_type.fields:
+            missing.append(name)
+    assert not missing, f"payload declarations name fields the schema lacks: {missing}"
+
+
+async def _raw_events(db: Any, org_id: int) -> dict[int, OutboxEvent]:
+    async with db.read() as session:
+        rows = await session.scalars(select(OutboxEvent).where(OutboxEvent.org_id == org_id))
+        return {r.id: r for r in rows}
+
+
+def _undeclared(keys: dict[str, Any], payload: dict[str, Any], where: str) -> list[str]:
+    out = []
+    for key, value in payload.items():
+        declared = keys.get(key)
+        if declared is None:
+            out.append(f"{where}.{key}")
+        elif isinstance(declared, Nested):
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, dict):
+                    out += _undeclared(SHAPES[declared.shape], item, f"{where}.{key}")
+        elif isinstance(declared, Changes) and isinstance(value, dict):
+            out += [f"{where}.{key}.{k}" for k in value if shape_key(declared.shape, k) is None]
+    return out
+
+
+async def test_every_key_the_recorded_events_carry_is_declared(db: Any, users: dict, cost_overrun: Any) -> None:
+    """Completeness: a key the registry does not name is never delivered, so a missing declaration
+    silently drops data; every event recorded so far (the demo history and the scenario) is covered."""
+    events = await _raw_events(db, users["admin@demo.test"].org_id)
+    assert {e.topic for e in events.values()} >= {"project.cost_risk", "expense.added", "change.requested"}
+    undeclared = sorted({k for e in events.values()
+                         for k in _undeclared(payload_keys(e.topic, e.record_type), e.payload, e.topic)})
+    assert not undeclared, f"payload keys no declaration names (they are dropped): {undeclared}"
+
+
+# --- derived fields -----------------------------------------------------------------------------
+
+
+async def _guard(app: Any, user: Any) -> Guard:
+    return Guard(await app.state.policies.for_org(user.org_id), frozenset(user.roles))
+
+
+async def test_no_role_reads_a_copied_or_derived_field_without_every_source(app: Any, users: dict) -> None:
+    derived = {f"{t.name}.{f}": sources for t in RECORD_TYPES.values() for f, sources in t.derived.items()}
+    assert "Project.budget" in derived
+    for email in DEMO:
+        guard = await _guard(app, users[email])
+        for copy, sources in derived.items():
+            if guard.can_read(*copy.split(".", 1)):
+                unreadable = [s for s in sources if not guard.can_read(*s.split(".", 1))]
+                assert not unreadable, f"{email} reads {copy} but not its source {unreadable}"
+
+
+PROJECT_BUDGET = """
+query { projects(first: 50) { edges { node { id budget changeRequests { budgetBefore budgetDelta } } } } }"""
+
+
+async def test_the_project_budget_is_hidden_from_whoever_may_not_read_the_deal_or_contract_amount(gql: Any) -> None:
+    service = await gql(PROJECT_BUDGET, as_="service@demo.test")
+    nodes = [e["node"] for e in service["data"]["projects"]["edges"]]
+    assert nodes and all(n["budget"] is None for n in nodes)
+    denied = {e["extensions"]["field"] for e in service["errors"] if e["extensions"]["code"] == "FORBIDDEN_FIELD"}
+    assert "Project.budget" in denied
+    assert "98000.00" not in json.dumps(service) and "640000.00" not in json.dumps(service)
+    for email in ("pm@demo.test", "rep1@demo.test", "finance@demo.test"):
+        seen = await gql(PROJECT_BUDGET, as_=email)
+        assert "errors" not in seen, seen
+        budgets = [e["node"]["budget"] for e in seen["data"]["projects"]["edges"]]
+        assert budgets and all(Decimal(b) > 0 for b in budgets)
+
+
+# --- the cost-overrun reproduction and the matrix over every recorded event ---------------------
+
+REP1_PROJECTS = """
+query { projects(first: 50) { edges { node { id number costRisk opportunity { owner { email } } } } } }"""
+
+ADD_EXPENSE = """
+mutation ($input: AddExpenseInput!) { addExpense(input: $input) { userErrors { field code message } } }"""
+
+REQUEST_CHANGE = """
+mutation ($input: RequestChangeInput!) {
+  requestChange(input: $input) { changeRequest { id } userErrors { field code message } } }"""
+
+
+@pytest.fixture(scope="module")
+async def cost_overrun(gql: Any) -> dict[str, Any]:
+    """As admin, a 5,000,000 expense on a project of rep1's deal (the project turns cost-risky) and a
+    budget change request on it."""
+    page = await gql(REP1_PROJECTS, as_="rep1@demo.test")
+    projects = [e["node"] for e in page["data"]["projects"]["edges"]
+                if (e["node"]["opportunity"] or {}).get("owner", {}).get("email") == "rep1@demo.test"]
+    assert projects, page
+    project = next((p for p in projects if not p["costRisk"]), projects[0])
+    tag = uuid.uuid4().hex[:8]
+    added = await gql(ADD_EXPENSE, {"input": {"projectId": project["id"], "amount": "5000000",
+                                              "description": f"Overrun {tag}", "category": "hardware"}},
+                      as_="admin@demo.test")
+    assert added["data"]["addExpense"]["userErrors"] == [], added
+    change = await gql(REQUEST_CHANGE, {"input": {"projectId": project["id"], "title": f"Scope {tag}",
+                                                  "reason": "more modules", "budgetDelta": "123457"}},
+                       as_="admin@demo.test")
+    assert change["data"]["requestChange"]["userErrors"] == [], change
+    return project
+
+
+FEED = """
+query ($after: String) {
+  changeEvents(after: $after, first: 500) { endCursor hasMore events { eventId topic recordType payload } }
+}"""
+
+
+async def _feed(gql: Any, email: str) -> list[dict[str, Any]]:
+    out, after = [], None
+    while True:
+        page = (await gql(FEED, {"after": after}, as_=email))["data"]["changeEvents"]
+        out += page["events"]
+        if not page["hasMore"]:
+            return out
+        after = page["endCursor"]
+
+
+def _leaves(value: Any) -> list[str]:
+    """The values in a payload value a reader could recognise: text and figures, not flags or ids."""
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    text = str(value)
+    if isinstance(value, int) or re.fullmatch(r"-?\d+", text):
+        return [text] if abs(int(text)) >= 10_000 else []
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return [text] if Decimal(text) != 0 and len(text) >= 5 else []
+    return [text] if len(text) >= 4 else []
+
+
+def _split(guard: Guard, keys: dict[str, Any], payload: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The recognisable values of a raw payload the reader may not read (or that nothing declares),
+    and those it may."""
+
+    def readable(governs: tuple[str, ...]) -> bool:
+        return all(guard.can_read(*g.split(".", 1)) for g in governs)
+
+    hidden: set[str] = set()
+    shown: set[str] = set()
+    for key, value in payload.items():
+        declared = keys.get(key)
+        if declared is None:
+            hidden.update(_leaves(value))
+        elif isinstance(declared, Nested):
+            if not readable(declared.governs):
+                hidden.update(_leaves(value))
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    h, s = _split(guard, SHAPES[declared.shape], item)
+                    hidden |= h
+                    shown |= s
+        elif isinstance(declared, Changes):
+            for k, v in (value or {}).items():
+                d = shape_key(declared.shape, k)
+                (shown if isinstance(d, tuple) and readable(d) else hidden).update(_leaves(v))
+        else:
+            (shown if readable(declared) else hidden).update(_leaves(value))
+    return hidden, shown
+
+
+@pytest.mark.parametrize("email", DEMO)
+async def test_no_event_or_summary_carries_a_value_the_reader_may_not_read(
+        app: Any, db: Any, gql: Any, users: dict, cost_overrun: Any, email: str) -> None:
+    raw = await _raw_events(db, users[email].org_id)
+    guard = await _guard(app, users[email])
+    delivered = await _feed(gql, email)
+    assert delivered
+    checked = 0
+    for event in delivered:
+        _, event_id = from_global_id(event["eventId"])
+        source = raw[event_id]
+        keys = payload_keys(source.topic, source.record_type)
+        hidden, shown = _split(guard, keys, source.payload)
+        hidden -= shown  # a value the reader may read under another key of the event is no secret
+        _, summary = describe(event["topic"], event["recordType"], event["payload"])
+        assert "None" not in summary, (event["topic"], summary)
+        text = json.dumps(event["payload"], ensure_ascii=False) + "\n" + summary
+        leaked = sorted(v for v in hidden if v in text)
+        assert not leaked, f"{email} received {leaked} in {event['topic']}: {text}"
+        checked += len(hidden)
+    if email in ("rep1@demo.test", "service@demo.test"):
+        assert checked, "the scenario gives this role hidden values to look for"
+
+
+async def test_a_cost_overrun_reaches_sales_and_service_without_its_figures(
+        app: Any, gql: Any, users: dict, cost_overrun: Any) -> None:
+    """The probe's reproduction: `project.cost_risk` told rep1 and service the forecast and the budget."""
+    for email in ("rep1@demo.test", "service@demo.test"):
+        risks = [e for e in await _feed(gql, email) if e["topic"] == "project.cost_risk"]
+        assert risks, email
+        for risk in risks:
+            assert "estimateAtCompletion" not in risk["payload"] and "budget" not in risk["payload"]
+            _, summary = describe(risk["topic"], risk["recordType"], risk["payload"])
+            assert summary.endswith("is forecast over budget"), summary
+    admin = [e for e in await _feed(gql, "admin@demo.test") if e["topic"] == "project.cost_risk"]
+    assert admin and admin[-1]["payload"]["estimateAtCompletion"]
+    _, summary = describe("project.cost_risk", "Project", admin[-1]["payload"])
+    assert re.search(r"over budget \(\d+\.\d+ of \d+\.\d+ CNY\)", summary), summary
+
+
+async def test_the_live_timeline_and_change_feed_carry_no_hidden_figure(
+        app: Any, gql: Any, users: dict, cost_overrun: Any) -> None:
+    """Over the websocket, rep1's replay of the project's timeline and of the change feed says the
+    project is over budget without any figure of its costs."""
+    token = gql.token("rep1@demo.test")
+    async with connect(app, token) as socket:
+        await socket.subscribe("t", TIMELINE, {"recordId": cost_overrun["id"], "after": None})
+        await socket.subscribe("f", CHANGE_FEED, {"types": ["Project"], "after": None})
+        timeline = []
+        while not any(e["kind"] == "risk" and "over budget" in e["summary"] for e in timeline):
+            message = await socket.message("t")
+            assert message["type"] == "next", message
+            timeline.append(message["payload"]["data"]["recordTimeline"])
+        feed = []
+        while not any(e["topic"] == "project.cost_risk" for e in feed):
+            message = await socket.message("f")
+            assert message["type"] == "next", message
+            feed.append(message["payload"]["data"]["changeFeed"])
+    risk = next(e for e in timeline if e["kind"] == "risk" and "over budget" in e["summary"])
+    assert risk["summary"].endswith("is forecast over budget"), risk
+    assert "estimateAtCompletion" not in risk["data"]
+    event = next(e for e in feed if e["topic"] == "project.cost_risk")
+    assert "estimateAtCompletion" not in event["payload"] and "budget" not in event["payload"]
