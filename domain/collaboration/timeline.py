@@ -20,22 +20,22 @@ FIELD_LABELS = {
 def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str, str]:
     """(kind, summary) of an event for a timeline."""
     if topic == "opportunity.stage_moved":
-        summary = f"Stage moved from {payload.get('from')} to {payload.get('to')}"
+        summary = f"Stage moved from {_v(payload, 'from')} to {_v(payload, 'to')}"
         if payload.get("lostReason"):
             summary += f" (lost: {payload['lostReason']})"
         return "stage_moved", summary
     if topic.endswith(".updated"):
-        changes = payload.get("changes") or {}
+        changes = _dict(payload, "changes")
         parts = [f"{FIELD_LABELS.get(k, k)}: " + (f"{_shown(v[0])} → {_shown(v[1])}"
                                                   if isinstance(v, list) and len(v) == 2 else _shown(v))
                  for k, v in changes.items()]
         return "updated", "Changed " + "; ".join(parts) if parts else "Updated"
     if topic == "opportunity.created":
-        return "created", f"Opportunity {payload.get('name')} created in {payload.get('stage')}"
+        return "created", f"Opportunity {_v(payload, 'name')} created in {_v(payload, 'stage')}"
     if topic == "customer.created":
-        return "created", f"Customer {payload.get('name')} created"
+        return "created", f"Customer {_v(payload, 'name')} created"
     if topic == "contact.created":
-        return "contact_added", f"Contact {payload.get('name')} added"
+        return "contact_added", f"Contact {_v(payload, 'name')} added"
     if topic == "interaction.logged":
         kind = str(payload.get("kind") or "interaction").replace("_", " ").capitalize()
         return "interaction", kind + (f": {payload['summary']}" if payload.get("summary") else " logged")
@@ -46,20 +46,21 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     if topic == "comment.deleted":
         return "comment_deleted", "Comment deleted"
     if topic == "meeting.recorded":
-        return "meeting", f"Meeting: {payload.get('title')} ({payload.get('actionItems', 0)} action items)"
+        return "meeting", f"Meeting: {_v(payload, 'title')} ({payload.get('actionItems', 0)} action items)"
     if topic == "action_item.assigned":
-        due = f", due {payload['dueAt'][:10]}" if payload.get("dueAt") else ""
-        return "action_item", f"Action item: {payload.get('title')}{due}"
+        due = f", due {str(payload['dueAt'])[:10]}" if payload.get("dueAt") else ""
+        return "action_item", f"Action item: {_v(payload, 'title')}{due}"
     if topic == "action_item.updated":
-        changes = payload.get("changes") or {}
-        if "status" in changes:
-            return "action_item", f"Action item {payload.get('title')}: {changes['status'][0]} → {changes['status'][1]}"
-        return "action_item", f"Action item {payload.get('title')} changed"
+        status = _dict(payload, "changes").get("status")
+        if isinstance(status, list) and len(status) == 2:
+            return "action_item", f"Action item {_v(payload, 'title')}: {_shown(status[0])} → {_shown(status[1])}"
+        return "action_item", f"Action item {_v(payload, 'title')} changed"
     if topic == "action_item.reminder":
-        return "reminder", f"Reminder: {payload.get('title')} is due {str(payload.get('dueAt'))[:16]}"
+        due = str(payload.get("dueAt") or "")[:16]
+        return "reminder", f"Reminder: {_v(payload, 'title')}" + _part(" is due {}", due)
     if topic == "sla.escalated":
-        what = payload.get("title") or payload.get("number")
-        return "escalation", f"Escalated (level {payload.get('level')}): {what} is overdue"
+        what = payload.get("title") or payload.get("number") or "an item"
+        return "escalation", f"Escalated (level {_v(payload, 'level')}): {what} is overdue"
     if topic == "lead.converted":
         return "converted", "Lead converted to customer, contact and opportunity"
     if topic.startswith(("quote.", "contract.", "invoice.", "credit_note.", "payment.")):
@@ -69,6 +70,17 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     if topic == "record.shared":
         return "shared", "Shared"
     return topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()
+
+
+def _v(payload: dict[str, Any], key: str) -> str:
+    """A value for a sentence; a dash where the reader may not see it (or it is unset)."""
+    value = payload.get(key)
+    return "—" if value is None or value == "" else str(value)
+
+
+def _dict(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _shown(value: Any) -> str:
@@ -88,43 +100,43 @@ def _part(template: str, *values: Any) -> str:
 
 
 def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
-    quote = f"Quote {p.get('number')} rev {p.get('revision')}"
-    contract = f"Contract {p.get('number')}"
+    quote = f"Quote {_v(p, 'number')} rev {_v(p, 'revision')}"
+    contract = f"Contract {_v(p, 'number')}"
     invoice = f"Invoice {p.get('number') or '(draft)'}"
-    step = p.get("step") or {}
-    signer = p.get("signer") or {}
+    step = _dict(p, "step")
+    signer = _dict(p, "signer")
     texts = {
         "quote.created": ("quote", f"{quote} drafted{_money(p)}"),
         "quote.updated": ("quote", f"{quote} edited{_money(p)}"),
         "quote.submitted": ("approval", f"{quote} submitted for approval"
                                         + _part(" (max discount {} %)", p.get("maxDiscountPercent"))),
         "quote.approved": ("approval", f"{quote} approved" + (f": {p['comment']}" if p.get("comment") else "")),
-        "quote.rejected": ("approval", f"{quote} rejected: {p.get('comment')}"),
+        "quote.rejected": ("approval", f"{quote} rejected: {_v(p, 'comment')}"),
         "quote.sent": ("quote", f"{quote} sent to the customer"),
         "quote.accepted": ("quote", f"{quote} accepted{_money(p)}"),
         "quote.declined": ("quote", f"{quote} declined" + (f": {p['reason']}" if p.get("reason") else "")),
         "quote.revised": ("quote", f"{quote} drafted as a new revision"),
         "contract.created": ("contract", f"{contract} drafted{_money(p, 'amount')}"),
         "contract.updated": ("contract", f"{contract} edited"),
-        "contract.amendment_created": ("contract", f"{contract} drafted as an amendment: {p.get('reason')}"),
-        "contract.submitted": ("approval", f"{contract} submitted; step 1 awaits a {step.get('role')}"),
-        "contract.step_approved": ("approval", f"{contract}: step {step.get('position')} ({step.get('role')}) "
+        "contract.amendment_created": ("contract", f"{contract} drafted as an amendment: {_v(p, 'reason')}"),
+        "contract.submitted": ("approval", f"{contract} submitted; step 1 awaits a {_v(step, 'role')}"),
+        "contract.step_approved": ("approval", f"{contract}: step {_v(step, 'position')} ({_v(step, 'role')}) "
                                                "approved"),
         "contract.approved": ("approval", f"{contract} approved, ready for signatures"),
-        "contract.rejected": ("approval", f"{contract} rejected at step {step.get('position')} ({step.get('role')}): "
-                                          f"{p.get('reason')}"),
-        "contract.signature_requested": ("signature", f"{contract}: signature requested from {signer.get('name')}"),
-        "contract.signed": ("signature", f"{contract} signed by {signer.get('name')} ({signer.get('party')})"),
+        "contract.rejected": ("approval", f"{contract} rejected at step {_v(step, 'position')} ({_v(step, 'role')}): "
+                                          f"{_v(p, 'reason')}"),
+        "contract.signature_requested": ("signature", f"{contract}: signature requested from {_v(signer, 'name')}"),
+        "contract.signed": ("signature", f"{contract} signed by {_v(signer, 'name')} ({_v(signer, 'party')})"),
         "contract.activated": ("contract", f"{contract} signed by every party: active"),
         "contract.superseded": ("contract", f"{contract} superseded by its amendment"),
-        "contract.terminated": ("contract", f"{contract} terminated as of {p.get('effectiveOn')}: {p.get('reason')}"),
+        "contract.terminated": ("contract", f"{contract} terminated as of {_v(p, 'effectiveOn')}: {_v(p, 'reason')}"),
         "contract.payment_plan_set": ("payment_plan", f"{contract}: payment plan set"
                                                       + _part(" ({} installments)", len(p["installments"])
                                                               if isinstance(p.get("installments"), list) else None)),
-        "contract.milestone_reached": ("payment_plan", f"{contract}: milestone {p.get('milestone')} reached"),
+        "contract.milestone_reached": ("payment_plan", f"{contract}: milestone {_v(p, 'milestone')} reached"),
         "invoice.drafted": ("invoice", f"Invoice drafted{_money(p)}"),
         "invoice.issued": ("invoice", f"{invoice} issued{_money(p)}" + _part(", due {}", p.get("dueDate"))),
-        "invoice.voided": ("invoice", f"{invoice} voided: {p.get('reason')}"),
+        "invoice.voided": ("invoice", f"{invoice} voided: {_v(p, 'reason')}"),
         "invoice.credited": ("invoice", f"{invoice} credited{_money(p, 'amount', ' ')}"),
         "invoice.payment_allocated": ("payment", f"{invoice}: payment{_money(p, 'amount', ' of ')} applied"
                                                  + _part(", {} outstanding", p.get("outstanding"))),
@@ -132,20 +144,20 @@ def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:
                                                    + _part(" ({})", p.get("reason"))),
         "invoice.overdue": ("reminder", f"{invoice} is overdue" + _money(p, "outstanding")
                                         + _part(" due {}", p.get("dueDate"))),
-        "credit_note.issued": ("invoice", f"Credit note {p.get('number')} issued{_money(p)}"),
-        "payment.recorded": ("payment", f"Payment received from {p.get('payerName')}{_money(p, 'amount')}"),
+        "credit_note.issued": ("invoice", f"Credit note {_v(p, 'number')} issued{_money(p)}"),
+        "payment.recorded": ("payment", f"Payment received from {_v(p, 'payerName')}{_money(p, 'amount')}"),
         "payment.allocated": ("payment", f"Payment{_money(p, 'amount', ' of ')} allocated"),
         "payment.allocation_reversed": ("payment", "Payment allocation reversed"),
-        "payment.matched": ("payment", f"Payment from {p.get('payerName')} matched to a customer"),
+        "payment.matched": ("payment", f"Payment from {_v(p, 'payerName')} matched to a customer"),
     }
     return texts.get(topic, (topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()))
 
 
 def _delivery(topic: str, p: dict[str, Any]) -> tuple[str, str]:
-    project = f"Project {p.get('number')}"
-    task = (p.get("task") or {}).get("name") or "(a task)"
-    change = p.get("change") or {}
-    dependency = p.get("dependency") or {}
+    project = f"Project {_v(p, 'number')}"
+    task = _dict(p, "task").get("name") or "(a task)"
+    change = _dict(p, "change")
+    dependency = _dict(p, "dependency")
     texts = {
         "project.created": ("project", f"{project} created from the won deal"
                                        + (f" (template {p['template']})" if p.get("template") else "")),
@@ -161,24 +173,24 @@ def _delivery(topic: str, p: dict[str, Any]) -> tuple[str, str]:
                                               p.get("currency"))),
         "task.created": ("task", f"Task {task} added"),
         "task.updated": ("task", f"Task {task} updated"),
-        "task.delay_risk": ("risk", f"Task {task} is forecast {p.get('daysLate')} days late"),
-        "task.dependency_added": ("task", f"{dependency.get('successor')} now waits for "
-                                          f"{dependency.get('predecessor')}"),
-        "task.dependency_removed": ("task", f"{dependency.get('successor')} no longer waits for "
-                                            f"{dependency.get('predecessor')}"),
+        "task.delay_risk": ("risk", f"Task {task} is forecast {_v(p, 'daysLate')} days late"),
+        "task.dependency_added": ("task", f"{_v(dependency, 'successor')} now waits for "
+                                          f"{_v(dependency, 'predecessor')}"),
+        "task.dependency_removed": ("task", f"{_v(dependency, 'successor')} no longer waits for "
+                                            f"{_v(dependency, 'predecessor')}"),
         "time.logged": ("time", _part("{} h ", p.get("hours")) + f"logged on {task}" + _part(" ({})", p.get("date"))),
-        "timesheet.submitted": ("time", f"Timesheet for the week of {p.get('weekStart')} submitted"
+        "timesheet.submitted": ("time", f"Timesheet for the week of {_v(p, 'weekStart')} submitted"
                                         + _part(" ({} h)", p.get("hours"))),
-        "timesheet.approved": ("time", f"Timesheet for the week of {p.get('weekStart')} approved"),
-        "timesheet.rejected": ("time", f"Timesheet for the week of {p.get('weekStart')} sent back: "
-                                       f"{p.get('comment')}"),
+        "timesheet.approved": ("time", f"Timesheet for the week of {_v(p, 'weekStart')} approved"),
+        "timesheet.rejected": ("time", f"Timesheet for the week of {_v(p, 'weekStart')} sent back: "
+                                       f"{_v(p, 'comment')}"),
         "expense.added": ("expense", "Expense" + _money(p, "amount", " ") + _part(": {}", p.get("description"))),
-        "change.requested": ("change", f"Change requested: {change.get('title')} ("
+        "change.requested": ("change", f"Change requested: {_v(change, 'title')} ("
                                        + _part("budget {}, ", change.get("budgetDelta"))
-                                       + f"schedule {change.get('scheduleDeltaDays')} days)"),
-        "change.manager_approved": ("change", f"Change {change.get('title')} approved by the project manager; "
+                                       + f"schedule {_v(change, 'scheduleDeltaDays')} days)"),
+        "change.manager_approved": ("change", f"Change {_v(change, 'title')} approved by the project manager; "
                                               "a sales manager decides next"),
-        "change.approved": ("change", f"Change {change.get('title')} approved: budget and dates adjusted"),
-        "change.rejected": ("change", f"Change {change.get('title')} rejected: {p.get('reason')}"),
+        "change.approved": ("change", f"Change {_v(change, 'title')} approved: budget and dates adjusted"),
+        "change.rejected": ("change", f"Change {_v(change, 'title')} rejected: {_v(p, 'reason')}"),
     }
     return texts.get(topic, (topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()))

@@ -310,3 +310,70 @@ async def test_the_live_timeline_and_change_feed_carry_no_hidden_figure(
     assert "estimateAtCompletion" not in risk["data"]
     event = next(e for e in feed if e["topic"] == "project.cost_risk")
     assert "estimateAtCompletion" not in event["payload"] and "budget" not in event["payload"]
+
+
+# --- every topic the registry declares, every role: synthetic payloads -------------------------
+
+def _fill(guard: Guard, keys: dict[str, Any], counter: list[int]) -> tuple[dict[str, Any], dict[str, bool]]:
+    """(payload, {value: whether the reader may read it}) for every key a declaration names."""
+
+    def new() -> str:
+        counter[0] += 1
+        return f"S{counter[0]}秘"
+
+    def readable(governs: tuple[str, ...]) -> bool:
+        return all(guard.can_read(*g.split(".", 1)) for g in governs)
+
+    payload: dict[str, Any] = {}
+    expect: dict[str, bool] = {}
+    payload["undeclaredKey"] = v = new()
+    expect[v] = False
+    for key, declared in keys.items():
+        if isinstance(declared, Nested):
+            inner, inner_expect = _fill(guard, SHAPES[declared.shape], counter)
+            payload[key] = inner
+            allowed = readable(declared.governs)
+            expect.update({k: allowed and ok for k, ok in inner_expect.items()})
+        elif isinstance(declared, Changes):
+            payload[key] = {}
+            for name, field_key in SHAPES[declared.shape].items():
+                if isinstance(field_key, tuple):
+                    payload[key][name] = [before := new(), after := new()]
+                    expect[before] = expect[after] = readable(field_key)
+        else:
+            payload[key] = v = new()
+            expect[v] = readable(declared)
+    return payload, expect
+
+
+def _record_types(topic: str) -> list[str]:
+    """The record types an event of ``topic`` may be about (its shape's, or any for a shapeless one)."""
+    shape = TOPICS[topic].shape
+    return [shape] if shape else sorted(SHAPES) + ["Org", "User"]
+
+
+@pytest.mark.parametrize("email", DEMO)
+async def test_every_declared_topic_delivers_each_key_exactly_when_the_reader_may_read_its_field(
+        app: Any, users: dict, email: str) -> None:
+    """For every topic the code can emit (the registry declares them all, see above) and every key it
+    may carry, filled with a value of its own: the reader's payload and timeline summary hold it
+    exactly when the reader may read the governing field; an undeclared key never."""
+    from resolvers.events import cut
+
+    guard = await _guard(app, users[email])
+    counter = [0]
+    hidden_total = 0
+    for topic in sorted(TOPICS):
+        for record_type in _record_types(topic):
+            payload, expect = _fill(guard, payload_keys(topic, record_type), counter)
+            delivered = cut(guard, topic, record_type, payload)
+            _, summary = describe(topic, record_type, delivered)
+            assert "None" not in summary, (topic, summary)
+            text = json.dumps(delivered, ensure_ascii=False)
+            for value, may in expect.items():
+                if may:
+                    assert value in text, f"{email}: {topic} dropped a value it may read ({value})"
+                else:
+                    hidden_total += 1
+                    assert value not in text + summary, f"{email}: {topic} leaked {value}: {text} / {summary}"
+    assert hidden_total  # every reader has at least the undeclared keys withheld
