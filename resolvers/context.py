@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import GraphQLError
@@ -60,6 +60,13 @@ class Context:
 
     def __post_init__(self) -> None:
         self._idle.set()
+
+    def for_operation(self, *, long_lived: bool) -> Context:
+        """A context for one operation over this connection's: the same actor, guard and services,
+        its own forbidden fields and, unless ``long_lived`` (a subscription), its own session and
+        loaders, as an HTTP request has (close it when the operation ends)."""
+        return replace(self, long_lived=long_lived, forbidden_fields={}, _session=None, _loaders=None,
+                       _lock=asyncio.Lock())
 
     def forbid_field(self, type_name: str, field_name: str, path: list[Any]) -> None:
         self.forbidden_fields.setdefault(f"{type_name}.{field_name}", path)

@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     realtime = Realtime(broker.broadcast, FeedCursors(settings.jwt_secret), Hub(broker.broadcast))
     graphql = GraphQLEndpoint(schema, db, settings, policies, policy_changed, realtime,
                               authorization=authorization)
-    websocket = WebSocketGraphQL(schema, db=db, settings=settings, policies=policies, realtime=realtime)
+    websocket = WebSocketGraphQL(schema, db=db, settings=settings, policies=policies, realtime=realtime,
+                                 on_policy_change=policy_changed)
     # The relay works across orgs, so it connects as the owner, not under row-level security.
     relay_engine = create_engine(settings)
     relay = Relay(relay_engine, broker.broadcast, idle_seconds=settings.relay_idle_seconds,

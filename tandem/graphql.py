@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, FieldNode, GraphQLError, InlineFragmentNode, MaxIntrospectionDepthRule
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    InlineFragmentNode,
+    MaxIntrospectionDepthRule,
+)
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import (
     AddValidationRules,
@@ -129,3 +135,20 @@ def format_error(error: GraphQLError, *, debug: bool) -> dict[str, Any]:
     if error.path:
         out["path"] = list(error.path)
     return out
+
+
+def response_body(data: Any, errors: Sequence[GraphQLError] | None, forbidden_fields: Mapping[str, list[Any]], *,
+                  debug: bool, executed: bool = False) -> dict[str, Any]:
+    """One operation's answer, the same over HTTP and the websocket: its errors formatted here, one
+    FORBIDDEN_FIELD per denied field at the first path it was asked at, and ``data`` unless the
+    operation never ran (a request error; ``executed``: it did, as every ``next`` message says)."""
+    formatted = [format_error(e, debug=debug) for e in errors or ()]
+    formatted += [{"message": f"Your role may not read {name}.", "path": path,
+                   "extensions": {"code": "FORBIDDEN_FIELD", "field": name}}
+                  for name, path in forbidden_fields.items()]
+    body: dict[str, Any] = {}
+    if formatted:
+        body["errors"] = formatted
+    if executed or data is not None or not formatted or any(e.path for e in errors or ()):
+        body["data"] = data
+    return body

@@ -22,7 +22,7 @@ from resolvers.guard import current_guard
 
 from .auth import authenticate
 from .db import Database
-from .graphql import format_error
+from .graphql import response_body
 from .settings import Settings
 
 QUERY_ONLY = (OperationType.QUERY,)
@@ -135,15 +135,5 @@ class GraphQLEndpoint:
         finally:
             current_guard.reset(token)
             await ctx.close()
-        body: dict[str, Any] = {}
-        status = 200
-        errors = [format_error(e, debug=self.settings.debug) for e in result.errors or ()]
-        errors += [{"message": f"Your role may not read {name}.", "path": path,
-                    "extensions": {"code": "FORBIDDEN_FIELD", "field": name}}
-                   for name, path in ctx.forbidden_fields.items()]
-        if errors:
-            body["errors"] = errors
-        executed = result.data is not None or any(e.path for e in result.errors or ())
-        if executed or not errors:
-            body["data"] = result.data
-        return JSONResponse(body, status_code=status)
+        body = response_body(result.data, result.errors, ctx.forbidden_fields, debug=self.settings.debug)
+        return JSONResponse(body)

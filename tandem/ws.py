@@ -2,8 +2,10 @@
 subprotocol is not offered), authenticated in connection_init, capped per connection and per user,
 closed with 4403 when the token expires.
 
-Every operation runs under the connection's guard (fields the actor may not read resolve to null, as
-over HTTP). Subscriptions are multiplexed (realtime/multiplex.py): each operation gets an outlet that
+Every operation runs under the connection's guard (fields the actor may not read resolve to null and
+are reported FORBIDDEN_FIELD, as over HTTP: the same function builds the answer). A query or mutation
+gets a context of its own, with its own session and loaders, closed when it ends, as an HTTP request
+does. Subscriptions are multiplexed (realtime/multiplex.py): each operation gets an outlet that
 executes its selection on an event's root value, serializes it once for every subscriber of the same
 group, and sends the same payload bytes to each."""
 
@@ -15,6 +17,7 @@ import inspect
 import json
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -41,6 +44,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from authz.guard import Guard
 from authz.policy import PolicyStore
@@ -52,6 +56,7 @@ from resolvers.guard import current_guard
 
 from .auth import AuthError, authenticate, bearer, verify_token
 from .db import Database
+from .graphql import response_body
 from .settings import Settings
 
 
@@ -82,10 +87,10 @@ class _SubscriptionVariables(Visitor):
         self.names.add(node.name.value)
 
 
-def _plan(query: str, operation_name: str | None) -> _Plan | None:
+def _plan(query: str, operation_name: str | None, max_tokens: int) -> _Plan | None:
     """None unless the document's operation is a subscription (queries and mutations over the socket
-    run as they do over HTTP)."""
-    document = parse(query)
+    run as they do over HTTP). A syntax error or too many tokens raise GraphQLSyntaxError."""
+    document = parse(query, max_tokens=max_tokens)
     operation = get_operation_ast(document, operation_name)
     if not isinstance(operation, OperationDefinitionNode) or operation.operation != OperationType.SUBSCRIPTION:
         return None
@@ -107,24 +112,71 @@ def _plan(query: str, operation_name: str | None) -> _Plan | None:
 
 
 class _TransportHandler(BaseGraphQLTransportWSHandler):
-    """graphql-transport-ws, with each operation run under the connection's guard and given an outlet."""
+    """graphql-transport-ws, with each operation run under the connection's guard, in a context of
+    its own, given an outlet, and answered as over HTTP."""
 
     view: WebSocketGraphQL
 
     async def run_operation(self, operation: Operation) -> None:
-        token = current_guard.set(getattr(self.context, "guard", None))
+        context = self.view.operation_context(self.context, operation)
+        token = current_guard.set(context.guard)
         try:
             with serving(lambda: self.view.outlet(self, operation)):
-                await super().run_operation(operation)
+                await self._run(operation, context)
         finally:
             current_guard.reset(token)
+            await context.close()
+
+    async def _run(self, operation: Operation, context: Context) -> None:
+        """The base class's run_operation, with the operation's own context and HTTP's answers."""
+        try:
+            results = await self.schema.stream(operation.query, variable_values=operation.variables,
+                                               context_value=context, root_value=self.root_value,
+                                               operation_name=operation.operation_name)
+            async with contextlib.aclosing(results):
+                first = True
+                async for result in results:
+                    if first and isinstance(result, PreExecutionError):
+                        await self._refuse(operation, result.errors or [])
+                        return
+                    if not isinstance(result, ExecutionResult):
+                        await self._reject_incremental_delivery(operation)
+                        return
+                    body = response_body(result.data, result.errors, context.forbidden_fields,
+                                         debug=self.view.settings.debug, executed=True)
+                    context.forbidden_fields.clear()
+                    await operation.send_operation_message({"id": operation.id, "type": "next", "payload": body})
+                    first = False
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _ClosedBySyntaxError:
+            return
+        except Exception as error:  # pragma: no cover - as the base class: log, complete, re-raise
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+
+    async def _refuse(self, operation: Operation, errors: list[GraphQLError]) -> None:
+        """An operation that cannot run gets an ``error`` message with HTTP's errors; a syntax error
+        (or an unknown operation name) closes the socket, as the protocol says."""
+        if errors and (reason := self._get_pre_execution_close_reason(errors[0])):
+            await self.websocket.close(code=4400, reason=reason)
+            self.operations.pop(operation.id, None)
+            raise _ClosedBySyntaxError
+        body = response_body(None, errors, {}, debug=self.view.settings.debug)
+        await operation.send_operation_message({"id": operation.id, "type": "error", "payload": body["errors"]})
+
+
+class _ClosedBySyntaxError(Exception):
+    pass
 
 
 class WebSocketGraphQL(GraphQL):
     graphql_transport_ws_handler_class = _TransportHandler
 
     def __init__(self, schema: Any, *, db: Database, settings: Settings, policies: PolicyStore,
-                 realtime: Realtime) -> None:
+                 realtime: Realtime, on_policy_change: Callable[[int], Awaitable[None]] | None = None) -> None:
         super().__init__(
             schema, graphql_ide=None, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
@@ -134,6 +186,7 @@ class WebSocketGraphQL(GraphQL):
         self.settings = settings
         self.policies = policies
         self.realtime = realtime
+        self.on_policy_change = on_policy_change
         self.per_user: Counter[int] = Counter()
         self._owners: dict[int, tuple[int, asyncio.TimerHandle | None]] = {}
         self._plans: OrderedDict[tuple[str, str | None], _Plan | None] = OrderedDict()
@@ -151,7 +204,16 @@ class WebSocketGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         return Context(db=self.db, settings=self.settings, request=request, policies=self.policies,
-                       realtime=self.realtime, long_lived=True)
+                       on_policy_change=self.on_policy_change, realtime=self.realtime, long_lived=True)
+
+    def operation_context(self, connection: Context, operation: Operation) -> Context:
+        """A subscription's context holds no session (it lives as long as the subscription); a query's
+        or mutation's has its own session and loaders, as over HTTP."""
+        try:
+            subscription = self._plan(operation.query, operation.operation_name) is not None
+        except GraphQLError:  # a syntax error: the schema reports it
+            subscription = False
+        return connection.for_operation(long_lived=subscription)
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
@@ -180,7 +242,7 @@ class WebSocketGraphQL(GraphQL):
         if key in self._plans:
             self._plans.move_to_end(key)
             return self._plans[key]
-        plan = self._plans[key] = _plan(query, operation_name)
+        plan = self._plans[key] = _plan(query, operation_name, self.settings.max_tokens)
         if len(self._plans) > PLAN_CACHE:
             self._plans.popitem(last=False)
         return plan
@@ -214,7 +276,7 @@ class WebSocketGraphQL(GraphQL):
                       operation_name: str | None, root: Any) -> str:
         """Execute the subscription's selection on one event's root value, as the subscriber whose
         connection this is (any of its group renders the same), and serialize the ``next`` payload."""
-        context = replace(connection, forbidden_fields={})
+        context = connection.for_operation(long_lived=True)
         executor_class = self.schema.execution_context_class
         token = current_guard.set(context.guard)
         try:  # the field guard's executor picks the guard up as it is built
@@ -232,15 +294,9 @@ class WebSocketGraphQL(GraphQL):
             if inspect.isawaitable(result):
                 result = await result
             data, errors = result.data, list(result.errors or ())
-        payload: dict[str, Any] = {"data": data}
         if errors:
             self.schema.process_errors(errors)
-        formatted = [e.formatted for e in errors]
-        formatted += [{"message": f"Your role may not read {name}.", "path": path,
-                       "extensions": {"code": "FORBIDDEN_FIELD", "field": name}}
-                      for name, path in context.forbidden_fields.items()]
-        if formatted:
-            payload["errors"] = formatted
+        payload = response_body(data, errors, context.forbidden_fields, debug=self.settings.debug, executed=True)
         encoded = self.encode_json(payload)
         return encoded.decode() if isinstance(encoded, bytes) else encoded
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from tandem.app import create_app
+from tests.realtime.test_subscriptions import connect
 
 ROOT_FAILS = """
 query ($id: ID!) { node(id: $id) { id } customers(last: -1) { totalCount } }
@@ -228,3 +230,97 @@ async def test_nested_type_lists_in_introspection_are_refused(introspective, gql
     # then
     assert "data" not in response.json()
 
+
+
+# ---- the same answer over HTTP and the websocket ------------------------------------------------------------------
+
+DENIED_AMOUNT = "{ opportunities(first: 5) { edges { node { name amount stage } } } }"
+DENIED_IN_A_MUTATION = """
+mutation ($input: CreateContactInput!) {
+  createContact(input: $input) { contact { name customer { name creditLimit } } userErrors { field code } }
+}
+"""
+
+
+async def _ws_operation(socket: Any, op_id: str, query: str, variables: dict[str, Any] | None = None, *,
+                        operation_name: str | None = None) -> list[dict[str, Any]]:
+    """Every message of one query or mutation, up to its ``complete`` or ``error``."""
+    payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+    if operation_name is not None:
+        payload["operationName"] = operation_name
+    await socket.send({"id": op_id, "type": "subscribe", "payload": payload})
+    messages = [await socket.message(op_id)]
+    while messages[-1]["type"] not in ("complete", "error"):
+        messages.append(await socket.message(op_id))
+    return messages
+
+
+async def _over_websocket(app: Any, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    async with connect(app, token) as socket:
+        messages = await _ws_operation(socket, "1", query, variables)
+    assert [m["type"] for m in messages] == ["next", "complete"], messages
+    return messages[0]["payload"]
+
+
+async def test_a_query_with_a_denied_field_answers_the_same_over_http_and_the_websocket(app, gql):
+    # when
+    over_http = await gql(DENIED_AMOUNT, as_="service@demo.test")
+    over_ws = await _over_websocket(app, gql.token("service@demo.test"), DENIED_AMOUNT)
+    # then
+    assert over_ws == over_http
+    [error] = over_ws["errors"]
+    assert error["extensions"] == {"code": "FORBIDDEN_FIELD", "field": "Opportunity.amount"}
+    assert over_ws["data"]["opportunities"]["edges"][0]["node"]["amount"] is None
+
+
+async def test_a_mutation_with_a_denied_field_answers_the_same_over_http_and_the_websocket(app, gql):
+    # given
+    customer_id = await _customer_id(gql)
+    contact = {"customerId": customer_id, "name": f"Probe {uuid.uuid4().hex[:8]}"}
+    # when
+    over_http = await gql(DENIED_IN_A_MUTATION, {"input": contact}, as_="service@demo.test")
+    over_ws = await _over_websocket(app, gql.token("service@demo.test"), DENIED_IN_A_MUTATION, {"input": contact})
+    # then
+    assert over_ws == over_http
+    [error] = over_ws["errors"]
+    assert error["extensions"] == {"code": "FORBIDDEN_FIELD", "field": "Customer.creditLimit"}
+    assert over_ws["data"]["createContact"]["contact"]["name"] == contact["name"]
+
+
+async def test_request_errors_answer_the_same_over_http_and_the_websocket(app, gql):
+    # given: an unknown field (suggestions are not shown over either)
+    query = "{ me { emial } }"
+    # when
+    over_http = await gql(query)
+    async with connect(app, gql.token("rep1@demo.test")) as socket:
+        [over_ws] = await _ws_operation(socket, "1", query)
+    # then
+    assert over_ws["type"] == "error"
+    assert over_ws["payload"] == over_http["errors"]
+
+
+# ---- the websocket's queries keep their session too ---------------------------------------------------------------
+
+
+async def test_failing_fields_over_the_websocket_leave_the_pool_as_it_was(app, gql):
+    # given
+    customer_id = await _customer_id(gql)
+    await _pool_settles(app, 0)
+    async with connect(app, gql.token("rep1@demo.test")) as socket:
+        # when
+        answers = [await _ws_operation(socket, f"{document}-{i}", FAILING_DOCUMENTS[document], {"id": customer_id})
+                   for i in range(REPEAT) for document in FAILING_DOCUMENTS]
+        # and operations completed by the client midway
+        for i in range(REPEAT):
+            await socket.subscribe(f"cancelled-{i}", SEVERAL_ROOTS_FAIL, {"id": customer_id})
+            await asyncio.sleep(i * 0.0004)
+            await socket.send({"id": f"cancelled-{i}", "type": "complete"})
+        # and one dropped with the connection
+        await socket.subscribe("dropped", SEVERAL_ROOTS_FAIL, {"id": customer_id})
+    # then
+    for messages in answers:
+        assert [m["type"] for m in messages] == ["next", "complete"]
+        codes = [e["extensions"]["code"] for e in messages[0]["payload"]["errors"]]
+        assert "BAD_USER_INPUT" in codes
+        assert "INTERNAL" not in codes
+    await _pool_settles(app, 0)
