@@ -14,6 +14,7 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     MaxIntrospectionDepthRule,
+    OperationDefinitionNode,
 )
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import (
@@ -81,12 +82,34 @@ class IntrospectionNeedsToken(SchemaExtension):
         yield
 
 
+class AmbiguousOperation(GraphQLError):
+    def __init__(self) -> None:
+        super().__init__("The document holds several operations: name the one to run with `operationName`.",
+                         extensions={"code": "BAD_REQUEST"})
+
+
+class OneOperation(SchemaExtension):
+    """A document with several operations and no ``operationName`` is a bad request (the spec's
+    GetOperation), not a request for the first one."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        execution = self.execution_context
+        document = execution.graphql_document
+        # ``operation_name`` falls back to the first operation's; this is the request's own
+        if document is None or execution._provided_operation_name is not None:
+            return
+        if sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1:
+            raise AmbiguousOperation()
+
+
 def build_schema(settings: Settings, *, field_guard: bool = True) -> strawberry.Schema:
     rule = limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
                        max_cost=settings.max_query_cost)
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         ParserCache,
+        OneOperation,
         IntrospectionNeedsToken,
         lambda: AddValidationRules([rule, MaxIntrospectionDepthRule]),
         ValidationCache,
@@ -152,3 +175,8 @@ def response_body(data: Any, errors: Sequence[GraphQLError] | None, forbidden_fi
     if executed or data is not None or not formatted or any(e.path for e in errors or ()):
         body["data"] = data
     return body
+
+
+def is_bad_request(body: dict[str, Any]) -> bool:
+    """An answer to a request that could not run as sent (HTTP 400)."""
+    return "data" not in body and any(e["extensions"]["code"] == "BAD_REQUEST" for e in body["errors"])

@@ -22,7 +22,7 @@ from resolvers.guard import current_guard
 
 from .auth import authenticate
 from .db import Database
-from .graphql import response_body
+from .graphql import is_bad_request, response_body
 from .settings import Settings
 
 QUERY_ONLY = (OperationType.QUERY,)
@@ -136,4 +136,4 @@ class GraphQLEndpoint:
             current_guard.reset(token)
             await ctx.close()
         body = response_body(result.data, result.errors, ctx.forbidden_fields, debug=self.settings.debug)
-        return JSONResponse(body)
+        return JSONResponse(body, status_code=400 if is_bad_request(body) else 200)

@@ -56,7 +56,7 @@ from resolvers.guard import current_guard
 
 from .auth import AuthError, authenticate, bearer, verify_token
 from .db import Database
-from .graphql import response_body
+from .graphql import AmbiguousOperation, response_body
 from .settings import Settings
 
 
@@ -148,6 +148,8 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
                     await operation.send_operation_message({"id": operation.id, "type": "next", "payload": body})
                     first = False
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except AmbiguousOperation as error:
+            await self._refuse(operation, [error])
         except _ClosedBySyntaxError:
             return
         except Exception as error:  # pragma: no cover - as the base class: log, complete, re-raise

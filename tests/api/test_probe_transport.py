@@ -232,6 +232,78 @@ async def test_nested_type_lists_in_introspection_are_refused(introspective, gql
 
 
 
+# ---- a document with several operations must name one -------------------------------------------------------------
+
+TWO_QUERIES = "query Me { me { email } } query Org { myOrg { name } }"
+MUTATION_FIRST = """
+mutation Write($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } } }
+query Me { me { email } }
+"""
+SUBSCRIPTION_FIRST = """
+subscription Feed { changeFeed { cursor } }
+query Me { me { email } }
+"""
+
+
+def _assert_bad_request(response: httpx.Response) -> None:
+    assert response.status_code == 400, response.text
+    assert response.json() == {"errors": [{"message": response.json()["errors"][0]["message"],
+                                           "extensions": {"code": "BAD_REQUEST"}}]}
+
+
+@pytest.mark.parametrize("query", [TWO_QUERIES, MUTATION_FIRST], ids=["two-queries", "mutation-first"])
+async def test_several_operations_without_an_operation_name_are_a_bad_request_over_post(client, gql, query):
+    # when
+    response = await client.post("/graphql", json={"query": query}, headers=_auth(gql))
+    # then
+    _assert_bad_request(response)
+
+
+@pytest.mark.parametrize("query", [TWO_QUERIES, MUTATION_FIRST], ids=["two-queries", "mutation-first"])
+async def test_several_operations_without_an_operation_name_are_a_bad_request_over_get(client, gql, query):
+    # when
+    response = await client.get("/graphql", params={"query": query}, headers=_auth(gql))
+    # then
+    _assert_bad_request(response)
+
+
+async def test_naming_the_operation_runs_that_one(client, gql):
+    # when
+    response = await client.post("/graphql", json={"query": TWO_QUERIES, "operationName": "Org"},
+                                 headers=_auth(gql))
+    # then
+    assert response.status_code == 200
+    assert set(response.json()["data"]) == {"myOrg"}
+
+
+async def test_several_operations_without_an_operation_name_are_a_bad_request_in_a_batch(settings, db, gql):
+    async with _client_of(settings, max_batch=5) as client:
+        # when
+        response = await client.post("/graphql", headers=_auth(gql), json=[
+            {"query": TWO_QUERIES}, {"query": TWO_QUERIES, "operationName": "Me"}])
+        # then
+        assert response.status_code == 200
+        ambiguous, named = response.json()
+        assert _codes(ambiguous) == ["BAD_REQUEST"]
+        assert "data" not in ambiguous
+        assert named == {"data": {"me": {"email": "rep1@demo.test"}}}
+
+
+@pytest.mark.parametrize("query", [TWO_QUERIES, MUTATION_FIRST, SUBSCRIPTION_FIRST],
+                         ids=["two-queries", "mutation-first", "subscription-first"])
+async def test_several_operations_without_an_operation_name_are_an_error_over_the_websocket(app, gql, query):
+    async with connect(app, gql.token("rep1@demo.test")) as socket:
+        # when
+        refused = await _ws_operation(socket, "1", query)
+        named = await _ws_operation(socket, "2", query, operation_name="Me")
+    # then
+    [error] = refused
+    assert error["type"] == "error"
+    assert [e["extensions"]["code"] for e in error["payload"]] == ["BAD_REQUEST"]
+    assert [m["type"] for m in named] == ["next", "complete"]
+    assert named[0]["payload"] == {"data": {"me": {"email": "rep1@demo.test"}}}
+
+
 # ---- the same answer over HTTP and the websocket ------------------------------------------------------------------
 
 DENIED_AMOUNT = "{ opportunities(first: 5) { edges { node { name amount stage } } } }"
