@@ -64,3 +64,48 @@ async def test_an_org_created_before_derived_fields_keeps_its_project_managers_b
                 async with admin.connect() as conn:
                     await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 await admin.dispose()
+
+
+async def test_an_org_created_before_mutation_writes_keeps_logging_time_and_reporting_progress(database_url):
+    """0010: orgs whose policy predates field-write checks on every mutation gain ``TimeEntry.*`` write
+    for the roles that log time and ``Task.status``/``Task.percentComplete`` write for assignees, once,
+    with one new policy version."""
+    added = (CasbinRule.ptype == "p") & (CasbinRule.v3 == "write") & CasbinRule.v2.in_(
+        ("TimeEntry.*", "Task.status", "Task.percentComplete"))
+    with tempfile.TemporaryDirectory() as tmp:
+        if database_url.startswith("sqlite"):
+            url, admin, name = f"sqlite+aiosqlite:///{Path(tmp) / 'old.db'}", None, None
+        else:
+            name = f"tandem_mig_{uuid.uuid4().hex[:10]}"
+            admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+            async with admin.connect() as conn:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        database = Database(create_engine(Settings(database_url=url)))
+        try:
+            # given an org whose policy was copied before 0010 (none of the writes it adds)
+            await upgrade(database.engine, "0009")
+            async with database.write() as session:
+                org = await create_org(session, name="Old Co")
+                await seed_default_policy(session, org.id)
+                await session.execute(delete(CasbinRule).where(added))
+            async with database.read() as session:
+                before = await session.scalar(select(PolicyVersion.version).where(PolicyVersion.org_id == org.id))
+            # when
+            await upgrade(database.engine)
+            # then
+            async with database.read() as session:
+                rows = list(await session.scalars(select(CasbinRule).where(added, CasbinRule.v1 == str(org.id))))
+                after = await session.scalar(select(PolicyVersion.version).where(PolicyVersion.org_id == org.id))
+            assert sorted((r.v0, r.v2) for r in rows) == sorted(
+                [(role, "TimeEntry.*") for role in ("project_manager", "sales_rep", "sales_manager", "service",
+                                                    "marketing")]
+                + [(role, field) for role in ("sales_rep", "sales_manager", "finance", "service", "marketing")
+                   for field in ("Task.status", "Task.percentComplete")])
+            assert after == before + 1
+        finally:
+            await database.dispose()
+            if admin is not None:
+                async with admin.connect() as conn:
+                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                await admin.dispose()
