@@ -36,8 +36,8 @@ def upgrade() -> None:
         bind.execute(sa.text("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4) "
                              "VALUES ('p', :role, :org, :obj, :act, :eft)"),
                      {"role": role, "org": org, "obj": obj, "act": act, "eft": eft})
-        bind.execute(sa.text("UPDATE policy_version SET version = version + 1 WHERE CAST(org_id AS VARCHAR(40)) = :org"),
-                     {"org": org})
+        bind.execute(sa.text("UPDATE policy_version SET version = version + 1 "
+                             "WHERE CAST(org_id AS VARCHAR(40)) = :org"), {"org": org})
 
 
 def downgrade() -> None:
