@@ -56,7 +56,7 @@ from resolvers.guard import current_guard
 
 from .auth import AuthError, authenticate, bearer, verify_token
 from .db import Database
-from .graphql import AmbiguousOperation, response_body
+from .graphql import response_body
 from .settings import Settings
 
 
@@ -148,10 +148,8 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
                     await operation.send_operation_message({"id": operation.id, "type": "next", "payload": body})
                     first = False
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
-        except AmbiguousOperation as error:
+        except GraphQLError as error:  # raised while parsing (a syntax error, several operations unnamed)
             await self._refuse(operation, [error])
-        except _ClosedBySyntaxError:
-            return
         except Exception as error:  # pragma: no cover - as the base class: log, complete, re-raise
             await self.handle_task_exception(error)
             with contextlib.suppress(Exception):
@@ -160,18 +158,11 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
             raise
 
     async def _refuse(self, operation: Operation, errors: list[GraphQLError]) -> None:
-        """An operation that cannot run gets an ``error`` message with HTTP's errors; a syntax error
-        (or an unknown operation name) closes the socket, as the protocol says."""
-        if errors and (reason := self._get_pre_execution_close_reason(errors[0])):
-            await self.websocket.close(code=4400, reason=reason)
-            self.operations.pop(operation.id, None)
-            raise _ClosedBySyntaxError
+        """An operation that cannot run gets an ``error`` message with the errors HTTP would answer
+        (a syntax error or an unknown operation name does not close the socket and every other
+        subscription on it, as the base class would)."""
         body = response_body(None, errors, {}, debug=self.view.settings.debug)
         await operation.send_operation_message({"id": operation.id, "type": "error", "payload": body["errors"]})
-
-
-class _ClosedBySyntaxError(Exception):
-    pass
 
 
 class WebSocketGraphQL(GraphQL):
@@ -213,7 +204,7 @@ class WebSocketGraphQL(GraphQL):
         or mutation's has its own session and loaders, as over HTTP."""
         try:
             subscription = self._plan(operation.query, operation.operation_name) is not None
-        except GraphQLError:  # a syntax error: the schema reports it
+        except (GraphQLError, RecursionError):  # a syntax error, too many tokens, too deep: the schema reports it
             subscription = False
         return connection.for_operation(long_lived=subscription)
 

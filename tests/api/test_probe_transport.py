@@ -359,16 +359,18 @@ async def test_a_mutation_with_a_denied_field_answers_the_same_over_http_and_the
     assert over_ws["data"]["createContact"]["contact"]["name"] == contact["name"]
 
 
-async def test_request_errors_answer_the_same_over_http_and_the_websocket(app, gql):
-    # given: an unknown field (suggestions are not shown over either)
-    query = "{ me { emial } }"
+@pytest.mark.parametrize("query", ["{ me { emial } }", "{ me { email }", "{" + "me {" * 1400 + "}" * 1401],
+                         ids=["unknown-field", "syntax-error", "nested-too-deep"])
+async def test_request_errors_answer_the_same_over_http_and_the_websocket(app, gql, query):
     # when
     over_http = await gql(query)
     async with connect(app, gql.token("rep1@demo.test")) as socket:
         [over_ws] = await _ws_operation(socket, "1", query)
-    # then
+        after = await _ws_operation(socket, "2", ME)
+    # then: an error message for that operation; the socket stays open
     assert over_ws["type"] == "error"
     assert over_ws["payload"] == over_http["errors"]
+    assert after[0]["payload"] == {"data": {"me": {"email": "rep1@demo.test"}}}
 
 
 # ---- the websocket's queries keep their session too ---------------------------------------------------------------
