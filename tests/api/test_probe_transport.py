@@ -304,6 +304,17 @@ async def test_several_operations_without_an_operation_name_are_an_error_over_th
     assert named[0]["payload"] == {"data": {"me": {"email": "rep1@demo.test"}}}
 
 
+async def test_an_unknown_operation_name_over_the_websocket_is_an_error_and_the_socket_stays_open(app, gql):
+    async with connect(app, gql.token("rep1@demo.test")) as socket:
+        # when
+        [refused] = await _ws_operation(socket, "1", TWO_QUERIES, operation_name="Nope")
+        after = await _ws_operation(socket, "2", ME)
+    # then
+    assert refused["type"] == "error"
+    assert [e["extensions"]["code"] for e in refused["payload"]] == ["BAD_USER_INPUT"]
+    assert after[0]["payload"] == {"data": {"me": {"email": "rep1@demo.test"}}}
+
+
 # ---- the same answer over HTTP and the websocket ------------------------------------------------------------------
 
 DENIED_AMOUNT = "{ opportunities(first: 5) { edges { node { name amount stage } } } }"
