@@ -150,22 +150,6 @@ async def set_manager(session: AsyncSession, actor: Actor, user_id: int, manager
     return user
 
 
-async def users_by_handles(session: AsyncSession, org_id: int, handles: set[str]) -> dict[str, User]:
-    """Active users of the org named by @handles: their e-mail, its local part, or their name without spaces
-    (case-insensitive). Keys are the handles, lower-cased."""
-    wanted = {h.lower() for h in handles}
-    if not wanted:
-        return {}
-    users = await session.scalars(select(User).where(User.org_id == org_id, User.active.is_(True)))
-    found: dict[str, User] = {}
-    for user in users:
-        email = user.email.lower()
-        for key in (email, email.split("@", 1)[0], user.name.replace(" ", "").lower()):
-            if key in wanted:
-                found.setdefault(key, user)
-    return found
-
-
 async def managers_of(session: AsyncSession, org_id: int, user_id: int) -> list[int]:
     """The user's manager, their manager, and so on up the chain (nearest first; cycles stop)."""
     users = {u.id: u.manager_id for u in await session.execute(
