@@ -29,8 +29,19 @@ QUERY_ONLY = (OperationType.QUERY,)
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
+class GraphQLJSONResponse(JSONResponse):
+    """UTF-8 JSON as Starlette writes it; an answer that repeats an unpaired surrogate a client sent (an
+    error message quoting a bad enum value) is written with ``\\u`` escapes instead of failing."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status,
+    return GraphQLJSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status,
                         headers=headers)
 
 
@@ -100,7 +111,7 @@ class GraphQLEndpoint:
             for item in data:
                 response = await self._single(request, item, ALL_OPERATIONS)
                 results.append(json.loads(response.body))
-            return JSONResponse(results)
+            return GraphQLJSONResponse(results)
         return await self._single(request, data, ALL_OPERATIONS)
 
     async def _single(self, request: Request, data: Any, allowed: tuple[OperationType, ...]) -> Response:
@@ -136,4 +147,4 @@ class GraphQLEndpoint:
             current_guard.reset(token)
             await ctx.close()
         body = response_body(result.data, result.errors, ctx.forbidden_fields, debug=self.settings.debug)
-        return JSONResponse(body, status_code=400 if is_bad_request(body) else 200)
+        return GraphQLJSONResponse(body, status_code=400 if is_bad_request(body) else 200)

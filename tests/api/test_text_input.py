@@ -203,3 +203,18 @@ async def test_a_chinese_name_is_stored_unchanged(gql):
     # then
     assert "errors" not in result, result
     assert result["data"]["createCustomer"]["customer"]["name"] == name
+
+
+@pytest.mark.parametrize("document", [
+    "query ($s: CustomerTier) { customers(first: 1, filter: {tier: $s}) { totalCount } }",
+    "mutation ($s: CustomerTier) { createCustomer(input: {name: \"x\", tier: $s}) { customer { id } } }",
+], ids=["enum-filter", "enum-in-input"])
+async def test_an_unpaired_surrogate_quoted_back_in_an_error_is_answered_not_a_500(gql: Any, document: str) -> None:
+    """graphql-core repeats an unknown enum value in its message; the answer still encodes (escaped)."""
+    body = json.dumps({"query": document, "variables": {"s": "\ud800"}}, ensure_ascii=True)
+    response = await gql.http.post("/graphql", content=body, headers={
+        "authorization": f"Bearer {gql.token(REP)}", "content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "CustomerTier" in error["message"]
