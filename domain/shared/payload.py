@@ -8,9 +8,12 @@ from typing import Any
 
 
 def camel(name: str) -> str:
-    """The GraphQL field a model attribute is: ``owner_id`` → ``owner``, ``tax_rate`` → ``taxRate``."""
+    """The GraphQL field a model attribute, input attribute or payload key names, in any spelling:
+    ``owner_id`` / ``ownerId`` / ``owner`` → ``owner``, ``tax_rate`` → ``taxRate``. The one mapping of
+    snake_case to GraphQL field names (event payloads, mutation inputs, sort keys, the registry)."""
     head, *rest = name.removesuffix("_id").split("_")
-    return head + "".join(p.title() for p in rest)
+    out = head + "".join(p.title() for p in rest)
+    return out[:-2] if out.endswith("Id") and len(out) > 2 else out
 
 
 def plain(value: Any) -> Any:
