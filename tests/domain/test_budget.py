@@ -16,8 +16,17 @@ from domain.delivery.timesheet import log_time
 from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode
 from domain.tenancy.user import set_cost_rate
-from tests.domain.delivery_org import MONDAY, assign, edit, new_org, new_project, reload, tasks, topics
-from tests.domain.q2c import count, fails
+from tests.factories.checks import count, fails
+from tests.factories.delivery import (
+    MONDAY,
+    assign_task,
+    edit_task,
+    new_delivery_org,
+    new_project,
+    outbox_topics,
+    reload_project,
+    tasks_by_name,
+)
 
 TWO_WEEKS = (
     TemplateTask("design", "设计", 5, Decimal(40)),
@@ -55,8 +64,8 @@ async def _log(db, who, task, day, hours="8"):
 
 
 async def test_before_any_work_nothing_is_earned_or_spent(db):
-    w = await new_org(db)
-    project = await new_project(db, w, *TWO_WEEKS, amount="100000")
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *TWO_WEEKS, amount="100000")
     f = await _figures(db, project)
     assert (f.budget, f.actual_cost, f.planned_value, f.earned_value) == (
         Decimal("100000.00"), Decimal("0.00"), Decimal("0.00"), Decimal("0.00"))
@@ -67,23 +76,23 @@ async def test_before_any_work_nothing_is_earned_or_spent(db):
 
 async def test_earned_value_figures_on_a_known_day(db):
     # given a 100,000 budget, dev at 1,000 an hour on both tasks
-    w = await new_org(db)
-    project = await new_project(db, w, *TWO_WEEKS, amount="100000")
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *TWO_WEEKS, amount="100000")
     async with db.write() as s:
-        await set_cost_rate(s, w.finance, w.dev.user_id, Decimal("1000"))
-    plan = await tasks(db, w, project)
-    design, build = await assign(db, w, plan["设计"], w.dev), await assign(db, w, plan["实施"], w.dev)
+        await set_cost_rate(s, org.finance, org.dev.user_id, Decimal("1000"))
+    plan = await tasks_by_name(db, org, project)
+    design, build = await assign_task(db, org, plan["设计"], org.dev), await assign_task(db, org, plan["实施"], org.dev)
     # the first week: 40 h on the design, done on Friday
     for n in range(5):
-        await _log(db, w.dev, design, MONDAY.date() + timedelta(days=n))
-    design = (await tasks(db, w, project))["设计"]
-    await edit(db, w.dev, design, status=TaskStatus.DONE)
+        await _log(db, org.dev, design, MONDAY.date() + timedelta(days=n))
+    design = (await tasks_by_name(db, org, project))["设计"]
+    await edit_task(db, org.dev, design, status=TaskStatus.DONE)
     # then Monday and Tuesday: 16 h on the build, half done, and 24,000 of expenses
     for day in (date(2026, 6, 8), date(2026, 6, 9)):
-        await _log(db, w.dev, build, day)
-    build = (await tasks(db, w, project))["实施"]
-    await edit(db, w.dev, build, percent_complete=50)
-    await _expense(db, w.pm, project, "24000", date(2026, 6, 9))
+        await _log(db, org.dev, build, day)
+    build = (await tasks_by_name(db, org, project))["实施"]
+    await edit_task(db, org.dev, build, percent_complete=50)
+    await _expense(db, org.pm, project, "24000", date(2026, 6, 9))
     # when the figures are read on Wednesday morning
     at(date(2026, 6, 10), 9)
     f = await _figures(db, project)
@@ -98,47 +107,47 @@ async def test_earned_value_figures_on_a_known_day(db):
 
     # when another 20,000 is spent: EAC 133,333.33 passes the budget + 10 % margin
     # (Tuesday's 56 h against the design alone had been a risk too, cleared when the build reported 50 %)
-    warned = await topics(db, w, "project.cost_risk")
+    warned = await outbox_topics(db, org, "project.cost_risk")
     assert warned == [("project.cost_risk", "Project", project.id)]
-    await _expense(db, w.pm, project, "20000", date(2026, 6, 10))
+    await _expense(db, org.pm, project, "20000", date(2026, 6, 10))
     f = await _figures(db, project)
     assert (f.actual_cost, f.cpi, f.estimate_at_completion) == (
         Decimal("100000.00"), Decimal("0.75"), Decimal("133333.33"))
     assert f.cost_risk
     # then the project manager is warned once, not again on the next expense
-    await _expense(db, w.pm, project, "100", date(2026, 6, 10))
-    assert await topics(db, w, "project.cost_risk") == [*warned, ("project.cost_risk", "Project", project.id)]
-    assert (await reload(db, project)).cost_risk is True
+    await _expense(db, org.pm, project, "100", date(2026, 6, 10))
+    assert await outbox_topics(db, org, "project.cost_risk") == [*warned, ("project.cost_risk", "Project", project.id)]
+    assert (await reload_project(db, project)).cost_risk is True
 
 
 async def test_a_wider_margin_is_no_cost_risk(db):
     # given a project allowed to run 50 % over, that spent 80 % of its budget with nothing done
-    w = await new_org(db)
-    project = await new_project(db, w, *TWO_WEEKS, amount="100000")
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *TWO_WEEKS, amount="100000")
     async with db.write() as s:
-        await update_project(s, w.pm, project.id, project.version, ProjectSettings(
+        await update_project(s, org.pm, project.id, project.version, ProjectSettings(
             cost_margin_percent=Decimal(50), set_fields={"cost_margin_percent"}))
-    await _expense(db, w.pm, project, "80000")
+    await _expense(db, org.pm, project, "80000")
     # then nothing is earned: EAC is the budget
     f = await _figures(db, project)
     assert (f.cpi, f.estimate_at_completion, f.cost_risk) == (Decimal("0.00"), Decimal("100000"), False)
     # and 150,000.01 spent is over the margin
-    await _expense(db, w.pm, project, "70000.01")
+    await _expense(db, org.pm, project, "70000.01")
     assert (await _figures(db, project)).cost_risk
 
 
 async def test_work_on_plan_across_a_weekend_is_no_schedule_risk(db):
     # given a kick-off Monday to Wednesday, then the work Thursday to the next Wednesday
-    w = await new_org(db)
-    project = await new_project(db, w, TemplateTask("kickoff", "启动", 3, Decimal(24)),
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, TemplateTask("kickoff", "启动", 3, Decimal(24)),
                                 TemplateTask("work", "实施", 5, Decimal(40), ["kickoff"]), amount="100000")
-    plan = await tasks(db, w, project)
+    plan = await tasks_by_name(db, org, project)
     assert (plan["实施"].baseline_start, plan["实施"].baseline_finish) == (date(2026, 6, 4), date(2026, 6, 10))
     # when on Monday morning the kick-off is done and the work is 2 of its 5 days along
     at(date(2026, 6, 3))
-    await edit(db, w.pm, plan["启动"], status=TaskStatus.DONE)
+    await edit_task(db, org.pm, plan["启动"], status=TaskStatus.DONE)
     at(date(2026, 6, 5))
-    await edit(db, w.pm, plan["实施"], percent_complete=40)
+    await edit_task(db, org.pm, plan["实施"], percent_complete=40)
     at(date(2026, 6, 8), 9)
     f = await _figures(db, project)
     # then the plan called for exactly that: the weekend is no working time
@@ -152,23 +161,23 @@ async def test_work_on_plan_across_a_weekend_is_no_schedule_risk(db):
 
 async def test_falling_behind_the_plan_is_a_schedule_risk(db):
     # given nothing was done in the first week and a half
-    w = await new_org(db)
-    project = await new_project(db, w, *TWO_WEEKS, amount="100000")
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *TWO_WEEKS, amount="100000")
     # when the project is rescheduled on Wednesday of the second week
     at(date(2026, 6, 10), 9)
-    plan = await tasks(db, w, project)
-    await edit(db, w.pm, plan["设计"], percent_complete=10)
+    plan = await tasks_by_name(db, org, project)
+    await edit_task(db, org.pm, plan["设计"], percent_complete=10)
     # then SPI = EV / PV = 5,000 / 70,000 and the manager is warned
     f = await _figures(db, project)
     assert (f.earned_value, f.planned_value, f.spi, f.schedule_risk) == (
         Decimal("5000.00"), Decimal("70000.00"), Decimal("0.07"), True)
-    assert await topics(db, w, "project.schedule_risk") == [("project.schedule_risk", "Project", project.id)]
+    assert await outbox_topics(db, org, "project.schedule_risk") == [("project.schedule_risk", "Project", project.id)]
 
 
 async def test_only_the_project_manager_records_expenses(db):
-    w = await new_org(db)
-    project = await new_project(db, w, *TWO_WEEKS)
-    for who in (w.dev, w.finance, w.pm2):
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *TWO_WEEKS)
+    for who in (org.dev, org.finance, org.pm2):
         with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
             await _expense(db, who, project, "100")
     assert await count(db, Expense, Expense.project_id == project.id) == 0
@@ -181,8 +190,8 @@ async def test_only_the_project_manager_records_expenses(db):
     ("100", date(2026, 6, 2), FieldErrorCode.INVALID_DATE_RANGE),
 ])
 async def test_an_expense_is_a_positive_amount_spent_by_today(db, amount, day, code):
-    w = await new_org(db)
-    project = await new_project(db, w, *TWO_WEEKS)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *TWO_WEEKS)
     with fails(code):
-        await _expense(db, w.pm, project, amount, day)
+        await _expense(db, org.pm, project, amount, day)
     assert await count(db, Expense, Expense.project_id == project.id) == 0

@@ -21,8 +21,8 @@ from domain.delivery.change_request import (
 from domain.delivery.project import ProjectSettings, ProjectStatus, update_project
 from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode, ValidationFailed
-from tests.domain.delivery_org import MONDAY, new_org, new_project, reload, topics
-from tests.domain.q2c import count, fails
+from tests.factories.checks import count, fails
+from tests.factories.delivery import MONDAY, new_delivery_org, new_project, outbox_topics, reload_project
 
 PLANNED_FINISH = date(2026, 6, 24)  # a Wednesday
 
@@ -59,129 +59,130 @@ def topics_of(rows: list[tuple[str, str, int]]) -> list[str]:
 
 async def test_nobody_decides_their_own_change_request(db):
     # given the project manager asks for a change on their own project
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _request(db, w.pm, project)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _request(db, org.pm, project)
     # then they can neither approve nor reject it
     with fails(FieldErrorCode.SELF_APPROVAL):
-        await _approve(db, w.pm, change)
+        await _approve(db, org.pm, change)
     with fails(FieldErrorCode.SELF_APPROVAL):
-        await _reject(db, w.pm, change)
+        await _reject(db, org.pm, change)
     # but an admin can
-    assert (await _approve(db, w.admin, change)).status == "approved"
+    assert (await _approve(db, org.admin, change)).status == "approved"
 
 
 async def test_a_change_within_the_threshold_is_approved_by_the_project_manager_alone(db):
     # given a 300,000 project and a change of exactly 10 %
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _request(db, w.dev, project, budget_delta="30000", days=5)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _request(db, org.dev, project, budget_delta="30000", days=5)
     assert (change.status, change.needs_sales_approval) == ("pending_manager", False)
     # when the project manager approves
-    approved = await _approve(db, w.pm, change, comment="同意")
+    approved = await _approve(db, org.pm, change, comment="同意")
     # then the budget and the deadline move at once
-    after = await reload(db, project)
+    after = await reload_project(db, project)
     assert (approved.status, approved.manager_decided_by_id, approved.decision_comment) == (
-        "approved", w.pm.user_id, "同意")
+        "approved", org.pm.user_id, "同意")
     assert (after.budget, after.deadline, after.version) == (Decimal("330000"), date(2026, 7, 1), project.version + 1)
-    assert topics_of(await topics(db, w, "change.requested", "change.approved")) == [
+    assert topics_of(await outbox_topics(db, org, "change.requested", "change.approved")) == [
         "change.requested", "change.approved"]
 
 
 async def test_only_the_project_manager_decides_first(db):
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _request(db, w.dev, project)
-    for who in (w.pm2, w.manager, w.finance, w.dev2):
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _request(db, org.dev, project)
+    for who in (org.pm2, org.manager, org.finance, org.dev2):
         with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
             await _approve(db, who, change)
         with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
             await _reject(db, who, change)
-    assert (await reload(db, project)).budget == Decimal("300000")
+    assert (await reload_project(db, project)).budget == Decimal("300000")
 
 
 async def test_a_change_over_the_threshold_also_needs_a_sales_manager(db):
     # given a change of 10 % and a cent
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _request(db, w.dev, project, budget_delta="30000.01", days=10)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _request(db, org.dev, project, budget_delta="30000.01", days=10)
     assert change.needs_sales_approval
     # when the project manager approves, it waits for sales and nothing moves yet
-    change = await _approve(db, w.pm, change)
+    change = await _approve(db, org.pm, change)
     assert change.status == "pending_sales"
-    assert ((await reload(db, project)).budget, (await reload(db, project)).deadline) == (Decimal("300000"), None)
+    unchanged = await reload_project(db, project)
+    assert (unchanged.budget, unchanged.deadline) == (Decimal("300000"), None)
     # then nobody but a sales manager decides it, not even the project manager again
-    for who in (w.pm, w.rep, w.finance, w.pm2):
+    for who in (org.pm, org.rep, org.finance, org.pm2):
         with fails(FieldErrorCode.WRONG_APPROVER_ROLE):
             await _approve(db, who, change)
     # when the sales manager approves
-    change = await _approve(db, w.manager, change, comment="批准")
-    after = await reload(db, project)
+    change = await _approve(db, org.manager, change, comment="批准")
+    after = await reload_project(db, project)
     assert (change.status, change.sales_decided_by_id, change.manager_decided_by_id) == (
-        "approved", w.manager.user_id, w.pm.user_id)
+        "approved", org.manager.user_id, org.pm.user_id)
     assert (after.budget, after.deadline) == (Decimal("330000.01"), date(2026, 7, 8))
 
 
 async def test_a_budget_cut_over_the_threshold_needs_a_sales_manager_too(db):
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _request(db, w.dev, project, budget_delta="-40000", days=0, scope_change="去掉报表模块")
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _request(db, org.dev, project, budget_delta="-40000", days=0, scope_change="去掉报表模块")
     assert change.needs_sales_approval
 
 
 async def test_approved_changes_keep_the_history_of_budget_and_deadline(db):
     # given a project planned to finish on Wednesday 24 June, without a deadline
-    w = await new_org(db)
-    project = await new_project(db, w)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
     assert (project.planned_finish, project.deadline) == (PLANNED_FINISH, None)
     # when a change adds 20,000 and 5 working days, then another takes 2 days back
-    first = await _approve(db, w.pm, await _request(db, w.dev, project, budget_delta="20000", days=5))
-    second = await _approve(db, w.pm, await _request(db, w.dev, project, budget_delta=None, days=-2,
-                                                     scope_change="简化报表"))
+    first = await _approve(db, org.pm, await _request(db, org.dev, project, budget_delta="20000", days=5))
+    second = await _approve(db, org.pm, await _request(db, org.dev, project, budget_delta=None, days=-2,
+                                                       scope_change="简化报表"))
     # then each keeps what it moved from and to
     assert (first.budget_before, first.deadline_before, first.deadline_after) == (
         Decimal("300000"), PLANNED_FINISH, date(2026, 7, 1))
     assert (second.budget_before, second.deadline_before, second.deadline_after) == (
         Decimal("320000"), date(2026, 7, 1), date(2026, 6, 29))
-    after = await reload(db, project)
+    after = await reload_project(db, project)
     assert (after.budget, after.deadline, after.planned_finish) == (Decimal("320000"), date(2026, 6, 29),
                                                                       date(2026, 6, 29))
     # and the project's history lists them oldest first
     async with db.read() as s:
-        history = (await changes_of(s, w.pm, [project.id]))[project.id]
+        history = (await changes_of(s, org.pm, [project.id]))[project.id]
     assert [(c.id, c.status, c.budget_delta, c.schedule_delta_days) for c in history] == [
         (first.id, "approved", Decimal("20000"), 5), (second.id, "approved", Decimal("0"), -2)]
 
 
 async def test_a_rejected_change_changes_nothing(db):
     # given a pending change
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _request(db, w.dev, project)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _request(db, org.dev, project)
     # when it is rejected without a reason, it is refused
     with fails(FieldErrorCode.REASON_REQUIRED):
-        await _reject(db, w.pm, change, reason="  ")
+        await _reject(db, org.pm, change, reason="  ")
     # when it is rejected with one
-    rejected = await _reject(db, w.pm, change, reason="超出合同范围")
+    rejected = await _reject(db, org.pm, change, reason="超出合同范围")
     # then the project is as it was, and the decision is kept
-    after = await reload(db, project)
+    after = await reload_project(db, project)
     assert (after.budget, after.deadline, after.planned_finish, after.version) == (
         project.budget, project.deadline, project.planned_finish, project.version)
     assert (rejected.status, rejected.decision_comment, rejected.manager_decided_by_id) == (
-        "rejected", "超出合同范围", w.pm.user_id)
+        "rejected", "超出合同范围", org.pm.user_id)
     assert (rejected.budget_before, rejected.deadline_after) == (None, None)
     # and it cannot be decided again
     with fails(FieldErrorCode.INVALID_STATE):
-        await _approve(db, w.pm, change)
+        await _approve(db, org.pm, change)
 
 
 async def test_a_sales_manager_may_reject_a_large_change_after_the_project_manager(db):
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _approve(db, w.pm, await _request(db, w.dev, project, budget_delta="90000"))
-    rejected = await _reject(db, w.manager, change, reason="预算不足")
-    assert (rejected.status, rejected.sales_decided_by_id) == (ChangeStatus.REJECTED, w.manager.user_id)
-    assert (await reload(db, project)).budget == Decimal("300000")
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _approve(db, org.pm, await _request(db, org.dev, project, budget_delta="90000"))
+    rejected = await _reject(db, org.manager, change, reason="预算不足")
+    assert (rejected.status, rejected.sales_decided_by_id) == (ChangeStatus.REJECTED, org.manager.user_id)
+    assert (await reload_project(db, project)).budget == Decimal("300000")
 
 
 @pytest.mark.parametrize(("budget_delta", "days", "scope", "field", "code"), [
@@ -191,22 +192,22 @@ async def test_a_sales_manager_may_reject_a_large_change_after_the_project_manag
 ])
 async def test_a_change_request_that_changes_nothing_or_too_much_is_refused(db, budget_delta, days, scope, field,
                                                                             code):
-    w = await new_org(db)
-    project = await new_project(db, w)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
     with pytest.raises(ValidationFailed) as refused:
-        await _request(db, w.dev, project, budget_delta=budget_delta, days=days, scope_change=scope)
+        await _request(db, org.dev, project, budget_delta=budget_delta, days=days, scope_change=scope)
     assert [(e.field, e.code) for e in refused.value.errors] == [((field,), code)]
     assert await count(db, ChangeRequest, ChangeRequest.project_id == project.id) == 0
 
 
 async def test_a_closed_project_takes_no_change_requests(db):
-    w = await new_org(db)
-    project = await new_project(db, w)
-    change = await _request(db, w.dev, project)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    change = await _request(db, org.dev, project)
     async with db.write() as s:
-        await update_project(s, w.pm, project.id, project.version,
+        await update_project(s, org.pm, project.id, project.version,
                              ProjectSettings(status=ProjectStatus.CLOSED, set_fields={"status"}))
     with fails(FieldErrorCode.PROJECT_CLOSED):
-        await _request(db, w.dev, project)
+        await _request(db, org.dev, project)
     with fails(FieldErrorCode.PROJECT_CLOSED):
-        await _approve(db, w.pm, change)
+        await _approve(db, org.pm, change)

@@ -163,25 +163,26 @@ async def test_finishing_a_delivery_milestone_makes_its_installment_due(db, froz
     from domain.billing.invoice import issue_invoice
     from domain.billing.payment_plan import Installment, InstallmentInput
     from domain.delivery.project import project_for_opportunity
-    from tests.domain.q2c import active_contract, new_world, planned, reload
+    from tests.factories.checks import reload
+    from tests.factories.quote_to_cash import active_contract, new_world, planned
 
     # given a signed contract on a deal whose last installment waits for go-live (上线)
-    w = await new_world(db)
-    contract = await active_contract(db, w, opportunity_id=w.opportunity.id)
+    world = await new_world(db)
+    contract = await active_contract(db, world, opportunity_id=world.opportunity.id)
     async with db.write() as s:
-        pm = await create_user(s, w.org_id, email=f"pm-{uuid.uuid4().hex[:6]}@d.test", name="PM",
+        pm = await create_user(s, world.org_id, email=f"pm-{uuid.uuid4().hex[:6]}@d.test", name="PM",
                                roles=["project_manager"])
         await create_template(s, actor_of(pm), name="Go-live", keywords=["ERP"], is_default=False, tasks=[
             TemplateTask("build", "开发", 5, Decimal(40)), TemplateTask("live", "上线", 0, Decimal(0), ["build"])])
-    first, last = await planned(db, w, contract,
+    first, last = await planned(db, world, contract,
                                 InstallmentInput(label="首付", due_date=date(2026, 6, 1), percent=Decimal("70")),
                                 InstallmentInput(label="上线款", milestone="上线", percent=Decimal("30")))
     # when the deal is won, the project delivered and its go-live milestone finished
     async with db.write() as s:
-        opp = await move_opportunity_stage(s, w.rep, w.opportunity.id, w.opportunity.version, "won")
+        opp = await move_opportunity_stage(s, world.rep, world.opportunity.id, world.opportunity.version, "won")
     async with db.read() as s:
-        project = await project_for_opportunity(s, w.org_id, opp.id)
-        live = next(t for t in (await tasks_of(s, w.rep, [project.id]))[project.id] if t.name == "上线")
+        project = await project_for_opportunity(s, world.org_id, opp.id)
+        live = next(t for t in (await tasks_of(s, world.rep, [project.id]))[project.id] if t.name == "上线")
     async with db.write() as s:
         await update_task(s, actor_of(pm), live.id, live.version, TaskInput(status=TaskStatus.DONE,
                                                                            set_fields={"status"}))
@@ -189,6 +190,6 @@ async def test_finishing_a_delivery_milestone_makes_its_installment_due(db, froz
     installment = await reload(db, Installment, last.id)
     assert (installment.due_date, installment.milestone_reached_on) == (date(2026, 6, 1), date(2026, 6, 1))
     async with db.write() as s:
-        invoice = await issue_invoice(s, w.finance, installment_id=last.id)
+        invoice = await issue_invoice(s, world.finance, installment_id=last.id)
     assert invoice.total == Decimal("30000.00")
     assert (await reload(db, Installment, first.id)).milestone_reached_on is None

@@ -28,20 +28,8 @@ from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
-from tests.domain.q2c import (
-    T0,
-    TODAY,
-    World,
-    active_contract,
-    approved,
-    count,
-    events,
-    fails,
-    new_contract,
-    new_world,
-    planned,
-    reload,
-)
+from tests.factories.checks import count, fails, outbox_count, reload
+from tests.factories.quote_to_cash import T0, TODAY, World, active_contract, approved, new_contract, new_world, planned
 
 
 @pytest.fixture(autouse=True)
@@ -56,30 +44,30 @@ def halves(first: date = TODAY, second: date = TODAY + timedelta(days=30)) -> li
             InstallmentInput(label="尾款", due_date=second, percent=Decimal("50"))]
 
 
-async def plan_of(db, w: World, n: int = 2, amount: str = "106000", **overrides) -> list[Installment]:
+async def plan_of(db, world: World, n: int = 2, amount: str = "106000", **overrides) -> list[Installment]:
     """An active contract (6 % tax included) split in ``n`` equal installments due today."""
-    contract = await active_contract(db, w, amount=Decimal(amount), **overrides)
+    contract = await active_contract(db, world, amount=Decimal(amount), **overrides)
     share = Decimal(amount) / n
-    return await planned(db, w, contract, *[InstallmentInput(label=f"第{k + 1}期", due_date=TODAY, amount=share)
-                                            for k in range(n)])
+    return await planned(db, world, contract, *[InstallmentInput(label=f"第{k + 1}期", due_date=TODAY, amount=share)
+                                                for k in range(n)])
 
 
-async def issue(db, w: World, installment: Installment, **kw) -> Invoice:
+async def issue(db, world: World, installment: Installment, **kw) -> Invoice:
     async with db.write() as s:
-        return await issue_invoice(s, w.finance, installment_id=installment.id, **kw)
+        return await issue_invoice(s, world.finance, installment_id=installment.id, **kw)
 
 
-async def pay(db, w: World, invoice: Invoice, amount: str) -> None:
+async def pay(db, world: World, invoice: Invoice, amount: str) -> None:
     async with db.write() as s:
-        payment = await record_payment(s, w.finance, customer_id=w.customer.id, payer_name=None,
+        payment = await record_payment(s, world.finance, customer_id=world.customer.id, payer_name=None,
                                        amount=Decimal(amount), currency=invoice.currency, received_on=None,
                                        method=None, reference=None, notes=None)
-        await allocate_payment(s, w.finance, payment.id, [AllocationInput(invoice_id=invoice.id)])
+        await allocate_payment(s, world.finance, payment.id, [AllocationInput(invoice_id=invoice.id)])
 
 
-async def credit(db, w: World, invoice: Invoice, amount: str | None, reason: str | None = "折让") -> Invoice:
+async def credit(db, world: World, invoice: Invoice, amount: str | None, reason: str | None = "折让") -> Invoice:
     async with db.write() as s:
-        return await issue_credit_note(s, w.finance, invoice.id, amount=Decimal(amount) if amount else None,
+        return await issue_credit_note(s, world.finance, invoice.id, amount=Decimal(amount) if amount else None,
                                        reason=reason)
 
 
@@ -88,10 +76,10 @@ async def credit(db, w: World, invoice: Invoice, amount: str | None, reason: str
 
 async def test_issuing_an_installment_numbers_dates_and_splits_the_tax(db):
     # given an active contract of 106,000 tax included (6 %), in two halves
-    w = await new_world(db)
-    first, second = await plan_of(db, w)
+    world = await new_world(db)
+    first, second = await plan_of(db, world)
     # when
-    invoice = await issue(db, w, first)
+    invoice = await issue(db, world, first)
     # then
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.number, stored.sequence_no, stored.kind, stored.status, stored.currency) == (
@@ -99,30 +87,31 @@ async def test_issuing_an_installment_numbers_dates_and_splits_the_tax(db):
     assert (stored.issue_date, stored.due_date) == (TODAY, TODAY + timedelta(days=30))
     assert (stored.subtotal, stored.tax_total, stored.total, stored.outstanding) == (
         Decimal("50000"), Decimal("3000"), Decimal("53000"), Decimal("53000"))
-    assert (stored.owner_id, stored.customer_id, stored.installment_id) == (w.rep.user_id, w.customer.id, first.id)
+    assert (stored.owner_id, stored.customer_id, stored.installment_id) == (world.rep.user_id, world.customer.id,
+                                                                            first.id)
     async with db.read() as s:
         [row] = await s.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
     assert row.description.endswith("第1期 (1/2)")
     assert (await reload(db, Installment, first.id)).status == "invoiced"
     assert (await reload(db, Installment, second.id)).status == "planned"
     async with db.read() as s:
-        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == w.org_id,
+        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == world.org_id,
                                                          OutboxEvent.topic == "invoice.issued"))
     assert (event.audience, event.timeline_type, event.timeline_id) == (
-        [w.rep.user_id], "Contract", first.contract_id)
+        [world.rep.user_id], "Contract", first.contract_id)
 
 
 async def test_numbers_are_per_org_and_per_kind(db):
     # given two orgs
-    w = await new_world(db)
+    world = await new_world(db)
     other = await new_world(db)
-    mine = await plan_of(db, w)
+    mine = await plan_of(db, world)
     theirs = await plan_of(db, other)
     # when
-    a = await issue(db, w, mine[0])
+    a = await issue(db, world, mine[0])
     b = await issue(db, other, theirs[0])
-    c = await issue(db, w, mine[1])
-    note = await credit(db, w, a, "100")
+    c = await issue(db, world, mine[1])
+    note = await credit(db, world, a, "100")
     # then
     assert [x.number for x in (a, b, c, note)] == ["INV-000001", "INV-000001", "INV-000002", "CN-000001"]
 
@@ -130,62 +119,62 @@ async def test_numbers_are_per_org_and_per_kind(db):
 @pytest.mark.parametrize("reach", ["draft", "approved", "signing"])
 async def test_an_installment_of_a_contract_not_active_is_not_invoiced_and_nothing_is_written(db, reach):
     # given
-    w = await new_world(db)
-    contract = await new_contract(db, w, amount=Decimal("106000"))
+    world = await new_world(db)
+    contract = await new_contract(db, world, amount=Decimal("106000"))
     if reach != "draft":
-        contract = await approved(db, w, contract)
+        contract = await approved(db, world, contract)
     if reach == "signing":
         async with db.write() as s:
-            requested = await request_signature(s, w.rep, contract.id, party="customer", signer_name="张三",
+            requested = await request_signature(s, world.rep, contract.id, party="customer", signer_name="张三",
                                                 signer_email="z@c.test", signer_user_id=None)
-            await request_signature(s, w.rep, contract.id, party="vendor", signer_name=None, signer_email=None,
-                                    signer_user_id=w.manager.user_id)
+            await request_signature(s, world.rep, contract.id, party="vendor", signer_name=None, signer_email=None,
+                                    signer_user_id=world.manager.user_id)
         async with db.write() as s:
-            await sign_contract(s, w.rep, requested.request.id, document_sha256=contract.document_sha256,
+            await sign_contract(s, world.rep, requested.request.id, document_sha256=contract.document_sha256,
                                 signing_token=requested.signing_token, ip=None, user_agent=None)
-    first, _ = await planned(db, w, contract, *halves())
-    before = await events(db, w.org_id)
+    first, _ = await planned(db, world, contract, *halves())
+    before = await outbox_count(db, world.org_id)
     # when / then
     with fails(FieldErrorCode.NOT_APPROVED):
-        await issue(db, w, first)
-    assert await count(db, Invoice, Invoice.org_id == w.org_id) == 0
+        await issue(db, world, first)
+    assert await count(db, Invoice, Invoice.org_id == world.org_id) == 0
     assert (await reload(db, Installment, first.id)).status == "planned"
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_an_installment_is_invoiced_once(db):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    await issue(db, w, first)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    await issue(db, world, first)
+    before = await outbox_count(db, world.org_id)
     # when / then
     with fails(FieldErrorCode.ALREADY_INVOICED):
-        await issue(db, w, first)
-    assert await count(db, Invoice, Invoice.org_id == w.org_id) == 1
-    assert await events(db, w.org_id) == before
+        await issue(db, world, first)
+    assert await count(db, Invoice, Invoice.org_id == world.org_id) == 1
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_a_due_date_before_the_issue_date_is_refused_and_takes_no_number(db):
     # given
-    w = await new_world(db)
-    first, second = await plan_of(db, w)
+    world = await new_world(db)
+    first, second = await plan_of(db, world)
     # when
     with fails(FieldErrorCode.INVALID_DATE_RANGE):
-        await issue(db, w, first, issue_date=date(2026, 6, 10), due_date=date(2026, 6, 9))
+        await issue(db, world, first, issue_date=date(2026, 6, 10), due_date=date(2026, 6, 9))
     # then
-    assert await count(db, Invoice, Invoice.org_id == w.org_id) == 0
+    assert await count(db, Invoice, Invoice.org_id == world.org_id) == 0
     assert (await reload(db, Installment, first.id)).status == "planned"
-    assert (await issue(db, w, second)).number == "INV-000001"
+    assert (await issue(db, world, second)).number == "INV-000001"
 
 
 async def test_issue_needs_exactly_one_of_installment_or_invoice(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when / then
     with fails(FieldErrorCode.REQUIRED):
         async with db.write() as s:
-            await issue_invoice(s, w.finance)
+            await issue_invoice(s, world.finance)
 
 
 # --- drafts of free lines ---------------------------------------------------------------------------
@@ -193,9 +182,9 @@ async def test_issue_needs_exactly_one_of_installment_or_invoice(db):
 
 async def test_a_draft_of_free_lines_has_no_number_until_issued(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        draft = await create_invoice(s, w.finance, customer_id=w.customer.id, contract_id=None, currency=None,
+        draft = await create_invoice(s, world.finance, customer_id=world.customer.id, contract_id=None, currency=None,
                                      notes="差旅", lines=[
                                          InvoiceLineInput(description="机票", unit_price=Decimal("1234.5")),
                                          InvoiceLineInput(description="酒店", quantity=Decimal("3"),
@@ -205,12 +194,12 @@ async def test_a_draft_of_free_lines_has_no_number_until_issued(db):
         None, "draft", Decimal("2234.51"), Decimal("60.00"), Decimal("2294.51"))
     # when
     async with db.write() as s:
-        issued = await issue_invoice(s, w.finance, invoice_id=draft.id, due_date=TODAY + timedelta(days=15))
+        issued = await issue_invoice(s, world.finance, invoice_id=draft.id, due_date=TODAY + timedelta(days=15))
     # then
     assert (issued.number, issued.status, issued.due_date) == ("INV-000001", "issued", date(2026, 6, 16))
     with fails(FieldErrorCode.INVALID_STATE):
         async with db.write() as s:
-            await issue_invoice(s, w.finance, invoice_id=draft.id)
+            await issue_invoice(s, world.finance, invoice_id=draft.id)
 
 
 @pytest.mark.parametrize(("line", "field", "code"), [
@@ -226,29 +215,29 @@ async def test_a_draft_of_free_lines_has_no_number_until_issued(db):
 ])
 async def test_bad_invoice_line_is_refused_and_nothing_is_written(db, line, field, code):
     # given
-    w = await new_world(db)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    before = await outbox_count(db, world.org_id)
     # when
     with pytest.raises(ValidationFailed) as info:
         async with db.write() as s:
-            await create_invoice(s, w.finance, customer_id=w.customer.id, contract_id=None, currency=None,
+            await create_invoice(s, world.finance, customer_id=world.customer.id, contract_id=None, currency=None,
                                  notes=None, lines=[InvoiceLineInput(description="ok", unit_price=Decimal(1)), line])
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "1", field), code)]
-    assert await count(db, Invoice, Invoice.org_id == w.org_id) == 0
-    assert await events(db, w.org_id) == before
+    assert await count(db, Invoice, Invoice.org_id == world.org_id) == 0
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_a_draft_of_nothing_cannot_be_issued(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        draft = await create_invoice(s, w.finance, customer_id=w.customer.id, contract_id=None, currency=None,
+        draft = await create_invoice(s, world.finance, customer_id=world.customer.id, contract_id=None, currency=None,
                                      notes=None, lines=[InvoiceLineInput(description="赠送", unit_price=Decimal(0))])
     # when / then
     with fails(FieldErrorCode.INVALID_AMOUNT):
         async with db.write() as s:
-            await issue_invoice(s, w.finance, invoice_id=draft.id)
+            await issue_invoice(s, world.finance, invoice_id=draft.id)
     stored = await reload(db, Invoice, draft.id)
     assert (stored.status, stored.number) == ("draft", None)
 
@@ -258,31 +247,31 @@ async def test_a_draft_of_nothing_cannot_be_issued(db):
 
 async def test_voiding_keeps_the_number_and_frees_the_installment_for_a_new_invoice(db):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     # when
     async with db.write() as s:
-        await void_invoice(s, w.finance, invoice.id, reason="抬头错误")
+        await void_invoice(s, world.finance, invoice.id, reason="抬头错误")
     # then
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.status, stored.number, stored.void_reason, stored.voided_at, stored.outstanding) == (
         "void", "INV-000001", "抬头错误", T0, Decimal(0))
     assert (await reload(db, Installment, first.id)).status == "planned"
     # and the installment's new invoice takes the next number; none is reused
-    again = await issue(db, w, first)
+    again = await issue(db, world, first)
     assert (again.number, again.installment_id) == ("INV-000002", first.id)
 
 
 async def test_voiding_a_draft_leaves_no_number(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        draft = await create_invoice(s, w.finance, customer_id=w.customer.id, contract_id=None, currency=None,
+        draft = await create_invoice(s, world.finance, customer_id=world.customer.id, contract_id=None, currency=None,
                                      notes=None, lines=[InvoiceLineInput(description="x", unit_price=Decimal(5))])
     # when
     async with db.write() as s:
-        await void_invoice(s, w.finance, draft.id, reason="不需要")
+        await void_invoice(s, world.finance, draft.id, reason="不需要")
     # then
     stored = await reload(db, Invoice, draft.id)
     assert (stored.status, stored.number) == ("void", None)
@@ -291,34 +280,34 @@ async def test_voiding_a_draft_leaves_no_number(db):
 @pytest.mark.parametrize("applied", ["payment", "credit"])
 async def test_an_invoice_with_money_on_it_cannot_be_voided(db, applied):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     if applied == "payment":
-        await pay(db, w, invoice, "1000")
+        await pay(db, world, invoice, "1000")
     else:
-        await credit(db, w, invoice, "1000")
-    before = await events(db, w.org_id)
+        await credit(db, world, invoice, "1000")
+    before = await outbox_count(db, world.org_id)
     # when / then
     with fails(FieldErrorCode.HAS_PAYMENTS):
         async with db.write() as s:
-            await void_invoice(s, w.finance, invoice.id, reason="作废")
+            await void_invoice(s, world.finance, invoice.id, reason="作废")
     assert (await reload(db, Invoice, invoice.id)).status == "partially_paid"
     assert (await reload(db, Installment, first.id)).status == "invoiced"
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_voiding_twice_is_invoice_void(db):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     async with db.write() as s:
-        voided = await void_invoice(s, w.finance, invoice.id, reason="作废")
+        voided = await void_invoice(s, world.finance, invoice.id, reason="作废")
     # when / then
     with fails(FieldErrorCode.INVOICE_VOID):
         async with db.write() as s:
-            await void_invoice(s, w.finance, invoice.id, reason="再作废")
+            await void_invoice(s, world.finance, invoice.id, reason="再作废")
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.void_reason, stored.version) == ("作废", voided.version)
 
@@ -326,25 +315,25 @@ async def test_voiding_twice_is_invoice_void(db):
 @pytest.mark.parametrize("reason", [None, "", "   "])
 async def test_voiding_needs_a_reason(db, reason):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     # when / then
     with fails(FieldErrorCode.REASON_REQUIRED):
         async with db.write() as s:
-            await void_invoice(s, w.finance, invoice.id, reason=reason)
+            await void_invoice(s, world.finance, invoice.id, reason=reason)
     assert (await reload(db, Invoice, invoice.id)).status == "issued"
 
 
 async def test_a_credit_note_cannot_be_voided(db):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    note = await credit(db, w, await issue(db, w, first), "100")
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    note = await credit(db, world, await issue(db, world, first), "100")
     # when / then
     with fails(FieldErrorCode.INVALID_STATE):
         async with db.write() as s:
-            await void_invoice(s, w.finance, note.id, reason="x")
+            await void_invoice(s, world.finance, note.id, reason="x")
 
 
 # --- credit notes ---------------------------------------------------------------------------------------
@@ -352,11 +341,11 @@ async def test_a_credit_note_cannot_be_voided(db):
 
 async def test_a_partial_credit_note_leaves_the_invoice_partially_paid(db):
     # given an invoice of 53,000 (6 % tax included)
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     # when 10,600 is credited
-    note = await credit(db, w, invoice, "10600", reason="服务折让")
+    note = await credit(db, world, invoice, "10600", reason="服务折让")
     # then
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.status, stored.amount_credited, stored.outstanding) == (
@@ -370,11 +359,11 @@ async def test_a_partial_credit_note_leaves_the_invoice_partially_paid(db):
 
 async def test_a_full_credit_note_leaves_the_invoice_credited(db):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     # when nothing is named, all that is outstanding is credited
-    note = await credit(db, w, invoice, None)
+    note = await credit(db, world, invoice, None)
     # then
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.status, stored.outstanding, note.total) == ("credited", Decimal(0), Decimal("53000"))
@@ -382,12 +371,12 @@ async def test_a_full_credit_note_leaves_the_invoice_credited(db):
 
 async def test_crediting_the_rest_of_a_partly_paid_invoice_leaves_it_paid(db):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
-    await pay(db, w, invoice, "50000")
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
+    await pay(db, world, invoice, "50000")
     # when
-    await credit(db, w, invoice, "3000")
+    await credit(db, world, invoice, "3000")
     # then
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.status, stored.paid_on, stored.outstanding) == ("paid", TODAY, Decimal(0))
@@ -396,22 +385,22 @@ async def test_crediting_the_rest_of_a_partly_paid_invoice_leaves_it_paid(db):
 @pytest.mark.parametrize("paid", ["0", "50000"])
 async def test_crediting_more_than_is_outstanding_is_refused_and_nothing_is_written(db, paid):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     if paid != "0":
-        await pay(db, w, invoice, paid)
-    before = await events(db, w.org_id)
+        await pay(db, world, invoice, paid)
+    before = await outbox_count(db, world.org_id)
     status = (await reload(db, Invoice, invoice.id)).status
     # when / then
     with fails(FieldErrorCode.EXCEEDS_OUTSTANDING):
-        await credit(db, w, invoice, str(Decimal("53000") - Decimal(paid) + Decimal("0.01")))
+        await credit(db, world, invoice, str(Decimal("53000") - Decimal(paid) + Decimal("0.01")))
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.status, stored.amount_credited) == (status, Decimal(0))
-    assert await count(db, Invoice, Invoice.org_id == w.org_id, Invoice.kind == "credit_note") == 0
-    assert await events(db, w.org_id) == before
+    assert await count(db, Invoice, Invoice.org_id == world.org_id, Invoice.kind == "credit_note") == 0
+    assert await outbox_count(db, world.org_id) == before
     # and no credit note number was used up
-    assert (await credit(db, w, invoice, "1")).number == "CN-000001"
+    assert (await credit(db, world, invoice, "1")).number == "CN-000001"
 
 
 @pytest.mark.parametrize(("amount", "reason", "code"), [
@@ -422,31 +411,31 @@ async def test_crediting_more_than_is_outstanding_is_refused_and_nothing_is_writ
 ])
 async def test_bad_credit_note_is_refused(db, amount, reason, code):
     # given
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     # when / then
     with fails(code):
         async with db.write() as s:
-            await issue_credit_note(s, w.finance, invoice.id, amount=Decimal(amount), reason=reason)
+            await issue_credit_note(s, world.finance, invoice.id, amount=Decimal(amount), reason=reason)
     assert (await reload(db, Invoice, invoice.id)).amount_credited == Decimal(0)
 
 
 async def test_void_or_draft_invoices_take_no_credit_note(db):
     # given a void invoice and a draft
-    w = await new_world(db)
-    first, _ = await plan_of(db, w)
-    invoice = await issue(db, w, first)
+    world = await new_world(db)
+    first, _ = await plan_of(db, world)
+    invoice = await issue(db, world, first)
     async with db.write() as s:
-        await void_invoice(s, w.finance, invoice.id, reason="作废")
-        draft = await create_invoice(s, w.finance, customer_id=w.customer.id, contract_id=None, currency=None,
+        await void_invoice(s, world.finance, invoice.id, reason="作废")
+        draft = await create_invoice(s, world.finance, customer_id=world.customer.id, contract_id=None, currency=None,
                                      notes=None, lines=[InvoiceLineInput(description="x", unit_price=Decimal(5))])
     # when / then
     with fails(FieldErrorCode.INVOICE_VOID):
-        await credit(db, w, invoice, "1")
+        await credit(db, world, invoice, "1")
     with fails(FieldErrorCode.INVOICE_NOT_ISSUED):
-        await credit(db, w, draft, "1")
-    assert await count(db, Invoice, Invoice.org_id == w.org_id, Invoice.kind == "credit_note") == 0
+        await credit(db, world, draft, "1")
+    assert await count(db, Invoice, Invoice.org_id == world.org_id, Invoice.kind == "credit_note") == 0
 
 
 # --- the scheduler ------------------------------------------------------------------------------------
@@ -454,9 +443,9 @@ async def test_void_or_draft_invoices_take_no_credit_note(db):
 
 async def test_scheduler_invoices_automatic_installments_that_fell_due_once(db):
     # given an automatic plan: one due today, one next month, one waiting for a milestone
-    w = await new_world(db)
-    contract = await active_contract(db, w, amount=Decimal("300"))
-    due, later, milestone = await planned(db, w, contract,
+    world = await new_world(db)
+    contract = await active_contract(db, world, amount=Decimal("300"))
+    due, later, milestone = await planned(db, world, contract,
                                           InstallmentInput(label="首付", due_date=TODAY, amount=Decimal(100)),
                                           InstallmentInput(label="二期", due_date=date(2026, 7, 1),
                                                            amount=Decimal(100)),
@@ -464,18 +453,18 @@ async def test_scheduler_invoices_automatic_installments_that_fell_due_once(db):
                                           auto_invoice=True)
     # when the scheduler runs today, and again
     async with db.write() as s:
-        first_run = [i for i in await issue_due_installments(s, TODAY) if i.org_id == w.org_id]
+        first_run = [i for i in await issue_due_installments(s, TODAY) if i.org_id == world.org_id]
     async with db.write() as s:
-        second_run = [i for i in await issue_due_installments(s, TODAY) if i.org_id == w.org_id]
+        second_run = [i for i in await issue_due_installments(s, TODAY) if i.org_id == world.org_id]
     # then only the one due was invoiced, once
     assert [(i.installment_id, i.number, i.issue_date, i.status) for i in first_run] == [
         (due.id, "INV-000001", TODAY, "issued")]
     assert second_run == []
     # when the milestone is reached and a month passes
     async with db.write() as s:
-        await reach_milestone(s, w.finance, contract.id, "验收", date(2026, 6, 15))
+        await reach_milestone(s, world.finance, contract.id, "验收", date(2026, 6, 15))
     async with db.write() as s:
-        third_run = [i for i in await issue_due_installments(s, date(2026, 7, 1)) if i.org_id == w.org_id]
+        third_run = [i for i in await issue_due_installments(s, date(2026, 7, 1)) if i.org_id == world.org_id]
     # then both are invoiced, oldest due first
     assert [(i.installment_id, i.number) for i in third_run] == [(milestone.id, "INV-000002"),
                                                                  (later.id, "INV-000003")]
@@ -483,12 +472,12 @@ async def test_scheduler_invoices_automatic_installments_that_fell_due_once(db):
 
 async def test_scheduler_leaves_manual_plans_alone(db):
     # given a manual plan due today
-    w = await new_world(db)
-    contract = await active_contract(db, w, amount=Decimal("100"))
-    await planned(db, w, contract, InstallmentInput(label="全款", due_date=TODAY, amount=Decimal(100)))
+    world = await new_world(db)
+    contract = await active_contract(db, world, amount=Decimal("100"))
+    await planned(db, world, contract, InstallmentInput(label="全款", due_date=TODAY, amount=Decimal(100)))
     # when
     async with db.write() as s:
-        issued = [i for i in await issue_due_installments(s, TODAY) if i.org_id == w.org_id]
+        issued = [i for i in await issue_due_installments(s, TODAY) if i.org_id == world.org_id]
     # then
     assert issued == []
 
@@ -498,17 +487,17 @@ async def test_scheduler_leaves_manual_plans_alone(db):
 
 async def test_a_rolled_back_issue_gives_its_number_back(db):
     # given
-    w = await new_world(db)
-    first, second = await plan_of(db, w)
+    world = await new_world(db)
+    first, second = await plan_of(db, world)
     # when a transaction takes a number and rolls back
     taken = []
     with pytest.raises(RuntimeError):
         async with db.write() as s:
-            taken.append((await issue_invoice(s, w.finance, installment_id=first.id)).number)
+            taken.append((await issue_invoice(s, world.finance, installment_id=first.id)).number)
             raise RuntimeError("the caller failed after issuing")
     # then the next issue gets that number
     assert taken == ["INV-000001"]
-    assert (await issue(db, w, second)).number == "INV-000001"
+    assert (await issue(db, world, second)).number == "INV-000001"
     assert (await reload(db, Installment, first.id)).status == "planned"
 
 
@@ -516,23 +505,23 @@ async def test_a_rolled_back_issue_gives_its_number_back(db):
 @pytest.mark.parametrize("sequence", ["new", "existing"])
 async def test_twenty_concurrent_issues_take_exactly_consecutive_numbers(db, sequence):
     # given 20 installments (and, for an existing sequence, one invoice issued before)
-    w = await new_world(db)
-    plan = await plan_of(db, w, n=21, amount="21000")
+    world = await new_world(db)
+    plan = await plan_of(db, world, n=21, amount="21000")
     start = 1
     if sequence == "existing":
-        await issue(db, w, plan.pop())
+        await issue(db, world, plan.pop())
         start = 2
 
     async def one(installment: Installment) -> Invoice:
         async with db.write() as s:
-            return await issue_invoice(s, w.finance, installment_id=installment.id)
+            return await issue_invoice(s, world.finance, installment_id=installment.id)
 
     # when each is issued in its own transaction, all at once
     invoices = await asyncio.gather(*(one(i) for i in plan[:20]))
     # then no number is duplicated or skipped
     assert sorted(i.sequence_no for i in invoices) == list(range(start, start + 20))
     async with db.read() as s:
-        stored = list(await s.scalars(select(Invoice.number).where(Invoice.org_id == w.org_id)
+        stored = list(await s.scalars(select(Invoice.number).where(Invoice.org_id == world.org_id)
                                       .order_by(Invoice.sequence_no)))
     assert stored == [f"INV-{n:06d}" for n in range(1, start + 20)]
 
@@ -540,8 +529,8 @@ async def test_twenty_concurrent_issues_take_exactly_consecutive_numbers(db, seq
 @pytest.mark.skipif(not PG_URL, reason="needs concurrent write transactions (PostgreSQL); SQLite has one writer")
 async def test_an_issuer_waiting_on_a_transaction_that_rolls_back_gets_its_number(db):
     # given
-    w = await new_world(db)
-    first, second = await plan_of(db, w)
+    world = await new_world(db)
+    first, second = await plan_of(db, world)
     took: list[str] = []
     holding = asyncio.Event()
     release = asyncio.Event()
@@ -549,14 +538,14 @@ async def test_an_issuer_waiting_on_a_transaction_that_rolls_back_gets_its_numbe
     async def holder() -> None:
         with pytest.raises(RuntimeError):
             async with db.write() as s:
-                took.append((await issue_invoice(s, w.finance, installment_id=first.id)).number)
+                took.append((await issue_invoice(s, world.finance, installment_id=first.id)).number)
                 holding.set()
                 await release.wait()
                 raise RuntimeError("rolled back")
 
     async def waiter() -> Invoice:
         await holding.wait()
-        return await issue(db, w, second)
+        return await issue(db, world, second)
 
     # when a second issuer comes while the first holds number 1
     held = asyncio.create_task(holder())
@@ -575,14 +564,14 @@ async def test_an_issuer_waiting_on_a_transaction_that_rolls_back_gets_its_numbe
 
 async def test_invoice_events_carry_amounts_at_the_currency_precision(db):
     # given a JPY invoice issued, then (read back from the database) credited
-    w = await new_world(db)
-    [first] = await plan_of(db, w, n=1, amount="1060", currency="JPY")
-    invoice = await issue(db, w, first)
-    await credit(db, w, invoice, "60")
+    world = await new_world(db)
+    [first] = await plan_of(db, world, n=1, amount="1060", currency="JPY")
+    invoice = await issue(db, world, first)
+    await credit(db, world, invoice, "60")
     # when
     async with db.read() as s:
         payloads = list(await s.scalars(select(OutboxEvent.payload).where(
-            OutboxEvent.org_id == w.org_id, OutboxEvent.record_id == invoice.id,
+            OutboxEvent.org_id == world.org_id, OutboxEvent.record_id == invoice.id,
             OutboxEvent.record_type == "Invoice").order_by(OutboxEvent.id)))
     # then
     assert [(p["total"], p["amountCredited"], p["outstanding"]) for p in payloads] == [

@@ -21,7 +21,8 @@ from domain.sales.product import (
 from domain.shared.clock import clock
 from domain.shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from domain.shared.outbox import OutboxEvent
-from tests.domain.q2c import T0, count, events, fails, new_product, new_world, reload
+from tests.factories.checks import count, fails, outbox_count, reload
+from tests.factories.quote_to_cash import T0, new_product, new_world
 
 
 @pytest.fixture(autouse=True)
@@ -33,39 +34,39 @@ def frozen():
 
 async def test_product_is_created_with_the_org_currency_and_defaults(db):
     # given
-    w = await new_world(db)
-    before = await events(db, w.org_id, "product.created")
+    world = await new_world(db)
+    before = await outbox_count(db, world.org_id, "product.created")
     # when
     async with db.write() as s:
-        product = await create_product(s, w.manager, ProductInput(code=" LIC-01 ", name="软件许可 🚀"))
+        product = await create_product(s, world.manager, ProductInput(code=" LIC-01 ", name="软件许可 🚀"))
     # then
     stored = await reload(db, Product, product.id)
     assert (stored.code, stored.name, stored.unit, stored.currency, stored.default_price, stored.tax_rate,
             stored.active) == ("LIC-01", "软件许可 🚀", "unit", "CNY", Decimal(0), Decimal(0), True)
-    assert await events(db, w.org_id, "product.created") == before + 1
+    assert await outbox_count(db, world.org_id, "product.created") == before + 1
 
 
 async def test_duplicate_product_code_is_refused_and_nothing_is_written(db):
     # given a product IMPL (the world has one)
-    w = await new_world(db)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    before = await outbox_count(db, world.org_id)
     # when another product takes the same code, spaces around it or not
     with fails(FieldErrorCode.DUPLICATE):
         async with db.write() as s:
-            await create_product(s, w.manager, ProductInput(code="  IMPL ", name="另一个"))
+            await create_product(s, world.manager, ProductInput(code="  IMPL ", name="另一个"))
     # then
-    assert await count(db, Product, Product.org_id == w.org_id) == 1
-    assert await events(db, w.org_id) == before
+    assert await count(db, Product, Product.org_id == world.org_id) == 1
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_same_product_code_in_another_org_is_fine(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     other = await new_world(db)
     # when
     async with db.write() as s:
         product = await create_product(s, other.manager, ProductInput(code="X-1", name="x"))
-        mine = await create_product(s, w.manager, ProductInput(code="X-1", name="x"))
+        mine = await create_product(s, world.manager, ProductInput(code="X-1", name="x"))
     # then
     assert (product.code, mine.code) == ("X-1", "X-1")
     assert product.id != mine.id
@@ -73,17 +74,17 @@ async def test_same_product_code_in_another_org_is_fine(db):
 
 async def test_renaming_a_product_code_to_a_taken_one_is_duplicate(db):
     # given
-    w = await new_world(db)
-    other = await new_product(db, w, code="OTHER")
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    other = await new_product(db, world, code="OTHER")
+    before = await outbox_count(db, world.org_id)
     # when
     with fails(FieldErrorCode.DUPLICATE):
         async with db.write() as s:
-            await update_product(s, w.manager, other.id, other.version,
+            await update_product(s, world.manager, other.id, other.version,
                                  ProductInput(code="IMPL", set_fields={"code"}))
     # then
     assert (await reload(db, Product, other.id)).code == "OTHER"
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 @pytest.mark.parametrize(("data", "code"), [
@@ -102,33 +103,33 @@ async def test_renaming_a_product_code_to_a_taken_one_is_duplicate(db):
 ])
 async def test_bad_product_input_is_refused_with_its_code_and_nothing_is_written(db, data, code):
     # given
-    w = await new_world(db)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    before = await outbox_count(db, world.org_id)
     # when
     with fails(code):
         async with db.write() as s:
-            await create_product(s, w.manager, ProductInput(**data))
+            await create_product(s, world.manager, ProductInput(**data))
     # then
-    assert await count(db, Product, Product.org_id == w.org_id) == 1
-    assert await events(db, w.org_id) == before
+    assert await count(db, Product, Product.org_id == world.org_id) == 1
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_unit_price_may_be_finer_than_the_currency(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
-    product = await new_product(db, w, default_price=Decimal("0.1255"))
+    product = await new_product(db, world, default_price=Decimal("0.1255"))
     # then
     assert (await reload(db, Product, product.id)).default_price == Decimal("0.1255")
 
 
 async def test_all_errors_of_a_product_are_reported_at_once(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
     with pytest.raises(ValidationFailed) as info:
         async with db.write() as s:
-            await create_product(s, w.manager, ProductInput(code="IMPL", name="", tax_rate=Decimal(101)))
+            await create_product(s, world.manager, ProductInput(code="IMPL", name="", tax_rate=Decimal(101)))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
         (("code",), FieldErrorCode.DUPLICATE), (("name",), FieldErrorCode.REQUIRED),
@@ -137,142 +138,142 @@ async def test_all_errors_of_a_product_are_reported_at_once(db):
 
 async def test_updating_with_a_stale_version_is_a_conflict(db):
     # given a product someone else changed
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        await update_product(s, w.manager, w.product.id, w.product.version,
+        await update_product(s, world.manager, world.product.id, world.product.version,
                              ProductInput(name="实施服务 A", set_fields={"name"}))
     # when
     with pytest.raises(Conflict):
         async with db.write() as s:
-            await update_product(s, w.admin, w.product.id, w.product.version,
+            await update_product(s, world.admin, world.product.id, world.product.version,
                                  ProductInput(name="实施服务 B", set_fields={"name"}))
     # then
-    stored = await reload(db, Product, w.product.id)
-    assert (stored.name, stored.version) == ("实施服务 A", w.product.version + 1)
+    stored = await reload(db, Product, world.product.id)
+    assert (stored.name, stored.version) == ("实施服务 A", world.product.version + 1)
 
 
 async def test_update_changes_only_named_fields_and_records_before_and_after(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
     async with db.write() as s:
-        product = await update_product(s, w.manager, w.product.id, w.product.version,
+        product = await update_product(s, world.manager, world.product.id, world.product.version,
                                        ProductInput(default_price=Decimal("1200"), name="ignored",
                                                     set_fields={"default_price"}))
     # then
     stored = await reload(db, Product, product.id)
     assert (stored.name, stored.default_price, stored.version) == ("实施服务", Decimal("1200"), 2)
     async with db.read() as s:
-        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == w.org_id,
+        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == world.org_id,
                                                          OutboxEvent.topic == "product.updated"))
     assert event.payload["changes"] == {"defaultPrice": ["1000.0000", "1200"]}
 
 
 async def test_clearing_the_price_or_tax_is_required_not_null(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
     with pytest.raises(ValidationFailed) as info:
         async with db.write() as s:
-            await update_product(s, w.manager, w.product.id, w.product.version,
+            await update_product(s, world.manager, world.product.id, world.product.version,
                                  ProductInput(set_fields={"default_price", "tax_rate"}))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
         (("defaultPrice",), FieldErrorCode.REQUIRED), (("taxRate",), FieldErrorCode.REQUIRED)]
-    assert (await reload(db, Product, w.product.id)).default_price == Decimal("1000")
+    assert (await reload(db, Product, world.product.id)).default_price == Decimal("1000")
 
 
 async def test_product_of_another_org_is_not_found(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     other = await new_world(db)
     # when / then
     with pytest.raises(NotFound):
         async with db.write() as s:
-            await update_product(s, w.manager, other.product.id, other.product.version,
+            await update_product(s, world.manager, other.product.id, other.product.version,
                                  ProductInput(name="mine", set_fields={"name"}))
     assert (await reload(db, Product, other.product.id)).name == "实施服务"
 
 
 async def test_price_book_default_price_wins_over_the_products_own(db):
     # given a CNY default book pricing IMPL at 900, a USD book and a product without an entry
-    w = await new_world(db)
-    extra = await new_product(db, w, default_price=Decimal("50"))
-    usd_only = await new_product(db, w, currency="USD", default_price=Decimal("70"))
+    world = await new_world(db)
+    extra = await new_product(db, world, default_price=Decimal("50"))
+    usd_only = await new_product(db, world, currency="USD", default_price=Decimal("70"))
     async with db.write() as s:
-        await create_price_book(s, w.admin, name="标准价", currency="CNY", is_default=True,
-                                prices=[PriceInput(w.product.id, Decimal("900"))])
-        await create_price_book(s, w.admin, name="US list", currency="USD", is_default=True,
-                                prices=[PriceInput(w.product.id, Decimal("140.5"))])
+        await create_price_book(s, world.admin, name="标准价", currency="CNY", is_default=True,
+                                prices=[PriceInput(world.product.id, Decimal("900"))])
+        await create_price_book(s, world.admin, name="US list", currency="USD", is_default=True,
+                                prices=[PriceInput(world.product.id, Decimal("140.5"))])
     # when
     async with db.read() as s:
-        cny = await list_prices(s, w.org_id, [w.product.id, extra.id, usd_only.id], "CNY")
-        usd = await list_prices(s, w.org_id, [w.product.id, extra.id, usd_only.id], "USD")
-        jpy = await list_prices(s, w.org_id, [w.product.id, extra.id, usd_only.id], "JPY")
+        cny = await list_prices(s, world.org_id, [world.product.id, extra.id, usd_only.id], "CNY")
+        usd = await list_prices(s, world.org_id, [world.product.id, extra.id, usd_only.id], "USD")
+        jpy = await list_prices(s, world.org_id, [world.product.id, extra.id, usd_only.id], "JPY")
     # then prices are never converted: a currency with neither an entry nor the product's own is absent
-    assert cny == {w.product.id: Decimal("900"), extra.id: Decimal("50")}
-    assert usd == {w.product.id: Decimal("140.5"), usd_only.id: Decimal("70")}
+    assert cny == {world.product.id: Decimal("900"), extra.id: Decimal("50")}
+    assert usd == {world.product.id: Decimal("140.5"), usd_only.id: Decimal("70")}
     assert jpy == {}
 
 
 async def test_a_non_default_price_book_does_not_price_quotes(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        await create_price_book(s, w.admin, name="促销", currency="CNY", is_default=False,
-                                prices=[PriceInput(w.product.id, Decimal("1"))])
+        await create_price_book(s, world.admin, name="促销", currency="CNY", is_default=False,
+                                prices=[PriceInput(world.product.id, Decimal("1"))])
     # when
     async with db.read() as s:
-        prices = await list_prices(s, w.org_id, [w.product.id], "CNY")
+        prices = await list_prices(s, world.org_id, [world.product.id], "CNY")
     # then
-    assert prices == {w.product.id: Decimal("1000")}
+    assert prices == {world.product.id: Decimal("1000")}
 
 
 async def test_a_new_default_book_replaces_the_old_default_of_that_currency_only(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        old = await create_price_book(s, w.admin, name="2025", currency="CNY", is_default=True,
-                                      prices=[PriceInput(w.product.id, Decimal("800"))])
-        usd = await create_price_book(s, w.admin, name="USD", currency="USD", is_default=True, prices=[])
+        old = await create_price_book(s, world.admin, name="2025", currency="CNY", is_default=True,
+                                      prices=[PriceInput(world.product.id, Decimal("800"))])
+        usd = await create_price_book(s, world.admin, name="USD", currency="USD", is_default=True, prices=[])
     # when
     async with db.write() as s:
-        new = await create_price_book(s, w.admin, name="2026", currency="CNY", is_default=True,
-                                      prices=[PriceInput(w.product.id, Decimal("950"))])
+        new = await create_price_book(s, world.admin, name="2026", currency="CNY", is_default=True,
+                                      prices=[PriceInput(world.product.id, Decimal("950"))])
     # then
     assert [(await reload(db, PriceBook, b.id)).is_default for b in (old, usd, new)] == [False, True, True]
     async with db.read() as s:
-        assert await list_prices(s, w.org_id, [w.product.id], "CNY") == {w.product.id: Decimal("950")}
+        assert await list_prices(s, world.org_id, [world.product.id], "CNY") == {world.product.id: Decimal("950")}
 
 
 async def test_price_book_refuses_a_product_twice_a_duplicate_name_and_a_bad_price(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        await create_price_book(s, w.admin, name="标准价", currency="CNY", is_default=False, prices=[])
-    before = await events(db, w.org_id)
+        await create_price_book(s, world.admin, name="标准价", currency="CNY", is_default=False, prices=[])
+    before = await outbox_count(db, world.org_id)
     # when
     with pytest.raises(ValidationFailed) as info:
         async with db.write() as s:
-            await create_price_book(s, w.admin, name="标准价", currency="CNY", is_default=True, prices=[
-                PriceInput(w.product.id, Decimal("900")), PriceInput(w.product.id, Decimal("-1"))])
+            await create_price_book(s, world.admin, name="标准价", currency="CNY", is_default=True, prices=[
+                PriceInput(world.product.id, Decimal("900")), PriceInput(world.product.id, Decimal("-1"))])
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
         (("name",), FieldErrorCode.DUPLICATE),
         (("prices", "1", "productId"), FieldErrorCode.DUPLICATE),
         (("prices", "1", "unitPrice"), FieldErrorCode.INVALID_AMOUNT)]
-    assert await count(db, PriceBook, PriceBook.org_id == w.org_id) == 1
-    assert await count(db, PriceBookEntry, PriceBookEntry.org_id == w.org_id) == 0
-    assert await events(db, w.org_id) == before
+    assert await count(db, PriceBook, PriceBook.org_id == world.org_id) == 1
+    assert await count(db, PriceBookEntry, PriceBookEntry.org_id == world.org_id) == 0
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_price_book_with_another_orgs_product_is_not_found(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     other = await new_world(db)
     # when / then
     with pytest.raises(NotFound):
         async with db.write() as s:
-            await create_price_book(s, w.admin, name="x", currency="CNY", is_default=True,
+            await create_price_book(s, world.admin, name="x", currency="CNY", is_default=True,
                                     prices=[PriceInput(other.product.id, Decimal("1"))])
-    assert await count(db, PriceBook, PriceBook.org_id == w.org_id) == 0
+    assert await count(db, PriceBook, PriceBook.org_id == world.org_id) == 0

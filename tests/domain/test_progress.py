@@ -17,8 +17,17 @@ from domain.delivery.task import Task, TaskInput, TaskStatus, create_task
 from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode
 from domain.shared.outbox import OutboxEvent
-from tests.domain.delivery_org import MONDAY, assign, edit, new_org, new_project, reload, tasks, topics
-from tests.domain.q2c import fails
+from tests.factories.checks import fails
+from tests.factories.delivery import (
+    MONDAY,
+    assign_task,
+    edit_task,
+    new_delivery_org,
+    new_project,
+    outbox_topics,
+    reload_project,
+    tasks_by_name,
+)
 
 PHASED = (
     TemplateTask("phase", "阶段一", 1, Decimal(100)),
@@ -56,54 +65,54 @@ async def _escalations(db, task) -> list[tuple[int, int, str, int]]:
 
 async def test_percent_complete_is_weighted_by_the_leaf_tasks_estimates(db):
     # given phase {A 30 h, B 10 h} and C 0 h: the phase's own 100 h does not count
-    w = await new_org(db)
-    project = await new_project(db, w, *PHASED)
-    plan = await tasks(db, w, project)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *PHASED)
+    plan = await tasks_by_name(db, org, project)
     # when B is done, then A half done, then C done
-    await edit(db, w.pm, plan["B"], status=TaskStatus.DONE)
-    assert (await reload(db, project)).percent_complete == Decimal("25.00")
-    await edit(db, w.pm, plan["A"], percent_complete=50)
-    assert (await reload(db, project)).percent_complete == Decimal("62.50")
-    await edit(db, w.pm, plan["C"], status=TaskStatus.DONE)
-    assert (await reload(db, project)).percent_complete == Decimal("62.50")
+    await edit_task(db, org.pm, plan["B"], status=TaskStatus.DONE)
+    assert (await reload_project(db, project)).percent_complete == Decimal("25.00")
+    await edit_task(db, org.pm, plan["A"], percent_complete=50)
+    assert (await reload_project(db, project)).percent_complete == Decimal("62.50")
+    await edit_task(db, org.pm, plan["C"], status=TaskStatus.DONE)
+    assert (await reload_project(db, project)).percent_complete == Decimal("62.50")
     # when A is cancelled, what is left is all done
-    a = (await tasks(db, w, project))["A"]
-    await edit(db, w.pm, a, status=TaskStatus.CANCELLED)
-    assert (await reload(db, project)).percent_complete == Decimal("100.00")
+    a = (await tasks_by_name(db, org, project))["A"]
+    await edit_task(db, org.pm, a, status=TaskStatus.CANCELLED)
+    assert (await reload_project(db, project)).percent_complete == Decimal("100.00")
 
 
 async def test_without_estimates_percent_complete_is_weighted_by_duration(db):
-    w = await new_org(db)
-    project = await new_project(db, w, TemplateTask("a", "A", 3), TemplateTask("b", "B", 1))
-    await edit(db, w.pm, (await tasks(db, w, project))["B"], status=TaskStatus.DONE)
-    assert (await reload(db, project)).percent_complete == Decimal("25.00")
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, TemplateTask("a", "A", 3), TemplateTask("b", "B", 1))
+    await edit_task(db, org.pm, (await tasks_by_name(db, org, project))["B"], status=TaskStatus.DONE)
+    assert (await reload_project(db, project)).percent_complete == Decimal("25.00")
 
 
 async def test_a_progress_report_reaches_the_deals_timeline(db):
     # given a project from the rep's deal
-    w = await new_org(db)
-    project = await new_project(db, w, *PHASED)
-    await edit(db, w.pm, (await tasks(db, w, project))["B"], status=TaskStatus.DONE)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *PHASED)
+    await edit_task(db, org.pm, (await tasks_by_name(db, org, project))["B"], status=TaskStatus.DONE)
     # when its manager reports amber
     async with db.write() as s:
-        report = await report_progress(s, w.pm, project_id=project.id, status_text="接口延迟，正在追赶",
+        report = await report_progress(s, org.pm, project_id=project.id, status_text="接口延迟，正在追赶",
                                        health=Health.AMBER)
     # then the report keeps today's percent, the project turns amber, and sales hears of it
-    after = await reload(db, project)
+    after = await reload_project(db, project)
     assert (report.health, report.percent_complete, report.reported_by_id) == ("amber", Decimal("25.00"),
-                                                                                w.pm.user_id)
+                                                                                org.pm.user_id)
     assert (after.health, after.status) == ("amber", "active")
     async with db.read() as s:
-        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == w.org_id,
+        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == org.org_id,
                                                          OutboxEvent.topic == "project.progress_reported"))
     assert (event.also_type, event.also_id, event.audience) == ("Opportunity", project.opportunity_id,
-                                                                [w.rep.user_id])
+                                                                [org.rep.user_id])
 
 
 async def test_only_the_project_manager_reports_progress(db):
-    w = await new_org(db)
-    project = await new_project(db, w, *PHASED)
-    for who in (w.dev, w.rep, w.pm2):
+    org = await new_delivery_org(db)
+    project = await new_project(db, org, *PHASED)
+    for who in (org.dev, org.rep, org.pm2):
         async with db.write() as s:
             with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
                 await report_progress(s, who, project_id=project.id, status_text="一切正常", health=Health.GREEN)
@@ -111,92 +120,92 @@ async def test_only_the_project_manager_reports_progress(db):
 
 async def test_a_slipping_task_warns_once_per_slip(db):
     # given the standard plan (design 8-10 June on the critical path), dev on the design
-    w = await new_org(db)
-    project = await new_project(db, w)
-    design = await assign(db, w, (await tasks(db, w, project))["方案设计"], w.dev)
-    ids = {name: t.id for name, t in (await tasks(db, w, project)).items()}
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    design = await assign_task(db, org, (await tasks_by_name(db, org, project))["方案设计"], org.dev)
+    ids = {name: t.id for name, t in (await tasks_by_name(db, org, project)).items()}
     late = sorted([("task.delay_risk", "Task", ids["方案设计"]), ("task.delay_risk", "Task", ids["开发"]),
                    ("task.delay_risk", "Task", ids["上线"]), ("project.schedule_risk", "Project", project.id)])
     # when the design takes 5 days instead of 3
-    design = await edit(db, w.pm, design, duration_days=5)
+    design = await edit_task(db, org.pm, design, duration_days=5)
     # then the design, everything after it on the critical path and the project are late: one warning each
-    assert sorted(await topics(db, w, *RISKS)) == late
-    assert design.at_risk and (await reload(db, project)).schedule_risk
+    assert sorted(await outbox_topics(db, org, *RISKS)) == late
+    assert design.at_risk and (await reload_project(db, project)).schedule_risk
     async with db.read() as s:
         event = await s.scalar(select(OutboxEvent).where(OutboxEvent.topic == "task.delay_risk",
                                                          OutboxEvent.record_id == design.id))
-    assert (event.payload["daysLate"], event.audience) == (2, sorted([w.pm.user_id, w.dev.user_id]))
+    assert (event.payload["daysLate"], event.audience) == (2, sorted([org.pm.user_id, org.dev.user_id]))
     # when it slips further, nobody is told again
-    design = await edit(db, w.pm, design, duration_days=6)
-    assert sorted(await topics(db, w, *RISKS)) == late
+    design = await edit_task(db, org.pm, design, duration_days=6)
+    assert sorted(await outbox_topics(db, org, *RISKS)) == late
     # when it is back on plan, the flags clear
-    design = await edit(db, w.pm, design, duration_days=3)
-    plan = await tasks(db, w, project)
+    design = await edit_task(db, org.pm, design, duration_days=3)
+    plan = await tasks_by_name(db, org, project)
     assert [t.at_risk for t in plan.values()] == [False] * 5
-    assert (await reload(db, project)).schedule_risk is False
+    assert (await reload_project(db, project)).schedule_risk is False
     # and a new slip is a new warning
-    await edit(db, w.pm, design, duration_days=4)
-    assert sorted(await topics(db, w, *RISKS)) == sorted(late + late)
+    await edit_task(db, org.pm, design, duration_days=4)
+    assert sorted(await outbox_topics(db, org, *RISKS)) == sorted(late + late)
 
 
 async def test_a_task_past_its_own_due_date_warns_even_off_the_critical_path(db):
     # given the docs (8-9 June, 11 days of slack) due on 9 June
-    w = await new_org(db)
-    project = await new_project(db, w)
-    docs = await edit(db, w.pm, (await tasks(db, w, project))["文档"], due_date=date(2026, 6, 9))
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
+    docs = await edit_task(db, org.pm, (await tasks_by_name(db, org, project))["文档"], due_date=date(2026, 6, 9))
     # when they take 4 days
-    docs = await edit(db, w.pm, docs, duration_days=4)
+    docs = await edit_task(db, org.pm, docs, duration_days=4)
     # then the docs are late, not the project
     assert docs.at_risk
-    assert await topics(db, w, *RISKS) == [("task.delay_risk", "Task", docs.id)]
+    assert await outbox_topics(db, org, *RISKS) == [("task.delay_risk", "Task", docs.id)]
 
 
 async def test_an_overdue_task_escalates_to_the_assignees_manager(db):
     # given dev (reporting to lead) owns a report due Wednesday 3 June
-    w = await new_org(db)
-    project = await new_project(db, w)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
     async with db.write() as s:
-        report = await create_task(s, w.pm, TaskInput(project_id=project.id, name="周报", assignee_id=w.dev.user_id,
-                                                      due_date=date(2026, 6, 3)))
+        report = await create_task(s, org.pm, TaskInput(project_id=project.id, name="周报", assignee_id=org.dev.user_id,
+                                                        due_date=date(2026, 6, 3)))
     # when the scheduler runs late on Wednesday, nothing is overdue yet
     await _tick(db, _at(2026, 6, 3, 23, 59))
     assert await _escalations(db, report) == []
     # when it runs just after midnight: escalated to lead, on the project's timeline
     await _tick(db, _at(2026, 6, 4, 0, 1))
-    assert await _escalations(db, report) == [(1, w.lead.user_id, "Project", project.id)]
+    assert await _escalations(db, report) == [(1, org.lead.user_id, "Project", project.id)]
     async with db.read() as s:
-        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == w.org_id,
+        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == org.org_id,
                                                          OutboxEvent.topic == "sla.escalated"))
-    assert (event.record_type, event.record_id, event.audience) == ("Task", report.id, [w.lead.user_id])
+    assert (event.record_type, event.record_id, event.audience) == ("Task", report.id, [org.lead.user_id])
     assert (event.payload["kind"], event.payload["level"], event.payload["projectId"]) == ("task", 1, project.id)
     # and running again the same day changes nothing; lead has no manager to go to next
     await _tick(db, _at(2026, 6, 4, 6))
     await _tick(db, _at(2026, 6, 5, 6))
-    assert await _escalations(db, report) == [(1, w.lead.user_id, "Project", project.id)]
+    assert await _escalations(db, report) == [(1, org.lead.user_id, "Project", project.id)]
 
 
 async def test_a_finished_task_does_not_escalate(db):
-    w = await new_org(db)
-    project = await new_project(db, w)
+    org = await new_delivery_org(db)
+    project = await new_project(db, org)
     async with db.write() as s:
-        report = await create_task(s, w.pm, TaskInput(project_id=project.id, name="周报", assignee_id=w.dev.user_id,
-                                                      due_date=date(2026, 6, 3)))
+        report = await create_task(s, org.pm, TaskInput(project_id=project.id, name="周报", assignee_id=org.dev.user_id,
+                                                        due_date=date(2026, 6, 3)))
     _at(2026, 6, 3, 17)
-    await edit(db, w.dev, report, status=TaskStatus.DONE)
+    await edit_task(db, org.dev, report, status=TaskStatus.DONE)
     await _tick(db, _at(2026, 6, 4, 9))
     assert await _escalations(db, report) == []
 
 
 async def test_an_overdue_task_escalates_however_many_projects_are_open(db):
     # given two projects, each with an overdue task of dev's
-    w = await new_org(db)
+    org = await new_delivery_org(db)
     overdue: list[Task] = []
     for name in ("一期", "二期"):
-        project = await new_project(db, w, TemplateTask("k", "启动", 1), name=name)
+        project = await new_project(db, org, TemplateTask("k", "启动", 1), name=name)
         async with db.write() as s:
-            overdue.append(await create_task(s, w.pm, TaskInput(project_id=project.id, name=f"{name} 周报",
-                                                                assignee_id=w.dev.user_id,
-                                                                due_date=date(2026, 6, 2))))
+            overdue.append(await create_task(s, org.pm, TaskInput(project_id=project.id, name=f"{name} 周报",
+                                                                  assignee_id=org.dev.user_id,
+                                                                  due_date=date(2026, 6, 2))))
     # when the delivery pass reschedules one project at a time
     await _tick(db, _at(2026, 6, 3, 9), limit=1)
     # then both tasks escalated all the same

@@ -35,7 +35,8 @@ from domain.shared.clock import clock
 from domain.shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
-from tests.domain.q2c import T0, TODAY, World, count, events, fails, line, new_product, new_quote, new_world, reload
+from tests.factories.checks import count, fails, outbox_count, reload
+from tests.factories.quote_to_cash import T0, TODAY, World, new_product, new_quote, new_world, quote_line
 
 
 @pytest.fixture(autouse=True)
@@ -45,20 +46,20 @@ def frozen():
     clock.set(None)
 
 
-def discounted(w: World, percent: str, quantity: str = "10") -> list:
-    return [line(w.product, quantity=Decimal(quantity), discount_percent=Decimal(percent))]
+def discounted(world: World, percent: str, quantity: str = "10") -> list:
+    return [quote_line(world.product, quantity=Decimal(quantity), discount_percent=Decimal(percent))]
 
 
-async def pending(db, w: World, percent: str = "25") -> Quote:
-    quote = await new_quote(db, w, *discounted(w, percent))
+async def pending(db, world: World, percent: str = "25") -> Quote:
+    quote = await new_quote(db, world, *discounted(world, percent))
     async with db.write() as s:
-        return await submit_quote(s, w.rep, quote.id, None)
+        return await submit_quote(s, world.rep, quote.id, None)
 
 
-async def approved(db, w: World, percent: str = "25") -> Quote:
-    quote = await pending(db, w, percent)
+async def approved(db, world: World, percent: str = "25") -> Quote:
+    quote = await pending(db, world, percent)
     async with db.write() as s:
-        return await approve_quote(s, w.manager, quote.id, None, "同意")
+        return await approve_quote(s, world.manager, quote.id, None, "同意")
 
 
 async def state(db, quote: Quote) -> tuple[str, int]:
@@ -71,18 +72,18 @@ async def state(db, quote: Quote) -> tuple[str, int]:
 
 async def test_quote_prices_lines_from_the_product_and_totals_them(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when 10 days of IMPL at 1,000 with 5 % off, and a free line of 2.5 units at 99.99 with 13 % tax
-    quote = await new_quote(db, w, line(w.product, quantity=Decimal("10"), discount_percent=Decimal("5")),
-                            line(description="差旅费", unit="次", quantity=Decimal("2.5"), unit_price=Decimal("99.99"),
-                                 tax_rate=Decimal("13")))
+    quote = await new_quote(db, world, quote_line(world.product, quantity=Decimal("10"), discount_percent=Decimal("5")),
+                            quote_line(description="差旅费", unit="次", quantity=Decimal("2.5"),
+                                       unit_price=Decimal("99.99"), tax_rate=Decimal("13")))
     # then
     stored = await reload(db, Quote, quote.id)
     assert (stored.number, stored.revision, stored.status, stored.currency) == ("Q-000001", 1, "draft", "CNY")
     assert (stored.gross_total, stored.discount_total, stored.subtotal, stored.tax_total, stored.total) == (
         Decimal("10249.98"), Decimal("500"), Decimal("9749.98"), Decimal("602.50"), Decimal("10352.48"))
     async with db.read() as s:
-        first, second = (await lines_of(s, w.rep, [quote.id]))[quote.id]
+        first, second = (await lines_of(s, world.rep, [quote.id]))[quote.id]
     assert (first.description, first.unit, first.unit_price, first.tax_rate, first.net, first.tax) == (
         "实施服务", "人天", Decimal("1000"), Decimal("6"), Decimal("9500"), Decimal("570"))
     assert (second.product_id, second.gross, second.tax, second.total) == (
@@ -122,10 +123,10 @@ def test_line_amounts_round_half_up_to_the_currency_at_each_step(currency, quant
 ])
 async def test_quote_total_is_the_sum_of_rounded_lines_in_its_currency(db, currency, price, total):
     # given
-    w = await new_world(db)
-    lines = [line(description=f"项 {n}", unit_price=Decimal(price)) for n in range(3)]
+    world = await new_world(db)
+    lines = [quote_line(description=f"项 {n}", unit_price=Decimal(price)) for n in range(3)]
     # when
-    quote = await new_quote(db, w, *lines, currency=currency)
+    quote = await new_quote(db, world, *lines, currency=currency)
     # then
     stored = await reload(db, Quote, quote.id)
     assert (stored.currency, stored.subtotal, stored.total) == (currency, total, total)
@@ -133,12 +134,12 @@ async def test_quote_total_is_the_sum_of_rounded_lines_in_its_currency(db, curre
 
 async def test_a_price_book_prices_a_quote_in_its_currency(db):
     # given a default KWD price book
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        await create_price_book(s, w.admin, name="Kuwait", currency="KWD", is_default=True,
-                                prices=[PriceInput(w.product.id, Decimal("45.1235"))])
+        await create_price_book(s, world.admin, name="Kuwait", currency="KWD", is_default=True,
+                                prices=[PriceInput(world.product.id, Decimal("45.1235"))])
     # when
-    quote = await new_quote(db, w, line(w.product, quantity=Decimal("3")), currency="kwd")
+    quote = await new_quote(db, world, quote_line(world.product, quantity=Decimal("3")), currency="kwd")
     # then 135.3705 rounds half-up to 135.371, plus 6 % tax 8.12226 → 8.122
     assert (quote.currency, quote.subtotal, quote.tax_total, quote.total) == (
         "KWD", Decimal("135.371"), Decimal("8.122"), Decimal("143.493"))
@@ -170,49 +171,49 @@ async def test_a_price_book_prices_a_quote_in_its_currency(db):
 ])
 async def test_bad_quote_line_is_refused_with_its_code_and_nothing_is_written(db, overrides, field, code):
     # given a good first line and a bad second one
-    w = await new_world(db)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    before = await outbox_count(db, world.org_id)
     # when
     with pytest.raises(ValidationFailed) as info:
-        await new_quote(db, w, line(w.product), line(w.product, **overrides))
+        await new_quote(db, world, quote_line(world.product), quote_line(world.product, **overrides))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "1", field), code)]
-    assert await count(db, Quote, Quote.org_id == w.org_id) == 0
-    assert await count(db, QuoteLine, QuoteLine.org_id == w.org_id) == 0
-    assert await events(db, w.org_id) == before
+    assert await count(db, Quote, Quote.org_id == world.org_id) == 0
+    assert await count(db, QuoteLine, QuoteLine.org_id == world.org_id) == 0
+    assert await outbox_count(db, world.org_id) == before
     # and the quote number was not used up
-    assert (await new_quote(db, w)).number == "Q-000001"
+    assert (await new_quote(db, world)).number == "Q-000001"
 
 
 async def test_quote_without_lines_is_required(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
     with pytest.raises(ValidationFailed) as info:
         async with db.write() as s:
-            await create_quote(s, w.rep, QuoteInput(opportunity_id=w.opportunity.id, lines=[]))
+            await create_quote(s, world.rep, QuoteInput(opportunity_id=world.opportunity.id, lines=[]))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("lines",), FieldErrorCode.REQUIRED)]
-    assert await count(db, Quote, Quote.org_id == w.org_id) == 0
+    assert await count(db, Quote, Quote.org_id == world.org_id) == 0
 
 
 async def test_free_line_without_a_price_is_required(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
     with pytest.raises(ValidationFailed) as info:
-        await new_quote(db, w, line(description="额外服务"))
+        await new_quote(db, world, quote_line(description="额外服务"))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "unitPrice"), FieldErrorCode.REQUIRED)]
 
 
 async def test_every_bad_line_is_reported_at_once(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
     with pytest.raises(ValidationFailed) as info:
-        await new_quote(db, w, line(w.product, quantity=Decimal(0)), line(w.product),
-                        line(w.product, discount_percent=Decimal(101), tax_rate=Decimal(-1)))
+        await new_quote(db, world, quote_line(world.product, quantity=Decimal(0)), quote_line(world.product),
+                        quote_line(world.product, discount_percent=Decimal(101), tax_rate=Decimal(-1)))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
         (("lines", "0", "quantity"), FieldErrorCode.INVALID_QUANTITY),
@@ -222,70 +223,70 @@ async def test_every_bad_line_is_reported_at_once(db):
 
 async def test_inactive_product_on_a_quote_line_is_refused(db):
     # given IMPL deactivated, and a quote made before
-    w = await new_world(db)
-    old = await new_quote(db, w)
+    world = await new_world(db)
+    old = await new_quote(db, world)
     async with db.write() as s:
-        await update_product(s, w.manager, w.product.id, w.product.version,
+        await update_product(s, world.manager, world.product.id, world.product.version,
                              ProductInput(active=False, set_fields={"active"}))
-    before = await events(db, w.org_id)
+    before = await outbox_count(db, world.org_id)
     # when
     with pytest.raises(ValidationFailed) as info:
-        await new_quote(db, w, line(w.product))
+        await new_quote(db, world, quote_line(world.product))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "productId"),
                                                                FieldErrorCode.PRODUCT_INACTIVE)]
-    assert await count(db, Quote, Quote.org_id == w.org_id) == 1
-    assert await events(db, w.org_id) == before
+    assert await count(db, Quote, Quote.org_id == world.org_id) == 1
+    assert await outbox_count(db, world.org_id) == before
     # and the old quote keeps its line
     async with db.read() as s:
-        [kept] = (await lines_of(s, w.rep, [old.id]))[old.id]
-    assert kept.product_id == w.product.id
+        [kept] = (await lines_of(s, world.rep, [old.id]))[old.id]
+    assert kept.product_id == world.product.id
 
 
 async def test_inactive_product_cannot_be_added_by_editing_a_draft(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w, line(description="咨询", unit_price=Decimal("100")))
-    retired = await new_product(db, w, active=False)
+    world = await new_world(db)
+    quote = await new_quote(db, world, quote_line(description="咨询", unit_price=Decimal("100")))
+    retired = await new_product(db, world, active=False)
     # when
     with fails(FieldErrorCode.PRODUCT_INACTIVE):
         async with db.write() as s:
-            await update_quote(s, w.rep, quote.id, quote.version,
-                               QuoteInput(lines=[line(retired)], set_fields={"lines"}))
+            await update_quote(s, world.rep, quote.id, quote.version,
+                               QuoteInput(lines=[quote_line(retired)], set_fields={"lines"}))
     # then
     assert await state(db, quote) == ("draft", quote.version)
 
 
 async def test_product_without_a_price_in_the_quote_currency_is_no_price(db):
     # given IMPL is priced in CNY only
-    w = await new_world(db)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    before = await outbox_count(db, world.org_id)
     # when the quote is in USD
     with pytest.raises(ValidationFailed) as info:
-        await new_quote(db, w, line(w.product), currency="USD")
+        await new_quote(db, world, quote_line(world.product), currency="USD")
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "unitPrice"), FieldErrorCode.NO_PRICE)]
-    assert await count(db, Quote, Quote.org_id == w.org_id) == 0
-    assert await events(db, w.org_id) == before
+    assert await count(db, Quote, Quote.org_id == world.org_id) == 0
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_product_without_a_list_price_may_be_quoted_at_a_given_price(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
-    quote = await new_quote(db, w, line(w.product, unit_price=Decimal("150")), currency="USD")
+    quote = await new_quote(db, world, quote_line(world.product, unit_price=Decimal("150")), currency="USD")
     # then the product's tax rate still applies
     assert (quote.currency, quote.subtotal, quote.tax_total) == ("USD", Decimal("150"), Decimal("9"))
 
 
 async def test_product_of_another_org_on_a_line_is_not_found(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     other = await new_world(db)
     # when / then
     with pytest.raises(NotFound):
-        await new_quote(db, w, line(other.product))
-    assert await count(db, Quote, Quote.org_id == w.org_id) == 0
+        await new_quote(db, world, quote_line(other.product))
+    assert await count(db, Quote, Quote.org_id == world.org_id) == 0
 
 
 @pytest.mark.parametrize(("overrides", "field", "code"), [
@@ -295,13 +296,13 @@ async def test_product_of_another_org_on_a_line_is_not_found(db):
 ])
 async def test_bad_quote_header_is_refused(db, overrides, field, code):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
     with pytest.raises(ValidationFailed) as info:
-        await new_quote(db, w, line(description="咨询", unit_price=Decimal("1")), **overrides)
+        await new_quote(db, world, quote_line(description="咨询", unit_price=Decimal("1")), **overrides)
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [((field,), code)]
-    assert await count(db, Quote, Quote.org_id == w.org_id) == 0
+    assert await count(db, Quote, Quote.org_id == world.org_id) == 0
 
 
 # --- discount policy ------------------------------------------------------------------------------
@@ -310,57 +311,58 @@ async def test_bad_quote_header_is_refused(db, overrides, field, code):
 @pytest.mark.parametrize(("percent", "needs"), [("10", False), ("10.0001", True), ("0", False), ("100", True)])
 async def test_default_threshold_is_ten_percent(db, percent, needs):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
-    quote = await new_quote(db, w, *discounted(w, percent))
+    quote = await new_quote(db, world, *discounted(world, percent))
     # then
     assert (quote.max_discount_percent, quote.needs_approval) == (Decimal(percent), needs)
 
 
 async def test_org_default_threshold_applies_to_roles_without_their_own(db):
     # given an org default of 5 %
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        await set_discount_threshold(s, w.admin, role="*", max_discount_percent=Decimal("5"))
+        await set_discount_threshold(s, world.admin, role="*", max_discount_percent=Decimal("5"))
     # when
-    within = await new_quote(db, w, *discounted(w, "5"))
-    above = await new_quote(db, w, *discounted(w, "6"))
+    within = await new_quote(db, world, *discounted(world, "5"))
+    above = await new_quote(db, world, *discounted(world, "6"))
     # then
     assert (within.needs_approval, above.needs_approval) == (False, True)
 
 
 async def test_role_threshold_overrides_the_org_default(db):
     # given reps may give 15 %, everyone else 5 %
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        await set_discount_threshold(s, w.admin, role="*", max_discount_percent=Decimal("5"))
-        await set_discount_threshold(s, w.admin, role="sales_rep", max_discount_percent=Decimal("15"))
+        await set_discount_threshold(s, world.admin, role="*", max_discount_percent=Decimal("5"))
+        await set_discount_threshold(s, world.admin, role="sales_rep", max_discount_percent=Decimal("15"))
     # when
-    within = await new_quote(db, w, *discounted(w, "15"))
-    above = await new_quote(db, w, *discounted(w, "15.5"))
+    within = await new_quote(db, world, *discounted(world, "15"))
+    above = await new_quote(db, world, *discounted(world, "15.5"))
     # then
     assert (within.needs_approval, above.needs_approval) == (False, True)
 
 
 async def test_threshold_follows_the_opportunity_owner_not_the_author(db):
     # given managers may give 30 %, reps the default 10 %
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        await set_discount_threshold(s, w.admin, role="sales_manager", max_discount_percent=Decimal("30"))
+        await set_discount_threshold(s, world.admin, role="sales_manager", max_discount_percent=Decimal("30"))
     # when the manager quotes 20 % on the rep's opportunity
-    quote = await new_quote(db, w, *discounted(w, "20"), by=w.manager)
+    quote = await new_quote(db, world, *discounted(world, "20"), by=world.manager)
     # then the rep's threshold decides
-    assert (quote.owner_id, quote.created_by_id, quote.needs_approval) == (w.rep.user_id, w.manager.user_id, True)
+    assert (quote.owner_id, quote.created_by_id, quote.needs_approval) == (world.rep.user_id, world.manager.user_id,
+                                                                           True)
 
 
 async def test_editing_lines_recomputes_the_need_for_approval(db):
     # given a quote within policy
-    w = await new_world(db)
-    quote = await new_quote(db, w, *discounted(w, "5"))
+    world = await new_world(db)
+    quote = await new_quote(db, world, *discounted(world, "5"))
     # when its discount is raised
     async with db.write() as s:
-        quote = await update_quote(s, w.rep, quote.id, quote.version,
-                                   QuoteInput(lines=discounted(w, "12"), set_fields={"lines"}))
+        quote = await update_quote(s, world.rep, quote.id, quote.version,
+                                   QuoteInput(lines=discounted(world, "12"), set_fields={"lines"}))
     # then
     stored = await reload(db, Quote, quote.id)
     assert (stored.needs_approval, stored.max_discount_percent, stored.subtotal) == (
@@ -375,38 +377,38 @@ async def test_editing_lines_recomputes_the_need_for_approval(db):
 ])
 async def test_bad_threshold_is_refused(db, role, percent, field, code):
     # given
-    w = await new_world(db)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    before = await outbox_count(db, world.org_id)
     # when
     with pytest.raises(ValidationFailed) as info:
         async with db.write() as s:
-            await set_discount_threshold(s, w.admin, role=role, max_discount_percent=Decimal(percent))
+            await set_discount_threshold(s, world.admin, role=role, max_discount_percent=Decimal(percent))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [((field,), code)]
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_discount_above_policy_cannot_be_sent_or_accepted_before_approval(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w, *discounted(w, "25"))
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    quote = await new_quote(db, world, *discounted(world, "25"))
+    before = await outbox_count(db, world.org_id)
     # when / then
     for act in (send_quote, accept_quote):
         with fails(FieldErrorCode.DISCOUNT_NEEDS_APPROVAL):
             async with db.write() as s:
-                await act(s, w.rep, quote.id, None)
+                await act(s, world.rep, quote.id, None)
     assert await state(db, quote) == ("draft", quote.version)
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_discount_within_policy_may_be_sent_without_approval(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w, *discounted(w, "10"))
+    world = await new_world(db)
+    quote = await new_quote(db, world, *discounted(world, "10"))
     # when
     async with db.write() as s:
-        await send_quote(s, w.rep, quote.id, quote.version)
+        await send_quote(s, world.rep, quote.id, quote.version)
     # then
     stored = await reload(db, Quote, quote.id)
     assert (stored.status, stored.sent_at) == ("sent", T0)
@@ -417,23 +419,23 @@ async def test_discount_within_policy_may_be_sent_without_approval(db):
 
 async def test_submitting_tells_the_owners_manager(db):
     # given
-    w = await new_world(db)
+    world = await new_world(db)
     # when
-    quote = await pending(db, w)
+    quote = await pending(db, world)
     # then
     async with db.read() as s:
-        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == w.org_id,
+        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == world.org_id,
                                                          OutboxEvent.topic == "quote.submitted"))
     assert (event.record_id, event.audience, event.also_type, event.also_id) == (
-        quote.id, [w.manager.user_id], "Opportunity", w.opportunity.id)
+        quote.id, [world.manager.user_id], "Opportunity", world.opportunity.id)
 
 
 @pytest.mark.parametrize("who", ["manager", "vp", "admin"])
 async def test_someone_above_the_owner_or_an_admin_may_approve(db, who):
     # given
-    w = await new_world(db)
-    quote = await pending(db, w)
-    approver = getattr(w, who)
+    world = await new_world(db)
+    quote = await pending(db, world)
+    approver = getattr(world, who)
     # when
     async with db.write() as s:
         await approve_quote(s, approver, quote.id, quote.version, "战略客户")
@@ -451,98 +453,98 @@ async def test_someone_above_the_owner_or_an_admin_may_approve(db, who):
 ])
 async def test_approval_by_anyone_else_is_refused_and_nothing_is_written(db, who, code):
     # given
-    w = await new_world(db)
-    quote = await pending(db, w)
-    before = await events(db, w.org_id)
+    world = await new_world(db)
+    quote = await pending(db, world)
+    before = await outbox_count(db, world.org_id)
     # when / then
     for act in (approve_quote, reject_quote):
         with fails(code):
             async with db.write() as s:
-                await act(s, getattr(w, who), quote.id, None, "理由")
+                await act(s, getattr(world, who), quote.id, None, "理由")
     assert await state(db, quote) == ("pending_approval", quote.version)
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_a_manager_who_wrote_the_quote_cannot_approve_it(db):
     # given the manager quoted on the rep's opportunity
-    w = await new_world(db)
-    quote = await new_quote(db, w, *discounted(w, "30"), by=w.manager)
+    world = await new_world(db)
+    quote = await new_quote(db, world, *discounted(world, "30"), by=world.manager)
     async with db.write() as s:
-        await submit_quote(s, w.manager, quote.id, None)
+        await submit_quote(s, world.manager, quote.id, None)
     # when / then
     with fails(FieldErrorCode.SELF_APPROVAL):
         async with db.write() as s:
-            await approve_quote(s, w.manager, quote.id, None, None)
+            await approve_quote(s, world.manager, quote.id, None, None)
     # and the vp may
     async with db.write() as s:
-        assert (await approve_quote(s, w.vp, quote.id, None, None)).status == "approved"
+        assert (await approve_quote(s, world.vp, quote.id, None, None)).status == "approved"
 
 
 async def test_an_admin_who_owns_the_quote_cannot_approve_it(db):
     # given an admin's own opportunity
-    w = await new_world(db)
+    world = await new_world(db)
     async with db.write() as s:
-        opp = await create_opportunity(s, w.admin, OpportunityInput(customer_id=w.customer.id, name="自营"))
-    quote = await new_quote(db, w, *discounted(w, "100"), by=w.admin, opportunity_id=opp.id)
+        opp = await create_opportunity(s, world.admin, OpportunityInput(customer_id=world.customer.id, name="自营"))
+    quote = await new_quote(db, world, *discounted(world, "100"), by=world.admin, opportunity_id=opp.id)
     # then an admin's own threshold is 100 %
     assert quote.needs_approval is False
     async with db.write() as s:
-        await submit_quote(s, w.admin, quote.id, None)
+        await submit_quote(s, world.admin, quote.id, None)
     # when / then
     with fails(FieldErrorCode.SELF_APPROVAL):
         async with db.write() as s:
-            await approve_quote(s, w.admin, quote.id, None, None)
+            await approve_quote(s, world.admin, quote.id, None, None)
 
 
 async def test_a_draft_cannot_be_approved(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w, *discounted(w, "25"))
+    world = await new_world(db)
+    quote = await new_quote(db, world, *discounted(world, "25"))
     # when / then
     with fails(FieldErrorCode.INVALID_STATE):
         async with db.write() as s:
-            await approve_quote(s, w.manager, quote.id, None, None)
+            await approve_quote(s, world.manager, quote.id, None, None)
     assert await state(db, quote) == ("draft", quote.version)
 
 
 @pytest.mark.parametrize("comment", [None, "", "   "])
 async def test_rejection_needs_a_reason(db, comment):
     # given
-    w = await new_world(db)
-    quote = await pending(db, w)
+    world = await new_world(db)
+    quote = await pending(db, world)
     # when / then
     with fails(FieldErrorCode.REASON_REQUIRED):
         async with db.write() as s:
-            await reject_quote(s, w.manager, quote.id, None, comment)
+            await reject_quote(s, world.manager, quote.id, None, comment)
     assert await state(db, quote) == ("pending_approval", quote.version)
 
 
 async def test_a_rejected_quote_is_edited_back_to_draft_and_resubmitted(db):
     # given
-    w = await new_world(db)
-    quote = await pending(db, w)
+    world = await new_world(db)
+    quote = await pending(db, world)
     async with db.write() as s:
-        quote = await reject_quote(s, w.manager, quote.id, None, "折扣太大")
+        quote = await reject_quote(s, world.manager, quote.id, None, "折扣太大")
     assert (quote.status, quote.decision_comment) == ("rejected", "折扣太大")
     # when the rep lowers the discount
     async with db.write() as s:
-        quote = await update_quote(s, w.rep, quote.id, quote.version,
-                                   QuoteInput(lines=discounted(w, "8"), set_fields={"lines"}))
+        quote = await update_quote(s, world.rep, quote.id, quote.version,
+                                   QuoteInput(lines=discounted(world, "8"), set_fields={"lines"}))
     # then it is a draft within policy again, which may go straight to the customer
     assert (quote.status, quote.needs_approval) == ("draft", False)
     async with db.write() as s:
-        assert (await send_quote(s, w.rep, quote.id, None)).status == "sent"
+        assert (await send_quote(s, world.rep, quote.id, None)).status == "sent"
 
 
 async def test_resubmitting_clears_the_last_decision(db):
     # given
-    w = await new_world(db)
-    quote = await pending(db, w)
+    world = await new_world(db)
+    quote = await pending(db, world)
     async with db.write() as s:
-        await reject_quote(s, w.manager, quote.id, None, "再议")
+        await reject_quote(s, world.manager, quote.id, None, "再议")
     # when
     async with db.write() as s:
-        quote = await submit_quote(s, w.rep, quote.id, None)
+        quote = await submit_quote(s, world.rep, quote.id, None)
     # then
     assert (quote.status, quote.decided_by_id, quote.decided_at, quote.decision_comment) == (
         "pending_approval", None, None, None)
@@ -554,57 +556,59 @@ async def test_resubmitting_clears_the_last_decision(db):
 @pytest.mark.parametrize("reach", ["pending", "approved", "sent", "accepted"])
 async def test_a_quote_past_draft_is_locked_and_nothing_is_written(db, reach):
     # given
-    w = await new_world(db)
-    quote = await pending(db, w) if reach == "pending" else await approved(db, w)
+    world = await new_world(db)
+    quote = await pending(db, world) if reach == "pending" else await approved(db, world)
     if reach in ("sent", "accepted"):
         async with db.write() as s:
-            quote = await (send_quote if reach == "sent" else accept_quote)(s, w.rep, quote.id, None)
-    before = await events(db, w.org_id)
+            quote = await (send_quote if reach == "sent" else accept_quote)(s, world.rep, quote.id, None)
+    before = await outbox_count(db, world.org_id)
     status, version = await state(db, quote)
     # when
     with fails(FieldErrorCode.QUOTE_LOCKED):
         async with db.write() as s:
-            await update_quote(s, w.rep, quote.id, version, QuoteInput(title="改价", lines=discounted(w, "0"),
-                                                                       set_fields={"title", "lines"}))
+            await update_quote(s, world.rep, quote.id, version, QuoteInput(title="改价", lines=discounted(world, "0"),
+                                                                           set_fields={"title", "lines"}))
     # then
     stored = await reload(db, Quote, quote.id)
     assert (stored.status, stored.version, stored.title, stored.subtotal) == (
         status, version, "ERP 实施", Decimal("7500"))
     assert await count(db, QuoteLine, QuoteLine.quote_id == quote.id) == 1
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_editing_with_a_stale_version_is_a_conflict(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w)
+    world = await new_world(db)
+    quote = await new_quote(db, world)
     async with db.write() as s:
-        await update_quote(s, w.rep, quote.id, quote.version, QuoteInput(title="第一版", set_fields={"title"}))
+        await update_quote(s, world.rep, quote.id, quote.version, QuoteInput(title="第一版", set_fields={"title"}))
     # when / then
     with pytest.raises(Conflict):
         async with db.write() as s:
-            await update_quote(s, w.manager, quote.id, quote.version, QuoteInput(title="第二版", set_fields={"title"}))
+            await update_quote(s, world.manager, quote.id, quote.version,
+                               QuoteInput(title="第二版", set_fields={"title"}))
     assert (await reload(db, Quote, quote.id)).title == "第一版"
 
 
 async def test_changing_the_currency_without_lines_is_a_mismatch(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w)
+    world = await new_world(db)
+    quote = await new_quote(db, world)
     # when / then
     with fails(FieldErrorCode.CURRENCY_MISMATCH):
         async with db.write() as s:
-            await update_quote(s, w.rep, quote.id, quote.version, QuoteInput(currency="USD", set_fields={"currency"}))
+            await update_quote(s, world.rep, quote.id, quote.version,
+                               QuoteInput(currency="USD", set_fields={"currency"}))
     assert (await reload(db, Quote, quote.id)).currency == "CNY"
 
 
 async def test_revising_makes_the_next_revision_with_the_same_number_and_supersedes(db):
     # given an approved quote
-    w = await new_world(db)
-    old = await approved(db, w)
+    world = await new_world(db)
+    old = await approved(db, world)
     # when
     async with db.write() as s:
-        new = await revise_quote(s, w.rep, old.id, None)
+        new = await revise_quote(s, world.rep, old.id, None)
     # then
     previous = await reload(db, Quote, old.id)
     stored = await reload(db, Quote, new.id)
@@ -612,28 +616,28 @@ async def test_revising_makes_the_next_revision_with_the_same_number_and_superse
     assert (stored.number, stored.revision, stored.previous_id) == (old.number, 2, old.id)
     assert (stored.total, stored.needs_approval, stored.decided_by_id) == (old.total, True, None)
     async with db.read() as s:
-        lines = await lines_of(s, w.rep, [old.id, new.id])
+        lines = await lines_of(s, world.rep, [old.id, new.id])
     assert [(x.product_id, x.quantity, x.discount_percent, x.total) for x in lines[new.id]] == [
         (x.product_id, x.quantity, x.discount_percent, x.total) for x in lines[old.id]]
     # and the approval does not carry over to the new revision
     with fails(FieldErrorCode.DISCOUNT_NEEDS_APPROVAL):
         async with db.write() as s:
-            await send_quote(s, w.rep, new.id, None)
+            await send_quote(s, world.rep, new.id, None)
 
 
 async def test_revising_again_counts_on_from_the_latest_revision(db):
     # given revision 2, sent
-    w = await new_world(db)
-    first = await new_quote(db, w)
+    world = await new_world(db)
+    first = await new_quote(db, world)
     async with db.write() as s:
-        await send_quote(s, w.rep, first.id, None)
+        await send_quote(s, world.rep, first.id, None)
     async with db.write() as s:
-        second = await revise_quote(s, w.rep, first.id, None)
+        second = await revise_quote(s, world.rep, first.id, None)
     async with db.write() as s:
-        await send_quote(s, w.rep, second.id, None)
+        await send_quote(s, world.rep, second.id, None)
     # when
     async with db.write() as s:
-        third = await revise_quote(s, w.rep, second.id, None)
+        third = await revise_quote(s, world.rep, second.id, None)
     # then
     assert [(q.number, q.revision) for q in (first, second, third)] == [("Q-000001", 1), ("Q-000001", 2),
                                                                          ("Q-000001", 3)]
@@ -642,19 +646,19 @@ async def test_revising_again_counts_on_from_the_latest_revision(db):
 @pytest.mark.parametrize("reach", ["draft", "pending", "superseded"])
 async def test_only_a_decided_or_sent_quote_can_be_revised(db, reach):
     # given
-    w = await new_world(db)
-    quote = await (pending(db, w) if reach == "pending" else new_quote(db, w))
+    world = await new_world(db)
+    quote = await (pending(db, world) if reach == "pending" else new_quote(db, world))
     if reach == "superseded":
         async with db.write() as s:
-            await send_quote(s, w.rep, quote.id, None)
+            await send_quote(s, world.rep, quote.id, None)
         async with db.write() as s:
-            await revise_quote(s, w.rep, quote.id, None)
-    before = await count(db, Quote, Quote.org_id == w.org_id)
+            await revise_quote(s, world.rep, quote.id, None)
+    before = await count(db, Quote, Quote.org_id == world.org_id)
     # when / then
     with fails(FieldErrorCode.INVALID_STATE):
         async with db.write() as s:
-            await revise_quote(s, w.rep, quote.id, None)
-    assert await count(db, Quote, Quote.org_id == w.org_id) == before
+            await revise_quote(s, world.rep, quote.id, None)
+    assert await count(db, Quote, Quote.org_id == world.org_id) == before
 
 
 # --- accept, decline, expire ----------------------------------------------------------------------
@@ -662,100 +666,101 @@ async def test_only_a_decided_or_sent_quote_can_be_revised(db, reach):
 
 async def test_accepting_supersedes_the_other_open_quotes_and_sets_the_opportunity_amount(db):
     # given a draft, a sent and a declined quote on one opportunity
-    w = await new_world(db)
-    chosen = await new_quote(db, w, line(w.product, quantity=Decimal("12"), discount_percent=Decimal("2.5")))
-    sent = await new_quote(db, w)
-    declined = await new_quote(db, w)
+    world = await new_world(db)
+    chosen = await new_quote(db, world,
+                             quote_line(world.product, quantity=Decimal("12"), discount_percent=Decimal("2.5")))
+    sent = await new_quote(db, world)
+    declined = await new_quote(db, world)
     async with db.write() as s:
-        await send_quote(s, w.rep, sent.id, None)
-        await send_quote(s, w.rep, declined.id, None)
+        await send_quote(s, world.rep, sent.id, None)
+        await send_quote(s, world.rep, declined.id, None)
     async with db.write() as s:
-        await decline_quote(s, w.rep, declined.id, None, "预算不足")
+        await decline_quote(s, world.rep, declined.id, None, "预算不足")
     # when
     async with db.write() as s:
-        await accept_quote(s, w.rep, chosen.id, chosen.version)
+        await accept_quote(s, world.rep, chosen.id, chosen.version)
     # then
     assert [(await reload(db, Quote, q.id)).status for q in (chosen, sent, declined)] == [
         "accepted", "superseded", "declined"]
-    opportunity = await reload(db, Opportunity, w.opportunity.id)
+    opportunity = await reload(db, Opportunity, world.opportunity.id)
     assert (opportunity.amount, opportunity.currency) == (Decimal("12402.00"), "CNY")
     async with db.read() as s:
-        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == w.org_id,
+        event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == world.org_id,
                                                          OutboxEvent.topic == "opportunity.updated"))
     assert event.payload["changes"] == {"amount": ["50000.00", "12402.00"]}
 
 
 async def test_accepting_a_quote_in_another_currency_moves_the_opportunity_to_it(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w, line(w.product, unit_price=Decimal("200")), currency="USD")
+    world = await new_world(db)
+    quote = await new_quote(db, world, quote_line(world.product, unit_price=Decimal("200")), currency="USD")
     # when
     async with db.write() as s:
-        await accept_quote(s, w.rep, quote.id, None)
+        await accept_quote(s, world.rep, quote.id, None)
     # then
-    opportunity = await reload(db, Opportunity, w.opportunity.id)
+    opportunity = await reload(db, Opportunity, world.opportunity.id)
     assert (opportunity.amount, opportunity.currency) == (Decimal("212"), "USD")
 
 
 async def test_accepting_a_quote_twice_is_already_accepted(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w)
+    world = await new_world(db)
+    quote = await new_quote(db, world)
     async with db.write() as s:
-        quote = await accept_quote(s, w.rep, quote.id, None)
-    before = await events(db, w.org_id)
+        quote = await accept_quote(s, world.rep, quote.id, None)
+    before = await outbox_count(db, world.org_id)
     # when / then
     with fails(FieldErrorCode.ALREADY_ACCEPTED):
         async with db.write() as s:
-            await accept_quote(s, w.rep, quote.id, None)
+            await accept_quote(s, world.rep, quote.id, None)
     assert await state(db, quote) == ("accepted", quote.version)
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_a_second_quote_cannot_be_accepted_on_the_same_opportunity(db):
     # given an accepted quote, then a new one on the same opportunity
-    w = await new_world(db)
-    first = await new_quote(db, w)
+    world = await new_world(db)
+    first = await new_quote(db, world)
     async with db.write() as s:
-        await accept_quote(s, w.rep, first.id, None)
-    late = await new_quote(db, w, line(w.product, quantity=Decimal("99")))
-    before = await events(db, w.org_id)
+        await accept_quote(s, world.rep, first.id, None)
+    late = await new_quote(db, world, quote_line(world.product, quantity=Decimal("99")))
+    before = await outbox_count(db, world.org_id)
     # when / then
     with fails(FieldErrorCode.ALREADY_ACCEPTED):
         async with db.write() as s:
-            await accept_quote(s, w.rep, late.id, None)
+            await accept_quote(s, world.rep, late.id, None)
     assert await state(db, late) == ("draft", late.version)
-    assert (await reload(db, Opportunity, w.opportunity.id)).amount == first.total
-    assert await events(db, w.org_id) == before
+    assert (await reload(db, Opportunity, world.opportunity.id)).amount == first.total
+    assert await outbox_count(db, world.org_id) == before
 
 
 async def test_a_quote_superseded_by_the_accepted_one_is_already_accepted(db):
     # given two quotes, one accepted (which superseded the other)
-    w = await new_world(db)
-    chosen = await new_quote(db, w)
-    other = await new_quote(db, w)
+    world = await new_world(db)
+    chosen = await new_quote(db, world)
+    other = await new_quote(db, world)
     async with db.write() as s:
-        await accept_quote(s, w.rep, chosen.id, None)
+        await accept_quote(s, world.rep, chosen.id, None)
     # when / then
     with fails(FieldErrorCode.ALREADY_ACCEPTED):
         async with db.write() as s:
-            await accept_quote(s, w.rep, other.id, None)
+            await accept_quote(s, world.rep, other.id, None)
     assert [(await reload(db, Quote, q.id)).status for q in (chosen, other)] == ["accepted", "superseded"]
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs concurrent write transactions (PostgreSQL); SQLite has one writer")
 async def test_two_racing_accepts_on_one_opportunity_end_in_one_accepted_quote(db):
     # given two quotes of one opportunity, and both accepts arriving while the opportunity is busy
-    w = await new_world(db)
-    first = await new_quote(db, w)
-    second = await new_quote(db, w, line(w.product, quantity=Decimal("20")))
+    world = await new_world(db)
+    first = await new_quote(db, world)
+    second = await new_quote(db, world, quote_line(world.product, quantity=Decimal("20")))
 
     async def accept(quote: Quote) -> Quote:
         async with db.write() as s:
-            return await accept_quote(s, w.rep, quote.id, None)
+            return await accept_quote(s, world.rep, quote.id, None)
 
     async with db.write() as s:
-        await s.scalar(select(Opportunity).where(Opportunity.id == w.opportunity.id).with_for_update())
+        await s.scalar(select(Opportunity).where(Opportunity.id == world.opportunity.id).with_for_update())
         racing = [asyncio.create_task(accept(q)) for q in (first, second)]
         await asyncio.sleep(0.3)
     # when the opportunity is free again
@@ -768,88 +773,88 @@ async def test_two_racing_accepts_on_one_opportunity_end_in_one_accepted_quote(d
     assert [e.code for e in refused[0].errors] == [FieldErrorCode.ALREADY_ACCEPTED]
     statuses = sorted([(await reload(db, Quote, q.id)).status for q in (first, second)])
     assert statuses == ["accepted", "superseded"]
-    assert (await reload(db, Opportunity, w.opportunity.id)).amount == accepted[0].total
+    assert (await reload(db, Opportunity, world.opportunity.id)).amount == accepted[0].total
 
 
 @pytest.mark.parametrize("reach", ["pending", "rejected", "declined"])
 async def test_a_quote_not_released_cannot_be_accepted(db, reach):
     # given
-    w = await new_world(db)
-    quote = await pending(db, w)
+    world = await new_world(db)
+    quote = await pending(db, world)
     if reach == "rejected":
         async with db.write() as s:
-            await reject_quote(s, w.manager, quote.id, None, "不行")
+            await reject_quote(s, world.manager, quote.id, None, "不行")
     if reach == "declined":
         async with db.write() as s:
-            await approve_quote(s, w.manager, quote.id, None, None)
+            await approve_quote(s, world.manager, quote.id, None, None)
         async with db.write() as s:
-            await decline_quote(s, w.rep, quote.id, None, None)
+            await decline_quote(s, world.rep, quote.id, None, None)
     status, version = await state(db, quote)
     # when / then
     with fails(FieldErrorCode.INVALID_STATE):
         async with db.write() as s:
-            await accept_quote(s, w.rep, quote.id, None)
+            await accept_quote(s, world.rep, quote.id, None)
     assert await state(db, quote) == (status, version)
 
 
 async def test_a_draft_cannot_be_declined(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w)
+    world = await new_world(db)
+    quote = await new_quote(db, world)
     # when / then
     with fails(FieldErrorCode.INVALID_STATE):
         async with db.write() as s:
-            await decline_quote(s, w.rep, quote.id, None, "no")
+            await decline_quote(s, world.rep, quote.id, None, "no")
     assert await state(db, quote) == ("draft", quote.version)
 
 
 async def test_a_quote_is_valid_through_its_last_day_and_expired_after(db):
     # given a quote valid 5 days
-    w = await new_world(db)
-    quote = await new_quote(db, w, valid_until=TODAY + timedelta(days=5))
-    other = await new_quote(db, w, valid_until=TODAY + timedelta(days=5))
+    world = await new_world(db)
+    quote = await new_quote(db, world, valid_until=TODAY + timedelta(days=5))
+    other = await new_quote(db, world, valid_until=TODAY + timedelta(days=5))
     # when on day 6
     clock.set(T0 + timedelta(days=6))
-    before = await events(db, w.org_id)
+    before = await outbox_count(db, world.org_id)
     for act in (send_quote, accept_quote):
         with fails(FieldErrorCode.QUOTE_EXPIRED):
             async with db.write() as s:
-                await act(s, w.rep, quote.id, None)
+                await act(s, world.rep, quote.id, None)
     # then
     assert await state(db, quote) == ("draft", quote.version)
-    assert await events(db, w.org_id) == before
+    assert await outbox_count(db, world.org_id) == before
     # and on its last day it could still be accepted
     clock.set(T0 + timedelta(days=5))
     async with db.write() as s:
-        assert (await accept_quote(s, w.rep, other.id, None)).status == "accepted"
+        assert (await accept_quote(s, world.rep, other.id, None)).status == "accepted"
 
 
 async def test_a_sent_quote_that_expired_is_revised_to_a_new_open_one(db):
     # given
-    w = await new_world(db)
-    quote = await new_quote(db, w, valid_until=TODAY)
+    world = await new_world(db)
+    quote = await new_quote(db, world, valid_until=TODAY)
     async with db.write() as s:
-        await send_quote(s, w.rep, quote.id, None)
+        await send_quote(s, world.rep, quote.id, None)
     clock.set(T0 + timedelta(days=1))
     # when
     async with db.write() as s:
-        new = await revise_quote(s, w.rep, quote.id, None)
+        new = await revise_quote(s, world.rep, quote.id, None)
     # then
     assert (new.valid_until, new.revision) == (None, 2)
     async with db.write() as s:
-        assert (await accept_quote(s, w.rep, new.id, None)).status == QuoteStatus.ACCEPTED
+        assert (await accept_quote(s, world.rep, new.id, None)).status == QuoteStatus.ACCEPTED
 
 
 async def test_quote_events_carry_amounts_at_the_currency_precision(db):
     # given a JPY quote created, then (read back from the database) sent
-    w = await new_world(db)
-    quote = await new_quote(db, w, line(description="许可", unit_price=Decimal("100.5")), currency="JPY")
+    world = await new_world(db)
+    quote = await new_quote(db, world, quote_line(description="许可", unit_price=Decimal("100.5")), currency="JPY")
     async with db.write() as s:
-        await send_quote(s, w.rep, quote.id, None)
+        await send_quote(s, world.rep, quote.id, None)
     # when
     async with db.read() as s:
         payloads = list(await s.scalars(select(OutboxEvent.payload).where(
-            OutboxEvent.org_id == w.org_id, OutboxEvent.record_type == "Quote").order_by(OutboxEvent.id)))
+            OutboxEvent.org_id == world.org_id, OutboxEvent.record_type == "Quote").order_by(OutboxEvent.id)))
     # then both events show the same figures, whole yen
     assert [(p["status"], p["subtotal"], p["total"]) for p in payloads] == [("draft", "101", "101"),
                                                                             ("sent", "101", "101")]

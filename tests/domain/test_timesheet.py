@@ -23,8 +23,17 @@ from domain.delivery.timesheet import (
 from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode
 from domain.tenancy.user import set_cost_rate
-from tests.domain.delivery_org import MONDAY, PLAN, assign, edit, new_org, new_project, tasks, topics
-from tests.domain.q2c import count, fails
+from tests.factories.checks import count, fails
+from tests.factories.delivery import (
+    MONDAY,
+    PLAN,
+    assign_task,
+    edit_task,
+    new_delivery_org,
+    new_project,
+    outbox_topics,
+    tasks_by_name,
+)
 
 TODAY = MONDAY.date()
 TUESDAY = date(2026, 6, 2)
@@ -53,81 +62,81 @@ async def _decide(db, who, sheet, *, approve, comment=None) -> Timesheet:
         return await decide_timesheet(s, who, sheet.id, approve=approve, comment=comment)
 
 
-async def _staffed(db, w, *who, name="ERP 实施"):
+async def _staffed(db, org, *who, name="ERP 实施"):
     """A project of the pm's with its first task assigned to each of ``who`` in turn (the last keeps it)."""
-    project = await new_project(db, w, *PLAN, name=name)
-    task = (await tasks(db, w, project))["需求调研"]
+    project = await new_project(db, org, *PLAN, name=name)
+    task = (await tasks_by_name(db, org, project))["需求调研"]
     for person in who:
-        task = await assign(db, w, task, person)
+        task = await assign_task(db, org, task, person)
     return project, task
 
 
 @pytest.mark.parametrize("hours", ["-1", "0", "24.01", "25", "0.001", "NaN"])
 async def test_hours_outside_0_to_24_are_refused(db, hours):
-    w = await new_org(db)
-    _, task = await _staffed(db, w, w.dev)
+    org = await new_delivery_org(db)
+    _, task = await _staffed(db, org, org.dev)
     with fails(FieldErrorCode.INVALID_HOURS):
-        await _log(db, w.dev, task, hours)
-    assert await count(db, TimeEntry, TimeEntry.user_id == w.dev.user_id) == 0
+        await _log(db, org.dev, task, hours)
+    assert await count(db, TimeEntry, TimeEntry.user_id == org.dev.user_id) == 0
 
 
 async def test_a_day_holds_24_hours_across_all_projects(db):
     # given dev works on two projects and logged 10 h on each today
-    w = await new_org(db)
-    _, first = await _staffed(db, w, w.dev)
-    _, second = await _staffed(db, w, w.dev, name="ERP 二期")
-    await _log(db, w.dev, first, "10")
-    await _log(db, w.dev, second, "10")
+    org = await new_delivery_org(db)
+    _, first = await _staffed(db, org, org.dev)
+    _, second = await _staffed(db, org, org.dev, name="ERP 二期")
+    await _log(db, org.dev, first, "10")
+    await _log(db, org.dev, second, "10")
     # when 5 more hours are logged today
     with fails(FieldErrorCode.TOO_MANY_HOURS):
-        await _log(db, w.dev, second, "5")
+        await _log(db, org.dev, second, "5")
     # then 4 still fit, and another day is a day of its own
-    await _log(db, w.dev, second, "4")
-    await _log(db, w.dev, first, "24", day=LAST_FRIDAY)
+    await _log(db, org.dev, second, "4")
+    await _log(db, org.dev, first, "24", day=LAST_FRIDAY)
     async with db.read() as s:
         totals = await labor_cost(s, [first.project_id, second.project_id])
     assert (totals[first.project_id][0], totals[second.project_id][0]) == (Decimal("34"), Decimal("14"))
 
 
 async def test_a_closed_project_takes_no_time(db):
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev)
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev)
     async with db.write() as s:
-        await update_project(s, w.pm, project.id, project.version,
+        await update_project(s, org.pm, project.id, project.version,
                              ProjectSettings(status=ProjectStatus.CLOSED, set_fields={"status"}))
     with fails(FieldErrorCode.PROJECT_CLOSED):
-        await _log(db, w.dev, task, "2")
+        await _log(db, org.dev, task, "2")
 
 
 async def test_only_project_members_log_time(db):
     # given dev works on the project; dev2 and the deal's sales rep do not
-    w = await new_org(db)
-    _, task = await _staffed(db, w, w.dev)
-    for outsider in (w.dev2, w.rep):
+    org = await new_delivery_org(db)
+    _, task = await _staffed(db, org, org.dev)
+    for outsider in (org.dev2, org.rep):
         with fails(FieldErrorCode.NOT_PROJECT_MEMBER):
             await _log(db, outsider, task, "1")
     # and the project's manager, a member from the start, may
-    entry = await _log(db, w.pm, task, "1")
-    assert entry.user_id == w.pm.user_id
+    entry = await _log(db, org.pm, task, "1")
+    assert entry.user_id == org.pm.user_id
 
 
 async def test_someone_once_assigned_stays_a_member(db):
-    w = await new_org(db)
-    _, task = await _staffed(db, w, w.dev, w.dev2)
-    assert (await _log(db, w.dev, task, "1")).task_id == task.id
+    org = await new_delivery_org(db)
+    _, task = await _staffed(db, org, org.dev, org.dev2)
+    assert (await _log(db, org.dev, task, "1")).task_id == task.id
 
 
 async def test_time_is_costed_at_the_rate_when_logged(db):
     # given dev costs 200 an hour
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev, w.lead)
-    first = await _log(db, w.dev, task, "7.5", note="客户访谈")
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev, org.lead)
+    first = await _log(db, org.dev, task, "7.5", note="客户访谈")
     # when finance raises the rate to 250
     async with db.write() as s:
-        await set_cost_rate(s, w.finance, w.dev.user_id, Decimal("250"))
-    second = await _log(db, w.dev, task, "2", day=LAST_FRIDAY)
+        await set_cost_rate(s, org.finance, org.dev.user_id, Decimal("250"))
+    second = await _log(db, org.dev, task, "2", day=LAST_FRIDAY)
     # and lead, who has no rate, logs time too
-    third = await _log(db, w.lead, task, "3")
+    third = await _log(db, org.lead, task, "3")
     # then each entry keeps the cost of its day
     assert [(e.hours, e.cost, e.currency) for e in (first, second, third)] == [
         (Decimal("7.5"), Decimal("1500.00"), "CNY"), (Decimal("2"), Decimal("500.00"), "CNY"),
@@ -137,47 +146,47 @@ async def test_time_is_costed_at_the_rate_when_logged(db):
 
 
 async def test_logging_time_starts_the_task_and_the_project(db):
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev)
-    await _log(db, w.dev, task, "3", day=TUESDAY)
-    after = (await tasks(db, w, project))["需求调研"]
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev)
+    await _log(db, org.dev, task, "3", day=TUESDAY)
+    after = (await tasks_by_name(db, org, project))["需求调研"]
     assert (after.status, after.actual_start) == ("in_progress", TUESDAY)
-    assert await topics(db, w, "time.logged") == [("time.logged", "Task", task.id)]
+    assert await outbox_topics(db, org, "time.logged") == [("time.logged", "Task", task.id)]
 
 
 async def test_time_cannot_be_logged_ahead_or_on_a_cancelled_task(db):
-    w = await new_org(db)
-    _, task = await _staffed(db, w, w.dev)
+    org = await new_delivery_org(db)
+    _, task = await _staffed(db, org, org.dev)
     with fails(FieldErrorCode.INVALID_DATE_RANGE):
-        await _log(db, w.dev, task, "1", day=date(2026, 6, 3))
-    await edit(db, w.pm, task, status=TaskStatus.CANCELLED)
+        await _log(db, org.dev, task, "1", day=date(2026, 6, 3))
+    await edit_task(db, org.pm, task, status=TaskStatus.CANCELLED)
     with fails(FieldErrorCode.INVALID_STATE):
-        await _log(db, w.dev, task, "1")
+        await _log(db, org.dev, task, "1")
 
 
 async def test_a_task_named_with_another_project_is_refused(db):
-    w = await new_org(db)
-    _, task = await _staffed(db, w, w.dev)
-    other, _ = await _staffed(db, w, w.dev, name="ERP 二期")
+    org = await new_delivery_org(db)
+    _, task = await _staffed(db, org, org.dev)
+    other, _ = await _staffed(db, org, org.dev, name="ERP 二期")
     with fails(FieldErrorCode.TASK_OUTSIDE_PROJECT):
-        await _log(db, w.dev, task, "1", project_id=other.id)
+        await _log(db, org.dev, task, "1", project_id=other.id)
 
 
 async def test_a_submitted_week_is_locked(db):
     # given dev logged Monday and submits the week (naming any day of it)
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev)
-    await _log(db, w.dev, task, "8")
-    sheet = await _submit(db, w.dev, project, week=date(2026, 6, 7))
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev)
+    await _log(db, org.dev, task, "8")
+    sheet = await _submit(db, org.dev, project, week=date(2026, 6, 7))
     assert (sheet.week_start, sheet.status, sheet.hours, sheet.cost) == (
         TODAY, "submitted", Decimal("8"), Decimal("1600.00"))
     # then no more time goes into that week, nor is it submitted twice
     with fails(FieldErrorCode.TIMESHEET_LOCKED):
-        await _log(db, w.dev, task, "1", day=TUESDAY)
+        await _log(db, org.dev, task, "1", day=TUESDAY)
     with fails(FieldErrorCode.TIMESHEET_LOCKED):
-        await _submit(db, w.dev, project)
+        await _submit(db, org.dev, project)
     # but the week before is open
-    await _log(db, w.dev, task, "1", day=LAST_FRIDAY)
+    await _log(db, org.dev, task, "1", day=LAST_FRIDAY)
     async with db.read() as s:
         statuses = sorted((e.work_date, e.status) for e in await s.scalars(
             select(TimeEntry).where(TimeEntry.project_id == project.id)))
@@ -185,77 +194,77 @@ async def test_a_submitted_week_is_locked(db):
 
 
 async def test_a_week_with_nothing_logged_cannot_be_submitted(db):
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev)
-    await _log(db, w.dev, task, "8", day=LAST_FRIDAY)
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev)
+    await _log(db, org.dev, task, "8", day=LAST_FRIDAY)
     with fails(FieldErrorCode.NOTHING_TO_SUBMIT):
-        await _submit(db, w.dev, project)
+        await _submit(db, org.dev, project)
     assert await count(db, Timesheet, Timesheet.project_id == project.id) == 0
 
 
 async def test_only_the_project_manager_approves_a_week(db):
     # given dev submitted a week
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev2, w.dev)
-    await _log(db, w.dev, task, "8")
-    sheet = await _submit(db, w.dev, project)
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev2, org.dev)
+    await _log(db, org.dev, task, "8")
+    sheet = await _submit(db, org.dev, project)
     # then another member, another project manager or finance cannot approve it
-    for who in (w.dev2, w.pm2, w.finance):
+    for who in (org.dev2, org.pm2, org.finance):
         with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
             await _decide(db, who, sheet, approve=True)
     # when its manager approves
-    approved = await _decide(db, w.pm, sheet, approve=True, comment="辛苦了")
+    approved = await _decide(db, org.pm, sheet, approve=True, comment="辛苦了")
     # then the week and its entries are approved, and stay locked
     assert (approved.status, approved.decided_by_id, approved.decided_at, approved.comment) == (
-        "approved", w.pm.user_id, MONDAY, "辛苦了")
+        "approved", org.pm.user_id, MONDAY, "辛苦了")
     async with db.read() as s:
         assert [e.status for e in await s.scalars(select(TimeEntry).where(TimeEntry.timesheet_id == sheet.id))] == [
             "approved"]
     with fails(FieldErrorCode.TIMESHEET_LOCKED):
-        await _log(db, w.dev, task, "1", day=TUESDAY)
+        await _log(db, org.dev, task, "1", day=TUESDAY)
     with fails(FieldErrorCode.INVALID_STATE):
-        await _decide(db, w.pm, sheet, approve=True)
-    assert await topics(db, w, "timesheet.submitted", "timesheet.approved") == [
+        await _decide(db, org.pm, sheet, approve=True)
+    assert await outbox_topics(db, org, "timesheet.submitted", "timesheet.approved") == [
         ("timesheet.submitted", "Timesheet", sheet.id), ("timesheet.approved", "Timesheet", sheet.id)]
 
 
 async def test_nobody_approves_their_own_week(db):
     # given the project manager logged time on their own project and submitted it
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.pm)
-    await _log(db, w.pm, task, "6")
-    sheet = await _submit(db, w.pm, project)
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.pm)
+    await _log(db, org.pm, task, "6")
+    sheet = await _submit(db, org.pm, project)
     # then they cannot approve it
     with fails(FieldErrorCode.SELF_APPROVAL):
-        await _decide(db, w.pm, sheet, approve=True)
+        await _decide(db, org.pm, sheet, approve=True)
     # but an admin can
-    assert (await _decide(db, w.admin, sheet, approve=True)).status == "approved"
+    assert (await _decide(db, org.admin, sheet, approve=True)).status == "approved"
 
 
 @pytest.mark.parametrize("comment", [None, "", "   "])
 async def test_sending_a_week_back_needs_a_comment(db, comment):
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev)
-    await _log(db, w.dev, task, "8")
-    sheet = await _submit(db, w.dev, project)
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev)
+    await _log(db, org.dev, task, "8")
+    sheet = await _submit(db, org.dev, project)
     with fails(FieldErrorCode.REASON_REQUIRED):
-        await _decide(db, w.pm, sheet, approve=False, comment=comment)
+        await _decide(db, org.pm, sheet, approve=False, comment=comment)
     async with db.read() as s:
         assert (await s.get(Timesheet, sheet.id)).status == "submitted"
 
 
 async def test_a_week_sent_back_is_open_again_and_can_be_resubmitted(db):
     # given dev's submitted week of 8 h
-    w = await new_org(db)
-    project, task = await _staffed(db, w, w.dev)
-    await _log(db, w.dev, task, "8")
-    sheet = await _submit(db, w.dev, project)
+    org = await new_delivery_org(db)
+    project, task = await _staffed(db, org, org.dev)
+    await _log(db, org.dev, task, "8")
+    sheet = await _submit(db, org.dev, project)
     # when the manager sends it back
-    rejected = await _decide(db, w.pm, sheet, approve=False, comment="周二的工时漏填了")
+    rejected = await _decide(db, org.pm, sheet, approve=False, comment="周二的工时漏填了")
     assert (rejected.status, rejected.comment) == ("rejected", "周二的工时漏填了")
     # then dev may add time to the week and submit it again, with everything in it
-    await _log(db, w.dev, task, "4", day=TUESDAY)
-    again = await _submit(db, w.dev, project)
+    await _log(db, org.dev, task, "4", day=TUESDAY)
+    again = await _submit(db, org.dev, project)
     assert (again.id, again.status, again.hours, again.cost, again.comment, again.decided_by_id) == (
         sheet.id, "submitted", Decimal("12"), Decimal("2400.00"), None, None)
     async with db.read() as s:

@@ -35,7 +35,7 @@ PLAN = (
 
 
 @dataclass
-class Org:
+class DeliveryOrg:
     """sales: manager ← rep, peer; delivery: pm, pm2 (project managers), lead ← dev, dev2 (service);
     finance (sets cost rates: dev 200/h, dev2 100/h, pm 450/h) and an admin."""
 
@@ -52,7 +52,7 @@ class Org:
     finance: Actor
 
 
-async def new_org(db: Any, *, project_managers: bool = True) -> Org:
+async def new_delivery_org(db: Any, *, project_managers: bool = True) -> DeliveryOrg:
     tag = uuid.uuid4().hex[:10]
     async with db.write() as s:
         org = await create_org(s, f"Delivery {tag}", "CNY")
@@ -75,20 +75,20 @@ async def new_org(db: Any, *, project_managers: bool = True) -> Org:
         finance = await user("finance", ["finance"])
         for who, rate in ((dev, "200"), (dev2, "100"), (pm, "450")):
             await set_cost_rate(s, finance, who.user_id, Decimal(rate))
-    return Org(org.id, admin, manager, rep, peer, pm, pm2, lead, dev, dev2, finance)
+    return DeliveryOrg(org.id, admin, manager, rep, peer, pm, pm2, lead, dev, dev2, finance)
 
 
-async def template(db: Any, w: Org, *tasks: TemplateTask, name: str = "实施模板", keywords: tuple[str, ...] = (),
-                   is_default: bool = True) -> None:
+async def new_template(db: Any, org: DeliveryOrg, *tasks: TemplateTask, name: str = "实施模板",
+                       keywords: tuple[str, ...] = (), is_default: bool = True) -> None:
     async with db.write() as s:
-        await create_template(s, w.pm, name=name, keywords=list(keywords), is_default=is_default,
+        await create_template(s, org.pm, name=name, keywords=list(keywords), is_default=is_default,
                               tasks=list(tasks or PLAN))
 
 
-async def won(db: Any, w: Org, name: str = "ERP 实施", amount: str = "300000", *, by: Actor | None = None,
-              **extra: Any) -> Opportunity:
+async def won_opportunity(db: Any, org: DeliveryOrg, name: str = "ERP 实施", amount: str = "300000", *,
+                          by: Actor | None = None, **extra: Any) -> Opportunity:
     """An opportunity of the rep's (or ``by``'s) moved to won."""
-    by = by or w.rep
+    by = by or org.rep
     async with db.write() as s:
         customer = await create_customer(s, by, CustomerInput(name=f"客户 {uuid.uuid4().hex[:6]}"))
         opp = await create_opportunity(s, by, OpportunityInput(customer_id=customer.id, name=name,
@@ -98,47 +98,47 @@ async def won(db: Any, w: Org, name: str = "ERP 实施", amount: str = "300000",
     return opp
 
 
-async def project_of(db: Any, w: Org, opportunity_id: int) -> Project:
+async def project_of(db: Any, org: DeliveryOrg, opportunity_id: int) -> Project:
     async with db.read() as s:
-        found = await project_for_opportunity(s, w.org_id, opportunity_id)
+        found = await project_for_opportunity(s, org.org_id, opportunity_id)
     assert found is not None
     return found
 
 
-async def new_project(db: Any, w: Org, *tasks: TemplateTask, amount: str = "300000",
+async def new_project(db: Any, org: DeliveryOrg, *tasks: TemplateTask, amount: str = "300000",
                       name: str = "ERP 实施") -> Project:
     """A project the pm runs, built from a default template of ``tasks`` (PLAN by default)."""
-    await template(db, w, *tasks, name=f"模板 {uuid.uuid4().hex[:6]}")
-    opp = await won(db, w, name, amount, project_manager_id=w.pm.user_id)
-    return await project_of(db, w, opp.id)
+    await new_template(db, org, *tasks, name=f"模板 {uuid.uuid4().hex[:6]}")
+    opp = await won_opportunity(db, org, name, amount, project_manager_id=org.pm.user_id)
+    return await project_of(db, org, opp.id)
 
 
-async def reload(db: Any, project: Project) -> Project:
+async def reload_project(db: Any, project: Project) -> Project:
     async with db.read() as s:
         found = await s.get(Project, project.id)
     assert found is not None
     return found
 
 
-async def tasks(db: Any, w: Org, project: Project) -> dict[str, Task]:
+async def tasks_by_name(db: Any, org: DeliveryOrg, project: Project) -> dict[str, Task]:
     async with db.read() as s:
-        return {t.name: t for t in (await tasks_of(s, w.pm, [project.id]))[project.id]}
+        return {t.name: t for t in (await tasks_of(s, org.pm, [project.id]))[project.id]}
 
 
-async def assign(db: Any, w: Org, task: Task, who: Actor) -> Task:
+async def assign_task(db: Any, org: DeliveryOrg, task: Task, who: Actor) -> Task:
     async with db.write() as s:
-        return await update_task(s, w.pm, task.id, task.version, TaskInput(assignee_id=who.user_id,
-                                                                           set_fields={"assignee_id"}))
+        return await update_task(s, org.pm, task.id, task.version, TaskInput(assignee_id=who.user_id,
+                                                                             set_fields={"assignee_id"}))
 
 
-async def edit(db: Any, by: Actor, task: Task, **changes: Any) -> Task:
+async def edit_task(db: Any, by: Actor, task: Task, **changes: Any) -> Task:
     async with db.write() as s:
         return await update_task(s, by, task.id, task.version, TaskInput(**changes, set_fields=set(changes)))
 
 
-async def topics(db: Any, w: Org, *names: str) -> list[tuple[str, str, int]]:
+async def outbox_topics(db: Any, org: DeliveryOrg, *names: str) -> list[tuple[str, str, int]]:
     """(topic, record type, record id) of the org's outbox events of these topics, in order."""
     async with db.read() as s:
-        rows = await s.scalars(select(OutboxEvent).where(OutboxEvent.org_id == w.org_id,
+        rows = await s.scalars(select(OutboxEvent).where(OutboxEvent.org_id == org.org_id,
                                                          OutboxEvent.topic.in_(names)).order_by(OutboxEvent.id))
         return [(e.topic, e.record_type, e.record_id) for e in rows]

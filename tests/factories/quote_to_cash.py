@@ -1,19 +1,15 @@
-"""Factories for the quote-to-cash domain tests: a fresh org of its own per test (so outbox counts and
-document numbers start from nothing), and the records a test needs built through the real services."""
+"""Quote-to-cash records built through the domain services: a fresh org of its own per test (a ``World``, so
+outbox counts and document numbers start from nothing), and products, quotes, contracts (approved, signed),
+payment plans and issued invoices in it."""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-import pytest
-from sqlalchemy import func, select
 
 from domain.billing.invoice import Invoice, issue_invoice
 from domain.billing.payment_plan import Installment, InstallmentInput, set_payment_plan
@@ -25,8 +21,6 @@ from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_op
 from domain.sales.product import Product, ProductInput, create_product
 from domain.sales.quote import Quote, QuoteInput, QuoteLineInput, accept_quote, create_quote
 from domain.shared.actor import Actor
-from domain.shared.errors import FieldErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
 from domain.tenancy.org import create_org
 from domain.tenancy.user import create_user
 from tests.conftest import actor_of
@@ -89,122 +83,95 @@ async def new_world(db: Any, *, currency: str = "CNY") -> World:
     return World(org.id, admin, vp, manager, rep, peer, other_manager, finance, customer, opportunity, product)
 
 
-@contextmanager
-def fails(code: FieldErrorCode) -> Iterator[None]:
-    """The block raises ValidationFailed with exactly this one code."""
-    with pytest.raises(ValidationFailed) as info:
-        yield
-    assert [e.code for e in info.value.errors] == [code]
-
-
-async def events(db: Any, org_id: int, topic: str | None = None) -> int:
-    """How many outbox events the org has (of ``topic``)."""
-    async with db.read() as s:
-        stmt = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.org_id == org_id)
-        if topic is not None:
-            stmt = stmt.where(OutboxEvent.topic == topic)
-        return await s.scalar(stmt)
-
-
-async def count(db: Any, model: Any, *where: Any) -> int:
-    async with db.read() as s:
-        return await s.scalar(select(func.count()).select_from(model).where(*where))
-
-
-async def reload(db: Any, model: Any, ident: int) -> Any:
-    async with db.read() as s:
-        return await s.get(model, ident)
-
-
-async def new_product(db: Any, w: World, **overrides: Any) -> Product:
+async def new_product(db: Any, world: World, **overrides: Any) -> Product:
     data = {"code": f"P-{uuid.uuid4().hex[:8]}", "name": "咨询", "unit": "人天", "default_price": Decimal("100"),
             "tax_rate": Decimal("0"), **overrides}
     async with db.write() as s:
-        return await create_product(s, w.manager, ProductInput(**data))
+        return await create_product(s, world.manager, ProductInput(**data))
 
 
-def line(product: Product | None = None, **overrides: Any) -> QuoteLineInput:
+def quote_line(product: Product | None = None, **overrides: Any) -> QuoteLineInput:
     return QuoteLineInput(product_id=product.id if product else None, **{"quantity": Decimal("1"), **overrides})
 
 
-async def new_quote(db: Any, w: World, *lines: QuoteLineInput, by: Actor | None = None,
+async def new_quote(db: Any, world: World, *lines: QuoteLineInput, by: Actor | None = None,
                     opportunity_id: int | None = None, **overrides: Any) -> Quote:
     async with db.write() as s:
-        return await create_quote(s, by or w.rep, QuoteInput(
-            opportunity_id=opportunity_id or w.opportunity.id,
-            lines=list(lines) or [line(w.product, quantity=Decimal("10"))], **overrides))
+        return await create_quote(s, by or world.rep, QuoteInput(
+            opportunity_id=opportunity_id or world.opportunity.id,
+            lines=list(lines) or [quote_line(world.product, quantity=Decimal("10"))], **overrides))
 
 
-async def accepted_quote(db: Any, w: World, *lines: QuoteLineInput, **overrides: Any) -> Quote:
-    quote = await new_quote(db, w, *lines, **overrides)
+async def accepted_quote(db: Any, world: World, *lines: QuoteLineInput, **overrides: Any) -> Quote:
+    quote = await new_quote(db, world, *lines, **overrides)
     async with db.write() as s:
-        return await accept_quote(s, w.rep, quote.id, None)
+        return await accept_quote(s, world.rep, quote.id, None)
 
 
-async def new_contract(db: Any, w: World, *, by: Actor | None = None, **overrides: Any) -> Contract:
+async def new_contract(db: Any, world: World, *, by: Actor | None = None, **overrides: Any) -> Contract:
     """A draft contract straight for the world's customer, with its document attached."""
-    data = {"customer_id": w.customer.id, "title": "实施合同", "amount": Decimal("100000"),
+    data = {"customer_id": world.customer.id, "title": "实施合同", "amount": Decimal("100000"),
             "tax_rate": Decimal("6"), "document": document(), **overrides}
     async with db.write() as s:
-        return await create_contract(s, by or w.rep, ContractInput(**data))
+        return await create_contract(s, by or world.rep, ContractInput(**data))
 
 
-async def approved(db: Any, w: World, contract: Contract) -> Contract:
+async def approved(db: Any, world: World, contract: Contract) -> Contract:
     """Submitted and approved by every step of the default flow (sales_manager, then finance)."""
     async with db.write() as s:
-        await submit_contract(s, w.rep, contract.id, None)
+        await submit_contract(s, world.rep, contract.id, None)
     async with db.read() as s:
-        steps = (await steps_of(s, w.rep, [contract.id]))[contract.id]
+        steps = (await steps_of(s, world.rep, [contract.id]))[contract.id]
     open_round = [step for step in steps if step.status in ("pending", "waiting")]
-    deciders = {"sales_manager": w.manager, "finance": w.finance}
+    deciders = {"sales_manager": world.manager, "finance": world.finance}
     for step in open_round:
         async with db.write() as s:
             contract = await approve_step(s, deciders[step.role], contract.id, step.id, comment=None)
     return contract
 
 
-async def signed(db: Any, w: World, contract: Contract) -> Contract:
+async def signed(db: Any, world: World, contract: Contract) -> Contract:
     """Signed by the vendor (the manager, signed in) and the customer (outside, by token): active."""
     async with db.write() as s:
-        outside = await request_signature(s, w.rep, contract.id, party="customer", signer_name="张三",
+        outside = await request_signature(s, world.rep, contract.id, party="customer", signer_name="张三",
                                           signer_email="zhang@customer.test", signer_user_id=None)
-        ours = await request_signature(s, w.rep, contract.id, party="vendor", signer_name=None, signer_email=None,
-                                       signer_user_id=w.manager.user_id)
+        ours = await request_signature(s, world.rep, contract.id, party="vendor", signer_name=None, signer_email=None,
+                                       signer_user_id=world.manager.user_id)
     async with db.write() as s:
-        await sign_contract(s, w.rep, outside.request.id, document_sha256=contract.document_sha256,
+        await sign_contract(s, world.rep, outside.request.id, document_sha256=contract.document_sha256,
                             signing_token=outside.signing_token, ip="10.0.0.1", user_agent="pytest")
     async with db.write() as s:
-        await sign_contract(s, w.manager, ours.request.id, document_sha256=contract.document_sha256,
+        await sign_contract(s, world.manager, ours.request.id, document_sha256=contract.document_sha256,
                             signing_token=None, ip="10.0.0.2", user_agent="pytest")
     async with db.read() as s:
-        return await get_contract(s, w.rep, contract.id)
+        return await get_contract(s, world.rep, contract.id)
 
 
-async def active_contract(db: Any, w: World, **overrides: Any) -> Contract:
-    contract = await new_contract(db, w, **overrides)
-    return await signed(db, w, await approved(db, w, contract))
+async def active_contract(db: Any, world: World, **overrides: Any) -> Contract:
+    contract = await new_contract(db, world, **overrides)
+    return await signed(db, world, await approved(db, world, contract))
 
 
-async def planned(db: Any, w: World, contract: Contract, *installments: InstallmentInput,
+async def planned(db: Any, world: World, contract: Contract, *installments: InstallmentInput,
                   auto_invoice: bool = False) -> list[Installment]:
     async with db.write() as s:
-        return await set_payment_plan(s, w.finance, contract.id, list(installments), auto_invoice=auto_invoice)
+        return await set_payment_plan(s, world.finance, contract.id, list(installments), auto_invoice=auto_invoice)
 
 
-async def billed(db: Any, w: World, *rows: tuple[Decimal, date, date], currency: str | None = None,
+async def billed(db: Any, world: World, *rows: tuple[Decimal, date, date], currency: str | None = None,
                  tax_rate: Decimal = Decimal("0")) -> list[Invoice]:
     """Issued invoices, one per (amount, issue date, due date), from one active contract whose plan
     has one installment each."""
     overrides: dict[str, Any] = {"amount": sum((r[0] for r in rows), Decimal(0)), "tax_rate": tax_rate}
     if currency is not None:
         overrides["currency"] = currency
-    contract = await active_contract(db, w, **overrides)
-    plan = await planned(db, w, contract, *[InstallmentInput(label=f"第{n + 1}期", due_date=due, amount=amount)
-                                            for n, (amount, _, due) in enumerate(rows)])
+    contract = await active_contract(db, world, **overrides)
+    plan = await planned(db, world, contract, *[InstallmentInput(label=f"第{n + 1}期", due_date=due, amount=amount)
+                                                for n, (amount, _, due) in enumerate(rows)])
     out = []
     for installment, (_, issued_on, due) in zip(plan, rows, strict=True):
         async with db.write() as s:
-            out.append(await issue_invoice(s, w.finance, installment_id=installment.id, issue_date=issued_on,
+            out.append(await issue_invoice(s, world.finance, installment_id=installment.id, issue_date=issued_on,
                                            due_date=due))
     return out
 
