@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..contracts.contract import Contract, ContractStatus
 from ..crm.customer import get_customer
@@ -28,8 +27,9 @@ from ..sales.product import check_tax_rate, check_unit_price
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
+from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import MAX_AMOUNT, check_amount, check_currency, quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
@@ -359,30 +359,18 @@ async def issue_invoice(session: AsyncSession, actor: Actor | None, *, installme
     invoice.status = InvoiceStatus.ISSUED.value
     invoice.issue_date, invoice.due_date = issued_on, due
     invoice.updated_at = clock.now()
-    await _flush(session)
+    await flush_or_conflict(session, "Invoice")
     await emit(session, actor, invoice, "invoice.issued", audience=[invoice.owner_id])
     return invoice
 
 
 async def _load_for_write(session: AsyncSession, actor: Actor, invoice_id: int, version: int | None) -> Invoice:
-    invoice = await session.scalar(lock_for_update(session, visible_invoices(actor).where(
-        Invoice.id == invoice_id)).execution_options(populate_existing=True))
-    if invoice is None:
-        raise NotFound("Invoice", invoice_id)
-    if version is not None and invoice.version != version:
-        raise Conflict(f"Invoice was changed by someone else (now version {invoice.version}).")
-    return invoice
+    return await load_for_write(session, visible_invoices(actor).where(Invoice.id == invoice_id), type_name="Invoice",
+                                record_id=invoice_id, version=version)
 
 
 async def lock_invoice(session: AsyncSession, actor: Actor, invoice_id: int) -> Invoice:
     return await _load_for_write(session, actor, invoice_id, None)
-
-
-async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("Invoice was changed by someone else.") from exc
 
 
 async def void_invoice(session: AsyncSession, actor: Actor, invoice_id: int, *, reason: str | None,
@@ -410,7 +398,7 @@ async def void_invoice(session: AsyncSession, actor: Actor, invoice_id: int, *, 
         installment = await session.get(Installment, invoice.installment_id)
         if installment is not None and installment.status == InstallmentStatus.INVOICED:
             installment.status = InstallmentStatus.PLANNED.value
-    await _flush(session)
+    await flush_or_conflict(session, "Invoice")
     await emit(session, actor, invoice, "invoice.voided", reason=reason)
     return invoice
 
@@ -456,7 +444,7 @@ async def issue_credit_note(session: AsyncSession, actor: Actor, invoice_id: int
     invoice.amount_credited += credit
     invoice.settle(today)
     invoice.updated_at = clock.now()
-    await _flush(session)
+    await flush_or_conflict(session, "Invoice")
     await emit(session, actor, note, "credit_note.issued", operation="create", creditedInvoiceId=invoice.id,
                reason=reason)
     await emit(session, actor, invoice, "invoice.credited", amount=str(credit), creditNoteId=note.id)

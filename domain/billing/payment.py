@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..crm.customer import get_customer
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
+from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
@@ -174,11 +174,8 @@ async def record_payment(session: AsyncSession, actor: Actor, *, customer_id: in
 
 
 async def _load_payment(session: AsyncSession, actor: Actor, payment_id: int) -> Payment:
-    payment = await session.scalar(lock_for_update(session, visible_payments(actor).where(
-        Payment.id == payment_id)).execution_options(populate_existing=True))
-    if payment is None:
-        raise NotFound("Payment", payment_id)
-    return payment
+    return await load_for_write(session, visible_payments(actor).where(Payment.id == payment_id), type_name="Payment",
+                                record_id=payment_id)
 
 
 def _check_rate(v: Validator, payment: Payment, invoice: Invoice, rate: Decimal | None) -> Decimal | None:
@@ -303,7 +300,7 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
         payment.allocated += used
         made.append(allocation)
     payment.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "The payment or an invoice")
     for allocation, (invoice, amount, _, _) in zip(made, planned, strict=True):
         await emit(session, actor, invoice, "invoice.payment_allocated", amount=str(quantize(amount, invoice.currency)),
                    paymentId=payment.id, allocationId=allocation.id)
@@ -317,13 +314,6 @@ def _exp(currency: str) -> int:
     from ..shared.money import CURRENCY_EXPONENTS
 
     return CURRENCY_EXPONENTS.get(currency, 2)
-
-
-async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("The payment or an invoice was changed by someone else; try again.") from exc
 
 
 async def reverse_allocation(session: AsyncSession, actor: Actor, allocation_id: int, *,
@@ -350,7 +340,7 @@ async def reverse_allocation(session: AsyncSession, actor: Actor, allocation_id:
     invoice.paid_on = None
     invoice.settle(None)
     invoice.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "The payment or an invoice")
     await emit(session, actor, invoice, "invoice.allocation_reversed",
                amount=str(quantize(allocation.amount, allocation.currency)),
                paymentId=payment.id, allocationId=allocation.id, reason=reason)
@@ -370,7 +360,7 @@ async def match_payment(session: AsyncSession, actor: Actor, payment_id: int, cu
                                    "Reverse the payment's allocations before changing its customer.")
     payment.customer_id = customer.id
     payment.updated_at = clock.now()
-    await _flush(session)
+    await flush_or_conflict(session, "The payment or an invoice")
     _payment_event(session, actor, payment, "payment.matched")
     return payment
 

@@ -7,13 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.dialect import lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.concurrency import check_version, flush_or_conflict, load_for_write
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.rows import group_by
 from ..shared.text import find_mentions, handle_key, handle_keys
@@ -109,16 +108,14 @@ def comment_payload(c: Comment) -> dict:
 
 
 async def _for_change(session: AsyncSession, actor: Actor, comment_id: int, version: int) -> Comment:
-    comment = await session.scalar(lock_for_update(session, select(Comment).where(
-        Comment.id == comment_id, Comment.org_id == actor.org_id)))
-    if comment is None:
-        raise NotFound("Comment", comment_id)
+    comment = await load_for_write(session, select(Comment).where(Comment.id == comment_id,
+                                                                  Comment.org_id == actor.org_id),
+                                   type_name="Comment", record_id=comment_id)
     if comment.author_id != actor.user_id and not actor.has_role("admin"):
         raise ValidationFailed.one("id", FieldErrorCode.NOT_ALLOWED, "only the author (or an admin) may change it")
     if comment.deleted_at is not None:
         raise ValidationFailed.one("id", FieldErrorCode.NOT_ALLOWED, "the comment was deleted")
-    if comment.version != version:
-        raise Conflict(f"Comment was changed by someone else (now version {comment.version}).")
+    check_version(comment, version, "Comment")
     return comment
 
 
@@ -137,10 +134,7 @@ async def edit_comment(session: AsyncSession, actor: Actor, comment_id: int, ver
     comment.body = text
     comment.mentions = sorted({*comment.mentions, *new_mentions})
     comment.edited_at = now
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("Comment was changed by someone else.") from exc
+    await flush_or_conflict(session, "Comment")
     record_event(session, actor, org_id=actor.org_id, topic="comment.edited", record_type="Comment",
                  record_id=comment.id, operation="update", payload=comment_payload(comment),
                  timeline=(comment.record_type, comment.record_id), audience=new_mentions)

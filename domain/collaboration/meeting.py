@@ -10,13 +10,12 @@ from typing import Any, NamedTuple
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.dialect import lock_for_update
-from ..shared.errors import Conflict, NotFound, Validator
+from ..shared.concurrency import check_version, flush_or_conflict, load_for_write
+from ..shared.errors import Validator
 from ..shared.outbox import record_event
 from ..shared.rows import group_by
 from ..shared.text import handle_key
@@ -159,12 +158,11 @@ async def update_action_item(
     session: AsyncSession, actor: Actor, item_id: int, *, version: int | None, status: ActionItemStatus | None,
     due_at: datetime | None, owner_id: int | None, set_fields: set[str],
 ) -> ActionItem:
-    item = await session.scalar(lock_for_update(session, select(ActionItem).where(
-        ActionItem.id == item_id, ActionItem.org_id == actor.org_id)))
-    if item is None:
-        raise NotFound("ActionItem", item_id)
-    if version is not None and item.version != version:
-        raise Conflict(f"The action item was changed by someone else (now version {item.version}).")
+    item = await load_for_write(session, select(ActionItem).where(ActionItem.id == item_id,
+                                                                  ActionItem.org_id == actor.org_id),
+                                type_name="ActionItem", record_id=item_id)
+    if version is not None:
+        check_version(item, version, "The action item")
     before = action_item_payload(item)
     if "owner_id" in set_fields and owner_id is not None:
         await get_user(session, actor.org_id, owner_id)
@@ -175,10 +173,7 @@ async def update_action_item(
     if "status" in set_fields and status is not None:
         item.status = status.value
         item.completed_at = clock.now() if status is ActionItemStatus.DONE else None
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("The action item was changed by someone else.") from exc
+    await flush_or_conflict(session, "The action item")
     after = action_item_payload(item)
     changes = {k: [before[k], after[k]] for k in ("ownerId", "dueAt", "status") if before[k] != after[k]}
     if changes:

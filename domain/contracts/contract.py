@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, deferred, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..crm.customer import get_customer
 from ..pipeline.opportunity import get_opportunity
@@ -31,8 +30,10 @@ from ..sales.quote import Quote, QuoteStatus, get_quote
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, JsonType, pk
 from ..shared.clock import clock
-from ..shared.dialect import contains_text, lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.concurrency import flush_or_conflict
+from ..shared.concurrency import load_for_write as lock_row
+from ..shared.dialect import contains_text
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
@@ -299,20 +300,12 @@ def _quote_tax_rate(quote: Quote) -> Decimal:
 
 
 async def load_for_write(session: AsyncSession, actor: Actor, contract_id: int, version: int | None) -> Contract:
-    contract = await session.scalar(lock_for_update(session, visible_contracts(actor).where(
-        Contract.id == contract_id)).execution_options(populate_existing=True))
-    if contract is None:
-        raise NotFound("Contract", contract_id)
-    if version is not None and contract.version != version:
-        raise Conflict(f"Contract was changed by someone else (now version {contract.version}).")
-    return contract
+    return await lock_row(session, visible_contracts(actor).where(Contract.id == contract_id), type_name="Contract",
+                          record_id=contract_id, version=version)
 
 
 async def flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("Contract was changed by someone else.") from exc
+    await flush_or_conflict(session, "Contract")
 
 
 def require_unsigned(contract: Contract) -> None:

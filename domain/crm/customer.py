@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..pipeline.custom_field import definitions_for, validate_custom_fields
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.dialect import contains_text, json_array_contains, lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, Validator
+from ..shared.concurrency import flush_or_conflict, load_for_write
+from ..shared.dialect import contains_text, json_array_contains
+from ..shared.errors import FieldErrorCode, NotFound, Validator
 from ..shared.money import check_amount, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
@@ -153,9 +153,8 @@ async def create_customer(session: AsyncSession, actor: Actor, data: CustomerInp
 async def update_customer(
     session: AsyncSession, actor: Actor, customer_id: int, version: int, data: CustomerInput
 ) -> Customer:
-    customer = await get_customer(session, actor, customer_id, for_update=True)
-    if customer.version != version:
-        raise Conflict(f"Customer was changed by someone else (now version {customer.version}).")
+    customer = await load_for_write(session, visible_customers(actor).where(Customer.id == customer_id),
+                                    type_name="Customer", record_id=customer_id, version=version)
     v = Validator()
     named = data.set_fields
     changes: dict[str, Any] = {}
@@ -187,10 +186,7 @@ async def update_customer(
     for key, value in changed.items():
         setattr(customer, key, value)
     customer.updated_at = clock.now()
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("Customer was changed by someone else.") from exc
+    await flush_or_conflict(session, "Customer")
     record_event(session, actor, org_id=actor.org_id, topic="customer.updated", record_type="Customer",
                  record_id=customer.id, operation="update",
                  payload={"changes": {k: [_plain(before[k], customer.currency), _plain(v2, customer.currency)]
@@ -232,12 +228,9 @@ def visible_customer_ids(actor: Actor) -> Any:
 
 
 async def get_customer(
-    session: AsyncSession, actor: Actor, customer_id: int, *, for_update: bool = False
+    session: AsyncSession, actor: Actor, customer_id: int
 ) -> Customer:
-    stmt = visible_customers(actor).where(Customer.id == customer_id)
-    if for_update:
-        stmt = lock_for_update(session, stmt)
-    customer = await session.scalar(stmt)
+    customer = await session.scalar(visible_customers(actor).where(Customer.id == customer_id))
     if customer is None:
         raise NotFound("Customer", customer_id)
     return customer

@@ -34,8 +34,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, JsonType, pk
 from ..shared.clock import clock
-from ..shared.dialect import contains_text, lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.concurrency import load_for_write as lock_row
+from ..shared.dialect import contains_text
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
@@ -384,13 +385,8 @@ async def projects_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -
 
 
 async def load_for_write(session: AsyncSession, actor: Actor, project_id: int, version: int | None = None) -> Project:
-    project = await session.scalar(lock_for_update(session, visible_projects(actor).where(
-        Project.id == project_id)).execution_options(populate_existing=True))
-    if project is None:
-        raise NotFound("Project", project_id)
-    if version is not None and project.version != version:
-        raise Conflict(f"Project was changed by someone else (now version {project.version}).")
-    return project
+    return await lock_row(session, visible_projects(actor).where(Project.id == project_id), type_name="Project",
+                          record_id=project_id, version=version)
 
 
 def require_manager(actor: Actor, project: Project, what: str) -> None:

@@ -20,8 +20,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.dialect import lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.concurrency import check_version
+from ..shared.concurrency import load_for_write as lock_row
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.payload import camel, plain
 from ..shared.rows import group_by
 from ..tenancy.user import get_user
@@ -221,11 +222,9 @@ async def create_task(session: AsyncSession, actor: Actor, data: TaskInput) -> T
 
 
 async def _load_task(session: AsyncSession, actor: Actor, task_id: int) -> tuple[Task, Project]:
-    task = await session.scalar(lock_for_update(session, select(Task).where(
+    task = await lock_row(session, select(Task).where(
         Task.org_id == actor.org_id, Task.id == task_id, Task.project_id.in_(
-            visible_projects(actor).with_only_columns(Project.id)))).execution_options(populate_existing=True))
-    if task is None:
-        raise NotFound("Task", task_id)
+            visible_projects(actor).with_only_columns(Project.id))), type_name="Task", record_id=task_id)
     project = await load_for_write(session, actor, task.project_id)
     return task, project
 
@@ -233,8 +232,7 @@ async def _load_task(session: AsyncSession, actor: Actor, task_id: int) -> tuple
 async def update_task(session: AsyncSession, actor: Actor, task_id: int, version: int, data: TaskInput) -> Task:
     """The manager edits anything; the assignee reports progress (status, percent complete)."""
     task, project = await _load_task(session, actor, task_id)
-    if task.version != version:
-        raise Conflict(f"Task was changed by someone else (now version {task.version}).")
+    check_version(task, version, "Task")
     named = data.set_fields
     progress_only = named <= {"status", "percent_complete"}
     if not (progress_only and actor.user_id == task.assignee_id):

@@ -10,13 +10,12 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.dialect import lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.concurrency import flush_or_conflict, load_for_write
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
@@ -252,20 +251,8 @@ async def _deliver(session: AsyncSession, actor: Actor, opportunity: Opportunity
 
 
 async def _load_for_write(session: AsyncSession, actor: Actor, opportunity_id: int, version: int) -> Opportunity:
-    stmt = lock_for_update(session, visible_opportunities(actor).where(Opportunity.id == opportunity_id))
-    opportunity = await session.scalar(stmt)
-    if opportunity is None:
-        raise NotFound("Opportunity", opportunity_id)
-    if opportunity.version != version:
-        raise Conflict(f"Opportunity was changed by someone else (now version {opportunity.version}).")
-    return opportunity
-
-
-async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("Opportunity was changed by someone else.") from exc
+    return await load_for_write(session, visible_opportunities(actor).where(Opportunity.id == opportunity_id),
+                                type_name="Opportunity", record_id=opportunity_id, version=version)
 
 
 async def update_opportunity(
@@ -314,7 +301,7 @@ async def update_opportunity(
     for key, value in changed.items():
         setattr(opportunity, key, value)
     opportunity.updated_at = clock.now()
-    await _flush(session)
+    await flush_or_conflict(session, "Opportunity")
     record_event(session, actor, org_id=actor.org_id, topic="opportunity.updated", record_type="Opportunity",
                  record_id=opportunity.id, operation="update",
                  payload={"changes": {k: [_plain(before[k], currency), _plain(val, currency)]
@@ -342,7 +329,7 @@ async def move_opportunity_stage(
         raise ValidationFailed.one("stage", FieldErrorCode.INVALID_STAGE,
                                    f"{stage_key!r} is not a stage of this pipeline ({', '.join(pipeline.keys())})")
     moved = opportunity.move_to(stage, by=actor, at=clock.now(), lost_reason=lost_reason)
-    await _flush(session)
+    await flush_or_conflict(session, "Opportunity")
     session.add(OpportunityStageChange(org_id=actor.org_id, opportunity_id=opportunity.id,
                                        from_stage=moved.from_stage, to_stage=moved.to_stage,
                                        changed_by_id=actor.user_id, changed_at=moved.at, note=moved.lost_reason))

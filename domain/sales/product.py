@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.dialect import contains_text, lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.concurrency import flush_or_conflict, load_for_write
+from ..shared.dialect import contains_text
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import MAX_AMOUNT, check_currency
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
@@ -165,12 +165,9 @@ async def create_product(session: AsyncSession, actor: Actor, data: ProductInput
 
 async def update_product(session: AsyncSession, actor: Actor, product_id: int, version: int,
                          data: ProductInput) -> Product:
-    product = await session.scalar(lock_for_update(session, select(Product).where(
-        Product.org_id == actor.org_id, Product.id == product_id)))
-    if product is None:
-        raise NotFound("Product", product_id)
-    if product.version != version:
-        raise Conflict(f"Product was changed by someone else (now version {product.version}).")
+    product = await load_for_write(session, select(Product).where(Product.org_id == actor.org_id,
+                                                                  Product.id == product_id),
+                                   type_name="Product", record_id=product_id, version=version)
     v = Validator()
     named = data.set_fields
     changes: dict[str, Any] = {}
@@ -204,10 +201,7 @@ async def update_product(session: AsyncSession, actor: Actor, product_id: int, v
     for key, value in changed.items():
         setattr(product, key, value)
     product.updated_at = clock.now()
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("Product was changed by someone else.") from exc
+    await flush_or_conflict(session, "Product")
     record_event(session, actor, org_id=actor.org_id, topic="product.updated", record_type="Product",
                  record_id=product.id, operation="update",
                  payload={"changes": {camel(k): [plain(before[k]), plain(val)] for k, val in changed.items()},

@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..pipeline.opportunity import Opportunity, get_opportunity
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
+from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import lock_for_update
-from ..shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import CURRENCY_EXPONENTS, MAX_AMOUNT, check_currency, quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
@@ -373,19 +373,8 @@ async def create_quote(session: AsyncSession, actor: Actor, data: QuoteInput) ->
 
 
 async def _load_for_write(session: AsyncSession, actor: Actor, quote_id: int, version: int | None) -> Quote:
-    quote = await session.scalar(lock_for_update(session, visible_quotes(actor).where(Quote.id == quote_id)))
-    if quote is None:
-        raise NotFound("Quote", quote_id)
-    if version is not None and quote.version != version:
-        raise Conflict(f"Quote was changed by someone else (now version {quote.version}).")
-    return quote
-
-
-async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        raise Conflict("Quote was changed by someone else.") from exc
+    return await load_for_write(session, visible_quotes(actor).where(Quote.id == quote_id), type_name="Quote",
+                                record_id=quote_id, version=version)
 
 
 def _require_status(quote: Quote, allowed: tuple[QuoteStatus, ...], action: str,
@@ -428,7 +417,7 @@ async def update_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
         _apply_totals(quote, lines, await _owner_threshold(session, actor.org_id, quote.owner_id))
     quote.status = QuoteStatus.DRAFT.value
     quote.updated_at = clock.now()
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     _event(session, actor, quote, "quote.updated")
     return quote
 
@@ -441,7 +430,7 @@ async def submit_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     quote.submitted_at = now
     quote.decided_by_id = quote.decided_at = quote.decision_comment = None
     quote.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     approvers = await managers_of(session, actor.org_id, quote.owner_id)
     _event(session, actor, quote, "quote.submitted", audience=approvers[:1])
     return quote
@@ -469,7 +458,7 @@ async def approve_quote(session: AsyncSession, actor: Actor, quote_id: int, vers
     quote.status = QuoteStatus.APPROVED.value
     quote.decided_by_id, quote.decided_at, quote.decision_comment = actor.user_id, now, comment or None
     quote.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     _event(session, actor, quote, "quote.approved", audience=[quote.owner_id], comment=comment or None)
     return quote
 
@@ -488,7 +477,7 @@ async def reject_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     quote.status = QuoteStatus.REJECTED.value
     quote.decided_by_id, quote.decided_at, quote.decision_comment = actor.user_id, now, comment
     quote.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     _event(session, actor, quote, "quote.rejected", audience=[quote.owner_id], comment=comment)
     return quote
 
@@ -511,7 +500,7 @@ async def send_quote(session: AsyncSession, actor: Actor, quote_id: int, version
     now = clock.now()
     quote.status = QuoteStatus.SENT.value
     quote.sent_at = quote.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     _event(session, actor, quote, "quote.sent")
     return quote
 
@@ -543,7 +532,7 @@ async def accept_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
         if other.status in OPEN_STATUSES:
             other.status = QuoteStatus.SUPERSEDED.value
             other.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     changes = {}
     if opportunity.amount != quote.total:
         changes["amount"] = [str(quantize(opportunity.amount, opportunity.currency)),
@@ -553,10 +542,7 @@ async def accept_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     if changes:
         opportunity.amount, opportunity.currency = quote.total, quote.currency
         opportunity.updated_at = now
-        try:
-            await session.flush()
-        except StaleDataError as exc:
-            raise Conflict("The opportunity was changed by someone else.") from exc
+        await flush_or_conflict(session, "The opportunity")
         record_event(session, actor, org_id=actor.org_id, topic="opportunity.updated", record_type="Opportunity",
                      record_id=opportunity.id, operation="update",
                      payload={"changes": changes, "version": opportunity.version, "quoteId": quote.id})
@@ -574,7 +560,7 @@ async def decline_quote(session: AsyncSession, actor: Actor, quote_id: int, vers
     quote.status = QuoteStatus.DECLINED.value
     quote.decision_comment = reason or quote.decision_comment
     quote.updated_at = clock.now()
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     _event(session, actor, quote, "quote.declined", reason=reason or None)
     return quote
 
@@ -598,7 +584,7 @@ async def revise_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     session.add(new)
     old.status = QuoteStatus.SUPERSEDED.value
     old.updated_at = now
-    await _flush(session)
+    await flush_or_conflict(session, "Quote")
     for line in await session.scalars(select(QuoteLine).where(QuoteLine.quote_id == old.id)
                                        .order_by(QuoteLine.position)):
         session.add(QuoteLine(org_id=new.org_id, quote_id=new.id, position=line.position, product_id=line.product_id,
