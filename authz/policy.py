@@ -15,6 +15,7 @@ import casbin
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from domain.registry import ORG_WIDE_TYPES, scope_type
 from domain.shared.scope import Scope
 
 from .store import MODEL_CONF, OrgAdapter, current_version, seed_default_policy
@@ -22,9 +23,6 @@ from .store import MODEL_CONF, OrgAdapter, current_version, seed_default_policy
 log = logging.getLogger("tandem.authz")
 
 READ_SCOPES = (Scope.ORG, Scope.TEAM, Scope.OWN)
-# Record types whose rows follow another type's scope instead of an owner of their own.
-SCOPE_OF = {"Contact": "Customer", "Interaction": "Customer", "StageChange": "Opportunity"}
-ORG_WIDE = {"User", "Team", "Org", "PipelineStage"}
 
 
 class OrgPolicy:
@@ -52,8 +50,8 @@ class OrgPolicy:
         return found
 
     def scope(self, roles: frozenset[str], record_type: str) -> Scope:
-        record_type = SCOPE_OF.get(record_type, record_type)
-        if record_type in ORG_WIDE:
+        record_type = scope_type(record_type)  # the registry: whose scope rows of this type follow
+        if record_type in ORG_WIDE_TYPES:
             return Scope.ORG
         for scope in READ_SCOPES:
             if self.allowed(roles, record_type, f"read:{scope.value}"):

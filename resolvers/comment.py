@@ -8,8 +8,8 @@ from domain.collaboration import comment as service
 from schema.comment import AddCommentInput, Comment, CommentPayload, DeleteCommentInput, EditCommentInput
 from schema.node import decode_id, to_global_id
 
-from .feed import _visible_record
 from .mutation import opt_id, run
+from .visibility import visible_record
 from .writes import row_rule
 
 
@@ -18,7 +18,7 @@ async def _reachable_comment(info: strawberry.Info, comment_id: int) -> None:
     ctx = info.context
     async with ctx.read() as session:
         comment = await service.get_comment(session, ctx.actor, comment_id)
-    await _visible_record(info, to_global_id(comment.record_type, comment.record_id))
+    await visible_record(info, to_global_id(comment.record_type, comment.record_id))
 
 
 def _payload(m: service.Comment | None = None, user_errors: list | None = None) -> CommentPayload:
@@ -30,7 +30,7 @@ class CommentQuery:
     @strawberry.field(description="A record's comment thread, oldest first (replies carry parentId).")
     async def comments(self, info: strawberry.Info, record_id: strawberry.ID) -> list[Comment]:
         ctx = info.context
-        type_name, pk = await _visible_record(info, record_id)
+        type_name, pk = await visible_record(info, record_id)
         async with ctx.read() as session:
             rows = await service.comments_on(session, ctx.actor, type_name, pk)
         return [Comment.from_model(r) for r in rows]
@@ -42,7 +42,7 @@ class CommentMutation:
     @strawberry.mutation(description="Comment on any record you can see; @mentions notify the people named.")
     async def add_comment(self, info: strawberry.Info, input: AddCommentInput) -> CommentPayload:
         actor = info.context.actor
-        type_name, pk = await _visible_record(info, input.record_id)
+        type_name, pk = await visible_record(info, input.record_id)
         parent = opt_id("Comment", input.parent_id)
         if parent is not None:
             await _reachable_comment(info, parent)

@@ -6,6 +6,7 @@ import strawberry
 
 from domain.crm import customer as service
 from domain.shared.pagination import PageRequest
+from domain.shared.payload import camel
 from schema.customer import (
     CreateCustomerInput,
     Customer,
@@ -17,7 +18,7 @@ from schema.node import decode_id
 from schema.ordering import CustomerOrder, OrderDirection
 from schema.pagination import Connection, wants_total
 
-from .mutation import field_name, named, opt_id, run, run_create, value
+from .mutation import named, opt_id, run, run_create, value
 from .writes import writes
 
 
@@ -46,7 +47,7 @@ class CustomerQuery:
         ctx.authz.require_read("Customer", [
             name for name, used in (("name", flt.search), ("tags", flt.tag), ("owner", flt.owner_id),
                                     ("tier", flt.tier), ("lifecycleStage", flt.lifecycle_stage)) if used
-        ] + [field_name(order.field.value.lower())])
+        ] + [camel(order.field.value.lower())])
         actor = ctx.actor
         async with ctx.read() as session:
             page = await service.list_customers(session, actor, domain_filter, req, sort=order.field.value,

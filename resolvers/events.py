@@ -5,41 +5,35 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from domain.billing.invoice import invoices_by_ids
-from domain.billing.payment import payments_by_ids
 from domain.collaboration.timeline import describe
-from domain.contracts.contract import contracts_by_ids
-from domain.crm.contact import contacts_by_ids
-from domain.crm.customer import customers_by_ids
-from domain.crm.lead import leads_by_ids
-from domain.delivery.project import projects_by_ids
-from domain.pipeline.opportunity import opportunities_by_ids
-from domain.sales.product import price_books_by_ids, products_by_ids
-from domain.sales.quote import quotes_by_ids
+from domain.registry import (
+    RECORD_TYPES,
+    SHAPES,
+    TIMELINE_TYPES,
+    Changes,
+    Key,
+    Nested,
+    payload_keys,
+    scope_type,
+    shape_key,
+)
 from domain.shared.actor import Actor
-from domain.shared.registry import SHAPES, Changes, Key, Nested, payload_keys, shape_key
 from domain.shared.scope import Scope
 from schema.event import ChangeEvent, TimelineEntry
 from schema.node import to_global_id
 
-VISIBLE: dict[str, Callable[..., Awaitable[dict[int, Any]]]] = {
-    "Customer": customers_by_ids, "Opportunity": opportunities_by_ids, "Lead": leads_by_ids,
-    "Contact": contacts_by_ids, "Quote": quotes_by_ids, "Contract": contracts_by_ids, "Invoice": invoices_by_ids,
-    "Payment": payments_by_ids, "Product": products_by_ids, "PriceBook": price_books_by_ids,
-    "Project": projects_by_ids,
-}
-# Events about these are visible when the record whose timeline shows them is.
-FOLLOW_TIMELINE = {"Comment", "Interaction", "Contact", "Meeting", "ActionItem", "Task", "Timesheet", "Expense",
-                   "ChangeRequest"}
+from .visibility import visible_ids
 
 
 def _subject(event: dict[str, Any]) -> tuple[str, int]:
+    """The record whose visibility decides an event's: the record on whose timeline it is, for a type
+    the registry says follows its timeline; else the event's own record."""
     timeline_type, timeline_id = event.get("timeline") or (None, None)
-    if event["recordType"] in FOLLOW_TIMELINE and timeline_type:
+    record_type = RECORD_TYPES.get(event["recordType"])
+    if record_type is not None and record_type.follows_timeline and timeline_type:
         return timeline_type, timeline_id
     return event["recordType"], event["recordId"]
 
@@ -84,11 +78,10 @@ def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any]) -> dict[str,
 def _view(actor: Actor, kind: str) -> tuple[Any, ...]:
     """Who else sees exactly what this actor sees of ``kind``: everyone with org scope in the org,
     otherwise just this user (own/team scopes and shares are personal)."""
-    scope = actor.scope(SCOPE_TYPE.get(kind, kind))
+    scope = actor.scope(scope_type(kind))
     return ("org", actor.org_id) if scope is Scope.ORG else ("user", actor.user_id)
 
 
-SCOPE_TYPE = {"Contact": "Customer"}
 _DECIDED: OrderedDict[tuple[Any, ...], asyncio.Future[bool]] = OrderedDict()
 _DECIDED_MAX = 50_000
 
@@ -105,7 +98,7 @@ async def _visible_once(db: Any, actor: Actor, event_id: int, kind: str, pk: int
             _DECIDED.popitem(last=False)
         try:
             async with db.read(actor.org_id) as session:
-                future.set_result(bool(await VISIBLE[kind](session, actor, [pk])))
+                future.set_result(bool(await visible_ids(session, actor, kind, [pk])))
         except BaseException as exc:
             _DECIDED.pop(key, None)
             future.set_exception(exc)
@@ -119,24 +112,24 @@ async def authorize(db: Any, actor: Actor, guard: Any, events: list[dict[str, An
     if len(events) == 1:  # a live event: share the decision with every subscriber of the same view
         [e] = events
         kind, pk = _subject(e)
-        if kind in VISIBLE and not await _visible_once(db, actor, e["id"], kind, pk):
+        if kind in TIMELINE_TYPES and not await _visible_once(db, actor, e["id"], kind, pk):
             return []
         visible = None
     else:
         wanted: dict[str, set[int]] = defaultdict(set)
         for e in events:
             kind, pk = _subject(e)
-            if kind in VISIBLE:
+            if kind in TIMELINE_TYPES:
                 wanted[kind].add(pk)
         visible = {}
         if wanted:
             async with db.read(actor.org_id) as session:
                 for kind, ids in wanted.items():
-                    visible[kind] = set((await VISIBLE[kind](session, actor, sorted(ids))).keys())
+                    visible[kind] = await visible_ids(session, actor, kind, sorted(ids))
     out = []
     for e in events:
         kind, pk = _subject(e)
-        if visible is not None and kind in VISIBLE and pk not in visible.get(kind, ()):
+        if visible is not None and kind in TIMELINE_TYPES and pk not in visible.get(kind, ()):
             continue
         if e["recordType"] == "Org" and not guard.can("Policy", "manage"):
             continue

@@ -7,8 +7,9 @@ from typing import Any
 
 import strawberry
 
+from domain.registry import TIMELINE_TYPES
 from domain.shared import outbox
-from domain.shared.errors import DomainError, NotFound
+from domain.shared.errors import DomainError
 from domain.shared.pagination import InvalidPageRequest
 from realtime.channels import feed_channel, record_channel
 from realtime.cursor import check_not_expired
@@ -16,26 +17,15 @@ from realtime.multiplex import Outlet, outlet
 from realtime.relay import event_message
 from realtime.stream import Gap, replay_then_live
 from schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
-from schema.node import from_global_id
 
-from .events import VISIBLE, _subject, _view, authorize, to_change_event, to_timeline_entry
+from .events import _subject, _view, authorize, to_change_event, to_timeline_entry
+from .visibility import visible_record
 
 REPLAY_BATCH = 500
 
 
 class SubscriptionGap(DomainError):
     code = "SUBSCRIPTION_GAP"
-
-
-async def _visible_record(info: strawberry.Info, record_id: str) -> tuple[str, int]:
-    ctx = info.context
-    type_name, pk = from_global_id(record_id)
-    if type_name not in VISIBLE:
-        raise NotFound(type_name, record_id)
-    async with ctx.db.read(ctx.actor.org_id) as session:
-        if not await VISIBLE[type_name](session, ctx.actor, [pk]):
-            raise NotFound(type_name, record_id)
-    return type_name, pk
 
 
 async def _start(info: strawberry.Info, after: str | None) -> int:
@@ -81,7 +71,7 @@ def _render_view(ctx: Any, permissions: tuple[Any, ...], event: dict[str, Any]) 
     """Subscribers with the same render view of an event receive exactly the same of it: the same
     permissions and, when the event is about a row-scoped record, the same row view of it."""
     kind, _ = _subject(event)
-    return permissions, _view(ctx.actor, kind) if kind in VISIBLE else None
+    return permissions, _view(ctx.actor, kind) if kind in TIMELINE_TYPES else None
 
 
 async def _delivered(info: strawberry.Info, channel: str, replay: Any, position: int,
@@ -165,7 +155,7 @@ class FeedSubscription:
     async def record_timeline(self, info: strawberry.Info, record_id: strawberry.ID,
                               after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
         ctx = info.context
-        type_name, pk = await _visible_record(info, record_id)
+        type_name, pk = await visible_record(info, record_id)
         position = await _start(info, after)
         replay = _replayer(info, timeline=(type_name, pk))
         channel = record_channel(ctx.actor.org_id, type_name, pk)
@@ -176,7 +166,7 @@ class FeedSubscription:
     async def comment_thread(self, info: strawberry.Info, record_id: strawberry.ID,
                              after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
         ctx = info.context
-        type_name, pk = await _visible_record(info, record_id)
+        type_name, pk = await visible_record(info, record_id)
         position = await _start(info, after)
         replay = _replayer(info, timeline=(type_name, pk), topics=["comment."])
         channel = record_channel(ctx.actor.org_id, type_name, pk)

@@ -22,7 +22,7 @@ from graphql.execution import MiddlewareManager
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from authz.guard import Guard
-from domain.shared.registry import GUARDED_TYPES, RECORD_TYPES
+from domain.registry import GUARDED_TYPES, RECORD_TYPES
 
 # Types whose fields the guard decides: those the policy governs, and those with fields derived from
 # a guarded field (the registry declares both).

@@ -8,31 +8,26 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from domain.billing.invoice import invoices_by_ids, invoices_of_contracts, live_invoices_of_installments
+from domain.billing.invoice import invoices_of_contracts, live_invoices_of_installments
 from domain.billing.invoice import lines_of as invoice_lines_of
-from domain.billing.payment import allocations_of_invoices, allocations_of_payments, payments_by_ids
+from domain.billing.payment import allocations_of_invoices, allocations_of_payments
 from domain.billing.payment_plan import installments_of
 from domain.collaboration.comment import edits_of
 from domain.contracts.approval import steps_of
-from domain.contracts.contract import contracts_by_ids
 from domain.contracts.signature import signatures_of
-from domain.crm.contact import contacts_by_ids, contacts_of_customers
-from domain.crm.customer import customers_by_ids
+from domain.crm.contact import contacts_of_customers
 from domain.crm.interaction import interactions_of
-from domain.crm.lead import leads_by_ids
 from domain.delivery.budget import costs_of, expenses_of
 from domain.delivery.change_request import changes_of
 from domain.delivery.progress import reports_of
 from domain.delivery.project import members_of, projects_by_ids, projects_of_opportunities
 from domain.delivery.task import tasks_of
 from domain.delivery.timesheet import entries_of_timesheets
-from domain.pipeline.opportunity import opportunities_by_ids, opportunities_of_customers, stage_history_of
-from domain.sales.product import entries_of, products_by_ids
+from domain.pipeline.opportunity import opportunities_of_customers, stage_history_of
+from domain.registry import RECORD_TYPES
+from domain.sales.product import entries_of
 from domain.sales.quote import lines_of as quote_lines_of
-from domain.sales.quote import quotes_by_ids
 from domain.shared.pagination import PageRequest
-from domain.tenancy.org import Org, teams_by_ids
-from domain.tenancy.user import users_by_ids
 
 if TYPE_CHECKING:
     from .context import Context
@@ -43,31 +38,32 @@ PageKey = tuple[int, PageRequest, bool]
 class Loaders:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.user = self._by_id(lambda s, ids: users_by_ids(s, ctx.actor.org_id, ids))
-        self.team = self._by_id(lambda s, ids: teams_by_ids(s, ctx.actor.org_id, ids))
-        self.org = self._by_id(self._orgs)
-        self.customer = self._by_id(lambda s, ids: customers_by_ids(s, ctx.actor, ids))
-        self.contact = self._by_id(lambda s, ids: contacts_by_ids(s, ctx.actor, ids))
-        self.lead = self._by_id(lambda s, ids: leads_by_ids(s, ctx.actor, ids))
-        self.opportunity = self._by_id(lambda s, ids: opportunities_by_ids(s, ctx.actor, ids))
+        self._records: dict[str, DataLoader[int, Any]] = {}
+        self.user = self.of("User")
+        self.team = self.of("Team")
+        self.org = self.of("Org")
+        self.customer = self.of("Customer")
+        self.contact = self.of("Contact")
+        self.lead = self.of("Lead")
+        self.opportunity = self.of("Opportunity")
         self.stage_history = self._by_id(lambda s, ids: stage_history_of(s, ctx.actor, ids))
         self.comment_edits = self._by_id(lambda s, ids: edits_of(s, ctx.actor, ids))
-        self.product = self._by_id(lambda s, ids: products_by_ids(s, ctx.actor, ids))
+        self.product = self.of("Product")
         self.price_book_entries = self._by_id(lambda s, ids: entries_of(s, ctx.actor, ids))
-        self.quote = self._by_id(lambda s, ids: quotes_by_ids(s, ctx.actor, ids))
+        self.quote = self.of("Quote")
         self.quote_lines = self._by_id(lambda s, ids: quote_lines_of(s, ctx.actor, ids))
-        self.contract = self._by_id(lambda s, ids: contracts_by_ids(s, ctx.actor, ids))
+        self.contract = self.of("Contract")
         self.contract_steps = self._by_id(lambda s, ids: steps_of(s, ctx.actor, ids))
         self.signatures = self._by_id(lambda s, ids: signatures_of(s, ctx.actor, ids))
         self.installments = self._by_id(lambda s, ids: installments_of(s, ctx.actor, ids))
-        self.invoice = self._by_id(lambda s, ids: invoices_by_ids(s, ctx.actor, ids))
+        self.invoice = self.of("Invoice")
         self.invoice_lines = self._by_id(lambda s, ids: invoice_lines_of(s, ctx.actor, ids))
         self.invoices_of_contract = self._by_id(lambda s, ids: invoices_of_contracts(s, ctx.actor, ids))
         self.invoice_of_installment = self._by_id(lambda s, ids: live_invoices_of_installments(s, ctx.actor, ids))
-        self.payment = self._by_id(lambda s, ids: payments_by_ids(s, ctx.actor, ids))
+        self.payment = self.of("Payment")
         self.allocations_of_payment = self._by_id(lambda s, ids: allocations_of_payments(s, ctx.actor, ids))
         self.allocations_of_invoice = self._by_id(lambda s, ids: allocations_of_invoices(s, ctx.actor, ids))
-        self.project = self._by_id(lambda s, ids: projects_by_ids(s, ctx.actor, ids))
+        self.project = self.of("Project")
         self.project_of_opportunity = self._by_id(lambda s, ids: projects_of_opportunities(s, ctx.actor, ids))
         self.tasks_of_project = self._by_id(lambda s, ids: tasks_of(s, ctx.actor, ids))
         self.members_of_project = self._by_id(lambda s, ids: members_of(s, ctx.actor, ids))
@@ -90,9 +86,14 @@ class Loaders:
         projects = await projects_by_ids(session, self.ctx.actor, ids)
         return await costs_of(session, list(projects.values()))
 
-    async def _orgs(self, session: Any, ids: list[int]) -> dict[int, Org]:
-        org = await session.get(Org, self.ctx.actor.org_id)
-        return {org.id: org} if org and org.id in ids else {}
+    def of(self, type_name: str) -> DataLoader[int, Any]:
+        """The rows of a record type the actor may see, by id (the registry's visibility of the type)."""
+        loader = self._records.get(type_name)
+        if loader is None:
+            visible = RECORD_TYPES[type_name].visible
+            assert visible is not None, f"{type_name} has no rows of its own"
+            loader = self._records[type_name] = self._by_id(lambda s, ids: visible(s, self.ctx.actor, ids))
+        return loader
 
     def _by_id(self, fetch: Callable[[Any, list[int]], Awaitable[dict[int, Any]]]) -> DataLoader[int, Any]:
         async def batch(keys: Sequence[int]) -> list[Any]:

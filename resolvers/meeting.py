@@ -26,8 +26,9 @@ from schema.meeting import (
 )
 from schema.node import decode_id, to_global_id
 
-from .feed import _delivered, _replayer, _start, _timeline_entry, _visible_record
+from .feed import _delivered, _replayer, _start, _timeline_entry
 from .mutation import named, opt_id, run, value
+from .visibility import visible_record
 from .writes import acts, row_rule
 
 
@@ -47,7 +48,7 @@ class MeetingQuery:
     @strawberry.field(description="Meetings held on a record, newest first, with their action items.")
     async def meetings(self, info: strawberry.Info, record_id: strawberry.ID) -> list[Meeting]:
         ctx = info.context
-        type_name, pk = await _visible_record(info, record_id)
+        type_name, pk = await visible_record(info, record_id)
         async with ctx.read() as session:
             rows = await service.meetings_on(session, ctx.actor, type_name, pk)
             items = await service.action_items_of_meetings(session, ctx.actor, [m.id for m in rows])
@@ -67,7 +68,7 @@ class MeetingMutation:
     @strawberry.mutation(description="Record a meeting on a record; action items come from the list and the minutes.")
     async def record_meeting(self, info: strawberry.Info, input: RecordMeetingInput) -> MeetingPayload:
         actor = info.context.actor
-        type_name, pk = await _visible_record(info, input.record_id)
+        type_name, pk = await visible_record(info, input.record_id)
         attendees = [decode_id("User", a) for a in input.attendee_ids or []]
         items = [service.ActionItemInput(title=i.title, owner_id=opt_id("User", i.owner_id), due_at=i.due_at)
                  for i in input.action_items or []]
@@ -85,7 +86,7 @@ class MeetingMutation:
             item = await session.get(service.ActionItem, pk)
         if item is None or item.org_id != actor.org_id:
             raise NotFound("ActionItem", input.id)
-        await _visible_record(info, to_global_id(item.record_type, item.record_id))
+        await visible_record(info, to_global_id(item.record_type, item.record_id))
         return await run(info, lambda s: service.update_action_item(
             s, actor, pk, version=input.version, status=value(input, "status"), due_at=value(input, "due_at"),
             owner_id=opt_id("User", value(input, "owner_id")), set_fields=named(input)), _item_payload)

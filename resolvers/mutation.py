@@ -34,14 +34,6 @@ def named(input_obj: Any, *, skip: tuple[str, ...] = ("id", "version")) -> set[s
             if f.name not in skip and getattr(input_obj, f.name) is not strawberry.UNSET}
 
 
-def field_name(attr: str) -> str:
-    """The GraphQL field an input attribute writes: ``owner_id`` -> ``owner``, ``credit_limit`` -> ``creditLimit``."""
-    if attr.endswith("_id"):
-        attr = attr[:-3]
-    head, *rest = attr.split("_")
-    return head + "".join(p.title() for p in rest)
-
-
 def value(input_obj: Any, name: str) -> Any:
     v = getattr(input_obj, name)
     return None if v is strawberry.UNSET else v

@@ -7,6 +7,7 @@ import strawberry
 from domain.pipeline import opportunity as service
 from domain.pipeline.stage import get_pipeline
 from domain.shared.pagination import PageRequest
+from domain.shared.payload import camel
 from schema.node import decode_id
 from schema.opportunity import (
     CreateOpportunityInput,
@@ -21,7 +22,7 @@ from schema.ordering import OpportunityOrder, OrderDirection
 from schema.pagination import Connection, wants_total
 from schema.pipeline import PipelineStage
 
-from .mutation import field_name, named, opt_id, run, run_create, value
+from .mutation import named, opt_id, run, run_create, value
 from .writes import writes
 
 
@@ -56,7 +57,7 @@ class OpportunityQuery:
         ctx.authz.require_read("Opportunity", [
             name for name, used in (("stage", flt.stage), ("owner", flt.owner_id), ("customer", flt.customer_id),
                                     ("name", flt.search)) if used
-        ] + [field_name(order.field.value.lower())])
+        ] + [camel(order.field.value.lower())])
         async with ctx.read() as session:
             page = await service.list_opportunities(session, actor, domain_filter, req, sort=order.field.value,
                                                     with_total=wants_total(info))

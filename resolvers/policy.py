@@ -7,6 +7,7 @@ import strawberry
 from authz import admin
 from authz.admin import TYPE_ACTIONS
 from authz.store import current_version
+from domain.registry import GUARDED_TYPES, OWNED_TYPES
 from domain.shared.errors import NotFound
 from domain.shared.scope import Scope, share_record
 from domain.tenancy.user import set_cost_rate, set_manager, set_roles
@@ -26,12 +27,10 @@ from schema.policy import (
 )
 from schema.user import User
 
-from .guard import GUARDED_TYPES, graphql_fields
+from .guard import graphql_fields
 from .mutation import opt_id, run
 from .writes import acts, row_rule, writes
 
-SCOPED_TYPES = ("Customer", "Lead", "Opportunity", "Quote", "Contract", "Invoice")
-"""Types with an owner: row scopes own/team/org apply, and records can be shared."""
 ACTIONS = TYPE_ACTIONS
 
 
@@ -130,7 +129,7 @@ class PolicyMutation:
 
         async def work(session):
             await admin.set_row_scope(session, actor, role=input.role, record_type=input.type.strip(),
-                                      scope=Scope(input.scope), known_types=set(SCOPED_TYPES))
+                                      scope=Scope(input.scope), known_types=set(OWNED_TYPES))
             return await current_version(session, actor.org_id)
 
         payload = await run(info, work, _policy_payload)
@@ -145,10 +144,10 @@ class PolicyMutation:
         ctx = info.context
         actor = ctx.actor
         type_name, pk = from_global_id(input.record_id)
-        if type_name not in SCOPED_TYPES:
+        if type_name not in OWNED_TYPES:
             raise NotFound(type_name, input.record_id)
         ctx.authz.require(type_name, "share")
-        if await getattr(ctx.loaders, type_name.lower()).load(pk) is None:
+        if await ctx.loaders.of(type_name).load(pk) is None:
             raise NotFound(type_name, input.record_id)
         user_id = opt_id("User", input.user_id)
         team_id = opt_id("Team", input.team_id)

@@ -25,8 +25,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from authz.guard import Guard
-
-from .mutation import field_name
+from domain.shared.payload import camel
 
 NOT_FIELDS = ("id", "version", "idempotency_key")
 
@@ -65,7 +64,7 @@ class Writes(FieldExtension):
             return self.fields[attr]
         if not self.writes_fields or attr in NOT_FIELDS:
             return None
-        return f"{self.record_type}.{field_name(attr)}"
+        return f"{self.record_type}.{camel(attr)}"
 
     def written(self, input_obj: Any) -> list[str]:
         """Every ``Type.field`` this input writes."""

@@ -1,56 +1,13 @@
-"""The record types the API exposes, declared once: which are governed field by field by the org's
-policy, which fields copy or derive from another (and so are guarded like their sources), and what
-every outward event carries, key by key, with the schema field whose read permission governs it.
-
-Deny by default: a payload key no declaration names is never delivered; a field derived from a
-guarded one is readable only by whoever may read every source. The event filter, the field guard,
-the policy admin API and the leak tests all read this module; nothing else lists record types.
+"""What every outward event carries, key by key, with the schema field whose read permission governs
+each key. Deny by default: a payload key no declaration names is never delivered. Strings only (no
+model, no area): the event filter and the leak tests read it through ``domain.registry``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .payload import camel
-
-
-@dataclass(frozen=True)
-class RecordType:
-    name: str
-    guarded: bool = True
-    """Its fields are read and written under the org policy's ``Type.field`` rules."""
-    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Field → the ``Type.field`` values it copies or is computed from."""
-
-
-RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
-    RecordType("Customer"), RecordType("Contact"), RecordType("Interaction"), RecordType("Lead"),
-    RecordType("Opportunity"), RecordType("User"), RecordType("Product"), RecordType("PriceBook"),
-    RecordType("Quote"), RecordType("Contract"), RecordType("Invoice"), RecordType("Payment"),
-    RecordType("Project", derived={
-        # A project's budget is its deal's amount, or its contract's when one is signed.
-        "budget": ("Opportunity.amount", "Contract.amount"),
-    }),
-    RecordType("Task"), RecordType("TimeEntry"),
-    RecordType("ChangeRequest", guarded=False, derived={
-        "budgetBefore": ("Project.budget",), "budgetDelta": ("Project.budget",),
-    }),
-    RecordType("CostFigures", guarded=False, derived={"budget": ("Project.budget",)}),
-    RecordType("Expense", guarded=False), RecordType("Timesheet", guarded=False),
-    RecordType("Meeting", guarded=False), RecordType("ActionItem", guarded=False),
-    RecordType("Comment", guarded=False), RecordType("ProjectTemplate", guarded=False),
-    RecordType("Org", guarded=False),
-)}
-
-GUARDED_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.guarded)
-
-
-def sources(type_name: str, field_name: str) -> tuple[str, ...]:
-    """The ``Type.field`` values a field copies or derives from (empty for a field of its own)."""
-    record_type = RECORD_TYPES.get(type_name)
-    return record_type.derived.get(field_name, ()) if record_type else ()
-
+from ..shared.payload import camel
 
 # --- event payloads -------------------------------------------------------------------------------
 
@@ -85,16 +42,10 @@ def _shape(type_name: str, keys: str, **mapped: Key | str) -> dict[str, Key]:
     (``ownerId`` → ``owner``); ``mapped`` names the others (a string is one ``Type.field``)."""
     out: dict[str, Key] = {"id": ID, "version": ID}
     for key in keys.split():
-        out[key] = (f"{type_name}.{_field(key)}",)
+        out[key] = (f"{type_name}.{camel(key)}",)
     for key, value in mapped.items():
         out[key] = (value,) if isinstance(value, str) else value
     return out
-
-
-def _field(key: str) -> str:
-    """``owner_id`` / ``ownerId`` → ``owner``; ``credit_limit`` → ``creditLimit``."""
-    name = camel(key)
-    return name[:-2] if name.endswith("Id") and len(name) > 2 else name
 
 
 SHAPES: dict[str, dict[str, Key]] = {
@@ -273,31 +224,8 @@ def shape_key(shape: str, key: str) -> Key | None:
     keys = SHAPES.get(shape, {})
     if key in keys:
         return keys[key]
-    wanted = _field(key)
+    wanted = camel(key)
     for name, declared in keys.items():
-        if _field(name) == wanted:
+        if camel(name) == wanted:
             return declared
     return None
-
-
-def governing_fields() -> set[str]:
-    """Every ``Type.field`` a payload declaration names (each must be a field of the schema)."""
-    out: set[str] = set()
-
-    def add(key: Key) -> None:
-        if isinstance(key, Nested):
-            out.update(key.governs)
-        elif isinstance(key, tuple):
-            out.update(key)
-
-    for keys in SHAPES.values():
-        for key in keys.values():
-            add(key)
-    for topic in TOPICS.values():
-        for key in topic.keys.values():
-            add(key)
-    for record_type in RECORD_TYPES.values():
-        for srcs in record_type.derived.values():
-            out.update(srcs)
-        out.update(f"{record_type.name}.{f}" for f in record_type.derived)
-    return out

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from authz.store import MODEL_CONF, CasbinRule, current_version, default_lines
 from domain.crm.customer import CustomerInput, create_customer
 from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.shared.registry import sources
+from domain.registry import GUARDED_TYPES, sources
 from domain.shared.scope import RecordShare
 from domain.tenancy.org import create_org, create_team
 from domain.tenancy.user import ROLES, User, create_user
@@ -30,8 +30,6 @@ from tandem.settings import Settings
 from tests.conftest import actor_of
 
 SDL = build_schema((Path(__file__).parents[2] / "schema.graphql").read_text(encoding="utf-8"))
-GUARDED_TYPES = ("Contact", "Contract", "Customer", "Interaction", "Invoice", "Lead", "Opportunity", "Payment",
-                 "PriceBook", "Product", "Project", "Quote", "Task", "TimeEntry", "User")
 TYPE_ACTIONS = ("create", "update", "delete", "share", "approve", "plan", "terminate", "issue", "void", "credit",
                 "allocate", "receivables")
 AMOUNT = "4820000.00"
@@ -544,7 +542,7 @@ def expected_permissions(enforcer: casbin.Enforcer, role: str, org_id: int) -> l
             readable(*source.split(".", 1)) for source in sources(type_name, f)))
 
     out = []
-    for type_name in GUARDED_TYPES:
+    for type_name in sorted(GUARDED_TYPES):
         fields = list(SDL.get_type(type_name).fields)  # type: ignore[union-attr]
         scoped = scope_of.get(type_name, type_name)
         scope = "ORG" if type_name == "User" else next(

@@ -19,8 +19,7 @@ from sqlalchemy import select
 
 from authz.guard import Guard
 from domain.collaboration.timeline import describe
-from domain.shared.outbox import OutboxEvent
-from domain.shared.registry import (
+from domain.registry import (
     RECORD_TYPES,
     SHAPES,
     TOPICS,
@@ -30,8 +29,9 @@ from domain.shared.registry import (
     payload_keys,
     shape_key,
 )
+from domain.shared.outbox import OutboxEvent
 from schema.node import from_global_id
-from tests.realtime.test_subscriptions import CHANGE_FEED, TIMELINE, connect
+from tests.factories.realtime import CHANGE_FEED, TIMELINE, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ["admin@demo.test", "manager@demo.test", "rep1@demo.test", "rep2@demo.test", "pm@demo.test",
@@ -67,7 +67,7 @@ def test_every_topic_the_code_emits_is_declared_and_every_declared_topic_is_emit
     emitted = emitted_topics()
     assert len(emitted) > 60  # the scan sees the code (a broken scan would pass everything)
     undeclared = {t: where for t, where in emitted.items() if t not in TOPICS}
-    assert not undeclared, f"declare these topics in domain/shared/registry.py: {undeclared}"
+    assert not undeclared, f"declare these topics in domain/registry/payloads.py: {undeclared}"
     assert not set(TOPICS) - set(emitted), "declared topics nothing emits (stale declarations)"
 
 

@@ -1,0 +1,57 @@
+"""The record-type registry: every record type the API exposes (``records``) and what every outward
+event carries (``payloads``), declared once.
+
+It sits above the areas (it names their models and visibility functions) and below every outer layer:
+``node(id)``, the field guard, the event filter, the policy admin API, the visibility module and the
+tenancy and leak tests read it. Deny by default: a payload key no declaration names is never
+delivered; a field derived from a guarded one is readable only by whoever may read every source.
+"""
+
+from __future__ import annotations
+
+from .payloads import ID, SHAPES, TOPICS, Changes, Governs, Key, Nested, Topic, payload_keys, shape_key
+from .records import (
+    GUARDED_TYPES,
+    NODE_TYPES,
+    ORG_WIDE_TYPES,
+    OWNED_TYPES,
+    RECORD_TYPES,
+    TIMELINE_TYPES,
+    RecordType,
+    Visible,
+    scope_type,
+    sources,
+)
+
+
+def governing_fields() -> set[str]:
+    """Every ``Type.field`` a payload or derivation declaration names (each must be a field of the schema)."""
+    out: set[str] = set()
+
+    def add(key: Key) -> None:
+        if isinstance(key, Nested):
+            out.update(key.governs)
+        elif isinstance(key, tuple):
+            out.update(key)
+
+    for keys in SHAPES.values():
+        for key in keys.values():
+            add(key)
+    for topic in TOPICS.values():
+        for key in topic.keys.values():
+            add(key)
+    for record_type in RECORD_TYPES.values():
+        for srcs in record_type.derived.values():
+            out.update(srcs)
+        out.update(f"{record_type.name}.{f}" for f in record_type.derived)
+        if record_type.readable_with:
+            out.add(record_type.readable_with)
+    return out
+
+
+__all__ = [
+    "GUARDED_TYPES", "ID", "NODE_TYPES", "ORG_WIDE_TYPES", "OWNED_TYPES", "RECORD_TYPES", "SHAPES", "TIMELINE_TYPES",
+    "TOPICS",
+    "Changes", "Governs", "Key", "Nested", "RecordType", "Topic", "Visible", "governing_fields", "payload_keys",
+    "scope_type", "shape_key", "sources",
+]
