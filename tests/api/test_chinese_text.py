@@ -10,7 +10,7 @@ from typing import Any
 from domain.tenancy.org import create_org
 from domain.tenancy.user import User, create_user
 from tests.conftest import GraphQLClient
-from tests.realtime.test_subscriptions import Socket, connect, feed_end
+from tests.factories.realtime import Socket, connect, feed_end
 
 REP1 = "rep1@demo.test"
 MANAGER = "manager@demo.test"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schema.node import to_global_id
-from tests.realtime.test_subscriptions import connect
+from tests.factories.realtime import connect
 
 CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
   customer { id } userErrors { code } } }"""

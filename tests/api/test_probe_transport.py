@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tandem.app import create_app
-from tests.realtime.test_subscriptions import connect
+from tests.factories.realtime import connect
 
 ROOT_FAILS = """
 query ($id: ID!) { node(id: $id) { id } customers(last: -1) { totalCount } }

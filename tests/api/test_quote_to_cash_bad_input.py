@@ -12,45 +12,36 @@ from typing import Any
 
 import pytest
 
-from tests.api.q2c import (
-    ACME_ADMIN,
-    ADMIN,
+from tests.factories.api.answers import error_code, ok, user_errors
+from tests.factories.api.crm import new_customer, new_opportunity
+from tests.factories.api.quote_to_cash import (
     APPROVE_STEP,
     CREATE_CONTRACT,
     CREATE_INVOICE,
     CREATE_PRODUCT,
     CREATE_QUOTE,
     DOCUMENT_SHA256,
-    FINANCE,
     ISSUE_INVOICE,
-    MANAGER,
     RECORD_PAYMENT,
-    REP1,
-    SERVICE,
     SET_PLAN,
     SIGN,
     active_contract,
     approved_contract,
     document,
-    error_code,
     issued_invoice,
-    line,
     new_contract,
-    new_customer,
-    new_opportunity,
     new_payment,
     new_product,
     new_quote,
-    ok,
     pending_quote,
+    quote_line,
     request_signatures,
     set_plan,
     sign,
     submitted_contract,
-    unique,
-    user_errors,
-    user_id,
 )
+from tests.factories.api.users import ACME_ADMIN, ADMIN, FINANCE, MANAGER, REP1, SERVICE, user_id
+from tests.factories.names import unique
 
 CONTRACT = """
 query ($id: ID!) {
@@ -431,7 +422,7 @@ async def test_quote_line_with_a_quantity_that_is_not_positive_is_invalid_quanti
     opportunity = await new_opportunity(gql)
     # when
     result = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"],
-                                                "lines": [line(), line(quantity=quantity)]}})
+                                                "lines": [quote_line(), quote_line(quantity=quantity)]}})
     # then
     assert user_errors(result, "createQuote") == [(["lines", "1", "quantity"], "INVALID_QUANTITY")]
     assert await _count(gql, QUOTES_OF_OPPORTUNITY, opportunity["id"], as_=REP1) == 0
@@ -443,7 +434,7 @@ async def test_quote_line_discount_outside_0_to_100_is_invalid_discount(gql, dis
     opportunity = await new_opportunity(gql)
     # when
     result = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"],
-                                                "lines": [line(discountPercent=discount)]}})
+                                                "lines": [quote_line(discountPercent=discount)]}})
     # then
     assert user_errors(result, "createQuote") == [(["lines", "0", "discountPercent"], "INVALID_DISCOUNT")]
     assert await _count(gql, QUOTES_OF_OPPORTUNITY, opportunity["id"], as_=REP1) == 0
@@ -454,7 +445,7 @@ async def test_discount_over_100_on_an_edit_is_invalid_discount_and_keeps_the_li
     quote = await new_quote(gql)
     # when
     result = await gql(UPDATE_QUOTE, {"input": {"id": quote["id"], "version": quote["version"],
-                                                "lines": [line(quantity="3", discountPercent="101")]}})
+                                                "lines": [quote_line(quantity="3", discountPercent="101")]}})
     # then
     assert user_errors(result, "updateQuote") == [(["lines", "0", "discountPercent"], "INVALID_DISCOUNT")]
     after = await _read(gql, QUOTE, quote["id"], as_=REP1)
@@ -464,7 +455,7 @@ async def test_discount_over_100_on_an_edit_is_invalid_discount_and_keeps_the_li
 async def test_create_quote_retried_with_its_idempotency_key_returns_the_first_quote(gql):
     # given
     opportunity = await new_opportunity(gql)
-    data = {"opportunityId": opportunity["id"], "lines": [line()], "idempotencyKey": str(uuid.uuid4())}
+    data = {"opportunityId": opportunity["id"], "lines": [quote_line()], "idempotencyKey": str(uuid.uuid4())}
     first = ok(await gql(CREATE_QUOTE, {"input": data}), "createQuote")["quote"]
     # when the client retries
     retried = ok(await gql(CREATE_QUOTE, {"input": data}), "createQuote")["quote"]
@@ -477,10 +468,10 @@ async def test_create_quote_retried_with_its_idempotency_key_returns_the_first_q
 async def test_create_quote_with_a_used_idempotency_key_and_another_input_is_refused(gql):
     # given
     opportunity = await new_opportunity(gql)
-    data = {"opportunityId": opportunity["id"], "lines": [line()], "idempotencyKey": str(uuid.uuid4())}
+    data = {"opportunityId": opportunity["id"], "lines": [quote_line()], "idempotencyKey": str(uuid.uuid4())}
     ok(await gql(CREATE_QUOTE, {"input": data}), "createQuote")
     # when
-    result = await gql(CREATE_QUOTE, {"input": {**data, "lines": [line(quantity="11")]}})
+    result = await gql(CREATE_QUOTE, {"input": {**data, "lines": [quote_line(quantity="11")]}})
     # then
     assert error_code(result) == "IDEMPOTENCY_KEY_REUSED"
     assert await _count(gql, QUOTES_OF_OPPORTUNITY, opportunity["id"], as_=REP1) == 1
@@ -508,7 +499,7 @@ async def test_quote_quantity_that_is_not_a_decimal_string_is_bad_user_input(gql
     opportunity = await new_opportunity(gql)
     # when
     result = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"],
-                                                "lines": [line(quantity=quantity)]}})
+                                                "lines": [quote_line(quantity=quantity)]}})
     # then
     assert error_code(result) == "BAD_USER_INPUT"
     assert await _count(gql, QUOTES_OF_OPPORTUNITY, opportunity["id"], as_=REP1) == 0
@@ -547,7 +538,7 @@ async def test_product_quote_and_contract_in_an_unknown_currency_are_invalid_cur
     product = await gql(CREATE_PRODUCT, {"input": {"code": code, "name": "Widget", "currency": "XYZ"}},
                         as_=FINANCE)
     quote = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "currency": "RMB",
-                                               "lines": [line()]}})
+                                               "lines": [quote_line()]}})
     contract = await gql(CREATE_CONTRACT, {"input": {"customerId": opportunity["customerId"], "amount": "100.00",
                                                      "currency": "ABC", "document": document()}})
     # then
@@ -695,7 +686,7 @@ async def acme(gql) -> dict[str, Any]:
     customer_id = found["customer"]["id"]
     product = await new_product(gql, as_=ACME_ADMIN, name="Acme consulting day")
     quote = await new_quote(gql, as_=ACME_ADMIN, opportunityId=found["id"], customerId=customer_id,
-                            lines=[line(productId=product["id"], unitPrice="450.00", discountPercent="30")])
+                            lines=[quote_line(productId=product["id"], unitPrice="450.00", discountPercent="30")])
     ok(await gql("""mutation ($id: ID!) { submitQuoteForApproval(input: {id: $id}) { userErrors { code } } }""",
                  {"id": quote["id"]}, as_=ACME_ADMIN), "submitQuoteForApproval")
     contract = await new_contract(gql, as_=ACME_ADMIN, customerId=customer_id)
@@ -726,9 +717,9 @@ async def test_quoting_another_orgs_opportunity_or_product_is_not_found(gql, acm
     # given
     opportunity = await new_opportunity(gql)
     # when
-    on_theirs = await gql(CREATE_QUOTE, {"input": {"opportunityId": acme["Opportunity"], "lines": [line()]}})
+    on_theirs = await gql(CREATE_QUOTE, {"input": {"opportunityId": acme["Opportunity"], "lines": [quote_line()]}})
     with_their_product = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "lines": [
-        line(productId=acme["Product"])]}})
+        quote_line(productId=acme["Product"])]}})
     # then
     assert error_code(on_theirs) == error_code(with_their_product) == "NOT_FOUND"
     assert await _count(gql, QUOTES_OF_OPPORTUNITY, opportunity["id"], as_=REP1) == 0

@@ -10,38 +10,27 @@ from typing import Any
 
 import pytest
 
-from tests.api.q2c import (
-    ACME_ADMIN,
-    ACME_REP,
-    ADMIN,
+from tests.factories.api.answers import error_code, ok
+from tests.factories.api.crm import new_customer, new_opportunity
+from tests.factories.api.quote_to_cash import (
     ALLOCATE_AUTOMATICALLY,
     CREATE_INVOICE,
     CREATE_PRODUCT,
     CREATE_QUOTE,
-    FINANCE,
     ISSUE_INVOICE,
-    MANAGER,
-    MARKETING,
-    PM,
     RECORD_PAYMENT,
-    REP1,
-    REP2,
-    SERVICE,
     accepted_quote,
     active_contract,
-    error_code,
     issue_installment,
     issued_invoice,
-    line,
-    new_customer,
-    new_opportunity,
     new_payment,
     new_product,
-    ok,
     pending_quote,
+    quote_line,
     set_plan,
-    unique,
 )
+from tests.factories.api.users import ACME_ADMIN, ACME_REP, ADMIN, FINANCE, MANAGER, MARKETING, PM, REP1, REP2, SERVICE
+from tests.factories.names import unique
 
 ROLE_OF = {ADMIN: "admin", MANAGER: "sales_manager", REP1: "rep1", REP2: "rep2", PM: "project_manager",
            FINANCE: "finance", SERVICE: "service", MARKETING: "marketing", ACME_ADMIN: "acme-admin",
@@ -110,7 +99,7 @@ async def test_reps_and_managers_may_quote_their_opportunities(gql, as_):
     # given
     opportunity = await new_opportunity(gql, as_=as_)
     # when
-    result = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "lines": [line()]}}, as_=as_)
+    result = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "lines": [quote_line()]}}, as_=as_)
     # then
     assert ok(result, "createQuote")["quote"]["status"] == "DRAFT"
     assert (await gql(QUOTES_OF_OPPORTUNITY, {"id": opportunity["id"]}, as_=as_))["data"]["quotes"]["totalCount"] == 1
@@ -121,7 +110,7 @@ async def test_other_roles_may_not_quote(gql, as_):
     # given
     opportunity = await new_opportunity(gql)
     # when
-    result = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "lines": [line()]}}, as_=as_)
+    result = await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "lines": [quote_line()]}}, as_=as_)
     # then
     assert error_code(result) == "FORBIDDEN"
     assert (await gql(QUOTES_OF_OPPORTUNITY, {"id": opportunity["id"]}, as_=REP1))["data"]["quotes"]["totalCount"] == 0

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.q2c import (
+from tests.factories.api.answers import ok
+from tests.factories.api.crm import new_customer, new_opportunity
+from tests.factories.api.quote_to_cash import (
     ALLOCATE_AUTOMATICALLY,
     APPROVE_QUOTE,
-    FINANCE,
-    MANAGER,
-    MARKETING,
-    REP1,
-    SERVICE,
     SUBMIT_CONTRACT,
     accepted_quote,
     active_contract,
@@ -21,18 +18,15 @@ from tests.api.q2c import (
     issue_installment,
     issued_invoice,
     new_contract,
-    new_customer,
-    new_opportunity,
     new_payment,
     new_quote,
-    ok,
     pending_quote,
     request_signatures,
     set_plan,
     sign,
-    user_id,
 )
-from tests.realtime.test_subscriptions import CHANGE_FEED, TIMELINE, Socket, connect, feed_end
+from tests.factories.api.users import FINANCE, MANAGER, MARKETING, REP1, SERVICE, user_id
+from tests.factories.realtime import CHANGE_FEED, TIMELINE, Socket, connect, feed_end
 
 NOTIFICATIONS = """
 subscription ($after: String) {

@@ -5,303 +5,36 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import json
-import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
-from httpx_ws import WebSocketDisconnect, aconnect_ws
-from httpx_ws.transport import ASGIWebSocketTransport
+from httpx_ws import WebSocketDisconnect
 
 from domain.collaboration.comment import add_comment
 from realtime.channels import record_channel
 from schema.node import from_global_id
-from tandem.app import create_app
 from tandem.auth import mint_token
-from tandem.db import outbox_listeners
 from tandem.settings import Settings
 from tests.conftest import actor_of
-
-BASE = "http://tandem.test"
-PROTOCOL = "graphql-transport-ws"
-WAIT = 10.0
-"""Deadline for anything we expect to arrive."""
-QUIET = 1.5
-"""How long we listen to conclude that nothing more arrives."""
-
-TIMELINE = """
-subscription ($recordId: ID!, $after: String) {
-  recordTimeline(recordId: $recordId, after: $after) {
-    cursor kind summary recordType recordId data actor { email }
-  }
-}"""
-
-COMMENT_THREAD = """
-subscription ($recordId: ID!, $after: String) {
-  commentThread(recordId: $recordId, after: $after) { cursor kind recordType recordId data actor { email } }
-}"""
-
-CHANGE_FEED = """
-subscription ($types: [String!], $after: String) {
-  changeFeed(types: $types, after: $after) {
-    cursor topic recordType recordId operation payload actor { email }
-  }
-}"""
-
-FEED_PAGE = """
-query ($after: String) { changeEvents(after: $after, first: 500) { endCursor hasMore } }"""
-
-CREATE_CUSTOMER = """
-mutation ($input: CreateCustomerInput!) {
-  createCustomer(input: $input) { customer { id } userErrors { field code } }
-}"""
-
-CREATE_OPPORTUNITY = """
-mutation ($input: CreateOpportunityInput!) {
-  createOpportunity(input: $input) { opportunity { id version } userErrors { field code } }
-}"""
+from tests.factories.api.crm import log_call, move_stage, new_customer, new_opportunity, post_comment
+from tests.factories.realtime import (
+    CHANGE_FEED,
+    COMMENT_THREAD,
+    QUIET,
+    TIMELINE,
+    StalledClient,
+    app_with,
+    connect,
+    error_codes,
+    feed_end,
+    shared_relay_paused,
+)
 
 UPDATE_OPPORTUNITY = """
 mutation ($input: UpdateOpportunityInput!) {
   updateOpportunity(input: $input) { opportunity { id version } userErrors { field code } }
 }"""
-
-MOVE_STAGE = """
-mutation ($input: MoveOpportunityStageInput!) {
-  moveOpportunityStage(input: $input) { opportunity { id version } userErrors { field code } }
-}"""
-
-ADD_COMMENT = """
-mutation ($input: AddCommentInput!) {
-  addComment(input: $input) { comment { id } userErrors { field code } }
-}"""
-
-LOG_INTERACTION = """
-mutation ($input: LogInteractionInput!) {
-  logInteraction(input: $input) { interaction { id } userErrors { field code } }
-}"""
-
-
-# ---------------------------------------------------------------------------------------------
-# A graphql-transport-ws client with a deadline on every receive
-# ---------------------------------------------------------------------------------------------
-
-
-class Socket:
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.held: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send_json(message)
-
-    async def receive(self, within: float = WAIT) -> dict[str, Any]:
-        return await asyncio.wait_for(self.ws.receive_json(), within)
-
-    async def init(self, token: str) -> dict[str, Any]:
-        await self.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        return await self.receive()
-
-    async def subscribe(self, op_id: str, query: str, variables: dict[str, Any]) -> None:
-        await self.send({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}})
-
-    async def message(self, op_id: str, within: float = WAIT) -> dict[str, Any]:
-        """The next message of one operation (others are held for their own readers)."""
-        if self.held[op_id]:
-            return self.held[op_id].pop(0)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            message = await self.receive(max(0.0, deadline - loop.time()))
-            if message.get("id") == op_id:
-                return message
-            self.held[message.get("id")].append(message)
-
-    async def events(self, op_id: str, count: int, field: str) -> list[dict[str, Any]]:
-        """``count`` events of a subscription; fails on an error, a completion or a missing event."""
-        out = []
-        for _ in range(count):
-            message = await self.message(op_id)
-            assert message["type"] == "next", message
-            assert "errors" not in message["payload"], message
-            out.append(message["payload"]["data"][field])
-        return out
-
-    async def nothing_more(self, seconds: float = QUIET) -> list[dict[str, Any]]:
-        """Whatever arrives within ``seconds`` (a test expecting silence asserts this is empty)."""
-        got = [m for messages in self.held.values() for m in messages]
-        self.held.clear()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while (left := deadline - loop.time()) > 0:
-            try:
-                got.append(await self.receive(left))
-            except TimeoutError:
-                break
-        return got
-
-
-@contextlib.asynccontextmanager
-async def connect(app: Any, token: str | None = None, *, subprotocols: list[str] | None = None,
-                  ) -> AsyncIterator[Socket]:
-    """A websocket to ``/graphql``; with ``token``, initialised and acknowledged."""
-    async with (
-        httpx.AsyncClient(transport=ASGIWebSocketTransport(app), base_url=BASE) as http,
-        aconnect_ws(f"{BASE}/graphql", http, subprotocols=[PROTOCOL] if subprotocols is None else subprotocols)
-        as ws,
-    ):
-        socket = Socket(ws)
-        if token is not None:
-            ack = await socket.init(token)
-            assert ack["type"] == "connection_ack", ack
-        yield socket
-
-
-@contextlib.asynccontextmanager
-async def app_with(settings: Settings, **overrides: Any) -> AsyncIterator[Any]:
-    """An app of its own, with other settings, for the length of a test."""
-    application = create_app(settings.model_copy(update=overrides))
-    async with application.router.lifespan_context(application):
-        try:
-            yield application
-        finally:
-            await halt(application.state.relay)
-
-
-async def halt(relay: Any) -> None:
-    """Stop a relay's task for sure. ``Relay.stop()`` alone can hang on Python 3.11: a wake-up
-    that lands as the task is cancelled makes ``asyncio.wait_for`` swallow the cancellation."""
-    task = relay._task
-    while task is not None and not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.5)
-
-
-@contextlib.asynccontextmanager
-async def shared_relay_paused(shared: Any) -> AsyncIterator[None]:
-    """The session app's relay sits out: with the in-memory broker an event reaches only the
-    subscribers of the app whose relay published it, so a test app must publish its own."""
-    relay = shared.state.relay
-    outbox_listeners.remove(relay.wake)
-    await halt(relay)
-    await relay.stop()
-    try:
-        yield
-    finally:
-        outbox_listeners.append(relay.wake)
-        await relay.start()
-
-
-class StalledClient:
-    """A graphql-transport-ws client driven at the ASGI level that can stop reading: the server's
-    sends then block, as they do when a client stops reading its TCP socket."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.to_server: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.from_server: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.reading = asyncio.Event()
-        self.reading.set()
-        self.task: asyncio.Task[None] | None = None
-
-    async def _server_sends(self, message: dict[str, Any]) -> None:
-        await self.reading.wait()
-        await self.from_server.put(message)
-
-    async def __aenter__(self) -> StalledClient:
-        scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "http_version": "1.1",
-                 "path": "/graphql", "raw_path": b"/graphql", "root_path": "", "query_string": b"",
-                 "headers": [(b"host", b"tandem.test")], "client": ("127.0.0.1", 50000),
-                 "server": ("tandem.test", 80), "subprotocols": [PROTOCOL], "state": {}}
-        self.task = asyncio.create_task(self.app(scope, self.to_server.get, self._server_sends))
-        await self.to_server.put({"type": "websocket.connect"})
-        accept = await asyncio.wait_for(self.from_server.get(), WAIT)
-        assert accept["type"] == "websocket.accept", accept
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.reading.set()
-        await self.to_server.put({"type": "websocket.disconnect", "code": 1000})
-        assert self.task is not None
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.task, WAIT)
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.to_server.put({"type": "websocket.receive", "text": json.dumps(message)})
-
-    async def receive(self, within: float = WAIT) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.from_server.get(), within)
-        assert raw["type"] == "websocket.send", raw
-        return json.loads(raw["text"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Factories: records made over HTTP by the demo users, the way another client would
-# ---------------------------------------------------------------------------------------------
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-async def new_customer(gql: Any, *, as_: str = "rep1@demo.test", **overrides: Any) -> str:
-    result = await gql(CREATE_CUSTOMER, {"input": {"name": unique("Customer"), **overrides}}, as_=as_)
-    payload = result["data"]["createCustomer"]
-    assert payload["userErrors"] == [], payload
-    return payload["customer"]["id"]
-
-
-async def new_opportunity(gql: Any, *, as_: str = "rep1@demo.test", **overrides: Any) -> dict[str, Any]:
-    """A fresh opportunity (in initial_contact) on a fresh customer; ``customerId`` included."""
-    customer_id = overrides.pop("customerId", None) or await new_customer(gql, as_=as_)
-    fields = {"customerId": customer_id, "name": unique("Deal"), "amount": "125000.00", "currency": "CNY",
-              **overrides}
-    result = await gql(CREATE_OPPORTUNITY, {"input": fields}, as_=as_)
-    payload = result["data"]["createOpportunity"]
-    assert payload["userErrors"] == [], payload
-    return {**payload["opportunity"], "customerId": customer_id, "name": fields["name"]}
-
-
-async def move_stage(gql: Any, opportunity: dict[str, Any], stage: str, *, as_: str = "rep1@demo.test") -> None:
-    result = await gql(MOVE_STAGE, {"input": {"id": opportunity["id"], "version": opportunity["version"],
-                                              "stage": stage}}, as_=as_)
-    payload = result["data"]["moveOpportunityStage"]
-    assert payload["userErrors"] == [], payload
-    opportunity["version"] = payload["opportunity"]["version"]
-
-
-async def comment(gql: Any, record_id: str, body: str, *, as_: str = "rep1@demo.test") -> str:
-    result = await gql(ADD_COMMENT, {"input": {"recordId": record_id, "body": body}}, as_=as_)
-    payload = result["data"]["addComment"]
-    assert payload["userErrors"] == [], payload
-    return payload["comment"]["id"]
-
-
-async def log_call(gql: Any, opportunity: dict[str, Any], summary: str, *, as_: str = "rep1@demo.test") -> None:
-    result = await gql(LOG_INTERACTION, {"input": {"customerId": opportunity["customerId"], "kind": "CALL",
-                                                   "opportunityId": opportunity["id"], "summary": summary}}, as_=as_)
-    assert result["data"]["logInteraction"]["userErrors"] == [], result
-
-
-async def feed_end(gql: Any, app: Any, *, as_: str) -> str:
-    """The change feed's current end, read the way a client would (so a test hears only new events)."""
-    await app.state.relay.drain()
-    after = None
-    while True:
-        page = (await gql(FEED_PAGE, {"after": after}, as_=as_))["data"]["changeEvents"]
-        after = page["endCursor"]
-        if not page["hasMore"]:
-            return after
-
-
-def error_codes(message: dict[str, Any]) -> list[str]:
-    return [e.get("extensions", {}).get("code") for e in message["payload"]["errors"]]
-
 
 # ---------------------------------------------------------------------------------------------
 # Connecting
@@ -457,7 +190,7 @@ async def test_record_timeline_replays_history_then_streams_live_changes_in_orde
 
         # when another client works on the opportunity
         await move_stage(gql, opportunity, "negotiation", as_="manager@demo.test")
-        await comment(gql, opportunity["id"], "Pricing approved", as_="manager@demo.test")
+        await post_comment(gql, opportunity["id"], "Pricing approved", as_="manager@demo.test")
         await log_call(gql, opportunity, "Called the CIO about the rollout")
         await app.state.relay.drain()
         live = await socket.events("1", 3, "recordTimeline")
@@ -488,14 +221,15 @@ async def test_reconnecting_with_the_last_cursor_delivers_every_missed_event_in_
         await app.state.relay.drain()
         [last] = await socket.events("1", 1, "recordTimeline")
     for i in range(50):
-        await comment(gql, opportunity["id"], f"missed {i:02d}", as_=("rep1@demo.test", "manager@demo.test")[i % 2])
+        author = ("rep1@demo.test", "manager@demo.test")[i % 2]
+        await post_comment(gql, opportunity["id"], f"missed {i:02d}", as_=author)
     await app.state.relay.drain()
 
     # when
     async with connect(app, gql.token("rep1@demo.test")) as socket:
         await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"], "after": last["cursor"]})
         missed = await socket.events("1", 50, "recordTimeline")
-        await comment(gql, opportunity["id"], "live again", as_="manager@demo.test")
+        await post_comment(gql, opportunity["id"], "live again", as_="manager@demo.test")
         await app.state.relay.drain()
         [live] = await socket.events("1", 1, "recordTimeline")
 
@@ -519,8 +253,8 @@ async def test_two_people_on_one_opportunity_see_each_others_changes_live(app: A
             await socket.events("1", 1, "recordTimeline")
 
         # when
-        await comment(gql, opportunity["id"], "Customer wants a demo", as_="rep1@demo.test")
-        await comment(gql, opportunity["id"], "I'll join the demo", as_="manager@demo.test")
+        await post_comment(gql, opportunity["id"], "Customer wants a demo", as_="rep1@demo.test")
+        await post_comment(gql, opportunity["id"], "I'll join the demo", as_="manager@demo.test")
         await move_stage(gql, opportunity, "proposal", as_="manager@demo.test")
         await app.state.relay.drain()
         seen_by_rep1 = await rep1.events("1", 3, "recordTimeline")
@@ -542,14 +276,14 @@ async def test_two_people_on_one_opportunity_see_each_others_changes_live(app: A
 async def test_comment_thread_carries_only_comments(app: Any, gql: Any) -> None:
     # given
     opportunity = await new_opportunity(gql)
-    first = await comment(gql, opportunity["id"], "First!")
+    first = await post_comment(gql, opportunity["id"], "First!")
     async with connect(app, gql.token("manager@demo.test")) as socket:
         await socket.subscribe("1", COMMENT_THREAD, {"recordId": opportunity["id"]})
         [replayed] = await socket.events("1", 1, "commentThread")
 
         # when
         await move_stage(gql, opportunity, "proposal")
-        await comment(gql, opportunity["id"], "Second")
+        await post_comment(gql, opportunity["id"], "Second")
         await app.state.relay.drain()
         [live] = await socket.events("1", 1, "commentThread")
 
@@ -577,14 +311,14 @@ async def test_subscribing_to_a_record_out_of_reach_is_not_found_and_yields_noth
 ) -> None:
     # given rep1's opportunity, with history
     opportunity = await new_opportunity(gql)
-    await comment(gql, opportunity["id"], "internal note")
+    await post_comment(gql, opportunity["id"], "internal note")
     await app.state.relay.drain()
 
     async with connect(app, gql.token(email)) as socket:
         # when
         await socket.subscribe("1", query, {"recordId": opportunity["id"]})
         refused = await socket.message("1")
-        await comment(gql, opportunity["id"], "another internal note")
+        await post_comment(gql, opportunity["id"], "another internal note")
         await app.state.relay.drain()
 
         # then
@@ -662,7 +396,7 @@ async def test_change_feed_never_carries_another_orgs_events(app: Any, gql: Any)
         # when Demo works
         opportunity = await new_opportunity(gql)
         await move_stage(gql, opportunity, "proposal")
-        await comment(gql, opportunity["id"], "Demo-only note")
+        await post_comment(gql, opportunity["id"], "Demo-only note")
         await new_customer(gql, as_="admin@demo.test")
         await app.state.relay.drain()
 
@@ -670,7 +404,7 @@ async def test_change_feed_never_carries_another_orgs_events(app: Any, gql: Any)
         assert await acme.nothing_more() == []
 
         # and Acme's own change does (the feed is live)
-        acme_customer = await new_customer(gql, as_="rep@acme.test")
+        acme_customer = (await new_customer(gql, as_="rep@acme.test"))["id"]
         await app.state.relay.drain()
         [event] = await acme.events("1", 1, "changeFeed")
         assert (event["recordId"], event["topic"]) == (acme_customer, "customer.created")
@@ -767,7 +501,7 @@ BAD_CURSORS = {
 async def test_subscribing_after_a_bad_cursor_is_invalid_cursor(app: Any, gql: Any, bad: Any, query: str) -> None:
     # given
     opportunity = await new_opportunity(gql)
-    await comment(gql, opportunity["id"], "to have a cursor")
+    await post_comment(gql, opportunity["id"], "to have a cursor")
     own = await feed_end(gql, app, as_="rep1@demo.test")
     foreign = await feed_end(gql, app, as_="rep@acme.test")
 

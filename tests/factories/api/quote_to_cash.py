@@ -1,5 +1,5 @@
-"""Factories for quote-to-cash tests over HTTP: fresh records made by the demo users through the
-GraphQL API, the way a front end would (shared by the API, authorization and realtime tests)."""
+"""Quote-to-cash records made over the GraphQL API by the demo users, the way a front end would: products,
+quotes (pending, accepted), contracts (submitted, approved, signed), payment plans, invoices and payments."""
 
 from __future__ import annotations
 
@@ -9,23 +9,14 @@ import uuid
 from datetime import date
 from typing import Any
 
-from schema.node import to_global_id
-
-REP1, REP2, MANAGER, FINANCE = "rep1@demo.test", "rep2@demo.test", "manager@demo.test", "finance@demo.test"
-ADMIN, PM, SERVICE, MARKETING = "admin@demo.test", "pm@demo.test", "service@demo.test", "marketing@demo.test"
-ACME_ADMIN, ACME_REP = "admin@acme.test", "rep@acme.test"
-DEMO_USERS = (ADMIN, MANAGER, REP1, REP2, PM, FINANCE, SERVICE, MARKETING)
+from tests.factories.api.answers import ok
+from tests.factories.api.crm import new_customer, new_opportunity
+from tests.factories.api.users import FINANCE, MANAGER, REP1, user_id
+from tests.factories.names import unique
 
 DOCUMENT = "%PDF-1.4 合同正文 — 甲方与乙方".encode()
 DOCUMENT_SHA256 = hashlib.sha256(DOCUMENT).hexdigest()
 
-CREATE_CUSTOMER = """
-mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id name } userErrors { code } } }
-"""
-CREATE_OPPORTUNITY = """
-mutation ($input: CreateOpportunityInput!) {
-  createOpportunity(input: $input) { opportunity { id name amount currency } userErrors { field code } }
-}"""
 CREATE_PRODUCT = """
 mutation ($input: CreateProductInput!) {
   createProduct(input: $input) { product { id code name defaultPrice currency version } userErrors { field code } }
@@ -92,44 +83,8 @@ mutation ($id: ID!) {
 }"""
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:10]}"
-
-
 def document(content: bytes = DOCUMENT) -> dict[str, str]:
     return {"name": "合同.pdf", "contentBase64": base64.b64encode(content).decode()}
-
-
-def ok(result: dict[str, Any], mutation: str) -> dict[str, Any]:
-    """The payload of a mutation that must have succeeded."""
-    assert "errors" not in result, result
-    payload = result["data"][mutation]
-    assert payload["userErrors"] == [], payload
-    return payload
-
-
-def error_code(result: dict[str, Any]) -> str:
-    """The code of the one GraphQL error of a response."""
-    [error] = result["errors"]
-    return error["extensions"]["code"]
-
-
-def user_errors(result: dict[str, Any], mutation: str) -> list[tuple[list[str], str]]:
-    assert "errors" not in result, result
-    return [(e["field"], e["code"]) for e in result["data"][mutation]["userErrors"]]
-
-
-async def new_customer(gql: Any, *, as_: str = REP1, **overrides: Any) -> dict[str, Any]:
-    result = await gql(CREATE_CUSTOMER, {"input": {"name": unique("客户 Customer"), **overrides}}, as_=as_)
-    return ok(result, "createCustomer")["customer"]
-
-
-async def new_opportunity(gql: Any, *, as_: str = REP1, **overrides: Any) -> dict[str, Any]:
-    """A fresh opportunity (on a fresh customer unless ``customerId`` is given); ``customerId`` included."""
-    customer_id = overrides.pop("customerId", None) or (await new_customer(gql, as_=as_))["id"]
-    fields = {"customerId": customer_id, "name": unique("Deal"), "amount": "100000.00", **overrides}
-    opportunity = ok(await gql(CREATE_OPPORTUNITY, {"input": fields}, as_=as_), "createOpportunity")["opportunity"]
-    return {**opportunity, "customerId": customer_id}
 
 
 async def new_product(gql: Any, *, as_: str = FINANCE, **overrides: Any) -> dict[str, Any]:
@@ -138,7 +93,7 @@ async def new_product(gql: Any, *, as_: str = FINANCE, **overrides: Any) -> dict
     return ok(await gql(CREATE_PRODUCT, {"input": fields}, as_=as_), "createProduct")["product"]
 
 
-def line(**overrides: Any) -> dict[str, Any]:
+def quote_line(**overrides: Any) -> dict[str, Any]:
     """A quote line without a product: 10 × 1,000.00 at 6 % tax (10,600.00), no discount."""
     return {"description": "实施服务", "quantity": "10", "unitPrice": "1000.00", "taxRate": "6", **overrides}
 
@@ -150,14 +105,14 @@ async def new_quote(gql: Any, *, as_: str = REP1, **overrides: Any) -> dict[str,
         opportunity = {"id": overrides.pop("opportunityId"), "customerId": overrides.pop("customerId", None)}
     else:
         opportunity = await new_opportunity(gql, as_=as_)
-    fields = {"opportunityId": opportunity["id"], "lines": [line()], **overrides}
+    fields = {"opportunityId": opportunity["id"], "lines": [quote_line()], **overrides}
     quote = ok(await gql(CREATE_QUOTE, {"input": fields}, as_=as_), "createQuote")["quote"]
     return {**quote, "opportunityId": opportunity["id"], "customerId": opportunity["customerId"]}
 
 
 async def pending_quote(gql: Any, *, as_: str = REP1, **overrides: Any) -> dict[str, Any]:
     """A quote at 25 % off, submitted to the owner's manager."""
-    quote = await new_quote(gql, as_=as_, lines=[line(discountPercent="25")], **overrides)
+    quote = await new_quote(gql, as_=as_, lines=[quote_line(discountPercent="25")], **overrides)
     submitted = ok(await gql(SUBMIT_QUOTE, {"id": quote["id"]}, as_=as_), "submitQuoteForApproval")["quote"]
     assert submitted["status"] == "PENDING_APPROVAL"
     return {**quote, **submitted}
@@ -255,7 +210,3 @@ async def new_payment(gql: Any, customer_id: str | None, amount: str, *, as_: st
                       **overrides: Any) -> dict[str, Any]:
     fields = {"customerId": customer_id, "amount": amount, "reference": unique("电汇"), **overrides}
     return ok(await gql(RECORD_PAYMENT, {"input": fields}, as_=as_), "recordPayment")["payment"]
-
-
-def user_id(gql: Any, email: str) -> str:
-    return to_global_id("User", gql.users[email].id)
