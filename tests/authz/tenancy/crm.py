@@ -1,0 +1,379 @@
+"""Tenancy cases of the CRM, the pipeline, users and policy, and collaboration: customers, contacts,
+interactions, leads, opportunities, users, teams, the org, comments, meetings and action items,
+and the change feed. Demo's comment, meeting and action item are made on a customer of its own (the
+seed has none); Acme's on its secret customer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from domain.crm.contact import Contact
+from domain.crm.customer import Customer
+from domain.crm.interaction import Interaction
+from domain.crm.lead import Lead, LeadInput, create_lead
+from domain.pipeline.opportunity import Opportunity
+from domain.tenancy.org import Team
+from schema.node import to_global_id
+from tests.conftest import actor_of
+
+from . import ACME, Case, Records, created, first_row, input_of
+
+# --- documents -------------------------------------------------------------------------------
+
+ME = "{ me { email } }"
+MY_ORG = "{ myOrg { id name } }"
+PIPELINE = "{ pipeline { key label probability isWon isClosed } }"
+MY_PERMISSIONS = "{ myPermissions { type scope } }"
+
+
+CUSTOMERS = """
+query ($filter: CustomerFilter) {
+  customers(first: 100, filter: $filter) {
+    totalCount
+    edges { node {
+      id name owner { id }
+      contacts(first: 10) { edges { node { id name } } }
+      interactions(first: 10) { edges { node { id contact { id } opportunity { id } } } }
+      opportunities(first: 10) { edges { node { id name } } }
+    } }
+  }
+}"""
+
+LEADS = """
+query ($ownerId: ID) {
+  leads(first: 100, ownerId: $ownerId) {
+    totalCount
+    edges { node { id name owner { id } convertedCustomer { id } convertedOpportunity { id } } }
+  }
+}"""
+
+OPPORTUNITIES = """
+query ($filter: OpportunityFilter) {
+  opportunities(first: 100, filter: $filter) {
+    totalCount
+    edges { node {
+      id name owner { id } customer { id name }
+      interactions(first: 10) { edges { node { id } } }
+      stageHistory { changedBy { id } }
+    } }
+  }
+}"""
+
+CREATE_CUSTOMER = """
+mutation ($input: CreateCustomerInput!) {
+  createCustomer(input: $input) { customer { id name } userErrors { field code } }
+}"""
+
+UPDATE_CUSTOMER = """
+mutation ($input: UpdateCustomerInput!) {
+  updateCustomer(input: $input) { customer { id name } userErrors { field code } }
+}"""
+
+CREATE_CONTACT = """
+mutation ($input: CreateContactInput!) {
+  createContact(input: $input) { contact { id name } userErrors { field code } }
+}"""
+
+LOG_INTERACTION = """
+mutation ($input: LogInteractionInput!) {
+  logInteraction(input: $input) { interaction { id } userErrors { field code } }
+}"""
+
+CREATE_LEAD = """
+mutation ($input: CreateLeadInput!) {
+  createLead(input: $input) { lead { id name } userErrors { field code } }
+}"""
+
+CONVERT_LEAD = """
+mutation ($input: ConvertLeadInput!) {
+  convertLead(input: $input) { lead { id } customer { id } opportunity { id } userErrors { field code } }
+}"""
+
+CREATE_OPPORTUNITY = """
+mutation ($input: CreateOpportunityInput!) {
+  createOpportunity(input: $input) { opportunity { id name } userErrors { field code } }
+}"""
+
+UPDATE_OPPORTUNITY = """
+mutation ($input: UpdateOpportunityInput!) {
+  updateOpportunity(input: $input) { opportunity { id name } userErrors { field code } }
+}"""
+
+MOVE_STAGE = """
+mutation ($input: MoveOpportunityStageInput!) {
+  moveOpportunityStage(input: $input) { opportunity { id stage } userErrors { field code } }
+}"""
+
+ASSIGN_ROLE = """
+mutation ($input: AssignRoleInput!) {
+  assignRole(input: $input) { user { id roles } userErrors { field code } }
+}"""
+
+REVOKE_ROLE = """
+mutation ($input: AssignRoleInput!) {
+  revokeRole(input: $input) { user { id roles } userErrors { field code } }
+}"""
+
+SET_MANAGER = """
+mutation ($input: SetManagerInput!) {
+  setManager(input: $input) { user { id manager { id } } userErrors { field code } }
+}"""
+
+SET_PERMISSION = """
+mutation ($input: SetPermissionInput!) {
+  setPermission(input: $input) { policyVersion userErrors { field code } }
+}"""
+
+SET_ROW_SCOPE = """
+mutation ($input: SetRowScopeInput!) {
+  setRowScope(input: $input) { policyVersion userErrors { field code } }
+}"""
+
+SHARE_RECORD = """
+mutation ($input: ShareRecordInput!) {
+  shareRecord(input: $input) { recordId userErrors { field code } }
+}"""
+
+
+ADD_COMMENT = """
+mutation ($input: AddCommentInput!) {
+  addComment(input: $input) { comment { id version } userErrors { field code } }
+}"""
+
+EDIT_COMMENT = """
+mutation ($input: EditCommentInput!) {
+  editComment(input: $input) { comment { id body } userErrors { field code } }
+}"""
+
+DELETE_COMMENT = """
+mutation ($input: DeleteCommentInput!) {
+  deleteComment(input: $input) { comment { id deletedAt } userErrors { field code } }
+}"""
+
+RECORD_MEETING = """
+mutation ($input: RecordMeetingInput!) {
+  recordMeeting(input: $input) { meeting { id actionItems { id version } } userErrors { field code } }
+}"""
+
+UPDATE_ACTION_ITEM = """
+mutation ($input: UpdateActionItemInput!) {
+  updateActionItem(input: $input) { actionItem { id status owner { id } } userErrors { field code } }
+}"""
+
+SET_SLA_POLICY = """
+mutation ($input: SetSlaPolicyInput!) {
+  setSlaPolicy(input: $input) { slaPolicy { kind } userErrors { field code } }
+}"""
+
+COMMENTS = """
+query ($recordId: ID!) {
+  comments(recordId: $recordId) { id recordId parentId body author { id } mentions { id } }
+}"""
+
+MEETINGS = """
+query ($recordId: ID!) {
+  meetings(recordId: $recordId) {
+    id recordId title attendees { id } actionItems { id recordId owner { id } }
+  }
+}"""
+
+MY_OPEN_ACTION_ITEMS = "{ myOpenActionItems { id recordId title owner { id } } }"
+
+CHANGE_EVENTS = """
+query ($after: String) {
+  changeEvents(first: 500, after: $after) {
+    endCursor
+    events { eventId recordType recordId topic actor { id } }
+  }
+}"""
+
+
+
+# --- the records ------------------------------------------------------------------------------
+
+
+async def collaboration_on(gql, as_: str, customer: str, owner: str) -> dict[str, Any]:
+    """A comment, and a meeting with one action item, on ``customer``."""
+    comment = (await created(gql, ADD_COMMENT, "addComment", as_, recordId=customer, body="tenancy probe"))["comment"]
+    meeting = (await created(gql, RECORD_MEETING, "recordMeeting", as_, recordId=customer, title="Tenancy probe",
+                             actionItems=[{"title": "Probe the tenancy", "ownerId": owner}]))["meeting"]
+    [item] = meeting["actionItems"]
+    return {"Comment": comment, "Meeting": meeting, "ActionItem": item}
+
+
+async def cancel_action_item(gql, as_: str, item: dict[str, Any]) -> None:
+    """Leave no open action item behind for the scheduler or later tests."""
+    await created(gql, UPDATE_ACTION_ITEM, "updateActionItem", as_, id=item["id"], status="CANCELLED")
+
+
+@pytest.fixture(scope="module")
+async def demo_collaboration(gql, users) -> AsyncIterator[dict[str, Any]]:
+    """Demo's comment, meeting and action item, on a customer of its own (the seed has none)."""
+    customer = (await created(gql, CREATE_CUSTOMER, "createCustomer", "rep1@demo.test",
+                              name=f"Demo tenancy probe {uuid.uuid4().hex[:8]}"))["customer"]
+    rep1 = to_global_id("User", users["rep1@demo.test"].id)
+    made = await collaboration_on(gql, "rep1@demo.test", customer["id"], rep1)
+    yield made
+    await cancel_action_item(gql, "rep1@demo.test", made["ActionItem"])
+
+
+@pytest.fixture(scope="module")
+async def acme_collaboration(gql, db, users) -> AsyncIterator[dict[str, Any]]:
+    async with db.read() as session:
+        customer = await first_row(session, Customer, users[ACME].org_id, Customer.name == "Acme Secret Customer")
+    admin = to_global_id("User", users[ACME].id)
+    made = await collaboration_on(gql, ACME, to_global_id("Customer", customer.id), admin)
+    yield made
+    await cancel_action_item(gql, ACME, made["ActionItem"])
+
+
+async def records(db, users, demo_collaboration: dict[str, Any], acme_collaboration: dict[str, Any]) -> Records:
+    demo_org_id = users["admin@demo.test"].org_id
+    acme_org_id = users[ACME].org_id
+    async with db.read() as session:
+        demo_rows = {
+            "Customer": await first_row(session, Customer, demo_org_id),
+            "Contact": await first_row(session, Contact, demo_org_id),
+            "Interaction": await first_row(session, Interaction, demo_org_id),
+            "Lead": await first_row(session, Lead, demo_org_id),
+            "Opportunity": await first_row(session, Opportunity, demo_org_id),
+            "Team": await first_row(session, Team, demo_org_id),
+        }
+        acme_customer = await first_row(session, Customer, acme_org_id, Customer.name == "Acme Secret Customer")
+        acme_opportunity = await first_row(session, Opportunity, acme_org_id, Opportunity.name == "Acme deal")
+    demo = {t: to_global_id(t, row.id) for t, row in demo_rows.items()}
+    demo["User"] = to_global_id("User", users["rep1@demo.test"].id)
+    demo["Manager"] = to_global_id("User", users["manager@demo.test"].id)
+    demo["Org"] = to_global_id("Org", demo_org_id)
+    demo_version = {t: demo_rows[t].version for t in ("Customer", "Opportunity")}
+    for type_name, made in demo_collaboration.items():
+        demo[type_name] = made["id"]
+        demo_version[type_name] = made.get("version")
+    return Records(
+        demo=demo,
+        demo_version=demo_version,
+        acme={"Customer": to_global_id("Customer", acme_customer.id),
+              "Opportunity": to_global_id("Opportunity", acme_opportunity.id),
+              "Admin": to_global_id("User", users[ACME].id),
+              "Rep": to_global_id("User", users["rep@acme.test"].id),
+              "ActionItem": acme_collaboration["ActionItem"]["id"]},
+        acme_version={"Customer": acme_customer.version, "Opportunity": acme_opportunity.version,
+                      "ActionItem": acme_collaboration["ActionItem"]["version"]},
+    )
+
+
+async def acme_lead(db, users) -> str:
+    """A fresh unconverted Acme lead, so a conversion that wrongly succeeds spoils no other test."""
+    async with db.write() as session:
+        lead = await create_lead(session, actor_of(users[ACME]), LeadInput(name=f"Acme lead {uuid.uuid4().hex[:8]}"))
+    return to_global_id("Lead", lead.id)
+
+
+# --- cases (single lookups and node(id) of every record type come from the registry) ------------
+
+NOT_FOUND_CASES = [
+    # lists by a Demo record
+    Case("changeEvents(after: Demo cursor)", CHANGE_EVENTS, "changeEvents", lambda w, _: {"after": w.demo_cursor},
+         code="INVALID_CURSOR", nullable=False),
+    # mutations naming a Demo record directly
+    Case("updateCustomer.id", UPDATE_CUSTOMER, "updateCustomer", lambda w, _: input_of(
+        id=w.demo["Customer"], version=w.demo_version["Customer"], name="taken over by Acme")),
+    Case("updateOpportunity.id", UPDATE_OPPORTUNITY, "updateOpportunity", lambda w, _: input_of(
+        id=w.demo["Opportunity"], version=w.demo_version["Opportunity"], name="taken over by Acme")),
+    Case("moveOpportunityStage.id", MOVE_STAGE, "moveOpportunityStage", lambda w, _: input_of(
+        id=w.demo["Opportunity"], version=w.demo_version["Opportunity"], stage="lost", lostReason="Acme")),
+    Case("convertLead.leadId", CONVERT_LEAD, "convertLead", lambda w, _: input_of(leadId=w.demo["Lead"])),
+    Case("assignRole.userId", ASSIGN_ROLE, "assignRole", lambda w, _: input_of(userId=w.demo["User"], role="admin")),
+    Case("revokeRole.userId", REVOKE_ROLE, "revokeRole", lambda w, _: input_of(
+        userId=w.demo["User"], role="sales_rep")),
+    Case("setManager.userId", SET_MANAGER, "setManager", lambda w, _: input_of(userId=w.demo["User"], managerId=None)),
+    Case("editComment.id", EDIT_COMMENT, "editComment", lambda w, _: input_of(
+        id=w.demo["Comment"], version=w.demo_version["Comment"], body="Acme was here")),
+    Case("deleteComment.id", DELETE_COMMENT, "deleteComment", lambda w, _: input_of(
+        id=w.demo["Comment"], version=w.demo_version["Comment"])),
+    Case("updateActionItem.id", UPDATE_ACTION_ITEM, "updateActionItem", lambda w, _: input_of(
+        id=w.demo["ActionItem"], version=w.demo_version["ActionItem"], status="CANCELLED")),
+    # mutations on Acme's own records naming a Demo record in a nested position
+    Case("createCustomer.ownerId", CREATE_CUSTOMER, "createCustomer", lambda w, _: input_of(
+        name="Acme customer owned by Demo", ownerId=w.demo["User"])),
+    Case("updateCustomer.ownerId", UPDATE_CUSTOMER, "updateCustomer", lambda w, _: input_of(
+        id=w.acme["Customer"], version=w.acme_version["Customer"], ownerId=w.demo["User"])),
+    Case("createContact.customerId", CREATE_CONTACT, "createContact", lambda w, _: input_of(
+        customerId=w.demo["Customer"], name="Acme spy")),
+    Case("logInteraction.customerId", LOG_INTERACTION, "logInteraction", lambda w, _: input_of(
+        customerId=w.demo["Customer"], kind="CALL", summary="Acme calling")),
+    Case("logInteraction.contactId", LOG_INTERACTION, "logInteraction", lambda w, _: input_of(
+        customerId=w.acme["Customer"], contactId=w.demo["Contact"], kind="CALL", summary="Acme calling")),
+    Case("logInteraction.opportunityId", LOG_INTERACTION, "logInteraction", lambda w, _: input_of(
+        customerId=w.acme["Customer"], opportunityId=w.demo["Opportunity"], kind="CALL", summary="Acme calling")),
+    Case("createLead.ownerId", CREATE_LEAD, "createLead", lambda w, _: input_of(
+        name="Acme lead owned by Demo", ownerId=w.demo["User"])),
+    Case("convertLead.customerId", CONVERT_LEAD, "convertLead", lambda w, lead: input_of(
+        leadId=lead, customerId=w.demo["Customer"]), needs_lead=True),
+    Case("convertLead.ownerId", CONVERT_LEAD, "convertLead", lambda w, lead: input_of(
+        leadId=lead, ownerId=w.demo["User"]), needs_lead=True),
+    Case("createOpportunity.customerId", CREATE_OPPORTUNITY, "createOpportunity", lambda w, _: input_of(
+        customerId=w.demo["Customer"], name="Acme deal on a Demo customer")),
+    Case("createOpportunity.ownerId", CREATE_OPPORTUNITY, "createOpportunity", lambda w, _: input_of(
+        customerId=w.acme["Customer"], name="Acme deal owned by Demo", ownerId=w.demo["User"])),
+    Case("updateOpportunity.ownerId", UPDATE_OPPORTUNITY, "updateOpportunity", lambda w, _: input_of(
+        id=w.acme["Opportunity"], version=w.acme_version["Opportunity"], ownerId=w.demo["User"])),
+    Case("setManager.managerId", SET_MANAGER, "setManager", lambda w, _: input_of(
+        userId=w.acme["Rep"], managerId=w.demo["Manager"])),
+    Case("shareRecord.userId", SHARE_RECORD, "shareRecord", lambda w, _: input_of(
+        recordId=w.acme["Customer"], userId=w.demo["User"])),
+    Case("shareRecord.teamId", SHARE_RECORD, "shareRecord", lambda w, _: input_of(
+        recordId=w.acme["Customer"], teamId=w.demo["Team"])),
+    Case("addComment.parentId", ADD_COMMENT, "addComment", lambda w, _: input_of(
+        recordId=w.acme["Customer"], parentId=w.demo["Comment"], body="Acme replying")),
+    Case("recordMeeting.attendeeIds", RECORD_MEETING, "recordMeeting", lambda w, _: input_of(
+        recordId=w.acme["Customer"], title="Acme meeting", attendeeIds=[w.demo["User"]])),
+    Case("recordMeeting.actionItems.ownerId", RECORD_MEETING, "recordMeeting", lambda w, _: input_of(
+        recordId=w.acme["Customer"], title="Acme meeting", actionItems=[{"title": "x", "ownerId": w.demo["User"]}])),
+    Case("updateActionItem.ownerId", UPDATE_ACTION_ITEM, "updateActionItem", lambda w, _: input_of(
+        id=w.acme["ActionItem"], version=w.acme_version["ActionItem"], ownerId=w.demo["User"])),
+]
+
+
+UNNAMED_CASES = [
+    Case("createCustomer", CREATE_CUSTOMER, "createCustomer", lambda w, _: input_of(name="Acme own customer")),
+    Case("createLead", CREATE_LEAD, "createLead", lambda w, _: input_of(name="Acme own lead")),
+    Case("setPermission", SET_PERMISSION, "setPermission", lambda w, _: input_of(
+        role="tenancy_probe", resource="Customer", action="share", effect="ALLOW")),
+    Case("setRowScope", SET_ROW_SCOPE, "setRowScope", lambda w, _: input_of(
+        role="tenancy_probe", type="Customer", scope="ORG")),
+    Case("setSlaPolicy", SET_SLA_POLICY, "setSlaPolicy", lambda w, _: input_of(
+        kind="ACTION_ITEM", escalateAfterHours=48)),
+]
+
+
+CONNECTION_CASES = [
+    Case("customers", CUSTOMERS, "customers", lambda w, _: {}),
+    Case("leads", LEADS, "leads", lambda w, _: {}),
+    Case("opportunities", OPPORTUNITIES, "opportunities", lambda w, _: {}),
+]
+
+FILTERED_CASES = [
+    Case("customers(ownerId: Demo user)", CUSTOMERS, "customers", lambda w, _: {"filter": {"ownerId": w.demo["User"]}}),
+    Case("customers(search: Demo name)", CUSTOMERS, "customers", lambda w, _: {"filter": {"search": "华为"}}),
+    Case("leads(ownerId: Demo user)", LEADS, "leads", lambda w, _: {"ownerId": w.demo["User"]}),
+    Case("opportunities(customerId: Demo customer)", OPPORTUNITIES, "opportunities", lambda w, _: {
+        "filter": {"customerId": w.demo["Customer"]}}),
+    Case("opportunities(ownerId: Demo user)", OPPORTUNITIES, "opportunities", lambda w, _: {
+        "filter": {"ownerId": w.demo["User"]}}),
+]
+
+MODELS = {"customers": Customer, "leads": Lead, "opportunities": Opportunity}
+
+LIST_CASES = [
+    Case("comments(recordId: Acme customer)", COMMENTS, "comments", lambda w, _: {"recordId": w.acme["Customer"]}),
+    Case("meetings(recordId: Acme customer)", MEETINGS, "meetings", lambda w, _: {"recordId": w.acme["Customer"]}),
+    Case("myOpenActionItems", MY_OPEN_ACTION_ITEMS, "myOpenActionItems", lambda w, _: {}),
+    Case("changeEvents", CHANGE_EVENTS, "changeEvents", lambda w, _: {}, may_be_empty=True),
+]
+
+NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions"}  # each has a test of its own in the suite
