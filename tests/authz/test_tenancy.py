@@ -109,8 +109,16 @@ NO_ID_QUERIES = set().union(*(area.NO_ID_QUERIES for area in AREAS))
 
 
 def test_the_world_holds_a_demo_record_of_every_record_type(world):
-    # then: every node(id) case above names a real Demo record
+    # then: every node(id) case above names a Demo record of its type
     assert {from_global_id(world.demo[t])[0] for t in NODE_TYPES} == set(NODE_TYPES)
+
+
+@pytest.mark.parametrize("type_name", sorted(NODE_TYPES))
+async def test_demo_admin_gets_the_record_acme_may_not(gql, world, type_name):
+    # when: the same id, asked by its own org's admin
+    result = await gql(NODE, {"id": world.demo[type_name]}, as_="admin@demo.test")
+    # then: the NOT_FOUND Acme gets is the tenancy's, not a missing record
+    assert result == {"data": {"node": {"id": world.demo[type_name], "__typename": type_name}}}
 
 
 # --- single lookups and mutations on Demo ids: NOT_FOUND -------------------------------------
