@@ -1,7 +1,7 @@
 """The record-type registry agrees with the schema and the models: every type the schema can fetch by
 global id is declared there exactly once, with a tenant model, and every reference between
-declarations (row scopes, timelines) names a declared type (the fields they name: test_event_leaks). A new record type is one
-entry: these fail until it has one."""
+declarations (row scopes, timelines) names a declared type (the fields they name: test_event_leaks).
+A new record type is one entry: these fail until it has one."""
 
 from __future__ import annotations
 
