@@ -16,6 +16,7 @@ import pytest
 
 from tandem.app import create_app
 from tests.factories.realtime import connect
+from tests.factories.waiting import eventually
 
 ROOT_FAILS = """
 query ($id: ID!) { node(id: $id) { id } customers(last: -1) { totalCount } }
@@ -51,11 +52,8 @@ async def _customer_id(gql: Any) -> str:
 async def _pool_settles(app: Any, baseline: int) -> None:
     """The API engine's pool gets back to ``baseline`` checked-out connections (within 5 s)."""
     pool = app.state.db.engine.pool
-    for _ in range(500):
-        if pool.checkedout() == baseline:
-            return
-        await asyncio.sleep(0.01)
-    assert pool.checkedout() == baseline
+    await eventually(lambda: pool.checkedout() == baseline, within=5.0,
+                     what=lambda: f"{baseline} checked-out connections (now {pool.checkedout()})")
 
 
 def _codes(body: dict[str, Any]) -> list[str]:

@@ -4,7 +4,6 @@ relation, mutation payload, sort key), and is reported once per field, not once 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +25,7 @@ from tandem.auth import mint_token
 from tandem.db import Database
 from tandem.settings import Settings
 from tests.conftest import actor_of
+from tests.factories.waiting import eventually
 
 AMOUNT = "7351982.46"
 NEW_AMOUNT = "6049173.58"
@@ -297,13 +297,15 @@ async def test_change_feed_gives_service_no_amount(api, db):
 
 async def events_seen(api: Api, user: User, count: int) -> list[dict[str, Any]]:
     """The user's Opportunity change events, once the relay has positioned ``count`` of them."""
-    events: list[dict[str, Any]] = []
-    for _ in range(200):
-        events = (await api(user, CHANGE_EVENTS))["data"]["changeEvents"]["events"]
-        if len(events) >= count:
-            return events
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"expected {count} events, the feed holds {events}")
+    seen: list[dict[str, Any]] = []
+
+    async def enough() -> bool:
+        seen[:] = (await api(user, CHANGE_EVENTS))["data"]["changeEvents"]["events"]
+        return len(seen) >= count
+
+    await eventually(enough, within=10.0, every=0.05,
+                     what=lambda: f"{count} events in {user.email}'s change feed (it holds {seen})")
+    return seen
 
 
 async def test_forbidden_field_is_reported_once_per_field_not_once_per_row(api, world):

@@ -6,9 +6,7 @@ no poll at all), and still after Redis dropped the pub/sub connections."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +25,7 @@ from domain.tenancy.user import User, create_user
 from schema.node import to_global_id
 from tandem.app import create_app
 from tests.conftest import GraphQLClient, actor_of
+from tests.factories.waiting import eventually, quiet_for
 
 REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="the announcement travels through Redis: "
@@ -91,23 +90,17 @@ def amount_hidden(result: dict[str, Any]) -> bool:
         ({"code": "FORBIDDEN_FIELD", "field": "Opportunity.amount"}, ["opportunity", "amount"])]
 
 
-async def wait_for_hidden_amount(at: Instance, org: Org, *, within: float) -> dict[str, Any]:
-    """Ask as the rep until the amount is hidden or ``within`` seconds pass; the last answer."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await amount_for_rep(at, org)
-        if amount_hidden(result) or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.05)
+async def amount_becomes_hidden(at: Instance, org: Org, *, within: float) -> dict[str, Any]:
+    """Ask as the rep until the amount is hidden (failing after ``within`` seconds); that answer."""
+    answers: list[dict[str, Any]] = []
 
+    async def hidden() -> bool:
+        answers.append(await amount_for_rep(at, org))
+        return amount_hidden(answers[-1])
 
-async def wait_until(condition: Any, *, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
+    await eventually(hidden, within=within, every=0.05,
+                     what=lambda: f"the amount to be hidden from the rep (last answer: {answers[-1]})")
+    return answers[-1]
 
 
 async def deny_amount(at: Instance) -> None:
@@ -130,7 +123,7 @@ async def test_change_reaches_another_process_through_the_version_poll(settings,
         # then
         result_a = await amount_for_rep(a, org)
         assert amount_hidden(result_a), result_a  # the process that made the change: at once
-        result = await wait_for_hidden_amount(b, org, within=poll + 3.0)
+        result = await amount_becomes_hidden(b, org, within=poll + 3.0)
         assert amount_hidden(result), result
 
 
@@ -143,7 +136,7 @@ async def test_change_reaches_another_process_through_redis_at_once(settings, or
         # when
         await deny_amount(a)
         # then
-        result = await wait_for_hidden_amount(b, org, within=3.0)
+        result = await amount_becomes_hidden(b, org, within=3.0)
         assert amount_hidden(result), result
 
 
@@ -164,8 +157,8 @@ async def test_change_reaches_another_process_after_redis_dropped_its_subscripti
         await deny_amount(a)
         # then
         assert killed >= 2  # A's and B's subscriptions at least
-        assert await wait_until(lambda: backend.reconnects > reconnects, within=10.0)
-        result = await wait_for_hidden_amount(b, org, within=5.0)
+        await eventually(lambda: backend.reconnects > reconnects, within=10.0, what="B's broker to resubscribe")
+        result = await amount_becomes_hidden(b, org, within=5.0)
         assert amount_hidden(result), result
 
 
@@ -176,7 +169,7 @@ async def test_without_an_announcement_the_poll_interval_holds(settings, org):
         assert await amount_for_rep(b, org) == VISIBLE
         # when
         await deny_amount(a)
-        await asyncio.sleep(0.5)
+        await quiet_for(0.5)
         # then: the cache is trusted for the interval (what TANDEM_POLICY_POLL_SECONDS promises), until
         # something invalidates it
         assert await amount_for_rep(b, org) == VISIBLE

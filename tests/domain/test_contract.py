@@ -36,7 +36,7 @@ from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode, NotFound, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
-from tests.factories.checks import count, fails, outbox_count, reload
+from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
 from tests.factories.quote_to_cash import (
     PDF,
     PDF_V2,
@@ -52,6 +52,7 @@ from tests.factories.quote_to_cash import (
     new_world,
     signed,
 )
+from tests.factories.waiting import eventually
 
 
 @pytest.fixture(autouse=True)
@@ -640,9 +641,9 @@ async def test_a_signature_racing_an_edit_waits_for_it_and_is_refused_instead_of
     async with db.write() as s:
         await s.scalar(select(Contract).where(Contract.id == contract.id).with_for_update())
         editing = asyncio.create_task(edit())
-        await asyncio.sleep(0.2)
+        await eventually(lambda: waiting_on_locks(db, 1), what="the edit to wait on the contract's lock")
         signing = asyncio.create_task(sign())
-        await asyncio.sleep(0.2)
+        await eventually(lambda: waiting_on_locks(db, 2), what="the signature to wait behind the edit")
     # when the edit (first in line) and the signature go ahead
     edited, refused = await asyncio.gather(editing, signing, return_exceptions=True)
     # then the edit wins, and the signature is told its request was cancelled

@@ -28,8 +28,9 @@ from domain.shared.clock import clock
 from domain.shared.errors import FieldErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
-from tests.factories.checks import count, fails, outbox_count, reload
+from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
 from tests.factories.quote_to_cash import T0, TODAY, World, active_contract, approved, new_contract, new_world, planned
+from tests.factories.waiting import eventually
 
 
 @pytest.fixture(autouse=True)
@@ -551,7 +552,7 @@ async def test_an_issuer_waiting_on_a_transaction_that_rolls_back_gets_its_numbe
     held = asyncio.create_task(holder())
     waiting = asyncio.create_task(waiter())
     await holding.wait()
-    await asyncio.sleep(0.3)
+    await eventually(lambda: waiting_on_locks(db, 1), what="the second issuer to wait on the first one's lock")
     # then it waits rather than taking number 2
     assert not waiting.done()
     # when the first rolls back

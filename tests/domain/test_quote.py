@@ -35,8 +35,9 @@ from domain.shared.clock import clock
 from domain.shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
-from tests.factories.checks import count, fails, outbox_count, reload
+from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
 from tests.factories.quote_to_cash import T0, TODAY, World, new_product, new_quote, new_world, quote_line
+from tests.factories.waiting import eventually
 
 
 @pytest.fixture(autouse=True)
@@ -762,7 +763,7 @@ async def test_two_racing_accepts_on_one_opportunity_end_in_one_accepted_quote(d
     async with db.write() as s:
         await s.scalar(select(Opportunity).where(Opportunity.id == world.opportunity.id).with_for_update())
         racing = [asyncio.create_task(accept(q)) for q in (first, second)]
-        await asyncio.sleep(0.3)
+        await eventually(lambda: waiting_on_locks(db, 2), what="both accepts to wait on the opportunity's lock")
     # when the opportunity is free again
     results = await asyncio.gather(*racing, return_exceptions=True)
     # then one quote is accepted and the other is told so: no deadlock, no internal error

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from domain.shared.errors import FieldErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
@@ -41,3 +41,12 @@ async def reload(db: Any, model: Any, ident: int) -> Any:
     """The row as the database holds it now."""
     async with db.read() as s:
         return await s.get(model, ident)
+
+
+async def waiting_on_locks(db: Any, sessions: int) -> bool:
+    """At least ``sessions`` sessions of the test database wait on a lock now (PostgreSQL only): what a test
+    racing transactions waits for before it lets the lock go."""
+    async with db.read() as s:
+        waiting = await s.scalar(text("SELECT count(*) FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+    return waiting >= sessions

@@ -5,7 +5,6 @@ permissions, never another org)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import tempfile
 import uuid
@@ -38,6 +37,7 @@ from tandem.db import Database, create_engine
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 from tests.conftest import PG_URL, GraphQLClient, actor_of
+from tests.factories.waiting import eventually
 
 LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
 DEADLINE = 10.0
@@ -106,17 +106,14 @@ async def new_tenant(db: Any, gql: Any) -> Tenant:
 
 async def published(app: Any, db: Any, org_id: int) -> None:
     """Drain the app's relay until every event of the org is positioned and published."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while True:
+
+    async def nothing_pending() -> bool:
         await app.state.relay.drain()
         async with db.read() as session:
-            pending = await session.scalar(select(OutboxEvent.id).where(
-                OutboxEvent.org_id == org_id, OutboxEvent.published_at.is_(None)).limit(1))
-        if pending is None:
-            return
-        assert loop.time() < deadline, "timed out waiting for the relay"
-        await asyncio.sleep(0.01)
+            return await session.scalar(select(OutboxEvent.id).where(
+                OutboxEvent.org_id == org_id, OutboxEvent.published_at.is_(None)).limit(1)) is None
+
+    await eventually(nothing_pending, within=DEADLINE, what="the relay to publish every event of the org")
 
 
 async def positioned_events(db: Any, org_id: int, *, types: tuple[str, ...] = ()) -> list[OutboxEvent]:

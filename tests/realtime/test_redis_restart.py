@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -28,7 +26,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from broadcaster import Broadcast
 from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
@@ -52,6 +49,8 @@ from tandem.db import Database, create_engine
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 from tests.conftest import PG_URL, REDIS_URL, actor_of
+from tests.factories.servers import free_port, wait_for_redis
+from tests.factories.waiting import eventually
 
 DEADLINE = 20.0
 """Bound on any wait: Redis reconnects with backoff, so allow a few seconds more than usual."""
@@ -93,12 +92,6 @@ async def private_settings(settings: Settings) -> AsyncIterator[Settings]:
                 await admin.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RedisServer:
     """A redis-server process on its own port, stopped and started by the test."""
 
@@ -113,19 +106,7 @@ class RedisServer:
             [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
-        try:
-            for _ in range(200):  # up to ~10 s
-                try:
-                    if client.ping():
-                        return
-                except redis.ConnectionError:
-                    pass
-                assert self.process.poll() is None, "redis-server exited"
-                time.sleep(0.05)
-            raise AssertionError("redis-server did not answer within 10 s")
-        finally:
-            client.close()
+        wait_for_redis(self.port, self.process)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -191,10 +172,11 @@ async def timeline_event_ids(db: Database, tenant: Tenant) -> list[int]:
     return [r.id for r in rows]
 
 
-async def unpublished(db: Database, tenant: Tenant) -> bool:
+async def published(db: Database, tenant: Tenant) -> bool:
+    """Every event of the tenant's org is published."""
     async with db.read() as session:
         return await session.scalar(select(OutboxEvent.id).where(
-            OutboxEvent.org_id == tenant.org_id, OutboxEvent.published_at.is_(None)).limit(1)) is not None
+            OutboxEvent.org_id == tenant.org_id, OutboxEvent.published_at.is_(None)).limit(1)) is None
 
 
 class Timeline:
@@ -223,11 +205,7 @@ class Timeline:
         """Once the relay has published every event of the org, read until as many entries arrived as
         the outbox holds for the record (a duplicate shows as a wrong list: it comes before the events
         written later)."""
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                if not await unpublished(db, tenant):
-                    break
-                await asyncio.sleep(0.02)
+        await eventually(lambda: published(db, tenant), within=DEADLINE, what="the relay to publish every event")
         await self.receive_at_least(len(await timeline_event_ids(db, tenant)))
 
 

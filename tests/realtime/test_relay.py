@@ -48,6 +48,7 @@ from tandem.db import Database, create_engine
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 from tests.conftest import PG_URL, GraphQLClient, actor_of
+from tests.factories.waiting import eventually
 
 LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
 DEADLINE = 10.0
@@ -129,17 +130,6 @@ async def outbox_state(db: Any) -> OutboxState:
         return await session.scalar(select(OutboxState).where(OutboxState.id == 1))
 
 
-async def until(check: Callable[[], Awaitable[Any]], *, seconds: float = DEADLINE, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``seconds``."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-
-
 async def drained(relay: Relay, db: Any, org_id: int) -> None:
     """Drain with ``relay`` until every event of the org is published."""
 
@@ -147,7 +137,7 @@ async def drained(relay: Relay, db: Any, org_id: int) -> None:
         await relay.drain()
         return all(e.published_at is not None for e in await org_events(db, org_id))
 
-    await until(done, what="the relay to publish the org's events")
+    await eventually(done, within=DEADLINE, what="the relay to publish the org's events")
 
 
 @contextmanager

@@ -3,7 +3,6 @@ the caps, replay-then-live timelines, reconnecting with a cursor, and per-event 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from decimal import Decimal
 from typing import Any
@@ -30,6 +29,7 @@ from tests.factories.realtime import (
     feed_end,
     shared_relay_paused,
 )
+from tests.factories.waiting import eventually
 
 UPDATE_OPPORTUNITY = """
 mutation ($input: UpdateOpportunityInput!) {
@@ -436,7 +436,9 @@ async def stalled_subscriber_with_backlog(app: Any, db: Any, gql: Any, users: di
         for i in range(backlog):
             await add_comment(session, rep1, record_type="Opportunity", record_id=pk, body=f"burst {i}")
     await app.state.relay.drain()
-    await asyncio.sleep(0.3)  # the broker hands the burst to subscribers
+    channel = record_channel(rep1.org_id, "Opportunity", pk)
+    await eventually(lambda: not app.state.realtime.hub.subscribers(channel),
+                     what="the burst to overflow the subscriber's queue and cut it off")
     return client, opportunity
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -37,6 +36,8 @@ from realtime.channels import feed_channel
 from schema.node import from_global_id, to_global_id
 from tandem.auth import mint_token
 from tests.conftest import PG_URL, REDIS_URL, actor_of
+from tests.factories.servers import free_port
+from tests.factories.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
     not (PG_URL and REDIS_URL),
@@ -60,12 +61,6 @@ mutation ($input: AddCommentInput!) {
 
 
 # --- two servers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -105,18 +100,17 @@ def launch(database_url: str, log: Path) -> Server:
 
 
 async def ready(server: Server) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
     async with httpx.AsyncClient(timeout=2) as http:
-        while True:
+
+        async def answers() -> bool:
             assert server.process.poll() is None, server.log.read_text()
             try:
-                if (await http.get(f"{server.http}/readyz")).status_code == 200:
-                    return
+                return (await http.get(f"{server.http}/readyz")).status_code == 200
             except httpx.TransportError:
-                pass
-            assert loop.time() < deadline, f"server on {server.port} not ready in 30 s:\n{server.log.read_text()}"
-            await asyncio.sleep(0.1)
+                return False
+
+        await eventually(answers, within=30.0, every=0.1,
+                         what=lambda: f"server on {server.port} to be ready:\n{server.log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -166,16 +160,12 @@ async def new_tenant(db: Any, settings: Any) -> Tenant:
 
 
 async def all_published(db: Any, tenant: Tenant) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while True:
+    async def nothing_pending() -> bool:
         async with db.read() as session:
-            pending = await session.scalar(select(OutboxEvent.id).where(
-                OutboxEvent.org_id == tenant.org_id, OutboxEvent.published_at.is_(None)).limit(1))
-        if pending is None:
-            return
-        assert loop.time() < deadline, "the relays did not publish everything in time"
-        await asyncio.sleep(0.05)
+            return await session.scalar(select(OutboxEvent.id).where(
+                OutboxEvent.org_id == tenant.org_id, OutboxEvent.published_at.is_(None)).limit(1)) is None
+
+    await eventually(nothing_pending, within=DEADLINE, every=0.05, what="the relays to publish everything")
 
 
 async def timeline_event_ids(db: Any, tenant: Tenant) -> list[int]:
