@@ -18,6 +18,7 @@ from domain.tenancy.user import create_user
 from tandem.auth import mint_token
 from tandem.demo import CUSTOMERS
 from tests.conftest import actor_of
+from tests.factories.names import unique
 
 CREATE_LEAD = """
 mutation ($input: CreateLeadInput!) {
@@ -126,9 +127,6 @@ query ($n: Int!) {
   }
 }"""
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:10]}"
 
 
 def lead_input(**overrides: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schema.node import to_global_id
+from tests.factories.api.answers import ok
 from tests.factories.realtime import connect
 
 CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
@@ -32,22 +33,16 @@ ADD_DEPENDENCY = """mutation($input: TaskDependencyInput!) { addTaskDependency(i
 NOTIFICATIONS = """subscription { myNotifications { kind summary recordType data } }"""
 
 
-def _ok(result: dict[str, Any], name: str) -> dict[str, Any]:
-    assert "errors" not in result, result
-    payload = result["data"][name]
-    assert payload["userErrors"] == [], payload
-    return payload
-
 
 async def _won_project(gql, name: str) -> dict[str, Any]:
     rep = "rep1@demo.test"
-    customer = _ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"交付客户 {uuid.uuid4().hex[:6]}"}}, as_=rep),
+    customer = ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"交付客户 {uuid.uuid4().hex[:6]}"}}, as_=rep),
                    "createCustomer")["customer"]
-    opp = _ok(await gql(CREATE_OPPORTUNITY, {"input": {"customerId": customer["id"], "name": name,
+    opp = ok(await gql(CREATE_OPPORTUNITY, {"input": {"customerId": customer["id"], "name": name,
                                                        "amount": "500000.00"}}, as_=rep),
               "createOpportunity")["opportunity"]
     for stage in ("proposal", "negotiation", "won"):
-        opp = _ok(await gql(MOVE, {"input": {"id": opp["id"], "version": opp["version"], "stage": stage}}, as_=rep),
+        opp = ok(await gql(MOVE, {"input": {"id": opp["id"], "version": opp["version"], "stage": stage}}, as_=rep),
                   "moveOpportunityStage")["opportunity"]
     return opp
 
@@ -77,7 +72,7 @@ async def test_a_won_deal_becomes_a_scheduled_project_that_logging_and_slipping_
     detail = (await gql(PROJECT, {"id": project["id"]}, as_="pm@demo.test"))["data"]["project"]
     kickoff = detail["tasks"][0]
     engineer = to_global_id("User", users["service@demo.test"].id)
-    _ok(await gql(UPDATE_TASK, {"input": {"id": kickoff["id"], "version": kickoff["version"],
+    ok(await gql(UPDATE_TASK, {"input": {"id": kickoff["id"], "version": kickoff["version"],
                                           "assigneeId": engineer}}, as_="pm@demo.test"), "updateTask")
     today = datetime.now(UTC).date()
     logged = await gql(LOG_TIME, {"input": {"taskId": kickoff["id"], "hours": "6.5", "date": str(today),
@@ -107,7 +102,7 @@ async def test_a_won_deal_becomes_a_scheduled_project_that_logging_and_slipping_
     async with connect(app, gql.token("pm@demo.test")) as socket:
         await socket.subscribe("n", NOTIFICATIONS, {})
         design = tasks["方案设计"]
-        slipped = _ok(await gql(UPDATE_TASK, {"input": {"id": design["id"], "version": design["version"],
+        slipped = ok(await gql(UPDATE_TASK, {"input": {"id": design["id"], "version": design["version"],
                                                         "durationDays": 25}}, as_="pm@demo.test"), "updateTask")
         assert slipped["task"]["atRisk"] is True  # forecast past its baseline finish
         kinds = []

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from schema.node import to_global_id
+from tests.factories.api.answers import ok
 
 CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
   customer { id } userErrors { code } } }"""
@@ -77,12 +78,6 @@ DEMO_VIEWERS_OF_THE_PROJECT = ["rep1@demo.test", "pm@demo.test", "service@demo.t
 STRANGERS = ["rep2@demo.test", "marketing@demo.test", "rep@acme.test", "admin@acme.test"]
 
 
-def _ok(result: dict[str, Any], name: str) -> dict[str, Any]:
-    assert "errors" not in result, result
-    payload = result["data"][name]
-    assert payload["userErrors"] == [], payload
-    return payload
-
 
 def _codes(result: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in result.get("errors", [])]
@@ -100,29 +95,29 @@ async def delivered(gql, users) -> dict[str, str]:
     submits the week; pm reports progress and records an expense; rep1 asks for a change."""
     tag = uuid.uuid4().hex[:8]
     rep, pm, service = "rep1@demo.test", "pm@demo.test", "service@demo.test"
-    customer = _ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"权限客户 {tag}"}}, as_=rep),
+    customer = ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"权限客户 {tag}"}}, as_=rep),
                    "createCustomer")["customer"]
-    opp = _ok(await gql(CREATE_OPPORTUNITY, {"input": {"customerId": customer["id"], "name": f"权限 ERP {tag}",
+    opp = ok(await gql(CREATE_OPPORTUNITY, {"input": {"customerId": customer["id"], "name": f"权限 ERP {tag}",
                                                        "amount": "200000.00"}}, as_=rep),
               "createOpportunity")["opportunity"]
     for stage in ("proposal", "negotiation", "won"):
-        opp = _ok(await gql(MOVE, {"input": {"id": opp["id"], "version": opp["version"], "stage": stage}}, as_=rep),
+        opp = ok(await gql(MOVE, {"input": {"id": opp["id"], "version": opp["version"], "stage": stage}}, as_=rep),
                   "moveOpportunityStage")["opportunity"]
     project = opp["project"]
     kickoff, second = project["tasks"][0], project["tasks"][1]
     engineer = to_global_id("User", users[service].id)
-    _ok(await gql(UPDATE_TASK, {"input": {"id": kickoff["id"], "version": kickoff["version"],
+    ok(await gql(UPDATE_TASK, {"input": {"id": kickoff["id"], "version": kickoff["version"],
                                           "assigneeId": engineer}}, as_=pm), "updateTask")
-    entry = _ok(await gql(LOG_TIME, {"input": {"taskId": kickoff["id"], "hours": "4"}}, as_=service),
+    entry = ok(await gql(LOG_TIME, {"input": {"taskId": kickoff["id"], "hours": "4"}}, as_=service),
                 "logTime")["timeEntry"]
     today = datetime.now(UTC).date().isoformat()
-    sheet = _ok(await gql(SUBMIT, {"input": {"projectId": project["id"], "weekStart": today}}, as_=service),
+    sheet = ok(await gql(SUBMIT, {"input": {"projectId": project["id"], "weekStart": today}}, as_=service),
                 "submitTimesheet")["timesheet"]
-    report = _ok(await gql(REPORT, {"input": {"projectId": project["id"], "status": "启动会已开", "health": "GREEN"}},
+    report = ok(await gql(REPORT, {"input": {"projectId": project["id"], "status": "启动会已开", "health": "GREEN"}},
                            as_=pm), "reportProgress")["report"]
-    expense = _ok(await gql(EXPENSE, {"input": {"projectId": project["id"], "amount": "1000.00",
+    expense = ok(await gql(EXPENSE, {"input": {"projectId": project["id"], "amount": "1000.00",
                                                 "description": "差旅"}}, as_=pm), "addExpense")["expense"]
-    change = _ok(await gql(REQUEST_CHANGE, {"input": {"projectId": project["id"], "title": "加一个报表",
+    change = ok(await gql(REQUEST_CHANGE, {"input": {"projectId": project["id"], "title": "加一个报表",
                                                       "reason": "客户要求", "budgetDelta": "5000"}}, as_=rep),
                  "requestChange")["changeRequest"]
     return {"tag": tag, "Project": project["id"], "Task": kickoff["id"], "Task2": second["id"],

@@ -10,6 +10,9 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from tests.factories.api.answers import ok
+from tests.factories.api.users import user_id
+
 DOC = "合同正文 — Contract body, full-width ＡＢＣ".encode()
 
 CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
@@ -58,30 +61,24 @@ CONTRACT = """query($id: ID!) { contract(id: $id) { number status amount
   paymentPlan { label amount status invoice { number status } } invoices { number status } } }"""
 
 
-def _ok(result: dict, name: str) -> dict:
-    assert "errors" not in result, result
-    payload = result["data"][name]
-    assert payload["userErrors"] == [], payload
-    return payload
-
 
 async def test_quote_to_receivables_through_graphql(gql):
     rep, manager, finance = "rep1@demo.test", "manager@demo.test", "finance@demo.test"
     tag = uuid.uuid4().hex[:6]
     today = datetime.now(UTC).date()
     # given a rep's customer and opportunity, and a product at 6 % VAT
-    customer = _ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"深圳市腾飞科技 {tag}"}}, as_=rep),
+    customer = ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"深圳市腾飞科技 {tag}"}}, as_=rep),
                    "createCustomer")["customer"]
-    opportunity = _ok(await gql(CREATE_OPPORTUNITY, {"input": {
+    opportunity = ok(await gql(CREATE_OPPORTUNITY, {"input": {
         "customerId": customer["id"], "name": "ERP 实施", "amount": "100000.00"}}, as_=rep),
         "createOpportunity")["opportunity"]
-    product = _ok(await gql(CREATE_PRODUCT, {"input": {"code": f"IMPL-{tag}", "name": "实施服务（人天）",
+    product = ok(await gql(CREATE_PRODUCT, {"input": {"code": f"IMPL-{tag}", "name": "实施服务（人天）",
                                                        "unit": "人天", "defaultPrice": "3000", "taxRate": "6"}},
                             as_=finance), "createProduct")["product"]
     assert (product["defaultPrice"], product["taxRate"]) == ("3000.00", "6")
 
     # when the rep quotes 100 days at 25 % off
-    quote = _ok(await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "lines": [
+    quote = ok(await gql(CREATE_QUOTE, {"input": {"opportunityId": opportunity["id"], "lines": [
         {"productId": product["id"], "quantity": "100", "discountPercent": "25"}]}}, as_=rep),
         "createQuote")["quote"]
     # then the totals are exact and the discount needs approval before it can be sent
@@ -91,42 +88,42 @@ async def test_quote_to_receivables_through_graphql(gql):
     sent = await gql(SEND, {"id": quote["id"]}, as_=rep)
     assert sent["data"]["sendQuote"]["userErrors"] == [{"field": ["id"], "code": "DISCOUNT_NEEDS_APPROVAL"}]
     # a rep may not approve, not even after submitting
-    assert _ok(await gql(SUBMIT, {"id": quote["id"]}, as_=rep), "submitQuoteForApproval")["quote"]["status"] == \
+    assert ok(await gql(SUBMIT, {"id": quote["id"]}, as_=rep), "submitQuoteForApproval")["quote"]["status"] == \
         "PENDING_APPROVAL"
     denied = await gql(APPROVE, {"id": quote["id"]}, as_=rep)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    approved = _ok(await gql(APPROVE, {"id": quote["id"], "c": "战略客户，同意"}, as_=manager), "approveQuote")
+    approved = ok(await gql(APPROVE, {"id": quote["id"], "c": "战略客户，同意"}, as_=manager), "approveQuote")
     assert approved["quote"]["status"] == "APPROVED"
     assert approved["quote"]["decidedBy"]["email"] == manager
-    accepted = _ok(await gql(ACCEPT, {"id": quote["id"]}, as_=rep), "acceptQuote")
+    accepted = ok(await gql(ACCEPT, {"id": quote["id"]}, as_=rep), "acceptQuote")
     assert accepted["quote"]["opportunity"] == {"amount": "238500.00", "currency": "CNY"}
 
     # the contract: from the accepted quote, approved by the manager then finance
-    contract = _ok(await gql(CREATE_CONTRACT, {"input": {"quoteId": quote["id"], "document": {
+    contract = ok(await gql(CREATE_CONTRACT, {"input": {"quoteId": quote["id"], "document": {
         "name": "合同.pdf", "contentBase64": base64.b64encode(DOC).decode()}}}, as_=rep), "createContract")["contract"]
     sha = hashlib.sha256(DOC).hexdigest()
     assert (contract["amount"], contract["status"], contract["document"]["sha256"]) == ("238500.00", "DRAFT", sha)
     assert contract["customer"]["name"] == customer["name"]
-    steps = _ok(await gql(SUBMIT_CONTRACT, {"id": contract["id"]}, as_=rep),
+    steps = ok(await gql(SUBMIT_CONTRACT, {"id": contract["id"]}, as_=rep),
                 "submitContract")["contract"]["approvalSteps"]
     assert [(s["role"], s["status"]) for s in steps] == [("sales_manager", "PENDING"), ("finance", "WAITING")]
     early = await gql(APPROVE_STEP, {"c": contract["id"], "s": steps[1]["id"]}, as_=finance)
     assert early["data"]["approveContractStep"]["userErrors"] == [{"field": ["stepId"],
                                                                    "code": "APPROVAL_OUT_OF_ORDER"}]
-    _ok(await gql(APPROVE_STEP, {"c": contract["id"], "s": steps[0]["id"]}, as_=manager), "approveContractStep")
-    done = _ok(await gql(APPROVE_STEP, {"c": contract["id"], "s": steps[1]["id"]}, as_=finance),
+    ok(await gql(APPROVE_STEP, {"c": contract["id"], "s": steps[0]["id"]}, as_=manager), "approveContractStep")
+    done = ok(await gql(APPROVE_STEP, {"c": contract["id"], "s": steps[1]["id"]}, as_=finance),
                "approveContractStep")
     assert done["contract"]["status"] == "APPROVED"
 
     # signed by the customer's signatory (with a one-time token) and by our manager
-    outside = _ok(await gql(REQUEST_SIGNATURE, {"input": {"contractId": contract["id"], "signerName": "张总",
+    outside = ok(await gql(REQUEST_SIGNATURE, {"input": {"contractId": contract["id"], "signerName": "张总",
                                                           "signerEmail": f"zhang-{tag}@customer.test"}}, as_=rep),
                   "requestSignature")
-    ours = _ok(await gql(REQUEST_SIGNATURE, {"input": {"contractId": contract["id"], "party": "vendor",
-                                                       "userId": _uid(gql, manager)}},
+    ours = ok(await gql(REQUEST_SIGNATURE, {"input": {"contractId": contract["id"], "party": "vendor",
+                                                       "userId": user_id(gql, manager)}},
                          as_=rep), "requestSignature")
     assert outside["signingToken"] and ours["signingToken"] is None
-    signed = _ok(await gql(SIGN, {"input": {"requestId": outside["signature"]["id"], "documentSha256": sha,
+    signed = ok(await gql(SIGN, {"input": {"requestId": outside["signature"]["id"], "documentSha256": sha,
                                             "signingToken": outside["signingToken"]}}, as_=rep,
                            headers={"user-agent": "SigningPortal/1.0"}), "signContract")
     assert signed["signature"]["signedUserAgent"] == "SigningPortal/1.0"
@@ -134,7 +131,7 @@ async def test_quote_to_receivables_through_graphql(gql):
     twice = await gql(SIGN, {"input": {"requestId": outside["signature"]["id"], "documentSha256": sha,
                                        "signingToken": outside["signingToken"]}}, as_=rep)
     assert twice["data"]["signContract"]["userErrors"][0]["code"] == "ALREADY_SIGNED"
-    active = _ok(await gql(SIGN, {"input": {"requestId": ours["signature"]["id"], "documentSha256": sha}},
+    active = ok(await gql(SIGN, {"input": {"requestId": ours["signature"]["id"], "documentSha256": sha}},
                            as_=manager), "signContract")
     assert active["contract"]["status"] == "ACTIVE"
 
@@ -144,7 +141,7 @@ async def test_quote_to_receivables_through_graphql(gql):
         {"label": "首付", "dueDate": str(due1), "amount": "100000.00"}]}}, as_=finance)
     assert wrong["data"]["setPaymentPlan"]["userErrors"] == [{"field": ["installments"],
                                                               "code": "INSTALLMENTS_MISMATCH"}]
-    plan = _ok(await gql(SET_PLAN, {"input": {"contractId": contract["id"], "installments": [
+    plan = ok(await gql(SET_PLAN, {"input": {"contractId": contract["id"], "installments": [
         {"label": "首付款 30%", "dueDate": str(due1), "percent": "30"},
         {"label": "验收款 60%", "dueDate": str(due2), "percent": "60"},
         {"label": "质保金 10%", "dueDate": str(due3), "percent": "10"}]}}, as_=finance),
@@ -153,18 +150,18 @@ async def test_quote_to_receivables_through_graphql(gql):
     # only finance issues invoices
     forbidden = await gql(ISSUE, {"input": {"installmentId": plan[0]["id"]}}, as_=rep)
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    first = _ok(await gql(ISSUE, {"input": {"installmentId": plan[0]["id"], "issueDate": str(due1 - timedelta(30)),
+    first = ok(await gql(ISSUE, {"input": {"installmentId": plan[0]["id"], "issueDate": str(due1 - timedelta(30)),
                                             "dueDate": str(due1)}}, as_=finance), "issueInvoice")["invoice"]
-    second = _ok(await gql(ISSUE, {"input": {"installmentId": plan[1]["id"], "issueDate": str(due2 - timedelta(30)),
+    second = ok(await gql(ISSUE, {"input": {"installmentId": plan[1]["id"], "issueDate": str(due2 - timedelta(30)),
                                              "dueDate": str(due2)}}, as_=finance), "issueInvoice")["invoice"]
     assert int(second["number"].split("-")[1]) == int(first["number"].split("-")[1]) + 1
     assert (first["status"], first["total"]) == ("ISSUED", "71550.00")
 
     # one partial payment, allocated oldest due first
-    payment = _ok(await gql(RECORD_PAYMENT, {"input": {"customerId": customer["id"], "amount": "50000.00",
+    payment = ok(await gql(RECORD_PAYMENT, {"input": {"customerId": customer["id"], "amount": "50000.00",
                                                        "reference": f"招商银行 {tag}"}}, as_=finance),
                   "recordPayment")["payment"]
-    allocated = _ok(await gql(ALLOCATE, {"input": {"paymentId": payment["id"], "automatic": True}}, as_=finance),
+    allocated = ok(await gql(ALLOCATE, {"input": {"paymentId": payment["id"], "automatic": True}}, as_=finance),
                     "allocatePayment")
     assert allocated["payment"] == {"allocated": "50000.00", "unallocated": "0.00"}
     assert allocated["allocations"] == [{"amount": "50000.00", "invoice": {
@@ -187,10 +184,6 @@ async def test_quote_to_receivables_through_graphql(gql):
     assert (await gql("{ payments(first: 5) { edges { node { id } } } }", as_=rep))["data"]["payments"]["edges"] == []
 
 
-def _uid(gql, email: str) -> str:
-    from schema.node import to_global_id
-
-    return to_global_id("User", gql.users[email].id)
 
 
 async def test_marketing_sees_none_of_quote_to_cash_and_service_sees_no_amounts(gql):

@@ -25,6 +25,7 @@ from tandem.auth import mint_token
 from tandem.db import Database
 from tandem.settings import Settings
 from tests.conftest import actor_of
+from tests.factories.names import unique
 from tests.factories.waiting import eventually
 
 AMOUNT = "7351982.46"
@@ -100,9 +101,6 @@ HUNDRED_ROWS_READS = (*(f"Opportunity.{f}" for f in ("name", "amount", "stage", 
                                                      "customer")),
                       "User.name", "Customer.name", "Customer.creditLimit")
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:10]}"
 
 
 @dataclass

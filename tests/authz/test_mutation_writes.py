@@ -21,6 +21,7 @@ from resolvers.writes import declaration
 from schema.node import to_global_id
 from tandem.graphql import build_schema
 from tandem.settings import Settings
+from tests.factories.api.answers import ok
 
 SCHEMA = build_schema(Settings())
 MUTATIONS = {SCHEMA.config.name_converter.get_graphql_name(f): f
@@ -57,12 +58,6 @@ PAYMENTS = """query($customer: ID!) { payments(first: 100, filter: {customerId: 
 
 ADMIN, PM, REP, FINANCE = "admin@demo.test", "pm@demo.test", "rep1@demo.test", "finance@demo.test"
 
-
-def _ok(result: dict[str, Any], name: str) -> dict[str, Any]:
-    assert "errors" not in result, result
-    payload = result["data"][name]
-    assert payload["userErrors"] == [], payload
-    return payload
 
 
 def _codes(result: dict[str, Any]) -> list[str]:
@@ -107,27 +102,27 @@ def test_a_declaration_names_real_actions_and_fields_of_guarded_types(name):
 async def denied(gql, role: str, resource: str) -> AsyncIterator[None]:
     """The demo org's policy with ``role`` denied a write on ``resource``, restored afterwards."""
     rule = {"role": role, "resource": resource, "action": "write"}
-    _ok(await gql(SET_PERMISSION, {"input": {**rule, "effect": "DENY"}}, as_=ADMIN), "setPermission")
+    ok(await gql(SET_PERMISSION, {"input": {**rule, "effect": "DENY"}}, as_=ADMIN), "setPermission")
     try:
         yield
     finally:
-        _ok(await gql(SET_PERMISSION, {"input": {**rule, "effect": "INHERIT"}}, as_=ADMIN), "setPermission")
+        ok(await gql(SET_PERMISSION, {"input": {**rule, "effect": "INHERIT"}}, as_=ADMIN), "setPermission")
 
 
 @pytest.fixture(scope="module")
 async def project(gql, users) -> dict[str, Any]:
     """A deal of rep1's, won, delivered by pm: its project, a task rep1 is assigned and one they are not."""
     tag = uuid.uuid4().hex[:8]
-    customer = _ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"Writes {tag}"}}, as_=REP),
+    customer = ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"Writes {tag}"}}, as_=REP),
                    "createCustomer")["customer"]
-    opp = _ok(await gql(CREATE_OPPORTUNITY, {"input": {
+    opp = ok(await gql(CREATE_OPPORTUNITY, {"input": {
         "customerId": customer["id"], "name": f"Writes ERP {tag}", "amount": "90000.00",
         "projectManagerId": to_global_id("User", users[PM].id)}}, as_=REP), "createOpportunity")["opportunity"]
     for stage in ("proposal", "negotiation", "won"):
-        opp = _ok(await gql(MOVE, {"input": {"id": opp["id"], "version": opp["version"], "stage": stage}}, as_=REP),
+        opp = ok(await gql(MOVE, {"input": {"id": opp["id"], "version": opp["version"], "stage": stage}}, as_=REP),
                   "moveOpportunityStage")["opportunity"]
     mine, other = opp["project"]["tasks"][0], opp["project"]["tasks"][1]
-    _ok(await gql(UPDATE_TASK, {"input": {"id": mine["id"], "version": mine["version"],
+    ok(await gql(UPDATE_TASK, {"input": {"id": mine["id"], "version": mine["version"],
                                           "assigneeId": to_global_id("User", users[REP].id)}}, as_=PM), "updateTask")
     return {"customer": customer["id"], "project": opp["project"]["id"], "task": mine["id"], "other": other["id"]}
 
@@ -149,7 +144,7 @@ async def test_an_assignee_reports_progress_but_may_not_rename_their_task(gql, p
     reported = await gql(UPDATE_TASK, {"input": {"id": before["id"], "version": before["version"],
                                                  "percentComplete": 40}}, as_=REP)
     # then they may
-    assert _ok(reported, "updateTask")["task"]["percentComplete"] == 40
+    assert ok(reported, "updateTask")["task"]["percentComplete"] == 40
 
 
 async def test_update_task_refuses_a_field_the_policy_denies_and_writes_nothing(gql, project):
@@ -165,7 +160,7 @@ async def test_update_task_refuses_a_field_the_policy_denies_and_writes_nothing(
         # while the fields it may write still write
         renamed = await gql(UPDATE_TASK, {"input": {"id": before["id"], "version": before["version"],
                                                     "name": "Renamed"}}, as_=PM)
-        assert _ok(renamed, "updateTask")["task"]["name"] == "Renamed"
+        assert ok(renamed, "updateTask")["task"]["name"] == "Renamed"
 
 
 @dataclass(frozen=True)
@@ -225,5 +220,5 @@ async def test_a_mutation_refuses_a_field_the_policy_denies_and_writes_nothing(g
         assert await case.state(gql, project) == before
     # and once the policy is restored, the same write goes through
     done = await gql(case.document, {"input": case.input(targets)}, as_=case.user)
-    _ok(done, case.mutation)
+    ok(done, case.mutation)
     assert await case.state(gql, project) != before

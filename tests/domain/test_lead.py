@@ -20,6 +20,7 @@ from domain.shared.outbox import OutboxEvent
 from domain.tenancy.org import create_org
 from domain.tenancy.user import create_user
 from tests.conftest import actor_of
+from tests.factories.names import unique
 
 
 @dataclass
@@ -27,9 +28,6 @@ class Tenant:
     org_id: int
     rep: Actor
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:10]}"
 
 
 async def new_tenant(db: Any) -> Tenant:

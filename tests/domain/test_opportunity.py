@@ -31,6 +31,7 @@ from domain.shared.outbox import OutboxEvent
 from domain.tenancy.org import create_org
 from domain.tenancy.user import create_user
 from tests.conftest import actor_of
+from tests.factories.names import unique
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -42,9 +43,6 @@ class Tenant:
     manager: Actor
     customer_id: int
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:10]}"
 
 
 async def new_tenant(db: Any, *, custom_fields: tuple[dict[str, Any], ...] = ()) -> Tenant:

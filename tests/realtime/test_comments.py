@@ -3,7 +3,6 @@ Over HTTP as the demo users; the rules also on the domain services directly."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -14,6 +13,9 @@ from domain.shared.errors import Conflict, FieldErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from schema.node import from_global_id
 from tests.conftest import actor_of
+from tests.factories.api.crm import new_customer, new_opportunity
+from tests.factories.api.users import REP1
+from tests.factories.names import unique
 
 COMMENT_FIELDS = """
   id recordId parentId body version createdAt editedAt deletedAt
@@ -37,47 +39,31 @@ mutation ($input: DeleteCommentInput!) {{
 
 THREAD = f"query ($recordId: ID!) {{ comments(recordId: $recordId) {{ {COMMENT_FIELDS} }} }}"
 
-CREATE_CUSTOMER = """
-mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } userErrors { code } } }"""
-
-CREATE_OPPORTUNITY = """
-mutation ($input: CreateOpportunityInput!) {
-  createOpportunity(input: $input) { opportunity { id } userErrors { code } }
-}"""
-
 CREATE_LEAD = """
 mutation ($input: CreateLeadInput!) { createLead(input: $input) { lead { id } userErrors { code } } }"""
 
 MAX_BODY = 10_000
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+async def new_customer_id(gql: Any, *, as_: str = REP1) -> str:
+    return (await new_customer(gql, as_=as_))["id"]
 
 
-async def new_customer(gql: Any, *, as_: str = "rep1@demo.test") -> str:
-    result = await gql(CREATE_CUSTOMER, {"input": {"name": unique("Customer")}}, as_=as_)
-    assert result["data"]["createCustomer"]["userErrors"] == [], result
-    return result["data"]["createCustomer"]["customer"]["id"]
+async def new_opportunity_id(gql: Any, *, as_: str = REP1) -> str:
+    return (await new_opportunity(gql, as_=as_))["id"]
 
 
-async def new_opportunity(gql: Any, *, as_: str = "rep1@demo.test") -> str:
-    customer_id = await new_customer(gql, as_=as_)
-    result = await gql(CREATE_OPPORTUNITY, {"input": {"customerId": customer_id, "name": unique("Deal")}}, as_=as_)
-    assert result["data"]["createOpportunity"]["userErrors"] == [], result
-    return result["data"]["createOpportunity"]["opportunity"]["id"]
-
-
-async def new_lead(gql: Any, *, as_: str = "rep1@demo.test") -> str:
+async def new_lead_id(gql: Any, *, as_: str = REP1) -> str:
     result = await gql(CREATE_LEAD, {"input": {"name": unique("Lead"), "company": "Fabrikam"}}, as_=as_)
     assert result["data"]["createLead"]["userErrors"] == [], result
     return result["data"]["createLead"]["lead"]["id"]
 
 
-RECORDS = {"opportunity": new_opportunity, "customer": new_customer, "lead": new_lead}
+RECORDS = {"opportunity": new_opportunity_id, "customer": new_customer_id, "lead": new_lead_id}
 
 
-async def add(gql: Any, record_id: str, body: str, *, as_: str = "rep1@demo.test", **overrides: Any,
+async def try_comment(gql: Any, record_id: str, body: str, *, as_: str = "rep1@demo.test", **overrides: Any,
               ) -> dict[str, Any]:
     """The addComment payload (comment and userErrors)."""
     result = await gql(ADD_COMMENT, {"input": {"recordId": record_id, "body": body, **overrides}}, as_=as_)
@@ -88,7 +74,7 @@ async def add(gql: Any, record_id: str, body: str, *, as_: str = "rep1@demo.test
 async def posted(gql: Any, record_id: str, body: str, *, as_: str = "rep1@demo.test", **overrides: Any,
                  ) -> dict[str, Any]:
     """A comment that must be accepted."""
-    payload = await add(gql, record_id, body, as_=as_, **overrides)
+    payload = await try_comment(gql, record_id, body, as_=as_, **overrides)
     assert payload["userErrors"] == [], payload
     return payload["comment"]
 
@@ -151,7 +137,7 @@ async def test_comment_on_a_record(gql: Any, make: Any) -> None:
 
 async def test_reply_to_a_comment_on_the_same_record(gql: Any) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     question = await posted(gql, opportunity, "Who signs off on the budget?")
 
     # when
@@ -164,11 +150,11 @@ async def test_reply_to_a_comment_on_the_same_record(gql: Any) -> None:
 
 async def test_reply_to_a_comment_on_another_record_is_mismatched(gql: Any, db: Any) -> None:
     # given
-    elsewhere = await posted(gql, await new_opportunity(gql), "On another deal")
-    opportunity = await new_opportunity(gql)
+    elsewhere = await posted(gql, await new_opportunity_id(gql), "On another deal")
+    opportunity = await new_opportunity_id(gql)
 
     # when
-    payload = await add(gql, opportunity, "Misplaced reply", parentId=elsewhere["id"])
+    payload = await try_comment(gql, opportunity, "Misplaced reply", parentId=elsewhere["id"])
 
     # then
     assert payload["comment"] is None
@@ -179,10 +165,10 @@ async def test_reply_to_a_comment_on_another_record_is_mismatched(gql: Any, db: 
 @pytest.mark.parametrize("body", ["", "   ", "\n\t "], ids=["empty", "spaces", "whitespace"])
 async def test_blank_comment_is_required(gql: Any, db: Any, body: str) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
 
     # when
-    payload = await add(gql, opportunity, body)
+    payload = await try_comment(gql, opportunity, body)
 
     # then
     assert payload["comment"] is None
@@ -193,11 +179,11 @@ async def test_blank_comment_is_required(gql: Any, db: Any, body: str) -> None:
 @pytest.mark.parametrize("char", ["a", "字", "😀"], ids=["ascii", "chinese", "emoji"])
 async def test_comment_longer_than_the_limit_is_too_long(gql: Any, db: Any, char: str) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
 
     # when
-    at_limit = await add(gql, opportunity, char * MAX_BODY)
-    over_limit = await add(gql, opportunity, char * (MAX_BODY + 1))
+    at_limit = await try_comment(gql, opportunity, char * MAX_BODY)
+    over_limit = await try_comment(gql, opportunity, char * (MAX_BODY + 1))
 
     # then
     assert at_limit["userErrors"] == []
@@ -221,7 +207,7 @@ BODIES = {
 @pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
 async def test_comment_body_round_trips_unchanged(gql: Any, body: str) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
 
     # when
     comment = await posted(gql, opportunity, body)
@@ -257,7 +243,7 @@ MENTIONS = {
 async def test_mentions_resolve_to_users_of_the_org(gql: Any, db: Any, users: dict, body: str,
                                                     expected: list[str]) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
 
     # when
     comment = await posted(gql, opportunity, body)
@@ -270,7 +256,7 @@ async def test_mentions_resolve_to_users_of_the_org(gql: Any, db: Any, users: di
 
 async def test_editing_in_a_mention_notifies_only_the_newly_mentioned(gql: Any, db: Any, users: dict) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "@rep2 can you take this?")
 
     # when
@@ -291,7 +277,7 @@ async def test_editing_in_a_mention_notifies_only_the_newly_mentioned(gql: Any, 
 
 async def test_edit_keeps_every_earlier_body(gql: Any) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "Budget is 1.2M")
 
     # when
@@ -312,7 +298,7 @@ async def test_edit_keeps_every_earlier_body(gql: Any) -> None:
 
 async def test_edit_with_a_stale_version_is_a_conflict(gql: Any) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "First draft")
     await gql(EDIT_COMMENT, {"input": {"id": comment["id"], "version": 1, "body": "Second draft"}})
 
@@ -328,7 +314,7 @@ async def test_edit_with_a_stale_version_is_a_conflict(gql: Any) -> None:
 @pytest.mark.parametrize("email", ["manager@demo.test", "finance@demo.test", "service@demo.test"])
 async def test_only_the_author_may_edit_or_delete(gql: Any, email: str) -> None:
     # given rep1's comment on an opportunity the others may see
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "Mine")
 
     # when
@@ -345,7 +331,7 @@ async def test_only_the_author_may_edit_or_delete(gql: Any, email: str) -> None:
 
 async def test_admin_may_edit_anyones_comment(gql: Any) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "Call me at +86 138 0013 8000")
 
     # when
@@ -362,7 +348,7 @@ async def test_admin_may_edit_anyones_comment(gql: Any) -> None:
 
 async def test_delete_hides_the_body_and_keeps_the_history(gql: Any, db: Any) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "Wrong thread, sorry")
     after = await posted(gql, opportunity, "Next comment")
 
@@ -382,7 +368,7 @@ async def test_delete_hides_the_body_and_keeps_the_history(gql: Any, db: Any) ->
 
 async def test_a_deleted_comment_cannot_be_edited_or_deleted_again(gql: Any) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "Gone soon")
     deleted = (await gql(DELETE_COMMENT, {"input": {"id": comment["id"], "version": 1}}))["data"]["deleteComment"]
     version = deleted["comment"]["version"]
@@ -405,7 +391,7 @@ async def test_a_deleted_comment_cannot_be_edited_or_deleted_again(gql: Any) -> 
 
 async def test_thread_lists_comments_oldest_first_with_replies(gql: Any) -> None:
     # given
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     first = await posted(gql, opportunity, "1")
     second = await posted(gql, opportunity, "2", as_="manager@demo.test")
     reply = await posted(gql, opportunity, "re: 1", as_="manager@demo.test", parentId=first["id"])
@@ -422,11 +408,11 @@ async def test_thread_lists_comments_oldest_first_with_replies(gql: Any) -> None
 
 
 OUT_OF_REACH = {
-    "peer rep, opportunity": ("rep2@demo.test", new_opportunity),
-    "peer rep, customer": ("rep2@demo.test", new_customer),
-    "peer rep, lead": ("rep2@demo.test", new_lead),
-    "other org, opportunity": ("rep@acme.test", new_opportunity),
-    "other org admin, customer": ("admin@acme.test", new_customer),
+    "peer rep, opportunity": ("rep2@demo.test", new_opportunity_id),
+    "peer rep, customer": ("rep2@demo.test", new_customer_id),
+    "peer rep, lead": ("rep2@demo.test", new_lead_id),
+    "other org, opportunity": ("rep@acme.test", new_opportunity_id),
+    "other org admin, customer": ("admin@acme.test", new_customer_id),
 }
 
 
@@ -455,9 +441,9 @@ async def test_a_comment_on_a_record_out_of_reach_cannot_be_edited_deleted_or_re
     gql: Any, db: Any, email: str
 ) -> None:
     # given a comment on rep1's opportunity, and a record of the caller's own
-    opportunity = await new_opportunity(gql)
+    opportunity = await new_opportunity_id(gql)
     comment = await posted(gql, opportunity, "Demo-only")
-    own_record = await new_opportunity(gql, as_=email)
+    own_record = await new_opportunity_id(gql, as_=email)
 
     # when
     edit = await gql(EDIT_COMMENT, {"input": {"id": comment["id"], "version": 1, "body": "Was here"}}, as_=email)
@@ -484,8 +470,8 @@ async def test_a_comment_on_a_record_out_of_reach_cannot_be_edited_deleted_or_re
 async def test_service_refuses_a_missing_body_and_a_parent_on_another_record(gql: Any, db: Any, users: dict) -> None:
     # given
     rep1 = actor_of(users["rep1@demo.test"])
-    _, opportunity = from_global_id(await new_opportunity(gql))
-    _, other = from_global_id(await new_opportunity(gql))
+    _, opportunity = from_global_id(await new_opportunity_id(gql))
+    _, other = from_global_id(await new_opportunity_id(gql))
     async with db.write() as session:
         parent = await add_comment(session, rep1, record_type="Opportunity", record_id=other, body="Elsewhere")
 
@@ -503,7 +489,7 @@ async def test_service_refuses_a_missing_body_and_a_parent_on_another_record(gql
 async def test_service_edit_rules(gql: Any, db: Any, users: dict) -> None:
     # given
     rep1, manager, admin = (actor_of(users[e]) for e in ("rep1@demo.test", "manager@demo.test", "admin@demo.test"))
-    _, opportunity = from_global_id(await new_opportunity(gql))
+    _, opportunity = from_global_id(await new_opportunity_id(gql))
     async with db.write() as session:
         comment = await add_comment(session, rep1, record_type="Opportunity", record_id=opportunity, body="v1")
 

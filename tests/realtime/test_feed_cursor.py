@@ -37,6 +37,7 @@ from tandem.db import Database, create_engine
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 from tests.conftest import PG_URL, GraphQLClient, actor_of
+from tests.factories.names import unique
 from tests.factories.waiting import eventually
 
 LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
@@ -64,9 +65,6 @@ mutation ($input: UpdateOpportunityInput!) {
 
 # --- factories -------------------------------------------------------------------------------
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:10]}"
 
 
 @dataclass

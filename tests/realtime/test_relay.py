@@ -48,6 +48,7 @@ from tandem.db import Database, create_engine
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 from tests.conftest import PG_URL, GraphQLClient, actor_of
+from tests.factories.names import unique
 from tests.factories.waiting import eventually
 
 LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
@@ -66,9 +67,6 @@ query ($after: String) {
 
 # --- factories -------------------------------------------------------------------------------
 
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:10]}"
 
 
 @dataclass
