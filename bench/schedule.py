@@ -48,9 +48,10 @@ from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.crm.customer import CustomerInput, create_customer
+from domain.delivery.progress import reschedule
 from domain.delivery.project import Project
 from domain.delivery.schedule import FS, SS, Link, Node, schedule
-from domain.delivery.task import Task, TaskDependency, TaskStatus, reschedule
+from domain.delivery.task import Task, TaskDependency, TaskStatus
 from domain.pipeline.opportunity import OpportunityInput, create_opportunity
 from domain.shared.actor import Actor
 from domain.tenancy.org import create_org

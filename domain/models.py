@@ -28,8 +28,8 @@ from .shared.base import Base
 from .shared.idempotency import IdempotencyRecord
 from .shared.numbering import DocumentSequence
 from .shared.outbox import OutboxEvent, OutboxState
-from .shared.scope import RecordShare
 from .tenancy.org import Org, Team
+from .tenancy.sharing import RecordShare
 from .tenancy.user import User
 
 __all__ = [

@@ -9,7 +9,8 @@ from authz.admin import TYPE_ACTIONS
 from authz.store import current_version
 from domain.registry import GUARDED_TYPES, OWNED_TYPES
 from domain.shared.errors import NotFound
-from domain.shared.scope import Scope, share_record
+from domain.shared.scope import Scope
+from domain.tenancy.sharing import share_record
 from domain.tenancy.user import set_cost_rate, set_manager, set_roles
 from schema.node import decode_id, from_global_id
 from schema.policy import (

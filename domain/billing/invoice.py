@@ -35,8 +35,8 @@ from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
-from ..shared.scope import owned_rows
 from ..tenancy.org import get_org
+from ..tenancy.scope import owned_rows
 from .payment_plan import Installment, InstallmentStatus
 
 DEFAULT_PAYMENT_TERMS_DAYS = 30
@@ -512,7 +512,6 @@ async def list_invoices(session: AsyncSession, actor: Actor, flt: InvoiceFilter,
 async def issue_due_installments(session: AsyncSession, today: date) -> list[Invoice]:
     """Scheduler: installments of active contracts marked for automatic invoicing whose due date has
     come are invoiced and issued (as the contract's owner's org, by the system)."""
-    from ..shared.actor import Actor as SystemActor
 
     rows = list(await session.execute(
         select(Installment.id, Installment.org_id, Contract.created_by_id)
@@ -523,7 +522,7 @@ async def issue_due_installments(session: AsyncSession, today: date) -> list[Inv
         .order_by(Installment.org_id, Installment.due_date, Installment.id).limit(500)))
     issued = []
     for installment_id, org_id, author_id in rows:
-        system = SystemActor(user_id=author_id, org_id=org_id)
+        system = Actor(user_id=author_id, org_id=org_id)
         issued.append(await issue_invoice(session, None, installment_id=installment_id, issue_date=today,
                                           org_actor=system))
     return issued

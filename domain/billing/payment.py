@@ -26,7 +26,7 @@ from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
-from ..shared.money import check_amount, check_currency, quantize
+from ..shared.money import CURRENCY_EXPONENTS, check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
@@ -311,8 +311,6 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
 
 
 def _exp(currency: str) -> int:
-    from ..shared.money import CURRENCY_EXPONENTS
-
     return CURRENCY_EXPONENTS.get(currency, 2)
 
 

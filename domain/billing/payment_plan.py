@@ -15,9 +15,12 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..contracts.contract import ContractStatus, contract_event, load_for_write
+from ..contracts.contract import Contract, ContractStatus, contract_event, load_for_write
+from ..contracts.events import ContractTerminated
+from ..delivery.events import MilestoneReached
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import handles
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, ValidationFailed, Validator
 from ..shared.money import check_amount, quantize
@@ -189,8 +192,6 @@ async def delivery_milestone_reached(session: AsyncSession, actor: Actor, *, con
                                      when: date, project_id: int) -> list[Installment]:
     """A delivery milestone was finished: the installments of the project's contract waiting for a
     milestone of that name fall due (the project manager need not see the contract for that)."""
-    from ..contracts.contract import Contract
-
     out: list[Installment] = []
     for contract_id in contract_ids:
         rows = list(await session.scalars(select(Installment).where(
@@ -201,6 +202,25 @@ async def delivery_milestone_reached(session: AsyncSession, actor: Actor, *, con
             await _reached(session, actor, contract, rows, name, when, projectId=project_id)
             out += rows
     return out
+
+
+@handles(MilestoneReached)
+async def _delivery_milestone(session: AsyncSession, actor: Actor | None, event: MilestoneReached) -> None:
+    """Delivery meets cash: the project's contract, and the active contracts of the deal it came from."""
+    assert actor is not None, "a milestone is finished by someone"
+    contract_ids = [event.contract_id] if event.contract_id else []
+    if event.opportunity_id is not None:
+        contract_ids += [c for c in await session.scalars(select(Contract.id).where(
+            Contract.org_id == event.org_id, Contract.opportunity_id == event.opportunity_id,
+            Contract.status == ContractStatus.ACTIVE.value)) if c not in contract_ids]
+    await delivery_milestone_reached(session, actor, contract_ids=contract_ids, name=event.name,
+                                     when=event.reached_on, project_id=event.project_id)
+
+
+@handles(ContractTerminated)
+async def _contract_terminated(session: AsyncSession, actor: Actor | None, event: ContractTerminated) -> int:
+    """Installments not invoiced yet are cancelled; returns how many."""
+    return await cancel_open_installments(session, event.contract_id)
 
 
 async def cancel_open_installments(session: AsyncSession, contract_id: int) -> int:

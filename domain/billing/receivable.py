@@ -25,7 +25,15 @@ from ..contracts.contract import Contract
 from ..shared.actor import Actor
 from ..shared.base import MoneyType
 from ..shared.clock import clock
-from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, InvoiceStatus, invoice_event, invoice_payload
+from .invoice import (
+    OPEN_STATUSES,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    invoice_event,
+    invoice_payload,
+    visible_invoices,
+)
 from .payment import Payment
 
 BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90")
@@ -68,8 +76,6 @@ async def receivables(session: AsyncSession, actor: Actor, *, customer_id: int |
                       as_of: date | None = None, period_days: int = DEFAULT_PERIOD_DAYS,
                       visible: Any = None) -> Receivables:
     """``visible`` is the statement of invoices the actor may see (billing/invoice.visible_invoices)."""
-    from .invoice import visible_invoices
-
     today = as_of or clock.now().date()
     base = (visible if visible is not None else visible_invoices(actor)).where(
         Invoice.kind == InvoiceKind.INVOICE.value, Invoice.currency == currency).subquery()
@@ -122,8 +128,6 @@ async def receivables(session: AsyncSession, actor: Actor, *, customer_id: int |
 async def open_invoices(session: AsyncSession, actor: Actor, *, customer_id: int | None, currency: str,
                         limit: int = 100, visible: Any = None) -> list[Invoice]:
     """The open invoices behind the figures, most overdue first."""
-    from .invoice import visible_invoices
-
     stmt = (visible if visible is not None else visible_invoices(actor)).where(
         Invoice.kind == InvoiceKind.INVOICE.value, Invoice.currency == currency,
         Invoice.status.in_(OPEN_STATUSES))

@@ -29,6 +29,7 @@ from ..sales.product import check_tax_rate
 from ..sales.quote import Quote, QuoteStatus, get_quote
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, JsonType, pk
+from ..shared.bus import dispatch, outward
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict
 from ..shared.concurrency import load_for_write as lock_row
@@ -39,9 +40,10 @@ from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.payload import camel, plain
-from ..shared.scope import owned_rows
 from ..tenancy.org import get_org
+from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
+from .events import ContractActivated, ContractReturnedToDraft, ContractTerminated
 
 MAX_DOCUMENT_BYTES = 5_000_000
 MAX_PARTIES = 10
@@ -357,11 +359,9 @@ async def update_contract(session: AsyncSession, actor: Actor, contract_id: int,
     for key, value in changed.items():
         setattr(contract, key, value)
     if contract.status == ContractStatus.APPROVED:
-        from .signature import cancel_open_requests
-
         contract.status = ContractStatus.DRAFT.value
         contract.approved_at = None
-        await cancel_open_requests(session, contract)
+        await dispatch(session, actor, ContractReturnedToDraft(contract.org_id, contract.id))
     contract.updated_at = clock.now()
     await flush(session)
     contract_event(session, actor, contract, "contract.updated",
@@ -420,9 +420,8 @@ async def amend_contract(session: AsyncSession, actor: Actor, contract_id: int, 
 
 async def terminate_contract(session: AsyncSession, actor: Actor, contract_id: int, *, reason: str | None,
                              effective_on: date | None, version: int | None = None) -> Contract:
-    """End an active contract early: installments not invoiced yet are cancelled; invoices stay."""
-    from ..billing.payment_plan import cancel_open_installments
-
+    """End an active contract early: installments not invoiced yet are cancelled (billing reacts to
+    ``ContractTerminated``); invoices stay."""
     contract = await load_for_write(session, actor, contract_id, version)
     if contract.status != ContractStatus.ACTIVE:
         raise ValidationFailed.one("id", FieldErrorCode.INVALID_STATE,
@@ -438,11 +437,26 @@ async def terminate_contract(session: AsyncSession, actor: Actor, contract_id: i
     contract.status = ContractStatus.TERMINATED.value
     contract.terminated_on, contract.termination_reason = when, reason
     contract.updated_at = clock.now()
-    cancelled = await cancel_open_installments(session, contract.id)
     await flush(session)
-    contract_event(session, actor, contract, "contract.terminated", reason=reason, effectiveOn=when.isoformat(),
-                   cancelledInstallments=cancelled)
+    await dispatch(session, actor, ContractTerminated(contract.org_id, contract.id, reason, when))
     return contract
+
+
+@outward(ContractTerminated)
+async def _terminated_row(session: AsyncSession, actor: Actor | None, event: ContractTerminated,
+                          cancelled: list[Any]) -> None:
+    contract = await session.get(Contract, event.contract_id)
+    assert contract is not None
+    contract_event(session, actor, contract, "contract.terminated", reason=event.reason,
+                   effectiveOn=event.effective_on.isoformat(), cancelledInstallments=sum(cancelled))
+
+
+@outward(ContractActivated)
+async def _activated_row(session: AsyncSession, actor: Actor | None, event: ContractActivated,
+                         results: list[Any]) -> None:
+    contract = await session.get(Contract, event.contract_id)
+    assert contract is not None
+    contract_event(session, actor, contract, "contract.activated", audience=[contract.owner_id])
 
 
 async def document_of(session: AsyncSession, actor: Actor, contract_id: int) -> tuple[Contract, bytes | None]:

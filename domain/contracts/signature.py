@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
@@ -27,6 +28,7 @@ from ..shared.rows import group_by
 from ..shared.text import half_width
 from ..tenancy.user import get_user
 from .contract import Contract, ContractStatus, contract_event, flush, load_for_write
+from .events import ContractActivated, ContractReturnedToDraft
 
 EMAIL_MAX = 254
 
@@ -151,7 +153,7 @@ async def sign_contract(session: AsyncSession, actor: Actor, request_id: int, *,
     contract_event(session, actor, contract, "contract.signed", audience=[contract.owner_id],
                    signer={"name": request.signer_name, "party": request.party, "requestId": request.id})
     if pending is None:
-        contract_event(session, actor, contract, "contract.activated", audience=[contract.owner_id])
+        await dispatch(session, actor, ContractActivated(contract.org_id, contract.id))
         if contract.amends_id is not None:
             original = await session.scalar(lock_for_update(session, select(Contract).where(
                 Contract.id == contract.amends_id)))
@@ -168,6 +170,13 @@ async def cancel_open_requests(session: AsyncSession, contract: Contract) -> Non
             SignatureRequest.contract_id == contract.id, SignatureRequest.status == SignatureStatus.PENDING.value)):
         request.status = SignatureStatus.CANCELLED.value
         request.token_sha256 = None
+
+
+@handles(ContractReturnedToDraft)
+async def _requests_lapse(session: AsyncSession, actor: Actor | None, event: ContractReturnedToDraft) -> None:
+    contract = await session.get(Contract, event.contract_id)
+    assert contract is not None
+    await cancel_open_requests(session, contract)
 
 
 async def signatures_of(session: AsyncSession, actor: Actor,

@@ -22,8 +22,9 @@ from ..shared.errors import FieldErrorCode, NotFound, Validator
 from ..shared.money import check_amount, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
-from ..shared.scope import owned_rows
+from ..shared.references import reads
 from ..tenancy.org import get_org
+from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 
 MAX_TAGS = 20
@@ -227,6 +228,7 @@ def visible_customer_ids(actor: Actor) -> Any:
     return select(Customer.id).where(Customer.org_id == actor.org_id, scope)
 
 
+@reads("Customer")
 async def get_customer(
     session: AsyncSession, actor: Actor, customer_id: int
 ) -> Customer:

@@ -20,8 +20,8 @@ from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
-from ..shared.scope import owned_rows
 from ..shared.text import half_width
+from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .contact import EMAIL, PHONE, Contact, ContactInput, check_contact_fields, contact_payload, new_contact
 from .customer import Customer, CustomerInput, create_customer, get_customer

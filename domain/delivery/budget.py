@@ -20,11 +20,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, MoneyType, pk
+from ..shared.bus import dispatch
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, Validator
 from ..shared.money import check_amount, quantize
 from ..shared.rows import group_by
 from .calendar import WorkCalendar
+from .events import ExpenseAdded
 from .project import Project, calendar_of, load_for_write, project_event, require_manager, require_open
 from .task import Task, TaskStatus
 from .timesheet import labor_cost
@@ -93,9 +95,7 @@ async def add_expense(session: AsyncSession, actor: Actor, *, project_id: int, a
     await session.flush()
     project_event(session, actor, project, "expense.added", operation="create", record=("Expense", expense.id),
                   amount=str(amount), category=category, description=description)
-    from .progress import check_risks
-
-    await check_risks(session, project, actor=actor)
+    await dispatch(session, actor, ExpenseAdded(project.org_id, project.id, expense.id))
     return expense
 
 

@@ -22,6 +22,7 @@ from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validato
 from ..shared.money import check_amount, quantize
 from ..shared.rows import group_by
 from ..tenancy.user import User, managers_of
+from .progress import reschedule
 from .project import Project, add_working_days, load_for_write, project_event, require_open
 
 HUNDRED = Decimal(100)
@@ -139,8 +140,6 @@ def _check_decider(actor: Actor, change: ChangeRequest, project: Project) -> str
 
 
 async def approve_change(session: AsyncSession, actor: Actor, change_id: int, *, comment: str | None) -> ChangeRequest:
-    from .task import reschedule
-
     change, project = await _load(session, actor, change_id)
     require_open(project)
     step = _check_decider(actor, change, project)

@@ -9,7 +9,7 @@ per slip. Overdue tasks nobody finishes escalate up the assignee's chain (collab
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, String, Text, func, select, update
@@ -20,11 +20,24 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..collaboration.sla import Escalation, Overdue, SlaKind, escalate
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import handles
 from ..shared.clock import clock
 from ..shared.errors import FieldErrorCode, Validator
 from ..shared.rows import group_by
-from .project import Health, Project, ProjectStatus, load_for_write, project_event, require_open
-from .task import Task, TaskStatus, task_payload
+from .budget import cost_figures
+from .events import ExpenseAdded, PlanChanged, TimeLogged
+from .project import (
+    Health,
+    Project,
+    ProjectStatus,
+    calendar_of,
+    load_for_write,
+    project_event,
+    require_manager,
+    require_open,
+)
+from .schedule import CycleError, Link, Node, schedule
+from .task import Task, TaskDependency, TaskStatus, task_payload
 
 
 class ProgressReport(Base):
@@ -43,8 +56,6 @@ class ProgressReport(Base):
 async def report_progress(session: AsyncSession, actor: Actor, *, project_id: int, status_text: str | None,
                           health: Health | None) -> ProgressReport:
     """The project's manager reports where delivery stands."""
-    from .project import require_manager
-
     project = await load_for_write(session, actor, project_id)
     require_manager(actor, project, "report its progress")
     require_open(project)
@@ -71,8 +82,6 @@ async def check_risks(session: AsyncSession, project: Project, *, actor: Actor |
                       tasks: list[Task] | None = None) -> None:
     """Warn (once per slip) about tasks forecast past their due date and a project at risk. ``tasks``:
     the project's tasks, when the caller has just loaded (and rescheduled) them."""
-    from .budget import cost_figures
-
     if project.is_closed:
         return
     if tasks is None:
@@ -114,6 +123,106 @@ async def check_risks(session: AsyncSession, project: Project, *, actor: Actor |
     await session.flush()
 
 
+async def reschedule(session: AsyncSession, project: Project, *, baseline: bool = False,
+                     baseline_for: set[int] | None = None, actor: Actor | None = None) -> None:
+    """Schedule the project again and store every task's dates (one UPDATE statement for all rows),
+    the project's roll-ups, and the delay risks this uncovers."""
+    tasks = list(await session.scalars(select(Task).where(Task.project_id == project.id)
+                                       .execution_options(populate_existing=True)))
+    links = [Link(*row) for row in await session.execute(  # plain rows: no ORM objects for thousands of links
+        select(TaskDependency.predecessor_id, TaskDependency.successor_id, TaskDependency.kind,
+               TaskDependency.lag_days).where(TaskDependency.project_id == project.id))]
+    cal = calendar_of(project)
+    today = cal.index_of(clock.now().date())
+    nodes = [Node(id=t.id, duration=t.duration_days, parent_id=t.parent_id,
+                  not_before=cal.index_of(t.start_no_earlier) if t.start_no_earlier else None,
+                  percent=t.percent_complete, done=t.status == TaskStatus.DONE,
+                  started=t.status == TaskStatus.IN_PROGRESS,
+                  actual_start=cal.index_of(t.actual_start) if t.actual_start else None,
+                  # exclusive: the first working day after it (a Saturday finish frees Monday)
+                  actual_finish=cal.index_of(t.actual_finish + timedelta(days=1)) if t.actual_finish else None)
+             for t in tasks if t.status != TaskStatus.CANCELLED]
+    try:
+        plan = schedule(nodes, links, today=today)
+    except CycleError as exc:  # refused at insert; a corrupt graph is a bug, not a user error
+        raise RuntimeError(f"project {project.id} has a dependency cycle") from exc
+
+    def finish_date(start: int, finish: int) -> date:
+        """Finishes are exclusive indices; a milestone (start == finish) falls at the end of the
+        working day before it."""
+        return cal.date_of(finish - 1 if finish > start else max(start - 1, 0))
+
+    def start_date(start: int, finish: int) -> date:
+        return cal.date_of(start) if finish > start else finish_date(start, finish)
+
+    rows = []
+    for t in tasks:
+        timing = plan.timings.get(t.id)
+        if timing is None:
+            continue
+        row = {
+            "id": t.id, "early_start": start_date(timing.early_start, timing.early_finish),
+            "early_finish": finish_date(timing.early_start, timing.early_finish),
+            "late_start": start_date(timing.late_start, timing.late_finish),
+            "late_finish": finish_date(timing.late_start, timing.late_finish),
+            "slack_days": timing.slack, "critical": timing.critical,
+            "forecast_start": start_date(timing.forecast_start, timing.forecast_finish),
+            "forecast_finish": finish_date(timing.forecast_start, timing.forecast_finish),
+        }
+        if baseline or t.baseline_start is None or (baseline_for and t.id in baseline_for):
+            row["baseline_start"], row["baseline_finish"] = row["early_start"], row["early_finish"]
+        rows.append(row)
+    if rows:
+        await session.execute(update(Task), rows)  # ORM bulk UPDATE by primary key: executemany
+        by_id = {t.id: t for t in tasks}
+        for row in rows:  # keep the loaded objects in step, without marking them dirty
+            for key, value in row.items():
+                if key != "id":
+                    set_committed_value(by_id[row["id"]], key, value)
+    leaves = [t for t in tasks if not t.is_summary and t.status != TaskStatus.CANCELLED]
+    weights = [(t.estimate_hours if any(x.estimate_hours for x in leaves) else Decimal(t.duration_days or 1),
+                t.percent_complete) for t in leaves]
+    total = sum((w for w, _ in weights), Decimal(0))
+    project.percent_complete = (sum((w * p for w, p in weights), Decimal(0)) / total).quantize(Decimal("0.01")) \
+        if total else Decimal(0)
+    if leaves:
+        project.scheduled_finish = finish_date(0, plan.finish)
+        project.forecast_finish = finish_date(0, plan.forecast_finish)
+    else:
+        project.scheduled_finish = project.forecast_finish = project.start_date
+    if baseline or project.planned_finish is None:
+        project.planned_finish = project.scheduled_finish
+    await session.flush()
+    await check_risks(session, project, actor=actor, tasks=tasks)
+
+
+
+@handles(PlanChanged)
+async def _replan(session: AsyncSession, actor: Actor | None, event: PlanChanged) -> None:
+    project = await session.get(Project, event.project_id)
+    assert project is not None
+    await reschedule(session, project, baseline=event.baseline, baseline_for=set(event.baseline_for) or None,
+                     actor=actor)
+
+
+@handles(TimeLogged)
+async def _time_logged(session: AsyncSession, actor: Actor | None, event: TimeLogged) -> None:
+    """The forecast moves only when a task starts; the cost moves every time."""
+    project = await session.get(Project, event.project_id)
+    assert project is not None
+    if event.task_started:
+        await reschedule(session, project, actor=actor)
+    else:
+        await check_risks(session, project, actor=actor)
+
+
+@handles(ExpenseAdded)
+async def _expense_added(session: AsyncSession, actor: Actor | None, event: ExpenseAdded) -> None:
+    project = await session.get(Project, event.project_id)
+    assert project is not None
+    await check_risks(session, project, actor=actor)
+
+
 def _due_at(task: Task) -> datetime:
     return datetime.combine(task.due + timedelta(days=1), time(0), tzinfo=UTC)  # type: ignore[operator]
 
@@ -121,8 +230,6 @@ def _due_at(task: Task) -> datetime:
 async def run_delivery(session: AsyncSession, now: datetime, *, limit: int = 200) -> list[Escalation]:
     """Scheduler pass: forecasts move with the calendar, so reschedule open projects, warn about new
     risks, and escalate overdue tasks (assignee, else manager, then up their chain)."""
-    from .task import reschedule
-
     open_statuses = [ProjectStatus.ACTIVE.value, ProjectStatus.PLANNING.value]
     projects = list(await session.scalars(select(Project).where(Project.status.in_(open_statuses))
                                           .order_by(Project.checked_at.is_not(None), Project.checked_at, Project.id)

@@ -7,18 +7,18 @@ A task whose forecast finish passes its due date raises a live warning to the pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.concurrency import check_version
 from ..shared.concurrency import load_for_write as lock_row
@@ -26,6 +26,7 @@ from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validato
 from ..shared.payload import camel, plain
 from ..shared.rows import group_by
 from ..tenancy.user import get_user
+from .events import MilestoneReached, PlanChanged, ProjectCreated
 from .project import (
     Project,
     ProjectStatus,
@@ -38,7 +39,7 @@ from .project import (
     require_open,
     visible_projects,
 )
-from .schedule import FS, SS, CycleError, Link, Node, find_cycle, schedule
+from .schedule import FS, SS, find_cycle
 
 MAX_DURATION = 3650
 MAX_LAG = 365
@@ -217,7 +218,7 @@ async def create_task(session: AsyncSession, actor: Actor, data: TaskInput) -> T
     project_event(session, actor, project, "task.created", operation="create", record=("Task", task.id),
                   audience=[task.assignee_id] if task.assignee_id and task.assignee_id != actor.user_id else None,
                   task=task_payload(task))
-    await reschedule(session, project, baseline_for={task.id})
+    await dispatch(session, None, PlanChanged(project.org_id, project.id, baseline_for=frozenset({task.id})))
     return task
 
 
@@ -290,26 +291,12 @@ async def update_task(session: AsyncSession, actor: Actor, task_id: int, version
                   task=task_payload(task), changes={camel(k): [plain(before[k]), plain(v2)]
                                                     for k, v2 in changed.items()})
     if task.is_milestone and changed.get("status") == TaskStatus.DONE.value:
-        await _bill_milestone(session, actor, project, task)
-    await reschedule(session, project, actor=actor)
+        # Delivery meets cash: finishing a milestone (say 上线, go-live) is billing's cue
+        await dispatch(session, actor, MilestoneReached(
+            project.org_id, project.id, project.contract_id, project.opportunity_id, task.name,
+            task.actual_finish or clock.now().date()))
+    await dispatch(session, actor, PlanChanged(project.org_id, project.id))
     return task
-
-
-async def _bill_milestone(session: AsyncSession, actor: Actor, project: Project, task: Task) -> None:
-    """Delivery meets cash: finishing a milestone (say 上线, go-live) makes the installments of the
-    deal's contract waiting for a milestone of the same name fall due."""
-    from ..billing.payment_plan import delivery_milestone_reached
-    from ..contracts.contract import Contract, ContractStatus
-
-    contract_ids = [project.contract_id] if project.contract_id else []
-    if project.opportunity_id is not None:
-        contract_ids += [c for c in await session.scalars(select(Contract.id).where(
-            Contract.org_id == project.org_id, Contract.opportunity_id == project.opportunity_id,
-            Contract.status == ContractStatus.ACTIVE.value)) if c not in contract_ids]
-    await delivery_milestone_reached(session, actor, contract_ids=contract_ids, name=task.name,
-                                     when=task.actual_finish or clock.now().date(), project_id=project.id)
-
-
 
 
 async def _links(session: AsyncSession, project_id: int) -> list[TaskDependency]:
@@ -350,7 +337,7 @@ async def add_dependency(session: AsyncSession, actor: Actor, *, predecessor_id:
     project_event(session, actor, project, "task.dependency_added", record=("Task", successor.id),
                   dependency={"predecessor": predecessor.name, "successor": successor.name, "kind": kind.value,
                               "lagDays": lag_days})
-    await reschedule(session, project, actor=actor)
+    await dispatch(session, actor, PlanChanged(project.org_id, project.id))
     return link
 
 
@@ -367,11 +354,11 @@ async def remove_dependency(session: AsyncSession, actor: Actor, *, predecessor_
     await session.flush()
     project_event(session, actor, project, "task.dependency_removed", record=("Task", successor.id),
                   dependency={"predecessor": predecessor.name, "successor": successor.name})
-    await reschedule(session, project, actor=actor)
+    await dispatch(session, actor, PlanChanged(project.org_id, project.id))
     return successor
 
 
-async def instantiate_template(session: AsyncSession, actor: Actor, project: Project,
+async def instantiate_template(session: AsyncSession, actor: Actor | None, project: Project,
                                template: ProjectTemplate) -> list[Task]:
     now = clock.now()
     by_key: dict[str, Task] = {}
@@ -395,79 +382,15 @@ async def instantiate_template(session: AsyncSession, actor: Actor, project: Pro
     return list(by_key.values())
 
 
-async def reschedule(session: AsyncSession, project: Project, *, baseline: bool = False,
-                     baseline_for: set[int] | None = None, actor: Actor | None = None) -> None:
-    """Schedule the project again and store every task's dates (one UPDATE statement for all rows),
-    the project's roll-ups, and the delay risks this uncovers."""
-    from .progress import check_risks
-
-    tasks = list(await session.scalars(select(Task).where(Task.project_id == project.id)
-                                       .execution_options(populate_existing=True)))
-    links = [Link(*row) for row in await session.execute(  # plain rows: no ORM objects for thousands of links
-        select(TaskDependency.predecessor_id, TaskDependency.successor_id, TaskDependency.kind,
-               TaskDependency.lag_days).where(TaskDependency.project_id == project.id))]
-    cal = calendar_of(project)
-    today = cal.index_of(clock.now().date())
-    nodes = [Node(id=t.id, duration=t.duration_days, parent_id=t.parent_id,
-                  not_before=cal.index_of(t.start_no_earlier) if t.start_no_earlier else None,
-                  percent=t.percent_complete, done=t.status == TaskStatus.DONE,
-                  started=t.status == TaskStatus.IN_PROGRESS,
-                  actual_start=cal.index_of(t.actual_start) if t.actual_start else None,
-                  # exclusive: the first working day after it (a Saturday finish frees Monday)
-                  actual_finish=cal.index_of(t.actual_finish + timedelta(days=1)) if t.actual_finish else None)
-             for t in tasks if t.status != TaskStatus.CANCELLED]
-    try:
-        plan = schedule(nodes, links, today=today)
-    except CycleError as exc:  # refused at insert; a corrupt graph is a bug, not a user error
-        raise RuntimeError(f"project {project.id} has a dependency cycle") from exc
-
-    def finish_date(start: int, finish: int) -> date:
-        """Finishes are exclusive indices; a milestone (start == finish) falls at the end of the
-        working day before it."""
-        return cal.date_of(finish - 1 if finish > start else max(start - 1, 0))
-
-    def start_date(start: int, finish: int) -> date:
-        return cal.date_of(start) if finish > start else finish_date(start, finish)
-
-    rows = []
-    for t in tasks:
-        timing = plan.timings.get(t.id)
-        if timing is None:
-            continue
-        row = {
-            "id": t.id, "early_start": start_date(timing.early_start, timing.early_finish),
-            "early_finish": finish_date(timing.early_start, timing.early_finish),
-            "late_start": start_date(timing.late_start, timing.late_finish),
-            "late_finish": finish_date(timing.late_start, timing.late_finish),
-            "slack_days": timing.slack, "critical": timing.critical,
-            "forecast_start": start_date(timing.forecast_start, timing.forecast_finish),
-            "forecast_finish": finish_date(timing.forecast_start, timing.forecast_finish),
-        }
-        if baseline or t.baseline_start is None or (baseline_for and t.id in baseline_for):
-            row["baseline_start"], row["baseline_finish"] = row["early_start"], row["early_finish"]
-        rows.append(row)
-    if rows:
-        await session.execute(update(Task), rows)  # ORM bulk UPDATE by primary key: executemany
-        by_id = {t.id: t for t in tasks}
-        for row in rows:  # keep the loaded objects in step, without marking them dirty
-            for key, value in row.items():
-                if key != "id":
-                    set_committed_value(by_id[row["id"]], key, value)
-    leaves = [t for t in tasks if not t.is_summary and t.status != TaskStatus.CANCELLED]
-    weights = [(t.estimate_hours if any(x.estimate_hours for x in leaves) else Decimal(t.duration_days or 1),
-                t.percent_complete) for t in leaves]
-    total = sum((w for w, _ in weights), Decimal(0))
-    project.percent_complete = (sum((w * p for w, p in weights), Decimal(0)) / total).quantize(Decimal("0.01")) \
-        if total else Decimal(0)
-    if leaves:
-        project.scheduled_finish = finish_date(0, plan.finish)
-        project.forecast_finish = finish_date(0, plan.forecast_finish)
-    else:
-        project.scheduled_finish = project.forecast_finish = project.start_date
-    if baseline or project.planned_finish is None:
-        project.planned_finish = project.scheduled_finish
-    await session.flush()
-    await check_risks(session, project, actor=actor, tasks=tasks)
+@handles(ProjectCreated)
+async def _lay_out_template(session: AsyncSession, actor: Actor | None, event: ProjectCreated) -> None:
+    """A new project gets its template's tasks (the schedule follows with ``PlanChanged``)."""
+    if event.template_id is None:
+        return
+    project = await session.get(Project, event.project_id)
+    template = await session.get(ProjectTemplate, event.template_id)
+    assert project is not None and template is not None
+    await instantiate_template(session, actor, project, template)
 
 
 async def tasks_of(session: AsyncSession, actor: Actor, project_ids: list[int]) -> dict[int, list[Task]]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, MoneyType, pk
+from ..shared.bus import dispatch
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
@@ -27,6 +28,7 @@ from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..tenancy.user import User
+from .events import TimeLogged
 from .project import Project, ProjectMember, ProjectStatus, get_project, load_for_write, project_event, require_open
 from .task import Task, TaskStatus
 
@@ -166,13 +168,7 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
     await session.flush()
     project_event(session, actor, project, "time.logged", operation="create", record=("Task", task.id),
                   hours=str(hours), date=day.isoformat(), task={"id": task.id, "name": task.name})
-    from .progress import check_risks
-    from .task import reschedule
-
-    if started:  # the forecast moves only when a task starts; the cost moves every time
-        await reschedule(session, project, actor=actor)
-    else:
-        await check_risks(session, project, actor=actor)
+    await dispatch(session, actor, TimeLogged(project.org_id, project.id, task.id, started))
     return entry
 
 

@@ -13,17 +13,21 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import dispatch
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
+from ..shared.dialect import contains_text
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
+from ..shared.references import referenced
 from ..shared.rows import group_by
-from ..shared.scope import owned_rows
 from ..tenancy.org import get_org
+from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .custom_field import definitions_for, validate_custom_fields
+from .events import OpportunityWon
 from .stage import Pipeline, Stage, get_pipeline
 
 MAX_MILESTONES = 50
@@ -200,11 +204,9 @@ def opportunity_payload(o: Opportunity) -> dict[str, Any]:
 
 
 async def create_opportunity(session: AsyncSession, actor: Actor, data: OpportunityInput) -> Opportunity:
-    from ..crm.customer import get_customer
-
     if data.customer_id is None:
         raise ValidationFailed.one("customerId", FieldErrorCode.REQUIRED, "customerId is required")
-    customer = await get_customer(session, actor, data.customer_id)
+    customer = await referenced(session, actor, "Customer", data.customer_id)
     org = await get_org(session, actor.org_id)
     pipeline = await get_pipeline(session, actor.org_id)
     v = Validator()
@@ -239,15 +241,8 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
     record_event(session, actor, org_id=actor.org_id, topic="opportunity.created", record_type="Opportunity",
                  record_id=opportunity.id, operation="create", payload=opportunity_payload(opportunity))
     if stage.is_won:
-        await _deliver(session, actor, opportunity)
+        await dispatch(session, actor, OpportunityWon(actor.org_id, opportunity.id))
     return opportunity
-
-
-async def _deliver(session: AsyncSession, actor: Actor, opportunity: Opportunity) -> None:
-    """A won deal becomes a delivery project, in the same transaction (once per opportunity)."""
-    from ..delivery.project import convert_won_opportunity
-
-    await convert_won_opportunity(session, actor, opportunity)
 
 
 async def _load_for_write(session: AsyncSession, actor: Actor, opportunity_id: int, version: int) -> Opportunity:
@@ -338,7 +333,7 @@ async def move_opportunity_stage(
                  payload={"from": moved.from_stage, "to": moved.to_stage, "lostReason": moved.lost_reason,
                           "probability": opportunity.probability, "version": opportunity.version})
     if stage.is_won:
-        await _deliver(session, actor, opportunity)
+        await dispatch(session, actor, OpportunityWon(actor.org_id, opportunity.id))
     return opportunity
 
 
@@ -361,8 +356,6 @@ async def opportunities_by_ids(session: AsyncSession, actor: Actor, ids: list[in
 
 
 def _filtered(session: AsyncSession, actor: Actor, flt: OpportunityFilter) -> Any:
-    from ..shared.dialect import contains_text
-
     stmt = visible_opportunities(actor)
     if flt.stage:
         stmt = stmt.where(Opportunity.stage_key == flt.stage)

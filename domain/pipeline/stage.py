@@ -8,7 +8,10 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import handles
+from ..tenancy.events import OrgCreated
 
 
 class PipelineStage(Base):
@@ -79,6 +82,11 @@ async def seed_default_pipeline(session: AsyncSession, org_id: int) -> None:
             )
         )
     await session.flush()
+
+
+@handles(OrgCreated)
+async def _seed_new_org(session: AsyncSession, actor: Actor | None, event: OrgCreated) -> None:
+    await seed_default_pipeline(session, event.org_id)
 
 
 async def get_pipeline(session: AsyncSession, org_id: int) -> Pipeline:

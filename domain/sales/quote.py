@@ -35,7 +35,7 @@ from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
-from ..shared.scope import owned_rows
+from ..tenancy.scope import owned_rows
 from ..tenancy.user import ROLES, get_user, managers_of
 from .product import check_tax_rate, check_unit_price, list_prices, products_by_ids, require_active
 

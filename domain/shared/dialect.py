@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -53,8 +55,5 @@ async def set_statement_timeout(session: AsyncSession, ms: int) -> None:
 
 async def insert_if_absent(session: AsyncSession, table: Any, values: dict[str, Any]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING (both dialects): a concurrent twin's row wins quietly."""
-    if dialect_name(session) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql_insert if dialect_name(session) == "postgresql" else sqlite_insert
     await session.execute(insert(table).values(**values).on_conflict_do_nothing())

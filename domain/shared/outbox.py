@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .actor import Actor
 from .base import Base, IdType, JsonType, pk
 from .clock import clock
-from .dialect import dialect_name
+from .dialect import dialect_name, json_array_contains
 
 
 class OutboxEvent(Base):
@@ -215,7 +215,5 @@ async def events_after(
     if topics:
         stmt = stmt.where(or_(*(OutboxEvent.topic.startswith(t) for t in topics)))
     if user_id is not None:
-        from .dialect import json_array_contains
-
         stmt = stmt.where(json_array_contains(session, OutboxEvent.audience, user_id))
     return list(await session.execute(stmt.order_by(OutboxEvent.position).limit(limit)))

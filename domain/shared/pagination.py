@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from .errors import DomainError
 
@@ -202,8 +203,6 @@ async def paginate_many(
         .where(parent_col.in_(parent_ids), *conditions)
         .subquery()
     )
-    from sqlalchemy.orm import aliased
-
     alias = aliased(entity, ranked)
     page_stmt = (
         select(alias, ranked.c._sort, ranked.c._rank)

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.base import Base, IdType, pk, utcnow
+from ..shared.bus import dispatch
 from ..shared.errors import NotFound
+from .events import OrgCreated
 
 
 class Org(Base):
@@ -31,13 +33,11 @@ class Team(Base):
 
 
 async def create_org(session: AsyncSession, name: str, default_currency: str = "CNY") -> Org:
-    """A new tenant with the default pipeline."""
-    from ..pipeline.stage import seed_default_pipeline
-
+    """A new tenant (the areas that react to ``OrgCreated`` set it up: the default pipeline)."""
     org = Org(name=name, default_currency=default_currency)
     session.add(org)
     await session.flush()
-    await seed_default_pipeline(session, org.id)
+    await dispatch(session, None, OrgCreated(org.id))
     return org
 
 

@@ -13,6 +13,7 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk, utcnow
 from ..shared.dialect import lock_for_update
 from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from ..shared.money import MAX_AMOUNT
 from ..shared.outbox import record_event
 
 ROLES = (
@@ -164,8 +165,6 @@ async def managers_of(session: AsyncSession, org_id: int, user_id: int) -> list[
 
 async def set_cost_rate(session: AsyncSession, actor: Actor, user_id: int, rate: Decimal | None) -> User:
     """A user's labor cost per hour (finance); time logged afterwards is costed at it."""
-    from ..shared.money import MAX_AMOUNT
-
     user = await session.scalar(lock_for_update(session, select(User).where(User.org_id == actor.org_id,
                                                                            User.id == user_id)))
     if user is None:

@@ -20,8 +20,8 @@ from authz.store import MODEL_CONF, CasbinRule, current_version, default_lines
 from domain.crm.customer import CustomerInput, create_customer
 from domain.pipeline.opportunity import OpportunityInput, create_opportunity
 from domain.registry import GUARDED_TYPES, sources
-from domain.shared.scope import RecordShare
 from domain.tenancy.org import create_org, create_team
+from domain.tenancy.sharing import RecordShare
 from domain.tenancy.user import ROLES, User, create_user
 from schema.node import to_global_id
 from tandem.auth import mint_token

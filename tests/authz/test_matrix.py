@@ -27,8 +27,8 @@ from domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, conve
 from domain.delivery.project import add_member, convert_won_opportunity
 from domain.pipeline.opportunity import Milestone, Opportunity, OpportunityInput, create_opportunity
 from domain.shared.outbox import OutboxEvent
-from domain.shared.scope import RecordShare, share_record
 from domain.tenancy.org import create_org, create_team
+from domain.tenancy.sharing import RecordShare, share_record
 from domain.tenancy.user import ROLES, User, create_user, set_cost_rate
 from schema.node import to_global_id
 from tandem.auth import mint_token

@@ -12,8 +12,10 @@ from sqlalchemy import select
 from domain.crm.customer import Customer, CustomerInput, create_customer
 from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
 from domain.shared.actor import Actor
-from domain.shared.scope import Scope, owned_rows, share_record
+from domain.shared.scope import Scope
 from domain.tenancy.org import create_org
+from domain.tenancy.scope import owned_rows
+from domain.tenancy.sharing import share_record
 from domain.tenancy.user import User, create_user
 from tandem.db import Database
 from tests.conftest import actor_of
