@@ -346,10 +346,11 @@ async def test_marketing_never_sees_contact_phone_or_email(api, world, document,
 
 
 @pytest.mark.parametrize(("document", "model", "input"), [
-    pytest.param(CREATE_CUSTOMER, Customer, lambda w: {"name": unique("Handed over")}, id="createCustomer"),
+    pytest.param(CREATE_CUSTOMER, Customer, lambda world: {"name": unique("Handed over")}, id="createCustomer"),
     pytest.param(CREATE_OPPORTUNITY, Opportunity,
-                 lambda w: {"customerId": w.ids["customer"], "name": unique("Handed over")}, id="createOpportunity"),
-    pytest.param(CREATE_LEAD, Lead, lambda w: {"name": unique("Handed over")}, id="createLead"),
+                 lambda world: {"customerId": world.ids["customer"], "name": unique("Handed over")},
+                 id="createOpportunity"),
+    pytest.param(CREATE_LEAD, Lead, lambda world: {"name": unique("Handed over")}, id="createLead"),
 ])
 async def test_rep_cannot_create_a_record_owned_by_someone_else(api, db, world, document, model, input):
     # given

@@ -42,7 +42,7 @@ def monday():
     clock.set(None)
 
 
-def at(day: date, hour: int = 18) -> None:
+def clock_at(day: date, hour: int = 18) -> None:
     clock.set(datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
 
 
@@ -58,7 +58,7 @@ async def _expense(db, who, project, amount, day=None, description="现场差旅
 
 
 async def _log(db, who, task, day, hours="8"):
-    at(day)
+    clock_at(day)
     async with db.write() as s:
         await log_time(s, who, task_id=task.id, work_date=day, hours=Decimal(hours), note=None)
 
@@ -94,7 +94,7 @@ async def test_earned_value_figures_on_a_known_day(db):
     await edit_task(db, org.dev, build, percent_complete=50)
     await _expense(db, org.pm, project, "24000", date(2026, 6, 9))
     # when the figures are read on Wednesday morning
-    at(date(2026, 6, 10), 9)
+    clock_at(date(2026, 6, 10), 9)
     f = await _figures(db, project)
     # then PV: the design and 2 of the build's 5 days; EV: 75 % done; AC: 56 h × 1,000 + 24,000
     assert (f.labor_hours, f.labor_cost, f.expenses, f.actual_cost) == (
@@ -144,18 +144,18 @@ async def test_work_on_plan_across_a_weekend_is_no_schedule_risk(db):
     plan = await tasks_by_name(db, org, project)
     assert (plan["实施"].baseline_start, plan["实施"].baseline_finish) == (date(2026, 6, 4), date(2026, 6, 10))
     # when on Monday morning the kick-off is done and the work is 2 of its 5 days along
-    at(date(2026, 6, 3))
+    clock_at(date(2026, 6, 3))
     await edit_task(db, org.pm, plan["启动"], status=TaskStatus.DONE)
-    at(date(2026, 6, 5))
+    clock_at(date(2026, 6, 5))
     await edit_task(db, org.pm, plan["实施"], percent_complete=40)
-    at(date(2026, 6, 8), 9)
+    clock_at(date(2026, 6, 8), 9)
     f = await _figures(db, project)
     # then the plan called for exactly that: the weekend is no working time
     assert (f.planned_percent, f.planned_value, f.earned_value) == (
         Decimal("62.50"), Decimal("62500.00"), Decimal("62500.00"))
     assert (f.spi, f.schedule_risk) == (Decimal("1.00"), False)
     # and the same holds on the Saturday in between
-    at(date(2026, 6, 6), 9)
+    clock_at(date(2026, 6, 6), 9)
     assert (await _figures(db, project)).planned_percent == Decimal("62.50")
 
 
@@ -164,7 +164,7 @@ async def test_falling_behind_the_plan_is_a_schedule_risk(db):
     org = await new_delivery_org(db)
     project = await new_project(db, org, *TWO_WEEKS, amount="100000")
     # when the project is rescheduled on Wednesday of the second week
-    at(date(2026, 6, 10), 9)
+    clock_at(date(2026, 6, 10), 9)
     plan = await tasks_by_name(db, org, project)
     await edit_task(db, org.pm, plan["设计"], percent_complete=10)
     # then SPI = EV / PV = 5,000 / 70,000 and the manager is warned

@@ -36,7 +36,7 @@ def frozen():
     clock.set(None)
 
 
-async def _org(db) -> dict[str, Actor]:
+async def new_org_people(db) -> dict[str, Actor]:
     tag = uuid.uuid4().hex[:8]
     async with db.write() as s:
         org = await create_org(s, f"Delivery {tag}", "CNY")
@@ -51,7 +51,7 @@ async def _org(db) -> dict[str, Actor]:
                                         ("dev", dev), ("finance", finance))}
 
 
-async def _won(db, rep: Actor, name: str, amount: str = "300000", **extra) -> int:
+async def won_opportunity_id(db, rep: Actor, name: str, amount: str = "300000", **extra) -> int:
     async with db.write() as s:
         customer = await create_customer(s, rep, CustomerInput(name=f"客户 {uuid.uuid4().hex[:6]}"))
         opp = await create_opportunity(s, rep, OpportunityInput(customer_id=customer.id, name=name,
@@ -62,7 +62,7 @@ async def _won(db, rep: Actor, name: str, amount: str = "300000", **extra) -> in
 
 
 async def test_won_deal_becomes_a_scheduled_project_and_is_delivered(db, frozen):
-    who = await _org(db)
+    who = await new_org_people(db)
     rep, pm_busy, pm_free, dev = who["rep"], who["busy"], who["free"], who["dev"]
     async with db.write() as s:
         await create_template(s, pm_busy, name="ERP 实施", keywords=["ERP"], is_default=False, tasks=[
@@ -74,9 +74,9 @@ async def test_won_deal_becomes_a_scheduled_project_and_is_delivered(db, frozen)
         ])
         await set_cost_rate(s, who["finance"], dev.user_id, Decimal("200"))
     # the busy PM already runs one project (named explicitly on that deal)
-    await _won(db, rep, "Other work", project_manager_id=pm_busy.user_id)
+    await won_opportunity_id(db, rep, "Other work", project_manager_id=pm_busy.user_id)
     # when an ERP deal is won
-    opp_id = await _won(db, rep, "ERP 二期")
+    opp_id = await won_opportunity_id(db, rep, "ERP 二期")
     async with db.read() as s:
         from domain.delivery.project import project_for_opportunity
         project = await project_for_opportunity(s, rep.org_id, opp_id)

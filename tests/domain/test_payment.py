@@ -51,7 +51,7 @@ async def allocate(db, world: World, payment: Payment, *items: AllocationInput, 
         return await allocate_payment(s, world.finance, payment.id, list(items) or None, automatic=automatic)
 
 
-def to(invoice: Invoice, amount: str | None = None, rate: str | None = None) -> AllocationInput:
+def allocation_to(invoice: Invoice, amount: str | None = None, rate: str | None = None) -> AllocationInput:
     return AllocationInput(invoice_id=invoice.id, amount=Decimal(amount) if amount else None,
                            exchange_rate=Decimal(rate) if rate else None)
 
@@ -125,7 +125,7 @@ async def test_a_partial_allocation_leaves_the_invoice_partially_paid(db):
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "2000")
     # when
-    [allocation] = await allocate(db, world, payment, to(invoice, "1500.50"))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice, "1500.50"))
     # then
     assert await money(db, invoice, payment) == (
         "partially_paid", Decimal("1500.50"), Decimal("3499.50"), Decimal("1500.50"), Decimal("499.50"))
@@ -141,7 +141,7 @@ async def test_paying_in_full_marks_the_invoice_paid_on_the_day_the_money_came(d
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "5000", on=days_ago(3))
     # when, with no amount named
-    await allocate(db, world, payment, to(invoice))
+    await allocate(db, world, payment, allocation_to(invoice))
     # then
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.status, stored.paid_on, stored.outstanding) == ("paid", days_ago(3), Decimal(0))
@@ -167,7 +167,7 @@ async def test_paying_an_invoice_not_open_is_refused_and_nothing_is_written(db, 
             "credit_note": FieldErrorCode.INVALID_STATE}[kind]
     # when
     with pytest.raises(ValidationFailed) as info:
-        await allocate(db, world, payment, to(invoice, "100"))
+        await allocate(db, world, payment, allocation_to(invoice, "100"))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "invoiceId"), code)]
     assert (await reload(db, Payment, payment.id)).allocated == Decimal(0)
@@ -188,7 +188,7 @@ async def test_allocating_more_than_the_payment_or_the_outstanding_is_refused(db
     before = await outbox_count(db, world.org_id)
     # when
     with pytest.raises(ValidationFailed) as info:
-        await allocate(db, world, payment, to(invoice, allocated))
+        await allocate(db, world, payment, allocation_to(invoice, allocated))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "amount"), code)]
     assert await money(db, invoice, payment) == ("issued", Decimal(0), Decimal("5000"), Decimal(0), Decimal(paid))
@@ -202,7 +202,7 @@ async def test_allocations_that_together_exceed_the_payment_are_refused_whole(db
     payment = await received(db, world, "8000")
     # when
     with pytest.raises(ValidationFailed) as info:
-        await allocate(db, world, payment, to(second, "4000"), to(first, "4000.01"))
+        await allocate(db, world, payment, allocation_to(second, "4000"), allocation_to(first, "4000.01"))
     # then the second one named fails, and nothing is allocated
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "amount"),
                                                                FieldErrorCode.EXCEEDS_PAYMENT)]
@@ -219,7 +219,7 @@ async def test_every_bad_allocation_is_reported_at_once(db):
     payment = await received(db, world, "9000")
     # when
     with pytest.raises(ValidationFailed) as info:
-        await allocate(db, world, payment, to(void, "1"), to(open_, "6000"))
+        await allocate(db, world, payment, allocation_to(void, "1"), allocation_to(open_, "6000"))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
         (("allocations", "0", "invoiceId"), FieldErrorCode.INVOICE_VOID),
@@ -233,7 +233,7 @@ async def test_an_invoice_named_twice_is_a_duplicate(db):
     payment = await received(db, world, "100")
     # when / then
     with fails(FieldErrorCode.DUPLICATE):
-        await allocate(db, world, payment, to(invoice, "50"), to(invoice, "50"))
+        await allocate(db, world, payment, allocation_to(invoice, "50"), allocation_to(invoice, "50"))
     assert (await reload(db, Payment, payment.id)).allocated == Decimal(0)
 
 
@@ -247,7 +247,7 @@ async def test_a_payment_cannot_settle_another_customers_invoice(db):
                                        currency=None, received_on=None, method=None, reference=None, notes=None)
     # when / then
     with fails(FieldErrorCode.MISMATCHED_RECORD):
-        await allocate(db, world, payment, to(invoice, "100"))
+        await allocate(db, world, payment, allocation_to(invoice, "100"))
     assert (await reload(db, Invoice, invoice.id)).amount_paid == Decimal(0)
 
 
@@ -256,10 +256,10 @@ async def test_a_used_up_payment_has_nothing_to_allocate(db):
     world = await new_world(db)
     first, second = await billed(db, world, (Decimal(5000), days_ago(10), TODAY), (Decimal(5000), days_ago(5), TODAY))
     payment = await received(db, world, "100")
-    await allocate(db, world, payment, to(first))
+    await allocate(db, world, payment, allocation_to(first))
     # when / then
     with fails(FieldErrorCode.NOTHING_TO_ALLOCATE):
-        await allocate(db, world, payment, to(second, "1"))
+        await allocate(db, world, payment, allocation_to(second, "1"))
 
 
 # --- other currencies -------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ async def test_a_payment_in_another_currency_needs_the_exchange_rate(db):
     before = await outbox_count(db, world.org_id)
     # when
     with pytest.raises(ValidationFailed) as info:
-        await allocate(db, world, payment, to(invoice, "1000"))
+        await allocate(db, world, payment, allocation_to(invoice, "1000"))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "exchangeRate"),
                                                                FieldErrorCode.CURRENCY_MISMATCH)]
@@ -289,7 +289,7 @@ async def test_a_bad_exchange_rate_is_invalid(db, rate):
     payment = await received(db, world, "500", currency="USD")
     # when
     with pytest.raises(ValidationFailed) as info:
-        await allocate(db, world, payment, to(invoice, "1000", rate))
+        await allocate(db, world, payment, allocation_to(invoice, "1000", rate))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "exchangeRate"),
                                                                FieldErrorCode.INVALID)]
@@ -301,7 +301,7 @@ async def test_with_the_rate_a_foreign_payment_settles_in_the_invoice_currency(d
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "1000", currency="USD")
     # when 3,550 CNY is allocated at 7.1 CNY per USD
-    [allocation] = await allocate(db, world, payment, to(invoice, "3550", "7.1"))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice, "3550", "7.1"))
     # then the payment gives 500 USD
     stored = await reload(db, PaymentAllocation, allocation.id)
     assert (stored.amount, stored.payment_amount, Decimal(stored.exchange_rate)) == (
@@ -309,7 +309,7 @@ async def test_with_the_rate_a_foreign_payment_settles_in_the_invoice_currency(d
     assert await money(db, invoice, payment) == (
         "partially_paid", Decimal("3550"), Decimal("1450"), Decimal("500"), Decimal("500"))
     # when the rest of the invoice is taken from the rest of the payment, no amount named
-    await allocate(db, world, payment, to(invoice, None, "7.25"))
+    await allocate(db, world, payment, allocation_to(invoice, None, "7.25"))
     # then 1,450 CNY costs 200 USD
     assert await money(db, invoice, payment) == (
         "paid", Decimal("5000"), Decimal(0), Decimal("700"), Decimal("300"))
@@ -321,7 +321,7 @@ async def test_the_rest_of_a_foreign_payment_never_overdraws_it_by_rounding(db):
     invoice = await one_invoice(db, world, "50", currency="USD")
     payment = await received(db, world, "100.05")
     # when the rest is allocated, no amount named
-    [allocation] = await allocate(db, world, payment, to(invoice, None, "0.1405"))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice, None, "0.1405"))
     # then 14.05 USD is what the payment can buy (14.06 would cost 100.07 CNY)
     stored = await reload(db, PaymentAllocation, allocation.id)
     assert (stored.amount, stored.payment_amount) == (Decimal("14.05"), Decimal("100.00"))
@@ -371,7 +371,7 @@ async def test_automatic_allocation_with_allocations_named_is_invalid(db):
     payment = await received(db, world, "100")
     # when / then
     with fails(FieldErrorCode.INVALID):
-        await allocate(db, world, payment, to(invoice), automatic=True)
+        await allocate(db, world, payment, allocation_to(invoice), automatic=True)
 
 
 async def test_an_unmatched_payment_is_listed_until_matched_and_allocated(db):
@@ -380,7 +380,7 @@ async def test_an_unmatched_payment_is_listed_until_matched_and_allocated(db):
     invoice = await one_invoice(db, world)
     stray = await received(db, world, "5000", customer=False, payer="HUAWEI TECH CO LTD")
     done = await received(db, world, "1")
-    await allocate(db, world, done, to(invoice))
+    await allocate(db, world, done, allocation_to(invoice))
     assert await unmatched(db, world) == [stray.id]
     # when it is allocated automatically before matching
     with fails(FieldErrorCode.INVALID):
@@ -400,7 +400,7 @@ async def test_an_allocated_payment_cannot_change_customer(db):
     world = await new_world(db)
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "100")
-    await allocate(db, world, payment, to(invoice))
+    await allocate(db, world, payment, allocation_to(invoice))
     async with db.write() as s:
         other = await create_customer(s, world.rep, CustomerInput(name="另一客户"))
     # when / then
@@ -419,8 +419,8 @@ async def test_reversal_restores_the_invoice_and_the_payment_and_keeps_the_recor
     invoice = await one_invoice(db, world)
     first = await received(db, world, "3000", on=days_ago(5))
     second = await received(db, world, "2000", on=days_ago(1))
-    [a] = await allocate(db, world, first, to(invoice))
-    [b] = await allocate(db, world, second, to(invoice))
+    [a] = await allocate(db, world, first, allocation_to(invoice))
+    [b] = await allocate(db, world, second, allocation_to(invoice))
     assert (await reload(db, Invoice, invoice.id)).paid_on == days_ago(1)
     # when the second is reversed
     async with db.write() as s:
@@ -445,7 +445,7 @@ async def test_reversing_a_foreign_allocation_gives_back_the_payments_own_curren
     world = await new_world(db)
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "1000", currency="USD")
-    [allocation] = await allocate(db, world, payment, to(invoice, "3550", "7.1"))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice, "3550", "7.1"))
     # when
     async with db.write() as s:
         await reverse_allocation(s, world.finance, allocation.id, reason="汇率错误")
@@ -458,7 +458,7 @@ async def test_reversing_twice_is_already_reversed(db):
     world = await new_world(db)
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "5000")
-    [allocation] = await allocate(db, world, payment, to(invoice))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice))
     async with db.write() as s:
         await reverse_allocation(s, world.finance, allocation.id, reason="退票")
     before = await outbox_count(db, world.org_id)
@@ -477,7 +477,7 @@ async def test_reversal_needs_a_reason(db, reason):
     world = await new_world(db)
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "5000")
-    [allocation] = await allocate(db, world, payment, to(invoice))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice))
     # when / then
     with fails(FieldErrorCode.REASON_REQUIRED):
         async with db.write() as s:
@@ -490,7 +490,7 @@ async def test_a_reversed_payment_can_be_allocated_again(db):
     world = await new_world(db)
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "5000")
-    [allocation] = await allocate(db, world, payment, to(invoice))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice))
     async with db.write() as s:
         await reverse_allocation(s, world.finance, allocation.id, reason="错配")
     # when
@@ -508,7 +508,7 @@ async def test_payment_events_carry_amounts_at_the_currency_precision(db):
     world = await new_world(db)
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "6000.5")
-    await allocate(db, world, payment, to(invoice))
+    await allocate(db, world, payment, allocation_to(invoice))
     # when
     async with db.read() as s:
         payloads = list(await s.scalars(select(OutboxEvent.payload).where(
@@ -524,7 +524,7 @@ async def test_an_exchange_rate_is_kept_to_its_last_decimal(db):
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "1000", currency="USD")
     # when it is allocated at a rate with 8 decimals
-    [allocation] = await allocate(db, world, payment, to(invoice, "712.35", "7.12345678"))
+    [allocation] = await allocate(db, world, payment, allocation_to(invoice, "712.35", "7.12345678"))
     # then the rate stored is the rate used, to the last decimal
     stored = await reload(db, PaymentAllocation, allocation.id)
     assert Decimal(stored.exchange_rate) == Decimal("7.12345678")
@@ -537,7 +537,7 @@ async def test_allocating_an_unmatched_payment_by_hand_matches_it_to_the_invoice
     invoice = await one_invoice(db, world)
     stray = await received(db, world, "5000", customer=False, payer="华为 (汇款)")
     # when finance allocates it to that invoice by hand
-    await allocate(db, world, stray, to(invoice))
+    await allocate(db, world, stray, allocation_to(invoice))
     # then the payment is the invoice's customer's, and no longer unmatched
     assert (await reload(db, Payment, stray.id)).customer_id == world.customer.id
     assert await unmatched(db, world) == []

@@ -45,7 +45,7 @@ def monday():
     clock.set(None)
 
 
-def _at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+def clock_at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     at = datetime(year, month, day, hour, minute, tzinfo=UTC)
     clock.set(at)
     return at
@@ -168,10 +168,10 @@ async def test_an_overdue_task_escalates_to_the_assignees_manager(db):
         report = await create_task(s, org.pm, TaskInput(project_id=project.id, name="周报", assignee_id=org.dev.user_id,
                                                         due_date=date(2026, 6, 3)))
     # when the scheduler runs late on Wednesday, nothing is overdue yet
-    await _tick(db, _at(2026, 6, 3, 23, 59))
+    await _tick(db, clock_at(2026, 6, 3, 23, 59))
     assert await _escalations(db, report) == []
     # when it runs just after midnight: escalated to lead, on the project's timeline
-    await _tick(db, _at(2026, 6, 4, 0, 1))
+    await _tick(db, clock_at(2026, 6, 4, 0, 1))
     assert await _escalations(db, report) == [(1, org.lead.user_id, "Project", project.id)]
     async with db.read() as s:
         event = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == org.org_id,
@@ -179,8 +179,8 @@ async def test_an_overdue_task_escalates_to_the_assignees_manager(db):
     assert (event.record_type, event.record_id, event.audience) == ("Task", report.id, [org.lead.user_id])
     assert (event.payload["kind"], event.payload["level"], event.payload["projectId"]) == ("task", 1, project.id)
     # and running again the same day changes nothing; lead has no manager to go to next
-    await _tick(db, _at(2026, 6, 4, 6))
-    await _tick(db, _at(2026, 6, 5, 6))
+    await _tick(db, clock_at(2026, 6, 4, 6))
+    await _tick(db, clock_at(2026, 6, 5, 6))
     assert await _escalations(db, report) == [(1, org.lead.user_id, "Project", project.id)]
 
 
@@ -190,9 +190,9 @@ async def test_a_finished_task_does_not_escalate(db):
     async with db.write() as s:
         report = await create_task(s, org.pm, TaskInput(project_id=project.id, name="周报", assignee_id=org.dev.user_id,
                                                         due_date=date(2026, 6, 3)))
-    _at(2026, 6, 3, 17)
+    clock_at(2026, 6, 3, 17)
     await edit_task(db, org.dev, report, status=TaskStatus.DONE)
-    await _tick(db, _at(2026, 6, 4, 9))
+    await _tick(db, clock_at(2026, 6, 4, 9))
     assert await _escalations(db, report) == []
 
 
@@ -207,6 +207,6 @@ async def test_an_overdue_task_escalates_however_many_projects_are_open(db):
                                                                   assignee_id=org.dev.user_id,
                                                                   due_date=date(2026, 6, 2))))
     # when the delivery pass reschedules one project at a time
-    await _tick(db, _at(2026, 6, 3, 9), limit=1)
+    await _tick(db, clock_at(2026, 6, 3, 9), limit=1)
     # then both tasks escalated all the same
     assert [len(await _escalations(db, t)) for t in overdue] == [1, 1]

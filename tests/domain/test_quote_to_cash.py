@@ -42,7 +42,7 @@ def frozen():
     clock.set(None)
 
 
-async def _org(db: Any) -> dict[str, Actor]:
+async def new_org_people(db: Any) -> dict[str, Actor]:
     tag = uuid.uuid4().hex[:8]
     async with db.write() as s:
         org = await create_org(s, f"Q2C {tag}", "CNY")
@@ -68,7 +68,7 @@ def _raises(code: FieldErrorCode):
 
 async def test_quote_to_receivables_walk(db, frozen):
     # given a rep's opportunity and a product at 13 % VAT
-    who = await _org(db)
+    who = await new_org_people(db)
     rep, manager, finance = who["rep"], who["manager"], who["finance"]
     async with db.write() as s:
         customer = await create_customer(s, rep, CustomerInput(name="华为技术有限公司"))

@@ -231,7 +231,7 @@ class FeedTap:
                 ids.append(data["id"])
 
 
-async def tap(stack: AsyncExitStack, org_id: int) -> FeedTap:
+async def feed_tap(stack: AsyncExitStack, org_id: int) -> FeedTap:
     client = aioredis.from_url(REDIS_URL, decode_responses=True)
     stack.push_async_callback(client.aclose)
     pubsub = client.pubsub()
@@ -280,7 +280,7 @@ async def test_a_burst_across_both_servers_is_published_once_and_delivered_once(
         # given subscribers on both servers and a tap on Redis
         tenant = await new_tenant(db, settings)
         await all_published(db, tenant)
-        feed = await tap(stack, tenant.org_id)
+        feed = await feed_tap(stack, tenant.org_id)
         subscribers = [await subscribe(stack, server, tenant) for server in servers]
         for timeline in subscribers:
             await timeline.receive_at_least(1)
