@@ -11,6 +11,7 @@ import grimp
 import pytest
 
 import domain
+from domain.billing.events import InvoiceOverdue
 from domain.contracts.events import ContractActivated, ContractReturnedToDraft, ContractTerminated
 from domain.delivery.events import ExpenseAdded, MilestoneReached, PlanChanged, ProjectCreated, TimeLogged
 from domain.pipeline.events import OpportunityWon
@@ -111,10 +112,14 @@ def test_importing_domain_registers_each_reaction_once(event_type, reacting_modu
     assert [r.__module__ for r in bus.reactions_to(event_type)] == [reacting_module]
 
 
-@pytest.mark.parametrize("event_type", [ContractTerminated, ContractActivated])
-def test_events_with_an_outward_form_have_one_writer(event_type):
+@pytest.mark.parametrize(("event_type", "writing_module"), [
+    (ContractTerminated, "domain.contracts.contract"),
+    (ContractActivated, "domain.contracts.contract"),
+    (InvoiceOverdue, "domain.billing.invoice.model"),
+])
+def test_events_with_an_outward_form_have_one_writer(event_type, writing_module):
     writer = bus.writer_of(event_type)
-    assert writer is not None and writer.__module__ == "domain.contracts.contract"
+    assert writer is not None and writer.__module__ == writing_module
 
 
 def test_registering_a_second_outward_writer_is_refused():

@@ -24,13 +24,14 @@ from ..collaboration.sla import Escalation, Overdue, SlaKind, escalate
 from ..contracts.contract import Contract
 from ..shared.actor import Actor
 from ..shared.base import MoneyType
+from ..shared.bus import dispatch
 from ..shared.clock import clock
+from .events import InvoiceOverdue
 from .invoice import (
     OPEN_STATUSES,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
-    invoice_event,
     invoice_payload,
     visible_invoices,
 )
@@ -156,8 +157,8 @@ async def run_overdue(session: AsyncSession, now: datetime) -> list[Escalation]:
         also = ("Opportunity", opportunity_id) if opportunity_id else None
         if invoice.reminded_at is None:
             reminded.append(invoice.id)
-            invoice_event(session, None, invoice, "invoice.overdue", audience=[invoice.owner_id],
-                          opportunity_id=opportunity_id, daysOverdue=invoice.days_overdue(today))
+            await dispatch(session, None, InvoiceOverdue(invoice.org_id, invoice.id, opportunity_id,
+                                                          invoice.days_overdue(today)))
         timeline = ("Contract", invoice.contract_id) if invoice.contract_id else ("Invoice", invoice.id)
         items.append(Overdue(kind=SlaKind.INVOICE, id=invoice.id, org_id=invoice.org_id, owner_id=invoice.owner_id,
                              due=_due_at(invoice.due_date), record_type="Invoice", timeline=timeline,

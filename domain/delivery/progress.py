@@ -1,4 +1,9 @@
-"""Progress reports and delay-risk warnings.
+"""Progress reports, the schedule and its delay-risk warnings.
+
+``reschedule`` runs the critical path again and keeps each task's dates; it answers ``PlanChanged``
+(tasks, links, dates or the calendar changed), ``TimeLogged`` (a task started) and, with
+``check_risks`` alone, ``ExpenseAdded`` — the modules below (projects, tasks, time, budget) raise
+those events instead of importing this one.
 
 A progress report (status text + RAG health) lands on the project's timeline and on the
 originating opportunity's, so sales sees delivery. Risks are checked after every change that can

@@ -1,8 +1,10 @@
 """Tasks: a work breakdown tree with dependencies (finish-to-start and start-to-start, with lag),
-scheduled by critical path over the project's working days after every change (schedule.py does
-the arithmetic, this module keeps the results: early/late dates, slack, critical flag, baseline and
-forecast). Dependencies join leaf tasks of one project; a cycle is refused with the tasks around it.
-A task whose forecast finish passes its due date raises a live warning to the project manager."""
+scheduled by critical path over the project's working days after every change: each change here
+raises ``PlanChanged`` and progress.py reschedules (schedule.py does the arithmetic; the tasks keep
+the results: early/late dates, slack, critical flag, baseline and forecast). Dependencies join leaf
+tasks of one project; a cycle is refused with the tasks around it. A task whose forecast finish
+passes its due date raises a live warning to the project manager; a finished milestone raises
+``MilestoneReached`` for billing."""
 
 from __future__ import annotations
 

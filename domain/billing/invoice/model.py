@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ...contracts.contract import Contract
 from ...shared.actor import Actor
 from ...shared.base import Base, IdType, pk
+from ...shared.bus import outward
 from ...shared.clock import clock
 from ...shared.concurrency import load_for_write
 from ...shared.errors import NotFound
@@ -23,6 +24,7 @@ from ...shared.outbox import record_event
 from ...shared.pagination import Page, PageRequest, SortKey, paginate
 from ...shared.rows import group_by
 from ...tenancy.scope import owned_rows
+from ..events import InvoiceOverdue
 
 DEFAULT_PAYMENT_TERMS_DAYS = 30
 
@@ -194,6 +196,14 @@ async def opportunity_of(session: AsyncSession, i: Invoice) -> int | None:
 
 async def emit(session: AsyncSession, actor: Actor | None, i: Invoice, topic: str, **kw: Any) -> None:
     invoice_event(session, actor, i, topic, opportunity_id=await opportunity_of(session, i), **kw)
+
+
+@outward(InvoiceOverdue)
+async def _overdue_row(session: AsyncSession, actor: Actor | None, event: InvoiceOverdue, results: list[Any]) -> None:
+    invoice = await session.get(Invoice, event.invoice_id)
+    assert invoice is not None
+    invoice_event(session, actor, invoice, "invoice.overdue", audience=[invoice.owner_id],
+                  opportunity_id=event.opportunity_id, daysOverdue=event.days_overdue)
 
 
 async def load_invoice_for_write(session: AsyncSession, actor: Actor, invoice_id: int, version: int | None) -> Invoice:
