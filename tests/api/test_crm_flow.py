@@ -128,7 +128,6 @@ query ($n: Int!) {
 }"""
 
 
-
 def lead_input(**overrides: Any) -> dict[str, Any]:
     return {"name": "赵敏", "company": unique("杭州云帆科技有限公司"), "email": "zhao@yunfan.example",
             "title": "CTO", "source": "EVENT", **overrides}

@@ -33,7 +33,6 @@ ADD_DEPENDENCY = """mutation($input: TaskDependencyInput!) { addTaskDependency(i
 NOTIFICATIONS = """subscription { myNotifications { kind summary recordType data } }"""
 
 
-
 async def _won_project(gql, name: str) -> dict[str, Any]:
     rep = "rep1@demo.test"
     customer = ok(await gql(CREATE_CUSTOMER, {"input": {"name": f"交付客户 {uuid.uuid4().hex[:6]}"}}, as_=rep),

@@ -78,7 +78,6 @@ DEMO_VIEWERS_OF_THE_PROJECT = ["rep1@demo.test", "pm@demo.test", "service@demo.t
 STRANGERS = ["rep2@demo.test", "marketing@demo.test", "rep@acme.test", "admin@acme.test"]
 
 
-
 def _codes(result: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in result.get("errors", [])]
 

@@ -107,7 +107,6 @@ async def test_a_request_cancelled_midway_leaves_the_session_closed_and_the_pool
     assert response.status_code == 200
 
 
-
 async def test_failing_operations_in_a_batch_leave_the_pool_as_it_was(settings, db, gql):
     async with _client_of(settings, max_batch=5) as client:
         # given
@@ -227,7 +226,6 @@ async def test_nested_type_lists_in_introspection_are_refused(introspective, gql
     response = await introspective.post("/graphql", json={"query": NESTED_TYPE_LISTS}, headers=_auth(gql))
     # then
     assert "data" not in response.json()
-
 
 
 # ---- a document with several operations must name one -------------------------------------------------------------

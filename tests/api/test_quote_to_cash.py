@@ -61,7 +61,6 @@ CONTRACT = """query($id: ID!) { contract(id: $id) { number status amount
   paymentPlan { label amount status invoice { number status } } invoices { number status } } }"""
 
 
-
 async def test_quote_to_receivables_through_graphql(gql):
     rep, manager, finance = "rep1@demo.test", "manager@demo.test", "finance@demo.test"
     tag = uuid.uuid4().hex[:6]
@@ -182,8 +181,6 @@ async def test_quote_to_receivables_through_graphql(gql):
         ("质保金 10%", "PLANNED", None)]
     assert [s["signedDocumentSha256"] for s in seen["signatures"]] == [sha, sha]
     assert (await gql("{ payments(first: 5) { edges { node { id } } } }", as_=rep))["data"]["payments"]["edges"] == []
-
-
 
 
 async def test_marketing_sees_none_of_quote_to_cash_and_service_sees_no_amounts(gql):

@@ -102,7 +102,6 @@ HUNDRED_ROWS_READS = (*(f"Opportunity.{f}" for f in ("name", "amount", "stage", 
                       "User.name", "Customer.name", "Customer.creditLimit")
 
 
-
 @dataclass
 class Api:
     client: httpx.AsyncClient

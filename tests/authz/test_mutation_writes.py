@@ -59,7 +59,6 @@ PAYMENTS = """query($customer: ID!) { payments(first: 100, filter: {customerId: 
 ADMIN, PM, REP, FINANCE = "admin@demo.test", "pm@demo.test", "rep1@demo.test", "finance@demo.test"
 
 
-
 def _codes(result: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in result.get("errors", [])]
 

@@ -29,7 +29,6 @@ class Tenant:
     rep: Actor
 
 
-
 async def new_tenant(db: Any) -> Tenant:
     async with db.write() as session:
         org = await create_org(session, unique("Org"), "CNY")

@@ -44,7 +44,6 @@ class Tenant:
     customer_id: int
 
 
-
 async def new_tenant(db: Any, *, custom_fields: tuple[dict[str, Any], ...] = ()) -> Tenant:
     """A fresh org (default pipeline) with a manager, a rep and one customer."""
     async with db.write() as session:

@@ -45,7 +45,6 @@ mutation ($input: CreateLeadInput!) { createLead(input: $input) { lead { id } us
 MAX_BODY = 10_000
 
 
-
 async def new_customer_id(gql: Any, *, as_: str = REP1) -> str:
     return (await new_customer(gql, as_=as_))["id"]
 

@@ -66,7 +66,6 @@ mutation ($input: UpdateOpportunityInput!) {
 # --- factories -------------------------------------------------------------------------------
 
 
-
 @dataclass
 class Tenant:
     """A fresh org: an admin, two reps with a customer and an opportunity each, a service user."""

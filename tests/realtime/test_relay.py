@@ -68,7 +68,6 @@ query ($after: String) {
 # --- factories -------------------------------------------------------------------------------
 
 
-
 @dataclass
 class Tenant:
     org_id: int
