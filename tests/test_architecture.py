@@ -113,8 +113,8 @@ def test_importing_domain_registers_each_reaction_once(event_type, reacting_modu
 
 
 @pytest.mark.parametrize(("event_type", "writing_module"), [
-    (ContractTerminated, "domain.contracts.contract"),
-    (ContractActivated, "domain.contracts.contract"),
+    (ContractTerminated, "domain.contracts.outward"),
+    (ContractActivated, "domain.contracts.outward"),
     (InvoiceOverdue, "domain.billing.invoice.model"),
 ])
 def test_events_with_an_outward_form_have_one_writer(event_type, writing_module):

@@ -29,7 +29,7 @@ from ..sales.product import check_tax_rate
 from ..sales.quote import Quote, QuoteStatus, get_quote
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, JsonType, pk
-from ..shared.bus import dispatch, outward
+from ..shared.bus import dispatch
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict
 from ..shared.concurrency import load_for_write as lock_row
@@ -43,7 +43,7 @@ from ..shared.payload import camel, plain
 from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
-from .events import ContractActivated, ContractReturnedToDraft, ContractTerminated
+from .events import ContractReturnedToDraft, ContractTerminated
 
 MAX_DOCUMENT_BYTES = 5_000_000
 MAX_PARTIES = 10
@@ -440,23 +440,6 @@ async def terminate_contract(session: AsyncSession, actor: Actor, contract_id: i
     await flush(session)
     await dispatch(session, actor, ContractTerminated(contract.org_id, contract.id, reason, when))
     return contract
-
-
-@outward(ContractTerminated)
-async def _terminated_row(session: AsyncSession, actor: Actor | None, event: ContractTerminated,
-                          cancelled: list[Any]) -> None:
-    contract = await session.get(Contract, event.contract_id)
-    assert contract is not None
-    contract_event(session, actor, contract, "contract.terminated", reason=event.reason,
-                   effectiveOn=event.effective_on.isoformat(), cancelledInstallments=sum(cancelled))
-
-
-@outward(ContractActivated)
-async def _activated_row(session: AsyncSession, actor: Actor | None, event: ContractActivated,
-                         results: list[Any]) -> None:
-    contract = await session.get(Contract, event.contract_id)
-    assert contract is not None
-    contract_event(session, actor, contract, "contract.activated", audience=[contract.owner_id])
 
 
 async def document_of(session: AsyncSession, actor: Actor, contract_id: int) -> tuple[Contract, bytes | None]:

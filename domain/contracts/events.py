@@ -1,5 +1,5 @@
 """What happens to contracts that other areas (and the contract's own signing requests) react to.
-The outward rows of these events are written by their ``@outward`` writers in contract.py."""
+The outward rows of these events are written by their ``@outward`` writers in outward.py."""
 
 from __future__ import annotations
 

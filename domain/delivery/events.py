@@ -21,7 +21,7 @@ class MilestoneReached:
 
 @dataclass(frozen=True)
 class ProjectCreated:
-    """A project was opened from a won deal; its template's tasks are laid out."""
+    """A project was opened from a won deal; its template's tasks (if it has one) are laid out."""
 
     org_id: int
     project_id: int

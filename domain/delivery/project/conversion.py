@@ -78,8 +78,7 @@ async def convert_won_opportunity(session: AsyncSession, actor: Actor, opportuni
     await session.flush()
     session.add(ProjectMember(org_id=actor.org_id, project_id=project.id, user_id=manager_id, added_at=now))
     await share_origin(session, actor, project, manager_id)
-    if template is not None:
-        await dispatch(session, actor, ProjectCreated(project.org_id, project.id, template.id))
+    await dispatch(session, actor, ProjectCreated(project.org_id, project.id, template.id if template else None))
     await session.flush()
     await dispatch(session, None, PlanChanged(project.org_id, project.id, baseline=True))
     project_event(session, actor, project, "project.created", operation="create", audience=[manager_id],
