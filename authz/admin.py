@@ -7,7 +7,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.shared.actor import Actor
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import SharedErrorCode, ValidationFailed
 from domain.shared.outbox import record_event
 from domain.shared.scope import Scope
 
@@ -23,7 +23,7 @@ ROLE_NAME_MAX = 60
 def _check_role(role: str) -> str:
     role = role.strip()
     if not role or len(role) > ROLE_NAME_MAX or not role.replace("_", "").isalnum():
-        raise ValidationFailed.one("role", FieldErrorCode.INVALID, "a role is letters, digits and _ (up to 60)")
+        raise ValidationFailed.one("role", SharedErrorCode.INVALID, "a role is letters, digits and _ (up to 60)")
     return role
 
 
@@ -42,11 +42,11 @@ async def set_permission(
     role = _check_role(role)
     record_type, _, field = resource.partition(".")
     if record_type not in known_fields or (field and field != "*" and field not in known_fields[record_type]):
-        raise ValidationFailed.one("resource", FieldErrorCode.INVALID,
+        raise ValidationFailed.one("resource", SharedErrorCode.INVALID,
                                    f"{resource!r} is not a record type or one of its fields")
     allowed_actions = FIELD_ACTIONS if field else TYPE_ACTIONS + SCOPE_ACTIONS
     if action not in allowed_actions:
-        raise ValidationFailed.one("action", FieldErrorCode.INVALID,
+        raise ValidationFailed.one("action", SharedErrorCode.INVALID,
                                    f"{action!r} is not one of {', '.join(allowed_actions)} for {resource}")
     await seed_default_policy(session, actor.org_id)
     org = str(actor.org_id)
@@ -64,7 +64,7 @@ async def set_row_scope(session: AsyncSession, actor: Actor, *, role: str, recor
                         known_types: set[str]) -> None:
     role = _check_role(role)
     if record_type not in known_types:
-        raise ValidationFailed.one("type", FieldErrorCode.INVALID, f"{record_type!r} has no row scope")
+        raise ValidationFailed.one("type", SharedErrorCode.INVALID, f"{record_type!r} has no row scope")
     await seed_default_policy(session, actor.org_id)
     org = str(actor.org_id)
     await session.execute(delete(CasbinRule).where(

@@ -20,8 +20,8 @@ def test_readme_starts_with_the_two_setup_commands():
 
 def test_readme_names_every_user_error_code():
     # given every code a payload's userErrors may carry
-    from domain.shared.errors import FieldErrorCode
+    from schema.errors import UserErrorCode
 
     # then the README's error section names each
     errors = README.split("### Errors", 1)[1]
-    assert [c.value for c in FieldErrorCode if f"`{c.value}`" not in errors] == []
+    assert [c.value for c in UserErrorCode if f"`{c.value}`" not in errors] == []

@@ -25,7 +25,7 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import lock_for_update
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import CURRENCY_EXPONENTS, check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
@@ -33,6 +33,7 @@ from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..shared.text import half_width
 from ..tenancy.org import get_org
+from .errors import BillingErrorCode
 from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, InvoiceStatus, emit, lock_invoice
 
 MAX_ALLOCATIONS = 200
@@ -152,13 +153,13 @@ async def record_payment(session: AsyncSession, actor: Actor, *, customer_id: in
                    max_len=200, required=True)
     currency = check_currency(v, "currency", currency, customer.currency if customer else org.default_currency)
     if amount is None:
-        v.add("amount", FieldErrorCode.REQUIRED, "amount is required")
+        v.add("amount", SharedErrorCode.REQUIRED, "amount is required")
     amount = check_amount(v, "amount", amount, currency)
     if amount is not None and amount <= 0:
-        v.add("amount", FieldErrorCode.INVALID_AMOUNT, "a payment is a positive amount")
+        v.add("amount", SharedErrorCode.INVALID_AMOUNT, "a payment is a positive amount")
     received = received_on or clock.now().date()
     if received > clock.now().date():
-        v.add("receivedOn", FieldErrorCode.INVALID_DATE_RANGE, "receivedOn is in the future")
+        v.add("receivedOn", SharedErrorCode.INVALID_DATE_RANGE, "receivedOn is in the future")
     reference = v.text("reference", half_width(reference), max_len=200)
     notes = v.text("notes", notes, max_len=2000)
     v.raise_if_any()
@@ -183,12 +184,12 @@ def _check_rate(v: Validator, payment: Payment, invoice: Invoice, rate: Decimal 
     if payment.currency == invoice.currency:
         return None
     if rate is None:
-        v.add("exchangeRate", FieldErrorCode.CURRENCY_MISMATCH,
+        v.add("exchangeRate", SharedErrorCode.CURRENCY_MISMATCH,
               f"The payment is in {payment.currency}, invoice {invoice.number} in {invoice.currency}: "
               f"give the exchange rate ({invoice.currency} per {payment.currency}).")
         return None
     if not rate.is_finite() or rate <= 0 or rate > MAX_RATE or rate != round(rate, 8):
-        v.add("exchangeRate", FieldErrorCode.INVALID, "exchangeRate is a positive number")
+        v.add("exchangeRate", SharedErrorCode.INVALID, "exchangeRate is a positive number")
         return None
     return rate
 
@@ -200,29 +201,29 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
     in the payment's currency, oldest due first, until the payment is used up."""
     payment = await _load_payment(session, actor, payment_id)
     if payment.unallocated <= 0:
-        raise ValidationFailed.one("paymentId", FieldErrorCode.NOTHING_TO_ALLOCATE,
+        raise ValidationFailed.one("paymentId", BillingErrorCode.NOTHING_TO_ALLOCATE,
                                    "Everything of this payment is allocated already.")
     if automatic:
         if allocations:
-            raise ValidationFailed.one("allocations", FieldErrorCode.INVALID,
+            raise ValidationFailed.one("allocations", SharedErrorCode.INVALID,
                                        "give allocations or automatic, not both")
         if payment.customer_id is None:
-            raise ValidationFailed.one("paymentId", FieldErrorCode.INVALID,
+            raise ValidationFailed.one("paymentId", SharedErrorCode.INVALID,
                                        "Match the payment to a customer before allocating it automatically.")
         open_ids = list(await session.scalars(select(Invoice.id).where(
             Invoice.org_id == actor.org_id, Invoice.customer_id == payment.customer_id,
             Invoice.kind == InvoiceKind.INVOICE.value, Invoice.status.in_(OPEN_STATUSES),
             Invoice.currency == payment.currency).order_by(Invoice.due_date, Invoice.sequence_no, Invoice.id)))
         if not open_ids:
-            raise ValidationFailed.one("paymentId", FieldErrorCode.NOTHING_TO_ALLOCATE,
+            raise ValidationFailed.one("paymentId", BillingErrorCode.NOTHING_TO_ALLOCATE,
                                        f"The customer has no open {payment.currency} invoice.")
         allocations = [AllocationInput(invoice_id=i) for i in open_ids]
     if not allocations:
-        raise ValidationFailed.one("allocations", FieldErrorCode.REQUIRED, "name the invoices to allocate to")
+        raise ValidationFailed.one("allocations", SharedErrorCode.REQUIRED, "name the invoices to allocate to")
     if len(allocations) > MAX_ALLOCATIONS:
-        raise ValidationFailed.one("allocations", FieldErrorCode.INVALID, f"at most {MAX_ALLOCATIONS} allocations")
+        raise ValidationFailed.one("allocations", SharedErrorCode.INVALID, f"at most {MAX_ALLOCATIONS} allocations")
     if len({a.invoice_id for a in allocations}) != len(allocations):
-        raise ValidationFailed.one("allocations", FieldErrorCode.DUPLICATE, "each invoice once per allocation")
+        raise ValidationFailed.one("allocations", SharedErrorCode.DUPLICATE, "each invoice once per allocation")
     v = Validator()
     left = payment.unallocated
     planned: list[tuple[Invoice, Decimal, Decimal, Decimal | None]] = []
@@ -231,16 +232,16 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
         av = v.under("allocations", str(index))
         invoice = await lock_invoice(session, actor, item.invoice_id)
         if invoice.kind != InvoiceKind.INVOICE:
-            av.add("invoiceId", FieldErrorCode.INVALID_STATE, f"{invoice.number} is a credit note")
+            av.add("invoiceId", SharedErrorCode.INVALID_STATE, f"{invoice.number} is a credit note")
             continue
         if invoice.status == InvoiceStatus.VOID:
-            av.add("invoiceId", FieldErrorCode.INVOICE_VOID, f"Invoice {invoice.number} is void.")
+            av.add("invoiceId", BillingErrorCode.INVOICE_VOID, f"Invoice {invoice.number} is void.")
             continue
         if invoice.status == InvoiceStatus.DRAFT:
-            av.add("invoiceId", FieldErrorCode.INVOICE_NOT_ISSUED, "The invoice is a draft, not issued.")
+            av.add("invoiceId", BillingErrorCode.INVOICE_NOT_ISSUED, "The invoice is a draft, not issued.")
             continue
         if payment.customer_id is not None and invoice.customer_id != payment.customer_id:
-            av.add("invoiceId", FieldErrorCode.MISMATCHED_RECORD, f"Invoice {invoice.number} is another customer's.")
+            av.add("invoiceId", SharedErrorCode.MISMATCHED_RECORD, f"Invoice {invoice.number} is another customer's.")
             continue
         rate = _check_rate(av, payment, invoice, item.exchange_rate)
         if payment.currency != invoice.currency and rate is None:
@@ -253,23 +254,24 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
             amount = min(outstanding, available)
             if amount <= 0:
                 if not automatic:
-                    av.add("amount", FieldErrorCode.EXCEEDS_OUTSTANDING, f"Nothing is outstanding on {invoice.number}.")
+                    av.add("amount", BillingErrorCode.EXCEEDS_OUTSTANDING,
+                           f"Nothing is outstanding on {invoice.number}.")
                 continue
         else:
             amount = check_amount(av, "amount", item.amount, invoice.currency)
             if amount is None:
                 continue
             if amount <= 0:
-                av.add("amount", FieldErrorCode.INVALID_AMOUNT, "an allocation is a positive amount")
+                av.add("amount", SharedErrorCode.INVALID_AMOUNT, "an allocation is a positive amount")
                 continue
             if amount > outstanding:
-                av.add("amount", FieldErrorCode.EXCEEDS_OUTSTANDING,
+                av.add("amount", BillingErrorCode.EXCEEDS_OUTSTANDING,
                        f"Only {outstanding} {invoice.currency} is outstanding on {invoice.number}.")
                 continue
         used = amount if rate is None else (amount / rate).quantize(Decimal(1).scaleb(-_exp(payment.currency)),
                                                                     rounding=ROUND_HALF_UP)
         if used > left:
-            av.add("amount", FieldErrorCode.EXCEEDS_PAYMENT,
+            av.add("amount", BillingErrorCode.EXCEEDS_PAYMENT,
                    f"Only {left} {payment.currency} of the payment is left to allocate.")
             continue
         left -= used
@@ -278,11 +280,11 @@ async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
             break
     v.raise_if_any()
     if not planned:
-        raise ValidationFailed.one("paymentId", FieldErrorCode.NOTHING_TO_ALLOCATE, "Nothing could be allocated.")
+        raise ValidationFailed.one("paymentId", BillingErrorCode.NOTHING_TO_ALLOCATE, "Nothing could be allocated.")
     if payment.customer_id is None:  # allocating an unmatched payment matches it to the invoices' customer
         customers = {invoice.customer_id for invoice, _, _, _ in planned}
         if len(customers) > 1:
-            raise ValidationFailed.one("allocations", FieldErrorCode.MISMATCHED_RECORD,
+            raise ValidationFailed.one("allocations", SharedErrorCode.MISMATCHED_RECORD,
                                        "An unmatched payment pays one customer's invoices; match it first.")
         payment.customer_id = customers.pop()
     now = clock.now()
@@ -321,13 +323,13 @@ async def reverse_allocation(session: AsyncSession, actor: Actor, allocation_id:
     if allocation is None:
         raise NotFound("PaymentAllocation", allocation_id)
     if allocation.reversed_at is not None:
-        raise ValidationFailed.one("allocationId", FieldErrorCode.ALREADY_REVERSED,
+        raise ValidationFailed.one("allocationId", BillingErrorCode.ALREADY_REVERSED,
                                    "This allocation is reversed already.")
     v = Validator()
     reason = v.text("reason", reason, max_len=1000)
     v.raise_if_any()
     if not reason:
-        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the allocation is reversed.")
+        raise ValidationFailed.one("reason", SharedErrorCode.REASON_REQUIRED, "Say why the allocation is reversed.")
     payment = await _load_payment(session, actor, allocation.payment_id)
     invoice = await lock_invoice(session, actor, allocation.invoice_id)
     now = clock.now()
@@ -354,7 +356,7 @@ async def match_payment(session: AsyncSession, actor: Actor, payment_id: int, cu
     if payment.customer_id == customer.id:
         return payment
     if payment.allocated > 0:
-        raise ValidationFailed.one("paymentId", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("paymentId", SharedErrorCode.INVALID_STATE,
                                    "Reverse the payment's allocations before changing its customer.")
     payment.customer_id = customer.id
     payment.updated_at = clock.now()

@@ -22,9 +22,10 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.bus import handles
 from ..shared.clock import clock
-from ..shared.errors import FieldErrorCode, ValidationFailed, Validator
+from ..shared.errors import SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import check_amount, quantize
 from ..shared.rows import group_by
+from .errors import BillingErrorCode
 
 MAX_INSTALLMENTS = 120
 HUNDRED = Decimal(100)
@@ -96,48 +97,48 @@ async def set_payment_plan(session: AsyncSession, actor: Actor, contract_id: int
                            installments: list[InstallmentInput], *, auto_invoice: bool = False) -> list[Installment]:
     contract = await load_for_write(session, actor, contract_id, None)
     if contract.status in (ContractStatus.SUPERSEDED, ContractStatus.TERMINATED):
-        raise ValidationFailed.one("contractId", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("contractId", SharedErrorCode.INVALID_STATE,
                                    f"Contract {contract.number} is {contract.status}.")
     existing = list(await session.scalars(select(Installment).where(Installment.contract_id == contract.id)))
     if any(i.status == InstallmentStatus.INVOICED for i in existing):
-        raise ValidationFailed.one("contractId", FieldErrorCode.PLAN_LOCKED,
+        raise ValidationFailed.one("contractId", BillingErrorCode.PLAN_LOCKED,
                                    "Installments of this plan are invoiced already; the plan can no longer change.")
     v = Validator()
     if not installments:
-        v.add("installments", FieldErrorCode.REQUIRED, "a plan needs at least one installment")
+        v.add("installments", SharedErrorCode.REQUIRED, "a plan needs at least one installment")
     if len(installments) > MAX_INSTALLMENTS:
-        v.add("installments", FieldErrorCode.INVALID, f"at most {MAX_INSTALLMENTS} installments")
+        v.add("installments", SharedErrorCode.INVALID, f"at most {MAX_INSTALLMENTS} installments")
     v.raise_if_any()
     shares: list[tuple[Decimal | None, Decimal | None]] = []
     for n, item in enumerate(installments):
         iv = v.under("installments", str(n))
         iv.text("label", item.label, max_len=200, required=True)
         if (item.due_date is None) == (item.milestone is None or not item.milestone.strip()):
-            iv.add("dueDate", FieldErrorCode.REQUIRED, "give exactly one of dueDate or milestone")
+            iv.add("dueDate", SharedErrorCode.REQUIRED, "give exactly one of dueDate or milestone")
         iv.text("milestone", item.milestone, max_len=200)
         if (item.percent is None) == (item.amount is None):
-            iv.add("amount", FieldErrorCode.REQUIRED, "give exactly one of amount or percent")
+            iv.add("amount", SharedErrorCode.REQUIRED, "give exactly one of amount or percent")
         percent = item.percent
         if percent is not None and (not percent.is_finite() or percent <= 0 or percent > HUNDRED
                                     or percent != round(percent, 4)):
-            iv.add("percent", FieldErrorCode.INVALID, "percent is between 0 and 100")
+            iv.add("percent", SharedErrorCode.INVALID, "percent is between 0 and 100")
             percent = None
         amount = check_amount(iv, "amount", item.amount, contract.currency)
         if amount is not None and amount <= 0:
-            iv.add("amount", FieldErrorCode.INVALID_AMOUNT, "an installment is a positive amount")
+            iv.add("amount", SharedErrorCode.INVALID_AMOUNT, "an installment is a positive amount")
         shares.append((percent, amount))
     mixed = {item.amount is not None for item in installments if (item.percent is None) != (item.amount is None)}
     if len(mixed) > 1:
-        v.add("installments", FieldErrorCode.INVALID, "use amounts or percentages for every installment, not both")
+        v.add("installments", SharedErrorCode.INVALID, "use amounts or percentages for every installment, not both")
     v.raise_if_any()
     percents = sum((p for p, a in shares if a is None), Decimal(0))
     if mixed == {False} and percents != HUNDRED:
-        raise ValidationFailed.one("installments", FieldErrorCode.INSTALLMENTS_MISMATCH,
+        raise ValidationFailed.one("installments", BillingErrorCode.INSTALLMENTS_MISMATCH,
                                    f"The percentages add up to {percents.normalize():f} %, not 100 %.")
     amounts = split(contract.amount, contract.currency, shares)
     total = sum(amounts, Decimal(0))
     if total != contract.amount or any(a <= 0 for a in amounts):
-        raise ValidationFailed.one("installments", FieldErrorCode.INSTALLMENTS_MISMATCH,
+        raise ValidationFailed.one("installments", BillingErrorCode.INSTALLMENTS_MISMATCH,
                                    f"The installments add up to {quantize(total, contract.currency)} "
                                    f"{contract.currency}, the contract to "
                                    f"{quantize(contract.amount, contract.currency)}.")
@@ -172,7 +173,7 @@ async def reach_milestone(session: AsyncSession, actor: Actor, contract_id: int,
         Installment.contract_id == contract.id, Installment.milestone == name,
         Installment.milestone_reached_on.is_(None))))
     if not rows:
-        raise ValidationFailed.one("milestone", FieldErrorCode.INVALID,
+        raise ValidationFailed.one("milestone", SharedErrorCode.INVALID,
                                    f"No installment of contract {contract.number} waits for {name!r}.")
     await _reached(session, actor, contract, rows, name, reached_on or clock.now().date())  # type: ignore[arg-type]
     return rows

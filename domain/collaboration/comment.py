@@ -12,11 +12,12 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.concurrency import check_version, flush_or_conflict, load_for_write
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.rows import group_by
 from ..shared.text import find_mentions, handle_key, handle_keys
 from ..tenancy.user import User
+from .errors import CollaborationErrorCode
 
 MAX_BODY = 10_000
 
@@ -88,7 +89,7 @@ async def add_comment(session: AsyncSession, actor: Actor, *, record_type: str, 
     if parent_id is not None:
         parent = await get_comment(session, actor, parent_id)
         if (parent.record_type, parent.record_id) != (record_type, record_id):
-            v.add("parentId", FieldErrorCode.MISMATCHED_RECORD, "the parent comment is on another record")
+            v.add("parentId", SharedErrorCode.MISMATCHED_RECORD, "the parent comment is on another record")
     v.raise_if_any()
     mentions = await mentioned_users(session, actor, text)
     comment = Comment(org_id=actor.org_id, record_type=record_type, record_id=record_id, parent_id=parent_id,
@@ -112,9 +113,10 @@ async def _for_change(session: AsyncSession, actor: Actor, comment_id: int, vers
                                                                   Comment.org_id == actor.org_id),
                                    type_name="Comment", record_id=comment_id)
     if comment.author_id != actor.user_id and not actor.has_role("admin"):
-        raise ValidationFailed.one("id", FieldErrorCode.NOT_ALLOWED, "only the author (or an admin) may change it")
+        raise ValidationFailed.one("id", CollaborationErrorCode.NOT_ALLOWED,
+                                   "only the author (or an admin) may change it")
     if comment.deleted_at is not None:
-        raise ValidationFailed.one("id", FieldErrorCode.NOT_ALLOWED, "the comment was deleted")
+        raise ValidationFailed.one("id", CollaborationErrorCode.NOT_ALLOWED, "the comment was deleted")
     check_version(comment, version, "Comment")
     return comment
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
-from ..shared.errors import FieldErrorCode, ValidationFailed
+from ..shared.errors import SharedErrorCode, ValidationFailed
 from ..shared.outbox import record_event
 from ..tenancy.user import User
 from .meeting import ActionItem, ActionItemStatus, action_item_payload
@@ -66,9 +66,9 @@ class Escalation(Base):
 async def set_sla_policy(session: AsyncSession, actor: Actor, *, kind: SlaKind, due_hours: float | None,
                          escalate_after_hours: float, remind_before_hours: float | None = None) -> SlaPolicy:
     if due_hours is not None and due_hours <= 0:
-        raise ValidationFailed.one("dueHours", FieldErrorCode.INVALID, "dueHours must be positive")
+        raise ValidationFailed.one("dueHours", SharedErrorCode.INVALID, "dueHours must be positive")
     if escalate_after_hours <= 0:
-        raise ValidationFailed.one("escalateAfterHours", FieldErrorCode.INVALID, "escalateAfterHours must be positive")
+        raise ValidationFailed.one("escalateAfterHours", SharedErrorCode.INVALID, "escalateAfterHours must be positive")
     policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == actor.org_id,
                                                           SlaPolicy.kind == kind.value))
     if policy is None:

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, JsonType, pk
 from ..shared.clock import clock
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.rows import group_by
 from ..tenancy.user import ROLES, User, managers_of
 from .contract import Contract, ContractStatus, contract_event, flush, load_for_write, require_unsigned
+from .errors import ContractErrorCode
 
 DEFAULT_FLOW = ("sales_manager", "finance")
 MAX_STEPS = 10
@@ -69,12 +70,12 @@ async def approval_flow(session: AsyncSession, org_id: int) -> list[str]:
 async def set_approval_flow(session: AsyncSession, actor: Actor, steps: list[str]) -> list[str]:
     v = Validator()
     if not steps:
-        v.add("steps", FieldErrorCode.REQUIRED, "at least one approval step")
+        v.add("steps", SharedErrorCode.REQUIRED, "at least one approval step")
     if len(steps) > MAX_STEPS:
-        v.add("steps", FieldErrorCode.INVALID, f"at most {MAX_STEPS} steps")
+        v.add("steps", SharedErrorCode.INVALID, f"at most {MAX_STEPS} steps")
     for i, role in enumerate(steps):
         if role not in ROLES:
-            v.add(("steps", str(i)), FieldErrorCode.INVALID, f"{role!r} is not a role ({', '.join(ROLES)})")
+            v.add(("steps", str(i)), SharedErrorCode.INVALID, f"{role!r} is not a role ({', '.join(ROLES)})")
     v.raise_if_any()
     row = await session.scalar(select(ContractApprovalFlow).where(ContractApprovalFlow.org_id == actor.org_id))
     if row is None:
@@ -101,13 +102,13 @@ async def submit_contract(session: AsyncSession, actor: Actor, contract_id: int,
     contract = await load_for_write(session, actor, contract_id, version)
     require_unsigned(contract)
     if contract.status != ContractStatus.DRAFT:
-        raise ValidationFailed.one("id", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("id", SharedErrorCode.INVALID_STATE,
                                    f"A {contract.status.replace('_', ' ')} contract cannot be submitted.")
     if not contract.document_sha256:
-        raise ValidationFailed.one("document", FieldErrorCode.DOCUMENT_REQUIRED,
+        raise ValidationFailed.one("document", ContractErrorCode.DOCUMENT_REQUIRED,
                                    "Attach the contract document before submitting it.")
     if contract.amount <= 0:
-        raise ValidationFailed.one("amount", FieldErrorCode.INVALID_AMOUNT, "A contract needs a positive amount.")
+        raise ValidationFailed.one("amount", SharedErrorCode.INVALID_AMOUNT, "A contract needs a positive amount.")
     roles = await approval_flow(session, actor.org_id)
     now = clock.now()
     contract.approval_round += 1
@@ -137,19 +138,19 @@ async def _decidable(session: AsyncSession, actor: Actor, contract_id: int, step
     if step is None or step.org_id != actor.org_id or step.contract_id != contract.id:
         raise NotFound("ContractApprovalStep", step_id)
     if contract.status != ContractStatus.PENDING_APPROVAL or step.round != contract.approval_round:
-        raise ValidationFailed.one("stepId", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("stepId", SharedErrorCode.INVALID_STATE,
                                    "This approval step is not open (the contract is not awaiting it).")
     steps = await _current_steps(session, contract)
     if step.status != StepStatus.PENDING:
         current = next((s for s in steps if s.status == StepStatus.PENDING), None)
-        raise ValidationFailed.one("stepId", FieldErrorCode.APPROVAL_OUT_OF_ORDER,
+        raise ValidationFailed.one("stepId", ContractErrorCode.APPROVAL_OUT_OF_ORDER,
                                    f"Step {step.position} ({step.role}) is {step.status}; the open step is "
                                    + (f"{current.position} ({current.role})." if current else "none."))
     if step.role not in actor.roles:
-        raise ValidationFailed.one("stepId", FieldErrorCode.WRONG_APPROVER_ROLE,
+        raise ValidationFailed.one("stepId", SharedErrorCode.WRONG_APPROVER_ROLE,
                                    f"Step {step.position} is decided by a {step.role}.")
     if actor.user_id in (contract.owner_id, contract.created_by_id):
-        raise ValidationFailed.one("stepId", FieldErrorCode.SELF_APPROVAL, "You cannot approve your own contract.")
+        raise ValidationFailed.one("stepId", SharedErrorCode.SELF_APPROVAL, "You cannot approve your own contract.")
     return contract, step, steps
 
 
@@ -191,7 +192,7 @@ async def reject_step(session: AsyncSession, actor: Actor, contract_id: int, ste
     reason = v.text("reason", reason, max_len=1000)
     v.raise_if_any()
     if not reason:
-        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the contract is rejected.")
+        raise ValidationFailed.one("reason", SharedErrorCode.REASON_REQUIRED, "Say why the contract is rejected.")
     now = clock.now()
     step.status, step.decided_by_id, step.decided_at, step.comment = (StepStatus.REJECTED.value, actor.user_id, now,
                                                                       reason)

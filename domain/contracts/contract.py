@@ -34,7 +34,7 @@ from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict
 from ..shared.concurrency import load_for_write as lock_row
 from ..shared.dialect import contains_text
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.numbering import next_number
 from ..shared.outbox import record_event
@@ -43,6 +43,7 @@ from ..shared.payload import camel, plain
 from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
+from .errors import ContractErrorCode
 from .events import ContractReturnedToDraft, ContractTerminated
 
 MAX_DOCUMENT_BYTES = 5_000_000
@@ -188,18 +189,18 @@ def _document(v: Validator, doc: DocumentInput | None) -> tuple[str, str, bytes,
     name = dv.text("name", doc.name, max_len=200, required=True)
     content_type = dv.text("contentType", doc.content_type or "application/pdf", max_len=100)
     if not doc.content_base64:
-        dv.add("contentBase64", FieldErrorCode.REQUIRED, "the document's content is required (base64)")
+        dv.add("contentBase64", SharedErrorCode.REQUIRED, "the document's content is required (base64)")
         return None
     try:
         content = base64.b64decode(doc.content_base64, validate=True)
     except (binascii.Error, ValueError):
-        dv.add("contentBase64", FieldErrorCode.INVALID, "contentBase64 is not valid base64")
+        dv.add("contentBase64", SharedErrorCode.INVALID, "contentBase64 is not valid base64")
         return None
     if not content:
-        dv.add("contentBase64", FieldErrorCode.REQUIRED, "the document is empty")
+        dv.add("contentBase64", SharedErrorCode.REQUIRED, "the document is empty")
         return None
     if len(content) > MAX_DOCUMENT_BYTES:
-        dv.add("contentBase64", FieldErrorCode.TOO_LONG, f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+        dv.add("contentBase64", SharedErrorCode.TOO_LONG, f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
         return None
     return name or "", content_type or "application/pdf", content, hashlib.sha256(content).hexdigest()
 
@@ -208,7 +209,7 @@ def _parties(v: Validator, parties: list[Party] | None) -> list[dict[str, Any]] 
     if parties is None:
         return None
     if len(parties) > MAX_PARTIES:
-        v.add("parties", FieldErrorCode.INVALID, f"at most {MAX_PARTIES} parties")
+        v.add("parties", SharedErrorCode.INVALID, f"at most {MAX_PARTIES} parties")
     out = []
     for i, p in enumerate(parties):
         pv = v.under("parties", str(i))
@@ -220,7 +221,7 @@ def _parties(v: Validator, parties: list[Party] | None) -> list[dict[str, Any]] 
 
 def _dates(v: Validator, start: date | None, end: date | None) -> None:
     if start and end and end < start:
-        v.add("endDate", FieldErrorCode.INVALID_DATE_RANGE, "endDate is before startDate")
+        v.add("endDate", SharedErrorCode.INVALID_DATE_RANGE, "endDate is before startDate")
 
 
 def _set_document(contract: Contract, doc: tuple[str, str, bytes, str]) -> None:
@@ -237,24 +238,24 @@ async def create_contract(session: AsyncSession, actor: Actor, data: ContractInp
     if data.quote_id is not None:
         quote = await get_quote(session, actor, data.quote_id)
         if quote.status != QuoteStatus.ACCEPTED:
-            raise ValidationFailed.one("quoteId", FieldErrorCode.QUOTE_NOT_ACCEPTED,
+            raise ValidationFailed.one("quoteId", ContractErrorCode.QUOTE_NOT_ACCEPTED,
                                        f"Quote {quote.number} is {quote.status}, not accepted.")
         taken = await session.scalar(select(Contract.number).where(
             Contract.org_id == actor.org_id, Contract.quote_id == quote.id, Contract.amends_id.is_(None),
             Contract.status.notin_([ContractStatus.SUPERSEDED.value, ContractStatus.TERMINATED.value])).limit(1))
         if taken is not None:
-            raise ValidationFailed.one("quoteId", FieldErrorCode.DUPLICATE,
+            raise ValidationFailed.one("quoteId", SharedErrorCode.DUPLICATE,
                                        f"Contract {taken} was made from quote {quote.number} already.")
         opportunity_id = quote.opportunity_id
     customer_id = quote.customer_id if quote else data.customer_id
     if customer_id is None:
-        raise ValidationFailed.one("customerId", FieldErrorCode.REQUIRED, "customerId (or quoteId) is required")
+        raise ValidationFailed.one("customerId", SharedErrorCode.REQUIRED, "customerId (or quoteId) is required")
     customer = await get_customer(session, actor, customer_id)
     owner_id = data.owner_id or (quote.owner_id if quote else None)
     if opportunity_id is not None:
         opportunity = await get_opportunity(session, actor, opportunity_id)
         if opportunity.customer_id != customer.id:
-            raise ValidationFailed.one("opportunityId", FieldErrorCode.MISMATCHED_RECORD,
+            raise ValidationFailed.one("opportunityId", SharedErrorCode.MISMATCHED_RECORD,
                                        "The opportunity belongs to another customer.")
         owner_id = owner_id or opportunity.owner_id
     owner_id = owner_id or customer.owner_id
@@ -266,10 +267,10 @@ async def create_contract(session: AsyncSession, actor: Actor, data: ContractInp
     title = v.text("title", data.title if data.title is not None else default_title, max_len=200, required=True)
     currency = check_currency(v, "currency", data.currency, quote.currency if quote else org.default_currency)
     if quote and currency != quote.currency:
-        v.add("currency", FieldErrorCode.CURRENCY_MISMATCH, f"the quote is in {quote.currency}")
+        v.add("currency", SharedErrorCode.CURRENCY_MISMATCH, f"the quote is in {quote.currency}")
     amount = data.amount if data.amount is not None else (quote.total if quote else None)
     if amount is None:
-        v.add("amount", FieldErrorCode.REQUIRED, "amount is required")
+        v.add("amount", SharedErrorCode.REQUIRED, "amount is required")
     amount = check_amount(v, "amount", amount, currency)
     default_rate = _quote_tax_rate(quote) if quote else Decimal(0)
     tax_rate = check_tax_rate(v, "taxRate", data.tax_rate if data.tax_rate is not None else default_rate)
@@ -312,7 +313,7 @@ async def flush(session: AsyncSession) -> None:
 
 def require_unsigned(contract: Contract) -> None:
     if contract.is_signed:
-        raise ValidationFailed.one("id", FieldErrorCode.CONTRACT_SIGNED,
+        raise ValidationFailed.one("id", ContractErrorCode.CONTRACT_SIGNED,
                                    f"Contract {contract.number} is signed and cannot change; amend it instead.")
 
 
@@ -323,7 +324,7 @@ async def update_contract(session: AsyncSession, actor: Actor, contract_id: int,
     contract = await load_for_write(session, actor, contract_id, version)
     require_unsigned(contract)
     if contract.status == ContractStatus.PENDING_APPROVAL:
-        raise ValidationFailed.one("id", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("id", SharedErrorCode.INVALID_STATE,
                                    "The contract is being approved; have it rejected to change it.")
     v = Validator()
     named = data.set_fields
@@ -335,7 +336,7 @@ async def update_contract(session: AsyncSession, actor: Actor, contract_id: int,
         currency = changes["currency"] = check_currency(v, "currency", data.currency, contract.currency)
     if "amount" in named:
         if data.amount is None:
-            v.add("amount", FieldErrorCode.REQUIRED, "amount cannot be cleared")
+            v.add("amount", SharedErrorCode.REQUIRED, "amount cannot be cleared")
         else:
             changes["amount"] = check_amount(v, "amount", data.amount, currency)
     if "tax_rate" in named and data.tax_rate is not None:
@@ -376,19 +377,19 @@ async def amend_contract(session: AsyncSession, actor: Actor, contract_id: int, 
     """A new draft contract amending a signed one; once it is active the original is superseded."""
     original = await load_for_write(session, actor, contract_id, None)
     if original.status != ContractStatus.ACTIVE:
-        raise ValidationFailed.one("contractId", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("contractId", SharedErrorCode.INVALID_STATE,
                                    f"Only an active contract can be amended (this one is {original.status}).")
     pending = await session.scalar(select(Contract.number).where(
         Contract.org_id == actor.org_id, Contract.amends_id == original.id,
         Contract.status.notin_([ContractStatus.ACTIVE.value, ContractStatus.SUPERSEDED.value,
                                 ContractStatus.TERMINATED.value])).limit(1))
     if pending is not None:
-        raise ValidationFailed.one("contractId", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("contractId", SharedErrorCode.INVALID_STATE,
                                    f"Amendment {pending} of this contract is still open; finish it first.")
     v = Validator()
     reason = v.text("reason", reason, max_len=1000, required=True)
     if not reason:
-        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the contract is amended.")
+        raise ValidationFailed.one("reason", SharedErrorCode.REASON_REQUIRED, "Say why the contract is amended.")
     named = data.set_fields
     currency = original.currency
     amount = original.amount
@@ -424,16 +425,16 @@ async def terminate_contract(session: AsyncSession, actor: Actor, contract_id: i
     ``ContractTerminated``); invoices stay."""
     contract = await load_for_write(session, actor, contract_id, version)
     if contract.status != ContractStatus.ACTIVE:
-        raise ValidationFailed.one("id", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("id", SharedErrorCode.INVALID_STATE,
                                    f"Only an active contract can be terminated (this one is {contract.status}).")
     v = Validator()
     reason = v.text("reason", reason, max_len=1000)
     v.raise_if_any()
     if not reason:
-        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the contract is terminated.")
+        raise ValidationFailed.one("reason", SharedErrorCode.REASON_REQUIRED, "Say why the contract is terminated.")
     when = effective_on or clock.now().date()
     if contract.start_date and when < contract.start_date:
-        raise ValidationFailed.one("effectiveOn", FieldErrorCode.INVALID_DATE_RANGE, "effectiveOn is before the start")
+        raise ValidationFailed.one("effectiveOn", SharedErrorCode.INVALID_DATE_RANGE, "effectiveOn is before the start")
     contract.status = ContractStatus.TERMINATED.value
     contract.terminated_on, contract.termination_reason = when, reason
     contract.updated_at = clock.now()

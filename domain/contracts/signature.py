@@ -23,11 +23,12 @@ from ..shared.base import Base, IdType, pk
 from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.rows import group_by
 from ..shared.text import half_width
 from ..tenancy.user import get_user
 from .contract import Contract, ContractStatus, contract_event, flush, load_for_write
+from .errors import ContractErrorCode
 from .events import ContractActivated, ContractReturnedToDraft
 
 EMAIL_MAX = 254
@@ -77,7 +78,7 @@ async def request_signature(session: AsyncSession, actor: Actor, contract_id: in
                             signer_user_id: int | None) -> Requested:
     contract = await load_for_write(session, actor, contract_id, None)
     if contract.status not in (ContractStatus.APPROVED, ContractStatus.SIGNING):
-        raise ValidationFailed.one("contractId", FieldErrorCode.NOT_APPROVED,
+        raise ValidationFailed.one("contractId", SharedErrorCode.NOT_APPROVED,
                                    f"Contract {contract.number} is {contract.status}; it must be approved first.")
     v = Validator()
     party = v.text("party", party or "customer", max_len=40, required=True)
@@ -87,9 +88,9 @@ async def request_signature(session: AsyncSession, actor: Actor, contract_id: in
     email = v.text("signerEmail", half_width(signer_email) if signer_email is not None
                    else (user.email if user else None), max_len=EMAIL_MAX)
     if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
-        v.add("signerEmail", FieldErrorCode.INVALID_EMAIL, "signerEmail is not an email address")
+        v.add("signerEmail", SharedErrorCode.INVALID_EMAIL, "signerEmail is not an email address")
     if user is None and not email:
-        v.add("signerEmail", FieldErrorCode.REQUIRED, "an outside signer needs an email address")
+        v.add("signerEmail", SharedErrorCode.REQUIRED, "an outside signer needs an email address")
     v.raise_if_any()
     token = None if user else secrets.token_urlsafe(32)
     request = SignatureRequest(org_id=actor.org_id, contract_id=contract.id, party=party, signer_name=name,
@@ -118,22 +119,22 @@ async def sign_contract(session: AsyncSession, actor: Actor, request_id: int, *,
         SignatureRequest.id == request_id)))
     assert request is not None
     if request.status == SignatureStatus.SIGNED:
-        raise ValidationFailed.one("requestId", FieldErrorCode.ALREADY_SIGNED,
+        raise ValidationFailed.one("requestId", ContractErrorCode.ALREADY_SIGNED,
                                    f"{request.signer_name} signed already, on {request.signed_at:%Y-%m-%d %H:%M}.")
     if request.status == SignatureStatus.CANCELLED:
-        raise ValidationFailed.one("requestId", FieldErrorCode.INVALID_STATE, "This signing request was cancelled.")
+        raise ValidationFailed.one("requestId", SharedErrorCode.INVALID_STATE, "This signing request was cancelled.")
     if contract.status not in (ContractStatus.APPROVED, ContractStatus.SIGNING):
-        raise ValidationFailed.one("requestId", FieldErrorCode.NOT_APPROVED,
+        raise ValidationFailed.one("requestId", SharedErrorCode.NOT_APPROVED,
                                    f"Contract {contract.number} is {contract.status} and cannot be signed.")
     if request.signer_user_id is not None:
         if actor.user_id != request.signer_user_id:
-            raise ValidationFailed.one("requestId", FieldErrorCode.NOT_SIGNER,
+            raise ValidationFailed.one("requestId", ContractErrorCode.NOT_SIGNER,
                                        "Only the named signer may sign this request.")
     elif not signing_token or not hmac.compare_digest(_hash(signing_token), request.token_sha256 or ""):
-        raise ValidationFailed.one("signingToken", FieldErrorCode.NOT_SIGNER,
+        raise ValidationFailed.one("signingToken", ContractErrorCode.NOT_SIGNER,
                                    "The signing token does not match this request.")
     if (document_sha256 or "").strip().lower() != contract.document_sha256:
-        raise ValidationFailed.one("documentSha256", FieldErrorCode.DOCUMENT_CHANGED,
+        raise ValidationFailed.one("documentSha256", ContractErrorCode.DOCUMENT_CHANGED,
                                    "The document you saw is not the contract's current document.")
     now = clock.now()
     request.status = SignatureStatus.SIGNED.value

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.errors import FieldErrorCode, NotFound, Validator
+from ..shared.errors import NotFound, SharedErrorCode, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate_many
 from ..shared.text import half_width
@@ -58,9 +58,9 @@ def check_contact_fields(v: Validator, data: ContactInput) -> dict[str, Any]:
     phone = v.text("phone", half_width(data.phone), max_len=40)
     email = v.text("email", half_width(data.email), max_len=254)
     if phone and not PHONE.match(phone):
-        v.add("phone", FieldErrorCode.INVALID, "phone may hold digits, spaces, + ( ) - . only")
+        v.add("phone", SharedErrorCode.INVALID, "phone may hold digits, spaces, + ( ) - . only")
     if email and not EMAIL.match(email):
-        v.add("email", FieldErrorCode.INVALID_EMAIL, "email is not an e-mail address")
+        v.add("email", SharedErrorCode.INVALID_EMAIL, "email is not an e-mail address")
     return {"name": name, "title": title or None, "phone": phone or None, "email": email or None,
             "is_decision_maker": bool(data.is_decision_maker)}
 

@@ -18,7 +18,7 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import contains_text, json_array_contains
-from ..shared.errors import FieldErrorCode, NotFound, Validator
+from ..shared.errors import NotFound, SharedErrorCode, Validator
 from ..shared.money import check_amount, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
@@ -102,13 +102,13 @@ def _check_tags(v: Validator, tags: list[str] | None) -> list[str] | None:
     for i, tag in enumerate(tags):
         tag = tag.strip()
         if not tag:
-            v.add(("tags", str(i)), FieldErrorCode.REQUIRED, "a tag must not be empty")
+            v.add(("tags", str(i)), SharedErrorCode.REQUIRED, "a tag must not be empty")
         elif len(tag) > 50:
-            v.add(("tags", str(i)), FieldErrorCode.TOO_LONG, "a tag is at most 50 characters")
+            v.add(("tags", str(i)), SharedErrorCode.TOO_LONG, "a tag is at most 50 characters")
         elif tag not in cleaned:
             cleaned.append(tag)
     if len(cleaned) > MAX_TAGS:
-        v.add("tags", FieldErrorCode.INVALID, f"at most {MAX_TAGS} tags")
+        v.add("tags", SharedErrorCode.INVALID, f"at most {MAX_TAGS} tags")
     return cleaned
 
 

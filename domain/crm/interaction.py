@@ -15,7 +15,7 @@ from ..pipeline.opportunity import get_opportunity
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.errors import FieldErrorCode, NotFound, Validator
+from ..shared.errors import NotFound, SharedErrorCode, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate_many
 from .contact import get_contact
@@ -75,16 +75,16 @@ async def log_interaction(session: AsyncSession, actor: Actor, data: Interaction
     if data.contact_id is not None:
         contact = await get_contact(session, actor, data.contact_id)
         if contact.customer_id != customer.id:
-            v.add("contactId", FieldErrorCode.MISMATCHED_RECORD, "the contact belongs to another customer")
+            v.add("contactId", SharedErrorCode.MISMATCHED_RECORD, "the contact belongs to another customer")
     if data.opportunity_id is not None:
         opportunity = await get_opportunity(session, actor, data.opportunity_id)
         if opportunity.customer_id != customer.id:
-            v.add("opportunityId", FieldErrorCode.MISMATCHED_RECORD,
+            v.add("opportunityId", SharedErrorCode.MISMATCHED_RECORD,
                   "the opportunity belongs to another customer")
     now = clock.now()
     occurred_at = data.occurred_at or now
     if occurred_at.tzinfo is None:
-        v.add("occurredAt", FieldErrorCode.INVALID, "occurredAt needs a time zone offset")
+        v.add("occurredAt", SharedErrorCode.INVALID, "occurredAt needs a time zone offset")
     v.raise_if_any()
     interaction = Interaction(
         org_id=actor.org_id, customer_id=customer.id, contact_id=data.contact_id,

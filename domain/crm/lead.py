@@ -17,7 +17,7 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.text import half_width
@@ -25,6 +25,7 @@ from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .contact import EMAIL, PHONE, Contact, ContactInput, check_contact_fields, contact_payload, new_contact
 from .customer import Customer, CustomerInput, create_customer, get_customer
+from .errors import CrmErrorCode
 
 
 class LeadSource(StrEnum):
@@ -120,11 +121,11 @@ async def create_lead(session: AsyncSession, actor: Actor, data: LeadInput) -> L
     phone = v.text("phone", half_width(data.phone), max_len=40)
     notes = v.text("notes", data.notes, max_len=4000)
     if email and not EMAIL.match(email):
-        v.add("email", FieldErrorCode.INVALID_EMAIL, "email is not an e-mail address")
+        v.add("email", SharedErrorCode.INVALID_EMAIL, "email is not an e-mail address")
     if phone and not PHONE.match(phone):
-        v.add("phone", FieldErrorCode.INVALID, "phone may hold digits, spaces, + ( ) - . only")
+        v.add("phone", SharedErrorCode.INVALID, "phone may hold digits, spaces, + ( ) - . only")
     if data.status is LeadStatus.CONVERTED:
-        v.add("status", FieldErrorCode.INVALID, "a lead becomes converted through convertLead")
+        v.add("status", SharedErrorCode.INVALID, "a lead becomes converted through convertLead")
     if data.owner_id is not None:
         await get_user(session, actor.org_id, data.owner_id)  # NOT_FOUND for an unknown or foreign user
     v.raise_if_any()
@@ -152,7 +153,7 @@ async def convert_lead(session: AsyncSession, actor: Actor, data: ConvertLeadInp
     if lead is None:
         raise NotFound("Lead", data.lead_id)
     if lead.status == LeadStatus.CONVERTED:
-        raise ValidationFailed.one("leadId", FieldErrorCode.ALREADY_CONVERTED, "This lead was already converted.")
+        raise ValidationFailed.one("leadId", CrmErrorCode.ALREADY_CONVERTED, "This lead was already converted.")
     owner_id = data.owner_id or lead.owner_id
     if data.customer_id is not None:
         customer = await get_customer(session, actor, data.customer_id)

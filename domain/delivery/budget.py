@@ -22,7 +22,7 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, MoneyType, pk
 from ..shared.bus import dispatch
 from ..shared.clock import clock
-from ..shared.errors import FieldErrorCode, Validator
+from ..shared.errors import SharedErrorCode, Validator
 from ..shared.money import check_amount, quantize
 from ..shared.rows import group_by
 from .calendar import WorkCalendar
@@ -78,15 +78,15 @@ async def add_expense(session: AsyncSession, actor: Actor, *, project_id: int, a
     require_open(project)
     v = Validator()
     if amount is None:
-        v.add("amount", FieldErrorCode.REQUIRED, "amount is required")
+        v.add("amount", SharedErrorCode.REQUIRED, "amount is required")
     amount = check_amount(v, "amount", amount, project.currency)
     if amount is not None and amount <= 0:
-        v.add("amount", FieldErrorCode.INVALID_AMOUNT, "an expense is a positive amount")
+        v.add("amount", SharedErrorCode.INVALID_AMOUNT, "an expense is a positive amount")
     category = v.text("category", category or "other", max_len=40, required=True)
     description = v.text("description", description, max_len=500, required=True)
     day = spent_on or clock.now().date()
     if day > clock.now().date():
-        v.add("spentOn", FieldErrorCode.INVALID_DATE_RANGE, "spentOn is in the future")
+        v.add("spentOn", SharedErrorCode.INVALID_DATE_RANGE, "spentOn is in the future")
     v.raise_if_any()
     expense = Expense(org_id=actor.org_id, project_id=project.id, amount=amount, currency=project.currency,
                       spent_on=day, category=category, description=description, created_by_id=actor.user_id,

@@ -18,10 +18,11 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import check_amount, quantize
 from ..shared.rows import group_by
 from ..tenancy.user import User, managers_of
+from .errors import DeliveryErrorCode
 from .progress import reschedule
 from .project import Project, add_working_days, load_for_write, project_event, require_open
 
@@ -92,13 +93,13 @@ async def request_change(session: AsyncSession, actor: Actor, *, project_id: int
                          project.currency, allow_negative=True)
     days = schedule_delta_days or 0
     if not -MAX_SCHEDULE_DELTA <= days <= MAX_SCHEDULE_DELTA:
-        v.add("scheduleDeltaDays", FieldErrorCode.INVALID, f"scheduleDeltaDays is within ±{MAX_SCHEDULE_DELTA}")
+        v.add("scheduleDeltaDays", SharedErrorCode.INVALID, f"scheduleDeltaDays is within ±{MAX_SCHEDULE_DELTA}")
     if not delta and not days and not scope_change:
-        v.add("budgetDelta", FieldErrorCode.REQUIRED, "a change moves the budget, the schedule or the scope")
+        v.add("budgetDelta", SharedErrorCode.REQUIRED, "a change moves the budget, the schedule or the scope")
     v.raise_if_any()
     assert delta is not None
     if project.budget + delta < 0:
-        raise ValidationFailed.one("budgetDelta", FieldErrorCode.INVALID_AMOUNT, "The budget cannot go below 0.")
+        raise ValidationFailed.one("budgetDelta", SharedErrorCode.INVALID_AMOUNT, "The budget cannot go below 0.")
     threshold = project.budget * project.change_threshold_percent / HUNDRED
     change = ChangeRequest(org_id=actor.org_id, project_id=project.id, title=title, reason=reason,
                            scope_change=scope_change or None, budget_delta=delta, schedule_delta_days=days,
@@ -123,20 +124,20 @@ async def _load(session: AsyncSession, actor: Actor, change_id: int) -> tuple[Ch
 def _check_decider(actor: Actor, change: ChangeRequest, project: Project) -> str:
     """Which step the actor decides: the manager's, or the sales manager's."""
     if actor.user_id == change.requested_by_id:
-        raise ValidationFailed.one("id", FieldErrorCode.SELF_APPROVAL, "You cannot decide your own change request.")
+        raise ValidationFailed.one("id", SharedErrorCode.SELF_APPROVAL, "You cannot decide your own change request.")
     if change.status == ChangeStatus.PENDING_MANAGER:
         if actor.user_id != project.manager_id and not actor.has_role("admin"):
-            raise ValidationFailed.one("id", FieldErrorCode.NOT_PROJECT_MANAGER,
+            raise ValidationFailed.one("id", DeliveryErrorCode.NOT_PROJECT_MANAGER,
                                        "The project's manager decides this change first.")
         return "manager"
     if change.status == ChangeStatus.PENDING_SALES:
         if not actor.has_role("sales_manager", "admin"):
-            raise ValidationFailed.one("id", FieldErrorCode.WRONG_APPROVER_ROLE,
+            raise ValidationFailed.one("id", SharedErrorCode.WRONG_APPROVER_ROLE,
                                        "A change this large also needs a sales manager.")
         if actor.user_id == change.manager_decided_by_id:
-            raise ValidationFailed.one("id", FieldErrorCode.SELF_APPROVAL, "A second approver must decide it.")
+            raise ValidationFailed.one("id", SharedErrorCode.SELF_APPROVAL, "A second approver must decide it.")
         return "sales"
-    raise ValidationFailed.one("id", FieldErrorCode.INVALID_STATE, f"The change request is {change.status}.")
+    raise ValidationFailed.one("id", SharedErrorCode.INVALID_STATE, f"The change request is {change.status}.")
 
 
 async def approve_change(session: AsyncSession, actor: Actor, change_id: int, *, comment: str | None) -> ChangeRequest:
@@ -183,7 +184,7 @@ async def reject_change(session: AsyncSession, actor: Actor, change_id: int, *, 
     reason = v.text("reason", reason, max_len=1000)
     v.raise_if_any()
     if not reason:
-        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the change is rejected.")
+        raise ValidationFailed.one("reason", SharedErrorCode.REASON_REQUIRED, "Say why the change is rejected.")
     now = clock.now()
     if step == "manager":
         change.manager_decided_by_id, change.manager_decided_at = actor.user_id, now

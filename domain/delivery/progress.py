@@ -27,7 +27,7 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.bus import handles
 from ..shared.clock import clock
-from ..shared.errors import FieldErrorCode, Validator
+from ..shared.errors import SharedErrorCode, Validator
 from ..shared.rows import group_by
 from .budget import cost_figures
 from .events import ExpenseAdded, PlanChanged, TimeLogged
@@ -67,7 +67,7 @@ async def report_progress(session: AsyncSession, actor: Actor, *, project_id: in
     v = Validator()
     text = v.text("status", status_text, max_len=10_000, required=True)
     if health is None:
-        v.add("health", FieldErrorCode.REQUIRED, "health is GREEN, AMBER or RED")
+        v.add("health", SharedErrorCode.REQUIRED, "health is GREEN, AMBER or RED")
     v.raise_if_any()
     assert health is not None
     report = ProgressReport(org_id=actor.org_id, project_id=project.id, health=health.value, status_text=text,

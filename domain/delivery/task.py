@@ -24,10 +24,11 @@ from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.concurrency import check_version
 from ..shared.concurrency import load_for_write as lock_row
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.payload import camel, plain
 from ..shared.rows import group_by
 from ..tenancy.user import get_user
+from .errors import DeliveryErrorCode
 from .events import MilestoneReached, PlanChanged, ProjectCreated
 from .project import (
     Project,
@@ -150,13 +151,13 @@ def _check(v: Validator, data: TaskInput, named: set[str] | None = None) -> None
         return named is None or key in named
 
     if given("duration_days") and data.duration_days is not None and not 0 <= data.duration_days <= MAX_DURATION:
-        v.add("durationDays", FieldErrorCode.INVALID, f"durationDays is 0 (a milestone) to {MAX_DURATION}")
+        v.add("durationDays", SharedErrorCode.INVALID, f"durationDays is 0 (a milestone) to {MAX_DURATION}")
     if given("percent_complete") and data.percent_complete is not None and not 0 <= data.percent_complete <= 100:
-        v.add("percentComplete", FieldErrorCode.INVALID, "percentComplete is 0 to 100")
+        v.add("percentComplete", SharedErrorCode.INVALID, "percentComplete is 0 to 100")
     if given("estimate_hours") and data.estimate_hours is not None and (
             not data.estimate_hours.is_finite() or not 0 <= data.estimate_hours <= 100_000
             or data.estimate_hours != round(data.estimate_hours, 2)):
-        v.add("estimateHours", FieldErrorCode.INVALID, "estimateHours is 0 to 100000, in hundredths")
+        v.add("estimateHours", SharedErrorCode.INVALID, "estimateHours is 0 to 100000, in hundredths")
 
 
 async def _task_in(session: AsyncSession, actor: Actor, project: Project, task_id: int, field_name: str) -> Task:
@@ -167,7 +168,7 @@ async def _task_in(session: AsyncSession, actor: Actor, project: Project, task_i
     if task is None:
         raise NotFound("Task", task_id)
     if task.project_id != project.id:
-        raise ValidationFailed.one(field_name, FieldErrorCode.TASK_OUTSIDE_PROJECT,
+        raise ValidationFailed.one(field_name, DeliveryErrorCode.TASK_OUTSIDE_PROJECT,
                                    f"Task {task.name!r} belongs to another project.")
     return task
 
@@ -180,7 +181,7 @@ async def _check_assignee(session: AsyncSession, project: Project, assignee_id: 
 
 async def create_task(session: AsyncSession, actor: Actor, data: TaskInput) -> Task:
     if data.project_id is None:
-        raise ValidationFailed.one("projectId", FieldErrorCode.REQUIRED, "projectId is required")
+        raise ValidationFailed.one("projectId", SharedErrorCode.REQUIRED, "projectId is required")
     project = await load_for_write(session, actor, data.project_id)
     require_manager(actor, project, "plan its tasks")
     require_open(project)
@@ -193,13 +194,13 @@ async def create_task(session: AsyncSession, actor: Actor, data: TaskInput) -> T
         parent = await _task_in(session, actor, project, data.parent_id, "parentId")
         if await session.scalar(select(TaskDependency.id).where(
                 (TaskDependency.predecessor_id == parent.id) | (TaskDependency.successor_id == parent.id)).limit(1)):
-            raise ValidationFailed.one("parentId", FieldErrorCode.SUMMARY_TASK,
+            raise ValidationFailed.one("parentId", DeliveryErrorCode.SUMMARY_TASK,
                                        f"Task {parent.name!r} has dependencies; a summary task cannot.")
     duration = data.duration_days
     if duration is None and data.due_date is not None:
         start = data.start_no_earlier or project.start_date
         if data.due_date < start:
-            v.add("dueDate", FieldErrorCode.INVALID_DATE_RANGE, "dueDate is before the task can start")
+            v.add("dueDate", SharedErrorCode.INVALID_DATE_RANGE, "dueDate is before the task can start")
         duration = max(1, calendar_of(project).working_days_between(start, data.due_date))
     v.raise_if_any()
     await _check_assignee(session, project, data.assignee_id)
@@ -255,7 +256,7 @@ async def update_task(session: AsyncSession, actor: Actor, task_id: int, version
         if key in named:
             changes[key] = getattr(data, key)
     if task.is_summary and {"duration_days", "start_no_earlier"} & set(changes):
-        v.add("durationDays", FieldErrorCode.SUMMARY_TASK, "a summary task's dates come from its children")
+        v.add("durationDays", DeliveryErrorCode.SUMMARY_TASK, "a summary task's dates come from its children")
     today = clock.now().date()
     status = data.status if "status" in named and data.status is not None else None
     if status is not None:
@@ -313,23 +314,23 @@ async def add_dependency(session: AsyncSession, actor: Actor, *, predecessor_id:
     require_open(project)
     successor = await _task_in(session, actor, project, successor_id, "successorId")
     if predecessor.id == successor.id:
-        raise ValidationFailed.one("successorId", FieldErrorCode.DEPENDENCY_CYCLE, "A task cannot depend on itself.")
+        raise ValidationFailed.one("successorId", DeliveryErrorCode.DEPENDENCY_CYCLE, "A task cannot depend on itself.")
     for task, name in ((predecessor, "predecessorId"), (successor, "successorId")):
         if task.is_summary:
-            raise ValidationFailed.one(name, FieldErrorCode.SUMMARY_TASK,
+            raise ValidationFailed.one(name, DeliveryErrorCode.SUMMARY_TASK,
                                        f"{task.name!r} is a summary task; link its subtasks instead.")
     if not -MAX_LAG <= lag_days <= MAX_LAG:
-        raise ValidationFailed.one("lagDays", FieldErrorCode.INVALID, f"lagDays is -{MAX_LAG} to {MAX_LAG}")
+        raise ValidationFailed.one("lagDays", SharedErrorCode.INVALID, f"lagDays is -{MAX_LAG} to {MAX_LAG}")
     links = await _links(session, project.id)
     if any(x.predecessor_id == predecessor.id and x.successor_id == successor.id for x in links):
-        raise ValidationFailed.one("successorId", FieldErrorCode.DUPLICATE, "These tasks are linked already.")
+        raise ValidationFailed.one("successorId", SharedErrorCode.DUPLICATE, "These tasks are linked already.")
     edges: dict[int, list[int]] = {}
     for x in links:
         edges.setdefault(x.predecessor_id, []).append(x.successor_id)
     path = find_cycle(edges, successor.id, predecessor.id)
     if path is not None:
         names = {t.id: t.name for t in await session.scalars(select(Task).where(Task.id.in_(path)))}
-        raise ValidationFailed.one("successorId", FieldErrorCode.DEPENDENCY_CYCLE,
+        raise ValidationFailed.one("successorId", DeliveryErrorCode.DEPENDENCY_CYCLE,
                                    "That would close a cycle: " + " → ".join(names[i] for i in path)
                                    + f" → {successor.name}")
     link = TaskDependency(org_id=actor.org_id, project_id=project.id, predecessor_id=predecessor.id,
@@ -351,7 +352,7 @@ async def remove_dependency(session: AsyncSession, actor: Actor, *, predecessor_
     link = await session.scalar(select(TaskDependency).where(TaskDependency.predecessor_id == predecessor.id,
                                                              TaskDependency.successor_id == successor.id))
     if link is None:
-        raise ValidationFailed.one("successorId", FieldErrorCode.INVALID, "These tasks are not linked.")
+        raise ValidationFailed.one("successorId", SharedErrorCode.INVALID, "These tasks are not linked.")
     await session.delete(link)
     await session.flush()
     project_event(session, actor, project, "task.dependency_removed", record=("Task", successor.id),

@@ -22,12 +22,13 @@ from ..shared.base import Base, IdType, MoneyType, pk
 from ..shared.bus import dispatch
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import quantize
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..tenancy.user import User
+from .errors import DeliveryErrorCode
 from .events import TimeLogged
 from .project import Project, ProjectMember, ProjectStatus, get_project, load_for_write, project_event, require_open
 from .task import Task, TaskStatus
@@ -121,21 +122,21 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
     task, project = await _project_of_task(session, actor, task_id)
     if project_id is not None and project_id != project.id:
         await get_project(session, actor, project_id)  # NOT_FOUND for a project out of reach (another org's)
-        raise ValidationFailed.one("taskId", FieldErrorCode.TASK_OUTSIDE_PROJECT,
+        raise ValidationFailed.one("taskId", DeliveryErrorCode.TASK_OUTSIDE_PROJECT,
                                    f"Task {task.name!r} belongs to project {project.number}.")
     require_open(project)
     if not await _is_member(session, project, actor.user_id):
-        raise ValidationFailed.one("taskId", FieldErrorCode.NOT_PROJECT_MEMBER,
+        raise ValidationFailed.one("taskId", DeliveryErrorCode.NOT_PROJECT_MEMBER,
                                    f"You do not work on project {project.number}.")
     if task.status == TaskStatus.CANCELLED:
-        raise ValidationFailed.one("taskId", FieldErrorCode.INVALID_STATE, "The task is cancelled.")
+        raise ValidationFailed.one("taskId", SharedErrorCode.INVALID_STATE, "The task is cancelled.")
     v = Validator()
     day = work_date or clock.now().date()
     if day > clock.now().date() + timedelta(days=1):
-        v.add("date", FieldErrorCode.INVALID_DATE_RANGE, "time cannot be logged ahead")
+        v.add("date", SharedErrorCode.INVALID_DATE_RANGE, "time cannot be logged ahead")
     note = v.text("note", note, max_len=1000)
     if hours is None or not hours.is_finite() or hours <= 0 or hours > MAX_HOURS_PER_DAY or hours != round(hours, 2):
-        v.add("hours", FieldErrorCode.INVALID_HOURS, "hours is more than 0 and at most 24, in hundredths")
+        v.add("hours", DeliveryErrorCode.INVALID_HOURS, "hours is more than 0 and at most 24, in hundredths")
     v.raise_if_any()
     assert hours is not None
     user = await session.scalar(lock_for_update(session, select(User).where(User.id == actor.user_id)))
@@ -144,14 +145,14 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
                                   .where(TimeEntry.org_id == actor.org_id, TimeEntry.user_id == actor.user_id,
                                          TimeEntry.work_date == day)) or Decimal(0)
     if logged + hours > MAX_HOURS_PER_DAY:
-        raise ValidationFailed.one("hours", FieldErrorCode.TOO_MANY_HOURS,
+        raise ValidationFailed.one("hours", DeliveryErrorCode.TOO_MANY_HOURS,
                                    f"{logged.normalize()} h are logged on {day} already; a day has 24.")
     week = monday_of(day)
     sheet = await session.scalar(select(Timesheet).where(Timesheet.project_id == project.id,
                                                          Timesheet.user_id == actor.user_id,
                                                          Timesheet.week_start == week))
     if sheet is not None and sheet.status in LOCKED:
-        raise ValidationFailed.one("date", FieldErrorCode.TIMESHEET_LOCKED,
+        raise ValidationFailed.one("date", DeliveryErrorCode.TIMESHEET_LOCKED,
                                    f"Your week of {week} on this project is {sheet.status}.")
     rate = user.cost_rate or Decimal(0)
     entry = TimeEntry(org_id=actor.org_id, project_id=project.id, task_id=task.id, user_id=actor.user_id,
@@ -187,9 +188,9 @@ async def submit_timesheet(session: AsyncSession, actor: Actor, *, project_id: i
     sheet = await session.scalar(lock_for_update(session, select(Timesheet).where(
         Timesheet.project_id == project.id, Timesheet.user_id == actor.user_id, Timesheet.week_start == week)))
     if sheet is not None and sheet.status in LOCKED:
-        raise ValidationFailed.one("weekStart", FieldErrorCode.TIMESHEET_LOCKED, f"This week is {sheet.status}.")
+        raise ValidationFailed.one("weekStart", DeliveryErrorCode.TIMESHEET_LOCKED, f"This week is {sheet.status}.")
     if not entries:
-        raise ValidationFailed.one("weekStart", FieldErrorCode.NOTHING_TO_SUBMIT,
+        raise ValidationFailed.one("weekStart", DeliveryErrorCode.NOTHING_TO_SUBMIT,
                                    f"No time is logged on {project.number} in the week of {week}.")
     now = clock.now()
     if sheet is None:
@@ -219,17 +220,17 @@ async def decide_timesheet(session: AsyncSession, actor: Actor, timesheet_id: in
         raise NotFound("Timesheet", timesheet_id)
     project = await load_for_write(session, actor, sheet.project_id)
     if actor.user_id != project.manager_id and not actor.has_role("admin"):
-        raise ValidationFailed.one("timesheetId", FieldErrorCode.NOT_PROJECT_MANAGER,
+        raise ValidationFailed.one("timesheetId", DeliveryErrorCode.NOT_PROJECT_MANAGER,
                                    "Only the project's manager approves its timesheets.")
     if sheet.user_id == actor.user_id:
-        raise ValidationFailed.one("timesheetId", FieldErrorCode.SELF_APPROVAL, "You cannot approve your own time.")
+        raise ValidationFailed.one("timesheetId", SharedErrorCode.SELF_APPROVAL, "You cannot approve your own time.")
     if sheet.status != EntryStatus.SUBMITTED:
-        raise ValidationFailed.one("timesheetId", FieldErrorCode.INVALID_STATE, f"The timesheet is {sheet.status}.")
+        raise ValidationFailed.one("timesheetId", SharedErrorCode.INVALID_STATE, f"The timesheet is {sheet.status}.")
     v = Validator()
     comment = v.text("comment", comment, max_len=1000)
     v.raise_if_any()
     if not approve and not comment:
-        raise ValidationFailed.one("comment", FieldErrorCode.REASON_REQUIRED, "Say why the week is sent back.")
+        raise ValidationFailed.one("comment", SharedErrorCode.REASON_REQUIRED, "Say why the week is sent back.")
     status = EntryStatus.APPROVED if approve else EntryStatus.REJECTED
     sheet.status, sheet.decided_by_id, sheet.decided_at, sheet.comment = (status.value, actor.user_id, clock.now(),
                                                                           comment or None)

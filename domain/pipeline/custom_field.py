@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.base import Base, IdType, pk
-from ..shared.errors import FieldErrorCode, Validator
+from ..shared.errors import SharedErrorCode, Validator
+from .errors import PipelineErrorCode
 
 MAX_TEXT = 2000
 
@@ -120,12 +121,12 @@ def validate_custom_fields(
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        v.add("customFields", FieldErrorCode.INVALID_CUSTOM_FIELD, "customFields must be a JSON object")
+        v.add("customFields", PipelineErrorCode.INVALID_CUSTOM_FIELD, "customFields must be a JSON object")
         return merged
     for key, value in values.items():
         definition = definitions.get(key)
         if definition is None:
-            v.add(("customFields", str(key)), FieldErrorCode.UNKNOWN_CUSTOM_FIELD,
+            v.add(("customFields", str(key)), PipelineErrorCode.UNKNOWN_CUSTOM_FIELD,
                   f"No custom field {key!r} is defined")
             continue
         if value is None:
@@ -134,9 +135,9 @@ def validate_custom_fields(
         try:
             merged[key] = _coerce(definition, value)
         except ValueError as exc:
-            v.add(("customFields", key), FieldErrorCode.INVALID_CUSTOM_FIELD,
+            v.add(("customFields", key), PipelineErrorCode.INVALID_CUSTOM_FIELD,
                   f"{definition.label} ({key}) must be {exc}")
     for key, definition in definitions.items():
         if definition.required and merged.get(key) is None:
-            v.add(("customFields", key), FieldErrorCode.REQUIRED, f"{definition.label} ({key}) is required")
+            v.add(("customFields", key), SharedErrorCode.REQUIRED, f"{definition.label} ({key}) is required")
     return merged

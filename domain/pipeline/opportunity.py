@@ -17,7 +17,7 @@ from ..shared.bus import dispatch
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import contains_text
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
@@ -27,6 +27,7 @@ from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .custom_field import definitions_for, validate_custom_fields
+from .errors import PipelineErrorCode
 from .events import OpportunityWon
 from .stage import Pipeline, Stage, get_pipeline
 
@@ -67,14 +68,14 @@ class Opportunity(Base):
     def move_to(self, stage: Stage, *, by: Actor, at: datetime, lost_reason: str | None) -> OpportunityStageMoved:
         """Apply a stage move (no I/O) and return the event that records it."""
         if stage.key == self.stage_key:
-            raise ValidationFailed.one("stage", FieldErrorCode.STAGE_UNCHANGED,
+            raise ValidationFailed.one("stage", PipelineErrorCode.STAGE_UNCHANGED,
                                        f"The opportunity is already in {stage.key!r}.")
         reason = (lost_reason or "").strip()
         if stage.is_lost and not reason:
-            raise ValidationFailed.one("lostReason", FieldErrorCode.LOST_REASON_REQUIRED,
+            raise ValidationFailed.one("lostReason", PipelineErrorCode.LOST_REASON_REQUIRED,
                                        "Moving an opportunity to a lost stage needs a reason.")
         if len(reason) > 500:
-            raise ValidationFailed.one("lostReason", FieldErrorCode.TOO_LONG, "lostReason is at most 500 characters")
+            raise ValidationFailed.one("lostReason", SharedErrorCode.TOO_LONG, "lostReason is at most 500 characters")
         old = self.stage_key
         self.stage_key = stage.key
         self.probability = stage.probability
@@ -161,7 +162,7 @@ def _check_milestones(v: Validator, milestones: list[Milestone] | None) -> list[
     if milestones is None:
         return None
     if len(milestones) > MAX_MILESTONES:
-        v.add("milestones", FieldErrorCode.INVALID, f"at most {MAX_MILESTONES} milestones")
+        v.add("milestones", SharedErrorCode.INVALID, f"at most {MAX_MILESTONES} milestones")
     out = []
     for i, m in enumerate(milestones):
         name = v.under("milestones", str(i)).text("name", m.name, max_len=200, required=True)
@@ -171,7 +172,7 @@ def _check_milestones(v: Validator, milestones: list[Milestone] | None) -> list[
 
 def _check_probability(v: Validator, probability: int | None) -> int | None:
     if probability is not None and not 0 <= probability <= 100:
-        v.add("probability", FieldErrorCode.INVALID_PROBABILITY, "probability is a percentage from 0 to 100")
+        v.add("probability", PipelineErrorCode.INVALID_PROBABILITY, "probability is a percentage from 0 to 100")
         return None
     return probability
 
@@ -181,7 +182,7 @@ def _stage(v: Validator, pipeline: Pipeline, key: str | None) -> Stage:
         return pipeline.first
     stage = pipeline.get(key)
     if stage is None:
-        v.add("stage", FieldErrorCode.INVALID_STAGE,
+        v.add("stage", PipelineErrorCode.INVALID_STAGE,
               f"{key!r} is not a stage of this pipeline ({', '.join(pipeline.keys())})")
         return pipeline.first
     return stage
@@ -205,7 +206,7 @@ def opportunity_payload(o: Opportunity) -> dict[str, Any]:
 
 async def create_opportunity(session: AsyncSession, actor: Actor, data: OpportunityInput) -> Opportunity:
     if data.customer_id is None:
-        raise ValidationFailed.one("customerId", FieldErrorCode.REQUIRED, "customerId is required")
+        raise ValidationFailed.one("customerId", SharedErrorCode.REQUIRED, "customerId is required")
     customer = await referenced(session, actor, "Customer", data.customer_id)
     org = await get_org(session, actor.org_id)
     pipeline = await get_pipeline(session, actor.org_id)
@@ -223,7 +224,7 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
     custom = validate_custom_fields(v, definitions, data.custom_fields)
     lost_reason = v.text("lostReason", data.lost_reason, max_len=500)
     if stage.is_lost and not lost_reason:
-        v.add("lostReason", FieldErrorCode.LOST_REASON_REQUIRED, "An opportunity created as lost needs a reason.")
+        v.add("lostReason", PipelineErrorCode.LOST_REASON_REQUIRED, "An opportunity created as lost needs a reason.")
     v.raise_if_any()
     now = clock.now()
     opportunity = Opportunity(
@@ -264,7 +265,7 @@ async def update_opportunity(
         currency = changes["currency"] = check_currency(v, "currency", data.currency, opportunity.currency)
     if "amount" in named:
         if data.amount is None:
-            v.add("amount", FieldErrorCode.REQUIRED, "amount cannot be cleared; set 0 instead")
+            v.add("amount", SharedErrorCode.REQUIRED, "amount cannot be cleared; set 0 instead")
         else:
             changes["amount"] = check_amount(v, "amount", data.amount, currency)
     elif "currency" in named:
@@ -321,7 +322,7 @@ async def move_opportunity_stage(
     pipeline = await get_pipeline(session, actor.org_id)
     stage = pipeline.get(stage_key)
     if stage is None:
-        raise ValidationFailed.one("stage", FieldErrorCode.INVALID_STAGE,
+        raise ValidationFailed.one("stage", PipelineErrorCode.INVALID_STAGE,
                                    f"{stage_key!r} is not a stage of this pipeline ({', '.join(pipeline.keys())})")
     moved = opportunity.move_to(stage, by=actor, at=clock.now(), lost_reason=lost_reason)
     await flush_or_conflict(session, "Opportunity")

@@ -21,7 +21,7 @@ from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import contains_text
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import MAX_AMOUNT, check_currency
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
@@ -30,6 +30,7 @@ from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..shared.text import half_width
 from ..tenancy.org import get_org
+from .errors import SalesErrorCode
 
 MAX_TAX_RATE = Decimal(100)
 UNIT_PRICE_PLACES = 4  # unit prices may be finer than the currency's minor unit (0.125 per unit)
@@ -110,7 +111,7 @@ def check_tax_rate(v: Validator, field_name: str, rate: Decimal | None) -> Decim
     if rate is None:
         return None
     if not rate.is_finite() or rate < 0 or rate > MAX_TAX_RATE or rate != round(rate, 4):
-        v.add(field_name, FieldErrorCode.INVALID_TAX_RATE, f"{field_name} is a percentage from 0 to 100")
+        v.add(field_name, SalesErrorCode.INVALID_TAX_RATE, f"{field_name} is a percentage from 0 to 100")
         return None
     return rate
 
@@ -120,10 +121,10 @@ def check_unit_price(v: Validator, field_name: str, price: Decimal | None) -> De
     if price is None:
         return None
     if not price.is_finite() or price < 0 or price > MAX_AMOUNT:
-        v.add(field_name, FieldErrorCode.INVALID_AMOUNT, f"{field_name} must be a decimal from 0 to {MAX_AMOUNT}")
+        v.add(field_name, SharedErrorCode.INVALID_AMOUNT, f"{field_name} must be a decimal from 0 to {MAX_AMOUNT}")
         return None
     if price != round(price, UNIT_PRICE_PLACES):
-        v.add(field_name, FieldErrorCode.INVALID_AMOUNT, f"{field_name} has more than 4 decimal places")
+        v.add(field_name, SharedErrorCode.INVALID_AMOUNT, f"{field_name} has more than 4 decimal places")
         return None
     return price
 
@@ -150,7 +151,7 @@ async def create_product(session: AsyncSession, actor: Actor, data: ProductInput
     price = check_unit_price(v, "defaultPrice", data.default_price if data.default_price is not None else Decimal(0))
     tax_rate = check_tax_rate(v, "taxRate", data.tax_rate if data.tax_rate is not None else Decimal(0))
     if code and await _code_taken(session, actor.org_id, code):
-        v.add("code", FieldErrorCode.DUPLICATE, f"A product with code {code!r} exists already.")
+        v.add("code", SharedErrorCode.DUPLICATE, f"A product with code {code!r} exists already.")
     v.raise_if_any()
     now = clock.now()
     product = Product(org_id=actor.org_id, code=code, name=name, unit=unit, default_price=price, currency=currency,
@@ -174,7 +175,7 @@ async def update_product(session: AsyncSession, actor: Actor, product_id: int, v
     if "code" in named:
         changes["code"] = v.text("code", half_width(data.code), max_len=40, required=True)
         if changes["code"] and await _code_taken(session, actor.org_id, changes["code"], product.id):
-            v.add("code", FieldErrorCode.DUPLICATE, f"A product with code {changes['code']!r} exists already.")
+            v.add("code", SharedErrorCode.DUPLICATE, f"A product with code {changes['code']!r} exists already.")
     if "name" in named:
         changes["name"] = v.text("name", data.name, max_len=200, required=True)
     if "unit" in named:
@@ -183,12 +184,12 @@ async def update_product(session: AsyncSession, actor: Actor, product_id: int, v
         changes["currency"] = check_currency(v, "currency", data.currency, product.currency)
     if "default_price" in named:
         if data.default_price is None:
-            v.add("defaultPrice", FieldErrorCode.REQUIRED, "defaultPrice cannot be cleared; set 0 instead")
+            v.add("defaultPrice", SharedErrorCode.REQUIRED, "defaultPrice cannot be cleared; set 0 instead")
         else:
             changes["default_price"] = check_unit_price(v, "defaultPrice", data.default_price)
     if "tax_rate" in named:
         if data.tax_rate is None:
-            v.add("taxRate", FieldErrorCode.REQUIRED, "taxRate cannot be cleared; set 0 instead")
+            v.add("taxRate", SharedErrorCode.REQUIRED, "taxRate cannot be cleared; set 0 instead")
         else:
             changes["tax_rate"] = check_tax_rate(v, "taxRate", data.tax_rate)
     if "active" in named and data.active is not None:
@@ -248,7 +249,7 @@ async def create_price_book(session: AsyncSession, actor: Actor, *, name: str | 
     currency = check_currency(v, "currency", currency, org.default_currency)
     if name and await session.scalar(select(PriceBook.id).where(PriceBook.org_id == actor.org_id,
                                                                  PriceBook.name == name)):
-        v.add("name", FieldErrorCode.DUPLICATE, f"A price book named {name!r} exists already.")
+        v.add("name", SharedErrorCode.DUPLICATE, f"A price book named {name!r} exists already.")
     products = await products_by_ids(session, actor, [p.product_id for p in prices])
     seen: set[int] = set()
     checked: list[tuple[int, Decimal]] = []
@@ -256,7 +257,7 @@ async def create_price_book(session: AsyncSession, actor: Actor, *, name: str | 
         if price.product_id not in products:
             raise NotFound("Product", price.product_id)
         if price.product_id in seen:
-            v.add(("prices", str(i), "productId"), FieldErrorCode.DUPLICATE, "each product once per price book")
+            v.add(("prices", str(i), "productId"), SharedErrorCode.DUPLICATE, "each product once per price book")
         seen.add(price.product_id)
         unit_price = check_unit_price(v.under("prices", str(i)), "unitPrice", price.unit_price)
         if unit_price is not None:
@@ -319,7 +320,7 @@ def require_active(products: dict[int, Product], product_id: int, path: tuple[st
     if product is None:
         raise NotFound("Product", product_id)
     if not product.active:
-        raise ValidationFailed.one((*path, "productId"), FieldErrorCode.PRODUCT_INACTIVE,
+        raise ValidationFailed.one((*path, "productId"), SalesErrorCode.PRODUCT_INACTIVE,
                                    f"Product {product.code} is inactive.")
     return product
 

@@ -6,77 +6,36 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-class FieldErrorCode(StrEnum):
+class ErrorCode(StrEnum):
+    """Base of every area's error codes (``domain/<area>/errors.py``); a ``FieldError`` carries one.
+
+    Each code is defined once: in its area's enum when one area uses it, in ``SharedErrorCode`` below
+    when several do. The GraphQL enum ``UserErrorCode`` (schema/errors.py) is the union of them all."""
+
+
+class SharedErrorCode(ErrorCode):
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"
     INVALID = "INVALID"
     INVALID_EMAIL = "INVALID_EMAIL"
     INVALID_AMOUNT = "INVALID_AMOUNT"
     INVALID_CURRENCY = "INVALID_CURRENCY"
-    INVALID_STAGE = "INVALID_STAGE"
-    INVALID_PROBABILITY = "INVALID_PROBABILITY"
-    INVALID_CUSTOM_FIELD = "INVALID_CUSTOM_FIELD"
-    UNKNOWN_CUSTOM_FIELD = "UNKNOWN_CUSTOM_FIELD"
-    LOST_REASON_REQUIRED = "LOST_REASON_REQUIRED"
-    STAGE_UNCHANGED = "STAGE_UNCHANGED"
-    ALREADY_CONVERTED = "ALREADY_CONVERTED"
     MISMATCHED_RECORD = "MISMATCHED_RECORD"
     DUPLICATE = "DUPLICATE"
-    LAST_ADMIN = "LAST_ADMIN"
-    NOT_ALLOWED = "NOT_ALLOWED"
-    # quote to cash
     INVALID_QUANTITY = "INVALID_QUANTITY"
-    INVALID_DISCOUNT = "INVALID_DISCOUNT"
-    INVALID_TAX_RATE = "INVALID_TAX_RATE"
     INVALID_DATE_RANGE = "INVALID_DATE_RANGE"
-    PRODUCT_INACTIVE = "PRODUCT_INACTIVE"
-    NO_PRICE = "NO_PRICE"
     INVALID_STATE = "INVALID_STATE"
-    QUOTE_LOCKED = "QUOTE_LOCKED"
-    DISCOUNT_NEEDS_APPROVAL = "DISCOUNT_NEEDS_APPROVAL"
-    NOT_APPROVER = "NOT_APPROVER"
     SELF_APPROVAL = "SELF_APPROVAL"
-    ALREADY_ACCEPTED = "ALREADY_ACCEPTED"
-    QUOTE_EXPIRED = "QUOTE_EXPIRED"
-    QUOTE_NOT_ACCEPTED = "QUOTE_NOT_ACCEPTED"
-    CONTRACT_SIGNED = "CONTRACT_SIGNED"
-    APPROVAL_OUT_OF_ORDER = "APPROVAL_OUT_OF_ORDER"
     WRONG_APPROVER_ROLE = "WRONG_APPROVER_ROLE"
     NOT_APPROVED = "NOT_APPROVED"
-    ALREADY_SIGNED = "ALREADY_SIGNED"
-    NOT_SIGNER = "NOT_SIGNER"
-    DOCUMENT_CHANGED = "DOCUMENT_CHANGED"
-    DOCUMENT_REQUIRED = "DOCUMENT_REQUIRED"
     REASON_REQUIRED = "REASON_REQUIRED"
-    INSTALLMENTS_MISMATCH = "INSTALLMENTS_MISMATCH"
-    PLAN_LOCKED = "PLAN_LOCKED"
-    ALREADY_INVOICED = "ALREADY_INVOICED"
-    NOT_DUE = "NOT_DUE"
-    INVOICE_VOID = "INVOICE_VOID"
-    INVOICE_NOT_ISSUED = "INVOICE_NOT_ISSUED"
-    HAS_PAYMENTS = "HAS_PAYMENTS"
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
-    EXCEEDS_PAYMENT = "EXCEEDS_PAYMENT"
-    EXCEEDS_OUTSTANDING = "EXCEEDS_OUTSTANDING"
-    ALREADY_REVERSED = "ALREADY_REVERSED"
-    NOTHING_TO_ALLOCATE = "NOTHING_TO_ALLOCATE"
-    # project delivery
-    DEPENDENCY_CYCLE = "DEPENDENCY_CYCLE"
-    TASK_OUTSIDE_PROJECT = "TASK_OUTSIDE_PROJECT"
-    SUMMARY_TASK = "SUMMARY_TASK"
-    NOT_PROJECT_MANAGER = "NOT_PROJECT_MANAGER"
-    NOT_PROJECT_MEMBER = "NOT_PROJECT_MEMBER"
-    PROJECT_CLOSED = "PROJECT_CLOSED"
-    INVALID_HOURS = "INVALID_HOURS"
-    TOO_MANY_HOURS = "TOO_MANY_HOURS"
-    TIMESHEET_LOCKED = "TIMESHEET_LOCKED"
-    NOTHING_TO_SUBMIT = "NOTHING_TO_SUBMIT"
 
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
     field: tuple[str, ...]
-    code: FieldErrorCode
+    code: ErrorCode
     message: str
 
 
@@ -128,7 +87,7 @@ class ValidationFailed(DomainError):
         self.errors = errors
 
     @classmethod
-    def one(cls, field: str | tuple[str, ...], code: FieldErrorCode, message: str) -> ValidationFailed:
+    def one(cls, field: str | tuple[str, ...], code: ErrorCode, message: str) -> ValidationFailed:
         path = (field,) if isinstance(field, str) else field
         return cls([FieldError(path, code, message)])
 
@@ -144,7 +103,7 @@ class Validator:
         """A validator whose field paths start with ``prefix``, sharing this one's errors."""
         return Validator(self.prefix + prefix, self.errors)
 
-    def add(self, field: str | tuple[str, ...], code: FieldErrorCode, message: str) -> None:
+    def add(self, field: str | tuple[str, ...], code: ErrorCode, message: str) -> None:
         path = (field,) if isinstance(field, str) else field
         self.errors.append(FieldError(self.prefix + path, code, message))
 
@@ -153,13 +112,13 @@ class Validator:
     ) -> str | None:
         if value is None:
             if required:
-                self.add(field, FieldErrorCode.REQUIRED, f"{field} is required")
+                self.add(field, SharedErrorCode.REQUIRED, f"{field} is required")
             return None
         value = value.strip()
         if required and not value:
-            self.add(field, FieldErrorCode.REQUIRED, f"{field} is required")
+            self.add(field, SharedErrorCode.REQUIRED, f"{field} is required")
         elif len(value) > max_len:
-            self.add(field, FieldErrorCode.TOO_LONG, f"{field} is longer than {max_len} characters")
+            self.add(field, SharedErrorCode.TOO_LONG, f"{field} is longer than {max_len} characters")
         return value
 
     def raise_if_any(self) -> None:

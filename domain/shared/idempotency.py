@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .actor import Actor
 from .base import Base, IdType, pk
 from .clock import clock
-from .errors import FieldErrorCode, IdempotencyKeyReused, ValidationFailed
+from .errors import IdempotencyKeyReused, SharedErrorCode, ValidationFailed
 
 MAX_KEY = 200
 
@@ -41,7 +41,7 @@ def fingerprint(operation: str, payload: Any) -> str:
 
 def check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY:
-        raise ValidationFailed.one("idempotencyKey", FieldErrorCode.INVALID,
+        raise ValidationFailed.one("idempotencyKey", SharedErrorCode.INVALID,
                                    f"idempotencyKey must be 1 to {MAX_KEY} characters")
 
 

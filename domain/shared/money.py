@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from .errors import FieldErrorCode, Validator
+from .errors import SharedErrorCode, Validator
 from .text import half_width
 
 _ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -48,19 +48,19 @@ def check_amount(
         if not amount.is_finite():
             raise InvalidOperation
     except (InvalidOperation, AttributeError):
-        v.add(field, FieldErrorCode.INVALID_AMOUNT, f"{field} must be a finite decimal number")
+        v.add(field, SharedErrorCode.INVALID_AMOUNT, f"{field} must be a finite decimal number")
         return None
     if amount < 0 and not allow_negative:
-        v.add(field, FieldErrorCode.INVALID_AMOUNT, f"{field} must not be negative")
+        v.add(field, SharedErrorCode.INVALID_AMOUNT, f"{field} must not be negative")
         return None
     if abs(amount) > MAX_AMOUNT:
-        v.add(field, FieldErrorCode.INVALID_AMOUNT, f"{field} is larger than {MAX_AMOUNT}")
+        v.add(field, SharedErrorCode.INVALID_AMOUNT, f"{field} is larger than {MAX_AMOUNT}")
         return None
     exponent = CURRENCY_EXPONENTS.get(currency, 2)
     if amount != amount.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_UP):
         v.add(
             field,
-            FieldErrorCode.INVALID_AMOUNT,
+            SharedErrorCode.INVALID_AMOUNT,
             f"{field} has more than {exponent} decimal places for {currency}",
         )
         return None
@@ -72,6 +72,6 @@ def check_currency(v: Validator, field: str, code: str | None, default: str) -> 
         return default
     code = (half_width(code) or "").strip().upper()
     if not is_currency(code):
-        v.add(field, FieldErrorCode.INVALID_CURRENCY, f"{code!r} is not an ISO 4217 currency code")
+        v.add(field, SharedErrorCode.INVALID_CURRENCY, f"{code!r} is not an ISO 4217 currency code")
         return default
     return code

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed
 from ..shared.outbox import record_event
 from .org import Team
 from .user import get_user
@@ -38,7 +38,7 @@ async def share_record(session: AsyncSession, actor: Actor, *, record_type: str,
                        user_id: int | None, team_id: int | None) -> RecordShare:
     """Share a record the actor can see with a user or a team of the same org."""
     if (user_id is None) == (team_id is None):
-        raise ValidationFailed.one("userId", FieldErrorCode.REQUIRED, "share with exactly one of userId or teamId")
+        raise ValidationFailed.one("userId", SharedErrorCode.REQUIRED, "share with exactly one of userId or teamId")
     if user_id is not None:
         await get_user(session, actor.org_id, user_id)
     else:

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk, utcnow
 from ..shared.dialect import lock_for_update
-from ..shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed
 from ..shared.money import MAX_AMOUNT
 from ..shared.outbox import record_event
+from .errors import TenancyErrorCode
 
 ROLES = (
     "admin",
@@ -112,17 +113,17 @@ async def set_roles(session: AsyncSession, actor: Actor, user_id: int, *, add: s
     roles = list(user.roles)
     if add is not None:
         if add not in ROLES:
-            raise ValidationFailed.one("role", FieldErrorCode.INVALID, f"{add!r} is not one of {', '.join(ROLES)}")
+            raise ValidationFailed.one("role", SharedErrorCode.INVALID, f"{add!r} is not one of {', '.join(ROLES)}")
         if add not in roles:
             roles.append(add)
     if remove is not None:
         if remove not in roles:
-            raise ValidationFailed.one("role", FieldErrorCode.INVALID, f"the user does not hold {remove!r}")
+            raise ValidationFailed.one("role", SharedErrorCode.INVALID, f"the user does not hold {remove!r}")
         roles.remove(remove)
         if remove == "admin":
             admins = await session.scalars(select(User).where(User.org_id == actor.org_id, User.active.is_(True)))
             if not any("admin" in u.roles for u in admins if u.id != user.id):
-                raise ValidationFailed.one("role", FieldErrorCode.LAST_ADMIN, "the org must keep one admin")
+                raise ValidationFailed.one("role", TenancyErrorCode.LAST_ADMIN, "the org must keep one admin")
     if roles != list(user.roles):
         before = list(user.roles)
         user.roles = roles
@@ -140,7 +141,7 @@ async def set_manager(session: AsyncSession, actor: Actor, user_id: int, manager
         seen = {user.id}
         while boss is not None:
             if boss.id in seen:
-                raise ValidationFailed.one("managerId", FieldErrorCode.INVALID, "that would make a management cycle")
+                raise ValidationFailed.one("managerId", SharedErrorCode.INVALID, "that would make a management cycle")
             seen.add(boss.id)
             boss = await session.get(User, boss.manager_id) if boss.manager_id else None
     if user.manager_id != manager_id:
@@ -170,7 +171,7 @@ async def set_cost_rate(session: AsyncSession, actor: Actor, user_id: int, rate:
     if user is None:
         raise NotFound("User", user_id)
     if rate is not None and (not rate.is_finite() or rate < 0 or rate > MAX_AMOUNT or rate != round(rate, 4)):
-        raise ValidationFailed.one("costRate", FieldErrorCode.INVALID_AMOUNT,
+        raise ValidationFailed.one("costRate", SharedErrorCode.INVALID_AMOUNT,
                                    "costRate is a non-negative amount with at most 4 decimals")
     user.cost_rate = rate
     await session.flush()

@@ -10,11 +10,12 @@ from decimal import Decimal
 import pytest
 
 from domain.delivery.budget import Expense, add_expense, cost_figures
+from domain.delivery.errors import DeliveryErrorCode
 from domain.delivery.project import Project, ProjectSettings, TemplateTask, update_project
 from domain.delivery.task import TaskStatus
 from domain.delivery.timesheet import log_time
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode
+from domain.shared.errors import SharedErrorCode
 from domain.tenancy.user import set_cost_rate
 from tests.factories.checks import count, fails
 from tests.factories.delivery import (
@@ -178,16 +179,16 @@ async def test_only_the_project_manager_records_expenses(db):
     org = await new_delivery_org(db)
     project = await new_project(db, org, *TWO_WEEKS)
     for who in (org.dev, org.finance, org.pm2):
-        with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+        with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
             await _expense(db, who, project, "100")
     assert await count(db, Expense, Expense.project_id == project.id) == 0
 
 
 @pytest.mark.parametrize(("amount", "day", "code"), [
-    (None, None, FieldErrorCode.REQUIRED),
-    ("0", None, FieldErrorCode.INVALID_AMOUNT),
-    ("-5", None, FieldErrorCode.INVALID_AMOUNT),
-    ("100", date(2026, 6, 2), FieldErrorCode.INVALID_DATE_RANGE),
+    (None, None, SharedErrorCode.REQUIRED),
+    ("0", None, SharedErrorCode.INVALID_AMOUNT),
+    ("-5", None, SharedErrorCode.INVALID_AMOUNT),
+    ("100", date(2026, 6, 2), SharedErrorCode.INVALID_DATE_RANGE),
 ])
 async def test_an_expense_is_a_positive_amount_spent_by_today(db, amount, day, code):
     org = await new_delivery_org(db)

@@ -18,9 +18,10 @@ from domain.delivery.change_request import (
     reject_change,
     request_change,
 )
+from domain.delivery.errors import DeliveryErrorCode
 from domain.delivery.project import ProjectSettings, ProjectStatus, update_project
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import SharedErrorCode, ValidationFailed
 from tests.factories.checks import count, fails
 from tests.factories.delivery import MONDAY, new_delivery_org, new_project, outbox_topics, reload_project
 
@@ -63,9 +64,9 @@ async def test_nobody_decides_their_own_change_request(db):
     project = await new_project(db, org)
     change = await _request(db, org.pm, project)
     # then they can neither approve nor reject it
-    with fails(FieldErrorCode.SELF_APPROVAL):
+    with fails(SharedErrorCode.SELF_APPROVAL):
         await _approve(db, org.pm, change)
-    with fails(FieldErrorCode.SELF_APPROVAL):
+    with fails(SharedErrorCode.SELF_APPROVAL):
         await _reject(db, org.pm, change)
     # but an admin can
     assert (await _approve(db, org.admin, change)).status == "approved"
@@ -93,9 +94,9 @@ async def test_only_the_project_manager_decides_first(db):
     project = await new_project(db, org)
     change = await _request(db, org.dev, project)
     for who in (org.pm2, org.manager, org.finance, org.dev2):
-        with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+        with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
             await _approve(db, who, change)
-        with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+        with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
             await _reject(db, who, change)
     assert (await reload_project(db, project)).budget == Decimal("300000")
 
@@ -113,7 +114,7 @@ async def test_a_change_over_the_threshold_also_needs_a_sales_manager(db):
     assert (unchanged.budget, unchanged.deadline) == (Decimal("300000"), None)
     # then nobody but a sales manager decides it, not even the project manager again
     for who in (org.pm, org.rep, org.finance, org.pm2):
-        with fails(FieldErrorCode.WRONG_APPROVER_ROLE):
+        with fails(SharedErrorCode.WRONG_APPROVER_ROLE):
             await _approve(db, who, change)
     # when the sales manager approves
     change = await _approve(db, org.manager, change, comment="批准")
@@ -160,7 +161,7 @@ async def test_a_rejected_change_changes_nothing(db):
     project = await new_project(db, org)
     change = await _request(db, org.dev, project)
     # when it is rejected without a reason, it is refused
-    with fails(FieldErrorCode.REASON_REQUIRED):
+    with fails(SharedErrorCode.REASON_REQUIRED):
         await _reject(db, org.pm, change, reason="  ")
     # when it is rejected with one
     rejected = await _reject(db, org.pm, change, reason="超出合同范围")
@@ -172,7 +173,7 @@ async def test_a_rejected_change_changes_nothing(db):
         "rejected", "超出合同范围", org.pm.user_id)
     assert (rejected.budget_before, rejected.deadline_after) == (None, None)
     # and it cannot be decided again
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         await _approve(db, org.pm, change)
 
 
@@ -186,9 +187,9 @@ async def test_a_sales_manager_may_reject_a_large_change_after_the_project_manag
 
 
 @pytest.mark.parametrize(("budget_delta", "days", "scope", "field", "code"), [
-    ("0", 0, None, "budgetDelta", FieldErrorCode.REQUIRED),
-    ("-300000.01", 0, None, "budgetDelta", FieldErrorCode.INVALID_AMOUNT),
-    ("1000", 3651, None, "scheduleDeltaDays", FieldErrorCode.INVALID),
+    ("0", 0, None, "budgetDelta", SharedErrorCode.REQUIRED),
+    ("-300000.01", 0, None, "budgetDelta", SharedErrorCode.INVALID_AMOUNT),
+    ("1000", 3651, None, "scheduleDeltaDays", SharedErrorCode.INVALID),
 ])
 async def test_a_change_request_that_changes_nothing_or_too_much_is_refused(db, budget_delta, days, scope, field,
                                                                             code):
@@ -207,7 +208,7 @@ async def test_a_closed_project_takes_no_change_requests(db):
     async with db.write() as s:
         await update_project(s, org.pm, project.id, project.version,
                              ProjectSettings(status=ProjectStatus.CLOSED, set_fields={"status"}))
-    with fails(FieldErrorCode.PROJECT_CLOSED):
+    with fails(DeliveryErrorCode.PROJECT_CLOSED):
         await _request(db, org.dev, project)
-    with fails(FieldErrorCode.PROJECT_CLOSED):
+    with fails(DeliveryErrorCode.PROJECT_CLOSED):
         await _approve(db, org.pm, change)

@@ -28,12 +28,14 @@ from domain.contracts.contract import (
     document_of,
     update_contract,
 )
+from domain.contracts.errors import ContractErrorCode
 from domain.contracts.signature import SignatureRequest, request_signature, sign_contract, signatures_of
 from domain.crm.customer import CustomerInput, create_customer
 from domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from domain.sales.errors import SalesErrorCode
 from domain.sales.quote import send_quote
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from domain.shared.errors import NotFound, SharedErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
 from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
@@ -118,7 +120,7 @@ async def test_contract_from_a_quote_not_accepted_is_refused_and_nothing_is_writ
             await send_quote(s, world.rep, quote.id, None)
     before = await outbox_count(db, world.org_id)
     # when
-    with fails(FieldErrorCode.QUOTE_NOT_ACCEPTED):
+    with fails(ContractErrorCode.QUOTE_NOT_ACCEPTED):
         async with db.write() as s:
             await create_contract(s, world.rep, ContractInput(quote_id=quote.id, document=document()))
     # then
@@ -133,7 +135,7 @@ async def test_contract_in_another_currency_than_its_quote_is_a_mismatch(db):
     world = await new_world(db)
     quote = await accepted_quote(db, world)
     # when / then
-    with fails(FieldErrorCode.CURRENCY_MISMATCH):
+    with fails(SharedErrorCode.CURRENCY_MISMATCH):
         async with db.write() as s:
             await create_contract(s, world.rep, ContractInput(quote_id=quote.id, currency="USD"))
     assert await count(db, Contract, Contract.org_id == world.org_id) == 0
@@ -146,27 +148,27 @@ async def test_contract_with_an_opportunity_of_another_customer_is_mismatched(db
         other = await create_customer(s, world.rep, CustomerInput(name="别的客户"))
         opp = await create_opportunity(s, world.rep, OpportunityInput(customer_id=other.id, name="别的"))
     # when / then
-    with fails(FieldErrorCode.MISMATCHED_RECORD):
+    with fails(SharedErrorCode.MISMATCHED_RECORD):
         await new_contract(db, world, opportunity_id=opp.id)
     assert await count(db, Contract, Contract.org_id == world.org_id) == 0
 
 
 @pytest.mark.parametrize(("overrides", "field", "code"), [
-    ({"amount": None}, ("amount",), FieldErrorCode.REQUIRED),
-    ({"amount": Decimal("-1")}, ("amount",), FieldErrorCode.INVALID_AMOUNT),
-    ({"amount": Decimal("100.001")}, ("amount",), FieldErrorCode.INVALID_AMOUNT),
-    ({"amount": Decimal("100.5"), "currency": "JPY"}, ("amount",), FieldErrorCode.INVALID_AMOUNT),
-    ({"currency": "EURO"}, ("currency",), FieldErrorCode.INVALID_CURRENCY),
-    ({"tax_rate": Decimal("100.5")}, ("taxRate",), FieldErrorCode.INVALID_TAX_RATE),
+    ({"amount": None}, ("amount",), SharedErrorCode.REQUIRED),
+    ({"amount": Decimal("-1")}, ("amount",), SharedErrorCode.INVALID_AMOUNT),
+    ({"amount": Decimal("100.001")}, ("amount",), SharedErrorCode.INVALID_AMOUNT),
+    ({"amount": Decimal("100.5"), "currency": "JPY"}, ("amount",), SharedErrorCode.INVALID_AMOUNT),
+    ({"currency": "EURO"}, ("currency",), SharedErrorCode.INVALID_CURRENCY),
+    ({"tax_rate": Decimal("100.5")}, ("taxRate",), SalesErrorCode.INVALID_TAX_RATE),
     ({"start_date": date(2026, 7, 1), "end_date": date(2026, 6, 30)}, ("endDate",),
-     FieldErrorCode.INVALID_DATE_RANGE),
-    ({"title": ""}, ("title",), FieldErrorCode.REQUIRED),
+     SharedErrorCode.INVALID_DATE_RANGE),
+    ({"title": ""}, ("title",), SharedErrorCode.REQUIRED),
     ({"document": DocumentInput(name="合同.pdf", content_base64="not base64!")}, ("document", "contentBase64"),
-     FieldErrorCode.INVALID),
+     SharedErrorCode.INVALID),
     ({"document": DocumentInput(name="合同.pdf", content_base64="")}, ("document", "contentBase64"),
-     FieldErrorCode.REQUIRED),
+     SharedErrorCode.REQUIRED),
     ({"document": DocumentInput(name=None, content_base64=b64(PDF))}, ("document", "name"),
-     FieldErrorCode.REQUIRED),
+     SharedErrorCode.REQUIRED),
 ])
 async def test_bad_contract_input_is_refused_with_its_code_and_nothing_is_written(db, overrides, field, code):
     # given
@@ -200,7 +202,7 @@ async def test_submitting_without_a_document_is_refused_and_nothing_is_written(d
     contract = await new_contract(db, world, document=None)
     before = await outbox_count(db, world.org_id)
     # when
-    with fails(FieldErrorCode.DOCUMENT_REQUIRED):
+    with fails(ContractErrorCode.DOCUMENT_REQUIRED):
         async with db.write() as s:
             await submit_contract(s, world.rep, contract.id, None)
     # then
@@ -215,7 +217,7 @@ async def test_submitting_a_contract_of_nothing_is_refused(db):
     world = await new_world(db)
     contract = await new_contract(db, world, amount=Decimal("0"))
     # when / then
-    with fails(FieldErrorCode.INVALID_AMOUNT):
+    with fails(SharedErrorCode.INVALID_AMOUNT):
         async with db.write() as s:
             await submit_contract(s, world.rep, contract.id, None)
     assert await state(db, contract) == ("draft", contract.version)
@@ -239,7 +241,7 @@ async def test_a_pending_contract_cannot_be_submitted_again(db):
     world = await new_world(db)
     contract = await submitted(db, world)
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await submit_contract(s, world.rep, contract.id, None)
     assert len(await steps(db, world, contract)) == 2
@@ -271,7 +273,7 @@ async def test_approving_out_of_order_is_refused_and_nothing_is_written(db):
     before = await outbox_count(db, world.org_id)
     # when finance decides before the sales manager
     for act in (approve_step, reject_step):
-        with fails(FieldErrorCode.APPROVAL_OUT_OF_ORDER):
+        with fails(ContractErrorCode.APPROVAL_OUT_OF_ORDER):
             async with db.write() as s:
                 kw = {"comment": None} if act is approve_step else {"reason": "no"}
                 await act(s, world.finance, contract.id, second.id, **kw)
@@ -289,7 +291,7 @@ async def test_a_decided_step_cannot_be_decided_again(db):
     async with db.write() as s:
         await approve_step(s, world.manager, contract.id, first.id, comment=None)
     # when / then
-    with fails(FieldErrorCode.APPROVAL_OUT_OF_ORDER):
+    with fails(ContractErrorCode.APPROVAL_OUT_OF_ORDER):
         async with db.write() as s:
             await approve_step(s, world.vp, contract.id, first.id, comment=None)
     assert [(x.status, x.decided_by_id) for x in await steps(db, world, contract)] == [
@@ -304,7 +306,7 @@ async def test_a_step_is_decided_only_by_its_role(db, who):
     first, _ = await steps(db, world, contract)
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.WRONG_APPROVER_ROLE):
+    with fails(SharedErrorCode.WRONG_APPROVER_ROLE):
         async with db.write() as s:
             await approve_step(s, getattr(world, who), contract.id, first.id, comment=None)
     assert [x.status for x in await steps(db, world, contract)] == ["pending", "waiting"]
@@ -323,7 +325,7 @@ async def test_a_manager_cannot_approve_a_contract_they_own_or_wrote(db, relatio
         await submit_contract(s, world.rep, contract.id, None)
     first, _ = await steps(db, world, contract)
     # when / then
-    with fails(FieldErrorCode.SELF_APPROVAL):
+    with fails(SharedErrorCode.SELF_APPROVAL):
         async with db.write() as s:
             await approve_step(s, world.manager, contract.id, first.id, comment=None)
     assert [x.status for x in await steps(db, world, contract)] == ["pending", "waiting"]
@@ -355,7 +357,7 @@ async def test_rejection_sends_the_contract_back_to_draft_and_resubmission_opens
         (1, "sales_manager", "approved"), (1, "finance", "rejected"),
         (2, "sales_manager", "pending"), (2, "finance", "waiting")]
     # and the old round's steps are closed
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await approve_step(s, world.manager, contract.id, first.id, comment=None)
 
@@ -380,7 +382,7 @@ async def test_rejection_needs_a_reason(db, reason):
     contract = await submitted(db, world)
     first, _ = await steps(db, world, contract)
     # when / then
-    with fails(FieldErrorCode.REASON_REQUIRED):
+    with fails(SharedErrorCode.REASON_REQUIRED):
         async with db.write() as s:
             await reject_step(s, world.manager, contract.id, first.id, reason=reason)
     assert [x.status for x in await steps(db, world, contract)] == ["pending", "waiting"]
@@ -401,8 +403,8 @@ async def test_an_orgs_own_flow_decides_the_steps(db):
 
 
 @pytest.mark.parametrize(("flow", "field", "code"), [
-    ([], ("steps",), FieldErrorCode.REQUIRED),
-    (["finance", "cfo"], ("steps", "1"), FieldErrorCode.INVALID),
+    ([], ("steps",), SharedErrorCode.REQUIRED),
+    (["finance", "cfo"], ("steps", "1"), SharedErrorCode.INVALID),
 ])
 async def test_bad_flow_is_refused(db, flow, field, code):
     # given
@@ -437,7 +439,7 @@ async def test_a_contract_being_approved_cannot_be_edited(db):
     world = await new_world(db)
     contract = await submitted(db, world)
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await update_contract(s, world.rep, contract.id, contract.version,
                                   ContractInput(amount=Decimal("1"), set_fields={"amount"}))
@@ -459,7 +461,7 @@ async def test_editing_an_approved_contract_sends_it_back_to_draft_and_cancels_o
     request = await reload(db, SignatureRequest, requested.request.id)
     assert (request.status, request.token_sha256) == ("cancelled", None)
     # and the cancelled request cannot be signed
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await sign_contract(s, world.rep, requested.request.id, document_sha256=contract.document_sha256,
                                 signing_token=requested.signing_token, ip=None, user_agent=None)
@@ -482,11 +484,11 @@ async def test_a_signed_contract_cannot_be_edited_or_resubmitted(db, reach):
     assert status == reach
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.CONTRACT_SIGNED):
+    with fails(ContractErrorCode.CONTRACT_SIGNED):
         async with db.write() as s:
             await update_contract(s, world.rep, contract.id, version, ContractInput(
                 document=document(PDF_V2), set_fields={"document"}))
-    with fails(FieldErrorCode.CONTRACT_SIGNED):
+    with fails(ContractErrorCode.CONTRACT_SIGNED):
         async with db.write() as s:
             await submit_contract(s, world.rep, contract.id, None)
     stored = await reload(db, Contract, contract.id)
@@ -505,7 +507,7 @@ async def test_signing_cannot_be_requested_before_approval(db, reach):
     contract = await (submitted(db, world) if reach == "pending_approval" else new_contract(db, world))
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.NOT_APPROVED):
+    with fails(SharedErrorCode.NOT_APPROVED):
         await outside_signer(db, world, contract)
     assert await count(db, SignatureRequest, SignatureRequest.contract_id == contract.id) == 0
     assert await outbox_count(db, world.org_id) == before
@@ -553,7 +555,7 @@ async def test_signing_twice_is_already_signed(db):
                             signing_token=outside.signing_token, ip="10.0.0.1", user_agent=None)
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.ALREADY_SIGNED):
+    with fails(ContractErrorCode.ALREADY_SIGNED):
         async with db.write() as s:
             await sign_contract(s, world.rep, outside.request.id, document_sha256=contract.document_sha256,
                                 signing_token=outside.signing_token, ip="10.0.0.2", user_agent=None)
@@ -570,7 +572,7 @@ async def test_outside_signer_with_a_bad_token_is_not_the_signer(db, token):
     other = await outside_signer(db, world, contract)
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.NOT_SIGNER):
+    with fails(ContractErrorCode.NOT_SIGNER):
         async with db.write() as s:
             await sign_contract(s, world.rep, mine.request.id, document_sha256=contract.document_sha256,
                                 signing_token=other.signing_token if token == "other" else token, ip=None,
@@ -589,7 +591,7 @@ async def test_only_the_named_user_signs_for_us(db):
                                        signer_user_id=world.vp.user_id)
     # when / then: someone else, even an admin
     for who in (world.rep, world.admin):
-        with fails(FieldErrorCode.NOT_SIGNER):
+        with fails(ContractErrorCode.NOT_SIGNER):
             async with db.write() as s:
                 await sign_contract(s, who, ours.request.id, document_sha256=contract.document_sha256,
                                     signing_token=None, ip=None, user_agent=None)
@@ -609,7 +611,7 @@ async def test_signing_a_document_other_than_the_current_one_is_refused(db):
     before = await outbox_count(db, world.org_id)
     # when / then
     for digest in (seen, None, "0" * 64):
-        with fails(FieldErrorCode.DOCUMENT_CHANGED):
+        with fails(ContractErrorCode.DOCUMENT_CHANGED):
             async with db.write() as s:
                 await sign_contract(s, world.rep, outside.request.id, document_sha256=digest,
                                     signing_token=outside.signing_token, ip=None, user_agent=None)
@@ -649,16 +651,16 @@ async def test_a_signature_racing_an_edit_waits_for_it_and_is_refused_instead_of
     # then the edit wins, and the signature is told its request was cancelled
     assert isinstance(edited, Contract), edited
     assert isinstance(refused, ValidationFailed), refused
-    assert [e.code for e in refused.errors] == [FieldErrorCode.INVALID_STATE]
+    assert [e.code for e in refused.errors] == [SharedErrorCode.INVALID_STATE]
     assert (await reload(db, Contract, contract.id)).status == "draft"
     assert (await reload(db, SignatureRequest, outside.request.id)).status == "cancelled"
 
 
 @pytest.mark.parametrize(("name", "email", "field", "code"), [
-    ("王五", None, "signerEmail", FieldErrorCode.REQUIRED),
-    ("王五", "not-an-email", "signerEmail", FieldErrorCode.INVALID_EMAIL),
-    ("王五", "@customer.test", "signerEmail", FieldErrorCode.INVALID_EMAIL),
-    (None, "wang@customer.test", "signerName", FieldErrorCode.REQUIRED),
+    ("王五", None, "signerEmail", SharedErrorCode.REQUIRED),
+    ("王五", "not-an-email", "signerEmail", SharedErrorCode.INVALID_EMAIL),
+    ("王五", "@customer.test", "signerEmail", SharedErrorCode.INVALID_EMAIL),
+    (None, "wang@customer.test", "signerName", SharedErrorCode.REQUIRED),
 ])
 async def test_outside_signer_needs_a_name_and_an_email(db, name, email, field, code):
     # given
@@ -711,7 +713,7 @@ async def test_only_an_active_contract_can_be_amended(db, reach):
     if reach == "approved":
         contract = await approved(db, world, contract)
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await amend_contract(s, world.rep, contract.id, reason="x", data=ContractInput())
     assert await count(db, Contract, Contract.org_id == world.org_id) == 1
@@ -724,7 +726,7 @@ async def test_an_amendment_needs_a_reason(db, reason):
     contract = await active_contract(db, world)
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.REASON_REQUIRED):
+    with fails(SharedErrorCode.REASON_REQUIRED):
         async with db.write() as s:
             await amend_contract(s, world.rep, contract.id, reason=reason, data=ContractInput())
     assert await count(db, Contract, Contract.org_id == world.org_id) == 1
@@ -740,7 +742,7 @@ async def test_a_superseded_contract_cannot_be_amended_again(db):
             document=document(PDF_V2), set_fields={"document"}))
     await signed(db, world, await approved(db, world, amendment))
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await amend_contract(s, world.rep, original.id, reason="再变更", data=ContractInput())
 
@@ -758,7 +760,7 @@ async def test_an_amendment_without_changes_keeps_the_originals_terms(db):
         original.amount, "CNY", original.tax_rate, "原条款", date(2026, 6, 1), world.customer.id, world.rep.user_id,
         None)
     # and, having no document, it cannot be submitted until one is attached
-    with fails(FieldErrorCode.DOCUMENT_REQUIRED):
+    with fails(ContractErrorCode.DOCUMENT_REQUIRED):
         async with db.write() as s:
             await submit_contract(s, world.rep, amendment.id, None)
 
@@ -770,7 +772,7 @@ async def test_an_accepted_quote_makes_one_contract(db):
     await new_contract(db, world, quote_id=quote.id)
     before = await count(db, Contract, Contract.org_id == world.org_id)
     # when a second one is made from it
-    with fails(FieldErrorCode.DUPLICATE):
+    with fails(SharedErrorCode.DUPLICATE):
         await new_contract(db, world, quote_id=quote.id)
     # then nothing was written
     assert await count(db, Contract, Contract.org_id == world.org_id) == before
@@ -784,7 +786,7 @@ async def test_a_contract_has_one_open_amendment_at_a_time(db):
         await amend_contract(s, world.rep, original.id, reason="二期", data=ContractInput(
             amount=Decimal("150000"), set_fields={"amount"}))
     # when a second amendment is started
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await amend_contract(s, world.rep, original.id, reason="三期", data=ContractInput(
                 amount=Decimal("180000"), set_fields={"amount"}))

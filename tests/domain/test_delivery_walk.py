@@ -14,13 +14,14 @@ from sqlalchemy import select
 from domain.crm.customer import CustomerInput, create_customer
 from domain.delivery.budget import cost_figures
 from domain.delivery.change_request import ChangeStatus, approve_change, request_change
+from domain.delivery.errors import DeliveryErrorCode
 from domain.delivery.project import TemplateTask, create_template, get_project
 from domain.delivery.task import TaskInput, TaskStatus, tasks_of, update_task
 from domain.delivery.timesheet import log_time
 from domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
 from domain.shared.actor import Actor
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from domain.tenancy.org import create_org
 from domain.tenancy.user import create_user, set_cost_rate
@@ -113,7 +114,7 @@ async def test_won_deal_becomes_a_scheduled_project_and_is_delivered(db, frozen)
         with pytest.raises(ValidationFailed) as too_many:
             await log_time(s, dev, task_id=tasks["需求调研"].id, work_date=date(2026, 6, 1), hours=Decimal("17"),
                            note=None)
-    assert [e.code for e in too_many.value.errors] == [FieldErrorCode.TOO_MANY_HOURS]
+    assert [e.code for e in too_many.value.errors] == [DeliveryErrorCode.TOO_MANY_HOURS]
     async with db.read() as s:
         project = await get_project(s, pm, project.id)
         figures = await cost_figures(s, project)

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from domain.billing.errors import BillingErrorCode
 from domain.billing.invoice import (
     Invoice,
     InvoiceLine,
@@ -24,8 +25,9 @@ from domain.billing.invoice import (
 from domain.billing.payment import AllocationInput, allocate_payment, record_payment
 from domain.billing.payment_plan import Installment, InstallmentInput, reach_milestone
 from domain.contracts.signature import request_signature, sign_contract
+from domain.sales.errors import SalesErrorCode
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import SharedErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
 from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
@@ -136,7 +138,7 @@ async def test_an_installment_of_a_contract_not_active_is_not_invoiced_and_nothi
     first, _ = await planned(db, world, contract, *halves())
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.NOT_APPROVED):
+    with fails(SharedErrorCode.NOT_APPROVED):
         await issue(db, world, first)
     assert await count(db, Invoice, Invoice.org_id == world.org_id) == 0
     assert (await reload(db, Installment, first.id)).status == "planned"
@@ -150,7 +152,7 @@ async def test_an_installment_is_invoiced_once(db):
     await issue(db, world, first)
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.ALREADY_INVOICED):
+    with fails(BillingErrorCode.ALREADY_INVOICED):
         await issue(db, world, first)
     assert await count(db, Invoice, Invoice.org_id == world.org_id) == 1
     assert await outbox_count(db, world.org_id) == before
@@ -161,7 +163,7 @@ async def test_a_due_date_before_the_issue_date_is_refused_and_takes_no_number(d
     world = await new_world(db)
     first, second = await plan_of(db, world)
     # when
-    with fails(FieldErrorCode.INVALID_DATE_RANGE):
+    with fails(SharedErrorCode.INVALID_DATE_RANGE):
         await issue(db, world, first, issue_date=date(2026, 6, 10), due_date=date(2026, 6, 9))
     # then
     assert await count(db, Invoice, Invoice.org_id == world.org_id) == 0
@@ -173,7 +175,7 @@ async def test_issue_needs_exactly_one_of_installment_or_invoice(db):
     # given
     world = await new_world(db)
     # when / then
-    with fails(FieldErrorCode.REQUIRED):
+    with fails(SharedErrorCode.REQUIRED):
         async with db.write() as s:
             await issue_invoice(s, world.finance)
 
@@ -198,21 +200,21 @@ async def test_a_draft_of_free_lines_has_no_number_until_issued(db):
         issued = await issue_invoice(s, world.finance, invoice_id=draft.id, due_date=TODAY + timedelta(days=15))
     # then
     assert (issued.number, issued.status, issued.due_date) == ("INV-000001", "issued", date(2026, 6, 16))
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await issue_invoice(s, world.finance, invoice_id=draft.id)
 
 
 @pytest.mark.parametrize(("line", "field", "code"), [
     (InvoiceLineInput(description="x", quantity=Decimal(0), unit_price=Decimal(1)), "quantity",
-     FieldErrorCode.INVALID_QUANTITY),
+     SharedErrorCode.INVALID_QUANTITY),
     (InvoiceLineInput(description="x", quantity=Decimal("-2"), unit_price=Decimal(1)), "quantity",
-     FieldErrorCode.INVALID_QUANTITY),
-    (InvoiceLineInput(description="x"), "unitPrice", FieldErrorCode.REQUIRED),
-    (InvoiceLineInput(description="x", unit_price=Decimal("-1")), "unitPrice", FieldErrorCode.INVALID_AMOUNT),
+     SharedErrorCode.INVALID_QUANTITY),
+    (InvoiceLineInput(description="x"), "unitPrice", SharedErrorCode.REQUIRED),
+    (InvoiceLineInput(description="x", unit_price=Decimal("-1")), "unitPrice", SharedErrorCode.INVALID_AMOUNT),
     (InvoiceLineInput(description="x", unit_price=Decimal(1), tax_rate=Decimal(101)), "taxRate",
-     FieldErrorCode.INVALID_TAX_RATE),
-    (InvoiceLineInput(description=" ", unit_price=Decimal(1)), "description", FieldErrorCode.REQUIRED),
+     SalesErrorCode.INVALID_TAX_RATE),
+    (InvoiceLineInput(description=" ", unit_price=Decimal(1)), "description", SharedErrorCode.REQUIRED),
 ])
 async def test_bad_invoice_line_is_refused_and_nothing_is_written(db, line, field, code):
     # given
@@ -236,7 +238,7 @@ async def test_a_draft_of_nothing_cannot_be_issued(db):
         draft = await create_invoice(s, world.finance, customer_id=world.customer.id, contract_id=None, currency=None,
                                      notes=None, lines=[InvoiceLineInput(description="赠送", unit_price=Decimal(0))])
     # when / then
-    with fails(FieldErrorCode.INVALID_AMOUNT):
+    with fails(SharedErrorCode.INVALID_AMOUNT):
         async with db.write() as s:
             await issue_invoice(s, world.finance, invoice_id=draft.id)
     stored = await reload(db, Invoice, draft.id)
@@ -290,7 +292,7 @@ async def test_an_invoice_with_money_on_it_cannot_be_voided(db, applied):
         await credit(db, world, invoice, "1000")
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.HAS_PAYMENTS):
+    with fails(BillingErrorCode.HAS_PAYMENTS):
         async with db.write() as s:
             await void_invoice(s, world.finance, invoice.id, reason="作废")
     assert (await reload(db, Invoice, invoice.id)).status == "partially_paid"
@@ -306,7 +308,7 @@ async def test_voiding_twice_is_invoice_void(db):
     async with db.write() as s:
         voided = await void_invoice(s, world.finance, invoice.id, reason="作废")
     # when / then
-    with fails(FieldErrorCode.INVOICE_VOID):
+    with fails(BillingErrorCode.INVOICE_VOID):
         async with db.write() as s:
             await void_invoice(s, world.finance, invoice.id, reason="再作废")
     stored = await reload(db, Invoice, invoice.id)
@@ -320,7 +322,7 @@ async def test_voiding_needs_a_reason(db, reason):
     first, _ = await plan_of(db, world)
     invoice = await issue(db, world, first)
     # when / then
-    with fails(FieldErrorCode.REASON_REQUIRED):
+    with fails(SharedErrorCode.REASON_REQUIRED):
         async with db.write() as s:
             await void_invoice(s, world.finance, invoice.id, reason=reason)
     assert (await reload(db, Invoice, invoice.id)).status == "issued"
@@ -332,7 +334,7 @@ async def test_a_credit_note_cannot_be_voided(db):
     first, _ = await plan_of(db, world)
     note = await credit(db, world, await issue(db, world, first), "100")
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await void_invoice(s, world.finance, note.id, reason="x")
 
@@ -394,7 +396,7 @@ async def test_crediting_more_than_is_outstanding_is_refused_and_nothing_is_writ
     before = await outbox_count(db, world.org_id)
     status = (await reload(db, Invoice, invoice.id)).status
     # when / then
-    with fails(FieldErrorCode.EXCEEDS_OUTSTANDING):
+    with fails(BillingErrorCode.EXCEEDS_OUTSTANDING):
         await credit(db, world, invoice, str(Decimal("53000") - Decimal(paid) + Decimal("0.01")))
     stored = await reload(db, Invoice, invoice.id)
     assert (stored.status, stored.amount_credited) == (status, Decimal(0))
@@ -405,10 +407,10 @@ async def test_crediting_more_than_is_outstanding_is_refused_and_nothing_is_writ
 
 
 @pytest.mark.parametrize(("amount", "reason", "code"), [
-    ("0", "x", FieldErrorCode.INVALID_AMOUNT),
-    ("-5", "x", FieldErrorCode.INVALID_AMOUNT),
-    ("1.001", "x", FieldErrorCode.INVALID_AMOUNT),
-    ("5", None, FieldErrorCode.REASON_REQUIRED),
+    ("0", "x", SharedErrorCode.INVALID_AMOUNT),
+    ("-5", "x", SharedErrorCode.INVALID_AMOUNT),
+    ("1.001", "x", SharedErrorCode.INVALID_AMOUNT),
+    ("5", None, SharedErrorCode.REASON_REQUIRED),
 ])
 async def test_bad_credit_note_is_refused(db, amount, reason, code):
     # given
@@ -432,9 +434,9 @@ async def test_void_or_draft_invoices_take_no_credit_note(db):
         draft = await create_invoice(s, world.finance, customer_id=world.customer.id, contract_id=None, currency=None,
                                      notes=None, lines=[InvoiceLineInput(description="x", unit_price=Decimal(5))])
     # when / then
-    with fails(FieldErrorCode.INVOICE_VOID):
+    with fails(BillingErrorCode.INVOICE_VOID):
         await credit(db, world, invoice, "1")
-    with fails(FieldErrorCode.INVOICE_NOT_ISSUED):
+    with fails(BillingErrorCode.INVOICE_NOT_ISSUED):
         await credit(db, world, draft, "1")
     assert await count(db, Invoice, Invoice.org_id == world.org_id, Invoice.kind == "credit_note") == 0
 

@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 
 from domain.crm.contact import Contact
 from domain.crm.customer import Customer, CustomerInput, create_customer
+from domain.crm.errors import CrmErrorCode
 from domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead, get_lead
+from domain.pipeline.errors import PipelineErrorCode
 from domain.pipeline.opportunity import Opportunity
 from domain.shared.actor import Actor
-from domain.shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from domain.shared.errors import ErrorCode, NotFound, SharedErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from domain.tenancy.org import create_org
 from domain.tenancy.user import create_user
@@ -71,7 +73,7 @@ async def reload_lead(db: Any, tenant: Tenant, lead_id: int) -> Lead:
         return await get_lead(session, tenant.rep, lead_id)
 
 
-def codes(exc: ValidationFailed) -> list[tuple[tuple[str, ...], FieldErrorCode]]:
+def codes(exc: ValidationFailed) -> list[tuple[tuple[str, ...], ErrorCode]]:
     return [(e.field, e.code) for e in exc.errors]
 
 
@@ -122,17 +124,17 @@ async def test_converting_a_lead_twice_is_refused(db):
     with pytest.raises(ValidationFailed) as caught:
         await convert(db, tenant, lead, opportunity_name="Second try")
     # then
-    assert codes(caught.value) == [(("leadId",), FieldErrorCode.ALREADY_CONVERTED)]
+    assert codes(caught.value) == [(("leadId",), CrmErrorCode.ALREADY_CONVERTED)]
     assert await count_in_org(db, Customer, tenant.org_id) == 1
     assert await count_in_org(db, Contact, tenant.org_id) == 1
     assert await count_in_org(db, Opportunity, tenant.org_id) == 1
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [
-    ({"currency": "XYZ"}, [(("currency",), FieldErrorCode.INVALID_CURRENCY)]),
-    ({"currency": "JPY", "amount": Decimal("100.5")}, [(("amount",), FieldErrorCode.INVALID_AMOUNT)]),
-    ({"stage": "closed"}, [(("stage",), FieldErrorCode.INVALID_STAGE)]),
-    ({"stage": "lost"}, [(("lostReason",), FieldErrorCode.LOST_REASON_REQUIRED)]),
+    ({"currency": "XYZ"}, [(("currency",), SharedErrorCode.INVALID_CURRENCY)]),
+    ({"currency": "JPY", "amount": Decimal("100.5")}, [(("amount",), SharedErrorCode.INVALID_AMOUNT)]),
+    ({"stage": "closed"}, [(("stage",), PipelineErrorCode.INVALID_STAGE)]),
+    ({"stage": "lost"}, [(("lostReason",), PipelineErrorCode.LOST_REASON_REQUIRED)]),
 ], ids=["currency", "amount", "stage", "lost"])
 async def test_failed_conversion_leaves_nothing_behind_and_the_lead_unconverted(db, overrides, expected):
     # given

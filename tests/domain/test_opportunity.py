@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from domain.crm.customer import CustomerInput, create_customer
 from domain.pipeline.custom_field import CustomFieldType, define_custom_field
+from domain.pipeline.errors import PipelineErrorCode
 from domain.pipeline.opportunity import (
     Opportunity,
     OpportunityInput,
@@ -25,7 +26,7 @@ from domain.pipeline.opportunity import (
 )
 from domain.shared.actor import Actor
 from domain.shared.clock import Clock, clock
-from domain.shared.errors import Conflict, FieldErrorCode, ValidationFailed
+from domain.shared.errors import Conflict, ErrorCode, SharedErrorCode, ValidationFailed
 from domain.shared.money import MAX_AMOUNT
 from domain.shared.outbox import OutboxEvent
 from domain.tenancy.org import create_org
@@ -105,7 +106,7 @@ async def opportunity_count(db: Any, org_id: int) -> int:
         return await session.scalar(select(func.count()).select_from(Opportunity).where(Opportunity.org_id == org_id))
 
 
-def codes(exc: ValidationFailed) -> list[tuple[tuple[str, ...], FieldErrorCode]]:
+def codes(exc: ValidationFailed) -> list[tuple[tuple[str, ...], ErrorCode]]:
     return [(e.field, e.code) for e in exc.errors]
 
 
@@ -166,7 +167,7 @@ async def test_moving_to_lost_without_a_reason_is_refused(db):
         with pytest.raises(ValidationFailed) as caught:
             await move(db, tenant.rep, opportunity, "lost", reason)
         # then
-        assert codes(caught.value) == [(("lostReason",), FieldErrorCode.LOST_REASON_REQUIRED)]
+        assert codes(caught.value) == [(("lostReason",), PipelineErrorCode.LOST_REASON_REQUIRED)]
     unchanged = await reload(db, tenant, opportunity.id)
     assert (unchanged.stage_key, unchanged.version, unchanged.lost_reason) == ("initial_contact", 1, None)
 
@@ -196,7 +197,7 @@ async def test_moving_to_the_same_stage_is_refused(db):
     with pytest.raises(ValidationFailed) as caught:
         await move(db, tenant.rep, opportunity, "proposal")
     # then
-    assert codes(caught.value) == [(("stage",), FieldErrorCode.STAGE_UNCHANGED)]
+    assert codes(caught.value) == [(("stage",), PipelineErrorCode.STAGE_UNCHANGED)]
     assert (await reload(db, tenant, opportunity.id)).version == 2
 
 
@@ -208,7 +209,7 @@ async def test_moving_to_an_unknown_stage_is_refused(db):
     with pytest.raises(ValidationFailed) as caught:
         await move(db, tenant.rep, opportunity, "closed_won")
     # then
-    assert codes(caught.value) == [(("stage",), FieldErrorCode.INVALID_STAGE)]
+    assert codes(caught.value) == [(("stage",), PipelineErrorCode.INVALID_STAGE)]
 
 
 @pytest.mark.parametrize(("stage", "probability"), [
@@ -298,7 +299,7 @@ async def test_validation_failure_inside_a_unit_of_work_leaves_nothing_written(d
             opportunity = await create_opportunity(session, tenant.rep, opportunity_input(tenant))
             await move_opportunity_stage(session, tenant.rep, opportunity.id, opportunity.version, "lost", None)
     # then
-    assert codes(caught.value) == [(("lostReason",), FieldErrorCode.LOST_REASON_REQUIRED)]
+    assert codes(caught.value) == [(("lostReason",), PipelineErrorCode.LOST_REASON_REQUIRED)]
     assert await opportunity_count(db, tenant.org_id) == opportunities_before
     assert await outbox_count(db, tenant.org_id) == outbox_before
     assert await outbox_topics(db, opportunity.id) == []
@@ -313,8 +314,8 @@ async def test_invalid_create_writes_no_opportunity_and_no_outbox_row(db):
         async with db.write() as session:
             await create_opportunity(session, tenant.rep, opportunity_input(tenant, currency="XYZ", name=" "))
     # then
-    assert codes(caught.value) == [(("name",), FieldErrorCode.REQUIRED),
-                                   (("currency",), FieldErrorCode.INVALID_CURRENCY)]
+    assert codes(caught.value) == [(("name",), SharedErrorCode.REQUIRED),
+                                   (("currency",), SharedErrorCode.INVALID_CURRENCY)]
     assert await opportunity_count(db, tenant.org_id) == 0
     assert await outbox_count(db, tenant.org_id) == outbox_before
 
@@ -417,7 +418,7 @@ async def test_amount_not_allowed_for_its_currency_is_refused(db, amount, curren
     with pytest.raises(ValidationFailed) as caught:
         await new_opportunity(db, tenant, amount=amount, currency=currency)
     # then
-    assert codes(caught.value) == [(("amount",), FieldErrorCode.INVALID_AMOUNT)]
+    assert codes(caught.value) == [(("amount",), SharedErrorCode.INVALID_AMOUNT)]
     assert await opportunity_count(db, tenant.org_id) == 0
 
 
@@ -442,7 +443,7 @@ async def test_changing_currency_revalidates_the_existing_amount(db):
         async with db.write() as session:
             await update_opportunity(session, tenant.rep, opportunity.id, 1, changes(currency="JPY"))
     # then
-    assert codes(caught.value) == [(("amount",), FieldErrorCode.INVALID_AMOUNT)]
+    assert codes(caught.value) == [(("amount",), SharedErrorCode.INVALID_AMOUNT)]
 
 
 # --- custom fields ---------------------------------------------------------------------------
@@ -491,7 +492,7 @@ async def test_custom_field_of_the_wrong_type_is_refused(db, key, value):
     with pytest.raises(ValidationFailed) as caught:
         await new_opportunity(db, tenant, custom_fields={key: value})
     # then
-    assert codes(caught.value) == [(("customFields", key), FieldErrorCode.INVALID_CUSTOM_FIELD)]
+    assert codes(caught.value) == [(("customFields", key), PipelineErrorCode.INVALID_CUSTOM_FIELD)]
 
 
 async def test_unknown_custom_field_is_refused(db):
@@ -501,7 +502,7 @@ async def test_unknown_custom_field_is_refused(db):
     with pytest.raises(ValidationFailed) as caught:
         await new_opportunity(db, tenant, custom_fields={"region": "华东"})
     # then
-    assert codes(caught.value) == [(("customFields", "region"), FieldErrorCode.UNKNOWN_CUSTOM_FIELD)]
+    assert codes(caught.value) == [(("customFields", "region"), PipelineErrorCode.UNKNOWN_CUSTOM_FIELD)]
 
 
 async def test_custom_field_set_to_null_is_removed_and_others_kept(db):
@@ -525,7 +526,7 @@ async def test_required_custom_field_must_be_present_on_create(db):
     with pytest.raises(ValidationFailed) as caught:
         await new_opportunity(db, tenant, custom_fields={})
     # then
-    assert codes(caught.value) == [(("customFields", "budget"), FieldErrorCode.REQUIRED)]
+    assert codes(caught.value) == [(("customFields", "budget"), SharedErrorCode.REQUIRED)]
     assert await opportunity_count(db, tenant.org_id) == 0
 
 
@@ -540,5 +541,5 @@ async def test_required_custom_field_cannot_be_removed(db):
         async with db.write() as session:
             await update_opportunity(session, tenant.rep, opportunity.id, 1, changes(custom_fields={"budget": None}))
     # then
-    assert codes(caught.value) == [(("customFields", "budget"), FieldErrorCode.REQUIRED)]
+    assert codes(caught.value) == [(("customFields", "budget"), SharedErrorCode.REQUIRED)]
     assert (await reload(db, tenant, opportunity.id)).custom_fields == {"budget": "500000"}

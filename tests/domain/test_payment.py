@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from domain.billing.errors import BillingErrorCode
 from domain.billing.invoice import Invoice, InvoiceLineInput, create_invoice, issue_credit_note, void_invoice
 from domain.billing.payment import (
     AllocationInput,
@@ -24,7 +25,7 @@ from domain.billing.payment import (
 )
 from domain.crm.customer import CustomerInput, create_customer
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import SharedErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from domain.shared.pagination import PageRequest
 from tests.factories.checks import count, fails, outbox_count, reload
@@ -90,15 +91,15 @@ async def test_a_payment_takes_the_customers_name_currency_and_today(db):
 
 
 @pytest.mark.parametrize(("kw", "field", "code"), [
-    ({"amount": None}, "amount", FieldErrorCode.REQUIRED),
-    ({"amount": Decimal(0)}, "amount", FieldErrorCode.INVALID_AMOUNT),
-    ({"amount": Decimal(-100)}, "amount", FieldErrorCode.INVALID_AMOUNT),
-    ({"amount": Decimal("10.001")}, "amount", FieldErrorCode.INVALID_AMOUNT),
-    ({"amount": Decimal("10.5"), "currency": "JPY"}, "amount", FieldErrorCode.INVALID_AMOUNT),
-    ({"currency": "YUAN"}, "currency", FieldErrorCode.INVALID_CURRENCY),
-    ({"received_on": TODAY + timedelta(days=1)}, "receivedOn", FieldErrorCode.INVALID_DATE_RANGE),
-    ({"customer_id": None}, "payerName", FieldErrorCode.REQUIRED),
-    ({"reference": "x" * 201}, "reference", FieldErrorCode.TOO_LONG),
+    ({"amount": None}, "amount", SharedErrorCode.REQUIRED),
+    ({"amount": Decimal(0)}, "amount", SharedErrorCode.INVALID_AMOUNT),
+    ({"amount": Decimal(-100)}, "amount", SharedErrorCode.INVALID_AMOUNT),
+    ({"amount": Decimal("10.001")}, "amount", SharedErrorCode.INVALID_AMOUNT),
+    ({"amount": Decimal("10.5"), "currency": "JPY"}, "amount", SharedErrorCode.INVALID_AMOUNT),
+    ({"currency": "YUAN"}, "currency", SharedErrorCode.INVALID_CURRENCY),
+    ({"received_on": TODAY + timedelta(days=1)}, "receivedOn", SharedErrorCode.INVALID_DATE_RANGE),
+    ({"customer_id": None}, "payerName", SharedErrorCode.REQUIRED),
+    ({"reference": "x" * 201}, "reference", SharedErrorCode.TOO_LONG),
 ])
 async def test_bad_payment_is_refused_with_its_code_and_nothing_is_written(db, kw, field, code):
     # given
@@ -163,8 +164,8 @@ async def test_paying_an_invoice_not_open_is_refused_and_nothing_is_written(db, 
             invoice = await issue_credit_note(s, world.finance, invoice.id, amount=Decimal(100), reason="折让")
     payment = await received(db, world, "100")
     before = await outbox_count(db, world.org_id)
-    code = {"void": FieldErrorCode.INVOICE_VOID, "draft": FieldErrorCode.INVOICE_NOT_ISSUED,
-            "credit_note": FieldErrorCode.INVALID_STATE}[kind]
+    code = {"void": BillingErrorCode.INVOICE_VOID, "draft": BillingErrorCode.INVOICE_NOT_ISSUED,
+            "credit_note": SharedErrorCode.INVALID_STATE}[kind]
     # when
     with pytest.raises(ValidationFailed) as info:
         await allocate(db, world, payment, allocation_to(invoice, "100"))
@@ -177,8 +178,8 @@ async def test_paying_an_invoice_not_open_is_refused_and_nothing_is_written(db, 
 
 
 @pytest.mark.parametrize(("paid", "allocated", "code"), [
-    ("1000", "1000.01", FieldErrorCode.EXCEEDS_PAYMENT),
-    ("9000", "5000.01", FieldErrorCode.EXCEEDS_OUTSTANDING),
+    ("1000", "1000.01", BillingErrorCode.EXCEEDS_PAYMENT),
+    ("9000", "5000.01", BillingErrorCode.EXCEEDS_OUTSTANDING),
 ])
 async def test_allocating_more_than_the_payment_or_the_outstanding_is_refused(db, paid, allocated, code):
     # given an invoice of 5,000
@@ -205,7 +206,7 @@ async def test_allocations_that_together_exceed_the_payment_are_refused_whole(db
         await allocate(db, world, payment, allocation_to(second, "4000"), allocation_to(first, "4000.01"))
     # then the second one named fails, and nothing is allocated
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "amount"),
-                                                               FieldErrorCode.EXCEEDS_PAYMENT)]
+                                                               BillingErrorCode.EXCEEDS_PAYMENT)]
     assert await count(db, PaymentAllocation, PaymentAllocation.payment_id == payment.id) == 0
     assert [(await reload(db, Invoice, i.id)).status for i in (first, second)] == ["issued", "issued"]
 
@@ -222,8 +223,8 @@ async def test_every_bad_allocation_is_reported_at_once(db):
         await allocate(db, world, payment, allocation_to(void, "1"), allocation_to(open_, "6000"))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
-        (("allocations", "0", "invoiceId"), FieldErrorCode.INVOICE_VOID),
-        (("allocations", "1", "amount"), FieldErrorCode.EXCEEDS_OUTSTANDING)]
+        (("allocations", "0", "invoiceId"), BillingErrorCode.INVOICE_VOID),
+        (("allocations", "1", "amount"), BillingErrorCode.EXCEEDS_OUTSTANDING)]
 
 
 async def test_an_invoice_named_twice_is_a_duplicate(db):
@@ -232,7 +233,7 @@ async def test_an_invoice_named_twice_is_a_duplicate(db):
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "100")
     # when / then
-    with fails(FieldErrorCode.DUPLICATE):
+    with fails(SharedErrorCode.DUPLICATE):
         await allocate(db, world, payment, allocation_to(invoice, "50"), allocation_to(invoice, "50"))
     assert (await reload(db, Payment, payment.id)).allocated == Decimal(0)
 
@@ -246,7 +247,7 @@ async def test_a_payment_cannot_settle_another_customers_invoice(db):
         payment = await record_payment(s, world.finance, customer_id=other.id, payer_name=None, amount=Decimal(100),
                                        currency=None, received_on=None, method=None, reference=None, notes=None)
     # when / then
-    with fails(FieldErrorCode.MISMATCHED_RECORD):
+    with fails(SharedErrorCode.MISMATCHED_RECORD):
         await allocate(db, world, payment, allocation_to(invoice, "100"))
     assert (await reload(db, Invoice, invoice.id)).amount_paid == Decimal(0)
 
@@ -258,7 +259,7 @@ async def test_a_used_up_payment_has_nothing_to_allocate(db):
     payment = await received(db, world, "100")
     await allocate(db, world, payment, allocation_to(first))
     # when / then
-    with fails(FieldErrorCode.NOTHING_TO_ALLOCATE):
+    with fails(BillingErrorCode.NOTHING_TO_ALLOCATE):
         await allocate(db, world, payment, allocation_to(second, "1"))
 
 
@@ -276,7 +277,7 @@ async def test_a_payment_in_another_currency_needs_the_exchange_rate(db):
         await allocate(db, world, payment, allocation_to(invoice, "1000"))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "exchangeRate"),
-                                                               FieldErrorCode.CURRENCY_MISMATCH)]
+                                                               SharedErrorCode.CURRENCY_MISMATCH)]
     assert await money(db, invoice, payment) == ("issued", Decimal(0), Decimal("5000"), Decimal(0), Decimal("500"))
     assert await outbox_count(db, world.org_id) == before
 
@@ -292,7 +293,7 @@ async def test_a_bad_exchange_rate_is_invalid(db, rate):
         await allocate(db, world, payment, allocation_to(invoice, "1000", rate))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("allocations", "0", "exchangeRate"),
-                                                               FieldErrorCode.INVALID)]
+                                                               SharedErrorCode.INVALID)]
 
 
 async def test_with_the_rate_a_foreign_payment_settles_in_the_invoice_currency(db):
@@ -360,7 +361,7 @@ async def test_over_payment_stays_on_the_payment_as_the_customers_credit(db):
                                                  Decimal("1200"))
     assert await unmatched(db, world) == [payment.id]
     # and nothing is left to allocate it to
-    with fails(FieldErrorCode.NOTHING_TO_ALLOCATE):
+    with fails(BillingErrorCode.NOTHING_TO_ALLOCATE):
         await allocate(db, world, payment, automatic=True)
 
 
@@ -370,7 +371,7 @@ async def test_automatic_allocation_with_allocations_named_is_invalid(db):
     invoice = await one_invoice(db, world)
     payment = await received(db, world, "100")
     # when / then
-    with fails(FieldErrorCode.INVALID):
+    with fails(SharedErrorCode.INVALID):
         await allocate(db, world, payment, allocation_to(invoice), automatic=True)
 
 
@@ -383,7 +384,7 @@ async def test_an_unmatched_payment_is_listed_until_matched_and_allocated(db):
     await allocate(db, world, done, allocation_to(invoice))
     assert await unmatched(db, world) == [stray.id]
     # when it is allocated automatically before matching
-    with fails(FieldErrorCode.INVALID):
+    with fails(SharedErrorCode.INVALID):
         await allocate(db, world, stray, automatic=True)
     # when matched to the customer, then allocated
     async with db.write() as s:
@@ -404,7 +405,7 @@ async def test_an_allocated_payment_cannot_change_customer(db):
     async with db.write() as s:
         other = await create_customer(s, world.rep, CustomerInput(name="另一客户"))
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await match_payment(s, world.finance, payment.id, other.id)
     assert (await reload(db, Payment, payment.id)).customer_id == world.customer.id
@@ -463,7 +464,7 @@ async def test_reversing_twice_is_already_reversed(db):
         await reverse_allocation(s, world.finance, allocation.id, reason="退票")
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.ALREADY_REVERSED):
+    with fails(BillingErrorCode.ALREADY_REVERSED):
         async with db.write() as s:
             await reverse_allocation(s, world.finance, allocation.id, reason="再退")
     assert await money(db, invoice, payment) == ("issued", Decimal(0), Decimal("5000"), Decimal(0), Decimal("5000"))
@@ -479,7 +480,7 @@ async def test_reversal_needs_a_reason(db, reason):
     payment = await received(db, world, "5000")
     [allocation] = await allocate(db, world, payment, allocation_to(invoice))
     # when / then
-    with fails(FieldErrorCode.REASON_REQUIRED):
+    with fails(SharedErrorCode.REASON_REQUIRED):
         async with db.write() as s:
             await reverse_allocation(s, world.finance, allocation.id, reason=reason)
     assert await money(db, invoice, payment) == ("paid", Decimal("5000"), Decimal(0), Decimal("5000"), Decimal(0))

@@ -9,11 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from domain.billing.errors import BillingErrorCode
 from domain.billing.invoice import issue_invoice, void_invoice
 from domain.billing.payment_plan import Installment, InstallmentInput, reach_milestone, set_payment_plan
 from domain.contracts.contract import ContractInput, amend_contract
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import SharedErrorCode, ValidationFailed
 from tests.factories.checks import count, fails, outbox_count, reload
 from tests.factories.quote_to_cash import (
     PDF_V2,
@@ -99,7 +100,7 @@ async def test_installments_not_adding_up_to_the_contract_are_refused_and_nothin
     await planned(db, world, contract, *thirds())
     before = await outbox_count(db, world.org_id)
     # when
-    with fails(FieldErrorCode.INSTALLMENTS_MISMATCH):
+    with fails(BillingErrorCode.INSTALLMENTS_MISMATCH):
         await planned(db, world, contract, *[by_date(f"第{n}期", date(2026, 7, n + 1), **share)
                                              for n, share in enumerate(shares)])
     # then the old plan stands
@@ -117,25 +118,25 @@ async def test_mixing_amounts_and_percentages_is_refused(db):
         await planned(db, world, contract, by_date("首付", date(2026, 6, 1), amount="50000"),
                       by_date("尾款", date(2026, 9, 1), percent="50"))
     # then
-    assert [(e.field, e.code) for e in info.value.errors] == [(("installments",), FieldErrorCode.INVALID)]
+    assert [(e.field, e.code) for e in info.value.errors] == [(("installments",), SharedErrorCode.INVALID)]
     assert await count(db, Installment, Installment.contract_id == contract.id) == 0
 
 
 @pytest.mark.parametrize(("item", "field", "code"), [
-    (InstallmentInput(label="x", due_date=date(2026, 7, 1)), "amount", FieldErrorCode.REQUIRED),
+    (InstallmentInput(label="x", due_date=date(2026, 7, 1)), "amount", SharedErrorCode.REQUIRED),
     (InstallmentInput(label="x", due_date=date(2026, 7, 1), amount=Decimal(1), percent=Decimal(1)), "amount",
-     FieldErrorCode.REQUIRED),
-    (InstallmentInput(label="x", amount=Decimal(1)), "dueDate", FieldErrorCode.REQUIRED),
-    (InstallmentInput(label="x", milestone="  ", amount=Decimal(1)), "dueDate", FieldErrorCode.REQUIRED),
+     SharedErrorCode.REQUIRED),
+    (InstallmentInput(label="x", amount=Decimal(1)), "dueDate", SharedErrorCode.REQUIRED),
+    (InstallmentInput(label="x", milestone="  ", amount=Decimal(1)), "dueDate", SharedErrorCode.REQUIRED),
     (InstallmentInput(label="x", due_date=date(2026, 7, 1), milestone="验收", amount=Decimal(1)), "dueDate",
-     FieldErrorCode.REQUIRED),
-    (InstallmentInput(label=" ", due_date=date(2026, 7, 1), amount=Decimal(1)), "label", FieldErrorCode.REQUIRED),
+     SharedErrorCode.REQUIRED),
+    (InstallmentInput(label=" ", due_date=date(2026, 7, 1), amount=Decimal(1)), "label", SharedErrorCode.REQUIRED),
     (InstallmentInput(label="x", due_date=date(2026, 7, 1), amount=Decimal(0)), "amount",
-     FieldErrorCode.INVALID_AMOUNT),
+     SharedErrorCode.INVALID_AMOUNT),
     (InstallmentInput(label="x", due_date=date(2026, 7, 1), amount=Decimal(-5)), "amount",
-     FieldErrorCode.INVALID_AMOUNT),
+     SharedErrorCode.INVALID_AMOUNT),
     (InstallmentInput(label="x", due_date=date(2026, 7, 1), amount=Decimal("0.001")), "amount",
-     FieldErrorCode.INVALID_AMOUNT),
+     SharedErrorCode.INVALID_AMOUNT),
 ])
 async def test_bad_installment_is_refused_with_its_code(db, item, field, code):
     # given
@@ -159,7 +160,7 @@ async def test_bad_percentage_is_invalid(db, percent):
         await planned(db, world, contract, by_date("全款", date(2026, 6, 1), percent=percent))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("installments", "0", "percent"),
-                                                               FieldErrorCode.INVALID)]
+                                                               SharedErrorCode.INVALID)]
 
 
 async def test_an_empty_plan_is_required(db):
@@ -167,7 +168,7 @@ async def test_an_empty_plan_is_required(db):
     world = await new_world(db)
     contract = await new_contract(db, world)
     # when / then
-    with fails(FieldErrorCode.REQUIRED):
+    with fails(SharedErrorCode.REQUIRED):
         await planned(db, world, contract)
 
 
@@ -176,7 +177,7 @@ async def test_percentages_too_small_for_the_currency_are_a_mismatch(db):
     world = await new_world(db)
     contract = await new_contract(db, world, amount=Decimal("1"), currency="JPY")
     # when / then: 0.5 yen rounds up to 1, leaving 0 for the last
-    with fails(FieldErrorCode.INSTALLMENTS_MISMATCH):
+    with fails(BillingErrorCode.INSTALLMENTS_MISMATCH):
         await planned(db, world, contract, by_date("a", date(2026, 6, 1), percent="50"),
                       by_date("b", date(2026, 7, 1), percent="50"))
     assert await count(db, Installment, Installment.contract_id == contract.id) == 0
@@ -202,7 +203,7 @@ async def test_a_plan_with_an_invoiced_installment_is_locked(db):
         await issue_invoice(s, world.finance, installment_id=plan[0].id)
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.PLAN_LOCKED):
+    with fails(BillingErrorCode.PLAN_LOCKED):
         await planned(db, world, contract, by_date("全款", date(2026, 7, 1), percent="100"))
     assert [status for *_, status in await installments(db, contract)] == ["invoiced", "planned", "planned"]
     assert await outbox_count(db, world.org_id) == before
@@ -232,7 +233,7 @@ async def test_a_superseded_contract_takes_no_plan(db):
             document=document(PDF_V2), set_fields={"document"}))
     await signed(db, world, await approved(db, world, amendment))
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         await planned(db, world, original, by_date("全款", date(2026, 7, 1), percent="100"))
 
 
@@ -244,7 +245,7 @@ async def test_a_milestone_installment_is_not_due_until_the_milestone_is_reached
                          InstallmentInput(label="验收款", milestone="验收", percent=Decimal("70")))
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.NOT_DUE):
+    with fails(BillingErrorCode.NOT_DUE):
         async with db.write() as s:
             await issue_invoice(s, world.finance, installment_id=plan[1].id)
     assert (await reload(db, Installment, plan[1].id)).status == "planned"
@@ -282,7 +283,7 @@ async def test_reaching_an_unknown_or_already_reached_milestone_is_invalid(db, m
         await reach_milestone(s, world.finance, contract.id, "验收", date(2026, 6, 1))
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.INVALID):
+    with fails(SharedErrorCode.INVALID):
         async with db.write() as s:
             await reach_milestone(s, world.finance, contract.id, milestone, date(2026, 7, 1))
     assert await outbox_count(db, world.org_id) == before

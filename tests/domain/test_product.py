@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from domain.sales.errors import SalesErrorCode
 from domain.sales.product import (
     PriceBook,
     PriceBookEntry,
@@ -19,7 +20,7 @@ from domain.sales.product import (
     update_product,
 )
 from domain.shared.clock import clock
-from domain.shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
+from domain.shared.errors import Conflict, NotFound, SharedErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.factories.checks import count, fails, outbox_count, reload
 from tests.factories.quote_to_cash import T0, new_product, new_world
@@ -51,7 +52,7 @@ async def test_duplicate_product_code_is_refused_and_nothing_is_written(db):
     world = await new_world(db)
     before = await outbox_count(db, world.org_id)
     # when another product takes the same code, spaces around it or not
-    with fails(FieldErrorCode.DUPLICATE):
+    with fails(SharedErrorCode.DUPLICATE):
         async with db.write() as s:
             await create_product(s, world.manager, ProductInput(code="  IMPL ", name="另一个"))
     # then
@@ -78,7 +79,7 @@ async def test_renaming_a_product_code_to_a_taken_one_is_duplicate(db):
     other = await new_product(db, world, code="OTHER")
     before = await outbox_count(db, world.org_id)
     # when
-    with fails(FieldErrorCode.DUPLICATE):
+    with fails(SharedErrorCode.DUPLICATE):
         async with db.write() as s:
             await update_product(s, world.manager, other.id, other.version,
                                  ProductInput(code="IMPL", set_fields={"code"}))
@@ -88,18 +89,18 @@ async def test_renaming_a_product_code_to_a_taken_one_is_duplicate(db):
 
 
 @pytest.mark.parametrize(("data", "code"), [
-    ({"code": "", "name": "x"}, FieldErrorCode.REQUIRED),
-    ({"code": "A", "name": "  "}, FieldErrorCode.REQUIRED),
-    ({"code": "A" * 41, "name": "x"}, FieldErrorCode.TOO_LONG),
-    ({"code": "A", "name": "x", "currency": "RMB"}, FieldErrorCode.INVALID_CURRENCY),
-    ({"code": "A", "name": "x", "default_price": Decimal("-1")}, FieldErrorCode.INVALID_AMOUNT),
-    ({"code": "A", "name": "x", "default_price": Decimal("0.00001")}, FieldErrorCode.INVALID_AMOUNT),
-    ({"code": "A", "name": "x", "default_price": Decimal("NaN")}, FieldErrorCode.INVALID_AMOUNT),
-    ({"code": "A", "name": "x", "default_price": Decimal("1e15")}, FieldErrorCode.INVALID_AMOUNT),
-    ({"code": "A", "name": "x", "tax_rate": Decimal("-0.5")}, FieldErrorCode.INVALID_TAX_RATE),
-    ({"code": "A", "name": "x", "tax_rate": Decimal("100.01")}, FieldErrorCode.INVALID_TAX_RATE),
-    ({"code": "A", "name": "x", "tax_rate": Decimal("6.00001")}, FieldErrorCode.INVALID_TAX_RATE),
-    ({"code": "A", "name": "x", "tax_rate": Decimal("Infinity")}, FieldErrorCode.INVALID_TAX_RATE),
+    ({"code": "", "name": "x"}, SharedErrorCode.REQUIRED),
+    ({"code": "A", "name": "  "}, SharedErrorCode.REQUIRED),
+    ({"code": "A" * 41, "name": "x"}, SharedErrorCode.TOO_LONG),
+    ({"code": "A", "name": "x", "currency": "RMB"}, SharedErrorCode.INVALID_CURRENCY),
+    ({"code": "A", "name": "x", "default_price": Decimal("-1")}, SharedErrorCode.INVALID_AMOUNT),
+    ({"code": "A", "name": "x", "default_price": Decimal("0.00001")}, SharedErrorCode.INVALID_AMOUNT),
+    ({"code": "A", "name": "x", "default_price": Decimal("NaN")}, SharedErrorCode.INVALID_AMOUNT),
+    ({"code": "A", "name": "x", "default_price": Decimal("1e15")}, SharedErrorCode.INVALID_AMOUNT),
+    ({"code": "A", "name": "x", "tax_rate": Decimal("-0.5")}, SalesErrorCode.INVALID_TAX_RATE),
+    ({"code": "A", "name": "x", "tax_rate": Decimal("100.01")}, SalesErrorCode.INVALID_TAX_RATE),
+    ({"code": "A", "name": "x", "tax_rate": Decimal("6.00001")}, SalesErrorCode.INVALID_TAX_RATE),
+    ({"code": "A", "name": "x", "tax_rate": Decimal("Infinity")}, SalesErrorCode.INVALID_TAX_RATE),
 ])
 async def test_bad_product_input_is_refused_with_its_code_and_nothing_is_written(db, data, code):
     # given
@@ -132,8 +133,8 @@ async def test_all_errors_of_a_product_are_reported_at_once(db):
             await create_product(s, world.manager, ProductInput(code="IMPL", name="", tax_rate=Decimal(101)))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
-        (("code",), FieldErrorCode.DUPLICATE), (("name",), FieldErrorCode.REQUIRED),
-        (("taxRate",), FieldErrorCode.INVALID_TAX_RATE)]
+        (("code",), SharedErrorCode.DUPLICATE), (("name",), SharedErrorCode.REQUIRED),
+        (("taxRate",), SalesErrorCode.INVALID_TAX_RATE)]
 
 
 async def test_updating_with_a_stale_version_is_a_conflict(db):
@@ -179,7 +180,7 @@ async def test_clearing_the_price_or_tax_is_required_not_null(db):
                                  ProductInput(set_fields={"default_price", "tax_rate"}))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
-        (("defaultPrice",), FieldErrorCode.REQUIRED), (("taxRate",), FieldErrorCode.REQUIRED)]
+        (("defaultPrice",), SharedErrorCode.REQUIRED), (("taxRate",), SharedErrorCode.REQUIRED)]
     assert (await reload(db, Product, world.product.id)).default_price == Decimal("1000")
 
 
@@ -259,9 +260,9 @@ async def test_price_book_refuses_a_product_twice_a_duplicate_name_and_a_bad_pri
                 PriceInput(world.product.id, Decimal("900")), PriceInput(world.product.id, Decimal("-1"))])
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
-        (("name",), FieldErrorCode.DUPLICATE),
-        (("prices", "1", "productId"), FieldErrorCode.DUPLICATE),
-        (("prices", "1", "unitPrice"), FieldErrorCode.INVALID_AMOUNT)]
+        (("name",), SharedErrorCode.DUPLICATE),
+        (("prices", "1", "productId"), SharedErrorCode.DUPLICATE),
+        (("prices", "1", "unitPrice"), SharedErrorCode.INVALID_AMOUNT)]
     assert await count(db, PriceBook, PriceBook.org_id == world.org_id) == 1
     assert await count(db, PriceBookEntry, PriceBookEntry.org_id == world.org_id) == 0
     assert await outbox_count(db, world.org_id) == before

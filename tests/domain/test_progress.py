@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from domain.collaboration.sla import Escalation, SlaKind
+from domain.delivery.errors import DeliveryErrorCode
 from domain.delivery.progress import report_progress, run_delivery
 from domain.delivery.project import Health, TemplateTask
 from domain.delivery.task import Task, TaskInput, TaskStatus, create_task
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode
 from domain.shared.outbox import OutboxEvent
 from tests.factories.checks import fails
 from tests.factories.delivery import (
@@ -114,7 +114,7 @@ async def test_only_the_project_manager_reports_progress(db):
     project = await new_project(db, org, *PHASED)
     for who in (org.dev, org.rep, org.pm2):
         async with db.write() as s:
-            with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+            with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
                 await report_progress(s, who, project_id=project.id, status_text="一切正常", health=Health.GREEN)
 
 

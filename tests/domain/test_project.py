@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from domain.crm.customer import get_customer
+from domain.delivery.errors import DeliveryErrorCode
 from domain.delivery.project import (
     Project,
     ProjectMember,
@@ -25,7 +26,7 @@ from domain.delivery.project import (
 )
 from domain.pipeline.opportunity import get_opportunity, move_opportunity_stage
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from domain.shared.errors import NotFound, SharedErrorCode, ValidationFailed
 from domain.shared.scope import Scope
 from tests.factories.checks import count, fails
 from tests.factories.delivery import (
@@ -202,7 +203,7 @@ async def test_only_the_project_manager_changes_its_settings(db):
     project = await project_of(db, org, (await won_opportunity(db, org, project_manager_id=org.pm.user_id)).id)
     for who in (org.pm2, org.rep, org.dev):
         async with db.write() as s:
-            with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+            with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
                 await update_project(s, who, project.id, project.version,
                                      ProjectSettings(deadline=date(2026, 9, 30), set_fields={"deadline"}))
     assert (await reload_project(db, project)).deadline is None
@@ -220,7 +221,7 @@ async def test_a_closed_project_changes_nothing_but_its_status(db):
     assert (project.status, project.closed_at) == ("closed", MONDAY)
     # when its manager renames it
     async with db.write() as s:
-        with fails(FieldErrorCode.PROJECT_CLOSED):
+        with fails(DeliveryErrorCode.PROJECT_CLOSED):
             await update_project(s, org.pm, project.id, project.version,
                                  ProjectSettings(name="新名字", set_fields={"name"}))
     # then it must be reopened first
@@ -247,12 +248,12 @@ async def test_a_project_calendar_moves_its_schedule(db):
 
 @pytest.mark.parametrize(("tasks_", "field", "code"), [
     ([TemplateTask("a", "A", 1, Decimal(0), ["b"]), TemplateTask("b", "B", 1, Decimal(0), ["a"])],
-     ["tasks"], FieldErrorCode.DEPENDENCY_CYCLE),
+     ["tasks"], DeliveryErrorCode.DEPENDENCY_CYCLE),
     ([TemplateTask("a", "A"), TemplateTask("b", "B", 1, Decimal(0), ["nope"])],
-     ["tasks", "1", "dependsOn"], FieldErrorCode.INVALID),
-    ([TemplateTask("a", "A"), TemplateTask("a", "B")], ["tasks", "1", "key"], FieldErrorCode.DUPLICATE),
-    ([TemplateTask("a", "A", -1)], ["tasks", "0", "durationDays"], FieldErrorCode.INVALID),
-    ([], ["tasks"], FieldErrorCode.REQUIRED),
+     ["tasks", "1", "dependsOn"], SharedErrorCode.INVALID),
+    ([TemplateTask("a", "A"), TemplateTask("a", "B")], ["tasks", "1", "key"], SharedErrorCode.DUPLICATE),
+    ([TemplateTask("a", "A", -1)], ["tasks", "0", "durationDays"], SharedErrorCode.INVALID),
+    ([], ["tasks"], SharedErrorCode.REQUIRED),
 ])
 async def test_a_bad_template_is_refused_and_not_saved(db, tasks_, field, code):
     org = await new_delivery_org(db)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
+from domain.sales.errors import SalesErrorCode
 from domain.sales.product import PriceInput, ProductInput, create_price_book, update_product
 from domain.sales.quote import (
     LineAmounts,
@@ -32,7 +33,7 @@ from domain.sales.quote import (
     update_quote,
 )
 from domain.shared.clock import clock
-from domain.shared.errors import Conflict, FieldErrorCode, NotFound, ValidationFailed
+from domain.shared.errors import Conflict, NotFound, SharedErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
 from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
@@ -150,25 +151,25 @@ async def test_a_price_book_prices_a_quote_in_its_currency(db):
 
 
 @pytest.mark.parametrize(("overrides", "field", "code"), [
-    ({"quantity": None}, "quantity", FieldErrorCode.REQUIRED),
-    ({"quantity": Decimal("0")}, "quantity", FieldErrorCode.INVALID_QUANTITY),
-    ({"quantity": Decimal("-1")}, "quantity", FieldErrorCode.INVALID_QUANTITY),
-    ({"quantity": Decimal("1.00001")}, "quantity", FieldErrorCode.INVALID_QUANTITY),
-    ({"quantity": Decimal("NaN")}, "quantity", FieldErrorCode.INVALID_QUANTITY),
-    ({"quantity": Decimal("Infinity")}, "quantity", FieldErrorCode.INVALID_QUANTITY),
-    ({"quantity": Decimal("1000000001")}, "quantity", FieldErrorCode.INVALID_QUANTITY),
-    ({"discount_percent": Decimal("-0.01")}, "discountPercent", FieldErrorCode.INVALID_DISCOUNT),
-    ({"discount_percent": Decimal("100.01")}, "discountPercent", FieldErrorCode.INVALID_DISCOUNT),
-    ({"discount_percent": Decimal("5.00001")}, "discountPercent", FieldErrorCode.INVALID_DISCOUNT),
-    ({"discount_percent": Decimal("NaN")}, "discountPercent", FieldErrorCode.INVALID_DISCOUNT),
-    ({"tax_rate": Decimal("-1")}, "taxRate", FieldErrorCode.INVALID_TAX_RATE),
-    ({"tax_rate": Decimal("101")}, "taxRate", FieldErrorCode.INVALID_TAX_RATE),
-    ({"unit_price": Decimal("-0.01")}, "unitPrice", FieldErrorCode.INVALID_AMOUNT),
-    ({"unit_price": Decimal("0.00001")}, "unitPrice", FieldErrorCode.INVALID_AMOUNT),
-    ({"description": " "}, "description", FieldErrorCode.REQUIRED),
-    ({"description": "x" * 501}, "description", FieldErrorCode.TOO_LONG),
+    ({"quantity": None}, "quantity", SharedErrorCode.REQUIRED),
+    ({"quantity": Decimal("0")}, "quantity", SharedErrorCode.INVALID_QUANTITY),
+    ({"quantity": Decimal("-1")}, "quantity", SharedErrorCode.INVALID_QUANTITY),
+    ({"quantity": Decimal("1.00001")}, "quantity", SharedErrorCode.INVALID_QUANTITY),
+    ({"quantity": Decimal("NaN")}, "quantity", SharedErrorCode.INVALID_QUANTITY),
+    ({"quantity": Decimal("Infinity")}, "quantity", SharedErrorCode.INVALID_QUANTITY),
+    ({"quantity": Decimal("1000000001")}, "quantity", SharedErrorCode.INVALID_QUANTITY),
+    ({"discount_percent": Decimal("-0.01")}, "discountPercent", SalesErrorCode.INVALID_DISCOUNT),
+    ({"discount_percent": Decimal("100.01")}, "discountPercent", SalesErrorCode.INVALID_DISCOUNT),
+    ({"discount_percent": Decimal("5.00001")}, "discountPercent", SalesErrorCode.INVALID_DISCOUNT),
+    ({"discount_percent": Decimal("NaN")}, "discountPercent", SalesErrorCode.INVALID_DISCOUNT),
+    ({"tax_rate": Decimal("-1")}, "taxRate", SalesErrorCode.INVALID_TAX_RATE),
+    ({"tax_rate": Decimal("101")}, "taxRate", SalesErrorCode.INVALID_TAX_RATE),
+    ({"unit_price": Decimal("-0.01")}, "unitPrice", SharedErrorCode.INVALID_AMOUNT),
+    ({"unit_price": Decimal("0.00001")}, "unitPrice", SharedErrorCode.INVALID_AMOUNT),
+    ({"description": " "}, "description", SharedErrorCode.REQUIRED),
+    ({"description": "x" * 501}, "description", SharedErrorCode.TOO_LONG),
     ({"quantity": Decimal("1000000000"), "unit_price": Decimal("1000000")}, "quantity",
-     FieldErrorCode.INVALID_AMOUNT),
+     SharedErrorCode.INVALID_AMOUNT),
 ])
 async def test_bad_quote_line_is_refused_with_its_code_and_nothing_is_written(db, overrides, field, code):
     # given a good first line and a bad second one
@@ -194,7 +195,7 @@ async def test_quote_without_lines_is_required(db):
         async with db.write() as s:
             await create_quote(s, world.rep, QuoteInput(opportunity_id=world.opportunity.id, lines=[]))
     # then
-    assert [(e.field, e.code) for e in info.value.errors] == [(("lines",), FieldErrorCode.REQUIRED)]
+    assert [(e.field, e.code) for e in info.value.errors] == [(("lines",), SharedErrorCode.REQUIRED)]
     assert await count(db, Quote, Quote.org_id == world.org_id) == 0
 
 
@@ -205,7 +206,7 @@ async def test_free_line_without_a_price_is_required(db):
     with pytest.raises(ValidationFailed) as info:
         await new_quote(db, world, quote_line(description="额外服务"))
     # then
-    assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "unitPrice"), FieldErrorCode.REQUIRED)]
+    assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "unitPrice"), SharedErrorCode.REQUIRED)]
 
 
 async def test_every_bad_line_is_reported_at_once(db):
@@ -217,9 +218,9 @@ async def test_every_bad_line_is_reported_at_once(db):
                         quote_line(world.product, discount_percent=Decimal(101), tax_rate=Decimal(-1)))
     # then
     assert sorted((e.field, e.code) for e in info.value.errors) == [
-        (("lines", "0", "quantity"), FieldErrorCode.INVALID_QUANTITY),
-        (("lines", "2", "discountPercent"), FieldErrorCode.INVALID_DISCOUNT),
-        (("lines", "2", "taxRate"), FieldErrorCode.INVALID_TAX_RATE)]
+        (("lines", "0", "quantity"), SharedErrorCode.INVALID_QUANTITY),
+        (("lines", "2", "discountPercent"), SalesErrorCode.INVALID_DISCOUNT),
+        (("lines", "2", "taxRate"), SalesErrorCode.INVALID_TAX_RATE)]
 
 
 async def test_inactive_product_on_a_quote_line_is_refused(db):
@@ -235,7 +236,7 @@ async def test_inactive_product_on_a_quote_line_is_refused(db):
         await new_quote(db, world, quote_line(world.product))
     # then
     assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "productId"),
-                                                               FieldErrorCode.PRODUCT_INACTIVE)]
+                                                               SalesErrorCode.PRODUCT_INACTIVE)]
     assert await count(db, Quote, Quote.org_id == world.org_id) == 1
     assert await outbox_count(db, world.org_id) == before
     # and the old quote keeps its line
@@ -250,7 +251,7 @@ async def test_inactive_product_cannot_be_added_by_editing_a_draft(db):
     quote = await new_quote(db, world, quote_line(description="咨询", unit_price=Decimal("100")))
     retired = await new_product(db, world, active=False)
     # when
-    with fails(FieldErrorCode.PRODUCT_INACTIVE):
+    with fails(SalesErrorCode.PRODUCT_INACTIVE):
         async with db.write() as s:
             await update_quote(s, world.rep, quote.id, quote.version,
                                QuoteInput(lines=[quote_line(retired)], set_fields={"lines"}))
@@ -266,7 +267,7 @@ async def test_product_without_a_price_in_the_quote_currency_is_no_price(db):
     with pytest.raises(ValidationFailed) as info:
         await new_quote(db, world, quote_line(world.product), currency="USD")
     # then
-    assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "unitPrice"), FieldErrorCode.NO_PRICE)]
+    assert [(e.field, e.code) for e in info.value.errors] == [(("lines", "0", "unitPrice"), SalesErrorCode.NO_PRICE)]
     assert await count(db, Quote, Quote.org_id == world.org_id) == 0
     assert await outbox_count(db, world.org_id) == before
 
@@ -291,9 +292,9 @@ async def test_product_of_another_org_on_a_line_is_not_found(db):
 
 
 @pytest.mark.parametrize(("overrides", "field", "code"), [
-    ({"currency": "XYZ"}, "currency", FieldErrorCode.INVALID_CURRENCY),
-    ({"valid_until": TODAY - timedelta(days=1)}, "validUntil", FieldErrorCode.INVALID_DATE_RANGE),
-    ({"title": "x" * 201}, "title", FieldErrorCode.TOO_LONG),
+    ({"currency": "XYZ"}, "currency", SharedErrorCode.INVALID_CURRENCY),
+    ({"valid_until": TODAY - timedelta(days=1)}, "validUntil", SharedErrorCode.INVALID_DATE_RANGE),
+    ({"title": "x" * 201}, "title", SharedErrorCode.TOO_LONG),
 ])
 async def test_bad_quote_header_is_refused(db, overrides, field, code):
     # given
@@ -372,9 +373,9 @@ async def test_editing_lines_recomputes_the_need_for_approval(db):
 
 
 @pytest.mark.parametrize(("role", "percent", "field", "code"), [
-    ("wizard", "5", "role", FieldErrorCode.INVALID),
-    ("sales_rep", "100.5", "maxDiscountPercent", FieldErrorCode.INVALID_DISCOUNT),
-    ("sales_rep", "-1", "maxDiscountPercent", FieldErrorCode.INVALID_DISCOUNT),
+    ("wizard", "5", "role", SharedErrorCode.INVALID),
+    ("sales_rep", "100.5", "maxDiscountPercent", SalesErrorCode.INVALID_DISCOUNT),
+    ("sales_rep", "-1", "maxDiscountPercent", SalesErrorCode.INVALID_DISCOUNT),
 ])
 async def test_bad_threshold_is_refused(db, role, percent, field, code):
     # given
@@ -396,7 +397,7 @@ async def test_discount_above_policy_cannot_be_sent_or_accepted_before_approval(
     before = await outbox_count(db, world.org_id)
     # when / then
     for act in (send_quote, accept_quote):
-        with fails(FieldErrorCode.DISCOUNT_NEEDS_APPROVAL):
+        with fails(SalesErrorCode.DISCOUNT_NEEDS_APPROVAL):
             async with db.write() as s:
                 await act(s, world.rep, quote.id, None)
     assert await state(db, quote) == ("draft", quote.version)
@@ -447,10 +448,10 @@ async def test_someone_above_the_owner_or_an_admin_may_approve(db, who):
 
 
 @pytest.mark.parametrize(("who", "code"), [
-    ("peer", FieldErrorCode.NOT_APPROVER),
-    ("other_manager", FieldErrorCode.NOT_APPROVER),
-    ("finance", FieldErrorCode.NOT_APPROVER),
-    ("rep", FieldErrorCode.SELF_APPROVAL),
+    ("peer", SalesErrorCode.NOT_APPROVER),
+    ("other_manager", SalesErrorCode.NOT_APPROVER),
+    ("finance", SalesErrorCode.NOT_APPROVER),
+    ("rep", SharedErrorCode.SELF_APPROVAL),
 ])
 async def test_approval_by_anyone_else_is_refused_and_nothing_is_written(db, who, code):
     # given
@@ -473,7 +474,7 @@ async def test_a_manager_who_wrote_the_quote_cannot_approve_it(db):
     async with db.write() as s:
         await submit_quote(s, world.manager, quote.id, None)
     # when / then
-    with fails(FieldErrorCode.SELF_APPROVAL):
+    with fails(SharedErrorCode.SELF_APPROVAL):
         async with db.write() as s:
             await approve_quote(s, world.manager, quote.id, None, None)
     # and the vp may
@@ -492,7 +493,7 @@ async def test_an_admin_who_owns_the_quote_cannot_approve_it(db):
     async with db.write() as s:
         await submit_quote(s, world.admin, quote.id, None)
     # when / then
-    with fails(FieldErrorCode.SELF_APPROVAL):
+    with fails(SharedErrorCode.SELF_APPROVAL):
         async with db.write() as s:
             await approve_quote(s, world.admin, quote.id, None, None)
 
@@ -502,7 +503,7 @@ async def test_a_draft_cannot_be_approved(db):
     world = await new_world(db)
     quote = await new_quote(db, world, *discounted(world, "25"))
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await approve_quote(s, world.manager, quote.id, None, None)
     assert await state(db, quote) == ("draft", quote.version)
@@ -514,7 +515,7 @@ async def test_rejection_needs_a_reason(db, comment):
     world = await new_world(db)
     quote = await pending(db, world)
     # when / then
-    with fails(FieldErrorCode.REASON_REQUIRED):
+    with fails(SharedErrorCode.REASON_REQUIRED):
         async with db.write() as s:
             await reject_quote(s, world.manager, quote.id, None, comment)
     assert await state(db, quote) == ("pending_approval", quote.version)
@@ -565,7 +566,7 @@ async def test_a_quote_past_draft_is_locked_and_nothing_is_written(db, reach):
     before = await outbox_count(db, world.org_id)
     status, version = await state(db, quote)
     # when
-    with fails(FieldErrorCode.QUOTE_LOCKED):
+    with fails(SalesErrorCode.QUOTE_LOCKED):
         async with db.write() as s:
             await update_quote(s, world.rep, quote.id, version, QuoteInput(title="改价", lines=discounted(world, "0"),
                                                                            set_fields={"title", "lines"}))
@@ -596,7 +597,7 @@ async def test_changing_the_currency_without_lines_is_a_mismatch(db):
     world = await new_world(db)
     quote = await new_quote(db, world)
     # when / then
-    with fails(FieldErrorCode.CURRENCY_MISMATCH):
+    with fails(SharedErrorCode.CURRENCY_MISMATCH):
         async with db.write() as s:
             await update_quote(s, world.rep, quote.id, quote.version,
                                QuoteInput(currency="USD", set_fields={"currency"}))
@@ -621,7 +622,7 @@ async def test_revising_makes_the_next_revision_with_the_same_number_and_superse
     assert [(x.product_id, x.quantity, x.discount_percent, x.total) for x in lines[new.id]] == [
         (x.product_id, x.quantity, x.discount_percent, x.total) for x in lines[old.id]]
     # and the approval does not carry over to the new revision
-    with fails(FieldErrorCode.DISCOUNT_NEEDS_APPROVAL):
+    with fails(SalesErrorCode.DISCOUNT_NEEDS_APPROVAL):
         async with db.write() as s:
             await send_quote(s, world.rep, new.id, None)
 
@@ -656,7 +657,7 @@ async def test_only_a_decided_or_sent_quote_can_be_revised(db, reach):
             await revise_quote(s, world.rep, quote.id, None)
     before = await count(db, Quote, Quote.org_id == world.org_id)
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await revise_quote(s, world.rep, quote.id, None)
     assert await count(db, Quote, Quote.org_id == world.org_id) == before
@@ -711,7 +712,7 @@ async def test_accepting_a_quote_twice_is_already_accepted(db):
         quote = await accept_quote(s, world.rep, quote.id, None)
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.ALREADY_ACCEPTED):
+    with fails(SalesErrorCode.ALREADY_ACCEPTED):
         async with db.write() as s:
             await accept_quote(s, world.rep, quote.id, None)
     assert await state(db, quote) == ("accepted", quote.version)
@@ -727,7 +728,7 @@ async def test_a_second_quote_cannot_be_accepted_on_the_same_opportunity(db):
     late = await new_quote(db, world, quote_line(world.product, quantity=Decimal("99")))
     before = await outbox_count(db, world.org_id)
     # when / then
-    with fails(FieldErrorCode.ALREADY_ACCEPTED):
+    with fails(SalesErrorCode.ALREADY_ACCEPTED):
         async with db.write() as s:
             await accept_quote(s, world.rep, late.id, None)
     assert await state(db, late) == ("draft", late.version)
@@ -743,7 +744,7 @@ async def test_a_quote_superseded_by_the_accepted_one_is_already_accepted(db):
     async with db.write() as s:
         await accept_quote(s, world.rep, chosen.id, None)
     # when / then
-    with fails(FieldErrorCode.ALREADY_ACCEPTED):
+    with fails(SalesErrorCode.ALREADY_ACCEPTED):
         async with db.write() as s:
             await accept_quote(s, world.rep, other.id, None)
     assert [(await reload(db, Quote, q.id)).status for q in (chosen, other)] == ["accepted", "superseded"]
@@ -771,7 +772,7 @@ async def test_two_racing_accepts_on_one_opportunity_end_in_one_accepted_quote(d
     refused = [r for r in results if not isinstance(r, Quote)]
     assert len(accepted) == 1 and len(refused) == 1, results
     assert isinstance(refused[0], ValidationFailed)
-    assert [e.code for e in refused[0].errors] == [FieldErrorCode.ALREADY_ACCEPTED]
+    assert [e.code for e in refused[0].errors] == [SalesErrorCode.ALREADY_ACCEPTED]
     statuses = sorted([(await reload(db, Quote, q.id)).status for q in (first, second)])
     assert statuses == ["accepted", "superseded"]
     assert (await reload(db, Opportunity, world.opportunity.id)).amount == accepted[0].total
@@ -792,7 +793,7 @@ async def test_a_quote_not_released_cannot_be_accepted(db, reach):
             await decline_quote(s, world.rep, quote.id, None, None)
     status, version = await state(db, quote)
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await accept_quote(s, world.rep, quote.id, None)
     assert await state(db, quote) == (status, version)
@@ -803,7 +804,7 @@ async def test_a_draft_cannot_be_declined(db):
     world = await new_world(db)
     quote = await new_quote(db, world)
     # when / then
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         async with db.write() as s:
             await decline_quote(s, world.rep, quote.id, None, "no")
     assert await state(db, quote) == ("draft", quote.version)
@@ -818,7 +819,7 @@ async def test_a_quote_is_valid_through_its_last_day_and_expired_after(db):
     clock.set(T0 + timedelta(days=6))
     before = await outbox_count(db, world.org_id)
     for act in (send_quote, accept_quote):
-        with fails(FieldErrorCode.QUOTE_EXPIRED):
+        with fails(SalesErrorCode.QUOTE_EXPIRED):
             async with db.write() as s:
                 await act(s, world.rep, quote.id, None)
     # then

@@ -13,20 +13,23 @@ from typing import Any
 
 import pytest
 
+from domain.billing.errors import BillingErrorCode
 from domain.billing.invoice import InvoiceStatus, issue_invoice
 from domain.billing.payment import AllocationInput, PaymentMethod, allocate_payment, record_payment
 from domain.billing.payment_plan import InstallmentInput, set_payment_plan
 from domain.billing.receivable import receivables
 from domain.contracts.approval import approve_step, steps_of, submit_contract
 from domain.contracts.contract import ContractInput, ContractStatus, DocumentInput, create_contract
+from domain.contracts.errors import ContractErrorCode
 from domain.contracts.signature import request_signature, sign_contract
 from domain.crm.customer import CustomerInput, create_customer
 from domain.pipeline.opportunity import OpportunityInput, create_opportunity, get_opportunity
+from domain.sales.errors import SalesErrorCode
 from domain.sales.product import ProductInput, create_product
 from domain.sales.quote import QuoteInput, QuoteLineInput, QuoteStatus, accept_quote, approve_quote, create_quote
 from domain.shared.actor import Actor
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import ErrorCode, SharedErrorCode, ValidationFailed
 from domain.tenancy.org import create_org
 from domain.tenancy.user import create_user
 from tests.conftest import actor_of
@@ -53,7 +56,7 @@ async def new_org_people(db: Any) -> dict[str, Actor]:
     return {"manager": actor_of(manager), "rep": actor_of(rep), "finance": actor_of(finance)}
 
 
-def _raises(code: FieldErrorCode):
+def _raises(code: ErrorCode):
     class _Check:
         def __enter__(self):
             return self
@@ -86,13 +89,13 @@ async def test_quote_to_receivables_walk(db, frozen):
                                                               Decimal("238500.00"))
     assert quote.needs_approval
     async with db.write() as s:
-        with _raises(FieldErrorCode.DISCOUNT_NEEDS_APPROVAL):
+        with _raises(SalesErrorCode.DISCOUNT_NEEDS_APPROVAL):
             await accept_quote(s, rep, quote.id, None)
     async with db.write() as s:
         from domain.sales.quote import submit_quote
         await submit_quote(s, rep, quote.id, None)
     async with db.write() as s:
-        with _raises(FieldErrorCode.SELF_APPROVAL):
+        with _raises(SharedErrorCode.SELF_APPROVAL):
             await approve_quote(s, rep, quote.id, None, "ok")
     async with db.write() as s:
         await approve_quote(s, manager, quote.id, None, "战略客户")
@@ -113,10 +116,10 @@ async def test_quote_to_receivables_walk(db, frozen):
     async with db.read() as s:
         first, second = (await steps_of(s, rep, [contract.id]))[contract.id]
     async with db.write() as s:
-        with _raises(FieldErrorCode.APPROVAL_OUT_OF_ORDER):
+        with _raises(ContractErrorCode.APPROVAL_OUT_OF_ORDER):
             await approve_step(s, finance, contract.id, second.id, comment=None)
     async with db.write() as s:
-        with _raises(FieldErrorCode.WRONG_APPROVER_ROLE):
+        with _raises(SharedErrorCode.WRONG_APPROVER_ROLE):
             await approve_step(s, finance, contract.id, first.id, comment=None)
     async with db.write() as s:
         await approve_step(s, manager, contract.id, first.id, comment="同意")
@@ -129,14 +132,14 @@ async def test_quote_to_receivables_walk(db, frozen):
         ours = await request_signature(s, rep, contract.id, party="vendor", signer_name=None, signer_email=None,
                                        signer_user_id=manager.user_id)
     async with db.write() as s:
-        with _raises(FieldErrorCode.DOCUMENT_CHANGED):
+        with _raises(ContractErrorCode.DOCUMENT_CHANGED):
             await sign_contract(s, rep, outside.request.id, document_sha256="0" * 64,
                                 signing_token=outside.signing_token, ip="10.0.0.1", user_agent="pytest")
     async with db.write() as s:
         await sign_contract(s, rep, outside.request.id, document_sha256=contract.document_sha256,
                             signing_token=outside.signing_token, ip="10.0.0.1", user_agent="pytest")
     async with db.write() as s:
-        with _raises(FieldErrorCode.ALREADY_SIGNED):
+        with _raises(ContractErrorCode.ALREADY_SIGNED):
             await sign_contract(s, rep, outside.request.id, document_sha256=contract.document_sha256,
                                 signing_token=outside.signing_token, ip="10.0.0.1", user_agent="pytest")
     async with db.write() as s:
@@ -149,7 +152,7 @@ async def test_quote_to_receivables_walk(db, frozen):
 
     # a plan of 3 installments by percentage: the remainder lands on the last
     async with db.write() as s:
-        with _raises(FieldErrorCode.INSTALLMENTS_MISMATCH):
+        with _raises(BillingErrorCode.INSTALLMENTS_MISMATCH):
             await set_payment_plan(s, finance, contract.id, [
                 InstallmentInput(label="首付", due_date=date(2026, 6, 1), amount=Decimal("100000")),
                 InstallmentInput(label="尾款", due_date=date(2026, 7, 1), amount=Decimal("100000"))])
@@ -173,7 +176,7 @@ async def test_quote_to_receivables_walk(db, frozen):
         payment = await record_payment(s, finance, customer_id=customer.id, payer_name=None,
                                        amount=Decimal("50000"), currency="CNY", received_on=date(2026, 5, 20),
                                        method=PaymentMethod.BANK_TRANSFER, reference="BANK-001", notes=None)
-        with _raises(FieldErrorCode.EXCEEDS_PAYMENT):
+        with _raises(BillingErrorCode.EXCEEDS_PAYMENT):
             await allocate_payment(s, finance, payment.id, [AllocationInput(invoice_id=first_invoice.id,
                                                                             amount=Decimal("60000"))])
     async with db.write() as s:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from domain.delivery.errors import DeliveryErrorCode
 from domain.delivery.project import Project, ProjectMember, ProjectSettings, ProjectStatus, TemplateTask, update_project
 from domain.delivery.task import (
     DependencyKind,
@@ -24,7 +25,7 @@ from domain.delivery.task import (
     update_task,
 )
 from domain.shared.clock import clock
-from domain.shared.errors import Conflict, FieldErrorCode, NotFound
+from domain.shared.errors import Conflict, NotFound
 from domain.shared.outbox import OutboxEvent
 from domain.shared.scope import Scope
 from tests.factories.checks import count, fails
@@ -86,11 +87,11 @@ async def test_a_task_of_another_project_cannot_be_linked_or_nested(db):
     a, theirs = (await tasks_by_name(db, org, mine))["A"], (await tasks_by_name(db, org, other))["D"]
     # then a link across them is refused
     async with db.write() as s:
-        with fails(FieldErrorCode.TASK_OUTSIDE_PROJECT):
+        with fails(DeliveryErrorCode.TASK_OUTSIDE_PROJECT):
             await add_dependency(s, org.pm, predecessor_id=a.id, successor_id=theirs.id)
     # and so is a sub-task under the other project's task
     async with db.write() as s:
-        with fails(FieldErrorCode.TASK_OUTSIDE_PROJECT):
+        with fails(DeliveryErrorCode.TASK_OUTSIDE_PROJECT):
             await create_task(s, org.pm, TaskInput(project_id=mine.id, parent_id=theirs.id, name="子任务"))
     assert await count(db, TaskDependency, TaskDependency.successor_id == theirs.id) == 0
     assert await count(db, Task, Task.project_id == mine.id) == len(CHAIN)
@@ -104,10 +105,10 @@ async def test_a_dependency_cycle_is_refused_and_nothing_is_written(db):
     links = await _links(db, project)
     # when C → A is asked for, or A → A
     async with db.write() as s:
-        with fails(FieldErrorCode.DEPENDENCY_CYCLE):
+        with fails(DeliveryErrorCode.DEPENDENCY_CYCLE):
             await add_dependency(s, org.pm, predecessor_id=before["C"].id, successor_id=before["A"].id)
     async with db.write() as s:
-        with fails(FieldErrorCode.DEPENDENCY_CYCLE):
+        with fails(DeliveryErrorCode.DEPENDENCY_CYCLE):
             await add_dependency(s, org.pm, predecessor_id=before["A"].id, successor_id=before["A"].id)
     # then no link, no date and no event changed
     assert await _links(db, project) == links
@@ -126,14 +127,14 @@ async def test_a_summary_task_cannot_be_linked(db):
     await _new_task(db, org.pm, project, name="X", parent_id=phase.id, duration_days=2)
     # then linking the phase, either way, is refused
     async with db.write() as s:
-        with fails(FieldErrorCode.SUMMARY_TASK):
+        with fails(DeliveryErrorCode.SUMMARY_TASK):
             await add_dependency(s, org.pm, predecessor_id=phase.id, successor_id=d.id)
     async with db.write() as s:
-        with fails(FieldErrorCode.SUMMARY_TASK):
+        with fails(DeliveryErrorCode.SUMMARY_TASK):
             await add_dependency(s, org.pm, predecessor_id=d.id, successor_id=phase.id)
     # and a linked task cannot become a summary
     async with db.write() as s:
-        with fails(FieldErrorCode.SUMMARY_TASK):
+        with fails(DeliveryErrorCode.SUMMARY_TASK):
             await create_task(s, org.pm, TaskInput(project_id=project.id, parent_id=d.id, name="B 的子任务"))
     assert not (await tasks_by_name(db, org, project))["B"].is_summary
 
@@ -150,7 +151,7 @@ async def test_a_summary_task_spans_its_sub_tasks(db):
     assert (plan["阶段一"].early_start, plan["阶段一"].early_finish) == (date(2026, 6, 1), date(2026, 6, 5))
     # and its own dates cannot be set
     async with db.write() as s:
-        with fails(FieldErrorCode.SUMMARY_TASK):
+        with fails(DeliveryErrorCode.SUMMARY_TASK):
             await update_task(s, org.pm, phase.id, plan["阶段一"].version,
                               TaskInput(duration_days=9, set_fields={"duration_days"}))
 
@@ -164,18 +165,18 @@ async def test_only_the_project_manager_plans(db):
     for who in (org.dev, org.pm2, org.rep):
         # then nobody else adds tasks, links them or changes what the plan says
         async with db.write() as s:
-            with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+            with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
                 await create_task(s, who, TaskInput(project_id=project.id, name="私活"))
         async with db.write() as s:
-            with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+            with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
                 await add_dependency(s, who, predecessor_id=plan["A"].id, successor_id=plan["D"].id)
         async with db.write() as s:
-            with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+            with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
                 await remove_dependency(s, who, predecessor_id=plan["A"].id, successor_id=plan["B"].id)
     # not even the assignee, beyond status and progress
-    with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+    with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
         await edit_task(db, org.dev, a, duration_days=1)
-    with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+    with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
         await edit_task(db, org.dev, a, percent_complete=50, due_date=date(2026, 6, 30))
     assert await count(db, Task, Task.project_id == project.id) == len(CHAIN)
 
@@ -197,7 +198,7 @@ async def test_the_assignee_reports_status_and_progress(db):
     assert (a.status, a.percent_complete, a.actual_finish) == ("done", 100, date(2026, 6, 1))
     # but a member who is not the assignee may not report on it
     b = await assign_task(db, org, plan["B"], org.dev2)
-    with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+    with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
         await edit_task(db, org.dev, b, percent_complete=10)
 
 
@@ -269,10 +270,10 @@ async def test_tasks_of_a_closed_project_cannot_change(db):
     async with db.write() as s:
         await update_project(s, org.pm, project.id, project.version,
                              ProjectSettings(status=ProjectStatus.CLOSED, set_fields={"status"}))
-    with fails(FieldErrorCode.PROJECT_CLOSED):
+    with fails(DeliveryErrorCode.PROJECT_CLOSED):
         await edit_task(db, org.pm, a, name="A1")
     async with db.write() as s:
-        with fails(FieldErrorCode.PROJECT_CLOSED):
+        with fails(DeliveryErrorCode.PROJECT_CLOSED):
             await create_task(s, org.pm, TaskInput(project_id=project.id, name="新任务"))
 
 

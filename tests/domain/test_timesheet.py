@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from domain.delivery.errors import DeliveryErrorCode
 from domain.delivery.project import ProjectSettings, ProjectStatus, update_project
 from domain.delivery.task import TaskStatus
 from domain.delivery.timesheet import (
@@ -21,7 +22,7 @@ from domain.delivery.timesheet import (
     submit_timesheet,
 )
 from domain.shared.clock import clock
-from domain.shared.errors import FieldErrorCode
+from domain.shared.errors import SharedErrorCode
 from domain.tenancy.user import set_cost_rate
 from tests.factories.checks import count, fails
 from tests.factories.delivery import (
@@ -75,7 +76,7 @@ async def _staffed(db, org, *who, name="ERP 实施"):
 async def test_hours_outside_0_to_24_are_refused(db, hours):
     org = await new_delivery_org(db)
     _, task = await _staffed(db, org, org.dev)
-    with fails(FieldErrorCode.INVALID_HOURS):
+    with fails(DeliveryErrorCode.INVALID_HOURS):
         await _log(db, org.dev, task, hours)
     assert await count(db, TimeEntry, TimeEntry.user_id == org.dev.user_id) == 0
 
@@ -88,7 +89,7 @@ async def test_a_day_holds_24_hours_across_all_projects(db):
     await _log(db, org.dev, first, "10")
     await _log(db, org.dev, second, "10")
     # when 5 more hours are logged today
-    with fails(FieldErrorCode.TOO_MANY_HOURS):
+    with fails(DeliveryErrorCode.TOO_MANY_HOURS):
         await _log(db, org.dev, second, "5")
     # then 4 still fit, and another day is a day of its own
     await _log(db, org.dev, second, "4")
@@ -104,7 +105,7 @@ async def test_a_closed_project_takes_no_time(db):
     async with db.write() as s:
         await update_project(s, org.pm, project.id, project.version,
                              ProjectSettings(status=ProjectStatus.CLOSED, set_fields={"status"}))
-    with fails(FieldErrorCode.PROJECT_CLOSED):
+    with fails(DeliveryErrorCode.PROJECT_CLOSED):
         await _log(db, org.dev, task, "2")
 
 
@@ -113,7 +114,7 @@ async def test_only_project_members_log_time(db):
     org = await new_delivery_org(db)
     _, task = await _staffed(db, org, org.dev)
     for outsider in (org.dev2, org.rep):
-        with fails(FieldErrorCode.NOT_PROJECT_MEMBER):
+        with fails(DeliveryErrorCode.NOT_PROJECT_MEMBER):
             await _log(db, outsider, task, "1")
     # and the project's manager, a member from the start, may
     entry = await _log(db, org.pm, task, "1")
@@ -157,10 +158,10 @@ async def test_logging_time_starts_the_task_and_the_project(db):
 async def test_time_cannot_be_logged_ahead_or_on_a_cancelled_task(db):
     org = await new_delivery_org(db)
     _, task = await _staffed(db, org, org.dev)
-    with fails(FieldErrorCode.INVALID_DATE_RANGE):
+    with fails(SharedErrorCode.INVALID_DATE_RANGE):
         await _log(db, org.dev, task, "1", day=date(2026, 6, 3))
     await edit_task(db, org.pm, task, status=TaskStatus.CANCELLED)
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         await _log(db, org.dev, task, "1")
 
 
@@ -168,7 +169,7 @@ async def test_a_task_named_with_another_project_is_refused(db):
     org = await new_delivery_org(db)
     _, task = await _staffed(db, org, org.dev)
     other, _ = await _staffed(db, org, org.dev, name="ERP 二期")
-    with fails(FieldErrorCode.TASK_OUTSIDE_PROJECT):
+    with fails(DeliveryErrorCode.TASK_OUTSIDE_PROJECT):
         await _log(db, org.dev, task, "1", project_id=other.id)
 
 
@@ -181,9 +182,9 @@ async def test_a_submitted_week_is_locked(db):
     assert (sheet.week_start, sheet.status, sheet.hours, sheet.cost) == (
         TODAY, "submitted", Decimal("8"), Decimal("1600.00"))
     # then no more time goes into that week, nor is it submitted twice
-    with fails(FieldErrorCode.TIMESHEET_LOCKED):
+    with fails(DeliveryErrorCode.TIMESHEET_LOCKED):
         await _log(db, org.dev, task, "1", day=TUESDAY)
-    with fails(FieldErrorCode.TIMESHEET_LOCKED):
+    with fails(DeliveryErrorCode.TIMESHEET_LOCKED):
         await _submit(db, org.dev, project)
     # but the week before is open
     await _log(db, org.dev, task, "1", day=LAST_FRIDAY)
@@ -197,7 +198,7 @@ async def test_a_week_with_nothing_logged_cannot_be_submitted(db):
     org = await new_delivery_org(db)
     project, task = await _staffed(db, org, org.dev)
     await _log(db, org.dev, task, "8", day=LAST_FRIDAY)
-    with fails(FieldErrorCode.NOTHING_TO_SUBMIT):
+    with fails(DeliveryErrorCode.NOTHING_TO_SUBMIT):
         await _submit(db, org.dev, project)
     assert await count(db, Timesheet, Timesheet.project_id == project.id) == 0
 
@@ -210,7 +211,7 @@ async def test_only_the_project_manager_approves_a_week(db):
     sheet = await _submit(db, org.dev, project)
     # then another member, another project manager or finance cannot approve it
     for who in (org.dev2, org.pm2, org.finance):
-        with fails(FieldErrorCode.NOT_PROJECT_MANAGER):
+        with fails(DeliveryErrorCode.NOT_PROJECT_MANAGER):
             await _decide(db, who, sheet, approve=True)
     # when its manager approves
     approved = await _decide(db, org.pm, sheet, approve=True, comment="辛苦了")
@@ -220,9 +221,9 @@ async def test_only_the_project_manager_approves_a_week(db):
     async with db.read() as s:
         assert [e.status for e in await s.scalars(select(TimeEntry).where(TimeEntry.timesheet_id == sheet.id))] == [
             "approved"]
-    with fails(FieldErrorCode.TIMESHEET_LOCKED):
+    with fails(DeliveryErrorCode.TIMESHEET_LOCKED):
         await _log(db, org.dev, task, "1", day=TUESDAY)
-    with fails(FieldErrorCode.INVALID_STATE):
+    with fails(SharedErrorCode.INVALID_STATE):
         await _decide(db, org.pm, sheet, approve=True)
     assert await outbox_topics(db, org, "timesheet.submitted", "timesheet.approved") == [
         ("timesheet.submitted", "Timesheet", sheet.id), ("timesheet.approved", "Timesheet", sheet.id)]
@@ -235,7 +236,7 @@ async def test_nobody_approves_their_own_week(db):
     await _log(db, org.pm, task, "6")
     sheet = await _submit(db, org.pm, project)
     # then they cannot approve it
-    with fails(FieldErrorCode.SELF_APPROVAL):
+    with fails(SharedErrorCode.SELF_APPROVAL):
         await _decide(db, org.pm, sheet, approve=True)
     # but an admin can
     assert (await _decide(db, org.admin, sheet, approve=True)).status == "approved"
@@ -247,7 +248,7 @@ async def test_sending_a_week_back_needs_a_comment(db, comment):
     project, task = await _staffed(db, org, org.dev)
     await _log(db, org.dev, task, "8")
     sheet = await _submit(db, org.dev, project)
-    with fails(FieldErrorCode.REASON_REQUIRED):
+    with fails(SharedErrorCode.REASON_REQUIRED):
         await _decide(db, org.pm, sheet, approve=False, comment=comment)
     async with db.read() as s:
         assert (await s.get(Timesheet, sheet.id)).status == "submitted"

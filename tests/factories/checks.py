@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from domain.shared.errors import FieldErrorCode, ValidationFailed
+from domain.shared.errors import ErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 
 
 @contextmanager
-def fails(code: FieldErrorCode) -> Iterator[None]:
+def fails(code: ErrorCode) -> Iterator[None]:
     """The block raises ValidationFailed with exactly this one code."""
     with pytest.raises(ValidationFailed) as info:
         yield

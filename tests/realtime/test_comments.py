@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.collaboration.comment import Comment, add_comment, delete_comment, edit_comment, mentioned_users
-from domain.shared.errors import Conflict, FieldErrorCode, ValidationFailed
+from domain.collaboration.errors import CollaborationErrorCode
+from domain.shared.errors import Conflict, SharedErrorCode, ValidationFailed
 from domain.shared.outbox import OutboxEvent
 from schema.node import from_global_id
 from tests.conftest import actor_of
@@ -482,7 +483,7 @@ async def test_service_refuses_a_missing_body_and_a_parent_on_another_record(gql
 
     # then
     assert [(e.field, e.code) for e in refused.value.errors] == [
-        (("body",), FieldErrorCode.REQUIRED), (("parentId",), FieldErrorCode.MISMATCHED_RECORD)]
+        (("body",), SharedErrorCode.REQUIRED), (("parentId",), SharedErrorCode.MISMATCHED_RECORD)]
 
 
 async def test_service_edit_rules(gql: Any, db: Any, users: dict) -> None:
@@ -501,7 +502,7 @@ async def test_service_edit_rules(gql: Any, db: Any, users: dict) -> None:
     with pytest.raises(ValidationFailed) as refused:
         async with db.write() as session:
             await delete_comment(session, manager, comment.id, comment.version)
-    assert [(e.field, e.code) for e in refused.value.errors] == [(("id",), FieldErrorCode.NOT_ALLOWED)]
+    assert [(e.field, e.code) for e in refused.value.errors] == [(("id",), CollaborationErrorCode.NOT_ALLOWED)]
 
     # when / then: an admin may
     async with db.write() as session:

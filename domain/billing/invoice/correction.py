@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...shared.actor import Actor
 from ...shared.clock import clock
 from ...shared.concurrency import flush_or_conflict
-from ...shared.errors import FieldErrorCode, ValidationFailed, Validator
+from ...shared.errors import SharedErrorCode, ValidationFailed, Validator
 from ...shared.money import check_amount
 from ...shared.numbering import next_number
+from ..errors import BillingErrorCode
 from ..payment_plan import Installment, InstallmentStatus
 from .issuing import add_lines, new_invoice, split_gross
 from .model import HUNDRED, Invoice, InvoiceKind, InvoiceStatus, emit, load_invoice_for_write
@@ -23,18 +24,18 @@ async def void_invoice(session: AsyncSession, actor: Actor, invoice_id: int, *, 
     number (the sequence has no gap); its installment can be invoiced again."""
     invoice = await load_invoice_for_write(session, actor, invoice_id, version)
     if invoice.status == InvoiceStatus.VOID:
-        raise ValidationFailed.one("id", FieldErrorCode.INVOICE_VOID, "The invoice is void already.")
+        raise ValidationFailed.one("id", BillingErrorCode.INVOICE_VOID, "The invoice is void already.")
     if invoice.amount_paid > 0 or invoice.amount_credited > 0:
-        raise ValidationFailed.one("id", FieldErrorCode.HAS_PAYMENTS,
+        raise ValidationFailed.one("id", BillingErrorCode.HAS_PAYMENTS,
                                    "Payments or credits are applied to this invoice: reverse them (or issue a "
                                    "credit note) instead.")
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
-        raise ValidationFailed.one("id", FieldErrorCode.INVALID_STATE, "A credit note cannot be voided.")
+        raise ValidationFailed.one("id", SharedErrorCode.INVALID_STATE, "A credit note cannot be voided.")
     v = Validator()
     reason = v.text("reason", reason, max_len=1000)
     v.raise_if_any()
     if not reason:
-        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the invoice is voided.")
+        raise ValidationFailed.one("reason", SharedErrorCode.REASON_REQUIRED, "Say why the invoice is voided.")
     now = clock.now()
     invoice.status = InvoiceStatus.VOID.value
     invoice.void_reason, invoice.voided_at, invoice.updated_at = reason, now, now
@@ -52,22 +53,22 @@ async def issue_credit_note(session: AsyncSession, actor: Actor, invoice_id: int
     """A credit note reversing ``amount`` (default: all that is outstanding) of an issued invoice."""
     invoice = await load_invoice_for_write(session, actor, invoice_id, None)
     if invoice.kind != InvoiceKind.INVOICE:
-        raise ValidationFailed.one("invoiceId", FieldErrorCode.INVALID_STATE, "Credit notes credit invoices only.")
+        raise ValidationFailed.one("invoiceId", SharedErrorCode.INVALID_STATE, "Credit notes credit invoices only.")
     if invoice.status == InvoiceStatus.VOID:
-        raise ValidationFailed.one("invoiceId", FieldErrorCode.INVOICE_VOID, "The invoice is void.")
+        raise ValidationFailed.one("invoiceId", BillingErrorCode.INVOICE_VOID, "The invoice is void.")
     if invoice.status == InvoiceStatus.DRAFT:
-        raise ValidationFailed.one("invoiceId", FieldErrorCode.INVOICE_NOT_ISSUED, "The invoice is not issued.")
+        raise ValidationFailed.one("invoiceId", BillingErrorCode.INVOICE_NOT_ISSUED, "The invoice is not issued.")
     v = Validator()
     reason = v.text("reason", reason, max_len=1000)
     credit = check_amount(v, "amount", amount if amount is not None else invoice.outstanding, invoice.currency)
     v.raise_if_any()
     if not reason:
-        raise ValidationFailed.one("reason", FieldErrorCode.REASON_REQUIRED, "Say why the invoice is credited.")
+        raise ValidationFailed.one("reason", SharedErrorCode.REASON_REQUIRED, "Say why the invoice is credited.")
     assert credit is not None
     if credit <= 0:
-        raise ValidationFailed.one("amount", FieldErrorCode.INVALID_AMOUNT, "Nothing to credit.")
+        raise ValidationFailed.one("amount", SharedErrorCode.INVALID_AMOUNT, "Nothing to credit.")
     if credit > invoice.outstanding:
-        raise ValidationFailed.one("amount", FieldErrorCode.EXCEEDS_OUTSTANDING,
+        raise ValidationFailed.one("amount", BillingErrorCode.EXCEEDS_OUTSTANDING,
                                    f"Only {invoice.outstanding} {invoice.currency} is outstanding.")
     note = new_invoice(actor, kind=InvoiceKind.CREDIT_NOTE, customer_id=invoice.customer_id,
                 contract_id=invoice.contract_id, owner_id=invoice.owner_id, currency=invoice.currency,

@@ -17,10 +17,11 @@ from ...shared.actor import Actor
 from ...shared.clock import clock
 from ...shared.concurrency import flush_or_conflict
 from ...shared.dialect import lock_for_update
-from ...shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ...shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ...shared.money import MAX_AMOUNT, check_currency, quantize
 from ...shared.numbering import next_number
 from ...tenancy.org import get_org
+from ..errors import BillingErrorCode
 from ..payment_plan import Installment, InstallmentStatus
 from .model import (
     DEFAULT_PAYMENT_TERMS_DAYS,
@@ -76,26 +77,26 @@ async def create_invoice(session: AsyncSession, actor: Actor, *, customer_id: in
     if contract_id is not None:
         contract = await _contract(session, actor, contract_id)
         if contract.customer_id != customer.id:
-            raise ValidationFailed.one("contractId", FieldErrorCode.MISMATCHED_RECORD,
+            raise ValidationFailed.one("contractId", SharedErrorCode.MISMATCHED_RECORD,
                                        "The contract belongs to another customer.")
     org = await get_org(session, actor.org_id)
     v = Validator()
     currency = check_currency(v, "currency", currency, contract.currency if contract else org.default_currency)
     notes = v.text("notes", notes, max_len=10_000)
     if not lines:
-        v.add("lines", FieldErrorCode.REQUIRED, "an invoice needs at least one line")
+        v.add("lines", SharedErrorCode.REQUIRED, "an invoice needs at least one line")
     if len(lines) > MAX_LINES:
-        v.add("lines", FieldErrorCode.INVALID, f"at most {MAX_LINES} lines")
+        v.add("lines", SharedErrorCode.INVALID, f"at most {MAX_LINES} lines")
     checked = []
     for n, line in enumerate(lines[:MAX_LINES]):
         lv = v.under("lines", str(n))
         description = lv.text("description", line.description, max_len=500, required=True)
         quantity = line.quantity if line.quantity is not None else Decimal(1)
         if not quantity.is_finite() or quantity <= 0 or quantity != round(quantity, 4):
-            lv.add("quantity", FieldErrorCode.INVALID_QUANTITY, "quantity is a positive number")
+            lv.add("quantity", SharedErrorCode.INVALID_QUANTITY, "quantity is a positive number")
             continue
         if line.unit_price is None:
-            lv.add("unitPrice", FieldErrorCode.REQUIRED, "unitPrice is required")
+            lv.add("unitPrice", SharedErrorCode.REQUIRED, "unitPrice is required")
             continue
         price = check_unit_price(lv, "unitPrice", line.unit_price)
         rate = check_tax_rate(lv, "taxRate", line.tax_rate if line.tax_rate is not None else Decimal(0))
@@ -103,7 +104,7 @@ async def create_invoice(session: AsyncSession, actor: Actor, *, customer_id: in
             continue
         x = _line(n + 1, description or "", quantity, price, rate, currency)
         if x["total"] > MAX_AMOUNT:
-            lv.add("unitPrice", FieldErrorCode.INVALID_AMOUNT, "the line total is too large")
+            lv.add("unitPrice", SharedErrorCode.INVALID_AMOUNT, "the line total is too large")
             continue
         checked.append(x)
     v.raise_if_any()
@@ -133,18 +134,18 @@ async def _draft_from_installment(session: AsyncSession, actor: Actor, installme
     if installment is None:
         raise NotFound("Installment", installment_id)
     if installment.status == InstallmentStatus.CANCELLED:
-        raise ValidationFailed.one("installmentId", FieldErrorCode.INVALID_STATE,
+        raise ValidationFailed.one("installmentId", SharedErrorCode.INVALID_STATE,
                                    "The installment was cancelled when its contract was terminated.")
     if installment.status == InstallmentStatus.INVOICED:
-        raise ValidationFailed.one("installmentId", FieldErrorCode.ALREADY_INVOICED,
+        raise ValidationFailed.one("installmentId", BillingErrorCode.ALREADY_INVOICED,
                                    f"Installment {installment.position} ({installment.label}) is invoiced already.")
     contract = await _contract(session, actor, installment.contract_id)
     if contract.status != ContractStatus.ACTIVE:
-        raise ValidationFailed.one("installmentId", FieldErrorCode.NOT_APPROVED,
+        raise ValidationFailed.one("installmentId", SharedErrorCode.NOT_APPROVED,
                                    f"Contract {contract.number} is {contract.status}; invoice only signed, active "
                                    "contracts.")
     if installment.due_date is None:
-        raise ValidationFailed.one("installmentId", FieldErrorCode.NOT_DUE,
+        raise ValidationFailed.one("installmentId", BillingErrorCode.NOT_DUE,
                                    f"Installment {installment.label} waits for milestone {installment.milestone!r}.")
     invoice = new_invoice(actor, kind=InvoiceKind.INVOICE, customer_id=contract.customer_id, contract_id=contract.id,
                    owner_id=contract.owner_id, currency=contract.currency, installment_id=installment.id)
@@ -170,20 +171,20 @@ async def issue_invoice(session: AsyncSession, actor: Actor | None, *, installme
     who = actor or org_actor
     assert who is not None
     if (installment_id is None) == (invoice_id is None):
-        raise ValidationFailed.one("installmentId", FieldErrorCode.REQUIRED, "give installmentId or invoiceId")
+        raise ValidationFailed.one("installmentId", SharedErrorCode.REQUIRED, "give installmentId or invoiceId")
     if installment_id is not None:
         invoice = await _draft_from_installment(session, who, installment_id)
     else:
         invoice = await load_invoice_for_write(session, who, invoice_id, None)  # type: ignore[arg-type]
         if invoice.status != InvoiceStatus.DRAFT:
-            raise ValidationFailed.one("invoiceId", FieldErrorCode.INVALID_STATE,
+            raise ValidationFailed.one("invoiceId", SharedErrorCode.INVALID_STATE,
                                        f"Invoice {invoice.number} is {invoice.status}, not a draft.")
     issued_on = issue_date or clock.now().date()
     due = due_date or issued_on + timedelta(days=DEFAULT_PAYMENT_TERMS_DAYS)
     if due < issued_on:
-        raise ValidationFailed.one("dueDate", FieldErrorCode.INVALID_DATE_RANGE, "dueDate is before the issue date")
+        raise ValidationFailed.one("dueDate", SharedErrorCode.INVALID_DATE_RANGE, "dueDate is before the issue date")
     if invoice.total <= 0:
-        raise ValidationFailed.one("invoiceId", FieldErrorCode.INVALID_AMOUNT, "An invoice needs a positive total.")
+        raise ValidationFailed.one("invoiceId", SharedErrorCode.INVALID_AMOUNT, "An invoice needs a positive total.")
     sequence_no, number = await next_number(session, who.org_id, invoice.kind)
     invoice.number, invoice.sequence_no = number, sequence_no
     invoice.status = InvoiceStatus.ISSUED.value

@@ -17,7 +17,7 @@ from ...shared.base import Base, IdType, JsonType, pk
 from ...shared.clock import clock
 from ...shared.concurrency import load_for_write as lock_row
 from ...shared.dialect import contains_text
-from ...shared.errors import FieldErrorCode, NotFound, ValidationFailed
+from ...shared.errors import NotFound, ValidationFailed
 from ...shared.money import quantize
 from ...shared.outbox import record_event
 from ...shared.pagination import Page, PageRequest, SortKey, paginate
@@ -25,6 +25,7 @@ from ...shared.scope import Scope
 from ...tenancy.scope import chain_below
 from ...tenancy.sharing import RecordShare
 from ..calendar import DEFAULT_WEEKEND, WorkCalendar
+from ..errors import DeliveryErrorCode
 
 DEFAULT_COST_MARGIN = Decimal(10)
 DEFAULT_SPI_THRESHOLD = Decimal("0.90")
@@ -215,13 +216,14 @@ async def load_for_write(session: AsyncSession, actor: Actor, project_id: int, v
 def require_manager(actor: Actor, project: Project, what: str) -> None:
     """Only the project's manager (or an admin) runs it."""
     if actor.user_id != project.manager_id and not actor.has_role("admin"):
-        raise ValidationFailed.one("projectId", FieldErrorCode.NOT_PROJECT_MANAGER,
+        raise ValidationFailed.one("projectId", DeliveryErrorCode.NOT_PROJECT_MANAGER,
                                    f"Only the project's manager may {what}.")
 
 
 def require_open(project: Project) -> None:
     if project.is_closed:
-        raise ValidationFailed.one("projectId", FieldErrorCode.PROJECT_CLOSED, f"Project {project.number} is closed.")
+        raise ValidationFailed.one("projectId", DeliveryErrorCode.PROJECT_CLOSED,
+                                   f"Project {project.number} is closed.")
 
 
 async def list_projects(session: AsyncSession, actor: Actor, flt: ProjectFilter, req: PageRequest, *,

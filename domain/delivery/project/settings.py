@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...shared.actor import Actor
 from ...shared.bus import dispatch
 from ...shared.clock import clock
-from ...shared.errors import FieldErrorCode, ValidationFailed, Validator
+from ...shared.errors import SharedErrorCode, ValidationFailed, Validator
 from ...shared.payload import camel
 from ...tenancy.user import get_user
+from ..errors import DeliveryErrorCode
 from ..events import PlanChanged
 from .model import Project, ProjectStatus, add_member, load_for_write, project_event, require_manager, share_origin
 
@@ -42,7 +43,7 @@ async def update_project(session: AsyncSession, actor: Actor, project_id: int, v
     v = Validator()
     named = data.set_fields
     if project.is_closed and named - {"status"}:
-        raise ValidationFailed.one("projectId", FieldErrorCode.PROJECT_CLOSED, "Reopen the project to change it.")
+        raise ValidationFailed.one("projectId", DeliveryErrorCode.PROJECT_CLOSED, "Reopen the project to change it.")
     if "name" in named:
         project.name = v.text("name", data.name, max_len=200, required=True)  # type: ignore[assignment]
     if "description" in named:
@@ -57,22 +58,22 @@ async def update_project(session: AsyncSession, actor: Actor, project_id: int, v
     if "deadline" in named:
         project.deadline = data.deadline
     if project.deadline and project.deadline < project.start_date:
-        v.add("deadline", FieldErrorCode.INVALID_DATE_RANGE, "deadline is before the start date")
+        v.add("deadline", SharedErrorCode.INVALID_DATE_RANGE, "deadline is before the start date")
     if "weekend_days" in named and data.weekend_days is not None:
         days = sorted(set(data.weekend_days))
         if any(not 0 <= d <= 6 for d in days) or len(days) >= 7:
-            v.add("weekendDays", FieldErrorCode.INVALID, "weekend days are 0 (Monday) to 6, leaving a working day")
+            v.add("weekendDays", SharedErrorCode.INVALID, "weekend days are 0 (Monday) to 6, leaving a working day")
         project.weekend_days = days
     if "holidays" in named and data.holidays is not None:
         if len(data.holidays) > 1000:
-            v.add("holidays", FieldErrorCode.INVALID, "at most 1000 holidays")
+            v.add("holidays", SharedErrorCode.INVALID, "at most 1000 holidays")
         project.holidays = sorted({d.isoformat() for d in data.holidays})
     for key, low, high in (("cost_margin_percent", 0, 1000), ("spi_threshold", 0, 2),
                            ("change_threshold_percent", 0, 1000)):
         value = getattr(data, key)
         if key in named and value is not None:
             if not value.is_finite() or not low <= value <= high:
-                v.add(camel(key), FieldErrorCode.INVALID, f"{camel(key)} is between {low} and {high}")
+                v.add(camel(key), SharedErrorCode.INVALID, f"{camel(key)} is between {low} and {high}")
             else:
                 setattr(project, key, value)
     if "status" in named and data.status is not None and data.status.value != project.status:

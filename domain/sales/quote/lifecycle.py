@@ -11,11 +11,12 @@ from ...shared.actor import Actor
 from ...shared.clock import clock
 from ...shared.concurrency import flush_or_conflict
 from ...shared.dialect import lock_for_update
-from ...shared.errors import FieldErrorCode, NotFound, ValidationFailed, Validator
+from ...shared.errors import ErrorCode, NotFound, SharedErrorCode, ValidationFailed, Validator
 from ...shared.money import check_currency, quantize
 from ...shared.numbering import next_number
 from ...shared.outbox import record_event
 from ...tenancy.user import managers_of
+from ..errors import SalesErrorCode
 from .model import (
     EDITABLE,
     OPEN_STATUSES,
@@ -32,14 +33,14 @@ from .pricing import apply_totals, owner_threshold, priced_lines, replace_lines
 
 async def create_quote(session: AsyncSession, actor: Actor, data: QuoteInput) -> Quote:
     if data.opportunity_id is None:
-        raise ValidationFailed.one("opportunityId", FieldErrorCode.REQUIRED, "opportunityId is required")
+        raise ValidationFailed.one("opportunityId", SharedErrorCode.REQUIRED, "opportunityId is required")
     opportunity = await get_opportunity(session, actor, data.opportunity_id)
     v = Validator()
     title = v.text("title", data.title if data.title is not None else opportunity.name, max_len=200, required=True)
     currency = check_currency(v, "currency", data.currency, opportunity.currency)
     notes = v.text("notes", data.notes, max_len=20_000)
     if data.valid_until is not None and data.valid_until < clock.now().date():
-        v.add("validUntil", FieldErrorCode.INVALID_DATE_RANGE, "validUntil is in the past")
+        v.add("validUntil", SharedErrorCode.INVALID_DATE_RANGE, "validUntil is in the past")
     lines = await priced_lines(session, actor, v, currency, data.lines)
     v.raise_if_any()
     threshold = await owner_threshold(session, actor.org_id, opportunity.owner_id)
@@ -59,7 +60,7 @@ async def create_quote(session: AsyncSession, actor: Actor, data: QuoteInput) ->
 
 
 def _require_status(quote: Quote, allowed: tuple[QuoteStatus, ...], action: str,
-                    code: FieldErrorCode = FieldErrorCode.INVALID_STATE) -> None:
+                    code: ErrorCode = SharedErrorCode.INVALID_STATE) -> None:
     if quote.status not in allowed:
         raise ValidationFailed.one("id", code, f"A {quote.status.replace('_', ' ')} quote cannot be {action}.")
 
@@ -69,7 +70,7 @@ async def update_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     """Edit a draft or rejected quote (a rejected one goes back to draft). Lines, when given, replace
     the old ones. Approved or sent quotes are locked: revise them instead."""
     quote = await lock_quote(session, actor, quote_id, version)
-    _require_status(quote, EDITABLE, "edited; revise it instead", FieldErrorCode.QUOTE_LOCKED)
+    _require_status(quote, EDITABLE, "edited; revise it instead", SalesErrorCode.QUOTE_LOCKED)
     v = Validator()
     named = data.set_fields
     if "title" in named:
@@ -78,13 +79,13 @@ async def update_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
         quote.notes = v.text("notes", data.notes, max_len=20_000) or None
     if "valid_until" in named:
         if data.valid_until is not None and data.valid_until < clock.now().date():
-            v.add("validUntil", FieldErrorCode.INVALID_DATE_RANGE, "validUntil is in the past")
+            v.add("validUntil", SharedErrorCode.INVALID_DATE_RANGE, "validUntil is in the past")
         quote.valid_until = data.valid_until
     currency = quote.currency
     if "currency" in named and data.currency is not None:
         currency = check_currency(v, "currency", data.currency, quote.currency)
         if currency != quote.currency and "lines" not in named:
-            v.add("currency", FieldErrorCode.CURRENCY_MISMATCH, "changing the currency needs the lines re-priced")
+            v.add("currency", SharedErrorCode.CURRENCY_MISMATCH, "changing the currency needs the lines re-priced")
     lines = None
     if "lines" in named:
         lines = await priced_lines(session, actor, v, currency, data.lines)
@@ -119,11 +120,11 @@ async def submit_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
 
 async def _check_approver(session: AsyncSession, actor: Actor, quote: Quote) -> None:
     if actor.user_id == quote.owner_id or actor.user_id == quote.created_by_id:
-        raise ValidationFailed.one("id", FieldErrorCode.SELF_APPROVAL, "You cannot approve your own quote.")
+        raise ValidationFailed.one("id", SharedErrorCode.SELF_APPROVAL, "You cannot approve your own quote.")
     if actor.has_role("admin"):
         return
     if actor.user_id not in await managers_of(session, actor.org_id, quote.owner_id):
-        raise ValidationFailed.one("id", FieldErrorCode.NOT_APPROVER,
+        raise ValidationFailed.one("id", SalesErrorCode.NOT_APPROVER,
                                    "Only a manager above the quote's owner (or an admin) may decide on it.")
 
 
@@ -152,7 +153,7 @@ async def reject_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     v = Validator()
     comment = v.text("comment", comment, max_len=1000, required=True)
     if not comment:
-        raise ValidationFailed.one("comment", FieldErrorCode.REASON_REQUIRED, "Say why the quote is rejected.")
+        raise ValidationFailed.one("comment", SharedErrorCode.REASON_REQUIRED, "Say why the quote is rejected.")
     v.raise_if_any()
     now = clock.now()
     quote.status = QuoteStatus.REJECTED.value
@@ -166,11 +167,11 @@ async def reject_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
 def _require_releasable(quote: Quote, action: str) -> None:
     """Sending or accepting: approved, or a draft within the discount policy."""
     if quote.status == QuoteStatus.DRAFT and quote.needs_approval:
-        raise ValidationFailed.one("id", FieldErrorCode.DISCOUNT_NEEDS_APPROVAL,
+        raise ValidationFailed.one("id", SalesErrorCode.DISCOUNT_NEEDS_APPROVAL,
                                    f"A discount of {quote.max_discount_percent.normalize()} % needs approval "
                                    f"before the quote can be {action}.")
     if quote.valid_until is not None and quote.valid_until < clock.now().date():
-        raise ValidationFailed.one("id", FieldErrorCode.QUOTE_EXPIRED,
+        raise ValidationFailed.one("id", SalesErrorCode.QUOTE_EXPIRED,
                                    f"The quote expired on {quote.valid_until.isoformat()}; revise it.")
 
 
@@ -202,7 +203,7 @@ async def accept_quote(session: AsyncSession, actor: Actor, quote_id: int, versi
     others = list(await session.scalars(select(Quote).where(
         Quote.org_id == actor.org_id, Quote.opportunity_id == quote.opportunity_id, Quote.id != quote.id)))
     if quote.status == QuoteStatus.ACCEPTED or any(o.status == QuoteStatus.ACCEPTED for o in others):
-        raise ValidationFailed.one("id", FieldErrorCode.ALREADY_ACCEPTED,
+        raise ValidationFailed.one("id", SalesErrorCode.ALREADY_ACCEPTED,
                                    "This quote, or another of its opportunity, is accepted already.")
     _require_status(quote, (QuoteStatus.DRAFT, QuoteStatus.APPROVED, QuoteStatus.SENT), "accepted")
     _require_releasable(quote, "accepted")

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...shared.actor import Actor
-from ...shared.errors import FieldErrorCode, Validator
+from ...shared.errors import ErrorCode, SharedErrorCode, Validator
 from ...shared.money import MAX_AMOUNT, quantize
 from ...shared.outbox import record_event
 from ...tenancy.user import ROLES, get_user
+from ..errors import SalesErrorCode
 from ..product import check_tax_rate, check_unit_price, list_prices, products_by_ids, require_active
 from .model import (
     DEFAULT_DISCOUNT_THRESHOLD,
@@ -38,7 +39,7 @@ def line_amounts(quantity: Decimal, unit_price: Decimal, discount_percent: Decim
     return LineAmounts(gross, discount, net, tax, net + tax)
 
 
-def _check_percent(v: Validator, field_name: str, value: Decimal | None, code: FieldErrorCode) -> Decimal | None:
+def _check_percent(v: Validator, field_name: str, value: Decimal | None, code: ErrorCode) -> Decimal | None:
     if value is None:
         return None
     if not value.is_finite() or value < 0 or value > HUNDRED or value != round(value, 4):
@@ -49,10 +50,10 @@ def _check_percent(v: Validator, field_name: str, value: Decimal | None, code: F
 
 def _check_quantity(v: Validator, quantity: Decimal | None) -> Decimal | None:
     if quantity is None:
-        v.add("quantity", FieldErrorCode.REQUIRED, "quantity is required")
+        v.add("quantity", SharedErrorCode.REQUIRED, "quantity is required")
         return None
     if not quantity.is_finite() or quantity <= 0 or quantity > MAX_QUANTITY or quantity != round(quantity, 4):
-        v.add("quantity", FieldErrorCode.INVALID_QUANTITY, "quantity is a positive number with at most 4 decimals")
+        v.add("quantity", SharedErrorCode.INVALID_QUANTITY, "quantity is a positive number with at most 4 decimals")
         return None
     return quantity
 
@@ -61,10 +62,10 @@ async def priced_lines(session: AsyncSession, actor: Actor, v: Validator, curren
                         lines: list[QuoteLineInput] | None) -> list[dict[str, Any]]:
     """Validated, priced lines (plain dicts ready for QuoteLine); errors collected on ``v``."""
     if not lines:
-        v.add("lines", FieldErrorCode.REQUIRED, "a quote needs at least one line")
+        v.add("lines", SharedErrorCode.REQUIRED, "a quote needs at least one line")
         return []
     if len(lines) > MAX_LINES:
-        v.add("lines", FieldErrorCode.INVALID, f"at most {MAX_LINES} lines")
+        v.add("lines", SharedErrorCode.INVALID, f"at most {MAX_LINES} lines")
         return []
     product_ids = [x.product_id for x in lines if x.product_id is not None]
     products = await products_by_ids(session, actor, product_ids)
@@ -84,23 +85,23 @@ async def priced_lines(session: AsyncSession, actor: Actor, v: Validator, curren
         if unit_price is None and product is not None:
             unit_price = prices.get(product.id)
             if unit_price is None:
-                lv.add("unitPrice", FieldErrorCode.NO_PRICE,
+                lv.add("unitPrice", SalesErrorCode.NO_PRICE,
                        f"Product {product.code} has no {currency} price: add it to the {currency} price book "
                        "or give unitPrice")
                 continue
         if unit_price is None:
-            lv.add("unitPrice", FieldErrorCode.REQUIRED, "unitPrice is required for a line without a product")
+            lv.add("unitPrice", SharedErrorCode.REQUIRED, "unitPrice is required for a line without a product")
             continue
         unit_price = check_unit_price(lv, "unitPrice", unit_price)
         discount = _check_percent(lv, "discountPercent", line.discount_percent if line.discount_percent is not None
-                                  else Decimal(0), FieldErrorCode.INVALID_DISCOUNT)
+                                  else Decimal(0), SalesErrorCode.INVALID_DISCOUNT)
         tax_rate = check_tax_rate(lv, "taxRate", line.tax_rate if line.tax_rate is not None
                                   else (product.tax_rate if product else Decimal(0)))
         if None in (quantity, unit_price, discount, tax_rate):
             continue
         amounts = line_amounts(quantity, unit_price, discount, tax_rate, currency)
         if amounts.total > MAX_AMOUNT:
-            lv.add("quantity", FieldErrorCode.INVALID_AMOUNT, f"the line total is larger than {MAX_AMOUNT}")
+            lv.add("quantity", SharedErrorCode.INVALID_AMOUNT, f"the line total is larger than {MAX_AMOUNT}")
             continue
         out.append({"position": i + 1, "product_id": product.id if product else None, "description": description,
                     "unit": unit, "quantity": quantity, "unit_price": unit_price, "discount_percent": discount,
@@ -124,8 +125,8 @@ async def set_discount_threshold(session: AsyncSession, actor: Actor, *, role: s
                                  max_discount_percent: Decimal) -> DiscountThreshold:
     v = Validator()
     if role != "*" and role not in ROLES:
-        v.add("role", FieldErrorCode.INVALID, f"{role!r} is not a role ({', '.join(ROLES)}) or *")
-    pct = _check_percent(v, "maxDiscountPercent", max_discount_percent, FieldErrorCode.INVALID_DISCOUNT)
+        v.add("role", SharedErrorCode.INVALID, f"{role!r} is not a role ({', '.join(ROLES)}) or *")
+    pct = _check_percent(v, "maxDiscountPercent", max_discount_percent, SalesErrorCode.INVALID_DISCOUNT)
     v.raise_if_any()
     row = await session.scalar(select(DiscountThreshold).where(DiscountThreshold.org_id == actor.org_id,
                                                                DiscountThreshold.role == role))

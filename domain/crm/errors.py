@@ -1,0 +1,9 @@
+"""Error codes of the crm area; codes several areas use are ``shared.errors.SharedErrorCode``."""
+
+from __future__ import annotations
+
+from ..shared.errors import ErrorCode
+
+
+class CrmErrorCode(ErrorCode):
+    ALREADY_CONVERTED = "ALREADY_CONVERTED"
