@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -26,18 +26,16 @@ from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import lock_for_update
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
-from ..shared.money import CURRENCY_EXPONENTS, check_amount, check_currency, quantize
+from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
 from ..shared.scope import Scope
 from ..shared.text import half_width
 from ..tenancy.org import get_org
+from .allocation import AllocationInput, InvoiceBalance, PaymentBalance, check_request, plan_allocation
 from .errors import BillingErrorCode
-from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, InvoiceStatus, emit, lock_invoice
-
-MAX_ALLOCATIONS = 200
-MAX_RATE = Decimal(1_000_000)
+from .invoice import OPEN_STATUSES, Invoice, InvoiceKind, emit, lock_invoice
 
 
 class PaymentMethod(StrEnum):
@@ -102,14 +100,6 @@ class PaymentAllocation(Base):
     reversed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     reversed_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
     reversal_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
-
-
-@dataclass
-class AllocationInput:
-    invoice_id: int
-    amount: Decimal | None = None
-    """Default: as much as the invoice's outstanding amount and the payment allow."""
-    exchange_rate: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -179,141 +169,65 @@ async def _load_payment(session: AsyncSession, actor: Actor, payment_id: int) ->
                                 record_id=payment_id)
 
 
-def _check_rate(v: Validator, payment: Payment, invoice: Invoice, rate: Decimal | None) -> Decimal | None:
-    """The exchange rate to use (1 for the same currency); CURRENCY_MISMATCH without one."""
-    if payment.currency == invoice.currency:
-        return None
-    if rate is None:
-        v.add("exchangeRate", SharedErrorCode.CURRENCY_MISMATCH,
-              f"The payment is in {payment.currency}, invoice {invoice.number} in {invoice.currency}: "
-              f"give the exchange rate ({invoice.currency} per {payment.currency}).")
-        return None
-    if not rate.is_finite() or rate <= 0 or rate > MAX_RATE or rate != round(rate, 8):
-        v.add("exchangeRate", SharedErrorCode.INVALID, "exchangeRate is a positive number")
-        return None
-    return rate
-
-
 async def allocate_payment(session: AsyncSession, actor: Actor, payment_id: int,
                            allocations: list[AllocationInput] | None, *, automatic: bool = False
                            ) -> list[PaymentAllocation]:
     """Apply a payment to invoices: the given ones, or (``automatic``) the customer's open invoices
-    in the payment's currency, oldest due first, until the payment is used up."""
+    in the payment's currency, oldest due first, until the payment is used up (see allocation.py)."""
     payment = await _load_payment(session, actor, payment_id)
-    if payment.unallocated <= 0:
-        raise ValidationFailed.one("paymentId", BillingErrorCode.NOTHING_TO_ALLOCATE,
-                                   "Everything of this payment is allocated already.")
-    if automatic:
-        if allocations:
-            raise ValidationFailed.one("allocations", SharedErrorCode.INVALID,
-                                       "give allocations or automatic, not both")
-        if payment.customer_id is None:
-            raise ValidationFailed.one("paymentId", SharedErrorCode.INVALID,
-                                       "Match the payment to a customer before allocating it automatically.")
-        open_ids = list(await session.scalars(select(Invoice.id).where(
-            Invoice.org_id == actor.org_id, Invoice.customer_id == payment.customer_id,
-            Invoice.kind == InvoiceKind.INVOICE.value, Invoice.status.in_(OPEN_STATUSES),
-            Invoice.currency == payment.currency).order_by(Invoice.due_date, Invoice.sequence_no, Invoice.id)))
-        if not open_ids:
-            raise ValidationFailed.one("paymentId", BillingErrorCode.NOTHING_TO_ALLOCATE,
-                                       f"The customer has no open {payment.currency} invoice.")
-        allocations = [AllocationInput(invoice_id=i) for i in open_ids]
-    if not allocations:
-        raise ValidationFailed.one("allocations", SharedErrorCode.REQUIRED, "name the invoices to allocate to")
-    if len(allocations) > MAX_ALLOCATIONS:
-        raise ValidationFailed.one("allocations", SharedErrorCode.INVALID, f"at most {MAX_ALLOCATIONS} allocations")
-    if len({a.invoice_id for a in allocations}) != len(allocations):
-        raise ValidationFailed.one("allocations", SharedErrorCode.DUPLICATE, "each invoice once per allocation")
-    v = Validator()
-    left = payment.unallocated
-    planned: list[tuple[Invoice, Decimal, Decimal, Decimal | None]] = []
-    for item in sorted(allocations, key=lambda a: a.invoice_id) if not automatic else allocations:
-        index = allocations.index(item)
-        av = v.under("allocations", str(index))
-        invoice = await lock_invoice(session, actor, item.invoice_id)
-        if invoice.kind != InvoiceKind.INVOICE:
-            av.add("invoiceId", SharedErrorCode.INVALID_STATE, f"{invoice.number} is a credit note")
-            continue
-        if invoice.status == InvoiceStatus.VOID:
-            av.add("invoiceId", BillingErrorCode.INVOICE_VOID, f"Invoice {invoice.number} is void.")
-            continue
-        if invoice.status == InvoiceStatus.DRAFT:
-            av.add("invoiceId", BillingErrorCode.INVOICE_NOT_ISSUED, "The invoice is a draft, not issued.")
-            continue
-        if payment.customer_id is not None and invoice.customer_id != payment.customer_id:
-            av.add("invoiceId", SharedErrorCode.MISMATCHED_RECORD, f"Invoice {invoice.number} is another customer's.")
-            continue
-        rate = _check_rate(av, payment, invoice, item.exchange_rate)
-        if payment.currency != invoice.currency and rate is None:
-            continue
-        # What is left of the payment buys this much of the invoice, rounded down: never more than it covers.
-        available = left if rate is None else (left * rate).quantize(
-            Decimal(1).scaleb(-_exp(invoice.currency)), rounding=ROUND_DOWN)
-        outstanding = invoice.outstanding
-        if item.amount is None:
-            amount = min(outstanding, available)
-            if amount <= 0:
-                if not automatic:
-                    av.add("amount", BillingErrorCode.EXCEEDS_OUTSTANDING,
-                           f"Nothing is outstanding on {invoice.number}.")
-                continue
-        else:
-            amount = check_amount(av, "amount", item.amount, invoice.currency)
-            if amount is None:
-                continue
-            if amount <= 0:
-                av.add("amount", SharedErrorCode.INVALID_AMOUNT, "an allocation is a positive amount")
-                continue
-            if amount > outstanding:
-                av.add("amount", BillingErrorCode.EXCEEDS_OUTSTANDING,
-                       f"Only {outstanding} {invoice.currency} is outstanding on {invoice.number}.")
-                continue
-        used = amount if rate is None else (amount / rate).quantize(Decimal(1).scaleb(-_exp(payment.currency)),
-                                                                    rounding=ROUND_HALF_UP)
-        if used > left:
-            av.add("amount", BillingErrorCode.EXCEEDS_PAYMENT,
-                   f"Only {left} {payment.currency} of the payment is left to allocate.")
-            continue
-        left -= used
-        planned.append((invoice, amount, used, rate))
-        if automatic and left <= 0:
-            break
-    v.raise_if_any()
-    if not planned:
-        raise ValidationFailed.one("paymentId", BillingErrorCode.NOTHING_TO_ALLOCATE, "Nothing could be allocated.")
+    balance = PaymentBalance(payment.unallocated, payment.currency, payment.customer_id)
+    check_request(balance, allocations, automatic=automatic)
+    invoices = await _lock_invoices(session, actor, payment, allocations, automatic=automatic)
+    planned = plan_allocation(balance, [_invoice_balance(i) for i in invoices.values()], allocations,
+                              automatic=automatic)
     if payment.customer_id is None:  # allocating an unmatched payment matches it to the invoices' customer
-        customers = {invoice.customer_id for invoice, _, _, _ in planned}
-        if len(customers) > 1:
-            raise ValidationFailed.one("allocations", SharedErrorCode.MISMATCHED_RECORD,
-                                       "An unmatched payment pays one customer's invoices; match it first.")
-        payment.customer_id = customers.pop()
+        payment.customer_id = planned[0].customer_id
     now = clock.now()
     made = []
-    for invoice, amount, used, rate in planned:
+    for plan in planned:
+        invoice = invoices[plan.invoice_id]
+        rate = format(plan.exchange_rate.normalize(), "f") if plan.exchange_rate is not None else None
         allocation = PaymentAllocation(org_id=actor.org_id, payment_id=payment.id, invoice_id=invoice.id,
-                                       amount=amount, currency=invoice.currency, payment_amount=used,
-                                       payment_currency=payment.currency,
-                                       exchange_rate=format(rate.normalize(), "f") if rate is not None else None,
-                                       created_by_id=actor.user_id, created_at=now)
+                                       amount=plan.amount, currency=invoice.currency,
+                                       payment_amount=plan.payment_amount, payment_currency=payment.currency,
+                                       exchange_rate=rate, created_by_id=actor.user_id, created_at=now)
         session.add(allocation)
-        invoice.amount_paid += amount
+        invoice.amount_paid += plan.amount
         invoice.settle(payment.received_on)
         invoice.updated_at = now
-        payment.allocated += used
+        payment.allocated += plan.payment_amount
         made.append(allocation)
     payment.updated_at = now
     await flush_or_conflict(session, "The payment or an invoice")
-    for allocation, (invoice, amount, _, _) in zip(made, planned, strict=True):
-        await emit(session, actor, invoice, "invoice.payment_allocated", amount=str(quantize(amount, invoice.currency)),
-                   paymentId=payment.id, allocationId=allocation.id)
+    for allocation, plan in zip(made, planned, strict=True):
+        invoice = invoices[plan.invoice_id]
+        amount = str(quantize(plan.amount, invoice.currency))
+        await emit(session, actor, invoice, "invoice.payment_allocated", amount=amount, paymentId=payment.id,
+                   allocationId=allocation.id)
     _payment_event(session, actor, payment, "payment.allocated",
                    allocations=[{"id": a.id, "invoiceId": a.invoice_id, "amount": str(quantize(a.amount, a.currency))}
                                 for a in made])
     return made
 
 
-def _exp(currency: str) -> int:
-    return CURRENCY_EXPONENTS.get(currency, 2)
+async def _lock_invoices(session: AsyncSession, actor: Actor, payment: Payment,
+                         allocations: list[AllocationInput] | None, *, automatic: bool) -> dict[int, Invoice]:
+    """The invoices named, locked in id order; or (``automatic``) the customer's open invoices in
+    the payment's currency."""
+    if automatic:
+        ids = list(await session.scalars(select(Invoice.id).where(
+            Invoice.org_id == actor.org_id, Invoice.customer_id == payment.customer_id,
+            Invoice.kind == InvoiceKind.INVOICE.value, Invoice.status.in_(OPEN_STATUSES),
+            Invoice.currency == payment.currency).order_by(Invoice.due_date, Invoice.sequence_no, Invoice.id)))
+    else:
+        ids = sorted(a.invoice_id for a in allocations or ())
+    return {i: await lock_invoice(session, actor, i) for i in ids}
+
+
+def _invoice_balance(invoice: Invoice) -> InvoiceBalance:
+    return InvoiceBalance(id=invoice.id, number=invoice.number, customer_id=invoice.customer_id,
+                          currency=invoice.currency, outstanding=invoice.outstanding, due_date=invoice.due_date,
+                          sequence_no=invoice.sequence_no, kind=invoice.kind, status=invoice.status)
 
 
 async def reverse_allocation(session: AsyncSession, actor: Actor, allocation_id: int, *,
