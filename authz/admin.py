@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.shared.actor import Actor
-from domain.shared.errors import SharedErrorCode, ValidationFailed
-from domain.shared.outbox import record_event
-from domain.shared.scope import Scope
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.errors import SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import record_event
+from tandem.domain.shared.scope import Scope
 
 from .store import CasbinRule, OrgAdapter, bump_version, seed_default_policy
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from domain.registry import GUARDED_TYPES, sources
-from domain.shared.errors import Forbidden
-from domain.shared.scope import Scope
+from tandem.domain.registry import GUARDED_TYPES, sources
+from tandem.domain.shared.errors import Forbidden
+from tandem.domain.shared.scope import Scope
 
 from .policy import OrgPolicy
 

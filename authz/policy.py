@@ -15,8 +15,8 @@ import casbin
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from domain.registry import ORG_WIDE_TYPES, scope_type
-from domain.shared.scope import Scope
+from tandem.domain.registry import ORG_WIDE_TYPES, scope_type
+from tandem.domain.shared.scope import Scope
 
 from .store import MODEL_CONF, OrgAdapter, current_version, seed_default_policy
 

@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKey, Integer, String, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.shared.base import Base, IdType, utcnow
+from tandem.domain.shared.base import Base, IdType, utcnow
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.csv")
 MODEL_CONF = Path(__file__).with_name("model.conf")

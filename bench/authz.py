@@ -41,16 +41,16 @@ import httpx
 from sqlalchemy import func, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.shared.actor import Actor
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
 from tandem.app import create_app
 from tandem.auth import mint_token
 from tandem.db import Database, create_engine
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 
@@ -156,7 +156,7 @@ async def main() -> None:
         log("seeding ...")
         manager_id = await seed(db)
         async with db.read() as session:
-            from domain.tenancy.user import User
+            from tandem.domain.tenancy.user import User
 
             manager = await session.get(User, manager_id)
         token = mint_token(settings, manager)

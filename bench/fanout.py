@@ -204,17 +204,17 @@ async def seed(cfg: Config, database_url: str) -> Seeded:
     from broadcaster import Broadcast
     from sqlalchemy import text
 
-    from domain.crm.customer import CustomerInput, create_customer
-    from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-    from domain.shared import outbox
-    from domain.shared.actor import Actor
-    from domain.tenancy.org import create_org
-    from domain.tenancy.user import create_user
-    from realtime.relay import Relay
-    from schema.node import to_global_id
     from tandem.auth import mint_token
     from tandem.db import Database, create_engine
+    from tandem.domain.crm.customer import CustomerInput, create_customer
+    from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+    from tandem.domain.shared import outbox
+    from tandem.domain.shared.actor import Actor
+    from tandem.domain.tenancy.org import create_org
+    from tandem.domain.tenancy.user import create_user
     from tandem.migrate import upgrade
+    from tandem.realtime.relay import Relay
+    from tandem.schema.node import to_global_id
     from tandem.settings import Settings
 
     settings = Settings(database_url=database_url, statement_timeout_ms=60_000)

@@ -67,23 +67,23 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.shared import outbox
-from domain.shared.actor import Actor
-from domain.shared.pagination import InvalidCursor
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from realtime.channels import feed_channel
-from realtime.cursor import FeedCursors
-from realtime.hub import Hub
-from realtime.redis_backend import RedisPubSubBackend
-from realtime.relay import Relay, event_message
-from realtime.stream import replay_then_live
 from tandem.app import create_app
 from tandem.auth import mint_token
 from tandem.db import Database, create_engine, outbox_listeners
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.shared import outbox
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.pagination import InvalidCursor
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
 from tandem.migrate import upgrade
+from tandem.realtime.channels import feed_channel
+from tandem.realtime.cursor import FeedCursors
+from tandem.realtime.hub import Hub
+from tandem.realtime.redis_backend import RedisPubSubBackend
+from tandem.realtime.relay import Relay, event_message
+from tandem.realtime.stream import replay_then_live
 from tandem.settings import Settings
 
 GOALS = {"relay_events_per_s": 2000, "replay_events_per_s": 20000}

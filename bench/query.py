@@ -220,9 +220,9 @@ FROM (
 
 
 async def seed(cfg: Config, settings: Any, dsn: str) -> Seeded:
-    from domain.tenancy.org import create_org
-    from domain.tenancy.user import create_user
     from tandem.db import Database, create_engine
+    from tandem.domain.tenancy.org import create_org
+    from tandem.domain.tenancy.user import create_user
     from tandem.migrate import upgrade
 
     started = time.perf_counter()

@@ -47,17 +47,17 @@ import httpx
 from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.delivery.progress import reschedule
-from domain.delivery.project import Project
-from domain.delivery.schedule import FS, SS, Link, Node, schedule
-from domain.delivery.task import Task, TaskDependency, TaskStatus
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.shared.actor import Actor
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
 from tandem.auth import mint_token
 from tandem.db import Database, create_engine
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.delivery.progress import reschedule
+from tandem.domain.delivery.project import Project
+from tandem.domain.delivery.schedule import FS, SS, Link, Node, schedule
+from tandem.domain.delivery.task import Task, TaskDependency, TaskStatus
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.shared.actor import Actor
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 
@@ -224,11 +224,11 @@ async def main() -> None:
             log(f"reschedule: {[round(x) for x in schedule_ms]} ms")
             cpm_ms = time_cpm(n_tasks, graph, rounds)
             async with db.read() as s:
-                from domain.tenancy.user import User
+                from tandem.domain.tenancy.user import User
 
                 pm_user = await s.get(User, pm.user_id)
             await db.dispose()
-            from schema.node import to_global_id
+            from tandem.schema.node import to_global_id
 
             token = mint_token(settings, pm_user)
             gantt_ms, bars = await time_gantt(url, token, to_global_id("Project", project_id), rounds, n_tasks)

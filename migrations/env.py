@@ -2,8 +2,8 @@
 
 from alembic import context
 
-import authz.store  # noqa: F401 - policy tables
-from domain.models import Base
+import tandem.authz.store  # noqa: F401 - policy tables
+from tandem.domain.models import Base
 
 config = context.config
 target_metadata = Base.metadata

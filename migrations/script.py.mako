@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import domain.shared.base
+import tandem.domain.shared.base
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -8,8 +8,8 @@ import binascii
 import hashlib
 import hmac
 
-from domain.shared.errors import DomainError
-from domain.shared.pagination import InvalidCursor
+from tandem.domain.shared.errors import DomainError
+from tandem.domain.shared.pagination import InvalidCursor
 
 
 class CursorExpired(DomainError):

@@ -21,8 +21,8 @@ from broadcaster import Broadcast
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.shared import outbox
-from domain.shared.clock import clock
+from tandem.domain.shared import outbox
+from tandem.domain.shared.clock import clock
 
 from .channels import feed_channel, record_channel, user_channel
 

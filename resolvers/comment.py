@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.collaboration import comment as service
-from schema.comment import AddCommentInput, Comment, CommentPayload, DeleteCommentInput, EditCommentInput
-from schema.node import decode_id, to_global_id
+from tandem.domain.collaboration import comment as service
+from tandem.schema.comment import AddCommentInput, Comment, CommentPayload, DeleteCommentInput, EditCommentInput
+from tandem.schema.node import decode_id, to_global_id
 
 from .mutation import opt_id, run
 from .visibility import visible_record

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.crm import contact as service
-from schema.contact import Contact, ContactPayload, CreateContactInput
-from schema.node import decode_id
+from tandem.domain.crm import contact as service
+from tandem.schema.contact import Contact, ContactPayload, CreateContactInput
+from tandem.schema.node import decode_id
 
 from .mutation import run_create
 from .writes import writes

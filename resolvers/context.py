@@ -11,8 +11,8 @@ from typing import Any
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authz.guard import Guard
-from domain.shared.actor import Actor
+from tandem.authz.guard import Guard
+from tandem.domain.shared.actor import Actor
 
 from .loaders import Loaders
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.billing import payment_plan as plans
-from domain.contracts import approval, signature
-from domain.contracts import contract as service
-from domain.shared.pagination import PageRequest
-from schema.contract import (
+from tandem.domain.billing import payment_plan as plans
+from tandem.domain.contracts import approval, signature
+from tandem.domain.contracts import contract as service
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.contract import (
     AmendContractInput,
     ApprovalFlowPayload,
     ApproveContractStepInput,
@@ -32,8 +32,8 @@ from schema.contract import (
     TerminateContractInput,
     UpdateContractInput,
 )
-from schema.node import decode_id
-from schema.pagination import Connection, wants_total
+from tandem.schema.node import decode_id
+from tandem.schema.pagination import Connection, wants_total
 
 from .mutation import named, opt_id, run, run_create, value
 from .writes import acts, row_rule, writes

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.crm import customer as service
-from domain.shared.pagination import PageRequest
-from domain.shared.payload import camel
-from schema.customer import (
+from tandem.domain.crm import customer as service
+from tandem.domain.shared.pagination import PageRequest
+from tandem.domain.shared.payload import camel
+from tandem.schema.customer import (
     CreateCustomerInput,
     Customer,
     CustomerFilter,
     CustomerPayload,
     UpdateCustomerInput,
 )
-from schema.node import decode_id
-from schema.ordering import CustomerOrder, OrderDirection
-from schema.pagination import Connection, wants_total
+from tandem.schema.node import decode_id
+from tandem.schema.ordering import CustomerOrder, OrderDirection
+from tandem.schema.pagination import Connection, wants_total
 
 from .mutation import named, opt_id, run, run_create, value
 from .writes import writes

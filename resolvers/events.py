@@ -8,8 +8,8 @@ from collections import OrderedDict, defaultdict
 from datetime import datetime
 from typing import Any
 
-from domain.collaboration.timeline import describe
-from domain.registry import (
+from tandem.domain.collaboration.timeline import describe
+from tandem.domain.registry import (
     RECORD_TYPES,
     SHAPES,
     TIMELINE_TYPES,
@@ -20,10 +20,10 @@ from domain.registry import (
     scope_type,
     shape_key,
 )
-from domain.shared.actor import Actor
-from domain.shared.scope import Scope
-from schema.event import ChangeEvent, TimelineEntry
-from schema.node import to_global_id
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.scope import Scope
+from tandem.schema.event import ChangeEvent, TimelineEntry
+from tandem.schema.node import to_global_id
 
 from .visibility import visible_ids
 

@@ -7,16 +7,16 @@ from typing import Any
 
 import strawberry
 
-from domain.registry import TIMELINE_TYPES
-from domain.shared import outbox
-from domain.shared.errors import DomainError
-from domain.shared.pagination import InvalidPageRequest
-from realtime.channels import feed_channel, record_channel
-from realtime.cursor import check_not_expired
-from realtime.multiplex import Outlet, outlet
-from realtime.relay import event_message
-from realtime.stream import Gap, replay_then_live
-from schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
+from tandem.domain.registry import TIMELINE_TYPES
+from tandem.domain.shared import outbox
+from tandem.domain.shared.errors import DomainError
+from tandem.domain.shared.pagination import InvalidPageRequest
+from tandem.realtime.channels import feed_channel, record_channel
+from tandem.realtime.cursor import check_not_expired
+from tandem.realtime.multiplex import Outlet, outlet
+from tandem.realtime.relay import event_message
+from tandem.realtime.stream import Gap, replay_then_live
+from tandem.schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
 
 from .events import _subject, _view, authorize, to_change_event, to_timeline_entry
 from .visibility import visible_record

@@ -21,8 +21,8 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, defaul
 from graphql.execution import MiddlewareManager
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from authz.guard import Guard
-from domain.registry import GUARDED_TYPES, RECORD_TYPES
+from tandem.authz.guard import Guard
+from tandem.domain.registry import GUARDED_TYPES, RECORD_TYPES
 
 # Types whose fields the guard decides: those the policy governs, and those with fields derived from
 # a guarded field (the registry declares both).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.crm import interaction as service
-from schema.interaction import Interaction, InteractionPayload, LogInteractionInput
-from schema.node import decode_id
+from tandem.domain.crm import interaction as service
+from tandem.schema.interaction import Interaction, InteractionPayload, LogInteractionInput
+from tandem.schema.node import decode_id
 
 from .mutation import opt_id, run_create
 from .writes import writes

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.billing import invoice as service
-from domain.shared.pagination import PageRequest
-from schema.invoice import (
+from tandem.domain.billing import invoice as service
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.invoice import (
     CreateInvoiceInput,
     Invoice,
     InvoiceFilter,
@@ -15,8 +15,8 @@ from schema.invoice import (
     IssueInvoiceInput,
     VoidInvoiceInput,
 )
-from schema.node import decode_id
-from schema.pagination import Connection, wants_total
+from tandem.schema.node import decode_id
+from tandem.schema.pagination import Connection, wants_total
 
 from .mutation import opt_id, run, run_create
 from .writes import acts, writes

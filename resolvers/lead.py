@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.crm import lead as service
-from domain.shared.pagination import PageRequest
-from schema.contact import Contact
-from schema.customer import Customer
-from schema.lead import ConvertLeadInput, ConvertLeadPayload, CreateLeadInput, Lead, LeadPayload, LeadStatus
-from schema.node import decode_id
-from schema.opportunity import Opportunity
-from schema.pagination import Connection, wants_total
+from tandem.domain.crm import lead as service
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.contact import Contact
+from tandem.schema.customer import Customer
+from tandem.schema.lead import ConvertLeadInput, ConvertLeadPayload, CreateLeadInput, Lead, LeadPayload, LeadStatus
+from tandem.schema.node import decode_id
+from tandem.schema.opportunity import Opportunity
+from tandem.schema.pagination import Connection, wants_total
 
 from .mutation import opt_id, run, run_create
 from .writes import writes

@@ -8,26 +8,26 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from domain.billing.invoice import invoices_of_contracts, live_invoices_of_installments
-from domain.billing.invoice import lines_of as invoice_lines_of
-from domain.billing.payment import allocations_of_invoices, allocations_of_payments
-from domain.billing.payment_plan import installments_of
-from domain.collaboration.comment import edits_of
-from domain.contracts.approval import steps_of
-from domain.contracts.signature import signatures_of
-from domain.crm.contact import contacts_of_customers
-from domain.crm.interaction import interactions_of
-from domain.delivery.budget import costs_of, expenses_of
-from domain.delivery.change_request import changes_of
-from domain.delivery.progress import reports_of
-from domain.delivery.project import members_of, projects_by_ids, projects_of_opportunities
-from domain.delivery.task import tasks_of
-from domain.delivery.timesheet import entries_of_timesheets
-from domain.pipeline.opportunity import opportunities_of_customers, stage_history_of
-from domain.registry import RECORD_TYPES
-from domain.sales.product import entries_of
-from domain.sales.quote import lines_of as quote_lines_of
-from domain.shared.pagination import PageRequest
+from tandem.domain.billing.invoice import invoices_of_contracts, live_invoices_of_installments
+from tandem.domain.billing.invoice import lines_of as invoice_lines_of
+from tandem.domain.billing.payment import allocations_of_invoices, allocations_of_payments
+from tandem.domain.billing.payment_plan import installments_of
+from tandem.domain.collaboration.comment import edits_of
+from tandem.domain.contracts.approval import steps_of
+from tandem.domain.contracts.signature import signatures_of
+from tandem.domain.crm.contact import contacts_of_customers
+from tandem.domain.crm.interaction import interactions_of
+from tandem.domain.delivery.budget import costs_of, expenses_of
+from tandem.domain.delivery.change_request import changes_of
+from tandem.domain.delivery.progress import reports_of
+from tandem.domain.delivery.project import members_of, projects_by_ids, projects_of_opportunities
+from tandem.domain.delivery.task import tasks_of
+from tandem.domain.delivery.timesheet import entries_of_timesheets
+from tandem.domain.pipeline.opportunity import opportunities_of_customers, stage_history_of
+from tandem.domain.registry import RECORD_TYPES
+from tandem.domain.sales.product import entries_of
+from tandem.domain.sales.quote import lines_of as quote_lines_of
+from tandem.domain.shared.pagination import PageRequest
 
 if TYPE_CHECKING:
     from .context import Context

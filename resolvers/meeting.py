@@ -8,12 +8,12 @@ from typing import Any
 
 import strawberry
 
-from domain.collaboration import meeting as service
-from domain.collaboration import sla
-from domain.shared.errors import NotFound
-from realtime.channels import user_channel
-from schema.event import TimelineEntry
-from schema.meeting import (
+from tandem.domain.collaboration import meeting as service
+from tandem.domain.collaboration import sla
+from tandem.domain.shared.errors import NotFound
+from tandem.realtime.channels import user_channel
+from tandem.schema.event import TimelineEntry
+from tandem.schema.meeting import (
     ActionItem,
     ActionItemPayload,
     Meeting,
@@ -24,7 +24,7 @@ from schema.meeting import (
     SlaPolicyPayload,
     UpdateActionItemInput,
 )
-from schema.node import decode_id, to_global_id
+from tandem.schema.node import decode_id, to_global_id
 
 from .feed import _delivered, _replayer, _start, _timeline_entry
 from .mutation import named, opt_id, run, value

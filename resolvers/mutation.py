@@ -10,10 +10,10 @@ import strawberry
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.shared import idempotency
-from domain.shared.errors import ValidationFailed
-from schema.errors import UserError
-from schema.node import decode_id
+from tandem.domain.shared import idempotency
+from tandem.domain.shared.errors import ValidationFailed
+from tandem.schema.errors import UserError
+from tandem.schema.node import decode_id
 
 from .context import Context
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import strawberry
 
-from domain.collaboration.meeting import action_items_of_meetings
-from domain.registry import RECORD_TYPES
-from domain.shared.errors import NotFound
-from schema.meeting import Meeting
-from schema.node import Node, from_global_id
-from schema.project import ChangeRequest
-from schema.user import Org, User
+from tandem.domain.collaboration.meeting import action_items_of_meetings
+from tandem.domain.registry import RECORD_TYPES
+from tandem.domain.shared.errors import NotFound
+from tandem.schema.meeting import Meeting
+from tandem.schema.node import Node, from_global_id
+from tandem.schema.project import ChangeRequest
+from tandem.schema.user import Org, User
 
 from .visibility import visible_row
 

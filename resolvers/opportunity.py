@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.pipeline import opportunity as service
-from domain.pipeline.stage import get_pipeline
-from domain.shared.pagination import PageRequest
-from domain.shared.payload import camel
-from schema.node import decode_id
-from schema.opportunity import (
+from tandem.domain.pipeline import opportunity as service
+from tandem.domain.pipeline.stage import get_pipeline
+from tandem.domain.shared.pagination import PageRequest
+from tandem.domain.shared.payload import camel
+from tandem.schema.node import decode_id
+from tandem.schema.opportunity import (
     CreateOpportunityInput,
     MilestoneInput,
     MoveOpportunityStageInput,
@@ -18,9 +18,9 @@ from schema.opportunity import (
     OpportunityPayload,
     UpdateOpportunityInput,
 )
-from schema.ordering import OpportunityOrder, OrderDirection
-from schema.pagination import Connection, wants_total
-from schema.pipeline import PipelineStage
+from tandem.schema.ordering import OpportunityOrder, OrderDirection
+from tandem.schema.pagination import Connection, wants_total
+from tandem.schema.pipeline import PipelineStage
 
 from .mutation import named, opt_id, run, run_create, value
 from .writes import writes

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.billing import payment as service
-from domain.shared.pagination import PageRequest
-from schema.node import decode_id
-from schema.pagination import Connection, wants_total
-from schema.payment import (
+from tandem.domain.billing import payment as service
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.node import decode_id
+from tandem.schema.pagination import Connection, wants_total
+from tandem.schema.payment import (
     AllocatePaymentInput,
     AllocationPayload,
     MatchPaymentInput,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import strawberry
 
-from authz import admin
-from authz.admin import TYPE_ACTIONS
-from authz.store import current_version
-from domain.registry import GUARDED_TYPES, OWNED_TYPES
-from domain.shared.errors import NotFound
-from domain.shared.scope import Scope
-from domain.tenancy.sharing import share_record
-from domain.tenancy.user import set_cost_rate, set_manager, set_roles
-from schema.node import decode_id, from_global_id
-from schema.policy import (
+from tandem.authz import admin
+from tandem.authz.admin import TYPE_ACTIONS
+from tandem.authz.store import current_version
+from tandem.domain.registry import GUARDED_TYPES, OWNED_TYPES
+from tandem.domain.shared.errors import NotFound
+from tandem.domain.shared.scope import Scope
+from tandem.domain.tenancy.sharing import share_record
+from tandem.domain.tenancy.user import set_cost_rate, set_manager, set_roles
+from tandem.schema.node import decode_id, from_global_id
+from tandem.schema.policy import (
     AssignRoleInput,
     PermissionEffect,
     PolicyPayload,
@@ -26,7 +26,7 @@ from schema.policy import (
     TypePermissions,
     UserPayload,
 )
-from schema.user import User
+from tandem.schema.user import User
 
 from .guard import graphql_fields
 from .mutation import opt_id, run

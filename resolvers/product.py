@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.sales import product as service
-from domain.shared.pagination import PageRequest
-from schema.node import decode_id
-from schema.pagination import Connection, wants_total
-from schema.product import (
+from tandem.domain.sales import product as service
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.node import decode_id
+from tandem.schema.pagination import Connection, wants_total
+from tandem.schema.product import (
     CreatePriceBookInput,
     CreateProductInput,
     PriceBook,

@@ -6,13 +6,13 @@ from datetime import date
 
 import strawberry
 
-from domain.delivery import budget, change_request, progress
-from domain.delivery import project as service
-from domain.delivery.task import dependencies_of, tasks_of, wbs_codes
-from domain.shared.pagination import PageRequest
-from schema.node import decode_id, to_global_id
-from schema.pagination import Connection, wants_total
-from schema.project import (
+from tandem.domain.delivery import budget, change_request, progress
+from tandem.domain.delivery import project as service
+from tandem.domain.delivery.task import dependencies_of, tasks_of, wbs_codes
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.node import decode_id, to_global_id
+from tandem.schema.pagination import Connection, wants_total
+from tandem.schema.project import (
     AddExpenseInput,
     ChangeRequest,
     ChangeRequestPayload,
@@ -31,7 +31,7 @@ from schema.project import (
     RequestChangeInput,
     UpdateProjectInput,
 )
-from schema.task import Gantt, GanttBar, TaskDependency
+from tandem.schema.task import Gantt, GanttBar, TaskDependency
 
 from .mutation import named, opt_id, run, value
 from .writes import acts, row_rule, writes

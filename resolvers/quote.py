@@ -8,11 +8,11 @@ from typing import Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.sales import quote as service
-from domain.shared.pagination import PageRequest
-from schema.node import decode_id
-from schema.pagination import Connection, wants_total
-from schema.quote import (
+from tandem.domain.sales import quote as service
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.node import decode_id
+from tandem.schema.pagination import Connection, wants_total
+from tandem.schema.quote import (
     CreateQuoteInput,
     DiscountThreshold,
     DiscountThresholdPayload,
@@ -25,7 +25,7 @@ from schema.quote import (
     SetDiscountThresholdInput,
     UpdateQuoteInput,
 )
-from schema.scalars import rate
+from tandem.schema.scalars import rate
 
 from .mutation import named, opt_id, run, run_create, value
 from .writes import acts, writes

@@ -6,13 +6,13 @@ from datetime import date
 
 import strawberry
 
-from domain.billing import receivable as service
-from domain.crm.customer import get_customer
-from domain.shared.errors import DomainError
-from domain.shared.money import is_currency
-from domain.tenancy.org import get_org
-from schema.node import decode_id
-from schema.receivable import Receivables
+from tandem.domain.billing import receivable as service
+from tandem.domain.crm.customer import get_customer
+from tandem.domain.shared.errors import DomainError
+from tandem.domain.shared.money import is_currency
+from tandem.domain.tenancy.org import get_org
+from tandem.schema.node import decode_id
+from tandem.schema.receivable import Receivables
 
 
 @strawberry.type

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.delivery import task as service
-from schema.node import decode_id
-from schema.task import (
+from tandem.domain.delivery import task as service
+from tandem.schema.node import decode_id
+from tandem.schema.task import (
     CreateTaskInput,
     RemoveTaskDependencyInput,
     Task,

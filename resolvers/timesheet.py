@@ -6,13 +6,13 @@ from datetime import date, timedelta
 
 import strawberry
 
-from domain.delivery import timesheet as service
-from domain.shared.clock import clock
-from domain.shared.errors import DomainError
-from domain.shared.pagination import PageRequest
-from schema.node import decode_id
-from schema.pagination import Connection, wants_total
-from schema.timesheet import (
+from tandem.domain.delivery import timesheet as service
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import DomainError
+from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.node import decode_id
+from tandem.schema.pagination import Connection, wants_total
+from tandem.schema.timesheet import (
     DecideTimesheetInput,
     LogTimeInput,
     SubmitTimesheetInput,

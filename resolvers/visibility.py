@@ -9,10 +9,10 @@ from typing import Any
 
 import strawberry
 
-from domain.registry import RECORD_TYPES, TIMELINE_TYPES
-from domain.shared.actor import Actor
-from domain.shared.errors import NotFound
-from schema.node import from_global_id
+from tandem.domain.registry import RECORD_TYPES, TIMELINE_TYPES
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.errors import NotFound
+from tandem.schema.node import from_global_id
 
 
 async def visible_rows(session: Any, actor: Actor, type_name: str, ids: Iterable[int]) -> dict[int, Any]:

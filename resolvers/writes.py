@@ -24,8 +24,8 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
-from authz.guard import Guard
-from domain.shared.payload import camel
+from tandem.authz.guard import Guard
+from tandem.domain.shared.payload import camel
 
 NOT_FIELDS = ("id", "version", "idempotency_key")
 

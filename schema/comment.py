@@ -6,8 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from domain.collaboration.comment import Comment as CommentModel
-from domain.collaboration.comment import CommentEdit as CommentEditModel
+from tandem.domain.collaboration.comment import Comment as CommentModel
+from tandem.domain.collaboration.comment import CommentEdit as CommentEditModel
 
 from .errors import UserError
 from .node import Node, to_global_id

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.crm.contact import Contact as ContactModel
+from tandem.domain.crm.contact import Contact as ContactModel
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -34,7 +34,7 @@ class Contact(Node):
     @strawberry.field
     async def customer(
         self, info: strawberry.Info
-    ) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    ) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         m = await info.context.loaders.customer.load(self._customer_id)

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.billing.payment_plan import Installment as InstallmentModel
-from domain.billing.payment_plan import InstallmentStatus as _InstallmentStatus
-from domain.billing.payment_plan import InstallmentTrigger as _InstallmentTrigger
-from domain.contracts.approval import ContractApprovalStep as StepModel
-from domain.contracts.approval import StepStatus as _StepStatus
-from domain.contracts.contract import Contract as ContractModel
-from domain.contracts.contract import ContractStatus as _ContractStatus
-from domain.contracts.signature import SignatureRequest as SignatureModel
-from domain.contracts.signature import SignatureStatus as _SignatureStatus
-from domain.shared.money import quantize
+from tandem.domain.billing.payment_plan import Installment as InstallmentModel
+from tandem.domain.billing.payment_plan import InstallmentStatus as _InstallmentStatus
+from tandem.domain.billing.payment_plan import InstallmentTrigger as _InstallmentTrigger
+from tandem.domain.contracts.approval import ContractApprovalStep as StepModel
+from tandem.domain.contracts.approval import StepStatus as _StepStatus
+from tandem.domain.contracts.contract import Contract as ContractModel
+from tandem.domain.contracts.contract import ContractStatus as _ContractStatus
+from tandem.domain.contracts.signature import SignatureRequest as SignatureModel
+from tandem.domain.contracts.signature import SignatureStatus as _SignatureStatus
+from tandem.domain.shared.money import quantize
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -35,7 +35,7 @@ ApprovalStepStatus = strawberry.enum(_StepStatus, name="ApprovalStepStatus")
 SignatureStatus = strawberry.enum(_SignatureStatus, name="SignatureStatus")
 InstallmentStatus = strawberry.enum(_InstallmentStatus, name="InstallmentStatus")
 InstallmentTrigger = strawberry.enum(_InstallmentTrigger, name="InstallmentTrigger")
-InvoiceRef = Annotated["Invoice", strawberry.lazy("schema.invoice")]
+InvoiceRef = Annotated["Invoice", strawberry.lazy(".invoice")]
 
 
 @strawberry.type
@@ -54,7 +54,7 @@ class ContractDocument:
 
     @strawberry.field(description="The document itself, base64 (loaded only when asked for).")
     async def content_base64(self, info: strawberry.Info) -> str | None:
-        from domain.contracts.contract import document_of
+        from tandem.domain.contracts.contract import document_of
 
         async with info.context.read() as session:
             _, content = await document_of(session, info.context.actor, self._contract_id)
@@ -186,7 +186,7 @@ class Contract(Node):
         )
 
     @strawberry.field
-    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         found = await info.context.loaders.customer.load(self._customer_id)
@@ -195,7 +195,7 @@ class Contract(Node):
     @strawberry.field
     async def opportunity(
         self, info: strawberry.Info
-    ) -> Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None:
+    ) -> Annotated[Opportunity, strawberry.lazy(".opportunity")] | None:
         from .opportunity import Opportunity
 
         if self._opportunity_id is None:

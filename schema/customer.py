@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.crm.customer import Customer as CustomerModel
-from domain.crm.customer import CustomerTier as _CustomerTier
-from domain.crm.customer import LifecycleStage as _LifecycleStage
-from domain.shared.money import quantize
-from domain.shared.pagination import PageRequest
+from tandem.domain.crm.customer import Customer as CustomerModel
+from tandem.domain.crm.customer import CustomerTier as _CustomerTier
+from tandem.domain.crm.customer import LifecycleStage as _LifecycleStage
+from tandem.domain.shared.money import quantize
+from tandem.domain.shared.pagination import PageRequest
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 CustomerTier = strawberry.enum(_CustomerTier, name="CustomerTier")
 LifecycleStage = strawberry.enum(_LifecycleStage, name="LifecycleStage")
 
-ContactRef = Annotated["Contact", strawberry.lazy("schema.contact")]
-InteractionRef = Annotated["Interaction", strawberry.lazy("schema.interaction")]
-OpportunityRef = Annotated["Opportunity", strawberry.lazy("schema.opportunity")]
+ContactRef = Annotated["Contact", strawberry.lazy(".contact")]
+InteractionRef = Annotated["Interaction", strawberry.lazy(".interaction")]
+OpportunityRef = Annotated["Opportunity", strawberry.lazy(".opportunity")]
 
 
 @strawberry.type(description="An account: a company we sell to.")

@@ -6,15 +6,15 @@ from enum import StrEnum
 
 import strawberry
 
-from domain.billing.errors import BillingErrorCode
-from domain.collaboration.errors import CollaborationErrorCode
-from domain.contracts.errors import ContractErrorCode
-from domain.crm.errors import CrmErrorCode
-from domain.delivery.errors import DeliveryErrorCode
-from domain.pipeline.errors import PipelineErrorCode
-from domain.sales.errors import SalesErrorCode
-from domain.shared.errors import ErrorCode, FieldError, SharedErrorCode
-from domain.tenancy.errors import TenancyErrorCode
+from tandem.domain.billing.errors import BillingErrorCode
+from tandem.domain.collaboration.errors import CollaborationErrorCode
+from tandem.domain.contracts.errors import ContractErrorCode
+from tandem.domain.crm.errors import CrmErrorCode
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.pipeline.errors import PipelineErrorCode
+from tandem.domain.sales.errors import SalesErrorCode
+from tandem.domain.shared.errors import ErrorCode, FieldError, SharedErrorCode
+from tandem.domain.tenancy.errors import TenancyErrorCode
 
 AREA_ERROR_CODES: tuple[type[ErrorCode], ...] = (
     SharedErrorCode, TenancyErrorCode, CollaborationErrorCode, PipelineErrorCode, CrmErrorCode, SalesErrorCode,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.crm.interaction import Interaction as InteractionModel
-from domain.crm.interaction import InteractionKind as _InteractionKind
+from tandem.domain.crm.interaction import Interaction as InteractionModel
+from tandem.domain.crm.interaction import InteractionKind as _InteractionKind
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -42,14 +42,14 @@ class Interaction(Node):
     @strawberry.field
     async def customer(
         self, info: strawberry.Info
-    ) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    ) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         m = await info.context.loaders.customer.load(self._customer_id)
         return Customer.from_model(m) if m else None
 
     @strawberry.field
-    async def contact(self, info: strawberry.Info) -> Annotated[Contact, strawberry.lazy("schema.contact")] | None:
+    async def contact(self, info: strawberry.Info) -> Annotated[Contact, strawberry.lazy(".contact")] | None:
         from .contact import Contact
 
         if self._contact_id is None:
@@ -60,7 +60,7 @@ class Interaction(Node):
     @strawberry.field
     async def opportunity(
         self, info: strawberry.Info
-    ) -> Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None:
+    ) -> Annotated[Opportunity, strawberry.lazy(".opportunity")] | None:
         from .opportunity import Opportunity
 
         if self._opportunity_id is None:

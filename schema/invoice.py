@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.billing.invoice import Invoice as InvoiceModel
-from domain.billing.invoice import InvoiceKind as _InvoiceKind
-from domain.billing.invoice import InvoiceLine as InvoiceLineModel
-from domain.billing.invoice import InvoiceStatus as _InvoiceStatus
-from domain.shared.clock import clock
-from domain.shared.money import quantize
+from tandem.domain.billing.invoice import Invoice as InvoiceModel
+from tandem.domain.billing.invoice import InvoiceKind as _InvoiceKind
+from tandem.domain.billing.invoice import InvoiceLine as InvoiceLineModel
+from tandem.domain.billing.invoice import InvoiceStatus as _InvoiceStatus
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.money import quantize
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -94,14 +94,14 @@ class Invoice(Node):
                 for r in await info.context.loaders.invoice_lines.load(self._pk)]
 
     @strawberry.field
-    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         found = await info.context.loaders.customer.load(self._customer_id)
         return Customer.from_model(found) if found else None
 
     @strawberry.field
-    async def contract(self, info: strawberry.Info) -> Annotated[Contract, strawberry.lazy("schema.contract")] | None:
+    async def contract(self, info: strawberry.Info) -> Annotated[Contract, strawberry.lazy(".contract")] | None:
         from .contract import Contract
 
         if self._contract_id is None:
@@ -119,7 +119,7 @@ class Invoice(Node):
     @strawberry.field(description="Payments applied to it (reversed ones included, marked), for finance.")
     async def allocations(
         self, info: strawberry.Info
-    ) -> list[Annotated[PaymentAllocation, strawberry.lazy("schema.payment")]] | None:
+    ) -> list[Annotated[PaymentAllocation, strawberry.lazy(".payment")]] | None:
         from .payment import PaymentAllocation
 
         return [PaymentAllocation.from_model(a) for a in

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.crm.lead import Lead as LeadModel
-from domain.crm.lead import LeadSource as _LeadSource
-from domain.crm.lead import LeadStatus as _LeadStatus
+from tandem.domain.crm.lead import Lead as LeadModel
+from tandem.domain.crm.lead import LeadSource as _LeadSource
+from tandem.domain.crm.lead import LeadStatus as _LeadStatus
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -56,7 +56,7 @@ class Lead(Node):
     @strawberry.field
     async def converted_customer(
         self, info: strawberry.Info
-    ) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    ) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         if self._customer_id is None:
@@ -67,7 +67,7 @@ class Lead(Node):
     @strawberry.field
     async def converted_opportunity(
         self, info: strawberry.Info
-    ) -> Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None:
+    ) -> Annotated[Opportunity, strawberry.lazy(".opportunity")] | None:
         from .opportunity import Opportunity
 
         if self._opportunity_id is None:
@@ -114,7 +114,7 @@ class LeadPayload:
 @strawberry.type
 class ConvertLeadPayload:
     lead: Lead | None = None
-    customer: Annotated[Customer, strawberry.lazy("schema.customer")] | None = None
-    contact: Annotated[Contact, strawberry.lazy("schema.contact")] | None = None
-    opportunity: Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None = None
+    customer: Annotated[Customer, strawberry.lazy(".customer")] | None = None
+    contact: Annotated[Contact, strawberry.lazy(".contact")] | None = None
+    opportunity: Annotated[Opportunity, strawberry.lazy(".opportunity")] | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import strawberry
 
-from domain.collaboration.meeting import ActionItem as ActionItemModel
-from domain.collaboration.meeting import ActionItemStatus as _ActionItemStatus
-from domain.collaboration.meeting import Meeting as MeetingModel
-from domain.collaboration.sla import SlaKind as _SlaKind
-from domain.collaboration.sla import SlaPolicy as SlaPolicyModel
+from tandem.domain.collaboration.meeting import ActionItem as ActionItemModel
+from tandem.domain.collaboration.meeting import ActionItemStatus as _ActionItemStatus
+from tandem.domain.collaboration.meeting import Meeting as MeetingModel
+from tandem.domain.collaboration.sla import SlaKind as _SlaKind
+from tandem.domain.collaboration.sla import SlaPolicy as SlaPolicyModel
 
 from .errors import UserError
 from .node import Node, to_global_id

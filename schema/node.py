@@ -7,7 +7,7 @@ import binascii
 
 import strawberry
 
-from domain.shared.errors import NotFound
+from tandem.domain.shared.errors import NotFound
 
 
 @strawberry.interface(description="An object with a global id; fetch any of them with `node(id)`.")

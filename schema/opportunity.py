@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.pipeline.opportunity import Opportunity as OpportunityModel
-from domain.pipeline.opportunity import OpportunityStageChange as StageChangeModel
-from domain.shared.money import quantize
-from domain.shared.pagination import PageRequest
+from tandem.domain.pipeline.opportunity import Opportunity as OpportunityModel
+from tandem.domain.pipeline.opportunity import OpportunityStageChange as StageChangeModel
+from tandem.domain.shared.money import quantize
+from tandem.domain.shared.pagination import PageRequest
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -87,7 +87,7 @@ class Opportunity(Node):
     @strawberry.field
     async def customer(
         self, info: strawberry.Info
-    ) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    ) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         m = await info.context.loaders.customer.load(self._customer_id)
@@ -102,7 +102,7 @@ class Opportunity(Node):
         return await load_user(info, self._project_manager_id)
 
     @strawberry.field(description="The delivery project it became once won (if you may see it).")
-    async def project(self, info: strawberry.Info) -> Annotated[Project, strawberry.lazy("schema.project")] | None:
+    async def project(self, info: strawberry.Info) -> Annotated[Project, strawberry.lazy(".project")] | None:
         from .project import Project
 
         found = await info.context.loaders.project_of_opportunity.load(self._pk)
@@ -112,7 +112,7 @@ class Opportunity(Node):
     async def interactions(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None,
         last: int | None = None, before: str | None = None,
-    ) -> Connection[Annotated[Interaction, strawberry.lazy("schema.interaction")]] | None:
+    ) -> Connection[Annotated[Interaction, strawberry.lazy(".interaction")]] | None:
         from .interaction import Interaction
 
         req = PageRequest(first=first, after=after, last=last, before=before)

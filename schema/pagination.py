@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
-from domain.shared.pagination import Page
+from tandem.domain.shared.pagination import Page
 
 T = TypeVar("T")
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.billing.payment import Payment as PaymentModel
-from domain.billing.payment import PaymentAllocation as AllocationModel
-from domain.billing.payment import PaymentMethod as _PaymentMethod
-from domain.shared.money import quantize
+from tandem.domain.billing.payment import Payment as PaymentModel
+from tandem.domain.billing.payment import PaymentAllocation as AllocationModel
+from tandem.domain.billing.payment import PaymentMethod as _PaymentMethod
+from tandem.domain.shared.money import quantize
 
 from .errors import UserError
 from .invoice import Invoice
@@ -95,7 +95,7 @@ class Payment(Node):
                    created_at=m.created_at, _pk=m.id, _customer_id=m.customer_id)
 
     @strawberry.field
-    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         if self._customer_id is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.pipeline.stage import Stage
+from tandem.domain.pipeline.stage import Stage
 
 
 @strawberry.type(description="A pipeline stage, in order.")

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from domain.shared.scope import Scope
+from tandem.domain.shared.scope import Scope
 
 from .errors import UserError
 from .scalars import Decimal

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from domain.sales.product import PriceBook as PriceBookModel
-from domain.sales.product import PriceBookEntry as PriceBookEntryModel
-from domain.sales.product import Product as ProductModel
+from tandem.domain.sales.product import PriceBook as PriceBookModel
+from tandem.domain.sales.product import PriceBookEntry as PriceBookEntryModel
+from tandem.domain.sales.product import Product as ProductModel
 
 from .errors import UserError
 from .node import Node, to_global_id

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.delivery.budget import CostFigures as CostFiguresModel
-from domain.delivery.budget import Expense as ExpenseModel
-from domain.delivery.change_request import ChangeRequest as ChangeModel
-from domain.delivery.change_request import ChangeStatus as _ChangeStatus
-from domain.delivery.progress import ProgressReport as ReportModel
-from domain.delivery.project import Health as _Health
-from domain.delivery.project import Project as ProjectModel
-from domain.delivery.project import ProjectStatus as _ProjectStatus
-from domain.delivery.project import ProjectTemplate as TemplateModel
-from domain.shared.money import quantize
+from tandem.domain.delivery.budget import CostFigures as CostFiguresModel
+from tandem.domain.delivery.budget import Expense as ExpenseModel
+from tandem.domain.delivery.change_request import ChangeRequest as ChangeModel
+from tandem.domain.delivery.change_request import ChangeStatus as _ChangeStatus
+from tandem.domain.delivery.progress import ProgressReport as ReportModel
+from tandem.domain.delivery.project import Health as _Health
+from tandem.domain.delivery.project import Project as ProjectModel
+from tandem.domain.delivery.project import ProjectStatus as _ProjectStatus
+from tandem.domain.delivery.project import ProjectTemplate as TemplateModel
+from tandem.domain.shared.money import quantize
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -190,7 +190,7 @@ class Project(Node):
         return await load_user(info, self._sales_owner_id)
 
     @strawberry.field
-    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         found = await info.context.loaders.customer.load(self._customer_id)
@@ -199,7 +199,7 @@ class Project(Node):
     @strawberry.field
     async def opportunity(
         self, info: strawberry.Info
-    ) -> Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None:
+    ) -> Annotated[Opportunity, strawberry.lazy(".opportunity")] | None:
         from .opportunity import Opportunity
 
         if self._opportunity_id is None:
@@ -208,7 +208,7 @@ class Project(Node):
         return Opportunity.from_model(found) if found else None
 
     @strawberry.field
-    async def contract(self, info: strawberry.Info) -> Annotated[Contract, strawberry.lazy("schema.contract")] | None:
+    async def contract(self, info: strawberry.Info) -> Annotated[Contract, strawberry.lazy(".contract")] | None:
         from .contract import Contract
 
         if self._contract_id is None:
@@ -218,7 +218,7 @@ class Project(Node):
 
     @strawberry.field(description="Every task, in outline order.")
     async def tasks(self, info: strawberry.Info) -> list[Task] | None:
-        from domain.delivery.task import wbs_codes
+        from tandem.domain.delivery.task import wbs_codes
 
         rows = await info.context.loaders.tasks_of_project.load(self._pk)
         codes = wbs_codes(rows)

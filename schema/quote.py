@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.sales.quote import Quote as QuoteModel
-from domain.sales.quote import QuoteLine as QuoteLineModel
-from domain.sales.quote import QuoteStatus as _QuoteStatus
-from domain.sales.quote import effective_discount_percent
-from domain.shared.money import quantize
+from tandem.domain.sales.quote import Quote as QuoteModel
+from tandem.domain.sales.quote import QuoteLine as QuoteLineModel
+from tandem.domain.sales.quote import QuoteStatus as _QuoteStatus
+from tandem.domain.sales.quote import effective_discount_percent
+from tandem.domain.shared.money import quantize
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -119,14 +119,14 @@ class Quote(Node):
     @strawberry.field
     async def opportunity(
         self, info: strawberry.Info
-    ) -> Annotated[Opportunity, strawberry.lazy("schema.opportunity")] | None:
+    ) -> Annotated[Opportunity, strawberry.lazy(".opportunity")] | None:
         from .opportunity import Opportunity
 
         found = await info.context.loaders.opportunity.load(self._opportunity_id)
         return Opportunity.from_model(found) if found else None
 
     @strawberry.field
-    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy("schema.customer")] | None:
+    async def customer(self, info: strawberry.Info) -> Annotated[Customer, strawberry.lazy(".customer")] | None:
         from .customer import Customer
 
         found = await info.context.loaders.customer.load(self._customer_id)

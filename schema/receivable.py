@@ -6,9 +6,9 @@ from datetime import date
 
 import strawberry
 
-from domain.billing.invoice import Invoice as InvoiceModel
-from domain.billing.receivable import Receivables as ReceivablesModel
-from domain.shared.money import quantize
+from tandem.domain.billing.invoice import Invoice as InvoiceModel
+from tandem.domain.billing.receivable import Receivables as ReceivablesModel
+from tandem.domain.shared.money import quantize
 
 from .invoice import Invoice
 from .node import to_global_id

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from domain.delivery.task import DependencyKind as _DependencyKind
-from domain.delivery.task import Task as TaskModel
-from domain.delivery.task import TaskDependency as DependencyModel
-from domain.delivery.task import TaskStatus as _TaskStatus
+from tandem.domain.delivery.task import DependencyKind as _DependencyKind
+from tandem.domain.delivery.task import Task as TaskModel
+from tandem.domain.delivery.task import TaskDependency as DependencyModel
+from tandem.domain.delivery.task import TaskStatus as _TaskStatus
 
 from .errors import UserError
 from .node import Node, to_global_id
@@ -97,7 +97,7 @@ class Task(Node):
         return to_global_id("Task", self._parent_id) if self._parent_id else None
 
     @strawberry.field
-    async def project(self, info: strawberry.Info) -> Annotated[Project, strawberry.lazy("schema.project")] | None:
+    async def project(self, info: strawberry.Info) -> Annotated[Project, strawberry.lazy(".project")] | None:
         from .project import Project
 
         found = await info.context.loaders.project.load(self._project_id)

@@ -6,10 +6,10 @@ from datetime import date, datetime
 
 import strawberry
 
-from domain.delivery.timesheet import EntryStatus as _EntryStatus
-from domain.delivery.timesheet import TimeEntry as EntryModel
-from domain.delivery.timesheet import Timesheet as TimesheetModel
-from domain.shared.money import quantize
+from tandem.domain.delivery.timesheet import EntryStatus as _EntryStatus
+from tandem.domain.delivery.timesheet import TimeEntry as EntryModel
+from tandem.domain.delivery.timesheet import Timesheet as TimesheetModel
+from tandem.domain.shared.money import quantize
 
 from .errors import UserError
 from .node import Node, to_global_id

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import strawberry
 
-from domain.tenancy.org import Org as OrgModel
-from domain.tenancy.org import Team as TeamModel
-from domain.tenancy.user import User as UserModel
+from tandem.domain.tenancy.org import Org as OrgModel
+from tandem.domain.tenancy.org import Team as TeamModel
+from tandem.domain.tenancy.user import User as UserModel
 
 from .node import Node, to_global_id
 from .scalars import Decimal, price
@@ -53,7 +53,7 @@ class User(Node):
                    _team_id=m.team_id)
 
     @strawberry.field
-    async def manager(self, info: strawberry.Info) -> Annotated[User, strawberry.lazy("schema.user")] | None:
+    async def manager(self, info: strawberry.Info) -> Annotated[User, strawberry.lazy(".user")] | None:
         if self._manager_id is None:
             return None
         m = await info.context.loaders.user.load(self._manager_id)

@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from authz.policy import PolicyStore
-from realtime.broker import Broker
-from realtime.cursor import FeedCursors
-from realtime.hub import Hub
-from realtime.relay import Relay
+from tandem.authz.policy import PolicyStore
+from tandem.realtime.broker import Broker
+from tandem.realtime.cursor import FeedCursors
+from tandem.realtime.hub import Hub
+from tandem.realtime.relay import Relay
 
 from .db import Database, create_engine, outbox_listeners
 from .graphql import build_schema

@@ -7,8 +7,8 @@ from typing import Any
 
 import jwt
 
-from domain.shared.actor import Actor
-from domain.tenancy.user import User, active_user_for_token
+from tandem.domain.shared.actor import Actor
+from tandem.domain.tenancy.user import User, active_user_for_token
 
 from .db import Database
 from .settings import Settings

@@ -46,7 +46,7 @@ async def _seed(only_if_empty: bool) -> bool:
 
 
 async def _tokens(emails: list[str]) -> list[tuple[str, str, str]]:
-    from domain.tenancy.user import user_by_email
+    from tandem.domain.tenancy.user import user_by_email
 
     from .auth import mint_token
 

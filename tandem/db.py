@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
-from domain.shared.dialect import FOLD
+from tandem.domain.shared.dialect import FOLD
 
 from .settings import Settings
 

@@ -10,16 +10,16 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.crm.contact import ContactInput, create_contact
-from domain.crm.customer import CustomerInput, CustomerTier, LifecycleStage, create_customer
-from domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
-from domain.crm.lead import LeadInput, LeadSource, create_lead
-from domain.pipeline.custom_field import CustomFieldType, define_custom_field
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
-from domain.shared.actor import Actor
-from domain.shared.clock import clock
-from domain.tenancy.org import Org, create_org, create_team
-from domain.tenancy.user import User, create_user
+from tandem.domain.crm.contact import ContactInput, create_contact
+from tandem.domain.crm.customer import CustomerInput, CustomerTier, LifecycleStage, create_customer
+from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.crm.lead import LeadInput, LeadSource, create_lead
+from tandem.domain.pipeline.custom_field import CustomFieldType, define_custom_field
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.clock import clock
+from tandem.domain.tenancy.org import Org, create_org, create_team
+from tandem.domain.tenancy.user import User, create_user
 
 from .demo_billing import Cast, seed_quote_to_cash
 from .demo_delivery import seed_delivery, seed_templates

@@ -12,11 +12,11 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.billing.invoice import issue_invoice
-from domain.billing.payment import AllocationInput, PaymentMethod, allocate_payment, record_payment
-from domain.billing.payment_plan import InstallmentInput, set_payment_plan
-from domain.contracts.approval import approve_step, steps_of, submit_contract
-from domain.contracts.contract import (
+from tandem.domain.billing.invoice import issue_invoice
+from tandem.domain.billing.payment import AllocationInput, PaymentMethod, allocate_payment, record_payment
+from tandem.domain.billing.payment_plan import InstallmentInput, set_payment_plan
+from tandem.domain.contracts.approval import approve_step, steps_of, submit_contract
+from tandem.domain.contracts.contract import (
     Contract,
     ContractInput,
     DocumentInput,
@@ -24,11 +24,11 @@ from domain.contracts.contract import (
     create_contract,
     terminate_contract,
 )
-from domain.contracts.signature import request_signature, sign_contract
-from domain.crm.customer import Customer
-from domain.pipeline.opportunity import Opportunity
-from domain.sales.product import PriceInput, ProductInput, create_price_book, create_product
-from domain.sales.quote import (
+from tandem.domain.contracts.signature import request_signature, sign_contract
+from tandem.domain.crm.customer import Customer
+from tandem.domain.pipeline.opportunity import Opportunity
+from tandem.domain.sales.product import PriceInput, ProductInput, create_price_book, create_product
+from tandem.domain.sales.quote import (
     QuoteInput,
     QuoteLineInput,
     accept_quote,
@@ -36,7 +36,7 @@ from domain.sales.quote import (
     send_quote,
     submit_quote,
 )
-from domain.shared.actor import Actor
+from tandem.domain.shared.actor import Actor
 
 
 @dataclass

@@ -10,14 +10,14 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.delivery.budget import add_expense
-from domain.delivery.change_request import request_change
-from domain.delivery.progress import report_progress
-from domain.delivery.project import Health, Project, TemplateTask, create_template
-from domain.delivery.task import TaskInput, TaskStatus, tasks_of, update_task
-from domain.delivery.timesheet import log_time
-from domain.shared.actor import Actor
-from domain.tenancy.user import set_cost_rate
+from tandem.domain.delivery.budget import add_expense
+from tandem.domain.delivery.change_request import request_change
+from tandem.domain.delivery.progress import report_progress
+from tandem.domain.delivery.project import Health, Project, TemplateTask, create_template
+from tandem.domain.delivery.task import TaskInput, TaskStatus, tasks_of, update_task
+from tandem.domain.delivery.timesheet import log_time
+from tandem.domain.shared.actor import Actor
+from tandem.domain.tenancy.user import set_cost_rate
 
 
 async def seed_templates(session: AsyncSession, pm: Actor) -> None:

@@ -27,17 +27,17 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from domain.shared.errors import DomainError
-from resolvers import Mutation, Query, Subscription
-from resolvers.context import Unauthenticated
-from resolvers.guard import FieldGuardExecution
-from schema.contact import Contact
-from schema.customer import Customer
-from schema.interaction import Interaction
-from schema.lead import Lead
-from schema.opportunity import Opportunity
-from schema.scalars import SCALAR_MAP
-from schema.user import Org, Team, User
+from tandem.domain.shared.errors import DomainError
+from tandem.resolvers import Mutation, Query, Subscription
+from tandem.resolvers.context import Unauthenticated
+from tandem.resolvers.guard import FieldGuardExecution
+from tandem.schema.contact import Contact
+from tandem.schema.customer import Customer
+from tandem.schema.interaction import Interaction
+from tandem.schema.lead import Lead
+from tandem.schema.opportunity import Opportunity
+from tandem.schema.scalars import SCALAR_MAP
+from tandem.schema.user import Org, Team, User
 
 from .limits import INTROSPECTION_ROOTS, limits_rule
 from .settings import Settings

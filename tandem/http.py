@@ -15,10 +15,10 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from authz.guard import Guard, Unrestricted
-from authz.policy import PolicyStore
-from resolvers.context import Context
-from resolvers.guard import current_guard
+from tandem.authz.guard import Guard, Unrestricted
+from tandem.authz.policy import PolicyStore
+from tandem.resolvers.context import Context
+from tandem.resolvers.guard import current_guard
 
 from .auth import authenticate
 from .db import Database

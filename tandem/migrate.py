@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import migrations
+from tandem import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 # Any constant: every app process that starts at once waits here, one migrates.

@@ -13,11 +13,11 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.billing.invoice import issue_due_installments
-from domain.billing.receivable import run_overdue
-from domain.collaboration.sla import run_sla
-from domain.delivery.progress import run_delivery
-from domain.shared.clock import clock
+from tandem.domain.billing.invoice import issue_due_installments
+from tandem.domain.billing.receivable import run_overdue
+from tandem.domain.collaboration.sla import run_sla
+from tandem.domain.delivery.progress import run_delivery
+from tandem.domain.shared.clock import clock
 
 log = logging.getLogger("tandem.scheduler")
 SCHEDULER_LOCK = 7_263_003

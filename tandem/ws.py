@@ -46,13 +46,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from authz.guard import Guard
-from authz.policy import PolicyStore
-from realtime.cursor import FeedCursors
-from realtime.hub import Hub
-from realtime.multiplex import Outlet, Renders, serving
-from resolvers.context import Context
-from resolvers.guard import current_guard
+from tandem.authz.guard import Guard
+from tandem.authz.policy import PolicyStore
+from tandem.realtime.cursor import FeedCursors
+from tandem.realtime.hub import Hub
+from tandem.realtime.multiplex import Outlet, Renders, serving
+from tandem.resolvers.context import Context
+from tandem.resolvers.guard import current_guard
 
 from .auth import AuthError, authenticate, bearer, verify_token
 from .db import Database

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.shared.actor import Actor
-from domain.tenancy.user import User, user_by_email
 from tandem.app import create_app
 from tandem.auth import mint_token
 from tandem.db import Database, create_engine
 from tandem.demo import seed_demo
+from tandem.domain.shared.actor import Actor
+from tandem.domain.tenancy.user import User, user_by_email
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 

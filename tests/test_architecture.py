@@ -5,21 +5,26 @@ module, and every reaction an area relies on is registered once ``domain`` is im
 from __future__ import annotations
 
 import ast
+import sys
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import grimp
 import pytest
 
-import domain
-from domain.billing.events import InvoiceOverdue
-from domain.contracts.events import ContractActivated, ContractReturnedToDraft, ContractTerminated
-from domain.delivery.events import ExpenseAdded, MilestoneReached, PlanChanged, ProjectCreated, TimeLogged
-from domain.pipeline.events import OpportunityWon
-from domain.shared import bus, references
-from domain.tenancy.events import OrgCreated
+from tandem import domain
+from tandem.domain.billing.events import InvoiceOverdue
+from tandem.domain.contracts.events import ContractActivated, ContractReturnedToDraft, ContractTerminated
+from tandem.domain.delivery.events import ExpenseAdded, MilestoneReached, PlanChanged, ProjectCreated, TimeLogged
+from tandem.domain.pipeline.events import OpportunityWon
+from tandem.domain.shared import bus, references
+from tandem.domain.tenancy.events import OrgCreated
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PACKAGES = ("tandem", "domain", "resolvers", "schema", "realtime", "authz")
+FOLDERS = {"domain", "resolvers", "schema", "realtime", "authz", "migrations"}
+"""Top-level folders installed as tandem.<folder> (linked into tandem/)."""
 MAX_LINES = 500
 
 
@@ -44,10 +49,10 @@ def test_no_import_inside_a_function_body_in_domain():
 
 
 def _area_graph() -> dict[str, set[str]]:
-    graph = grimp.build_graph("domain", include_external_packages=False)
+    graph = grimp.build_graph("tandem", include_external_packages=False)
     edges: dict[str, set[str]] = {}
-    for imp in graph.find_matching_direct_imports(import_expression="domain.** -> domain.**"):
-        importer, imported = imp["importer"].split("."), imp["imported"].split(".")
+    for imp in graph.find_matching_direct_imports(import_expression="tandem.domain.** -> domain.**"):
+        importer, imported = imp["importer"].split(".")[1:], imp["imported"].split(".")[1:]
         if len(importer) > 1 and len(imported) > 1 and importer[1] != imported[1]:
             edges.setdefault(importer[1], set()).add(imported[1])
     return edges
@@ -95,27 +100,30 @@ def test_no_source_file_is_over_500_lines():
 
 
 @pytest.mark.parametrize(("event_type", "reacting_module"), [
-    (OrgCreated, "domain.pipeline.stage"),
-    (OpportunityWon, "domain.delivery.project.conversion"),
-    (ProjectCreated, "domain.delivery.task"),
-    (PlanChanged, "domain.delivery.progress"),
-    (TimeLogged, "domain.delivery.progress"),
-    (ExpenseAdded, "domain.delivery.progress"),
-    (MilestoneReached, "domain.billing.payment_plan"),
-    (ContractTerminated, "domain.billing.payment_plan"),
-    (ContractReturnedToDraft, "domain.contracts.signature"),
+    (OrgCreated, "tandem.domain.pipeline.stage"),
+    (OpportunityWon, "tandem.domain.delivery.project.conversion"),
+    (ProjectCreated, "tandem.domain.delivery.task"),
+    (PlanChanged, "tandem.domain.delivery.progress"),
+    (TimeLogged, "tandem.domain.delivery.progress"),
+    (ExpenseAdded, "tandem.domain.delivery.progress"),
+    (MilestoneReached, "tandem.domain.billing.payment_plan"),
+    (ContractTerminated, "tandem.domain.billing.payment_plan"),
+    (ContractReturnedToDraft, "tandem.domain.contracts.signature"),
 ])
 def test_importing_domain_registers_each_reaction_once(event_type, reacting_module):
     # given domain imported (as every entry point does)
-    assert domain.__name__ == "domain"
+    assert domain.__name__ == "tandem.domain"
     # then the event has exactly its one reaction, from the area that cares
     assert [r.__module__ for r in bus.reactions_to(event_type)] == [reacting_module]
 
 
 @pytest.mark.parametrize(("event_type", "writing_module"), [
-    (ContractTerminated, "domain.contracts.outward"),
-    (ContractActivated, "domain.contracts.outward"),
-    (InvoiceOverdue, "domain.billing.invoice.model"),
+    (ContractTerminated, "tandem.domain.contracts.outward"),
+    (ContractActivated, "tandem.domain.contracts.outward"),
+    (InvoiceOverdue, "tandem.domain.billing.invoice.model"),
+    (ProjectCreated, "tandem.domain.delivery.outward"),
+    (TimeLogged, "tandem.domain.delivery.outward"),
+    (ExpenseAdded, "tandem.domain.delivery.outward"),
 ])
 def test_events_with_an_outward_form_have_one_writer(event_type, writing_module):
     writer = bus.writer_of(event_type)
@@ -133,4 +141,40 @@ def test_registering_a_second_outward_writer_is_refused():
 def test_customers_are_read_by_crm_for_areas_below_it():
     # pipeline refers to an opportunity's customer by id; crm answers for it
     reader = references._readers["Customer"]
-    assert reader.__module__ == "domain.crm.customer"
+    assert reader.__module__ == "tandem.domain.crm.customer"
+
+
+def test_the_product_is_imported_only_under_the_tandem_namespace():
+    # given the app built (it imports every layer) and the test suite loaded
+    import_module("tandem.app")
+    # then no module of the repository was imported a second time under a top-level name of its own
+    stray = sorted(name for name, module in list(sys.modules.items())
+                   if name.split(".")[0] in FOLDERS and str(getattr(module, "__file__", "")).startswith(str(ROOT)))
+    assert stray == []
+
+
+@pytest.mark.parametrize(("first", "order"), [
+    (False, ["reaction", "writer saw ['reacted']"]),
+    (True, ["writer saw []", "reaction"]),
+])
+async def test_an_outward_writer_runs_after_the_reactions_unless_it_comes_first(first, order):
+    # given an event with one reaction and one outward writer
+    @dataclass(frozen=True)
+    class Happened:
+        n: int
+
+    seen: list[str] = []
+
+    @bus.handles(Happened)
+    async def react(session, actor, event):
+        seen.append("reaction")
+        return "reacted"
+
+    @bus.outward(Happened, first=first)
+    async def write(session, actor, event, results):
+        seen.append(f"writer saw {results}")
+
+    # when it is dispatched
+    results = await bus.dispatch(None, None, Happened(1))
+    # then the writer's row comes after the reactions (and sees what they returned), or before them
+    assert seen == order and results == ["reacted"]

@@ -4,9 +4,9 @@ import importlib
 import pkgutil
 from collections import Counter
 
-import domain
-from domain.shared.errors import ErrorCode
-from schema.errors import AREA_ERROR_CODES, UserErrorCode
+from tandem import domain
+from tandem.domain.shared.errors import ErrorCode
+from tandem.schema.errors import AREA_ERROR_CODES, UserErrorCode
 
 
 def test_every_area_code_is_a_user_error_code():
@@ -23,7 +23,7 @@ def test_no_code_is_defined_twice():
 
 def test_every_area_enum_is_listed():
     # given every enum of error codes an area's errors module defines
-    for module in pkgutil.walk_packages(domain.__path__, "domain."):
+    for module in pkgutil.walk_packages(domain.__path__, "tandem.domain."):
         if module.name.endswith(".errors"):
             importlib.import_module(module.name)
     defined = set(ErrorCode.__subclasses__())

@@ -7,10 +7,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import delete, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from authz.store import CasbinRule, PolicyVersion, seed_default_policy
-from domain.models import Base
-from domain.tenancy.org import create_org
+from tandem.authz.store import CasbinRule, PolicyVersion, seed_default_policy
 from tandem.db import Database, create_engine
+from tandem.domain.models import Base
+from tandem.domain.tenancy.org import create_org
 from tandem.migrate import upgrade
 from tandem.settings import Settings
 

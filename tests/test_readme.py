@@ -20,7 +20,7 @@ def test_readme_starts_with_the_two_setup_commands():
 
 def test_readme_names_every_user_error_code():
     # given every code a payload's userErrors may carry
-    from schema.errors import UserErrorCode
+    from tandem.schema.errors import UserErrorCode
 
     # then the README's error section names each
     errors = README.split("### Errors", 1)[1]

@@ -2,4 +2,4 @@
 ``OpportunityWon`` (the project) and, inside the area, re-plans on ``PlanChanged``, ``TimeLogged`` and
 ``ExpenseAdded`` (progress.py sits above projects, tasks, time and budget, so they announce rather than call)."""
 
-from . import progress, project, task  # noqa: F401  (registers the reactions)
+from . import outward, progress, project, task  # noqa: F401  (registers the reactions and outward writers)

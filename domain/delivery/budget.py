@@ -27,7 +27,7 @@ from ..shared.money import check_amount, quantize
 from ..shared.rows import group_by
 from .calendar import WorkCalendar
 from .events import ExpenseAdded
-from .project import Project, calendar_of, load_for_write, project_event, require_manager, require_open
+from .project import Project, calendar_of, load_for_write, require_manager, require_open
 from .task import Task, TaskStatus
 from .timesheet import labor_cost
 
@@ -93,8 +93,6 @@ async def add_expense(session: AsyncSession, actor: Actor, *, project_id: int, a
                       created_at=clock.now())
     session.add(expense)
     await session.flush()
-    project_event(session, actor, project, "expense.added", operation="create", record=("Expense", expense.id),
-                  amount=str(amount), category=category, description=description)
     await dispatch(session, actor, ExpenseAdded(project.org_id, project.id, expense.id))
     return expense
 

@@ -48,6 +48,7 @@ class TimeLogged:
     project_id: int
     task_id: int
     task_started: bool
+    entry_id: int
 
 
 @dataclass(frozen=True)

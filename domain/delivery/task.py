@@ -386,14 +386,17 @@ async def instantiate_template(session: AsyncSession, actor: Actor | None, proje
 
 
 @handles(ProjectCreated)
-async def _lay_out_template(session: AsyncSession, actor: Actor | None, event: ProjectCreated) -> None:
-    """A new project gets its template's tasks (the schedule follows with ``PlanChanged``)."""
-    if event.template_id is None:
-        return
+async def _plan_new_project(session: AsyncSession, actor: Actor | None, event: ProjectCreated) -> None:
+    """A new project gets its template's tasks, if it has a template, and its first schedule as the
+    baseline."""
     project = await session.get(Project, event.project_id)
-    template = await session.get(ProjectTemplate, event.template_id)
-    assert project is not None and template is not None
-    await instantiate_template(session, actor, project, template)
+    assert project is not None
+    if event.template_id is not None:
+        template = await session.get(ProjectTemplate, event.template_id)
+        assert template is not None
+        await instantiate_template(session, actor, project, template)
+    await session.flush()
+    await dispatch(session, None, PlanChanged(project.org_id, project.id, baseline=True))
 
 
 async def tasks_of(session: AsyncSession, actor: Actor, project_ids: list[int]) -> dict[int, list[Task]]:

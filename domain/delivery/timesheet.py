@@ -167,9 +167,7 @@ async def log_time(session: AsyncSession, actor: Actor, *, task_id: int, work_da
     if project.status == ProjectStatus.PLANNING:  # work has started
         project.status = ProjectStatus.ACTIVE.value
     await session.flush()
-    project_event(session, actor, project, "time.logged", operation="create", record=("Task", task.id),
-                  hours=str(hours), date=day.isoformat(), task={"id": task.id, "name": task.name})
-    await dispatch(session, actor, TimeLogged(project.org_id, project.id, task.id, started))
+    await dispatch(session, actor, TimeLogged(project.org_id, project.id, task.id, started, entry.id))
     return entry
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import domain.shared.base
+import tandem.domain.shared.base
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0001'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('default_currency', sa.String(length=3), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_org'))
     )
     op.create_table('custom_field_definition',
@@ -52,8 +52,8 @@ def upgrade() -> None:
     sa.Column('operation', sa.String(length=20), nullable=False),
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('actor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_outbox_event_org_id_org'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_event'))
     )
@@ -98,7 +98,7 @@ def upgrade() -> None:
     sa.Column('territory', sa.String(length=100), nullable=True),
     sa.Column('capacity', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['manager_id'], ['app_user.id'], name=op.f('fk_app_user_manager_id_app_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_app_user_org_id_org'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_app_user_team_id_team'), ondelete='SET NULL'),
@@ -118,12 +118,12 @@ def upgrade() -> None:
     sa.Column('tier', sa.String(length=20), nullable=False),
     sa.Column('lifecycle_stage', sa.String(length=20), nullable=False),
     sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('credit_limit', domain.shared.base.MoneyType(precision=20, scale=4), nullable=True),
+    sa.Column('credit_limit', tandem.domain.shared.base.MoneyType(precision=20, scale=4), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('custom_fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_customer_org_id_org'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['owner_id'], ['app_user.id'], name=op.f('fk_customer_owner_id_app_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer'))
@@ -140,7 +140,7 @@ def upgrade() -> None:
     sa.Column('operation', sa.String(length=60), nullable=False),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_idempotency_key_org_id_org'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_idempotency_key_user_id_app_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_key')),
@@ -155,7 +155,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('is_decision_maker', sa.Boolean(), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_contact_customer_id_customer'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_contact_org_id_org'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contact'))
@@ -171,7 +171,7 @@ def upgrade() -> None:
     sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('stage_key', sa.String(length=40), nullable=False),
-    sa.Column('amount', domain.shared.base.MoneyType(precision=20, scale=4), nullable=False),
+    sa.Column('amount', tandem.domain.shared.base.MoneyType(precision=20, scale=4), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('expected_close_date', sa.Date(), nullable=True),
     sa.Column('probability', sa.Integer(), nullable=False),
@@ -180,10 +180,10 @@ def upgrade() -> None:
     sa.Column('lost_reason', sa.String(length=500), nullable=True),
     sa.Column('custom_fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('stage_changed_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('stage_changed_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_opportunity_customer_id_customer'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_opportunity_org_id_org'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['owner_id'], ['app_user.id'], name=op.f('fk_opportunity_owner_id_app_user')),
@@ -202,10 +202,10 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('opportunity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('occurred_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_interaction_contact_id_contact'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by_id'], ['app_user.id'], name=op.f('fk_interaction_created_by_id_app_user')),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_interaction_customer_id_customer'), ondelete='CASCADE'),
@@ -233,10 +233,10 @@ def upgrade() -> None:
     sa.Column('converted_customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('converted_contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('converted_opportunity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('converted_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('converted_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['converted_contact_id'], ['contact.id'], name=op.f('fk_lead_converted_contact_id_contact'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['converted_customer_id'], ['customer.id'], name=op.f('fk_lead_converted_customer_id_customer'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['converted_opportunity_id'], ['opportunity.id'], name=op.f('fk_lead_converted_opportunity_id_opportunity'), ondelete='SET NULL'),
@@ -255,7 +255,7 @@ def upgrade() -> None:
     sa.Column('from_stage', sa.String(length=40), nullable=True),
     sa.Column('to_stage', sa.String(length=40), nullable=False),
     sa.Column('changed_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('changed_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['changed_by_id'], ['app_user.id'], name=op.f('fk_opportunity_stage_change_changed_by_id_app_user')),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunity.id'], name=op.f('fk_opportunity_stage_change_opportunity_id_opportunity'), ondelete='CASCADE'),

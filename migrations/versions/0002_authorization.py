@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import domain.shared.base
+import tandem.domain.shared.base
 
 
 revision: str = '0002'
@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table('policy_version',
     sa.Column('org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('changed_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_policy_version_org_id_org'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('org_id', name=op.f('pk_policy_version'))
     )
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('team_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('shared_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_record_share_org_id_org'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['shared_by_id'], ['app_user.id'], name=op.f('fk_record_share_shared_by_id_app_user')),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_record_share_team_id_team'), ondelete='CASCADE'),

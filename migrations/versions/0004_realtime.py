@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import domain.shared.base
+import tandem.domain.shared.base
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0004'
@@ -35,9 +35,9 @@ def upgrade() -> None:
     sa.Column('author_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('mentions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('edited_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('deleted_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('edited_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('deleted_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['app_user.id'], name=op.f('fk_comment_author_id_app_user')),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_comment_org_id_org'), ondelete='CASCADE'),
@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('comment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('previous_body', sa.Text(), nullable=False),
     sa.Column('edited_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('edited_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('edited_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['comment_id'], ['comment.id'], name=op.f('fk_comment_edit_comment_id_comment'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['edited_by_id'], ['app_user.id'], name=op.f('fk_comment_edit_edited_by_id_app_user')),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_comment_edit_org_id_org'), ondelete='CASCADE'),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import domain.shared.base
+import tandem.domain.shared.base
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0005'
@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('escalated_to_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('record_type', sa.String(length=40), nullable=False),
     sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['escalated_to_id'], ['app_user.id'], name=op.f('fk_escalation_escalated_to_id_app_user')),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_escalation_org_id_org'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation')),
@@ -57,9 +57,9 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('minutes', sa.Text(), nullable=False),
     sa.Column('attendee_ids', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('held_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('held_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['app_user.id'], name=op.f('fk_meeting_created_by_id_app_user')),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_meeting_org_id_org'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting'))
@@ -75,13 +75,13 @@ def upgrade() -> None:
     sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('title', sa.String(length=500), nullable=False),
     sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('due_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('source_line', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', domain.shared.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('completed_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('reminded_at', domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', tandem.domain.shared.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['app_user.id'], name=op.f('fk_action_item_created_by_id_app_user')),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], name=op.f('fk_action_item_meeting_id_meeting'), ondelete='CASCADE'),

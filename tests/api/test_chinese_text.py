@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
 from tests.conftest import GraphQLClient
 from tests.factories.realtime import Socket, connect, feed_end
 

@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy import event
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
-from domain.shared.clock import clock
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
 from tandem.auth import mint_token
 from tandem.demo import CUSTOMERS
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
+from tandem.domain.shared.clock import clock
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tests.conftest import actor_of
 from tests.factories.names import unique
 

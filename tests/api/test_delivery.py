@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schema.node import to_global_id
+from tandem.schema.node import to_global_id
 from tests.factories.api.answers import ok
 from tests.factories.realtime import connect
 

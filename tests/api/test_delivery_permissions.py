@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from schema.node import to_global_id
+from tandem.schema.node import to_global_id
 from tests.factories.api.answers import ok
 
 CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {

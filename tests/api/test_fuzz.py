@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
 
-from schema.node import to_global_id
 from tandem.graphql import build_schema
+from tandem.schema.node import to_global_id
 from tandem.settings import Settings
 
 ROLES = ("rep1@demo.test", "finance@demo.test")

@@ -16,16 +16,16 @@ from casbin import persist
 from graphql import build_schema
 from sqlalchemy import func, select
 
-from authz.store import MODEL_CONF, CasbinRule, current_version, default_lines
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.registry import GUARDED_TYPES, sources
-from domain.tenancy.org import create_org, create_team
-from domain.tenancy.sharing import RecordShare
-from domain.tenancy.user import ROLES, User, create_user
-from schema.node import to_global_id
 from tandem.auth import mint_token
+from tandem.authz.store import MODEL_CONF, CasbinRule, current_version, default_lines
 from tandem.db import Database
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.registry import GUARDED_TYPES, sources
+from tandem.domain.tenancy.org import create_org, create_team
+from tandem.domain.tenancy.sharing import RecordShare
+from tandem.domain.tenancy.user import ROLES, User, create_user
+from tandem.schema.node import to_global_id
 from tandem.settings import Settings
 from tests.conftest import actor_of
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from domain.crm.contact import ContactInput, create_contact
-from domain.crm.customer import CustomerInput, create_customer
-from domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user, set_manager
-from schema.node import to_global_id
+from tandem.domain.crm.contact import ContactInput, create_contact
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user, set_manager
+from tandem.schema.node import to_global_id
 from tests.conftest import GraphQLClient, actor_of
 
 # who: (roles, manager)

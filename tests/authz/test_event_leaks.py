@@ -17,9 +17,9 @@ import pytest
 from graphql import GraphQLObjectType
 from sqlalchemy import select
 
-from authz.guard import Guard
-from domain.collaboration.timeline import describe
-from domain.registry import (
+from tandem.authz.guard import Guard
+from tandem.domain.collaboration.timeline import describe
+from tandem.domain.registry import (
     RECORD_TYPES,
     SHAPES,
     TOPICS,
@@ -29,8 +29,8 @@ from domain.registry import (
     payload_keys,
     shape_key,
 )
-from domain.shared.outbox import OutboxEvent
-from schema.node import from_global_id
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.schema.node import from_global_id
 from tests.factories.realtime import CHANGE_FEED, TIMELINE, connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,7 +357,7 @@ async def test_every_declared_topic_delivers_each_key_exactly_when_the_reader_ma
     """For every topic the code can emit (the registry declares them all, see above) and every key it
     may carry, filled with a value of its own: the reader's payload and timeline summary hold it
     exactly when the reader may read the governing field; an undeclared key never."""
-    from resolvers.events import cut
+    from tandem.resolvers.events import cut
 
     guard = await _guard(app, users[email])
     counter = [0]

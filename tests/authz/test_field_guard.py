@@ -13,16 +13,16 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from domain.crm.contact import ContactInput, create_contact
-from domain.crm.customer import Customer, CustomerInput, create_customer
-from domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
-from domain.crm.lead import Lead
-from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from schema.node import to_global_id
 from tandem.auth import mint_token
 from tandem.db import Database
+from tandem.domain.crm.contact import ContactInput, create_contact
+from tandem.domain.crm.customer import Customer, CustomerInput, create_customer
+from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.crm.lead import Lead
+from tandem.domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
+from tandem.schema.node import to_global_id
 from tandem.settings import Settings
 from tests.conftest import actor_of
 from tests.factories.names import unique

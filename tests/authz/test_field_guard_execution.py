@@ -8,7 +8,7 @@ from typing import Any
 
 from graphql import GraphQLObjectType
 
-from resolvers.guard import CHECKED_TYPES, guarded_resolvers
+from tandem.resolvers.guard import CHECKED_TYPES, guarded_resolvers
 
 OPPORTUNITIES = "{ opportunities(first: 20) { edges { node { id name amount customer { name creditLimit } } } } }"
 

@@ -28,9 +28,9 @@ from graphql import (
     is_leaf_type,
 )
 
-from authz.guard import Guard
-from resolvers.guard import CHECKED_TYPES
-from schema.node import to_global_id
+from tandem.authz.guard import Guard
+from tandem.resolvers.guard import CHECKED_TYPES
+from tandem.schema.node import to_global_id
 
 ADMIN = "admin@demo.test"
 ROLE_USERS = ["manager@demo.test", "rep1@demo.test", "rep2@demo.test", "pm@demo.test", "finance@demo.test",

@@ -19,20 +19,20 @@ from casbin import persist
 from graphql import GraphQLObjectType, build_schema, get_named_type, is_leaf_type
 from sqlalchemy import select
 
-from authz.store import MODEL_CONF, default_lines
-from domain.crm.contact import Contact, ContactInput, create_contact
-from domain.crm.customer import Customer, CustomerInput, CustomerTier, LifecycleStage, create_customer
-from domain.crm.interaction import Interaction, InteractionInput, InteractionKind, log_interaction
-from domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead
-from domain.delivery.project import add_member, convert_won_opportunity
-from domain.pipeline.opportunity import Milestone, Opportunity, OpportunityInput, create_opportunity
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org, create_team
-from domain.tenancy.sharing import RecordShare, share_record
-from domain.tenancy.user import ROLES, User, create_user, set_cost_rate
-from schema.node import to_global_id
 from tandem.auth import mint_token
+from tandem.authz.store import MODEL_CONF, default_lines
 from tandem.db import Database
+from tandem.domain.crm.contact import Contact, ContactInput, create_contact
+from tandem.domain.crm.customer import Customer, CustomerInput, CustomerTier, LifecycleStage, create_customer
+from tandem.domain.crm.interaction import Interaction, InteractionInput, InteractionKind, log_interaction
+from tandem.domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead
+from tandem.domain.delivery.project import add_member, convert_won_opportunity
+from tandem.domain.pipeline.opportunity import Milestone, Opportunity, OpportunityInput, create_opportunity
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org, create_team
+from tandem.domain.tenancy.sharing import RecordShare, share_record
+from tandem.domain.tenancy.user import ROLES, User, create_user, set_cost_rate
+from tandem.schema.node import to_global_id
 from tandem.settings import Settings
 from tests.conftest import actor_of
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from authz.admin import TYPE_ACTIONS
-from resolvers.guard import GUARDED_TYPES, graphql_fields
-from resolvers.writes import declaration
-from schema.node import to_global_id
+from tandem.authz.admin import TYPE_ACTIONS
 from tandem.graphql import build_schema
+from tandem.resolvers.guard import GUARDED_TYPES, graphql_fields
+from tandem.resolvers.writes import declaration
+from tandem.schema.node import to_global_id
 from tandem.settings import Settings
 from tests.factories.api.answers import ok
 

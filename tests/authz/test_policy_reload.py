@@ -18,12 +18,12 @@ import httpx
 import pytest
 from redis import asyncio as aioredis
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from schema.node import to_global_id
 from tandem.app import create_app
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
+from tandem.schema.node import to_global_id
 from tests.conftest import GraphQLClient, actor_of
 from tests.factories.waiting import eventually, quiet_for
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import casbin
 import pytest
 
-from authz.policy import OrgPolicy
-from authz.store import MODEL_CONF, default_lines
+from tandem.authz.policy import OrgPolicy
+from tandem.authz.store import MODEL_CONF, default_lines
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 ROLES = ("admin", "sales_rep", "sales_manager", "finance", "service", "marketing", "project_manager")

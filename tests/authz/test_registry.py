@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLObjectType, build_schema
 
-from domain.registry import NODE_TYPES, OWNED_TYPES, RECORD_TYPES, TIMELINE_TYPES
+from tandem.domain.registry import NODE_TYPES, OWNED_TYPES, RECORD_TYPES, TIMELINE_TYPES
 
 SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text(encoding="utf-8"))
 

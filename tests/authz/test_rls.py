@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import event, text, update
 from sqlalchemy.exc import DBAPIError
 
-from domain.crm.customer import Customer
-from domain.shared.clock import clock
 from tandem.db import APP_ROLE
+from tandem.domain.crm.customer import Customer
+from tandem.domain.shared.clock import clock
 
 PG_URL = os.environ.get("TANDEM_TEST_DATABASE_URL")
 postgres_only = pytest.mark.skipif(not PG_URL, reason="row-level security is PostgreSQL's; "

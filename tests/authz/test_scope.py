@@ -9,15 +9,15 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from domain.crm.customer import Customer, CustomerInput, create_customer
-from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
-from domain.shared.actor import Actor
-from domain.shared.scope import Scope
-from domain.tenancy.org import create_org
-from domain.tenancy.scope import owned_rows
-from domain.tenancy.sharing import share_record
-from domain.tenancy.user import User, create_user
 from tandem.db import Database
+from tandem.domain.crm.customer import Customer, CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.scope import Scope
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.scope import owned_rows
+from tandem.domain.tenancy.sharing import share_record
+from tandem.domain.tenancy.user import User, create_user
 from tests.conftest import actor_of
 
 TEAM = {"Customer": Scope.TEAM, "Opportunity": Scope.TEAM}

@@ -18,10 +18,10 @@ import pytest
 from graphql import build_schema
 from sqlalchemy import select
 
-from domain.contracts.approval import approval_flow
-from domain.pipeline.stage import PipelineStage
-from domain.registry import GUARDED_TYPES, NODE_TYPES, OWNED_TYPES, TIMELINE_TYPES
-from schema.node import from_global_id, to_global_id
+from tandem.domain.contracts.approval import approval_flow
+from tandem.domain.pipeline.stage import PipelineStage
+from tandem.domain.registry import GUARDED_TYPES, NODE_TYPES, OWNED_TYPES, TIMELINE_TYPES
+from tandem.schema.node import from_global_id, to_global_id
 from tests.authz.tenancy import (
     ACME,
     NODE,

@@ -5,16 +5,16 @@ from decimal import Decimal
 
 import pytest
 
-from domain.billing.allocation import (
+from tandem.domain.billing.allocation import (
     AllocationInput,
     InvoiceBalance,
     PaymentBalance,
     PlannedAllocation,
     plan_allocation,
 )
-from domain.billing.errors import BillingErrorCode
-from domain.billing.invoice import InvoiceKind, InvoiceStatus
-from domain.shared.errors import ErrorCode, SharedErrorCode, ValidationFailed
+from tandem.domain.billing.errors import BillingErrorCode
+from tandem.domain.billing.invoice import InvoiceKind, InvoiceStatus
+from tandem.domain.shared.errors import ErrorCode, SharedErrorCode, ValidationFailed
 
 CUSTOMER = 7
 

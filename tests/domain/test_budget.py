@@ -9,14 +9,14 @@ from decimal import Decimal
 
 import pytest
 
-from domain.delivery.budget import Expense, add_expense, cost_figures
-from domain.delivery.errors import DeliveryErrorCode
-from domain.delivery.project import Project, ProjectSettings, TemplateTask, update_project
-from domain.delivery.task import TaskStatus
-from domain.delivery.timesheet import log_time
-from domain.shared.clock import clock
-from domain.shared.errors import SharedErrorCode
-from domain.tenancy.user import set_cost_rate
+from tandem.domain.delivery.budget import Expense, add_expense, cost_figures
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.delivery.project import Project, ProjectSettings, TemplateTask, update_project
+from tandem.domain.delivery.task import TaskStatus
+from tandem.domain.delivery.timesheet import log_time
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import SharedErrorCode
+from tandem.domain.tenancy.user import set_cost_rate
 from tests.factories.checks import count, fails
 from tests.factories.delivery import (
     MONDAY,

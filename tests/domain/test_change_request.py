@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.delivery.change_request import (
+from tandem.domain.delivery.change_request import (
     ChangeRequest,
     ChangeStatus,
     approve_change,
@@ -18,10 +18,10 @@ from domain.delivery.change_request import (
     reject_change,
     request_change,
 )
-from domain.delivery.errors import DeliveryErrorCode
-from domain.delivery.project import ProjectSettings, ProjectStatus, update_project
-from domain.shared.clock import clock
-from domain.shared.errors import SharedErrorCode, ValidationFailed
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.delivery.project import ProjectSettings, ProjectStatus, update_project
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import SharedErrorCode, ValidationFailed
 from tests.factories.checks import count, fails
 from tests.factories.delivery import MONDAY, new_delivery_org, new_project, outbox_topics, reload_project
 

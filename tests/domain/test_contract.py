@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.contracts.approval import (
+from tandem.domain.contracts.approval import (
     ContractApprovalStep,
     approve_step,
     reject_step,
@@ -19,7 +19,7 @@ from domain.contracts.approval import (
     steps_of,
     submit_contract,
 )
-from domain.contracts.contract import (
+from tandem.domain.contracts.contract import (
     Contract,
     ContractInput,
     DocumentInput,
@@ -28,15 +28,15 @@ from domain.contracts.contract import (
     document_of,
     update_contract,
 )
-from domain.contracts.errors import ContractErrorCode
-from domain.contracts.signature import SignatureRequest, request_signature, sign_contract, signatures_of
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.sales.errors import SalesErrorCode
-from domain.sales.quote import send_quote
-from domain.shared.clock import clock
-from domain.shared.errors import NotFound, SharedErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
+from tandem.domain.contracts.errors import ContractErrorCode
+from tandem.domain.contracts.signature import SignatureRequest, request_signature, sign_contract, signatures_of
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.sales.errors import SalesErrorCode
+from tandem.domain.sales.quote import send_quote
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import NotFound, SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
 from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
 from tests.factories.quote_to_cash import (

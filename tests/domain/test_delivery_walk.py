@@ -11,20 +11,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.delivery.budget import cost_figures
-from domain.delivery.change_request import ChangeStatus, approve_change, request_change
-from domain.delivery.errors import DeliveryErrorCode
-from domain.delivery.project import TemplateTask, create_template, get_project
-from domain.delivery.task import TaskInput, TaskStatus, tasks_of, update_task
-from domain.delivery.timesheet import log_time
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
-from domain.shared.actor import Actor
-from domain.shared.clock import clock
-from domain.shared.errors import ValidationFailed
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user, set_cost_rate
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.delivery.budget import cost_figures
+from tandem.domain.delivery.change_request import ChangeStatus, approve_change, request_change
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.delivery.project import TemplateTask, create_template, get_project
+from tandem.domain.delivery.task import TaskInput, TaskStatus, tasks_of, update_task
+from tandem.domain.delivery.timesheet import log_time
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user, set_cost_rate
 from tests.conftest import actor_of
 
 MONDAY = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # a Monday
@@ -79,7 +79,7 @@ async def test_won_deal_becomes_a_scheduled_project_and_is_delivered(db, frozen)
     # when an ERP deal is won
     opp_id = await won_opportunity_id(db, rep, "ERP 二期")
     async with db.read() as s:
-        from domain.delivery.project import project_for_opportunity
+        from tandem.domain.delivery.project import project_for_opportunity
         project = await project_for_opportunity(s, rep.org_id, opp_id)
         tasks = {t.name: t for t in (await tasks_of(s, rep, [project.id]))[project.id]}
     # then the least-loaded PM runs a project built from the template, scheduled on working days
@@ -94,12 +94,12 @@ async def test_won_deal_becomes_a_scheduled_project_and_is_delivered(db, frozen)
     assert (tasks["上线"].early_start, tasks["上线"].early_finish) == (date(2026, 6, 24), date(2026, 6, 24))
     # moving the deal out of won and back finds the same project
     async with db.write() as s:
-        from domain.pipeline.opportunity import get_opportunity
+        from tandem.domain.pipeline.opportunity import get_opportunity
         opp = await get_opportunity(s, rep, opp_id)
         opp = await move_opportunity_stage(s, rep, opp.id, opp.version, "negotiation")
         opp = await move_opportunity_stage(s, rep, opp.id, opp.version, "won")
     async with db.read() as s:
-        from domain.delivery.project import Project
+        from tandem.domain.delivery.project import Project
         assert len(list(await s.scalars(select(Project).where(Project.opportunity_id == opp_id)))) == 1
 
     # the developer (assigned) logs time: cost follows their rate
@@ -161,9 +161,9 @@ async def test_won_deal_becomes_a_scheduled_project_and_is_delivered(db, frozen)
 
 
 async def test_finishing_a_delivery_milestone_makes_its_installment_due(db, frozen):
-    from domain.billing.invoice import issue_invoice
-    from domain.billing.payment_plan import Installment, InstallmentInput
-    from domain.delivery.project import project_for_opportunity
+    from tandem.domain.billing.invoice import issue_invoice
+    from tandem.domain.billing.payment_plan import Installment, InstallmentInput
+    from tandem.domain.delivery.project import project_for_opportunity
     from tests.factories.checks import reload
     from tests.factories.quote_to_cash import active_contract, new_world, planned
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.billing.errors import BillingErrorCode
-from domain.billing.invoice import (
+from tandem.domain.billing.errors import BillingErrorCode
+from tandem.domain.billing.invoice import (
     Invoice,
     InvoiceLine,
     InvoiceLineInput,
@@ -22,13 +22,13 @@ from domain.billing.invoice import (
     issue_invoice,
     void_invoice,
 )
-from domain.billing.payment import AllocationInput, allocate_payment, record_payment
-from domain.billing.payment_plan import Installment, InstallmentInput, reach_milestone
-from domain.contracts.signature import request_signature, sign_contract
-from domain.sales.errors import SalesErrorCode
-from domain.shared.clock import clock
-from domain.shared.errors import SharedErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
+from tandem.domain.billing.payment import AllocationInput, allocate_payment, record_payment
+from tandem.domain.billing.payment_plan import Installment, InstallmentInput, reach_milestone
+from tandem.domain.contracts.signature import request_signature, sign_contract
+from tandem.domain.sales.errors import SalesErrorCode
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
 from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
 from tests.factories.quote_to_cash import T0, TODAY, World, active_contract, approved, new_contract, new_world, planned

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from domain.crm.contact import Contact
-from domain.crm.customer import Customer, CustomerInput, create_customer
-from domain.crm.errors import CrmErrorCode
-from domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead, get_lead
-from domain.pipeline.errors import PipelineErrorCode
-from domain.pipeline.opportunity import Opportunity
-from domain.shared.actor import Actor
-from domain.shared.errors import ErrorCode, NotFound, SharedErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
+from tandem.domain.crm.contact import Contact
+from tandem.domain.crm.customer import Customer, CustomerInput, create_customer
+from tandem.domain.crm.errors import CrmErrorCode
+from tandem.domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead, get_lead
+from tandem.domain.pipeline.errors import PipelineErrorCode
+from tandem.domain.pipeline.opportunity import Opportunity
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.errors import ErrorCode, NotFound, SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tests.conftest import actor_of
 from tests.factories.names import unique
 

@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from domain.collaboration.minutes import ParsedItem, parse_minutes
-from domain.shared.text import find_mentions, handle_keys
+from tandem.domain.collaboration.minutes import ParsedItem, parse_minutes
+from tandem.domain.shared.text import find_mentions, handle_keys
 
 MINUTES = """# 周会纪要
 讨论了报价策略。

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.custom_field import CustomFieldType, define_custom_field
-from domain.pipeline.errors import PipelineErrorCode
-from domain.pipeline.opportunity import (
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.custom_field import CustomFieldType, define_custom_field
+from tandem.domain.pipeline.errors import PipelineErrorCode
+from tandem.domain.pipeline.opportunity import (
     Opportunity,
     OpportunityInput,
     create_opportunity,
@@ -24,13 +24,13 @@ from domain.pipeline.opportunity import (
     stage_history_of,
     update_opportunity,
 )
-from domain.shared.actor import Actor
-from domain.shared.clock import Clock, clock
-from domain.shared.errors import Conflict, ErrorCode, SharedErrorCode, ValidationFailed
-from domain.shared.money import MAX_AMOUNT
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.clock import Clock, clock
+from tandem.domain.shared.errors import Conflict, ErrorCode, SharedErrorCode, ValidationFailed
+from tandem.domain.shared.money import MAX_AMOUNT
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tests.conftest import actor_of
 from tests.factories.names import unique
 

@@ -12,12 +12,17 @@ from typing import Any
 
 import pytest
 
-from domain.crm.customer import CustomerFilter, CustomerInput, create_customer, list_customers
-from domain.pipeline.opportunity import OpportunityFilter, OpportunityInput, create_opportunity, list_opportunities
-from domain.shared.actor import Actor
-from domain.shared.pagination import InvalidCursor, Page, PageRequest
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
+from tandem.domain.crm.customer import CustomerFilter, CustomerInput, create_customer, list_customers
+from tandem.domain.pipeline.opportunity import (
+    OpportunityFilter,
+    OpportunityInput,
+    create_opportunity,
+    list_opportunities,
+)
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.pagination import InvalidCursor, Page, PageRequest
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tests.conftest import actor_of
 
 Fetch = Callable[[PageRequest], Awaitable[Page[Any]]]

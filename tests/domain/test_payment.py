@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.billing.errors import BillingErrorCode
-from domain.billing.invoice import Invoice, InvoiceLineInput, create_invoice, issue_credit_note, void_invoice
-from domain.billing.payment import (
+from tandem.domain.billing.errors import BillingErrorCode
+from tandem.domain.billing.invoice import Invoice, InvoiceLineInput, create_invoice, issue_credit_note, void_invoice
+from tandem.domain.billing.payment import (
     AllocationInput,
     Payment,
     PaymentAllocation,
@@ -23,11 +23,11 @@ from domain.billing.payment import (
     record_payment,
     reverse_allocation,
 )
-from domain.crm.customer import CustomerInput, create_customer
-from domain.shared.clock import clock
-from domain.shared.errors import SharedErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
-from domain.shared.pagination import PageRequest
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.shared.pagination import PageRequest
 from tests.factories.checks import count, fails, outbox_count, reload
 from tests.factories.quote_to_cash import T0, TODAY, World, billed, days_ago, new_world
 

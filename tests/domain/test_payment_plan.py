@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.billing.errors import BillingErrorCode
-from domain.billing.invoice import issue_invoice, void_invoice
-from domain.billing.payment_plan import Installment, InstallmentInput, reach_milestone, set_payment_plan
-from domain.contracts.contract import ContractInput, amend_contract
-from domain.shared.clock import clock
-from domain.shared.errors import SharedErrorCode, ValidationFailed
+from tandem.domain.billing.errors import BillingErrorCode
+from tandem.domain.billing.invoice import issue_invoice, void_invoice
+from tandem.domain.billing.payment_plan import Installment, InstallmentInput, reach_milestone, set_payment_plan
+from tandem.domain.contracts.contract import ContractInput, amend_contract
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import SharedErrorCode, ValidationFailed
 from tests.factories.checks import count, fails, outbox_count, reload
 from tests.factories.quote_to_cash import (
     PDF_V2,

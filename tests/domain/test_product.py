@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.sales.errors import SalesErrorCode
-from domain.sales.product import (
+from tandem.domain.sales.errors import SalesErrorCode
+from tandem.domain.sales.product import (
     PriceBook,
     PriceBookEntry,
     PriceInput,
@@ -19,9 +19,9 @@ from domain.sales.product import (
     list_prices,
     update_product,
 )
-from domain.shared.clock import clock
-from domain.shared.errors import Conflict, NotFound, SharedErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import Conflict, NotFound, SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
 from tests.factories.checks import count, fails, outbox_count, reload
 from tests.factories.quote_to_cash import T0, new_product, new_world
 

@@ -10,13 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.collaboration.sla import Escalation, SlaKind
-from domain.delivery.errors import DeliveryErrorCode
-from domain.delivery.progress import report_progress, run_delivery
-from domain.delivery.project import Health, TemplateTask
-from domain.delivery.task import Task, TaskInput, TaskStatus, create_task
-from domain.shared.clock import clock
-from domain.shared.outbox import OutboxEvent
+from tandem.domain.collaboration.sla import Escalation, SlaKind
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.delivery.progress import report_progress, run_delivery
+from tandem.domain.delivery.project import Health, TemplateTask
+from tandem.domain.delivery.task import Task, TaskInput, TaskStatus, create_task
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.outbox import OutboxEvent
 from tests.factories.checks import fails
 from tests.factories.delivery import (
     MONDAY,

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.crm.customer import get_customer
-from domain.delivery.errors import DeliveryErrorCode
-from domain.delivery.project import (
+from tandem.domain.crm.customer import get_customer
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.delivery.project import (
     Project,
     ProjectMember,
     ProjectSettings,
@@ -24,10 +24,10 @@ from domain.delivery.project import (
     get_project,
     update_project,
 )
-from domain.pipeline.opportunity import get_opportunity, move_opportunity_stage
-from domain.shared.clock import clock
-from domain.shared.errors import NotFound, SharedErrorCode, ValidationFailed
-from domain.shared.scope import Scope
+from tandem.domain.pipeline.opportunity import get_opportunity, move_opportunity_stage
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import NotFound, SharedErrorCode, ValidationFailed
+from tandem.domain.shared.scope import Scope
 from tests.factories.checks import count, fails
 from tests.factories.delivery import (
     MONDAY,
@@ -121,7 +121,7 @@ async def test_the_project_manager_is_told_of_the_new_project(db):
     opp = await won_opportunity(db, org, project_manager_id=org.pm2.user_id)
     project = await project_of(db, org, opp.id)
     async with db.read() as s:
-        from domain.shared.outbox import OutboxEvent
+        from tandem.domain.shared.outbox import OutboxEvent
 
         created = await s.scalar(select(OutboxEvent).where(OutboxEvent.org_id == org.org_id,
                                                            OutboxEvent.topic == "project.created"))

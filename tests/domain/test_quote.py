@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
-from domain.sales.errors import SalesErrorCode
-from domain.sales.product import PriceInput, ProductInput, create_price_book, update_product
-from domain.sales.quote import (
+from tandem.domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
+from tandem.domain.sales.errors import SalesErrorCode
+from tandem.domain.sales.product import PriceInput, ProductInput, create_price_book, update_product
+from tandem.domain.sales.quote import (
     LineAmounts,
     Quote,
     QuoteInput,
@@ -32,9 +32,9 @@ from domain.sales.quote import (
     submit_quote,
     update_quote,
 )
-from domain.shared.clock import clock
-from domain.shared.errors import Conflict, NotFound, SharedErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import Conflict, NotFound, SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
 from tests.conftest import PG_URL
 from tests.factories.checks import count, fails, outbox_count, reload, waiting_on_locks
 from tests.factories.quote_to_cash import T0, TODAY, World, new_product, new_quote, new_world, quote_line

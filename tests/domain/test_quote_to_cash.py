@@ -13,25 +13,25 @@ from typing import Any
 
 import pytest
 
-from domain.billing.errors import BillingErrorCode
-from domain.billing.invoice import InvoiceStatus, issue_invoice
-from domain.billing.payment import AllocationInput, PaymentMethod, allocate_payment, record_payment
-from domain.billing.payment_plan import InstallmentInput, set_payment_plan
-from domain.billing.receivable import receivables
-from domain.contracts.approval import approve_step, steps_of, submit_contract
-from domain.contracts.contract import ContractInput, ContractStatus, DocumentInput, create_contract
-from domain.contracts.errors import ContractErrorCode
-from domain.contracts.signature import request_signature, sign_contract
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity, get_opportunity
-from domain.sales.errors import SalesErrorCode
-from domain.sales.product import ProductInput, create_product
-from domain.sales.quote import QuoteInput, QuoteLineInput, QuoteStatus, accept_quote, approve_quote, create_quote
-from domain.shared.actor import Actor
-from domain.shared.clock import clock
-from domain.shared.errors import ErrorCode, SharedErrorCode, ValidationFailed
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
+from tandem.domain.billing.errors import BillingErrorCode
+from tandem.domain.billing.invoice import InvoiceStatus, issue_invoice
+from tandem.domain.billing.payment import AllocationInput, PaymentMethod, allocate_payment, record_payment
+from tandem.domain.billing.payment_plan import InstallmentInput, set_payment_plan
+from tandem.domain.billing.receivable import receivables
+from tandem.domain.contracts.approval import approve_step, steps_of, submit_contract
+from tandem.domain.contracts.contract import ContractInput, ContractStatus, DocumentInput, create_contract
+from tandem.domain.contracts.errors import ContractErrorCode
+from tandem.domain.contracts.signature import request_signature, sign_contract
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, get_opportunity
+from tandem.domain.sales.errors import SalesErrorCode
+from tandem.domain.sales.product import ProductInput, create_product
+from tandem.domain.sales.quote import QuoteInput, QuoteLineInput, QuoteStatus, accept_quote, approve_quote, create_quote
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import ErrorCode, SharedErrorCode, ValidationFailed
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tests.conftest import actor_of
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -92,7 +92,7 @@ async def test_quote_to_receivables_walk(db, frozen):
         with _raises(SalesErrorCode.DISCOUNT_NEEDS_APPROVAL):
             await accept_quote(s, rep, quote.id, None)
     async with db.write() as s:
-        from domain.sales.quote import submit_quote
+        from tandem.domain.sales.quote import submit_quote
         await submit_quote(s, rep, quote.id, None)
     async with db.write() as s:
         with _raises(SharedErrorCode.SELF_APPROVAL):
@@ -146,7 +146,7 @@ async def test_quote_to_receivables_walk(db, frozen):
         await sign_contract(s, manager, ours.request.id, document_sha256=contract.document_sha256,
                             signing_token=None, ip="10.0.0.2", user_agent="pytest")
     async with db.read() as s:
-        from domain.contracts.contract import get_contract
+        from tandem.domain.contracts.contract import get_contract
         contract = await get_contract(s, rep, contract.id)
     assert contract.status == ContractStatus.ACTIVE
 
@@ -182,7 +182,7 @@ async def test_quote_to_receivables_walk(db, frozen):
     async with db.write() as s:
         await allocate_payment(s, finance, payment.id, None, automatic=True)
     async with db.read() as s:
-        from domain.billing.invoice import get_invoice
+        from tandem.domain.billing.invoice import get_invoice
         first_invoice = await get_invoice(s, finance, first_invoice.id)
         figures = await receivables(s, finance, customer_id=customer.id, currency="CNY")
     assert first_invoice.status == InvoiceStatus.PARTIALLY_PAID

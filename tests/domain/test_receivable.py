@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.billing.invoice import Invoice, issue_credit_note, void_invoice
-from domain.billing.payment import AllocationInput, allocate_payment, record_payment
-from domain.billing.receivable import open_invoices, receivables, run_overdue
-from domain.collaboration.sla import Escalation, SlaKind, set_sla_policy
-from domain.shared.clock import clock
-from domain.shared.outbox import OutboxEvent
+from tandem.domain.billing.invoice import Invoice, issue_credit_note, void_invoice
+from tandem.domain.billing.payment import AllocationInput, allocate_payment, record_payment
+from tandem.domain.billing.receivable import open_invoices, receivables, run_overdue
+from tandem.domain.collaboration.sla import Escalation, SlaKind, set_sla_policy
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.outbox import OutboxEvent
 from tests.factories.checks import reload
 from tests.factories.quote_to_cash import T0, TODAY, World, billed, days_ago, new_world
 

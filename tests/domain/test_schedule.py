@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from domain.delivery.calendar import WorkCalendar
-from domain.delivery.schedule import FS, SS, CycleError, Link, Node, find_cycle, schedule
+from tandem.domain.delivery.calendar import WorkCalendar
+from tandem.domain.delivery.schedule import FS, SS, CycleError, Link, Node, find_cycle, schedule
 
 MONDAY = date(2026, 6, 1)
 SATURDAY = date(2026, 5, 30)

@@ -3,14 +3,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from domain.collaboration.meeting import ActionItemInput, ActionItemStatus, record_meeting, update_action_item
-from domain.collaboration.sla import Escalation, SlaKind, run_sla, set_sla_policy
-from domain.crm.customer import CustomerInput, create_customer
-from domain.shared.actor import Actor
-from domain.shared.clock import clock
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
+from tandem.domain.collaboration.meeting import ActionItemInput, ActionItemStatus, record_meeting, update_action_item
+from tandem.domain.collaboration.sla import Escalation, SlaKind, run_sla, set_sla_policy
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

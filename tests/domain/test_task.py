@@ -11,9 +11,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.delivery.errors import DeliveryErrorCode
-from domain.delivery.project import Project, ProjectMember, ProjectSettings, ProjectStatus, TemplateTask, update_project
-from domain.delivery.task import (
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.delivery.project import (
+    Project,
+    ProjectMember,
+    ProjectSettings,
+    ProjectStatus,
+    TemplateTask,
+    update_project,
+)
+from tandem.domain.delivery.task import (
     DependencyKind,
     Task,
     TaskDependency,
@@ -24,10 +31,10 @@ from domain.delivery.task import (
     remove_dependency,
     update_task,
 )
-from domain.shared.clock import clock
-from domain.shared.errors import Conflict, NotFound
-from domain.shared.outbox import OutboxEvent
-from domain.shared.scope import Scope
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import Conflict, NotFound
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.shared.scope import Scope
 from tests.factories.checks import count, fails
 from tests.factories.delivery import (
     MONDAY,

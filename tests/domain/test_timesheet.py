@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.delivery.errors import DeliveryErrorCode
-from domain.delivery.project import ProjectSettings, ProjectStatus, update_project
-from domain.delivery.task import TaskStatus
-from domain.delivery.timesheet import (
+from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.delivery.project import ProjectSettings, ProjectStatus, update_project
+from tandem.domain.delivery.task import TaskStatus
+from tandem.domain.delivery.timesheet import (
     TimeEntry,
     Timesheet,
     decide_timesheet,
@@ -21,9 +21,9 @@ from domain.delivery.timesheet import (
     log_time,
     submit_timesheet,
 )
-from domain.shared.clock import clock
-from domain.shared.errors import SharedErrorCode
-from domain.tenancy.user import set_cost_rate
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.errors import SharedErrorCode
+from tandem.domain.tenancy.user import set_cost_rate
 from tests.factories.checks import count, fails
 from tests.factories.delivery import (
     MONDAY,

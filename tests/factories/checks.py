@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from domain.shared.errors import ErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
+from tandem.domain.shared.errors import ErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
 
 
 @contextmanager

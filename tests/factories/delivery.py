@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.delivery.project import Project, TemplateTask, create_template, project_for_opportunity
-from domain.delivery.task import Task, TaskInput, tasks_of, update_task
-from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity, move_opportunity_stage
-from domain.shared.actor import Actor
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user, set_cost_rate
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.delivery.project import Project, TemplateTask, create_template, project_for_opportunity
+from tandem.domain.delivery.task import Task, TaskInput, tasks_of, update_task
+from tandem.domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity, move_opportunity_stage
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user, set_cost_rate
 from tests.conftest import actor_of
 
 MONDAY = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)

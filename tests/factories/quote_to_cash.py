@@ -11,18 +11,18 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.billing.invoice import Invoice, issue_invoice
-from domain.billing.payment_plan import Installment, InstallmentInput, set_payment_plan
-from domain.contracts.approval import approve_step, steps_of, submit_contract
-from domain.contracts.contract import Contract, ContractInput, DocumentInput, create_contract, get_contract
-from domain.contracts.signature import request_signature, sign_contract
-from domain.crm.customer import Customer, CustomerInput, create_customer
-from domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
-from domain.sales.product import Product, ProductInput, create_product
-from domain.sales.quote import Quote, QuoteInput, QuoteLineInput, accept_quote, create_quote
-from domain.shared.actor import Actor
-from domain.tenancy.org import create_org
-from domain.tenancy.user import create_user
+from tandem.domain.billing.invoice import Invoice, issue_invoice
+from tandem.domain.billing.payment_plan import Installment, InstallmentInput, set_payment_plan
+from tandem.domain.contracts.approval import approve_step, steps_of, submit_contract
+from tandem.domain.contracts.contract import Contract, ContractInput, DocumentInput, create_contract, get_contract
+from tandem.domain.contracts.signature import request_signature, sign_contract
+from tandem.domain.crm.customer import Customer, CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
+from tandem.domain.sales.product import Product, ProductInput, create_product
+from tandem.domain.sales.quote import Quote, QuoteInput, QuoteLineInput, accept_quote, create_quote
+from tandem.domain.shared.actor import Actor
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
 from tests.conftest import actor_of
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from domain.collaboration.comment import Comment, add_comment, delete_comment, edit_comment, mentioned_users
-from domain.collaboration.errors import CollaborationErrorCode
-from domain.shared.errors import Conflict, SharedErrorCode, ValidationFailed
-from domain.shared.outbox import OutboxEvent
-from schema.node import from_global_id
+from tandem.domain.collaboration.comment import Comment, add_comment, delete_comment, edit_comment, mentioned_users
+from tandem.domain.collaboration.errors import CollaborationErrorCode
+from tandem.domain.shared.errors import Conflict, SharedErrorCode, ValidationFailed
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.schema.node import from_global_id
 from tests.conftest import actor_of
 from tests.factories.api.crm import new_customer, new_opportunity
 from tests.factories.api.users import REP1

@@ -20,21 +20,21 @@ import pytest
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.collaboration.comment import add_comment
-from domain.crm.customer import Customer, CustomerInput, create_customer
-from domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
-from domain.shared import outbox
-from domain.shared.clock import clock
-from domain.shared.outbox import OutboxEvent
-from domain.shared.pagination import InvalidCursor
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from realtime.cursor import FeedCursors
-from schema.node import from_global_id, to_global_id
 from tandem.app import create_app
 from tandem.db import Database, create_engine
+from tandem.domain.collaboration.comment import add_comment
+from tandem.domain.crm.customer import Customer, CustomerInput, create_customer
+from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
+from tandem.domain.shared import outbox
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.shared.pagination import InvalidCursor
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
 from tandem.migrate import upgrade
+from tandem.realtime.cursor import FeedCursors
+from tandem.schema.node import from_global_id, to_global_id
 from tandem.settings import Settings
 from tests.conftest import PG_URL, GraphQLClient, actor_of
 from tests.factories.names import unique

@@ -18,14 +18,14 @@ import pytest
 from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from domain.collaboration.comment import add_comment
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity, update_opportunity
-from domain.shared import outbox
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from schema.node import to_global_id
 from tandem.auth import mint_token
+from tandem.domain.collaboration.comment import add_comment
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, update_opportunity
+from tandem.domain.shared import outbox
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
+from tandem.schema.node import to_global_id
 from tests.conftest import actor_of
 
 BASE = "http://tandem.test"

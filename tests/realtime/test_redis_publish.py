@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from broadcaster import Broadcast
 
-from realtime.redis_backend import RedisPubSubBackend
+from tandem.realtime.redis_backend import RedisPubSubBackend
 from tests.factories.servers import free_port, wait_for_redis
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")

@@ -32,21 +32,21 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.collaboration.comment import add_comment
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.shared import outbox
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from realtime.channels import record_channel
-from realtime.redis_backend import RECONNECTED
-from realtime.relay import Relay
-from schema.node import from_global_id, to_global_id
 from tandem.app import create_app
 from tandem.auth import mint_token
 from tandem.db import Database, create_engine
+from tandem.domain.collaboration.comment import add_comment
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.shared import outbox
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
 from tandem.migrate import upgrade
+from tandem.realtime.channels import record_channel
+from tandem.realtime.redis_backend import RECONNECTED
+from tandem.realtime.relay import Relay
+from tandem.schema.node import from_global_id, to_global_id
 from tandem.settings import Settings
 from tests.conftest import PG_URL, REDIS_URL, actor_of
 from tests.factories.servers import free_port, wait_for_redis

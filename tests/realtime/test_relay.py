@@ -26,26 +26,26 @@ from broadcaster import Broadcast
 from sqlalchemy import func, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from domain.collaboration.comment import add_comment
-from domain.crm.customer import CustomerInput, create_customer
-from domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
-from domain.pipeline.opportunity import (
+from tandem.db import Database, create_engine
+from tandem.domain.collaboration.comment import add_comment
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.pipeline.opportunity import (
     OpportunityInput,
     create_opportunity,
     move_opportunity_stage,
     update_opportunity,
 )
-from domain.shared import outbox
-from domain.shared.actor import Actor
-from domain.shared.clock import clock
-from domain.shared.outbox import OutboxEvent, OutboxState, record_event
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from realtime.channels import feed_channel
-from realtime.relay import Relay, channels_for, event_message
-from schema.node import to_global_id
-from tandem.db import Database, create_engine
+from tandem.domain.shared import outbox
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.outbox import OutboxEvent, OutboxState, record_event
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
 from tandem.migrate import upgrade
+from tandem.realtime.channels import feed_channel
+from tandem.realtime.relay import Relay, channels_for, event_message
+from tandem.schema.node import to_global_id
 from tandem.settings import Settings
 from tests.conftest import PG_URL, GraphQLClient, actor_of
 from tests.factories.names import unique

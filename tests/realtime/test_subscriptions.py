@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from httpx_ws import WebSocketDisconnect
 
-from domain.collaboration.comment import add_comment
-from realtime.channels import record_channel
-from schema.node import from_global_id
 from tandem.auth import mint_token
+from tandem.domain.collaboration.comment import add_comment
+from tandem.realtime.channels import record_channel
+from tandem.schema.node import from_global_id
 from tandem.settings import Settings
 from tests.conftest import actor_of
 from tests.factories.api.crm import log_call, move_stage, new_customer, new_opportunity, post_comment

@@ -26,15 +26,15 @@ from redis import asyncio as aioredis
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 
-from domain.crm.customer import CustomerInput, create_customer
-from domain.pipeline.opportunity import OpportunityInput, create_opportunity
-from domain.shared import outbox
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import create_org
-from domain.tenancy.user import User, create_user
-from realtime.channels import feed_channel
-from schema.node import from_global_id, to_global_id
 from tandem.auth import mint_token
+from tandem.domain.crm.customer import CustomerInput, create_customer
+from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity
+from tandem.domain.shared import outbox
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import User, create_user
+from tandem.realtime.channels import feed_channel
+from tandem.schema.node import from_global_id, to_global_id
 from tests.conftest import PG_URL, REDIS_URL, actor_of
 from tests.factories.servers import free_port
 from tests.factories.waiting import eventually

@@ -17,7 +17,7 @@ from ...shared.clock import clock
 from ...shared.numbering import next_number
 from ...tenancy.user import User
 from ..calendar import DEFAULT_WEEKEND
-from ..events import PlanChanged, ProjectCreated
+from ..events import ProjectCreated
 from .model import (
     DEFAULT_CHANGE_THRESHOLD,
     DEFAULT_COST_MARGIN,
@@ -27,7 +27,6 @@ from .model import (
     Project,
     ProjectMember,
     ProjectStatus,
-    project_event,
     project_for_opportunity,
     share_origin,
 )
@@ -79,10 +78,6 @@ async def convert_won_opportunity(session: AsyncSession, actor: Actor, opportuni
     session.add(ProjectMember(org_id=actor.org_id, project_id=project.id, user_id=manager_id, added_at=now))
     await share_origin(session, actor, project, manager_id)
     await dispatch(session, actor, ProjectCreated(project.org_id, project.id, template.id if template else None))
-    await session.flush()
-    await dispatch(session, None, PlanChanged(project.org_id, project.id, baseline=True))
-    project_event(session, actor, project, "project.created", operation="create", audience=[manager_id],
-                  template=template.name if template else None)
     return project
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from authz.store import CasbinRule
-from domain.models import Base
-from domain.registry import NODE_TYPES, RECORD_TYPES
-from domain.shared.outbox import OutboxEvent
-from domain.tenancy.org import Org
+from tandem.authz.store import CasbinRule
+from tandem.domain.models import Base
+from tandem.domain.registry import NODE_TYPES, RECORD_TYPES
+from tandem.domain.shared.outbox import OutboxEvent
+from tandem.domain.tenancy.org import Org
 
 ACME = "admin@acme.test"
 ACME_REP = "rep@acme.test"

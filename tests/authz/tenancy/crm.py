@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from domain.crm.contact import Contact
-from domain.crm.customer import Customer
-from domain.crm.interaction import Interaction
-from domain.crm.lead import Lead, LeadInput, create_lead
-from domain.pipeline.opportunity import Opportunity
-from domain.tenancy.org import Team
-from schema.node import to_global_id
+from tandem.domain.crm.contact import Contact
+from tandem.domain.crm.customer import Customer
+from tandem.domain.crm.interaction import Interaction
+from tandem.domain.crm.lead import Lead, LeadInput, create_lead
+from tandem.domain.pipeline.opportunity import Opportunity
+from tandem.domain.tenancy.org import Team
+from tandem.schema.node import to_global_id
 from tests.conftest import actor_of
 
 from . import ACME, Case, Records, created, first_row, input_of

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from domain.crm.customer import Customer
-from domain.delivery.budget import Expense
-from domain.delivery.change_request import ChangeRequest
-from domain.delivery.progress import ProgressReport
-from domain.delivery.project import Project, ProjectTemplate
-from domain.delivery.task import Task, TaskDependency
-from domain.delivery.timesheet import TimeEntry, Timesheet
-from domain.pipeline.opportunity import Opportunity
-from schema.node import from_global_id, to_global_id
+from tandem.domain.crm.customer import Customer
+from tandem.domain.delivery.budget import Expense
+from tandem.domain.delivery.change_request import ChangeRequest
+from tandem.domain.delivery.progress import ProgressReport
+from tandem.domain.delivery.project import Project, ProjectTemplate
+from tandem.domain.delivery.task import Task, TaskDependency
+from tandem.domain.delivery.timesheet import TimeEntry, Timesheet
+from tandem.domain.pipeline.opportunity import Opportunity
+from tandem.schema.node import from_global_id, to_global_id
 
 from . import ACME, ACME_REP, USER_ERRORS, Case, Records, created, first_row, input_of
 from .crm import SHARE_RECORD

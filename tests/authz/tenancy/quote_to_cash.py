@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from domain.billing.invoice import Invoice
-from domain.billing.payment import Payment, PaymentAllocation
-from domain.billing.payment_plan import Installment
-from domain.contracts.approval import ContractApprovalStep
-from domain.contracts.contract import Contract
-from domain.contracts.signature import SignatureRequest
-from domain.crm.customer import Customer
-from domain.pipeline.opportunity import Opportunity
-from domain.sales.product import PriceBook, Product
-from domain.sales.quote import Quote
-from schema.node import from_global_id, to_global_id
+from tandem.domain.billing.invoice import Invoice
+from tandem.domain.billing.payment import Payment, PaymentAllocation
+from tandem.domain.billing.payment_plan import Installment
+from tandem.domain.contracts.approval import ContractApprovalStep
+from tandem.domain.contracts.contract import Contract
+from tandem.domain.contracts.signature import SignatureRequest
+from tandem.domain.crm.customer import Customer
+from tandem.domain.pipeline.opportunity import Opportunity
+from tandem.domain.sales.product import PriceBook, Product
+from tandem.domain.sales.quote import Quote
+from tandem.schema.node import from_global_id, to_global_id
 
 from . import ACME, ACME_REP, USER_ERRORS, Case, Records, created, first_row, input_of
 from .crm import ASSIGN_ROLE, REVOKE_ROLE

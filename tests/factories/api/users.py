@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schema.node import to_global_id
+from tandem.schema.node import to_global_id
 
 REP1, REP2, MANAGER, FINANCE = "rep1@demo.test", "rep2@demo.test", "manager@demo.test", "finance@demo.test"
 ADMIN, PM, SERVICE, MARKETING = "admin@demo.test", "pm@demo.test", "service@demo.test", "marketing@demo.test"
