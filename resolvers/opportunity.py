@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import strawberry
 
 from tandem.domain.pipeline import opportunity as service
@@ -36,6 +39,36 @@ def _milestones(items: list[MilestoneInput] | None) -> list[service.Milestone] |
     return [service.Milestone(name=m.name, due_date=m.due_date, done=m.done) for m in items]
 
 
+@dataclass(frozen=True)
+class OpportunityList:
+    """What ``opportunities(...)`` asks for, checked: the domain filter, the page and the sort key."""
+
+    filter: service.OpportunityFilter
+    page: PageRequest
+    sort: str
+
+
+def opportunity_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+                     before: str | None = None, filter: OpportunityFilter | None = None,
+                     order_by: OpportunityOrder | None = None) -> OpportunityList:
+    """The arguments of ``opportunities``; FORBIDDEN when a filter or the sort reads a field the role may
+    not read (shared by the resolver and the compiled read path)."""
+    ctx.actor  # noqa: B018 - UNAUTHENTICATED before anything about the arguments
+    flt = filter or OpportunityFilter()
+    order = order_by or OpportunityOrder()
+    req = PageRequest(first=first, after=after, last=last, before=before,
+                      descending=order.direction == OrderDirection.DESC)
+    domain_filter = service.OpportunityFilter(
+        stage=flt.stage, owner_id=opt_id("User", flt.owner_id),
+        customer_id=opt_id("Customer", flt.customer_id), search=flt.search,
+    )
+    ctx.authz.require_read("Opportunity", [
+        name for name, used in (("stage", flt.stage), ("owner", flt.owner_id), ("customer", flt.customer_id),
+                                ("name", flt.search)) if used
+    ] + [camel(order.field.value.lower())])
+    return OpportunityList(domain_filter, req, order.field.value)
+
+
 @strawberry.type
 class OpportunityQuery:
     @strawberry.field
@@ -45,21 +78,9 @@ class OpportunityQuery:
         order_by: OpportunityOrder | None = None,
     ) -> Connection[Opportunity]:
         ctx = info.context
-        actor = ctx.actor
-        flt = filter or OpportunityFilter()
-        order = order_by or OpportunityOrder()
-        req = PageRequest(first=first, after=after, last=last, before=before,
-                          descending=order.direction == OrderDirection.DESC)
-        domain_filter = service.OpportunityFilter(
-            stage=flt.stage, owner_id=opt_id("User", flt.owner_id),
-            customer_id=opt_id("Customer", flt.customer_id), search=flt.search,
-        )
-        ctx.authz.require_read("Opportunity", [
-            name for name, used in (("stage", flt.stage), ("owner", flt.owner_id), ("customer", flt.customer_id),
-                                    ("name", flt.search)) if used
-        ] + [camel(order.field.value.lower())])
+        asked = opportunity_list(ctx, first, after, last, before, filter, order_by)
         async with ctx.read() as session:
-            page = await service.list_opportunities(session, actor, domain_filter, req, sort=order.field.value,
+            page = await service.list_opportunities(session, ctx.actor, asked.filter, asked.page, sort=asked.sort,
                                                     with_total=wants_total(info))
         return Connection.from_page(page, Opportunity.from_model)
 

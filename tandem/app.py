@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     app.state.relay = relay
     app.state.scheduler = scheduler
     app.state.realtime = realtime
+    app.state.compiled_reads = graphql.compiled
     return app
 
 

@@ -17,6 +17,7 @@ from strawberry.types.graphql import OperationType
 
 from tandem.authz.guard import Guard, Unrestricted
 from tandem.authz.policy import PolicyStore
+from tandem.resolvers.compiled import CompiledReads
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
@@ -77,6 +78,7 @@ class GraphQLEndpoint:
         self.on_policy_change = on_policy_change
         self.authorization = authorization
         self.realtime = realtime
+        self.compiled = CompiledReads(schema)
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET":
@@ -129,6 +131,11 @@ class GraphQLEndpoint:
         ctx = Context(db=self.db, settings=self.settings, actor_or_none=actor, auth_error=reason, request=request,
                       guard=guard, policies=self.policies, on_policy_change=self.on_policy_change,
                       realtime=self.realtime)
+        if actor is not None and OperationType.QUERY in allowed:
+            compiled = await self.compiled.answer(ctx, query, variables, operation_name)
+            if compiled is not None:
+                await ctx.close()
+                return GraphQLJSONResponse(compiled)
         token = current_guard.set(guard)
         try:
             result = await self.schema.execute(query, variable_values=variables, context_value=ctx,
@@ -146,5 +153,7 @@ class GraphQLEndpoint:
         finally:
             current_guard.reset(token)
             await ctx.close()
+        if result.data is not None:
+            self.compiled.remember_valid(query)
         body = response_body(result.data, result.errors, ctx.forbidden_fields, debug=self.settings.debug)
         return GraphQLJSONResponse(body, status_code=400 if is_bad_request(body) else 200)

@@ -356,7 +356,8 @@ async def opportunities_by_ids(session: AsyncSession, actor: Actor, ids: list[in
     return {o.id: o for o in rows}
 
 
-def _filtered(session: AsyncSession, actor: Actor, flt: OpportunityFilter) -> Any:
+def filtered_opportunities(session: AsyncSession, actor: Actor, flt: OpportunityFilter) -> Any:
+    """The opportunities the actor may see that pass the filter (a select, unordered)."""
     stmt = visible_opportunities(actor)
     if flt.stage:
         stmt = stmt.where(Opportunity.stage_key == flt.stage)
@@ -373,8 +374,8 @@ async def list_opportunities(
     session: AsyncSession, actor: Actor, flt: OpportunityFilter, req: PageRequest,
     *, sort: str = "CREATED_AT", with_total: bool = False,
 ) -> Page[Opportunity]:
-    return await paginate(session, _filtered(session, actor, flt), entity=Opportunity, sort=OPPORTUNITY_SORTS[sort],
-                          req=req, with_total=with_total)
+    return await paginate(session, filtered_opportunities(session, actor, flt), entity=Opportunity,
+                          sort=OPPORTUNITY_SORTS[sort], req=req, with_total=with_total)
 
 
 async def opportunities_of_customers(

@@ -134,7 +134,7 @@ def _after(sort: SortKey, id_col: Any, value: Any, row_id: int, forward_asc: boo
     return or_(sort.expression < value, and_(sort.expression == value, id_col < row_id))
 
 
-def _window(req: PageRequest, sort: SortKey, id_col: Any) -> tuple[list[ColumnElement[bool]], list[Any]]:
+def window(req: PageRequest, sort: SortKey, id_col: Any) -> tuple[list[ColumnElement[bool]], list[Any]]:
     """Keyset conditions and ORDER BY for the requested direction (reversed for `last`)."""
     asc = not req.descending
     scan_asc = asc != req.backward
@@ -161,7 +161,7 @@ async def paginate(
     """One page of ``entity`` rows selected by ``stmt`` (already filtered by org and scope)."""
     req.validate()
     id_col = entity.id
-    conditions, order = _window(req, sort, id_col)
+    conditions, order = window(req, sort, id_col)
     page_stmt = stmt.add_columns(sort.expression.label("_sort")).where(*conditions).order_by(*order)
     rows = list((await session.execute(page_stmt.limit(req.size + 1))).all())
     more = len(rows) > req.size
@@ -194,7 +194,7 @@ async def paginate_many(
     """The same page of children for many parents, in one statement (window function)."""
     req.validate()
     id_col = entity.id
-    conditions, order = _window(req, sort, id_col)
+    conditions, order = window(req, sort, id_col)
     ranked = (
         stmt.add_columns(
             sort.expression.label("_sort"),

@@ -1,0 +1,206 @@
+"""The compiled read path: a query whose every field is a column, a to-one relation or a nested
+connection of the types declared in ``sources`` is answered by one SQL statement that builds the JSON
+in the database, instead of one Python object per row and field.
+
+It answers only what it can answer exactly as ordinary execution would, and says None otherwise, so
+the caller runs the operation the ordinary way: a document not yet seen valid (validation, limits
+and their errors stay with ordinary execution), a field the viewer's role may not read (the
+``FORBIDDEN_FIELD`` report stays there too), an argument ordinary execution would refuse, a record
+that is not found, another backend than PostgreSQL. Authorization is the same: the rows come from the
+services' scoped selects under the request's row-level security, and every field read is checked
+against the viewer's guard first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from graphql import (
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    parse,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from sqlalchemy import Text, cast, select
+from sqlalchemy.exc import DBAPIError
+from strawberry.types.arguments import convert_arguments
+
+from tandem.domain.pipeline.opportunity import (
+    OPPORTUNITY_SORTS,
+    Opportunity,
+    filtered_opportunities,
+    visible_opportunities,
+)
+from tandem.domain.shared.errors import DomainError
+from tandem.domain.shared.pagination import PageRequest, window
+from tandem.schema.node import decode_id
+
+from ..opportunity import opportunity_list
+from .plan import Branch, NotCompilable, Plan, read_plan
+from .sources import SOURCES
+from .sql import Compiler, json_object
+
+__all__ = ["CompiledReads"]
+
+_NOT_COMPILABLE = object()
+
+
+class CompiledReads:
+    """Answers the queries it can compile; remembers which documents are valid and their plans."""
+
+    def __init__(self, schema: Any, *, size: int = 1_000) -> None:
+        self.schema = schema
+        self.graphql_schema = schema._schema
+        self.size = size
+        self._valid: OrderedDict[str, None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
+        self._statements: OrderedDict[tuple[Any, ...], tuple[str, Any]] = OrderedDict()
+        self.enabled = True
+        self.answered = 0
+        """How many operations it answered (the equivalence test reads it)."""
+
+    @staticmethod
+    def _key(query: str) -> str:
+        return hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+    def remember_valid(self, query: str) -> None:
+        """Ordinary execution ran this document (it parsed, passed validation and every limit)."""
+        key = self._key(query)
+        self._valid[key] = None
+        self._valid.move_to_end(key)
+        if len(self._valid) > self.size:
+            self._valid.popitem(last=False)
+
+    def _plan(self, query: str, operation_name: str | None) -> tuple[Plan, OperationDefinitionNode] | None:
+        key = (self._key(query), operation_name)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._read(query, operation_name)
+            self._plans[key] = found
+            if len(self._plans) > self.size:
+                self._plans.popitem(last=False)
+        return None if found is _NOT_COMPILABLE else found
+
+    def _read(self, query: str, operation_name: str | None) -> Any:
+        try:
+            document = parse(query, no_location=True)
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+            chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+            if len(chosen) != 1:
+                return _NOT_COMPILABLE
+            return read_plan(self.graphql_schema, chosen[0], fragments), chosen[0]
+        except (GraphQLError, NotCompilable):
+            return _NOT_COMPILABLE
+
+    async def answer(self, ctx: Any, query: str, variables: dict[str, Any] | None,
+                     operation_name: str | None) -> dict[str, Any] | None:
+        """The operation's answer (``{"data": ...}``), or None: run it the ordinary way."""
+        if not self.enabled or ctx.actor_or_none is None or ctx.guard is None or self._key(query) not in self._valid:
+            return None
+        if ctx.db.engine.dialect.name != "postgresql":
+            return None
+        planned = self._plan(query, operation_name)
+        if planned is None:
+            return None
+        plan, operation = planned
+        if not all(ctx.guard.can_read(type_name, field) for type_name, field in plan.fields_read):
+            return None
+        coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or [], variables or {})
+        if isinstance(coerced, list):
+            return None
+        key = self._statement_key(query, operation_name, variables, ctx.actor)
+        async with ctx.read() as session:
+            try:
+                text = await self._run(ctx, session, key, plan, coerced)
+            except (DomainError, GraphQLError, ValueError, TypeError):
+                return None
+            except DBAPIError:  # a timeout, say: ordinary execution meets it again and reports it
+                await session.rollback()
+                return None
+        data = orjson.loads(text)
+        if any(data[root.key] is None for root in plan.roots):
+            return None  # not found: ordinary execution says so
+        self.answered += 1
+        return {"data": data}
+
+    def _statement_key(self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
+                       actor: Any) -> tuple[Any, ...] | None:
+        """What the statement depends on: the document, its variables and the actor (ids, roles, team,
+        row scopes). None when the variables cannot be written canonically (nothing is cached)."""
+        try:
+            written = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+        except (TypeError, orjson.JSONEncodeError):
+            return None
+        scopes = tuple(sorted((actor.scopes or {}).items()))
+        return (self._key(query), operation_name, written, actor.org_id, actor.user_id, actor.roles,
+                actor.team_id, scopes)
+
+    async def _run(self, ctx: Any, session: Any, key: tuple[Any, ...] | None, plan: Plan,
+                   coerced: dict[str, Any]) -> str:
+        """The answer's JSON text. A statement built once for a key is kept as the driver's SQL and
+        parameters, so a repeated query pays neither building nor compiling it."""
+        cached = self._statements.get(key) if key is not None else None
+        connection = await session.connection()
+        if cached is not None:
+            self._statements.move_to_end(key)
+            return (await connection.exec_driver_sql(*cached)).scalar_one()
+        roots = self._roots(ctx, session, plan, coerced)
+        result = await connection.execute(select(cast(json_object(roots), Text)))
+        statement, parameters = result.context.statement, result.context.parameters[0]
+        text = result.scalar_one()
+        if key is not None:
+            self._statements[key] = (statement, parameters)
+            if len(self._statements) > self.size:
+                self._statements.popitem(last=False)
+        return text
+
+    def _arguments(self, branch: Branch, coerced: dict[str, Any]) -> dict[str, Any]:
+        """The field's arguments as its resolver receives them (strawberry's input types)."""
+        assert branch.gql_field is not None and branch.node is not None
+        raw = get_argument_values(branch.gql_field, branch.node, coerced)
+        field = branch.gql_field.extensions["strawberry-definition"]
+        converter = self.schema.schema_converter
+        return convert_arguments(raw, field.arguments, scalar_registry=converter.scalar_registry,
+                                 config=self.schema.config)
+
+    def _pages(self, branch: Branch, coerced: dict[str, Any], out: dict[int, Any]) -> None:
+        """The page request of every nested connection under ``branch``, checked as the services check it."""
+        source = SOURCES.get(branch.type_name)
+        for child in branch.children:
+            if not isinstance(child, Branch):
+                continue
+            if source is not None and child.field in source.nested:
+                args = self._arguments(child, coerced)
+                req = PageRequest(first=args.get("first"), after=args.get("after"), last=args.get("last"),
+                                  before=args.get("before"))
+                req.validate()
+                nested = source.nested[child.field]
+                window(req, nested.sort, SOURCES[nested.target].model.id)  # type: ignore[attr-defined]
+                out[id(child)] = req
+            self._pages(child, coerced, out)
+
+    def _roots(self, ctx: Any, session: Any, plan: Plan, coerced: dict[str, Any]) -> list[Any]:
+        pages: dict[int, Any] = {}
+        for root in plan.roots:
+            self._pages(root, coerced, pages)
+        compiler = Compiler(ctx.actor, pages)
+        roots = []
+        for root in plan.roots:
+            args = self._arguments(root, coerced)
+            if root.field == "opportunities":
+                asked = opportunity_list(ctx, **args)
+                asked.page.validate()
+                rows = filtered_opportunities(session, ctx.actor, asked.filter)
+                expression = compiler.connection(root, rows, Opportunity, OPPORTUNITY_SORTS[asked.sort], asked.page)
+            else:
+                pk = decode_id("Opportunity", args["id"])
+                table = Opportunity.__table__
+                stmt = visible_opportunities(ctx.actor).where(table.c.id == pk)
+                expression = stmt.with_only_columns(compiler.object_json(root, table)).scalar_subquery()
+            roots.append((root.key, expression))
+        return roots

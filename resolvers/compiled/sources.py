@@ -1,0 +1,108 @@
+"""What the compiled read path knows of each type it can compile: where its rows come from (the same
+scoped selects the resolvers' services use), which GraphQL fields are plain columns and how each is
+written on the wire, which are to-one relations and which are nested connections.
+
+A field not declared here is not compiled: a query that selects one runs through ordinary execution.
+Every declaration mirrors a ``from_model`` in ``schema/`` (``tests/api/test_compiled_reads.py`` runs
+the declared fields both ways, for every demo role, and requires identical answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select
+
+from tandem.domain.crm.customer import Customer, CustomerTier, LifecycleStage, visible_customers
+from tandem.domain.crm.interaction import INTERACTION_SORT, Interaction, InteractionKind, visible_interactions
+from tandem.domain.pipeline.opportunity import Opportunity, visible_opportunities
+from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.pagination import SortKey
+from tandem.domain.tenancy.user import User
+
+
+@dataclass(frozen=True)
+class Column:
+    """A field read from one column: ``kind`` says how it is written (``id``: the global id of the row;
+    ``money``: quantized to the currency in ``currency``; ``enum``: the member's name)."""
+
+    attr: str
+    kind: str = "plain"
+    currency: str = "currency"
+    enum: type[Enum] | None = None
+
+
+@dataclass(frozen=True)
+class ToOne:
+    """A field that is the row ``fk`` points at, if the actor may see it (else null)."""
+
+    fk: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A connection of ``target`` rows whose ``parent`` column is this row's id, in ``sort`` order."""
+
+    target: str
+    parent: str
+    sort: SortKey
+
+
+@dataclass(frozen=True)
+class Source:
+    model: type
+    rows: Callable[[Actor], Any]
+    """The rows the actor may see (a select of ``model``)."""
+    columns: dict[str, Column]
+    to_one: dict[str, ToOne] = field(default_factory=dict)
+    nested: dict[str, Nested] = field(default_factory=dict)
+
+
+def _org_users(actor: Actor) -> Any:
+    return select(User).where(User.org_id == actor.org_id)
+
+
+def _columns(*plain: str, **special: Column) -> dict[str, Column]:
+    """camelCase field -> Column; ``plain`` names are snake_case attributes written as they are."""
+    out = {"id": Column("id", "id")}
+    for attr in plain:
+        head, *rest = attr.split("_")
+        out[head + "".join(w.capitalize() for w in rest)] = Column(attr)
+    out.update(special)
+    return out
+
+
+SOURCES: dict[str, Source] = {
+    "Opportunity": Source(
+        Opportunity, visible_opportunities,
+        _columns("name", "currency", "probability", "next_step", "lost_reason", "version",
+                 stage=Column("stage_key"), amount=Column("amount", "money"),
+                 expectedCloseDate=Column("expected_close_date", "date"), createdAt=Column("created_at", "datetime"),
+                 updatedAt=Column("updated_at", "datetime"), stageChangedAt=Column("stage_changed_at", "datetime"),
+                 closedAt=Column("closed_at", "datetime")),
+        to_one={"customer": ToOne("customer_id", "Customer"), "owner": ToOne("owner_id", "User"),
+                "projectManager": ToOne("project_manager_id", "User")},
+        nested={"interactions": Nested("Interaction", "opportunity_id", INTERACTION_SORT)},
+    ),
+    "Customer": Source(
+        Customer, visible_customers,
+        _columns("name", "industry", "currency", "version",
+                 tier=Column("tier", "enum", enum=CustomerTier),
+                 lifecycleStage=Column("lifecycle_stage", "enum", enum=LifecycleStage),
+                 creditLimit=Column("credit_limit", "money"), createdAt=Column("created_at", "datetime"),
+                 updatedAt=Column("updated_at", "datetime")),
+        to_one={"owner": ToOne("owner_id", "User")},
+        nested={"interactions": Nested("Interaction", "customer_id", INTERACTION_SORT)},
+    ),
+    "User": Source(User, _org_users, _columns("email", "name", "territory", "capacity", "active")),
+    "Interaction": Source(
+        Interaction, visible_interactions,
+        _columns("summary", kind=Column("kind", "enum", enum=InteractionKind),
+                 occurredAt=Column("occurred_at", "datetime"), createdAt=Column("created_at", "datetime")),
+        to_one={"customer": ToOne("customer_id", "Customer")},
+    ),
+}
