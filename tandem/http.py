@@ -78,7 +78,7 @@ class GraphQLEndpoint:
         self.on_policy_change = on_policy_change
         self.authorization = authorization
         self.realtime = realtime
-        self.compiled = CompiledReads(schema)
+        self.compiled = CompiledReads(schema, db.engine)
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET":

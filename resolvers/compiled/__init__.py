@@ -6,7 +6,7 @@ It answers only what it can answer exactly as ordinary execution would, and says
 the caller runs the operation the ordinary way: a document not yet seen valid (validation, limits
 and their errors stay with ordinary execution), a field the viewer's role may not read (the
 ``FORBIDDEN_FIELD`` report stays there too), an argument ordinary execution would refuse, a record
-that is not found, another backend than PostgreSQL. Authorization is the same: the rows come from the
+that is not found. Authorization is the same: the rows come from the
 services' scoped selects under the request's row-level security, and every field read is checked
 against the viewer's guard first.
 """
@@ -25,7 +25,7 @@ from graphql import (
     parse,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, event, select
 from sqlalchemy.exc import DBAPIError
 from strawberry.types.arguments import convert_arguments
 
@@ -42,7 +42,7 @@ from tandem.schema.node import decode_id
 from ..opportunity import opportunity_list
 from .plan import Branch, NotCompilable, Plan, read_plan
 from .sources import SOURCES
-from .sql import Compiler, json_object
+from .sql import DIALECTS, Compiler, register
 
 __all__ = ["CompiledReads"]
 
@@ -52,8 +52,11 @@ _NOT_COMPILABLE = object()
 class CompiledReads:
     """Answers the queries it can compile; remembers which documents are valid and their plans."""
 
-    def __init__(self, schema: Any, *, size: int = 1_000) -> None:
+    def __init__(self, schema: Any, engine: Any, *, size: int = 1_000) -> None:
         self.schema = schema
+        self.sql = DIALECTS.get(engine.dialect.name)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", register)
         self.graphql_schema = schema._schema
         self.size = size
         self._valid: OrderedDict[str, None] = OrderedDict()
@@ -102,7 +105,7 @@ class CompiledReads:
         """The operation's answer (``{"data": ...}``), or None: run it the ordinary way."""
         if not self.enabled or ctx.actor_or_none is None or ctx.guard is None or self._key(query) not in self._valid:
             return None
-        if ctx.db.engine.dialect.name != "postgresql":
+        if self.sql is None:
             return None
         planned = self._plan(query, operation_name)
         if planned is None:
@@ -119,7 +122,8 @@ class CompiledReads:
                 text = await self._run(ctx, session, key, plan, coerced)
             except (DomainError, GraphQLError, ValueError, TypeError):
                 return None
-            except DBAPIError:  # a timeout, say: ordinary execution meets it again and reports it
+            except DBAPIError:  # a timeout, say, or a statement nested deeper than SQLite's parser takes:
+                # ordinary execution answers (and meets a timeout again, and reports it)
                 await session.rollback()
                 return None
         data = orjson.loads(text)
@@ -150,7 +154,7 @@ class CompiledReads:
             self._statements.move_to_end(key)
             return (await connection.exec_driver_sql(*cached)).scalar_one()
         roots = self._roots(ctx, session, plan, coerced)
-        result = await connection.execute(select(cast(json_object(roots), Text)))
+        result = await connection.execute(select(cast(self.sql.object(roots), Text)))
         statement, parameters = result.context.statement, result.context.parameters[0]
         text = result.scalar_one()
         if key is not None:
@@ -188,7 +192,7 @@ class CompiledReads:
         pages: dict[int, Any] = {}
         for root in plan.roots:
             self._pages(root, coerced, pages)
-        compiler = Compiler(ctx.actor, pages)
+        compiler = Compiler(self.sql, ctx.actor, pages)
         roots = []
         for root in plan.roots:
             args = self._arguments(root, coerced)
@@ -201,6 +205,7 @@ class CompiledReads:
                 pk = decode_id("Opportunity", args["id"])
                 table = Opportunity.__table__
                 stmt = visible_opportunities(ctx.actor).where(table.c.id == pk)
-                expression = stmt.with_only_columns(compiler.object_json(root, table)).scalar_subquery()
+                built = stmt.with_only_columns(compiler.object_json(root, table)).scalar_subquery()
+                expression = self.sql.nested(built)
             roots.append((root.key, expression))
         return roots

@@ -27,7 +27,8 @@ from tandem.domain.tenancy.user import User
 @dataclass(frozen=True)
 class Column:
     """A field read from one column: ``kind`` says how it is written (``id``: the global id of the row;
-    ``money``: quantized to the currency in ``currency``; ``enum``: the member's name)."""
+    ``money``: quantized to the currency in ``currency``; ``enum``: the member's name; ``bool``, ``date``,
+    ``datetime``; ``plain``: as stored)."""
 
     attr: str
     kind: str = "plain"
@@ -98,7 +99,8 @@ SOURCES: dict[str, Source] = {
         to_one={"owner": ToOne("owner_id", "User")},
         nested={"interactions": Nested("Interaction", "customer_id", INTERACTION_SORT)},
     ),
-    "User": Source(User, _org_users, _columns("email", "name", "territory", "capacity", "active")),
+    "User": Source(User, _org_users, _columns("email", "name", "territory", "capacity",
+                                              active=Column("active", "bool"))),
     "Interaction": Source(
         Interaction, visible_interactions,
         _columns("summary", kind=Column("kind", "enum", enum=InteractionKind),

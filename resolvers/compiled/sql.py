@@ -1,4 +1,4 @@
-"""The plan as one SQL statement that builds the answer's JSON in the database (PostgreSQL).
+"""The plan as one SQL statement that builds the answer's JSON in the database (PostgreSQL or SQLite).
 
 Rows come from the same scoped selects the services use (``sources``), under the session's row-level
 security; pages use the services' keyset window (``domain.shared.pagination.window``). Values are
@@ -8,15 +8,19 @@ datetimes as Python's ``isoformat()`` of a UTC time, money quantized to its curr
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import Integer, Text, case, cast, func, literal_column, select, true
+from sqlalchemy import Integer, Text, case, cast, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from tandem.domain.shared.actor import Actor
-from tandem.domain.shared.money import CURRENCY_EXPONENTS
+from tandem.domain.shared.base import MONEY_SCALE
+from tandem.domain.shared.money import CURRENCY_EXPONENTS, quantize
 from tandem.domain.shared.pagination import PageRequest, SortKey, window
 
 from .plan import Branch, Leaf
@@ -29,77 +33,176 @@ def lit(value: str) -> Any:
 
 
 def cat(*parts: Any) -> Any:
-    return reduce(lambda a, b: a.op("||")(b), parts)
+    """``a || b || c``, written flat (SQLite's parser has a small stack for parentheses)."""
+    return reduce(lambda a, b: a.concat(b), parts)
 
 
-def b64(text_value: Any) -> Any:
-    """Unpadded URL-safe base64 of the UTF-8 text (PostgreSQL wraps base64 lines: newlines go)."""
-    encoded = func.encode(func.convert_to(text_value, lit("UTF8")), lit("base64"))
-    return func.rtrim(func.translate(encoded, literal_column("E'+/\\n'", Text), lit("-_")), lit("="))
+class Postgres:
+    """PostgreSQL builds everything itself."""
+
+    def object(self, pairs: list[tuple[str, Any]]) -> Any:
+        return func.json_build_object(*[x for key, v in pairs for x in (lit(key), v)])
+
+    def array(self, item: Any, display: Any, shown: Any) -> Any:
+        """The JSON array of ``item`` over the rows ``shown``, in ``display`` order (null if none)."""
+        return func.json_agg(aggregate_order_by(item, display)).filter(shown)
+
+    def empty_array(self) -> Any:
+        return literal_column("'[]'::json")
+
+    def first(self, array: Any) -> Any:
+        return array.op("->>")(0)
+
+    def last(self, array: Any) -> Any:
+        return array.op("->>")(-1)
+
+    def nested(self, subquery: Any) -> Any:
+        return subquery
+
+    def boolean(self, value: Any) -> Any:
+        return value
+
+    def b64(self, text_value: Any) -> Any:
+        """Unpadded URL-safe base64 of the UTF-8 text (PostgreSQL wraps base64 lines: newlines go)."""
+        encoded = func.encode(func.convert_to(text_value, lit("UTF8")), lit("base64"))
+        return func.rtrim(func.translate(encoded, literal_column("E'+/\\n'", Text), lit("-_")), lit("="))
+
+    def iso(self, moment: Any) -> Any:
+        """``datetime.isoformat()`` of a UTC time: microseconds only when there are some."""
+        utc = func.timezone(lit("UTC"), moment)
+        fraction = case((func.date_trunc(lit("second"), moment) == moment, lit("")),
+                        else_=func.to_char(utc, lit(".US")))
+        return cat(func.to_char(utc, lit('YYYY-MM-DD"T"HH24:MI:SS')), fraction, lit("+00:00"))
+
+    def day(self, value: Any) -> Any:
+        """``date.isoformat()``; asyncpg reads PostgreSQL's infinite dates as ``date.max`` and
+        ``date.min`` (a sort key's stand-in for no date is written as one)."""
+        return case((value == literal_column("'infinity'::date"), lit("9999-12-31")),
+                    (value == literal_column("'-infinity'::date"), lit("0001-01-01")),
+                    else_=func.to_char(value, lit("YYYY-MM-DD")))
+
+    def money(self, amount: Any, currency: Any) -> Any:
+        special = [(currency == lit(code), literal_column(str(n), Integer))
+                   for code, n in sorted(CURRENCY_EXPONENTS.items()) if n != 2]
+        return cast(func.round(amount, case(*special, else_=literal_column("2", Integer))), Text)
+
+    def decimal(self, amount: Any) -> Any:
+        """``str()`` of the stored Decimal (NUMERIC(20, 4) reads back with its four places)."""
+        return cast(amount, Text)
+
+    def json_string(self, text_value: Any) -> Any:
+        return cast(func.to_json(text_value), Text)
 
 
-def iso(moment: Any) -> Any:
-    """``datetime.isoformat()`` of a UTC time: microseconds only when there are some."""
-    utc = func.timezone(lit("UTC"), moment)
-    fraction = case((func.date_trunc(lit("second"), moment) == moment, lit("")),
-                    else_=func.to_char(utc, lit(".US")))
-    return cat(func.to_char(utc, lit('YYYY-MM-DD"T"HH24:MI:SS')), fraction, lit("+00:00"))
+class Sqlite(Postgres):
+    """SQLite's JSON functions; what it cannot write exactly (base64, money kept as 1/10,000 units,
+    datetimes) is written by the Python functions ``register`` adds to each connection."""
+
+    def object(self, pairs: list[tuple[str, Any]]) -> Any:
+        return func.json_object(*[x for key, v in pairs for x in (lit(key), v)])
+
+    def array(self, item: Any, display: Any, shown: Any) -> Any:
+        return func.json_group_array(item).filter(shown)  # rows arrive in display order (see connection)
+
+    def empty_array(self) -> Any:
+        return func.json(lit("[]"))
+
+    def first(self, array: Any) -> Any:
+        return func.json_extract(array, lit("$[0]"))
+
+    def last(self, array: Any) -> Any:
+        return func.json_extract(array, lit("$[#-1]"))
+
+    def nested(self, subquery: Any) -> Any:
+        return func.json(subquery)
+
+    def boolean(self, value: Any) -> Any:
+        return case((value.is_(None), None), (value, func.json(lit("true"))), else_=func.json(lit("false")))
+
+    def b64(self, text_value: Any) -> Any:
+        return func.tandem_b64(text_value)
+
+    def iso(self, moment: Any) -> Any:
+        return func.tandem_iso(moment)
+
+    def day(self, value: Any) -> Any:
+        return value
+
+    def money(self, amount: Any, currency: Any) -> Any:
+        return func.tandem_money(amount, currency)
+
+    def decimal(self, amount: Any) -> Any:
+        return func.tandem_decimal(amount)
+
+    def json_string(self, text_value: Any) -> Any:
+        return func.json_quote(text_value)
 
 
-def day(value: Any) -> Any:
-    """``date.isoformat()``; asyncpg reads PostgreSQL's infinite dates as ``date.max`` and ``date.min``
-    (a sort key's stand-in for no date is written as one)."""
-    return case((value == literal_column("'infinity'::date"), lit("9999-12-31")),
-                (value == literal_column("'-infinity'::date"), lit("0001-01-01")),
-                else_=func.to_char(value, lit("YYYY-MM-DD")))
+def _b64(text_value: str | None) -> str | None:
+    return None if text_value is None else base64.urlsafe_b64encode(text_value.encode()).decode().rstrip("=")
 
 
-def _scale(currency: Any) -> Any:
-    special = [(currency == lit(code), literal_column(str(n), Integer))
-               for code, n in sorted(CURRENCY_EXPONENTS.items()) if n != 2]
-    return case(*special, else_=literal_column("2", Integer)) if special else literal_column("2", Integer)
+def _iso(stored: str | None) -> str | None:
+    return None if stored is None else datetime.fromisoformat(stored).replace(tzinfo=UTC).isoformat()
 
 
-def value(kind: Column, columns: Any, type_name: str) -> Any:
+def _money(units: int | None, currency: str | None) -> str | None:
+    return None if units is None else str(quantize(Decimal(int(units)).scaleb(-MONEY_SCALE), currency or ""))
+
+
+def _decimal(units: int | None) -> str | None:
+    return None if units is None else str(Decimal(int(units)).scaleb(-MONEY_SCALE))
+
+
+def register(dbapi_connection: Any, _record: Any = None) -> None:
+    """The SQLite functions the compiled statements call (on every new connection)."""
+    for name, arity, function in (("tandem_b64", 1, _b64), ("tandem_iso", 1, _iso), ("tandem_money", 2, _money),
+                                  ("tandem_decimal", 1, _decimal)):
+        dbapi_connection.create_function(name, arity, function, deterministic=True)
+
+
+DIALECTS = {"postgresql": Postgres(), "sqlite": Sqlite()}
+
+
+def value(sql: Postgres, kind: Column, columns: Any, type_name: str) -> Any:
     col = columns[kind.attr]
     if kind.kind == "id":
-        return b64(cat(lit(f"{type_name}:"), cast(col, Text)))
+        return sql.b64(cat(lit(f"{type_name}:"), cast(col, Text)))
     if kind.kind == "datetime":
-        return iso(col)
+        return sql.iso(col)
     if kind.kind == "date":
-        return day(col)
+        return sql.day(col)
     if kind.kind == "money":
-        return cast(func.round(col, _scale(columns[kind.currency])), Text)
+        return sql.money(col, columns[kind.currency])
+    if kind.kind == "bool":
+        return sql.boolean(col)
     if kind.kind == "enum":
         assert kind.enum is not None
         return case(*[(col == lit(m.value), lit(m.name)) for m in kind.enum])
     return col
 
 
-def json_object(pairs: list[tuple[str, Any]]) -> Any:
-    return func.json_build_object(*[x for key, v in pairs for x in (lit(key), v)])
-
-
-def cursor(sort: SortKey, sort_value: Any, row_id: Any) -> Any:
+def cursor(sql: Postgres, sort: SortKey, sort_value: Any, row_id: Any) -> Any:
     """``pagination.encode_cursor``: base64 of ``["NAME",value,id]`` as compact JSON."""
-    if sort.kind.__name__ == "datetime":
-        written = cat(lit('"'), iso(sort_value), lit('"'))
-    elif sort.kind.__name__ == "date":
-        written = cat(lit('"'), day(sort_value), lit('"'))
-    elif sort.kind.__name__ == "Decimal":
-        written = cat(lit('"'), cast(sort_value, Text), lit('"'))
+    if sort.kind is datetime:
+        written = cat(lit('"'), sql.iso(sort_value), lit('"'))
+    elif sort.kind is date:
+        written = cat(lit('"'), sql.day(sort_value), lit('"'))
+    elif sort.kind is Decimal:
+        written = cat(lit('"'), sql.decimal(sort_value), lit('"'))
     elif sort.kind is int:
         written = cast(sort_value, Text)
     else:
-        written = cast(func.to_json(sort_value), Text)
+        written = sql.json_string(sort_value)
     head = "[" + json.dumps(sort.name, ensure_ascii=False) + ","
-    return b64(cat(lit(head), written, lit(","), cast(row_id, Text), lit("]")))
+    return sql.b64(cat(lit(head), written, lit(","), cast(row_id, Text), lit("]")))
 
 
 class Compiler:
     """Builds the JSON expression of each root field for one actor."""
 
-    def __init__(self, actor: Actor, arguments: dict[int, Any]) -> None:
+    def __init__(self, sql: Postgres, actor: Actor, arguments: dict[int, Any]) -> None:
+        self.sql = sql
         self.actor = actor
         self.arguments = arguments
         """id(Branch) -> the domain's page request/sort/statement for connections (worked out before)."""
@@ -115,7 +218,7 @@ class Compiler:
                 if child.field == "__typename":
                     pairs.append((child.key, lit(branch.type_name)))
                 else:
-                    pairs.append((child.key, value(source.columns[child.field], columns, branch.type_name)))
+                    pairs.append((child.key, value(self.sql, source.columns[child.field], columns, branch.type_name)))
             elif child.field in source.to_one:
                 pairs.append((child.key, self.to_one(child, row, columns[source.to_one[child.field].fk])))
             else:
@@ -124,13 +227,14 @@ class Compiler:
                 target = SOURCES[nested.target]
                 rows = target.rows(self.actor).where(getattr(target.model, nested.parent) == columns["id"])
                 pairs.append((child.key, self.connection(child, rows, target.model, nested.sort, page, outer=row)))
-        return json_object(pairs)
+        return self.sql.object(pairs)
 
     def to_one(self, branch: Branch, outer: Any, fk: Any) -> Any:
         source = SOURCES[branch.type_name]
         table = source.model.__table__  # type: ignore[attr-defined]
         stmt = source.rows(self.actor).where(table.c.id == fk)
-        return stmt.with_only_columns(self.object_json(branch, table)).correlate(outer).scalar_subquery()
+        built = stmt.with_only_columns(self.object_json(branch, table)).correlate(outer).scalar_subquery()
+        return self.sql.nested(built)
 
     def connection(self, branch: Branch, rows: Any, model: type, sort: SortKey, req: PageRequest,
                    outer: Any = None) -> Any:
@@ -141,10 +245,14 @@ class Compiler:
         if outer is not None:
             rows, ranked = rows.correlate(outer), ranked.correlate(outer)
         page = ranked.subquery()
-        shown = page.c._n <= req.size
         display = page.c._n.desc() if req.backward else page.c._n.asc()
-        row_cursor = cursor(sort, page.c._sort, page.c.id)
-        more = func.count() > req.size
+        if isinstance(self.sql, Sqlite):  # its aggregates take rows in the order they come
+            page = select(page).order_by(display).subquery()
+            display = page.c._n.desc() if req.backward else page.c._n.asc()
+        shown = page.c._n <= req.size
+        row_cursor = cursor(self.sql, sort, page.c._sort, page.c.id)
+        more = self.sql.boolean(func.count() > req.size)
+        sql = self.sql
         pairs: list[tuple[str, Any]] = []
         for child in branch.children:
             if child.field == "__typename":
@@ -153,12 +261,14 @@ class Compiler:
                 counted = rows.with_only_columns(func.count()).order_by(None)
                 pairs.append((child.key, counted.scalar_subquery()))
             elif child.field == "pageInfo":
-                cursors = func.json_agg(aggregate_order_by(row_cursor, display)).filter(shown)
+                cursors = sql.array(row_cursor, display, shown)
+                after = sql.boolean(literal(req.after is not None))
+                before = sql.boolean(literal(req.before is not None))
                 parts = {"__typename": lit(child.type_name),
-                         "hasNextPage": more if not req.backward else (true() if req.before is not None else ~true()),
-                         "hasPreviousPage": more if req.backward else (true() if req.after is not None else ~true()),
-                         "startCursor": cursors.op("->>")(0), "endCursor": cursors.op("->>")(-1)}
-                pairs.append((child.key, json_object([(p.key, parts[p.field]) for p in child.children])))
+                         "hasNextPage": more if not req.backward else before,
+                         "hasPreviousPage": more if req.backward else after,
+                         "startCursor": sql.first(cursors), "endCursor": sql.last(cursors)}
+                pairs.append((child.key, sql.object([(p.key, parts[p.field]) for p in child.children])))
             else:  # edges
                 edge: list[tuple[str, Any]] = []
                 for part in child.children:
@@ -168,7 +278,7 @@ class Compiler:
                         edge.append((part.key, row_cursor))
                     else:
                         edge.append((part.key, self.object_json(part, page)))
-                edges = func.json_agg(aggregate_order_by(json_object(edge), display)).filter(shown)
-                pairs.append((child.key, func.coalesce(edges, literal_column("'[]'::json"))))
-        built = select(json_object(pairs)).select_from(page)
-        return (built.correlate(outer) if outer is not None else built).scalar_subquery()
+                edges = sql.array(sql.object(edge), display, shown)
+                pairs.append((child.key, func.coalesce(edges, sql.empty_array())))
+        built = select(sql.object(pairs)).select_from(page)
+        return sql.nested((built.correlate(outer) if outer is not None else built).scalar_subquery())
