@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from tandem.domain.crm import customer as service
@@ -18,12 +20,34 @@ from tandem.schema.node import decode_id
 from tandem.schema.ordering import CustomerOrder, OrderDirection
 from tandem.schema.pagination import Connection, wants_total
 
+from .lists import ListRequest
 from .mutation import named, opt_id, run, run_create, value
 from .writes import writes
 
 
 def _payload(m: service.Customer | None = None, user_errors: list | None = None) -> CustomerPayload:
     return CustomerPayload(customer=Customer.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+def customer_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+                  before: str | None = None, filter: CustomerFilter | None = None,
+                  order_by: CustomerOrder | None = None) -> ListRequest:
+    """The arguments of ``customers``; FORBIDDEN when a filter or the sort reads a field the role may not
+    read (shared by the resolver and the compiled read path)."""
+    flt = filter or CustomerFilter()
+    order = order_by or CustomerOrder()
+    req = PageRequest(first=first, after=after, last=last, before=before,
+                      descending=order.direction == OrderDirection.DESC)
+    domain_filter = service.CustomerFilter(
+        search=flt.search, tag=flt.tag, owner_id=opt_id("User", flt.owner_id),
+        tier=flt.tier.value if flt.tier else None,
+        lifecycle_stage=flt.lifecycle_stage.value if flt.lifecycle_stage else None,
+    )
+    ctx.authz.require_read("Customer", [
+        name for name, used in (("name", flt.search), ("tags", flt.tag), ("owner", flt.owner_id),
+                                ("tier", flt.tier), ("lifecycleStage", flt.lifecycle_stage)) if used
+    ] + [camel(order.field.value.lower())])
+    return ListRequest(domain_filter, req, order.field.value)
 
 
 @strawberry.type
@@ -35,22 +59,9 @@ class CustomerQuery:
         order_by: CustomerOrder | None = None,
     ) -> Connection[Customer]:
         ctx = info.context
-        flt = filter or CustomerFilter()
-        order = order_by or CustomerOrder()
-        req = PageRequest(first=first, after=after, last=last, before=before,
-                          descending=order.direction == OrderDirection.DESC)
-        domain_filter = service.CustomerFilter(
-            search=flt.search, tag=flt.tag, owner_id=opt_id("User", flt.owner_id),
-            tier=flt.tier.value if flt.tier else None,
-            lifecycle_stage=flt.lifecycle_stage.value if flt.lifecycle_stage else None,
-        )
-        ctx.authz.require_read("Customer", [
-            name for name, used in (("name", flt.search), ("tags", flt.tag), ("owner", flt.owner_id),
-                                    ("tier", flt.tier), ("lifecycleStage", flt.lifecycle_stage)) if used
-        ] + [camel(order.field.value.lower())])
-        actor = ctx.actor
+        asked = customer_list(ctx, first, after, last, before, filter, order_by)
         async with ctx.read() as session:
-            page = await service.list_customers(session, actor, domain_filter, req, sort=order.field.value,
+            page = await service.list_customers(session, ctx.actor, asked.filter, asked.page, sort=asked.sort,
                                                 with_total=wants_total(info))
         return Connection.from_page(page, Customer.from_model)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -25,6 +24,7 @@ from tandem.schema.ordering import OpportunityOrder, OrderDirection
 from tandem.schema.pagination import Connection, wants_total
 from tandem.schema.pipeline import PipelineStage
 
+from .lists import ListRequest
 from .mutation import named, opt_id, run, run_create, value
 from .writes import writes
 
@@ -39,18 +39,9 @@ def _milestones(items: list[MilestoneInput] | None) -> list[service.Milestone] |
     return [service.Milestone(name=m.name, due_date=m.due_date, done=m.done) for m in items]
 
 
-@dataclass(frozen=True)
-class OpportunityList:
-    """What ``opportunities(...)`` asks for, checked: the domain filter, the page and the sort key."""
-
-    filter: service.OpportunityFilter
-    page: PageRequest
-    sort: str
-
-
 def opportunity_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
                      before: str | None = None, filter: OpportunityFilter | None = None,
-                     order_by: OpportunityOrder | None = None) -> OpportunityList:
+                     order_by: OpportunityOrder | None = None) -> ListRequest:
     """The arguments of ``opportunities``; FORBIDDEN when a filter or the sort reads a field the role may
     not read (shared by the resolver and the compiled read path)."""
     ctx.actor  # noqa: B018 - UNAUTHENTICATED before anything about the arguments
@@ -66,7 +57,7 @@ def opportunity_list(ctx: Any, first: int | None = None, after: str | None = Non
         name for name, used in (("stage", flt.stage), ("owner", flt.owner_id), ("customer", flt.customer_id),
                                 ("name", flt.search)) if used
     ] + [camel(order.field.value.lower())])
-    return OpportunityList(domain_filter, req, order.field.value)
+    return ListRequest(domain_filter, req, order.field.value)
 
 
 @strawberry.type

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tandem.domain.shared.actor import Actor
 from tandem.domain.tenancy.user import User, active_user_for_token
@@ -63,18 +64,35 @@ def bearer(header: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(db: Database, settings: Settings, header: str | None) -> tuple[Actor | None, str]:
-    """The actor a bearer token names, or None and the reason."""
+UNKNOWN_USER = "The token's user is unknown or inactive."
+
+
+def read_claims(settings: Settings, header: str | None) -> tuple[dict[str, Any] | None, str]:
+    """The verified claims of an Authorization header's bearer token, or None and the reason."""
     token = bearer(header)
     if token is None:
         return None, "A bearer token is required (Authorization: Bearer <token>)."
     try:
-        claims = verify_token(settings, token)
+        return verify_token(settings, token), ""
     except AuthError as exc:
         return None, str(exc)
-    async with db.read(claims["org"]) as session:
-        user = await active_user_for_token(session, int(claims["sub"]), claims["org"])
+
+
+async def actor_of_claims(session: AsyncSession, claims: dict[str, Any]) -> Actor | None:
+    """The actor verified claims name, if that user still exists and is active (``session``: one bound
+    to the claims' org; an HTTP request goes on reading in it)."""
+    user = await active_user_for_token(session, int(claims["sub"]), claims["org"])
     if user is None:
-        return None, "The token's user is unknown or inactive."
+        return None
     return Actor(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles), email=user.email,
-                 team_id=user.team_id), ""
+                 team_id=user.team_id)
+
+
+async def authenticate(db: Database, settings: Settings, header: str | None) -> tuple[Actor | None, str]:
+    """The actor a bearer token names, or None and the reason."""
+    claims, reason = read_claims(settings, header)
+    if claims is None:
+        return None, reason
+    async with db.read(claims["org"]) as session:
+        actor = await actor_of_claims(session, claims)
+    return (actor, "") if actor is not None else (None, UNKNOWN_USER)

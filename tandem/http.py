@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -17,11 +18,12 @@ from strawberry.types.graphql import OperationType
 
 from tandem.authz.guard import Guard, Unrestricted
 from tandem.authz.policy import PolicyStore
+from tandem.domain.shared.actor import Actor
 from tandem.resolvers.compiled import CompiledReads
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
-from .auth import authenticate
+from .auth import UNKNOWN_USER, actor_of_claims, read_claims
 from .db import Database
 from .graphql import is_bad_request, response_body
 from .settings import Settings
@@ -78,7 +80,7 @@ class GraphQLEndpoint:
         self.on_policy_change = on_policy_change
         self.authorization = authorization
         self.realtime = realtime
-        self.compiled = CompiledReads(schema, db.engine)
+        self.compiled = CompiledReads(schema, db.engine, max_tokens=settings.max_tokens)
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET":
@@ -116,12 +118,29 @@ class GraphQLEndpoint:
             return GraphQLJSONResponse(results)
         return await self._single(request, data, ALL_OPERATIONS)
 
+    async def _authenticate(self, header: str | None) -> tuple[Actor | None, str, AsyncSession | None]:
+        """The actor, or None and the reason; and the session (bound to the actor's org) the user was
+        checked in, in which the request goes on reading (one transaction, not two)."""
+        claims, reason = read_claims(self.settings, header)
+        if claims is None:
+            return None, reason, None
+        session = self.db.session(claims["org"])
+        try:
+            actor = await actor_of_claims(session, claims)
+        except BaseException:
+            await session.close()
+            raise
+        if actor is None:
+            await session.close()
+            return None, UNKNOWN_USER, None
+        return actor, "", session
+
     async def _single(self, request: Request, data: Any, allowed: tuple[OperationType, ...]) -> Response:
         try:
             query, variables, operation_name = _operation(data)
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
-        actor, reason = await authenticate(self.db, self.settings, request.headers.get("authorization"))
+        actor, reason, session = await self._authenticate(request.headers.get("authorization"))
         guard = None
         if actor is not None and not self.authorization:
             guard = Unrestricted()
@@ -130,12 +149,15 @@ class GraphQLEndpoint:
             actor = replace(actor, scopes=guard.scopes)
         ctx = Context(db=self.db, settings=self.settings, actor_or_none=actor, auth_error=reason, request=request,
                       guard=guard, policies=self.policies, on_policy_change=self.on_policy_change,
-                      realtime=self.realtime)
+                      realtime=self.realtime, _session=session)
         if actor is not None and OperationType.QUERY in allowed:
             compiled = await self.compiled.answer(ctx, query, variables, operation_name)
             if compiled is not None:
                 await ctx.close()
                 return GraphQLJSONResponse(compiled)
+        if session is not None and not self.compiled.is_query(query, operation_name):
+            # a mutation's reads must see what it wrote: they begin a transaction of their own
+            await session.rollback()
         token = current_guard.set(guard)
         try:
             result = await self.schema.execute(query, variable_values=variables, context_value=ctx,

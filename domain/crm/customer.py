@@ -252,6 +252,12 @@ async def list_customers(
     sort: str = "NAME",
     with_total: bool = False,
 ) -> Page[Customer]:
+    return await paginate(session, filtered_customers(session, actor, flt), entity=Customer,
+                          sort=CUSTOMER_SORTS[sort], req=req, with_total=with_total)
+
+
+def filtered_customers(session: AsyncSession, actor: Actor, flt: CustomerFilter) -> Any:
+    """The customers the actor may see that pass the filter (a select, unordered)."""
     stmt = visible_customers(actor)
     if flt.search:
         stmt = stmt.where(contains_text(session, Customer.name, flt.search.strip()))
@@ -263,6 +269,5 @@ async def list_customers(
         stmt = stmt.where(Customer.tier == flt.tier)
     if flt.lifecycle_stage:
         stmt = stmt.where(Customer.lifecycle_stage == flt.lifecycle_stage)
-    return await paginate(session, stmt, entity=Customer, sort=CUSTOMER_SORTS[sort], req=req,
-                          with_total=with_total)
+    return stmt
 

@@ -29,19 +29,12 @@ from sqlalchemy import Text, cast, event, select
 from sqlalchemy.exc import DBAPIError
 from strawberry.types.arguments import convert_arguments
 
-from tandem.domain.pipeline.opportunity import (
-    OPPORTUNITY_SORTS,
-    Opportunity,
-    filtered_opportunities,
-    visible_opportunities,
-)
 from tandem.domain.shared.errors import DomainError
 from tandem.domain.shared.pagination import PageRequest, window
 from tandem.schema.node import decode_id
 
-from ..opportunity import opportunity_list
 from .plan import Branch, NotCompilable, Plan, read_plan
-from .sources import SOURCES
+from .sources import LISTS, SOURCES
 from .sql import DIALECTS, Compiler, register
 
 __all__ = ["CompiledReads"]
@@ -52,8 +45,9 @@ _NOT_COMPILABLE = object()
 class CompiledReads:
     """Answers the queries it can compile; remembers which documents are valid and their plans."""
 
-    def __init__(self, schema: Any, engine: Any, *, size: int = 1_000) -> None:
+    def __init__(self, schema: Any, engine: Any, *, size: int = 1_000, max_tokens: int = 3_000) -> None:
         self.schema = schema
+        self.max_tokens = max_tokens
         self.sql = DIALECTS.get(engine.dialect.name)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", register)
@@ -62,6 +56,7 @@ class CompiledReads:
         self._valid: OrderedDict[str, None] = OrderedDict()
         self._plans: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
         self._statements: OrderedDict[tuple[Any, ...], tuple[str, Any]] = OrderedDict()
+        self._kinds: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
         self.enabled = True
         self.answered = 0
         """How many operations it answered (the equivalence test reads it)."""
@@ -78,6 +73,23 @@ class CompiledReads:
         if len(self._valid) > self.size:
             self._valid.popitem(last=False)
 
+    def is_query(self, query: str, operation_name: str | None) -> bool:
+        """Whether the document's chosen operation is a query (False when unsure: it may not parse)."""
+        key = (self._key(query), operation_name)
+        found = self._kinds.get(key)
+        if found is None:
+            try:
+                document = parse(query, no_location=True, max_tokens=self.max_tokens)
+                chosen = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                          and (operation_name is None or (d.name and d.name.value == operation_name))]
+                found = len(chosen) == 1 and chosen[0].operation.value == "query"
+            except (GraphQLError, RecursionError):
+                found = False
+            self._kinds[key] = found
+            if len(self._kinds) > self.size:
+                self._kinds.popitem(last=False)
+        return found
+
     def _plan(self, query: str, operation_name: str | None) -> tuple[Plan, OperationDefinitionNode] | None:
         key = (self._key(query), operation_name)
         found = self._plans.get(key)
@@ -90,7 +102,7 @@ class CompiledReads:
 
     def _read(self, query: str, operation_name: str | None) -> Any:
         try:
-            document = parse(query, no_location=True)
+            document = parse(query, no_location=True, max_tokens=self.max_tokens)
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
             chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
@@ -196,15 +208,17 @@ class CompiledReads:
         roots = []
         for root in plan.roots:
             args = self._arguments(root, coerced)
-            if root.field == "opportunities":
-                asked = opportunity_list(ctx, **args)
+            listed = LISTS.get(root.field)
+            if listed is not None:
+                asked = listed.asked(ctx, **args)
                 asked.page.validate()
-                rows = filtered_opportunities(session, ctx.actor, asked.filter)
-                expression = compiler.connection(root, rows, Opportunity, OPPORTUNITY_SORTS[asked.sort], asked.page)
+                rows = listed.rows(session, ctx.actor, asked.filter)
+                model = SOURCES[listed.type_name].model
+                expression = compiler.connection(root, rows, model, listed.sorts[asked.sort], asked.page)
             else:
-                pk = decode_id("Opportunity", args["id"])
-                table = Opportunity.__table__
-                stmt = visible_opportunities(ctx.actor).where(table.c.id == pk)
+                source = SOURCES[root.type_name]
+                table = source.model.__table__  # type: ignore[attr-defined]
+                stmt = source.rows(ctx.actor).where(table.c.id == decode_id(root.type_name, args["id"]))
                 built = stmt.with_only_columns(compiler.object_json(root, table)).scalar_subquery()
                 expression = self.sql.nested(built)
             roots.append((root.key, expression))

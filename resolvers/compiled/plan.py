@@ -26,10 +26,7 @@ from graphql import (
     SelectionSetNode,
 )
 
-from .sources import SOURCES
-
-ROOTS = {"opportunities": "Opportunity", "opportunity": "Opportunity"}
-"""Root query fields the compiler answers, and the type of their rows."""
+from .sources import LISTS, ONES, SOURCES
 
 KEY = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
@@ -178,12 +175,11 @@ def read_plan(schema: GraphQLSchema, operation: OperationDefinitionNode,
     roots = []
     for node in reader.fields(operation.selection_set, query_type.name):
         name = node.name.value
-        type_name = ROOTS.get(name)
-        if type_name is None:
-            raise NotCompilable(f"Query.{name}")
         field = query_type.fields[name]
-        if name == "opportunities":
-            roots.append(reader.connection(node, field, type_name))
+        if name in LISTS:
+            roots.append(reader.connection(node, field, LISTS[name].type_name))
+        elif name in ONES:
+            roots.append(reader.object(node, field, ONES[name]))
         else:
-            roots.append(reader.object(node, field, type_name))
+            raise NotCompilable(f"Query.{name}")
     return Plan(tuple(roots), frozenset(reader.fields_read))

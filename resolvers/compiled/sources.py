@@ -16,12 +16,27 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tandem.domain.crm.customer import Customer, CustomerTier, LifecycleStage, visible_customers
+from tandem.domain.crm.customer import (
+    CUSTOMER_SORTS,
+    Customer,
+    CustomerTier,
+    LifecycleStage,
+    filtered_customers,
+    visible_customers,
+)
 from tandem.domain.crm.interaction import INTERACTION_SORT, Interaction, InteractionKind, visible_interactions
-from tandem.domain.pipeline.opportunity import Opportunity, visible_opportunities
+from tandem.domain.pipeline.opportunity import (
+    OPPORTUNITY_SORTS,
+    Opportunity,
+    filtered_opportunities,
+    visible_opportunities,
+)
 from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.pagination import SortKey
 from tandem.domain.tenancy.user import User
+
+from ..customer import customer_list
+from ..opportunity import opportunity_list
 
 
 @dataclass(frozen=True)
@@ -108,3 +123,22 @@ SOURCES: dict[str, Source] = {
         to_one={"customer": ToOne("customer_id", "Customer")},
     ),
 }
+
+
+@dataclass(frozen=True)
+class RootList:
+    """A root list field: the type of its rows, its resolver's argument check (returning a
+    ``ListRequest``), the domain's filtered select and its sorts."""
+
+    type_name: str
+    asked: Callable[..., Any]
+    rows: Callable[[Any, Actor, Any], Any]
+    sorts: dict[str, SortKey]
+
+
+LISTS = {
+    "opportunities": RootList("Opportunity", opportunity_list, filtered_opportunities, OPPORTUNITY_SORTS),
+    "customers": RootList("Customer", customer_list, filtered_customers, CUSTOMER_SORTS),
+}
+ONES = {"opportunity": "Opportunity", "customer": "Customer"}
+"""Root fields of one record by id (NOT_FOUND when absent or out of reach: ordinary execution says so)."""

@@ -37,7 +37,18 @@ def _page(arguments: str, interactions: str = "last: 3") -> str:
             f"edges {{ __typename cursor node {_opportunity(interactions)} }} }} }}")
 
 
+def _customers(arguments: str) -> str:
+    return (f"{{ customers({arguments}) {{ totalCount {PAGE_INFO} edges {{ cursor node {{ {_columns('Customer')} "
+            f"owner {USER} interactions(first: 2) {{ totalCount edges {{ node {INTERACTION} }} }} }} }} }} }}")
+
+
 DOCUMENTS = {
+    "customers by name": _customers("first: 7"),
+    "customers, newest last": _customers("last: 5, orderBy: {field: CREATED_AT, direction: ASC}"),
+    "customers of a tier": _customers("first: 5, filter: {tier: STRATEGIC}"),
+    "customers by a search": _customers('first: 5, filter: {search: "科技"}'),
+    "customers and opportunities": ("{ customers(first: 2) { edges { node { name } } } "
+                                    "opportunities(first: 2) { edges { node { name customer { name } } } } }"),
     "first page": _page("first: 5"),
     "last page": _page("last: 4"),
     "by name": _page("first: 6, orderBy: {field: NAME, direction: ASC}", "first: 2"),
@@ -107,12 +118,19 @@ async def test_the_next_page_by_cursor_is_the_same_both_ways(app, client, gql):
         assert used and fast == ordinary
 
 
-async def test_a_single_opportunity_is_the_same_both_ways_and_one_out_of_reach_is_not_found(app, client, gql):
+async def test_one_record_by_id_is_the_same_both_ways_and_one_out_of_reach_is_not_found(app, client, gql):
     compiled = app.state.compiled_reads
     page = await gql("{ opportunities(first: 3) { edges { node { id } } } }", as_="admin@demo.test")
     ids = [e["node"]["id"] for e in page["data"]["opportunities"]["edges"]]
     for opportunity_id in ids:
         query = f'{{ opportunity(id: "{opportunity_id}") {_opportunity()} }}'
+        await gql.raw(query, as_="admin@demo.test")
+        for role in ROLES:
+            ordinary, fast, _ = await _both(client, compiled, gql.token(role), query)
+            assert fast == ordinary, role
+    customers = await gql("{ customers(first: 2) { edges { node { id } } } }", as_="admin@demo.test")
+    for edge in customers["data"]["customers"]["edges"]:
+        query = f'{{ customer(id: "{edge["node"]["id"]}") {{ {_columns("Customer")} owner {USER} }} }}'
         await gql.raw(query, as_="admin@demo.test")
         for role in ROLES:
             ordinary, fast, _ = await _both(client, compiled, gql.token(role), query)
