@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -33,10 +34,15 @@ ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
 class GraphQLJSONResponse(JSONResponse):
-    """UTF-8 JSON as Starlette writes it; an answer that repeats an unpaired surrogate a client sent (an
-    error message quoting a bad enum value) is written with ``\\u`` escapes instead of failing."""
+    """UTF-8 JSON, compact (orjson writes the same bytes as Starlette's ``json.dumps``, faster); an answer
+    that repeats an unpaired surrogate a client sent (an error message quoting a bad enum value), or holds
+    an integer orjson does not take, is written by ``json`` (with ``\\u`` escapes for the surrogate)."""
 
     def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            pass
         try:
             return super().render(content)
         except UnicodeEncodeError:

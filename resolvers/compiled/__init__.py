@@ -128,7 +128,7 @@ class CompiledReads:
         coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or [], variables or {})
         if isinstance(coerced, list):
             return None
-        key = self._statement_key(query, operation_name, variables, ctx.actor)
+        key = self._statement_key(query, operation_name, variables, ctx.actor, ctx.guard)
         async with ctx.read() as session:
             try:
                 text = await self._run(ctx, session, key, plan, coerced)
@@ -145,16 +145,19 @@ class CompiledReads:
         return {"data": data}
 
     def _statement_key(self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
-                       actor: Any) -> tuple[Any, ...] | None:
-        """What the statement depends on: the document, its variables and the actor (ids, roles, team,
-        row scopes). None when the variables cannot be written canonically (nothing is cached)."""
+                       actor: Any, guard: Any) -> tuple[Any, ...] | None:
+        """What the statement depends on: the document, its variables and the actor (ids, roles, team)
+        under the org's policy version (which, with the roles, fixes every row scope). None when the
+        variables cannot be written canonically or there is no policy version (nothing is kept)."""
+        version = getattr(getattr(guard, "policy", None), "version", None)
+        if version is None:
+            return None
         try:
             written = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
         except (TypeError, orjson.JSONEncodeError):
             return None
-        scopes = tuple(sorted((actor.scopes or {}).items()))
         return (self._key(query), operation_name, written, actor.org_id, actor.user_id, actor.roles,
-                actor.team_id, scopes)
+                actor.team_id, version)
 
     async def _run(self, ctx: Any, session: Any, key: tuple[Any, ...] | None, plan: Plan,
                    coerced: dict[str, Any]) -> str:

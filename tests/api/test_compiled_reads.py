@@ -154,3 +154,25 @@ async def test_arguments_ordinary_execution_refuses_are_refused_the_same(app, cl
     # then the compiled path steps aside and the error is ordinary execution's
     ordinary, fast, used = await _both(client, compiled, gql.token("admin@demo.test"), query)
     assert not used and fast == ordinary and b'"errors"' in fast
+
+
+async def test_a_row_scope_changed_by_the_admin_applies_to_the_next_compiled_answer(app, client, gql):
+    # given a rep whose own deals the compiled path has answered
+    compiled = app.state.compiled_reads
+    query = "{ opportunities(first: 100) { totalCount edges { node { id name } } } }"
+    await gql.raw(query, as_="rep2@demo.test")
+    before = json.loads((await gql.raw(query, as_="rep2@demo.test")).content)
+    assert before["data"]["opportunities"]["totalCount"] > 0
+    scope = ("mutation ($input: SetRowScopeInput!) { setRowScope(input: $input) { userErrors { code } } }")
+    try:
+        # when the admin sets the reps' opportunity scope to NONE
+        changed = await gql(scope, {"input": {"role": "sales_rep", "type": "Opportunity", "scope": "NONE"}},
+                            as_="admin@demo.test")
+        assert changed["data"]["setRowScope"]["userErrors"] == []
+        answered = compiled.answered
+        after = json.loads((await gql.raw(query, as_="rep2@demo.test")).content)
+        # then the compiled path answers with the new scope: nothing of their own is left
+        assert compiled.answered == answered + 1
+        assert after["data"]["opportunities"]["totalCount"] < before["data"]["opportunities"]["totalCount"]
+    finally:
+        await gql(scope, {"input": {"role": "sales_rep", "type": "Opportunity", "scope": "OWN"}}, as_="admin@demo.test")
