@@ -149,7 +149,8 @@ class CompiledReads:
         """What the statement depends on: the document, its variables and the actor (ids, roles, team)
         under the org's policy version (which, with the roles, fixes every row scope). None when the
         variables cannot be written canonically or there is no policy version (nothing is kept)."""
-        version = getattr(getattr(guard, "policy", None), "version", None)
+        policy = getattr(guard, "policy", None)
+        version = "unrestricted" if guard.scopes is None else getattr(policy, "version", None)
         if version is None:
             return None
         try:
