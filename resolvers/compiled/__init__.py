@@ -14,6 +14,7 @@ against the viewer's guard first.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -38,6 +39,8 @@ from .sources import LISTS, SOURCES
 from .sql import DIALECTS, Compiler, register
 
 __all__ = ["CompiledReads"]
+
+log = logging.getLogger("tandem.compiled")
 
 _NOT_COMPILABLE = object()
 
@@ -109,7 +112,10 @@ class CompiledReads:
             if len(chosen) != 1:
                 return _NOT_COMPILABLE
             return read_plan(self.graphql_schema, chosen[0], fragments), chosen[0]
-        except (GraphQLError, NotCompilable):
+        except (GraphQLError, NotCompilable, RecursionError):
+            return _NOT_COMPILABLE
+        except Exception:  # a case the reader does not know: ordinary execution answers, and we hear of it
+            log.exception("compiled reads: could not plan a document", extra={"fields": {"query": query[:500]}})
             return _NOT_COMPILABLE
 
     async def answer(self, ctx: Any, query: str, variables: dict[str, Any] | None,

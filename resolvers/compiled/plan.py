@@ -175,11 +175,10 @@ def read_plan(schema: GraphQLSchema, operation: OperationDefinitionNode,
     roots = []
     for node in reader.fields(operation.selection_set, query_type.name):
         name = node.name.value
-        field = query_type.fields[name]
         if name in LISTS:
-            roots.append(reader.connection(node, field, LISTS[name].type_name))
+            roots.append(reader.connection(node, query_type.fields[name], LISTS[name].type_name))
         elif name in ONES:
-            roots.append(reader.object(node, field, ONES[name]))
+            roots.append(reader.object(node, query_type.fields[name], ONES[name]))
         else:
-            raise NotCompilable(f"Query.{name}")
+            raise NotCompilable(f"Query.{name}")  # __typename, __schema and every other root field too
     return Plan(tuple(roots), frozenset(reader.fields_read))
