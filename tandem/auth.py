@@ -9,7 +9,7 @@ import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tandem.domain.shared.actor import Actor
-from tandem.domain.tenancy.user import User, active_user_for_token
+from tandem.domain.tenancy.user import User, active_identity
 
 from .db import Database
 from .settings import Settings
@@ -81,11 +81,11 @@ def read_claims(settings: Settings, header: str | None) -> tuple[dict[str, Any] 
 async def actor_of_claims(session: AsyncSession, claims: dict[str, Any]) -> Actor | None:
     """The actor verified claims name, if that user still exists and is active (``session``: one bound
     to the claims' org; an HTTP request goes on reading in it)."""
-    user = await active_user_for_token(session, int(claims["sub"]), claims["org"])
-    if user is None:
+    found = await active_identity(session, int(claims["sub"]), claims["org"])
+    if found is None:
         return None
-    return Actor(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles), email=user.email,
-                 team_id=user.team_id)
+    user_id, org_id, roles, email, team_id = found
+    return Actor(user_id=user_id, org_id=org_id, roles=frozenset(roles), email=email, team_id=team_id)
 
 
 async def authenticate(db: Database, settings: Settings, header: str | None) -> tuple[Actor | None, str]:
