@@ -791,6 +791,9 @@ async def bench(cfg: Config) -> dict[str, Any]:
                 subscribe_s = time.perf_counter() - started
                 cpu1 = server.cpu_seconds()
                 subscribe_gc = full_collections(gc_log, started_at, time.time())
+                if cpu0 is not None and cpu1 is not None:
+                    log(f"server CPU while subscribing: {cpu1 - cpu0:.1f}s "
+                        f"({(cpu1 - cpu0) * 1000 / cfg.subscribers:.2f} ms each), {len(subscribe_gc)} full collections")
                 server.profile(False)
                 live = sum(r["ready"] for r in ready)
                 log(f"{live}/{cfg.subscribers} subscribers live (each replayed {seeded.replay} entries) in "

@@ -19,20 +19,22 @@ __all__ = ["Gap", "replay_then_live"]
 
 
 async def replay_then_live(
-    hub: Hub, channel: str, replay: Replay, after: int, *, max_queue: int = 1000,
+    hub: Hub, channel: str, replay: Replay, after: int, *, max_queue: int = 1000, batch: int | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
+    """``replay(last)`` returns the events after ``last``, oldest first, at most ``batch`` of them: a
+    shorter answer was the last (without ``batch``, only an empty one is)."""
     last = after
     async with hub.subscribe(channel, max_queue=max_queue) as subscription:
 
         async def catch_up() -> AsyncIterator[dict[str, Any]]:
             nonlocal last
             while True:
-                batch = await replay(last)
-                for event in batch:
+                events = await replay(last)
+                for event in events:
                     if event["position"] > last:
                         last = event["position"]
                         yield event
-                if not batch:
+                if not events or (batch is not None and len(events) < batch):
                     return
 
         async for event in catch_up():

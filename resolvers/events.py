@@ -77,9 +77,12 @@ def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any]) -> dict[str,
 
 def _view(actor: Actor, kind: str) -> tuple[Any, ...]:
     """Who else sees exactly what this actor sees of ``kind``: everyone with org scope in the org,
-    otherwise just this user (own/team scopes and shares are personal)."""
+    otherwise just this user with this scope and team (own/team scopes and shares are personal; a
+    user's connections opened before and after a policy or team change see differently)."""
     scope = actor.scope(scope_type(kind))
-    return ("org", actor.org_id) if scope is Scope.ORG else ("user", actor.user_id)
+    if scope is Scope.ORG:
+        return ("org", actor.org_id)
+    return ("user", actor.org_id, actor.user_id, actor.team_id, scope)
 
 
 _DECIDED: OrderedDict[tuple[Any, ...], asyncio.Future[bool]] = OrderedDict()

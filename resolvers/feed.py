@@ -9,7 +9,7 @@ import strawberry
 
 from tandem.domain.registry import TIMELINE_TYPES
 from tandem.domain.shared import outbox
-from tandem.domain.shared.errors import DomainError
+from tandem.domain.shared.errors import DomainError, NotFound
 from tandem.domain.shared.pagination import InvalidPageRequest
 from tandem.realtime.channels import feed_channel, record_channel
 from tandem.realtime.cursor import check_not_expired
@@ -17,9 +17,10 @@ from tandem.realtime.multiplex import Outlet, outlet
 from tandem.realtime.relay import event_message
 from tandem.realtime.stream import Gap, replay_then_live
 from tandem.schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
+from tandem.schema.node import from_global_id
 
 from .events import _subject, _view, authorize, to_change_event, to_timeline_entry
-from .visibility import visible_record
+from .visibility import visible_ids
 
 REPLAY_BATCH = 500
 
@@ -30,28 +31,60 @@ class SubscriptionGap(DomainError):
 
 async def _start(info: strawberry.Info, after: str | None) -> int:
     ctx = info.context
-    position = ctx.realtime.cursors.decode(ctx.actor.org_id, after)
-    async with ctx.db.read(ctx.actor.org_id) as session:
-        check_not_expired(position, await outbox.pruned_through(session))
+    org_id = ctx.actor.org_id
+    position = ctx.realtime.cursors.decode(org_id, after)
+    if position:  # from the start (no cursor) nothing can have expired
+
+        async def load(_keys: Any) -> dict[None, int]:
+            async with ctx.db.read(org_id) as session:
+                return {None: await outbox.pruned_through(session)}
+
+        check_not_expired(position, await ctx.realtime.batches.get(("pruned_through", org_id), None, load))
     return position
 
 
 def _replayer(info: strawberry.Info, **filters: Any):
+    """The outbox's events after a position, by batches of REPLAY_BATCH. Subscribers replaying the same
+    events at once (a thousand opening the same record) share each query (realtime/batches.py): each
+    starts after the subscriber's channel subscription, as replay_then_live requires."""
     ctx = info.context
+    org_id = ctx.actor.org_id
+    shared = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items()))
 
     async def replay(last: int) -> list[dict[str, Any]]:
-        async with ctx.db.read(ctx.actor.org_id) as session:
-            rows = await outbox.events_after(session, ctx.actor.org_id, last, limit=REPLAY_BATCH, **filters)
-        return [event_message(r) for r in rows]
+        async def load(_keys: Any) -> dict[None, list[dict[str, Any]]]:
+            async with ctx.db.read(org_id) as session:
+                rows = await outbox.events_after(session, org_id, last, limit=REPLAY_BATCH, **filters)
+            return {None: [event_message(r) for r in rows]}
+
+        return await ctx.realtime.batches.get(("replay", org_id, shared, last), None, load)
 
     return replay
+
+
+async def _visible_record(info: strawberry.Info, record_id: str) -> tuple[str, int]:
+    """visibility.visible_record, decided once for the subscribers asking at once who see the same rows
+    of its type (realtime/batches.py: a decision never older than the question)."""
+    ctx = info.context
+    actor = ctx.actor
+    type_name, pk = from_global_id(record_id)
+    if type_name not in TIMELINE_TYPES:
+        raise NotFound(type_name, record_id)
+
+    async def load(pks: Any) -> dict[int, bool]:
+        async with ctx.db.read(actor.org_id) as session:
+            return dict.fromkeys(await visible_ids(session, actor, type_name, pks), True)
+
+    if not await ctx.realtime.batches.get(("visible", type_name, _view(actor, type_name)), pk, load):
+        raise NotFound(type_name, record_id)
+    return type_name, pk
 
 
 async def _authorized(info: strawberry.Info, channel: str, replay: Any, position: int):
     ctx = info.context
     try:
         async for event in replay_then_live(ctx.realtime.hub, channel, replay, position,
-                                            max_queue=ctx.settings.ws_max_queue):
+                                            max_queue=ctx.settings.ws_max_queue, batch=REPLAY_BATCH):
             for allowed in await authorize(ctx.db, ctx.actor, ctx.guard, [event]):
                 yield allowed
     except Gap as exc:
@@ -106,7 +139,7 @@ async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay
 
     try:
         async for event in replay_then_live(ctx.realtime.hub, channel, replay, position,
-                                            max_queue=ctx.settings.ws_max_queue):
+                                            max_queue=ctx.settings.ws_max_queue, batch=REPLAY_BATCH):
             if event.get("org") != org_id or not keep(event):
                 continue
             key = (sink.key, _render_view(ctx, permissions, event), event["id"])
@@ -155,7 +188,7 @@ class FeedSubscription:
     async def record_timeline(self, info: strawberry.Info, record_id: strawberry.ID,
                               after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
         ctx = info.context
-        type_name, pk = await visible_record(info, record_id)
+        type_name, pk = await _visible_record(info, record_id)
         position = await _start(info, after)
         replay = _replayer(info, timeline=(type_name, pk))
         channel = record_channel(ctx.actor.org_id, type_name, pk)
@@ -166,7 +199,7 @@ class FeedSubscription:
     async def comment_thread(self, info: strawberry.Info, record_id: strawberry.ID,
                              after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
         ctx = info.context
-        type_name, pk = await visible_record(info, record_id)
+        type_name, pk = await _visible_record(info, record_id)
         position = await _start(info, after)
         replay = _replayer(info, timeline=(type_name, pk), topics=["comment."])
         channel = record_channel(ctx.actor.org_id, type_name, pk)

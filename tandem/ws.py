@@ -17,7 +17,7 @@ import inspect
 import json
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -48,13 +48,16 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from tandem.authz.guard import Guard
 from tandem.authz.policy import PolicyStore
+from tandem.domain.shared.actor import Actor
+from tandem.domain.tenancy.user import users_by_ids
+from tandem.realtime.batches import Batches
 from tandem.realtime.cursor import FeedCursors
 from tandem.realtime.hub import Hub
 from tandem.realtime.multiplex import Outlet, Renders, serving
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
-from .auth import AuthError, authenticate, bearer, verify_token
+from .auth import AuthError, bearer, verify_token
 from .db import Database
 from .graphql import response_body
 from .settings import Settings
@@ -67,6 +70,8 @@ class Realtime:
     hub: Hub
     renders: Renders = field(default_factory=Renders)
     """Multiplexed subscriptions' renderings, shared by every connection of the process."""
+    batches: Batches = field(default_factory=Batches)
+    """Lookups that connections and subscriptions opening at once share (never cached)."""
 
 
 @dataclass(frozen=True)
@@ -211,15 +216,17 @@ class WebSocketGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         header = params.get("authorization") or params.get("Authorization")
-        actor, _reason = await authenticate(self.db, self.settings, header if isinstance(header, str) else None)
+        token = bearer(header) if isinstance(header, str) else None
+        try:
+            claims = verify_token(self.settings, token) if token is not None else None
+        except AuthError:
+            claims = None
+        actor = await self._actor(claims) if claims is not None else None
         if actor is None:
             raise ConnectionRejectionError()
         if self.per_user[actor.user_id] >= self.settings.ws_max_connections_per_user:
             raise ConnectionRejectionError({"code": "TOO_MANY_CONNECTIONS"})
-        try:
-            expires = verify_token(self.settings, bearer(header) or "")["exp"]
-        except (AuthError, KeyError):
-            raise ConnectionRejectionError() from None
+        expires = claims["exp"]
         guard = Guard(await self.policies.for_org(actor.org_id), actor.roles)
         context.actor_or_none = replace(actor, scopes=guard.scopes)
         context.guard = guard
@@ -229,6 +236,21 @@ class WebSocketGraphQL(GraphQL):
         self.per_user[actor.user_id] += 1
         self._owners[id(websocket.scope)] = (actor.user_id, timer)
         return None
+
+    async def _actor(self, claims: dict[str, Any]) -> Actor | None:
+        """As auth.authenticate: the verified token's user, if it still exists and is active in the
+        token's org. The connections opening at once look their users up together, one query per org."""
+        org_id, user_id = claims["org"], int(claims["sub"])
+
+        async def load(ids: Sequence[int]) -> dict[int, Any]:
+            async with self.db.read(org_id) as session:
+                return await users_by_ids(session, org_id, list(ids))
+
+        user = await self.realtime.batches.get(("user", org_id), user_id, load)
+        if user is None or not user.active:
+            return None
+        return Actor(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles), email=user.email,
+                     team_id=user.team_id)
 
     def _plan(self, query: str, operation_name: str | None) -> _Plan | None:
         key = (query, operation_name)
