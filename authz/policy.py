@@ -83,9 +83,16 @@ class PolicyStore:
         for org in self._checked if org_id is None else (org_id,):
             self._checked[org] = float("-inf")
 
-    async def for_org(self, org_id: int) -> OrgPolicy:
+    def fresh(self, org_id: int) -> OrgPolicy | None:
+        """The org's policy if it is cached and was checked within ``poll_seconds`` (no database needed)."""
         policy = self._policies.get(org_id)
         if policy is not None and time.monotonic() - self._checked.get(org_id, float("-inf")) < self.poll_seconds:
+            return policy
+        return None
+
+    async def for_org(self, org_id: int) -> OrgPolicy:
+        policy = self.fresh(org_id)
+        if policy is not None:
             return policy
         lock = self._locks.setdefault(org_id, asyncio.Lock())
         async with lock:

@@ -124,35 +124,38 @@ class GraphQLEndpoint:
             return GraphQLJSONResponse(results)
         return await self._single(request, data, ALL_OPERATIONS)
 
-    async def _authenticate(self, header: str | None) -> tuple[Actor | None, str, AsyncSession | None]:
-        """The actor, or None and the reason; and the session (bound to the actor's org) the user was
-        checked in, in which the request goes on reading (one transaction, not two)."""
+    async def _authenticate(self, header: str | None) -> tuple[Actor | None, str, Guard | None, AsyncSession | None]:
+        """The actor and its guard, or None and the reason; and the session (bound to the actor's org) the
+        user was checked in, in which the request goes on reading (one transaction, not two)."""
         claims, reason = read_claims(self.settings, header)
         if claims is None:
-            return None, reason, None
+            return None, reason, None, None
         session = self.db.session(claims["org"])
         try:
             actor = await actor_of_claims(session, claims)
+            if actor is None:
+                await session.close()
+                return None, UNKNOWN_USER, None, None
+            if not self.authorization:
+                return actor, "", Unrestricted(), session
+            policy = self.policies.fresh(actor.org_id)
+            if policy is None:
+                # the policy store reads with a connection of its own: hand this one back first, or 32
+                # requests holding the pool's 20 connections would all wait on the pool
+                await session.rollback()
+                policy = await self.policies.for_org(actor.org_id)
         except BaseException:
             await session.close()
             raise
-        if actor is None:
-            await session.close()
-            return None, UNKNOWN_USER, None
-        return actor, "", session
+        guard = Guard(policy, actor.roles)
+        return replace(actor, scopes=guard.scopes), "", guard, session
 
     async def _single(self, request: Request, data: Any, allowed: tuple[OperationType, ...]) -> Response:
         try:
             query, variables, operation_name = _operation(data)
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
-        actor, reason, session = await self._authenticate(request.headers.get("authorization"))
-        guard = None
-        if actor is not None and not self.authorization:
-            guard = Unrestricted()
-        elif actor is not None:
-            guard = Guard(await self.policies.for_org(actor.org_id), actor.roles)
-            actor = replace(actor, scopes=guard.scopes)
+        actor, reason, guard, session = await self._authenticate(request.headers.get("authorization"))
         ctx = Context(db=self.db, settings=self.settings, actor_or_none=actor, auth_error=reason, request=request,
                       guard=guard, policies=self.policies, on_policy_change=self.on_policy_change,
                       realtime=self.realtime, _session=session)
