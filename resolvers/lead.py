@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from tandem.domain.crm import lead as service
@@ -13,6 +15,7 @@ from tandem.schema.node import decode_id
 from tandem.schema.opportunity import Opportunity
 from tandem.schema.pagination import Connection, wants_total
 
+from .lists import ListRequest
 from .mutation import opt_id, run, run_create
 from .writes import writes
 
@@ -29,6 +32,17 @@ def _conversion(c: service.LeadConversion | None = None, user_errors: list | Non
                               opportunity=Opportunity.from_model(c.opportunity), user_errors=[])
 
 
+def lead_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+              before: str | None = None, status: LeadStatus | None = None,
+              owner_id: strawberry.ID | None = None) -> ListRequest:
+    """The arguments of ``leads`` (newest first); FORBIDDEN when a filter reads a field the role may not
+    read (shared by the resolver and the compiled read path)."""
+    ctx.authz.require_read("Lead", [name for name, used in (("status", status), ("owner", owner_id)) if used])
+    req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+    return ListRequest(service.LeadFilter(status.value if status else None, opt_id("User", owner_id)), req,
+                       "CREATED_AT")
+
+
 @strawberry.type
 class LeadQuery:
     @strawberry.field(description="Leads, newest first.")
@@ -38,12 +52,10 @@ class LeadQuery:
         owner_id: strawberry.ID | None = None,
     ) -> Connection[Lead]:
         ctx = info.context
-        ctx.authz.require_read("Lead", [name for name, used in (("status", status), ("owner", owner_id)) if used])
-        actor = ctx.actor
-        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        asked = lead_list(ctx, first, after, last, before, status, owner_id)
         async with ctx.read() as session:
-            page = await service.list_leads(session, actor, req, status=status.value if status else None,
-                                            owner_id=opt_id("User", owner_id), with_total=wants_total(info))
+            page = await service.list_leads(session, ctx.actor, asked.page, status=asked.filter.status,
+                                            owner_id=asked.filter.owner_id, with_total=wants_total(info))
         return Connection.from_page(page, Lead.from_model)
 
     @strawberry.field

@@ -218,9 +218,21 @@ async def list_leads(
     session: AsyncSession, actor: Actor, req: PageRequest, *, status: str | None = None,
     owner_id: int | None = None, with_total: bool = False,
 ) -> Page[Lead]:
+    return await paginate(session, filtered_leads(actor, LeadFilter(status, owner_id)), entity=Lead,
+                          sort=LEAD_SORT, req=req, with_total=with_total)
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    status: str | None = None
+    owner_id: int | None = None
+
+
+def filtered_leads(actor: Actor, flt: LeadFilter) -> Any:
+    """The leads the actor may see that pass the filter (a select, unordered)."""
     stmt = visible_leads(actor)
-    if status:
-        stmt = stmt.where(Lead.status == status)
-    if owner_id is not None:
-        stmt = stmt.where(Lead.owner_id == owner_id)
-    return await paginate(session, stmt, entity=Lead, sort=LEAD_SORT, req=req, with_total=with_total)
+    if flt.status:
+        stmt = stmt.where(Lead.status == flt.status)
+    if flt.owner_id is not None:
+        stmt = stmt.where(Lead.owner_id == flt.owner_id)
+    return stmt

@@ -25,6 +25,7 @@ from tandem.domain.crm.customer import (
     visible_customers,
 )
 from tandem.domain.crm.interaction import INTERACTION_SORT, Interaction, InteractionKind, visible_interactions
+from tandem.domain.crm.lead import LEAD_SORT, Lead, LeadSource, LeadStatus, filtered_leads, visible_leads
 from tandem.domain.pipeline.opportunity import (
     OPPORTUNITY_SORTS,
     Opportunity,
@@ -36,6 +37,7 @@ from tandem.domain.shared.pagination import SortKey
 from tandem.domain.tenancy.user import User
 
 from ..customer import customer_list
+from ..lead import lead_list
 from ..opportunity import opportunity_list
 
 
@@ -116,6 +118,14 @@ SOURCES: dict[str, Source] = {
     ),
     "User": Source(User, _org_users, _columns("email", "name", "territory", "capacity",
                                               active=Column("active", "bool"))),
+    "Lead": Source(
+        Lead, visible_leads,
+        _columns("name", "company", "title", "email", "phone", "notes", "version",
+                 source=Column("source", "enum", enum=LeadSource), status=Column("status", "enum", enum=LeadStatus),
+                 convertedAt=Column("converted_at", "datetime"), createdAt=Column("created_at", "datetime")),
+        to_one={"owner": ToOne("owner_id", "User"), "convertedCustomer": ToOne("converted_customer_id", "Customer"),
+                "convertedOpportunity": ToOne("converted_opportunity_id", "Opportunity")},
+    ),
     "Interaction": Source(
         Interaction, visible_interactions,
         _columns("summary", kind=Column("kind", "enum", enum=InteractionKind),
@@ -139,6 +149,8 @@ class RootList:
 LISTS = {
     "opportunities": RootList("Opportunity", opportunity_list, filtered_opportunities, OPPORTUNITY_SORTS),
     "customers": RootList("Customer", customer_list, filtered_customers, CUSTOMER_SORTS),
+    "leads": RootList("Lead", lead_list, lambda session, actor, flt: filtered_leads(actor, flt),
+                      {"CREATED_AT": LEAD_SORT}),
 }
-ONES = {"opportunity": "Opportunity", "customer": "Customer"}
+ONES = {"opportunity": "Opportunity", "customer": "Customer", "lead": "Lead"}
 """Root fields of one record by id (NOT_FOUND when absent or out of reach: ordinary execution says so)."""

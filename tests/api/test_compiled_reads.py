@@ -42,7 +42,15 @@ def _customers(arguments: str) -> str:
             f"owner {USER} interactions(first: 2) {{ totalCount edges {{ node {INTERACTION} }} }} }} }} }} }}")
 
 
+def _leads(arguments: str) -> str:
+    return (f"{{ leads({arguments}) {{ totalCount {PAGE_INFO} edges {{ cursor node {{ {_columns('Lead')} "
+            f"owner {USER} convertedCustomer {{ name tier }} convertedOpportunity {{ name amount stage }} }} }} }} }}")
+
+
 DOCUMENTS = {
+    "leads": _leads("first: 10"),
+    "leads, oldest": _leads("last: 4"),
+    "leads by status": _leads("first: 10, status: CONVERTED"),
     "customers by name": _customers("first: 7"),
     "customers, newest last": _customers("last: 5, orderBy: {field: CREATED_AT, direction: ASC}"),
     "customers of a tier": _customers("first: 5, filter: {tier: STRATEGIC}"),
@@ -136,8 +144,12 @@ async def test_one_record_by_id_is_the_same_both_ways_and_one_out_of_reach_is_no
             ordinary, fast, _ = await _both(client, compiled, gql.token(role), query)
             assert fast == ordinary, role
     customers = await gql("{ customers(first: 2) { edges { node { id } } } }", as_="admin@demo.test")
-    for edge in customers["data"]["customers"]["edges"]:
-        query = f'{{ customer(id: "{edge["node"]["id"]}") {{ {_columns("Customer")} owner {USER} }} }}'
+    leads = await gql("{ leads(first: 2) { edges { node { id } } } }", as_="admin@demo.test")
+    records = [("customer", e["node"]["id"]) for e in customers["data"]["customers"]["edges"]]
+    records += [("lead", e["node"]["id"]) for e in leads["data"]["leads"]["edges"]]
+    for field, record_id in records:
+        type_name = field.capitalize()
+        query = f'{{ {field}(id: "{record_id}") {{ {_columns(type_name)} owner {USER} }} }}'
         await gql.raw(query, as_="admin@demo.test")
         for role in ROLES:
             ordinary, fast, _ = await _both(client, compiled, gql.token(role), query)
