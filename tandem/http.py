@@ -163,7 +163,8 @@ class GraphQLEndpoint:
             compiled = await self.compiled.answer(ctx, query, variables, operation_name)
             if compiled is not None:
                 await ctx.close()
-                return GraphQLJSONResponse(compiled)
+                data, forbidden = compiled
+                return GraphQLJSONResponse(response_body(data, None, forbidden, debug=self.settings.debug))
         if session is not None and not self.compiled.is_query(query, operation_name):
             # a mutation's reads must see what it wrote: they begin a transaction of their own
             await session.rollback()

@@ -34,7 +34,7 @@ from tandem.domain.shared.errors import DomainError
 from tandem.domain.shared.pagination import PageRequest, window
 from tandem.schema.node import decode_id
 
-from .plan import Branch, NotCompilable, Plan, read_plan
+from .plan import Branch, NotCompilable, Plan, first_denials, read_plan
 from .sources import LISTS, SOURCES
 from .sql import DIALECTS, Compiler, register
 
@@ -119,8 +119,9 @@ class CompiledReads:
             return _NOT_COMPILABLE
 
     async def answer(self, ctx: Any, query: str, variables: dict[str, Any] | None,
-                     operation_name: str | None) -> dict[str, Any] | None:
-        """The operation's answer (``{"data": ...}``), or None: run it the ordinary way."""
+                     operation_name: str | None) -> tuple[dict[str, Any], dict[str, list[Any]]] | None:
+        """The operation's data and the first path of each field the role may not read (as ordinary
+        execution reports them: FORBIDDEN_FIELD), or None: run it the ordinary way."""
         if not self.enabled or ctx.actor_or_none is None or ctx.guard is None or self._key(query) not in self._valid:
             return None
         if self.sql is None:
@@ -129,15 +130,16 @@ class CompiledReads:
         if planned is None:
             return None
         plan, operation = planned
-        if not all(ctx.guard.can_read(type_name, field) for type_name, field in plan.fields_read):
-            return None
+        denied = {read for read in plan.fields_read if not ctx.guard.can_read(*read)}
+        if not denied <= plan.nullable:
+            return None  # a denied relation, connection or non-null field
         coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or [], variables or {})
         if isinstance(coerced, list):
             return None
         key = self._statement_key(query, operation_name, variables, ctx.actor, ctx.guard)
         async with ctx.read() as session:
             try:
-                text = await self._run(ctx, session, key, plan, coerced)
+                text = await self._run(ctx, session, key, plan, coerced, denied)
             except (DomainError, GraphQLError, ValueError, TypeError):
                 return None
             except DBAPIError:  # a timeout, say, or a statement nested deeper than SQLite's parser takes:
@@ -147,8 +149,11 @@ class CompiledReads:
         data = orjson.loads(text)
         if any(data[root.key] is None for root in plan.roots):
             return None  # not found: ordinary execution says so
+        forbidden = first_denials(plan, data, denied) if denied else {}
+        if forbidden is None:
+            return None
         self.answered += 1
-        return {"data": data}
+        return data, forbidden
 
     def _statement_key(self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
                        actor: Any, guard: Any) -> tuple[Any, ...] | None:
@@ -167,7 +172,7 @@ class CompiledReads:
                 actor.team_id, version)
 
     async def _run(self, ctx: Any, session: Any, key: tuple[Any, ...] | None, plan: Plan,
-                   coerced: dict[str, Any]) -> str:
+                   coerced: dict[str, Any], denied: set[tuple[str, str]]) -> str:
         """The answer's JSON text. A statement built once for a key is kept as the driver's SQL and
         parameters, so a repeated query pays neither building nor compiling it."""
         cached = self._statements.get(key) if key is not None else None
@@ -175,7 +180,7 @@ class CompiledReads:
         if cached is not None:
             self._statements.move_to_end(key)
             return (await connection.exec_driver_sql(*cached)).scalar_one()
-        roots = self._roots(ctx, session, plan, coerced)
+        roots = self._roots(ctx, session, plan, coerced, denied)
         result = await connection.execute(select(cast(self.sql.object(roots), Text)))
         statement, parameters = result.context.statement, result.context.parameters[0]
         text = result.scalar_one()
@@ -210,11 +215,12 @@ class CompiledReads:
                 out[id(child)] = req
             self._pages(child, coerced, out)
 
-    def _roots(self, ctx: Any, session: Any, plan: Plan, coerced: dict[str, Any]) -> list[Any]:
+    def _roots(self, ctx: Any, session: Any, plan: Plan, coerced: dict[str, Any],
+               denied: set[tuple[str, str]]) -> list[Any]:
         pages: dict[int, Any] = {}
         for root in plan.roots:
             self._pages(root, coerced, pages)
-        compiler = Compiler(self.sql, ctx.actor, pages)
+        compiler = Compiler(self.sql, ctx.actor, pages, denied)
         roots = []
         for root in plan.roots:
             args = self._arguments(root, coerced)

@@ -58,7 +58,9 @@ class Branch:
 class Plan:
     roots: tuple[Branch, ...]
     fields_read: frozenset[tuple[str, str]]
-    """Every (Type, field) the answer reads: the guard must allow them all."""
+    """Every (Type, field) the answer reads: the guard decides each."""
+    nullable: frozenset[tuple[str, str]]
+    """The column fields a null may stand in for (a denied non-null field would null its parent)."""
 
 
 def _named(graphql_type: Any) -> Any:
@@ -72,6 +74,7 @@ class _Reader:
         self.schema = schema
         self.fragments = fragments
         self.fields_read: set[tuple[str, str]] = set()
+        self.nullable: set[tuple[str, str]] = set()
 
     def fields(self, selection_set: SelectionSetNode | None, type_name: str) -> list[FieldNode]:
         """The field nodes of a selection set on ``type_name``, fragments spread, in document order."""
@@ -117,6 +120,8 @@ class _Reader:
             if name in source.columns:
                 if child.arguments or child.selection_set:
                     raise NotCompilable(f"{type_name}.{name} with arguments")
+                if not isinstance(child_field.type, GraphQLNonNull):
+                    self.nullable.add((type_name, name))
                 children.append(Leaf(key, name))
             elif name in source.to_one:
                 if child.arguments:
@@ -181,4 +186,36 @@ def read_plan(schema: GraphQLSchema, operation: OperationDefinitionNode,
             roots.append(reader.object(node, query_type.fields[name], ONES[name]))
         else:
             raise NotCompilable(f"Query.{name}")  # __typename, __schema and every other root field too
-    return Plan(tuple(roots), frozenset(reader.fields_read))
+    return Plan(tuple(roots), frozenset(reader.fields_read), frozenset(reader.nullable))
+
+
+def first_denials(plan: Plan, data: dict[str, Any], denied: set[tuple[str, str]]) -> dict[str, list[Any]] | None:
+    """Where ordinary execution would first report each denied ``Type.field`` (its FORBIDDEN_FIELD path),
+    in the order it would report them; None when that order is not certain here.
+
+    Certain means: one root field, and every denied field is a column of the root's own rows (the
+    object, or the nodes of the connection's edges). Those resolve without waiting, row 0 first and
+    field by field in document order, before any related record is loaded; a denied field that also
+    appears deeper was already reported at the top. No rows, no reports."""
+    if len(plan.roots) != 1:
+        return None
+    root = plan.roots[0]
+    value = data.get(root.key)
+    if value is None:
+        return None
+    if root.field in ONES:
+        levels = [([root.key], root, value)]
+    else:  # a connection: its edges' nodes, edges aliases and node aliases in document order
+        levels = [([root.key, edges.key, 0, node.key], node, value[edges.key][0] if value[edges.key] else None)
+                  for edges in root.children if isinstance(edges, Branch) and edges.field == "edges"
+                  for node in edges.children if isinstance(node, Branch)]
+        levels = [(prefix, node, row[prefix[-1]] if row is not None else None) for prefix, node, row in levels]
+    found: dict[str, list[Any]] = {}
+    for prefix, branch, row in levels:
+        for child in branch.children:
+            if isinstance(child, Leaf) and (branch.type_name, child.field) in denied:
+                name = f"{branch.type_name}.{child.field}"
+                if row is not None and name not in found:
+                    found[name] = [*prefix, child.key]
+    top = {(b.type_name, c.field) for _, b, _ in levels for c in b.children if isinstance(c, Leaf)}
+    return found if denied <= top else None

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import Integer, Text, case, cast, func, literal, literal_column, select
+from sqlalchemy import Integer, Text, case, cast, func, literal, literal_column, null, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from tandem.domain.shared.actor import Actor
@@ -201,9 +201,12 @@ def cursor(sql: Postgres, sort: SortKey, sort_value: Any, row_id: Any) -> Any:
 class Compiler:
     """Builds the JSON expression of each root field for one actor."""
 
-    def __init__(self, sql: Postgres, actor: Actor, arguments: dict[int, Any]) -> None:
+    def __init__(self, sql: Postgres, actor: Actor, arguments: dict[int, Any],
+                 denied: set[tuple[str, str]] | None = None) -> None:
         self.sql = sql
         self.actor = actor
+        self.denied = denied or set()
+        """(Type, field) the role may not read: written as null, never read from the database."""
         self.arguments = arguments
         """id(Branch) -> the domain's page request/sort/statement for connections (worked out before)."""
 
@@ -217,6 +220,8 @@ class Compiler:
             if isinstance(child, Leaf):
                 if child.field == "__typename":
                     pairs.append((child.key, lit(branch.type_name)))
+                elif (branch.type_name, child.field) in self.denied:
+                    pairs.append((child.key, null()))
                 else:
                     pairs.append((child.key, value(self.sql, source.columns[child.field], columns, branch.type_name)))
             elif child.field in source.to_one:

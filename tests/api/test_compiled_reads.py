@@ -195,3 +195,25 @@ async def test_a_row_scope_changed_by_the_admin_applies_to_the_next_compiled_ans
         assert after["data"]["opportunities"]["totalCount"] < before["data"]["opportunities"]["totalCount"]
     finally:
         await gql(scope, {"input": {"role": "sales_rep", "type": "Opportunity", "scope": "OWN"}}, as_="admin@demo.test")
+
+
+@pytest.mark.parametrize("query", [
+    "{ opportunities(first: 3) { edges { node { name amount probability customer { name } } } } }",
+    "{ customers(first: 3) { edges { cursor node { name creditLimit tier } } } }",
+])
+async def test_fields_a_role_may_not_read_are_null_and_reported_the_same_way(app, client, gql, query):
+    # given a page where some roles may not read some of the rows' own columns
+    compiled = app.state.compiled_reads
+    await gql.raw(query, as_="admin@demo.test")
+    reported_by = []
+    for role in ROLES:
+        # when each role asks
+        ordinary, fast, used = await _both(client, compiled, gql.token(role), query)
+        # then the answers are the same bytes: the denied fields null, one FORBIDDEN_FIELD each
+        assert fast == ordinary, f"{role}: {fast[:400]!r} != {ordinary[:400]!r}"
+        errors = json.loads(fast).get("errors", [])
+        if errors:
+            assert {e["extensions"]["code"] for e in errors} == {"FORBIDDEN_FIELD"}
+            assert used, role  # and it was the compiled path that said so
+            reported_by.append(role)
+    assert reported_by, "no role was denied a field here: the test shows nothing"
