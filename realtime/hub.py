@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,27 +22,33 @@ from .redis_backend import RECONNECTED
 
 RECONNECT = {"reconnected": True}
 
+Warm = Callable[[dict[str, Any]], tuple[Hashable, Callable[[], Awaitable[Any]]] | None]
+"""What a subscriber will need ready to deliver an event: (a key, how to get it ready), or None."""
+
 
 class Gap(Exception):
     """The subscriber fell too far behind; it must resubscribe from its last cursor."""
 
 
 class Subscription:
-    def __init__(self, max_queue: int) -> None:
+    def __init__(self, max_queue: int, warm: Warm | None = None) -> None:
         self.max_queue = max_queue
+        self.warm = warm
         self.queue: deque[dict[str, Any]] = deque()
         self.gapped = False
         self._ready = asyncio.Event()
 
-    def offer(self, item: dict[str, Any]) -> None:
+    def offer(self, item: dict[str, Any]) -> bool:
+        """Queue an item; False once the subscriber has fallen behind (it is offered nothing more)."""
         if self.gapped:
-            return
+            return False
         if len(self.queue) >= self.max_queue:
             self.gapped = True
             self.queue.clear()
         else:
             self.queue.append(item)
         self._ready.set()
+        return not self.gapped
 
     async def get(self) -> dict[str, Any]:
         while not self.queue and not self.gapped:
@@ -65,8 +71,10 @@ class Hub:
         return len(self._subscribers.get(channel, ()))
 
     @asynccontextmanager
-    async def subscribe(self, channel: str, *, max_queue: int) -> AsyncIterator[Subscription]:
-        subscription = Subscription(max_queue)
+    async def subscribe(self, channel: str, *, max_queue: int, warm: Warm | None = None,
+                        ) -> AsyncIterator[Subscription]:
+        """``warm``: see :meth:`_read`."""
+        subscription = Subscription(max_queue, warm)
         members = self._subscribers.setdefault(channel, set())
         members.add(subscription)
         reader = self._readers.get(channel)
@@ -96,6 +104,10 @@ class Hub:
             del self._closing[channel]
 
     async def _read(self, channel: str, ready: asyncio.Event, previous: asyncio.Task[None] | None) -> None:
+        """Offer each message to every subscriber of the channel, once what they will need to deliver it
+        is ready: each distinct thing their ``warm`` names (a multiplexed rendering) is got ready once,
+        before any of them wakes. Ten thousand subscribers then wake once each and find it done, instead
+        of all waking to wait for the first one's rendering and waking again when it is done."""
         if previous is not None:  # let the channel's last reader unsubscribe first, or it would undo this one
             try:
                 await asyncio.wait({previous})
@@ -107,5 +119,20 @@ class Hub:
             while True:
                 message = await source.get()
                 item = RECONNECT if message.message == RECONNECTED else json.loads(message.message)
-                for subscription in list(self._subscribers.get(channel, ())):
-                    subscription.offer(item)
+                if item is not RECONNECT:
+                    await _warm(self._subscribers.get(channel, ()), item)
+                members = self._subscribers.get(channel, set())
+                for subscription in list(members):  # also any who joined while it warmed
+                    if not subscription.offer(item):
+                        # Cut off now, even while its task is stuck sending to a client that stopped reading.
+                        members.discard(subscription)
+
+
+async def _warm(subscriptions: Any, item: dict[str, Any]) -> None:
+    ready: dict[Hashable, Callable[[], Awaitable[Any]]] = {}
+    for subscription in list(subscriptions):
+        if subscription.warm is not None and (found := subscription.warm(item)) is not None:
+            ready.setdefault(*found)
+    if ready:
+        # A failure is the subscribers' to meet (each asks again); a hung rendering has the database's timeouts.
+        await asyncio.gather(*(get_ready() for get_ready in ready.values()), return_exceptions=True)

@@ -17,6 +17,7 @@ root values as any Strawberry subscription does.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Outlet", "Renders", "outlet", "serving"]
+__all__ = ["Group", "Outlet", "Renders", "outlet", "serving"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,25 @@ def serving(factory: Callable[[], Outlet | None]) -> Iterator[None]:
         _OUTLET.reset(token)
 
 
+class Group:
+    """A render group's key, hashed once: subscribers look their renderings up by (group, event id) for
+    every event, and the group part (document, variables, permission and row view) never changes. Get
+    one with :meth:`Renders.group`: the subscribers of a group then share one instance, and a lookup
+    compares identities, not the document's text."""
+
+    __slots__ = ("__weakref__", "_hash", "key")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self._hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Group) and self._hash == other._hash and self.key == other.key)
+
+
 class Renders:
     """Each rendering done once per key, however many subscribers ask, while it is fresh.
 
@@ -71,11 +91,19 @@ class Renders:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[float, asyncio.Future[Any]]] = OrderedDict()
+        self._groups: weakref.WeakValueDictionary[Hashable, Group] = weakref.WeakValueDictionary()
         self.rendered = 0
         """How many renderings ran (for tests and benchmarks)."""
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def group(self, key: Hashable) -> Group:
+        """The one Group of ``key`` while any subscriber holds it."""
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = Group(key)
+        return group
 
     async def once(self, key: Hashable, render: Callable[[], Awaitable[Any]]) -> Any:
         now = asyncio.get_running_loop().time()

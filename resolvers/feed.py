@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
 
 import strawberry
@@ -133,16 +133,32 @@ async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay
     permissions = _permission_view(ctx)
     renders = ctx.realtime.renders
 
+    groups: dict[str, Hashable] = {}
+    """Render group by the kind of record an event is about (the render view depends on nothing else)."""
+
+    def key_of(event: dict[str, Any]) -> Hashable | None:
+        if event.get("org") != org_id or not keep(event):
+            return None
+        kind = _subject(event)[0]
+        group = groups.get(kind)
+        if group is None:
+            group = groups[kind] = renders.group((sink.key, _render_view(ctx, permissions, event)))
+        return group, event["id"]
+
     async def render(event: dict[str, Any]) -> str | None:
         allowed = await authorize(ctx.db, ctx.actor, ctx.guard, [event])
         return await sink.render(to_root(allowed[0])) if allowed else None
 
+    def warm(event: dict[str, Any]) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
+        key = key_of(event)
+        return None if key is None else (key, lambda: renders.once(key, lambda: render(event)))
+
     try:
-        async for event in replay_then_live(ctx.realtime.hub, channel, replay, position,
+        async for event in replay_then_live(ctx.realtime.hub, channel, replay, position, warm=warm,
                                             max_queue=ctx.settings.ws_max_queue, batch=REPLAY_BATCH):
-            if event.get("org") != org_id or not keep(event):
+            key = key_of(event)
+            if key is None:
                 continue
-            key = (sink.key, _render_view(ctx, permissions, event), event["id"])
             payload = await renders.once(key, lambda event=event: render(event))
             if payload is not None:
                 await sink.send(payload)
