@@ -2,8 +2,9 @@
 """Benchmark: one comment fanned out to N websocket subscribers of one record timeline.
 
 A real uvicorn server (subprocess; PostgreSQL + Redis by default, embedded SQLite + in-memory broker with
-BENCH_EMBEDDED=1) serves Tandem. N graphql-transport-ws subscribers (the `websockets` library, spread over
-a few client processes) subscribe to `recordTimeline` of one opportunity without `after`: each first
+BENCH_EMBEDDED=1) serves Tandem. N graphql-transport-ws subscribers (a minimal websocket client of the bench's
+own, see RawSocket, or the `websockets` library when compression is asked for; spread over a few client
+processes) subscribe to `recordTimeline` of one opportunity without `after`: each first
 replays the opportunity's existing timeline (the bench knows how many entries that is), which proves its
 subscription is live on the broadcaster channel (replay_then_live subscribes before it replays). Then, each
 round, the opportunity's owner adds one comment over HTTP and every subscriber notes when its timeline entry
@@ -315,8 +316,8 @@ def serve(port: int) -> None:
 
 
 def log_full_collections(path: str) -> None:
-    """Append one line per full (generation 2) garbage collection of this process to ``path``: when it
-    started (epoch seconds), how long it took (ms), and how many objects it examined and collected."""
+    """Append one line per garbage collection of generation 1 or 2 of this process to ``path``: when it
+    started (epoch seconds), how long it took (ms), its generation and how many objects it collected."""
     import gc
 
     out = open(path, "a", buffering=1)  # open for the life of the process
@@ -324,26 +325,27 @@ def log_full_collections(path: str) -> None:
 
     def note(phase: str, info: dict[str, int]) -> None:
         nonlocal started
-        if info["generation"] != 2:
+        if info["generation"] == 0:
             return
         if phase == "start":
             started = time.time()
         else:
-            out.write(f"{started:.4f} {(time.time() - started) * 1000:.1f} {info['collected']}\n")
+            out.write(f"{started:.4f} {(time.time() - started) * 1000:.1f} {info['generation']} {info['collected']}\n")
 
     gc.callbacks.append(note)
 
 
-def full_collections(path: Path, since: float, until: float) -> list[float]:
-    """Durations (ms) of the server's full collections that started between ``since`` and ``until``."""
+def full_collections(path: Path, since: float, until: float, generation: int = 2) -> list[float]:
+    """Durations (ms) of the server's collections of ``generation`` that started between ``since`` and
+    ``until``."""
     try:
         lines = path.read_text().splitlines()
     except OSError:
         return []
     out = []
     for line in lines:
-        at, ms, _collected = line.split()
-        if since <= float(at) <= until:
+        at, ms, gen, _collected = line.split()
+        if int(gen) == generation and since <= float(at) <= until:
             out.append(float(ms))
     return out
 
@@ -448,6 +450,9 @@ class ClientState:
         self.ended: set[int] = set()
         self.want: str | None = None
         self.got: dict[int, float] = {}
+        self.expected = 0
+        """Live subscribers that have not got ``want`` and may still (kept up to date: recounting the live
+        set at each arrival made the clients quadratic, 10,000 subscribers cost them seconds a round)."""
         self.all_got = asyncio.Event()
 
     def note(self, problem: str) -> None:
@@ -462,10 +467,119 @@ class ClientState:
                 self.ready_changed.set()
             return
         self.live.setdefault(i, []).append((record_id, at))
-        if record_id == self.want and i not in self.got:
+        if record_id == self.want and i not in self.got and i not in self.ended:
             self.got[i] = at
-            if len(self.got) >= len(self.ready - self.ended):
+            self.expected -= 1
+            if self.expected <= 0:
                 self.all_got.set()
+
+    def ended_now(self, i: int) -> None:
+        if i in self.ended:
+            return
+        self.ended.add(i)
+        self.ready_changed.set()
+        if self.want is not None and i in self.ready and i not in self.got:
+            self.expected -= 1
+            if self.expected <= 0:
+                self.all_got.set()
+
+
+class RawSocket(asyncio.Protocol):
+    """The client end of one websocket, kept minimal so that the clients do not weigh on the figures: a
+    message is parsed (and its arrival noted) where its bytes arrive, with no task and no frame objects.
+    The `websockets` library spent ~100 µs of the clients' CPU per message; 10,000 subscribers on a
+    2-core machine made the clients, not the server, decide when everyone was served. Speaks only what
+    the bench needs: the upgrade, unfragmented text frames, ping/close; frames it sends are masked."""
+
+    def __init__(self, on_message: Any) -> None:
+        self.on_message = on_message
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.upgraded = False
+
+    @classmethod
+    async def open(cls, url: str, on_message: Any) -> RawSocket:
+        from base64 import b64encode
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        loop = asyncio.get_running_loop()
+        _, sock = await loop.create_connection(lambda: cls(on_message), parts.hostname, parts.port)
+        assert sock.transport is not None
+        sock.transport.write((
+            f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n").encode())
+        await asyncio.wait_for(asyncio.shield(sock.opened), 60)
+        return sock
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the upgrade"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.on_message(None, time.time())
+
+    def data_received(self, data: bytes) -> None:
+        at = time.time()
+        buffer = self.buffer
+        buffer += data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buffer[:end])
+            del buffer[:end + 4]
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(BenchError(f"upgrade refused: {head[:200]!r}"))
+                self.transport.close()  # type: ignore[union-attr]
+                return
+            self.upgraded = True
+            self.opened.set_result(None)
+        while len(buffer) >= 2:
+            length, start = buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(buffer) < 4:
+                    return
+                length, start = int.from_bytes(buffer[2:4], "big"), 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    return
+                length, start = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < start + length:
+                return
+            opcode = buffer[0] & 0x0F
+            payload = bytes(buffer[start:start + length])
+            del buffer[:start + length]
+            if opcode == 0x1:
+                self.on_message(payload, at)
+            elif opcode == 0x9:
+                self.send_frame(0xA, payload)
+            elif opcode == 0x8:
+                self.transport.close()  # type: ignore[union-attr]
+                return
+
+    def send(self, text: str) -> None:
+        self.send_frame(0x1, text.encode())
+
+    def send_frame(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        size = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 65536 \
+            else bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        masked = (int.from_bytes(payload, "big") ^ int.from_bytes((mask * (n // 4 + 1))[:n], "big")).to_bytes(n, "big")
+        self.transport.write(bytes([0x80 | opcode]) + size + mask + masked)  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.send_frame(0x8, (1000).to_bytes(2, "big"))
+            self.transport.close()
+        await self.closed
 
 
 async def client_main() -> None:
@@ -514,13 +628,62 @@ async def client_main() -> None:
         except Exception as exc:  # a dropped socket is reported, not fatal to the others
             state.note(f"socket {i}: {type(exc).__name__}: {exc}")
         finally:
-            state.ended.add(i)
-            state.ready_changed.set()
-            if state.want is not None and len(state.got) >= len(state.ready - state.ended):
-                state.all_got.set()
+            state.ended_now(i)
+
+    def raw_message(i: int, sock: RawSocket) -> Any:
+        """Where socket ``i``'s messages go: as ``reader`` does, without a task."""
+        first: asyncio.Future[dict[str, Any]] = loop.create_future()
+        done = False
+
+        def on_message(raw: bytes | None, at: float) -> None:
+            nonlocal done
+            if done:
+                return
+            if raw is None:
+                done = True
+                state.ended_now(i)
+                return
+            message = json.loads(raw)
+            if not first.done():
+                first.set_result(message)
+                return
+            kind = message.get("type")
+            if kind == "next":
+                payload = message.get("payload") or {}
+                if payload.get("errors"):
+                    state.note(f"next with errors: {str(payload['errors'])[:300]}")
+                    return
+                state.arrived(i, payload["data"]["recordTimeline"]["recordId"], at)
+            elif kind == "ping":
+                sock.send('{"type":"pong"}')
+            elif kind in ("error", "complete"):
+                state.note(f"{kind}: {str(message)[:300]}")
+                done = True
+                state.ended_now(i)
+
+        return on_message, first
+
+    async def open_raw(i: int, token: str) -> None:
+        handlers: list[Any] = []
+        sock = await RawSocket.open(job["url"], lambda raw, at: handlers[0](raw, at) if handlers else None)
+        on_message, first = raw_message(i, sock)
+        handlers.append(on_message)
+        sock.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        ack = await asyncio.wait_for(first, 60)
+        if ack.get("type") != "connection_ack":
+            raise BenchError(f"no connection_ack: {ack}")
+        sockets[i] = sock
+        sock.send(subscribe)
 
     async def open_one(i: int, token: str) -> None:
         async with gate:
+            if job["compression"] is None:
+                try:
+                    await open_raw(i, token)
+                except Exception as exc:
+                    state.note(f"connect {i}: {type(exc).__name__}: {exc}")
+                    state.ended_now(i)
+                return
             try:
                 ws = await connect(job["url"], subprotocols=[Subprotocol(PROTOCOL)], compression=job["compression"],
                                    open_timeout=60, close_timeout=2, ping_interval=None, max_size=2**22)
@@ -532,7 +695,7 @@ async def client_main() -> None:
                 await ws.send(subscribe)
             except Exception as exc:
                 state.note(f"connect {i}: {type(exc).__name__}: {exc}")
-                state.ended.add(i)
+                state.ended_now(i)
                 return
             sockets[i] = ws
             readers.append(asyncio.create_task(reader(i, ws)))
@@ -566,19 +729,22 @@ async def client_main() -> None:
         command = await read_line()
         if command.get("cmd") == "collect":
             # Wait until every live subscriber has the entry for `record_id` (arrivals already noted count).
+            cpu = time.process_time()
             state.got = {}
             state.all_got.clear()
             state.want = command["record_id"]
-            for i in state.ready - state.ended:
+            live = state.ready - state.ended
+            for i in live:
                 for record_id, at in state.live.get(i, ()):
                     if record_id == state.want:
                         state.got[i] = at
                         break
+            state.expected = len(live) - len(state.got)
             # Until everyone has it, or `quiet` seconds pass without a new arrival once some arrived
             # (a subscriber that never gets it must not hold the round for the whole timeout).
             end = loop.time() + command["timeout"]
             seen, changed = -1, loop.time()
-            while len(state.got) < len(state.ready - state.ended) and loop.time() < end:
+            while state.expected > 0 and loop.time() < end:
                 if len(state.got) != seen:
                     seen, changed = len(state.got), loop.time()
                 elif seen > 0 and loop.time() - changed >= command["quiet"]:
@@ -590,7 +756,8 @@ async def client_main() -> None:
             state.want = None
             live = state.ready - state.ended
             reply({"type": "collected", "arrivals": list(state.got.values()), "live": len(live),
-                   "missing": len(live - set(state.got)), "problems": state.problems[:5]})
+                   "missing": len(live - set(state.got)), "problems": state.problems[:5],
+                   "cpu_ms": round((time.process_time() - cpu) * 1000)})
         else:
             break
     for ws in sockets.values():
@@ -718,6 +885,10 @@ async def one_round(cfg: Config, server: Server, clients: Clients, http: httpx.A
         collections = full_collections(server.gc_log, sent, sent + arrivals[-1] / 1000)
         out["server_full_gc"] = len(collections)
         out["server_full_gc_ms"] = round(sum(collections), 1)
+        middle = full_collections(server.gc_log, sent, sent + arrivals[-1] / 1000, generation=1)
+        out["server_gen1_gc"] = len(middle)
+        out["server_gen1_gc_ms"] = round(sum(middle), 1)
+    out["clients_cpu_ms"] = [r["cpu_ms"] for r in reports]
     problems = [p for r in reports for p in r["problems"]]
     if problems:
         out["problems"] = problems[:5]
