@@ -29,7 +29,7 @@ Environment (all optional):
                                (default postgresql+asyncpg://postgres@127.0.0.1/postgres)
     TANDEM_BENCH_REDIS_URL     redis://127.0.0.1:6379/0
     BENCH_EMBEDDED             0     1: SQLite file + in-memory broker instead
-    BENCH_SUBSCRIBERS          1000
+    BENCH_SUBSCRIBERS          10000 (issue 11's figure; the server holds one socket each)
     BENCH_USERS                N/10  distinct subscriber users (connections are spread evenly over them)
     BENCH_ROLE                 finance  role of the subscriber users (finance, service, marketing, admin)
     BENCH_ROUNDS               5     measured mutations
@@ -137,7 +137,7 @@ class Config:
 
     @classmethod
     def from_env(cls) -> Config:
-        n = env_int("BENCH_SUBSCRIBERS", 1000)
+        n = env_int("BENCH_SUBSCRIBERS", 10_000)
         if n < 1:
             raise SystemExit("BENCH_SUBSCRIBERS must be at least 1")
         users = env_int("BENCH_USERS", max(1, math.ceil(n / 10)))
