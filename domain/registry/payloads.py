@@ -207,6 +207,8 @@ TOPICS: dict[str, Topic] = {
     "user.cost_rate_set": _topic(None, id=ID, costRate="User.costRate"),
     "user.roles_changed": _topic(None, roles="User.roles"),
     "user.manager_changed": _topic(None, managerId="User.manager"),
+    # Only those who manage the policy receive it at all (resolvers/events.py), and they may read it whole.
+    "policy.changed": _topic(None, role=ID, resource=ID, action=ID, effect=ID, type=ID, scope=ID),
 }
 
 

@@ -43,10 +43,10 @@ TOPIC = re.compile(r"^[a-z_]+\.[a-z_]+$")
 
 
 def emitted_topics() -> dict[str, str]:
-    """Every topic literal handed to an event-recording call in ``domain/`` (``record_event``,
-    ``project_event``, ``emit``, ...), with where it is emitted."""
+    """Every topic literal handed to an event-recording call in ``domain/`` and ``authz/`` (policy
+    changes) (``record_event``, ``project_event``, ``emit``, ...), with where it is emitted."""
     found: dict[str, str] = {}
-    for path in sorted((ROOT / "domain").rglob("*.py")):
+    for path in sorted([*(ROOT / "domain").rglob("*.py"), *(ROOT / "authz").rglob("*.py")]):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
