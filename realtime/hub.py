@@ -31,9 +31,11 @@ class Gap(Exception):
 
 
 class Subscription:
-    def __init__(self, max_queue: int, warm: Warm | None = None) -> None:
+    def __init__(self, max_queue: int, warm: Warm | None = None, warm_key: Hashable | None = None) -> None:
         self.max_queue = max_queue
         self.warm = warm
+        self.warm_key = self if warm_key is None else warm_key
+        """Subscribers with the same ``warm_key`` would warm the same for any item: one is asked."""
         self.queue: deque[dict[str, Any]] = deque()
         self.gapped = False
         self._ready = asyncio.Event()
@@ -72,9 +74,9 @@ class Hub:
 
     @asynccontextmanager
     async def subscribe(self, channel: str, *, max_queue: int, warm: Warm | None = None,
-                        ) -> AsyncIterator[Subscription]:
-        """``warm``: see :meth:`_read`."""
-        subscription = Subscription(max_queue, warm)
+                        warm_key: Hashable | None = None) -> AsyncIterator[Subscription]:
+        """``warm``, ``warm_key``: see :meth:`_read` and :class:`Subscription`."""
+        subscription = Subscription(max_queue, warm, warm_key)
         members = self._subscribers.setdefault(channel, set())
         members.add(subscription)
         reader = self._readers.get(channel)
@@ -129,9 +131,13 @@ class Hub:
 
 
 async def _warm(subscriptions: Any, item: dict[str, Any]) -> None:
-    ready: dict[Hashable, Callable[[], Awaitable[Any]]] = {}
+    asked: dict[Hashable, Warm] = {}
     for subscription in list(subscriptions):
-        if subscription.warm is not None and (found := subscription.warm(item)) is not None:
+        if subscription.warm is not None:
+            asked.setdefault(subscription.warm_key, subscription.warm)
+    ready: dict[Hashable, Callable[[], Awaitable[Any]]] = {}
+    for warm in asked.values():
+        if (found := warm(item)) is not None:
             ready.setdefault(*found)
     if ready:
         # A failure is the subscribers' to meet (each asks again); a hung rendering has the database's timeouts.

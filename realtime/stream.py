@@ -8,7 +8,7 @@ that stops reading is cut off (Gap) instead of buffering without bound.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
 
 from .hub import RECONNECT, Gap, Hub, Warm
@@ -20,12 +20,12 @@ __all__ = ["Gap", "replay_then_live"]
 
 async def replay_then_live(
     hub: Hub, channel: str, replay: Replay, after: int, *, max_queue: int = 1000, batch: int | None = None,
-    warm: Warm | None = None,
+    warm: Warm | None = None, warm_key: Hashable | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """``replay(last)`` returns the events after ``last``, oldest first, at most ``batch`` of them: a
     shorter answer was the last (without ``batch``, only an empty one is). ``warm``: see Hub."""
     last = after
-    async with hub.subscribe(channel, max_queue=max_queue, warm=warm) as subscription:
+    async with hub.subscribe(channel, max_queue=max_queue, warm=warm, warm_key=warm_key) as subscription:
 
         async def catch_up() -> AsyncIterator[dict[str, Any]]:
             nonlocal last

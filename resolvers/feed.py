@@ -153,9 +153,13 @@ async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay
         key = key_of(event)
         return None if key is None else (key, lambda: renders.once(key, lambda: render(event)))
 
+    # Whoever has the same document, permissions, row views and filter warms the same for any event.
+    views = tuple(_view(ctx.actor, kind) for kind in sorted(TIMELINE_TYPES))
+    warm_key = renders.group((sink.key, permissions, views, keep))
     try:
         async for event in replay_then_live(ctx.realtime.hub, channel, replay, position, warm=warm,
-                                            max_queue=ctx.settings.ws_max_queue, batch=REPLAY_BATCH):
+                                            warm_key=warm_key, max_queue=ctx.settings.ws_max_queue,
+                                            batch=REPLAY_BATCH):
             key = key_of(event)
             if key is None:
                 continue
