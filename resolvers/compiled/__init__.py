@@ -207,10 +207,10 @@ class CompiledReads:
                 continue
             if source is not None and child.field in source.nested:
                 args = self._arguments(child, coerced)
-                req = PageRequest(first=args.get("first"), after=args.get("after"), last=args.get("last"),
-                                  before=args.get("before"))
-                req.validate()
                 nested = source.nested[child.field]
+                req = PageRequest(first=args.get("first"), after=args.get("after"), last=args.get("last"),
+                                  before=args.get("before"), descending=nested.descending)
+                req.validate()
                 window(req, nested.sort, SOURCES[nested.target].model.id)  # type: ignore[attr-defined]
                 out[id(child)] = req
             self._pages(child, coerced, out)

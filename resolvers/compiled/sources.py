@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tandem.domain.crm.contact import CONTACT_SORTS, Contact, visible_contacts
 from tandem.domain.crm.customer import (
     CUSTOMER_SORTS,
     Customer,
@@ -68,6 +69,7 @@ class Nested:
     target: str
     parent: str
     sort: SortKey
+    descending: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,16 @@ SOURCES: dict[str, Source] = {
                  creditLimit=Column("credit_limit", "money"), createdAt=Column("created_at", "datetime"),
                  updatedAt=Column("updated_at", "datetime")),
         to_one={"owner": ToOne("owner_id", "User")},
-        nested={"interactions": Nested("Interaction", "customer_id", INTERACTION_SORT)},
+        nested={"interactions": Nested("Interaction", "customer_id", INTERACTION_SORT),
+                "contacts": Nested("Contact", "customer_id", CONTACT_SORTS["NAME"]),
+                "opportunities": Nested("Opportunity", "customer_id", OPPORTUNITY_SORTS["CREATED_AT"],
+                                        descending=True)},
+    ),
+    "Contact": Source(
+        Contact, visible_contacts,
+        _columns("name", "title", "phone", "email", isDecisionMaker=Column("is_decision_maker", "bool"),
+                 createdAt=Column("created_at", "datetime")),
+        to_one={"customer": ToOne("customer_id", "Customer")},
     ),
     "User": Source(User, _org_users, _columns("email", "name", "territory", "capacity",
                                               active=Column("active", "bool"))),

@@ -52,6 +52,10 @@ DOCUMENTS = {
     "leads, oldest": _leads("last: 4"),
     "leads by status": _leads("first: 10, status: CONVERTED"),
     "customers by name": _customers("first: 7"),
+    "customers with contacts and deals": (
+        f"{{ customers(first: 6) {{ edges {{ node {{ name contacts(first: 3) {{ totalCount edges {{ cursor node "
+        f"{{ {_columns('Contact')} customer {{ name }} }} }} {PAGE_INFO} }} opportunities(last: 2) {{ totalCount "
+        f"edges {{ cursor node {{ name amount stage owner {{ name }} }} }} {PAGE_INFO} }} }} }} }} }}"),
     "customers, newest last": _customers("last: 5, orderBy: {field: CREATED_AT, direction: ASC}"),
     "customers of a tier": _customers("first: 5, filter: {tier: STRATEGIC}"),
     "customers by a search": _customers('first: 5, filter: {search: "科技"}'),
