@@ -285,5 +285,8 @@ class Compiler:
                         edge.append((part.key, self.object_json(part, page)))
                 edges = sql.array(sql.object(edge), display, shown)
                 pairs.append((child.key, func.coalesce(edges, sql.empty_array())))
-        built = select(sql.object(pairs)).select_from(page)
+        built = select(sql.object(pairs))
+        if any(child.field in ("edges", "pageInfo") for child in branch.children):
+            built = built.select_from(page)  # aggregates over the page: one row, rows or not
+        # else only totalCount and __typename: no page to read (and no row to lose when it is empty)
         return sql.nested((built.correlate(outer) if outer is not None else built).scalar_subquery())

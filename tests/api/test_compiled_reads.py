@@ -52,6 +52,9 @@ DOCUMENTS = {
     "leads, oldest": _leads("last: 4"),
     "leads by status": _leads("first: 10, status: CONVERTED"),
     "customers by name": _customers("first: 7"),
+    "counts only": ("{ opportunities(first: 3) { totalCount } customers(first: 4) { totalCount edges { node { "
+                    "name contacts(first: 2) { totalCount } opportunities(first: 1) { __typename totalCount } "
+                    "interactions(last: 1) { totalCount } } } } }"),
     "customers with contacts and deals": (
         f"{{ customers(first: 6) {{ edges {{ node {{ name contacts(first: 3) {{ totalCount edges {{ cursor node "
         f"{{ {_columns('Contact')} customer {{ name }} }} }} {PAGE_INFO} }} opportunities(last: 2) {{ totalCount "
