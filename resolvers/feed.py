@@ -9,7 +9,7 @@ import strawberry
 
 from tandem.domain.registry import TIMELINE_TYPES
 from tandem.domain.shared import outbox
-from tandem.domain.shared.errors import DomainError, NotFound
+from tandem.domain.shared.errors import DomainError
 from tandem.domain.shared.pagination import InvalidPageRequest
 from tandem.realtime.channels import feed_channel, record_channel
 from tandem.realtime.cursor import check_not_expired
@@ -17,10 +17,9 @@ from tandem.realtime.multiplex import Outlet, outlet
 from tandem.realtime.relay import event_message
 from tandem.realtime.stream import Gap, replay_then_live
 from tandem.schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
-from tandem.schema.node import from_global_id
 
 from .events import _subject, _view, authorize, to_change_event, to_timeline_entry
-from .visibility import visible_ids
+from .visibility import visible_record
 
 REPLAY_BATCH = 500
 
@@ -63,21 +62,9 @@ def _replayer(info: strawberry.Info, **filters: Any):
 
 
 async def _visible_record(info: strawberry.Info, record_id: str) -> tuple[str, int]:
-    """visibility.visible_record, decided once for the subscribers asking at once who see the same rows
-    of its type (realtime/batches.py: a decision never older than the question)."""
-    ctx = info.context
-    actor = ctx.actor
-    type_name, pk = from_global_id(record_id)
-    if type_name not in TIMELINE_TYPES:
-        raise NotFound(type_name, record_id)
-
-    async def load(pks: Any) -> dict[int, bool]:
-        async with ctx.db.read(actor.org_id) as session:
-            return dict.fromkeys(await visible_ids(session, actor, type_name, pks), True)
-
-    if not await ctx.realtime.batches.get(("visible", type_name, _view(actor, type_name)), pk, load):
-        raise NotFound(type_name, record_id)
-    return type_name, pk
+    """visibility.visible_record, decided once for the subscribers asking at once who see the same rows."""
+    actor = info.context.actor
+    return await visible_record(info, record_id, view=lambda type_name: _view(actor, type_name))
 
 
 async def _authorized(info: strawberry.Info, channel: str, replay: Any, position: int):

@@ -4,7 +4,7 @@ the actor's row scope, is NOT_FOUND (never "forbidden")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -28,16 +28,28 @@ async def visible_ids(session: Any, actor: Actor, type_name: str, ids: Iterable[
     return set(await visible_rows(session, actor, type_name, ids))
 
 
-async def visible_record(info: strawberry.Info, record_id: str) -> tuple[str, int]:
+async def visible_record(info: strawberry.Info, record_id: str,
+                         view: Callable[[str], Any] | None = None) -> tuple[str, int]:
     """(type, primary key) of a record with a timeline (one comments, meetings and ``recordTimeline``
-    attach to) that the actor may see; NOT_FOUND for anything else."""
+    attach to) that the actor may see; NOT_FOUND for anything else. ``view(type)``: who sees the same rows
+    of that type as the actor; askers of the same view at once share one lookup (realtime/batches.py,
+    never cached: a decision is never older than its question)."""
     ctx = info.context
+    actor = ctx.actor
     type_name, pk = from_global_id(record_id)
     if type_name not in TIMELINE_TYPES:
         raise NotFound(type_name, record_id)
-    async with ctx.db.read(ctx.actor.org_id) as session:
-        if not await visible_ids(session, ctx.actor, type_name, [pk]):
-            raise NotFound(type_name, record_id)
+
+    async def load(pks: Iterable[int]) -> dict[int, bool]:
+        async with ctx.db.read(actor.org_id) as session:
+            return dict.fromkeys(await visible_ids(session, actor, type_name, pks), True)
+
+    if view is None:
+        seen = (await load([pk])).get(pk)
+    else:
+        seen = await ctx.realtime.batches.get(("visible", type_name, view(type_name)), pk, load)
+    if not seen:
+        raise NotFound(type_name, record_id)
     return type_name, pk
 
 

@@ -82,10 +82,13 @@ async def actor_of_claims(session: AsyncSession, claims: dict[str, Any]) -> Acto
     """The actor verified claims name, if that user still exists and is active (``session``: one bound
     to the claims' org; an HTTP request goes on reading in it)."""
     found = await active_identity(session, int(claims["sub"]), claims["org"])
-    if found is None:
-        return None
-    user_id, org_id, roles, email, team_id = found
-    return Actor(user_id=user_id, org_id=org_id, roles=frozenset(roles), email=email, team_id=team_id)
+    return None if found is None else actor_of(found)
+
+
+def actor_of(user: Any) -> Actor:
+    """The actor a user is (a ``User`` or a row with its id, org_id, roles, email and team_id)."""
+    return Actor(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles), email=user.email,
+                 team_id=user.team_id)
 
 
 async def authenticate(db: Database, settings: Settings, header: str | None) -> tuple[Actor | None, str]:

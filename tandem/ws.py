@@ -57,7 +57,7 @@ from tandem.realtime.multiplex import Outlet, Renders, serving
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
-from .auth import AuthError, bearer, verify_token
+from .auth import actor_of, read_claims
 from .db import Database
 from .graphql import response_body
 from .settings import Settings
@@ -216,11 +216,7 @@ class WebSocketGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         header = params.get("authorization") or params.get("Authorization")
-        token = bearer(header) if isinstance(header, str) else None
-        try:
-            claims = verify_token(self.settings, token) if token is not None else None
-        except AuthError:
-            claims = None
+        claims, _reason = read_claims(self.settings, header if isinstance(header, str) else None)
         actor = await self._actor(claims) if claims is not None else None
         if actor is None:
             raise ConnectionRejectionError()
@@ -247,10 +243,7 @@ class WebSocketGraphQL(GraphQL):
                 return await users_by_ids(session, org_id, list(ids))
 
         user = await self.realtime.batches.get(("user", org_id), user_id, load)
-        if user is None or not user.active:
-            return None
-        return Actor(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles), email=user.email,
-                     team_id=user.team_id)
+        return actor_of(user) if user is not None and user.active else None
 
     def _plan(self, query: str, operation_name: str | None) -> _Plan | None:
         key = (query, operation_name)

@@ -59,7 +59,7 @@ class CompiledReads:
         self._valid: OrderedDict[str, None] = OrderedDict()
         self._plans: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
         self._statements: OrderedDict[tuple[Any, ...], tuple[str, Any]] = OrderedDict()
-        self._kinds: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
+        self._operations: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
         self.enabled = True
         self.answered = 0
         """How many operations it answered (the equivalence test reads it)."""
@@ -68,50 +68,54 @@ class CompiledReads:
     def _key(query: str) -> str:
         return hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
+    def _remember(self, cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        cache[key] = value
+        cache.move_to_end(key)
+        if len(cache) > self.size:
+            cache.popitem(last=False)
+
     def remember_valid(self, query: str) -> None:
         """Ordinary execution ran this document (it parsed, passed validation and every limit)."""
-        key = self._key(query)
-        self._valid[key] = None
-        self._valid.move_to_end(key)
-        if len(self._valid) > self.size:
-            self._valid.popitem(last=False)
+        self._remember(self._valid, self._key(query), None)
+
+    def _operation(self, query: str, operation_name: str | None) -> tuple[OperationDefinitionNode, Any] | None:
+        """The document's chosen operation and its fragments (parsed once per document and name), or None
+        when it does not parse or names no single operation."""
+        key = (self._key(query), operation_name)
+        if key in self._operations:
+            self._operations.move_to_end(key)
+            return self._operations[key]
+        try:
+            document = parse(query, no_location=True, max_tokens=self.max_tokens)
+            chosen = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                      and (operation_name is None or (d.name and d.name.value == operation_name))]
+            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+            found = (chosen[0], fragments) if len(chosen) == 1 else None
+        except (GraphQLError, RecursionError):
+            found = None
+        self._remember(self._operations, key, found)
+        return found
 
     def is_query(self, query: str, operation_name: str | None) -> bool:
         """Whether the document's chosen operation is a query (False when unsure: it may not parse)."""
-        key = (self._key(query), operation_name)
-        found = self._kinds.get(key)
-        if found is None:
-            try:
-                document = parse(query, no_location=True, max_tokens=self.max_tokens)
-                chosen = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-                          and (operation_name is None or (d.name and d.name.value == operation_name))]
-                found = len(chosen) == 1 and chosen[0].operation.value == "query"
-            except (GraphQLError, RecursionError):
-                found = False
-            self._kinds[key] = found
-            if len(self._kinds) > self.size:
-                self._kinds.popitem(last=False)
-        return found
+        found = self._operation(query, operation_name)
+        return found is not None and found[0].operation.value == "query"
 
     def _plan(self, query: str, operation_name: str | None) -> tuple[Plan, OperationDefinitionNode] | None:
         key = (self._key(query), operation_name)
         found = self._plans.get(key)
         if found is None:
             found = self._read(query, operation_name)
-            self._plans[key] = found
-            if len(self._plans) > self.size:
-                self._plans.popitem(last=False)
+            self._remember(self._plans, key, found)
         return None if found is _NOT_COMPILABLE else found
 
     def _read(self, query: str, operation_name: str | None) -> Any:
+        found = self._operation(query, operation_name)
+        if found is None:
+            return _NOT_COMPILABLE
+        operation, fragments = found
         try:
-            document = parse(query, no_location=True, max_tokens=self.max_tokens)
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-            chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
-            if len(chosen) != 1:
-                return _NOT_COMPILABLE
-            return read_plan(self.graphql_schema, chosen[0], fragments), chosen[0]
+            return read_plan(self.graphql_schema, operation, fragments), operation
         except (GraphQLError, NotCompilable, RecursionError):
             return _NOT_COMPILABLE
         except Exception:  # a case the reader does not know: ordinary execution answers, and we hear of it
@@ -185,9 +189,7 @@ class CompiledReads:
         statement, parameters = result.context.statement, result.context.parameters[0]
         text = result.scalar_one()
         if key is not None:
-            self._statements[key] = (statement, parameters)
-            if len(self._statements) > self.size:
-                self._statements.popitem(last=False)
+            self._remember(self._statements, key, (statement, parameters))
         return text
 
     def _arguments(self, branch: Branch, coerced: dict[str, Any]) -> dict[str, Any]:
