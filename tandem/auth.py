@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,6 +78,29 @@ def read_claims(settings: Settings, header: str | None) -> tuple[dict[str, Any] 
         return verify_token(settings, token), ""
     except AuthError as exc:
         return None, str(exc)
+
+
+class VerifiedTokens:
+    """``read_claims`` that remembers the claims of the last ``size`` tokens it verified: a token's claims
+    never change, only time can expire it, and that is checked again on every use."""
+
+    def __init__(self, settings: Settings, size: int = 10_000) -> None:
+        self.settings = settings
+        self.size = size
+        self._claims: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def read(self, header: str | None) -> tuple[dict[str, Any] | None, str]:
+        token = bearer(header)
+        claims = self._claims.get(token) if token is not None else None
+        if claims is not None and claims["exp"] > time.time() and claims.get("nbf", 0) <= time.time():
+            self._claims.move_to_end(token)  # type: ignore[arg-type]
+            return claims, ""
+        claims, reason = read_claims(self.settings, header)
+        if claims is not None and token is not None:
+            self._claims[token] = claims
+            if len(self._claims) > self.size:
+                self._claims.popitem(last=False)
+        return claims, reason
 
 
 async def actor_of_claims(session: AsyncSession, claims: dict[str, Any]) -> Actor | None:

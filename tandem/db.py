@@ -131,5 +131,25 @@ class Database:
         async with self.session(org_id) as session:
             yield session
 
+    async def fetch_one(self, org_id: int, statement: str, parameters: Any) -> Any:
+        """A statement already compiled for the driver (SQL and parameters), run in a read-only transaction
+        of its own scoped to the org: its first row, or None. The cheapest way to the database: on
+        PostgreSQL the transaction and the org are set in one round trip on the driver's connection,
+        the statement is the driver's prepared one, and no session is made."""
+        async with self.engine.connect() as connection:
+            if self.dialect != "postgresql":
+                return (await connection.exec_driver_sql(statement, parameters)).first()
+            raw = (await connection.get_raw_connection()).driver_connection
+            try:
+                # the org is an int (from a verified token), written into the statement
+                await raw.execute(f"BEGIN READ ONLY; SELECT set_config('{ORG_SETTING}', '{int(org_id)}', true)")
+                return await raw.fetchrow(statement, *parameters)
+            finally:
+                try:
+                    await raw.execute("ROLLBACK")
+                except BaseException:
+                    await connection.invalidate()  # the pool must not hand out a connection in doubt
+                    raise
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -20,14 +21,17 @@ from strawberry.types.graphql import OperationType
 from tandem.authz.guard import Guard, Unrestricted
 from tandem.authz.policy import PolicyStore
 from tandem.domain.shared.actor import Actor
-from tandem.resolvers.compiled import CompiledReads
+from tandem.resolvers.compiled import STALE_IDENTITY, CompiledReads
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
-from .auth import UNKNOWN_USER, actor_of_claims, read_claims
+from .auth import UNKNOWN_USER, VerifiedTokens, actor_of_claims
 from .db import Database
 from .graphql import is_bad_request, response_body
 from .settings import Settings
+
+IDENTITIES = 10_000
+"""How many users' last checked identities the endpoint keeps (least recently seen go first)."""
 
 QUERY_ONLY = (OperationType.QUERY,)
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
@@ -86,7 +90,10 @@ class GraphQLEndpoint:
         self.on_policy_change = on_policy_change
         self.authorization = authorization
         self.realtime = realtime
-        self.compiled = CompiledReads(schema, db.engine, max_tokens=settings.max_tokens)
+        self.tokens = VerifiedTokens(settings)
+        self._identities: OrderedDict[tuple[int, int], Actor] = OrderedDict()
+        """(org, user) -> the actor as last checked against the database (see ``_known``)."""
+        self.compiled = CompiledReads(schema, db.engine, db.fetch_one, max_tokens=settings.max_tokens)
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET":
@@ -124,10 +131,32 @@ class GraphQLEndpoint:
             return GraphQLJSONResponse(results)
         return await self._single(request, data, ALL_OPERATIONS)
 
-    async def _authenticate(self, header: str | None) -> tuple[Actor | None, str, Guard | None, AsyncSession | None]:
-        """The actor and its guard, or None and the reason; and the session (bound to the actor's org) the
-        user was checked in, in which the request goes on reading (one transaction, not two)."""
-        claims, reason = read_claims(self.settings, header)
+    def _known(self, claims: dict[str, Any]) -> tuple[Actor, Guard] | None:
+        """The actor the claims named when last checked and its guard, when both are in memory (the
+        compiled path's statements check the user again themselves)."""
+        key = (claims["org"], int(claims["sub"]))
+        actor = self._identities.get(key)
+        if actor is not None and not self.authorization:
+            self._identities.move_to_end(key)
+            return actor, Unrestricted()
+        policy = self.policies.fresh(key[0]) if actor is not None else None
+        if actor is None or policy is None:
+            return None
+        self._identities.move_to_end(key)
+        guard = Guard(policy, actor.roles)
+        return replace(actor, scopes=guard.scopes), guard
+
+    def _remember_identity(self, actor: Actor) -> None:
+        self._identities[(actor.org_id, actor.user_id)] = actor
+        self._identities.move_to_end((actor.org_id, actor.user_id))
+        if len(self._identities) > IDENTITIES:
+            self._identities.popitem(last=False)
+
+    async def _authenticate(self, claims: dict[str, Any] | None,
+                            reason: str) -> tuple[Actor | None, str, Guard | None, AsyncSession | None]:
+        """The actor of verified claims and its guard, or None and the reason; and the session (bound to the
+        actor's org) the user was checked in, in which the request goes on reading (one transaction, not
+        two)."""
         if claims is None:
             return None, reason, None, None
         session = self.db.session(claims["org"])
@@ -135,7 +164,9 @@ class GraphQLEndpoint:
             actor = await actor_of_claims(session, claims)
             if actor is None:
                 await session.close()
+                self._identities.pop((claims["org"], int(claims["sub"])), None)
                 return None, UNKNOWN_USER, None, None
+            self._remember_identity(actor)
             if not self.authorization:
                 return actor, "", Unrestricted(), session
             policy = self.policies.fresh(actor.org_id)
@@ -155,7 +186,16 @@ class GraphQLEndpoint:
             query, variables, operation_name = _operation(data)
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
-        actor, reason, guard, session = await self._authenticate(request.headers.get("authorization"))
+        claims, reason = self.tokens.read(request.headers.get("authorization"))
+        known = self._known(claims) if claims is not None and OperationType.QUERY in allowed else None
+        if known is not None:
+            answer = await self.compiled.answer_known(*known, query, variables, operation_name)
+            if answer is STALE_IDENTITY:
+                self._identities.pop((claims["org"], int(claims["sub"])), None)
+            elif answer is not None:
+                data, forbidden = answer
+                return GraphQLJSONResponse(response_body(data, None, forbidden, debug=self.settings.debug))
+        actor, reason, guard, session = await self._authenticate(claims, reason)
         ctx = Context(db=self.db, settings=self.settings, actor_or_none=actor, auth_error=reason, request=request,
                       guard=guard, policies=self.policies, on_policy_change=self.on_policy_change,
                       realtime=self.realtime, _session=session)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -30,28 +31,49 @@ from sqlalchemy import Text, cast, event, select
 from sqlalchemy.exc import DBAPIError
 from strawberry.types.arguments import convert_arguments
 
+from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.errors import DomainError
 from tandem.domain.shared.pagination import PageRequest, window
+from tandem.domain.tenancy.user import User
 from tandem.schema.node import decode_id
 
 from .plan import Branch, NotCompilable, Plan, first_denials, read_plan
 from .sources import LISTS, SOURCES
 from .sql import DIALECTS, Compiler, register
 
-__all__ = ["CompiledReads"]
+__all__ = ["CompiledReads", "STALE_IDENTITY"]
 
 log = logging.getLogger("tandem.compiled")
 
 _NOT_COMPILABLE = object()
 
+STALE_IDENTITY = object()
+"""``answer_known``'s word that the user is no longer who the caller took them for (inactive, gone, or
+with other roles, team or email): check them again the ordinary way."""
+
+Answer = tuple[dict[str, Any], dict[str, list[Any]]]
+
+
+def _identity(actor: Actor) -> tuple[Any, ...]:
+    return actor.roles, actor.email, actor.team_id
+
+
+def _read_identity(roles: Any, email: Any, team_id: Any) -> tuple[Any, ...]:
+    """What a statement read of its user (roles come as JSON text: jsonb or SQLite's text)."""
+    return frozenset(orjson.loads(roles) if isinstance(roles, str | bytes) else roles), email, team_id
+
 
 class CompiledReads:
     """Answers the queries it can compile; remembers which documents are valid and their plans."""
 
-    def __init__(self, schema: Any, engine: Any, *, size: int = 1_000, max_tokens: int = 3_000) -> None:
+    def __init__(self, schema: Any, engine: Any, fetch_one: Callable[[int, str, Any], Awaitable[Any]], *,
+                 size: int = 1_000, max_tokens: int = 3_000) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
         self.sql = DIALECTS.get(engine.dialect.name)
+        self.fetch_one = fetch_one
+        """(org id, driver SQL, parameters) -> the statement's one row or None, in a transaction of its own
+        scoped to the org (``Database.fetch_one``)."""
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", register)
         self.graphql_schema = schema._schema
@@ -63,6 +85,8 @@ class CompiledReads:
         self.enabled = True
         self.answered = 0
         """How many operations it answered (the equivalence test reads it)."""
+        self.answered_known = 0
+        """How many of those ``answer_known`` answered (no session, no separate check of the user)."""
 
     @staticmethod
     def _key(query: str) -> str:
@@ -143,13 +167,18 @@ class CompiledReads:
         key = self._statement_key(query, operation_name, variables, ctx.actor, ctx.guard)
         async with ctx.read() as session:
             try:
-                text = await self._run(ctx, session, key, plan, coerced, denied)
+                text, identity = await self._run(ctx, session, key, plan, coerced, denied)
             except (DomainError, GraphQLError, ValueError, TypeError):
                 return None
             except DBAPIError:  # a timeout, say, or a statement nested deeper than SQLite's parser takes:
                 # ordinary execution answers (and meets a timeout again, and reports it)
                 await session.rollback()
                 return None
+        if identity != _identity(ctx.actor):
+            return None  # changed since the request checked it: ordinary execution sees the same
+        return self._finish(plan, text, denied)
+
+    def _finish(self, plan: Plan, text: str, denied: set[tuple[str, str]]) -> Answer | None:
         data = orjson.loads(text)
         if any(data[root.key] is None for root in plan.roots):
             return None  # not found: ordinary execution says so
@@ -158,6 +187,38 @@ class CompiledReads:
             return None
         self.answered += 1
         return data, forbidden
+
+    async def answer_known(self, actor: Actor, guard: Any, query: str, variables: dict[str, Any] | None,
+                           operation_name: str | None) -> Answer | object | None:
+        """The answer of a statement already built for this document, these variables and this actor
+        (who they were when last checked), or None: answer it the ordinary way (``answer`` included).
+
+        No session, no separate check of the user: the statement reads the user's row itself, in the
+        same snapshot as the data, and says STALE_IDENTITY when the user is inactive, gone or no longer
+        has the roles, team and email the statement was built for."""
+        if not self.enabled or self.sql is None or self._key(query) not in self._valid:
+            return None
+        key = self._statement_key(query, operation_name, variables, actor, guard)
+        cached = self._statements.get(key) if key is not None else None
+        planned = self._plans.get((self._key(query), operation_name))
+        if cached is None or planned is None or planned is _NOT_COMPILABLE:
+            return None
+        self._statements.move_to_end(key)
+        plan, _operation = planned
+        denied = {read for read in plan.fields_read if not guard.can_read(*read)}
+        try:
+            row = await self.fetch_one(actor.org_id, *cached)
+        except Exception:  # a timeout, a lost connection: ordinary execution answers, or reports it
+            log.debug("compiled reads: a known statement failed", exc_info=True)
+            return None
+        if row is None:
+            return STALE_IDENTITY
+        text, *identity = row
+        if _read_identity(*identity) != _identity(actor):
+            return STALE_IDENTITY
+        answer = self._finish(plan, text, denied)
+        self.answered_known += answer is not None
+        return answer
 
     def _statement_key(self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
                        actor: Any, guard: Any) -> tuple[Any, ...] | None:
@@ -176,21 +237,28 @@ class CompiledReads:
                 actor.team_id, version)
 
     async def _run(self, ctx: Any, session: Any, key: tuple[Any, ...] | None, plan: Plan,
-                   coerced: dict[str, Any], denied: set[tuple[str, str]]) -> str:
-        """The answer's JSON text. A statement built once for a key is kept as the driver's SQL and
-        parameters, so a repeated query pays neither building nor compiling it."""
+                   coerced: dict[str, Any], denied: set[tuple[str, str]]) -> tuple[str, tuple[Any, ...]]:
+        """The answer's JSON text and who the user is (read in the same statement, see ``answer_known``).
+        A statement built once for a key is kept as the driver's SQL and parameters, so a repeated query
+        pays neither building nor compiling it."""
         cached = self._statements.get(key) if key is not None else None
         connection = await session.connection()
         if cached is not None:
             self._statements.move_to_end(key)
-            return (await connection.exec_driver_sql(*cached)).scalar_one()
-        roots = self._roots(ctx, session, plan, coerced, denied)
-        result = await connection.execute(select(cast(self.sql.object(roots), Text)))
-        statement, parameters = result.context.statement, result.context.parameters[0]
-        text = result.scalar_one()
-        if key is not None:
-            self._remember(self._statements, key, (statement, parameters))
-        return text
+            result = await connection.exec_driver_sql(*cached)
+        else:
+            roots = self._roots(ctx, session, plan, coerced, denied)
+            actor = ctx.actor
+            result = await connection.execute(
+                select(cast(self.sql.object(roots), Text), cast(User.roles, Text), User.email, User.team_id)
+                .where(User.id == actor.user_id, User.org_id == actor.org_id, User.active.is_(True)))
+            if key is not None:
+                self._remember(self._statements, key, (result.context.statement, result.context.parameters[0]))
+        row = result.first()
+        if row is None:
+            return "null", ()
+        text, *identity = row
+        return text, _read_identity(*identity)
 
     def _arguments(self, branch: Branch, coerced: dict[str, Any]) -> dict[str, Any]:
         """The field's arguments as its resolver receives them (strawberry's input types)."""

@@ -16,7 +16,7 @@ from functools import reduce
 from typing import Any
 
 from sqlalchemy import Integer, Text, case, cast, func, literal, literal_column, null, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
 
 from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.base import MONEY_SCALE
@@ -50,11 +50,16 @@ class Postgres:
     def empty_array(self) -> Any:
         return literal_column("'[]'::json")
 
-    def first(self, array: Any) -> Any:
-        return array.op("->>")(0)
+    def end_cursor(self, sort: SortKey, page: Any, backward: bool, shown: Any, *, last: bool) -> Any:
+        """The cursor of the first or last row shown (in display order: by ``_n``, descending when
+        paging backward), written once from that row's sort value and id, not once per row."""
+        greatest = last != backward  # the row shown with the greatest _n, else the row with _n = 1
+        order = page.c._n.desc() if greatest else page.c._n
 
-    def last(self, array: Any) -> Any:
-        return array.op("->>")(-1)
+        def pick(column: Any) -> Any:
+            return array_agg(aggregate_order_by(column, order)).filter(shown)[1]
+
+        return cursor(self, sort, pick(page.c._sort), pick(page.c.id))
 
     def nested(self, subquery: Any) -> Any:
         return subquery
@@ -107,11 +112,10 @@ class Sqlite(Postgres):
     def empty_array(self) -> Any:
         return func.json(lit("[]"))
 
-    def first(self, array: Any) -> Any:
-        return func.json_extract(array, lit("$[0]"))
-
-    def last(self, array: Any) -> Any:
-        return func.json_extract(array, lit("$[#-1]"))
+    def end_cursor(self, sort: SortKey, page: Any, backward: bool, shown: Any, *, last: bool) -> Any:
+        """From the array of every row's cursor (rows arrive in display order, see ``connection``)."""
+        cursors = self.array(cursor(self, sort, page.c._sort, page.c.id), None, shown)
+        return func.json_extract(cursors, lit("$[#-1]" if last else "$[0]"))
 
     def nested(self, subquery: Any) -> Any:
         return func.json(subquery)
@@ -241,10 +245,35 @@ class Compiler:
         built = stmt.with_only_columns(self.object_json(branch, table)).correlate(outer).scalar_subquery()
         return self.sql.nested(built)
 
+    def read_columns(self, branch: Branch, model: type) -> set[str]:
+        """The columns of ``model`` the connection ``branch`` reads from its rows (its nodes' fields,
+        the currencies of their money, the keys of their relations), the id always."""
+        needed = {"id"}
+        for child in branch.children:
+            if child.field != "edges":
+                continue
+            for part in child.children:
+                if part.field != "node" or not isinstance(part, Branch):
+                    continue
+                source = SOURCES[part.type_name]
+                for leaf in part.children:
+                    if isinstance(leaf, Leaf):
+                        declared = source.columns.get(leaf.field)
+                        if declared is not None and (part.type_name, leaf.field) not in self.denied:
+                            needed.add(declared.attr)
+                            if declared.kind == "money":
+                                needed.add(declared.currency)
+                    elif leaf.field in source.to_one:
+                        needed.add(source.to_one[leaf.field].fk)
+        return needed
+
     def connection(self, branch: Branch, rows: Any, model: type, sort: SortKey, req: PageRequest,
                    outer: Any = None) -> Any:
         """One page of ``rows`` as a Relay connection (edges, pageInfo, totalCount as asked)."""
         conditions, order = window(req, sort, model.id)  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[attr-defined]
+        rows = rows.with_only_columns(*[c for c in table.c if c.key in self.read_columns(branch, model)],
+                                      maintain_column_froms=True)
         ranked = (rows.add_columns(sort.expression.label("_sort"), func.row_number().over(order_by=order).label("_n"))
                   .where(*conditions).order_by(*order).limit(req.size + 1))
         if outer is not None:
@@ -266,13 +295,13 @@ class Compiler:
                 counted = rows.with_only_columns(func.count()).order_by(None)
                 pairs.append((child.key, counted.scalar_subquery()))
             elif child.field == "pageInfo":
-                cursors = sql.array(row_cursor, display, shown)
                 after = sql.boolean(literal(req.after is not None))
                 before = sql.boolean(literal(req.before is not None))
                 parts = {"__typename": lit(child.type_name),
                          "hasNextPage": more if not req.backward else before,
                          "hasPreviousPage": more if req.backward else after,
-                         "startCursor": sql.first(cursors), "endCursor": sql.last(cursors)}
+                         "startCursor": sql.end_cursor(sort, page, req.backward, shown, last=False),
+                         "endCursor": sql.end_cursor(sort, page, req.backward, shown, last=True)}
                 pairs.append((child.key, sql.object([(p.key, parts[p.field]) for p in child.children])))
             else:  # edges
                 edge: list[tuple[str, Any]] = []

@@ -10,8 +10,11 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from tandem.domain.tenancy.user import User
 from tandem.resolvers.compiled.sources import SOURCES
+from tandem.schema.node import to_global_id
 
 ROLES = ("admin@demo.test", "manager@demo.test", "rep1@demo.test", "rep2@demo.test", "pm@demo.test",
          "finance@demo.test", "service@demo.test", "marketing@demo.test", "admin@acme.test", "rep@acme.test")
@@ -224,3 +227,68 @@ async def test_fields_a_role_may_not_read_are_null_and_reported_the_same_way(app
             assert used, role  # and it was the compiled path that said so
             reported_by.append(role)
     assert reported_by, "no role was denied a field here: the test shows nothing"
+
+
+MINE = "{ opportunities(first: 100) { totalCount edges { node { id name } } } }"
+
+
+async def test_a_repeated_query_is_answered_without_a_session_and_the_same(app, client, gql):
+    # given a rep's page, asked before (the document validated, then the user checked and the statement built)
+    compiled = app.state.compiled_reads
+    await gql.raw(MINE, as_="rep1@demo.test")
+    first = await gql.raw(MINE, as_="rep1@demo.test")
+    known = compiled.answered_known
+
+    # when they ask again
+    again = await gql.raw(MINE, as_="rep1@demo.test")
+
+    # then the statement kept for them answers it by itself, the same bytes
+    assert compiled.answered_known == known + 1
+    assert again.content == first.content
+
+
+async def test_a_user_deactivated_gets_no_answer_from_a_kept_statement(app, client, gql, db, users):
+    # given a rep whose page the kept statement answers
+    compiled = app.state.compiled_reads
+    rep = users["rep2@demo.test"]
+    await gql.raw(MINE, as_="rep2@demo.test")
+    assert json.loads((await gql.raw(MINE, as_="rep2@demo.test")).content)["data"]["opportunities"]["totalCount"]
+    known = compiled.answered_known
+    try:
+        # when an operator deactivates them (in the database, not through the API) and they ask again
+        async with db.write() as session:
+            await session.execute(update(User).where(User.id == rep.id).values(active=False))
+        refused = await gql.raw(MINE, as_="rep2@demo.test")
+
+        # then they are refused as an unknown user at once, and no data leaves
+        body = json.loads(refused.content)
+        assert body.get("data") in (None, {"opportunities": None}), body
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"UNAUTHENTICATED"}
+        assert compiled.answered_known == known
+    finally:
+        async with db.write() as session:
+            await session.execute(update(User).where(User.id == rep.id).values(active=True))
+    # and once active again they are answered again
+    assert json.loads((await gql.raw(MINE, as_="rep2@demo.test")).content)["data"]["opportunities"]["totalCount"]
+
+
+async def test_a_role_given_applies_to_the_next_answer_of_a_kept_statement(app, client, gql, users):
+    # given a rep whose own deals the kept statement answers
+    rep = users["rep1@demo.test"]
+    await gql.raw(MINE, as_="rep1@demo.test")
+    own = json.loads((await gql.raw(MINE, as_="rep1@demo.test")).content)["data"]["opportunities"]["totalCount"]
+    grant = "mutation ($input: AssignRoleInput!) { assignRole(input: $input) { userErrors { code } } }"
+    revoke = "mutation ($input: AssignRoleInput!) { revokeRole(input: $input) { userErrors { code } } }"
+    role = {"input": {"userId": to_global_id("User", rep.id), "role": "admin"}}
+    try:
+        # when the admin makes them an admin too
+        assert (await gql(grant, role, as_="admin@demo.test"))["data"]["assignRole"]["userErrors"] == []
+        wider = json.loads((await gql.raw(MINE, as_="rep1@demo.test")).content)
+
+        # then their next answer is an admin's: every deal of the org, not only their own
+        assert wider["data"]["opportunities"]["totalCount"] > own
+    finally:
+        assert (await gql(revoke, role, as_="admin@demo.test"))["data"]["revokeRole"]["userErrors"] == []
+    # and once the role is taken back, their own again
+    back = json.loads((await gql.raw(MINE, as_="rep1@demo.test")).content)
+    assert back["data"]["opportunities"]["totalCount"] == own
