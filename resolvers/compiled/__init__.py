@@ -164,7 +164,7 @@ class CompiledReads:
         coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or [], variables or {})
         if isinstance(coerced, list):
             return None
-        key = self._statement_key(query, operation_name, variables, ctx.actor, ctx.guard)
+        key = self._statement_key(self._key(query), operation_name, variables, ctx.actor, ctx.guard)
         async with ctx.read() as session:
             try:
                 text, identity = await self._run(ctx, session, key, plan, coerced, denied)
@@ -196,11 +196,12 @@ class CompiledReads:
         No session, no separate check of the user: the statement reads the user's row itself, in the
         same snapshot as the data, and says STALE_IDENTITY when the user is inactive, gone or no longer
         has the roles, team and email the statement was built for."""
-        if not self.enabled or self.sql is None or self._key(query) not in self._valid:
+        document = self._key(query)
+        if not self.enabled or self.sql is None or document not in self._valid:
             return None
-        key = self._statement_key(query, operation_name, variables, actor, guard)
+        key = self._statement_key(document, operation_name, variables, actor, guard)
         cached = self._statements.get(key) if key is not None else None
-        planned = self._plans.get((self._key(query), operation_name))
+        planned = self._plans.get((document, operation_name))
         if cached is None or planned is None or planned is _NOT_COMPILABLE:
             return None
         self._statements.move_to_end(key)
@@ -220,9 +221,9 @@ class CompiledReads:
         self.answered_known += answer is not None
         return answer
 
-    def _statement_key(self, query: str, operation_name: str | None, variables: dict[str, Any] | None,
+    def _statement_key(self, document: str, operation_name: str | None, variables: dict[str, Any] | None,
                        actor: Any, guard: Any) -> tuple[Any, ...] | None:
-        """What the statement depends on: the document, its variables and the actor (ids, roles, team)
+        """What the statement depends on: the document (its hash), its variables and the actor (ids, roles, team)
         under the org's policy version (which, with the roles, fixes every row scope). None when the
         variables cannot be written canonically or there is no policy version (nothing is kept)."""
         policy = getattr(guard, "policy", None)
@@ -233,7 +234,7 @@ class CompiledReads:
             written = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
         except (TypeError, orjson.JSONEncodeError):
             return None
-        return (self._key(query), operation_name, written, actor.org_id, actor.user_id, actor.roles,
+        return (document, operation_name, written, actor.org_id, actor.user_id, actor.roles,
                 actor.team_id, version)
 
     async def _run(self, ctx: Any, session: Any, key: tuple[Any, ...] | None, plan: Plan,
