@@ -39,7 +39,7 @@ from tandem.schema.node import decode_id
 
 from .plan import Branch, NotCompilable, Plan, first_denials, read_plan
 from .sources import LISTS, SOURCES
-from .sql import DIALECTS, Compiler, register
+from .sql import DIALECTS, Compiler, inline_integers, register
 
 __all__ = ["CompiledReads", "STALE_IDENTITY"]
 
@@ -250,9 +250,9 @@ class CompiledReads:
         else:
             roots = self._roots(ctx, session, plan, coerced, denied)
             actor = ctx.actor
-            result = await connection.execute(
+            result = await connection.execute(inline_integers(
                 select(cast(self.sql.object(roots), Text), cast(User.roles, Text), User.email, User.team_id)
-                .where(User.id == actor.user_id, User.org_id == actor.org_id, User.active.is_(True)))
+                .where(User.id == actor.user_id, User.org_id == actor.org_id, User.active.is_(True))))
             if key is not None:
                 self._remember(self._statements, key, (result.context.statement, result.context.parameters[0]))
         row = result.first()

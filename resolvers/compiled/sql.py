@@ -15,8 +15,9 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import Integer, Text, case, cast, func, literal, literal_column, null, select
+from sqlalchemy import BindParameter, Integer, Text, case, cast, func, literal, literal_column, null, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.base import MONEY_SCALE
@@ -200,6 +201,19 @@ def cursor(sql: Postgres, sort: SortKey, sort_value: Any, row_id: Any) -> Any:
         written = sql.json_string(sort_value)
     head = "[" + json.dumps(sort.name, ensure_ascii=False) + ","
     return sql.b64(cat(lit(head), written, lit(","), cast(row_id, Text), lit("]")))
+
+
+def inline_integers(statement: Any) -> Any:
+    """The statement with its integer parameters (ids, page sizes, limits) written into it. A statement
+    is kept per document, variables and user, so they never vary for it; written in, PostgreSQL plans a
+    kept statement once per connection (a prepared statement's generic plan is as good as a custom one)
+    instead of planning it again on every execution. Text stays a parameter."""
+    def inline(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, BindParameter) and type(element.value) is int and element.callable is None:
+            return literal_column(str(element.value), element.type)
+        return None
+
+    return replacement_traverse(statement, {}, inline)
 
 
 class Compiler:
