@@ -22,6 +22,7 @@ from tandem.realtime.cursor import FeedCursors
 from tandem.realtime.hub import Hub
 from tandem.realtime.relay import Relay
 
+from .auth import VerifiedTokens
 from .db import Database, create_engine, outbox_listeners
 from .graphql import build_schema
 from .http import GraphQLEndpoint
@@ -46,10 +47,11 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
         await broker.announce_policy_change(org_id)
 
     realtime = Realtime(broker.broadcast, FeedCursors(settings.jwt_secret), Hub(broker.broadcast))
+    tokens = VerifiedTokens(settings)  # HTTP and the websocket verify a token once
     graphql = GraphQLEndpoint(schema, db, settings, policies, policy_changed, realtime,
-                              authorization=authorization)
+                              authorization=authorization, tokens=tokens)
     websocket = WebSocketGraphQL(schema, db=db, settings=settings, policies=policies, realtime=realtime,
-                                 on_policy_change=policy_changed)
+                                 on_policy_change=policy_changed, tokens=tokens)
     # The relay works across orgs, so it connects as the owner, not under row-level security.
     relay_engine = create_engine(settings)
     relay = Relay(relay_engine, broker.broadcast, idle_seconds=settings.relay_idle_seconds,

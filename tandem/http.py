@@ -82,7 +82,7 @@ def _operation(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
 class GraphQLEndpoint:
     def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings, policies: PolicyStore,
                  on_policy_change: Callable[[int], Awaitable[None]], realtime: Any,
-                 *, authorization: bool = True) -> None:
+                 *, authorization: bool = True, tokens: VerifiedTokens | None = None) -> None:
         self.schema = schema
         self.db = db
         self.settings = settings
@@ -90,7 +90,7 @@ class GraphQLEndpoint:
         self.on_policy_change = on_policy_change
         self.authorization = authorization
         self.realtime = realtime
-        self.tokens = VerifiedTokens(settings)
+        self.tokens = tokens or VerifiedTokens(settings)
         self._identities: OrderedDict[tuple[int, int], Actor] = OrderedDict()
         """(org, user) -> the actor as last checked against the database (see ``_known``)."""
         self.compiled = CompiledReads(schema, db.engine, db.fetch_one, max_tokens=settings.max_tokens)

@@ -35,7 +35,7 @@ from graphql import (
     visit,
 )
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -57,9 +57,10 @@ from tandem.realtime.multiplex import Outlet, Renders, serving
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
-from .auth import actor_of, read_claims
+from .auth import VerifiedTokens, actor_of
 from .db import Database
 from .graphql import response_body
+from .middleware import RAW_SEND
 from .settings import Settings
 
 
@@ -174,7 +175,8 @@ class WebSocketGraphQL(GraphQL):
     graphql_transport_ws_handler_class = _TransportHandler
 
     def __init__(self, schema: Any, *, db: Database, settings: Settings, policies: PolicyStore,
-                 realtime: Realtime, on_policy_change: Callable[[int], Awaitable[None]] | None = None) -> None:
+                 realtime: Realtime, on_policy_change: Callable[[int], Awaitable[None]] | None = None,
+                 tokens: VerifiedTokens | None = None) -> None:
         super().__init__(
             schema, graphql_ide=None, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
@@ -182,6 +184,7 @@ class WebSocketGraphQL(GraphQL):
         )
         self.db = db
         self.settings = settings
+        self.tokens = tokens or VerifiedTokens(settings)
         self.policies = policies
         self.realtime = realtime
         self.on_policy_change = on_policy_change
@@ -216,7 +219,7 @@ class WebSocketGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         header = params.get("authorization") or params.get("Authorization")
-        claims, _reason = read_claims(self.settings, header if isinstance(header, str) else None)
+        claims, _reason = self.tokens.read(header if isinstance(header, str) else None)
         actor = await self._actor(claims) if claims is not None else None
         if actor is None:
             raise ConnectionRejectionError()
@@ -270,12 +273,21 @@ class WebSocketGraphQL(GraphQL):
         async def render(root: Any) -> str:
             return await self._render(handler.context, plan, variables, operation.operation_name, root)
 
+        raw_send = websocket.scope.get("state", {}).get(RAW_SEND)
+
         async def send(payload: str) -> None:
             if operation.completed:
                 return
-            try:
-                await websocket.send_text(prefix + payload + "}")
-            except WebSocketDisconnect as exc:
+            if raw_send is None or websocket.application_state != WebSocketState.CONNECTED:
+                try:
+                    await websocket.send_text(prefix + payload + "}")
+                except WebSocketDisconnect as exc:
+                    raise WebSocketDisconnected from exc
+                return
+            try:  # as Starlette's WebSocket.send does for a connected socket, minus the wrappers
+                await raw_send({"type": "websocket.send", "text": prefix + payload + "}"})
+            except OSError as exc:
+                websocket.application_state = WebSocketState.DISCONNECTED
                 raise WebSocketDisconnected from exc
 
         return Outlet(key=key, render=render, send=send)
