@@ -38,7 +38,9 @@ class Subscription:
         """Subscribers with the same ``warm_key`` would warm the same for any item: one is asked."""
         self.queue: deque[dict[str, Any]] = deque()
         self.gapped = False
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+        """The future ``get`` waits on while the queue is empty (a bare future, not an Event: at ten
+        thousand subscribers per event, an Event's waiter bookkeeping is a tenth of the fan-out)."""
 
     def offer(self, item: dict[str, Any]) -> bool:
         """Queue an item; False once the subscriber has fallen behind (it is offered nothing more)."""
@@ -49,13 +51,18 @@ class Subscription:
             self.queue.clear()
         else:
             self.queue.append(item)
-        self._ready.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         return not self.gapped
 
     async def get(self) -> dict[str, Any]:
         while not self.queue and not self.gapped:
-            self._ready.clear()
-            await self._ready.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         if self.gapped:
             raise Gap(f"more than {self.max_queue} events behind")
         return self.queue.popleft()
