@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from .settings import get_settings
+from .settings import DEV_JWT_SECRET, Settings, get_settings
 
 SCHEMA_FILE = "schema.graphql"
 
@@ -93,6 +95,40 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
         print(f"wrote {args.output}")
 
 
+def refusal(settings: Settings, workers: int) -> str | None:
+    """Why ``tandem serve`` must not start with these settings, in one line (None: it may)."""
+    if settings.jwt_algorithm == "HS256" and settings.jwt_secret == DEV_JWT_SECRET and not (
+            settings.demo or settings.debug):
+        return ("TANDEM_JWT_SECRET is the published development secret: set one of your own (for example "
+                "`openssl rand -hex 32`), or try Tandem with `tandem serve --demo`.")
+    if workers > 1 and not settings.redis_url:
+        return (f"--workers {workers} needs TANDEM_REDIS_URL: with the in-memory broker a live event reaches "
+                "only the subscribers of the worker that published it.")
+    return None
+
+
+def _hold_embedded_broker(settings: Settings) -> Any:
+    """Without Redis, one process serves a SQLite file: a second would publish live events its peer's
+    subscribers never get. The lock (a file next to the database, released when the process ends) is
+    how the second learns of the first; None when there is nothing to hold (Redis, or not SQLite)."""
+    from sqlalchemy import make_url
+
+    url = make_url(settings.database_url)
+    if settings.redis_url or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held = (path.parent / (path.name + ".serve.lock")).open("a")
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        held.close()
+        raise SystemExit(f"tandem: another `tandem serve` already serves {path} without TANDEM_REDIS_URL; "
+                         "its subscribers would miss this process's live events. Stop it, or set "
+                         "TANDEM_REDIS_URL for both.") from None
+    return held
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -103,6 +139,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ["TANDEM_DEMO"] = "true"
         get_settings.cache_clear()
     settings = get_settings()
+    refused = refusal(settings, args.workers)
+    if refused is not None:
+        raise SystemExit(f"tandem: {refused}")
+    lock = _hold_embedded_broker(settings)  # noqa: F841 - held while this process serves
     configure_logging(settings.log_level)
     asyncio.run(_migrate())
     host = args.host or settings.host

@@ -61,6 +61,7 @@ def test_the_wheel_installs_next_to_pypi_schema_and_serves(wheel: Path, tmp_path
     python, tandem = str(venv / "bin" / "python"), str(venv / "bin" / "tandem")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TANDEM_", "PYTHON", "VIRTUAL_ENV"))}
     env["TANDEM_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'tandem.db'}"
+    env["TANDEM_JWT_SECRET"] = "the-secret-of-this-deployment-0123456789abcdef"  # serve refuses the dev one
     _run([python, "-m", "pip", "install", "--quiet", str(wheel), "schema"], cwd=tmp_path, env=env)
     # then both import: PyPI's `schema` validates and Tandem's lives at tandem.schema
     both = _run([python, "-c", "import schema, tandem.schema.customer as c; "
