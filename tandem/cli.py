@@ -47,12 +47,25 @@ async def _seed(only_if_empty: bool) -> bool:
         await db.dispose()
 
 
+def _existing_database(settings: Settings) -> None:
+    """A command that only reads must not create an empty SQLite file where there was none."""
+    from sqlalchemy import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database).expanduser().resolve()
+        if not path.exists():
+            raise SystemExit(f"tandem: there is no database at {path}: run `tandem migrate` (or `tandem seed-demo`) "
+                             "here first, or point TANDEM_DATABASE_URL at yours.")
+
+
 async def _tokens(emails: list[str]) -> list[tuple[str, str, str]]:
     from tandem.domain.tenancy.user import user_by_email
 
     from .auth import mint_token
 
     settings = get_settings()
+    _existing_database(settings)
     db = _database()
     out = []
     try:
@@ -60,7 +73,7 @@ async def _tokens(emails: list[str]) -> list[tuple[str, str, str]]:
             for email in emails:
                 user = await user_by_email(session, email)
                 if user is None:
-                    raise SystemExit(f"no user with e-mail {email!r} in {settings.database_url}")
+                    raise SystemExit(f"tandem: no user with e-mail {email!r} in {_shown(settings.database_url)}.")
                 out.append((user.email, ",".join(user.roles), mint_token(settings, user)))
     finally:
         await db.dispose()
@@ -93,6 +106,16 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
     else:
         Path(args.output).write_text(sdl, encoding="utf-8")
         print(f"wrote {args.output}")
+
+
+async def _ping_redis(url: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
 
 
 def refusal(settings: Settings, workers: int) -> str | None:
@@ -143,6 +166,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if refused is not None:
         raise SystemExit(f"tandem: {refused}")
     lock = _hold_embedded_broker(settings)  # noqa: F841 - held while this process serves
+    if settings.redis_url:
+        asyncio.run(_ping_redis(settings.redis_url))
     configure_logging(settings.log_level)
     asyncio.run(_migrate())
     host = args.host or settings.host
@@ -158,6 +183,55 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(flush=True)
     uvicorn.run("tandem.app:create_app", factory=True, host=host, port=port, workers=args.workers,
                 log_config=None, access_log=False, timeout_graceful_shutdown=30, proxy_headers=True)
+
+
+def _shown(url: str) -> str:
+    """A database or Redis URL without its password."""
+    from sqlalchemy import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads (Redis's are): drop anything before an @
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (a driver's error in SQLAlchemy's) and what it was raised from."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        found = todo.pop()
+        if found is None or any(found is s for s in seen):
+            continue
+        seen.append(found)
+        todo += [getattr(found, "orig", None), found.__cause__, found.__context__]
+    return seen
+
+
+def explain(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a failure the operator can fix (what happened, what to do), or None: a bug, whose
+    traceback is worth reading."""
+    from sqlalchemy import make_url
+
+    database = _shown(settings.database_url)
+    url = make_url(settings.database_url)
+    for cause in _causes(exc):
+        name, message = type(cause).__name__, str(cause)
+        if name == "InvalidCatalogNameError" or ("database" in message and "does not exist" in message):
+            user = f" -U {url.username}" if url.username else ""
+            return (f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432} has no database "
+                    f"{url.database!r}: create it (`createdb -h {url.host or 'localhost'} -p {url.port or 5432}"
+                    f"{user} {url.database}`), then run `tandem migrate`.")
+        if name in ("UndefinedTableError", "OperationalError") and (
+                "no such table" in message or "does not exist" in message and "relation" in message):
+            return f"the database {database} is not migrated: run `tandem migrate` first."
+        if "redis" in type(cause).__module__ and name in ("ConnectionError", "TimeoutError"):
+            return f"cannot reach Redis at {_shown(settings.redis_url or '')}: {message.rstrip('.')}."
+        if isinstance(cause, ConnectionRefusedError | TimeoutError) or name in (
+                "gaierror", "CannotConnectNowError", "InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
+            return f"cannot reach the database {database}: {message.rstrip('.')}. Is it running, and is the URL right?"
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,7 +258,15 @@ def main(argv: list[str] | None = None) -> None:
     export.set_defaults(func=cmd_export_schema)
 
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:
+        line = explain(exc, get_settings())
+        if line is None:
+            raise
+        raise SystemExit(f"tandem: {line}") from None
 
 
 if __name__ == "__main__":
