@@ -80,6 +80,57 @@ async def _tokens(emails: list[str]) -> list[tuple[str, str, str]]:
     return out
 
 
+async def _create_org(name: str, email: str, admin_name: str, currency: str) -> tuple[int, str, str]:
+    from tandem.domain.tenancy.org import create_org
+    from tandem.domain.tenancy.user import create_user, user_by_email
+
+    from .auth import mint_token
+
+    settings = get_settings()
+    db = _database()
+    try:
+        async with db.write() as session:
+            taken = await user_by_email(session, email)
+            if taken is not None:
+                raise SystemExit(f"tandem: a user with e-mail {email!r} already exists (org {taken.org_id}); "
+                                 "an org's first admin needs an address of their own.")
+            org = await create_org(session, name, currency)
+            admin = await create_user(session, org.id, email=email, name=admin_name, roles=["admin"])
+        return org.id, admin.email, mint_token(settings, admin)
+    finally:
+        await db.dispose()
+
+
+def _checked_org_arguments(args: argparse.Namespace) -> tuple[str, str, str, str]:
+    """The org's name, the admin's e-mail and name, the currency: trimmed and checked, or one line why not."""
+    from tandem.domain.shared.money import is_currency
+
+    name, email = args.name.strip(), args.admin_email.strip().lower()
+    admin_name = (args.admin_name or email.split("@")[0]).strip()
+    currency = args.currency.strip().upper()
+    problems = []
+    if not name or len(name) > 200 or not name.isprintable():
+        problems.append("--name must be 1 to 200 printable characters")
+    local, at, domain = email.partition("@")
+    if not (local and at and "." in domain) or len(email) > 254 or not email.isprintable() or " " in email:
+        problems.append("--admin-email must be an e-mail address")
+    if not admin_name or len(admin_name) > 200 or not admin_name.isprintable():
+        problems.append("--admin-name must be 1 to 200 printable characters")
+    if not is_currency(currency):
+        problems.append("--currency must be an ISO 4217 code such as CNY, USD or EUR")
+    if problems:
+        raise SystemExit("tandem: " + "; ".join(problems) + ".")
+    return name, email, admin_name, currency
+
+
+def cmd_create_org(args: argparse.Namespace) -> None:
+    name, email, admin_name, currency = _checked_org_arguments(args)
+    asyncio.run(_migrate())
+    org_id, email, token = asyncio.run(_create_org(name, email, admin_name, currency))
+    print(f"# org {name!r} (id {org_id}) created; bearer token for its admin {email}:", file=sys.stderr)
+    print(token)
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     asyncio.run(_migrate())
     print("migrations applied")
@@ -248,6 +299,14 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo", help="migrate, then add demo data to an empty database").set_defaults(
         func=cmd_seed_demo)
+
+    org = sub.add_parser("create-org", help="create an org and its first admin; print the admin's token "
+                                           "(alone on the last line)")
+    org.add_argument("--name", required=True, help="the org's name")
+    org.add_argument("--admin-email", required=True, help="the first admin's e-mail (their login)")
+    org.add_argument("--admin-name", default=None, help="the admin's name (default: the e-mail's local part)")
+    org.add_argument("--currency", default="CNY", help="the org's default currency (ISO 4217, default CNY)")
+    org.set_defaults(func=cmd_create_org)
 
     token = sub.add_parser("token", help="print a dev bearer token for a user (alone on the last line)")
     token.add_argument("--email", required=True)

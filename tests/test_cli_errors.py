@@ -70,3 +70,37 @@ def test_serve_with_redis_unreachable_is_one_line_before_touching_the_database(t
                    TANDEM_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert "cannot reach Redis at redis://127.0.0.1:" in _one_line(done)
     assert not (tmp_path / "tandem.db").exists()
+
+
+def test_create_org_gives_a_working_admin_token_and_refuses_a_taken_address(tmp_path):
+    import asyncio
+
+    import httpx
+
+    from tandem.app import create_app
+    from tandem.settings import Settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tandem.db'}"
+    env = {"TANDEM_DATABASE_URL": url, "TANDEM_JWT_SECRET": OWN_SECRET}
+    # when an operator creates the first org (migrating an empty database on the way)
+    done = _tandem(tmp_path, "create-org", "--name", "华东项目部", "--admin-email", "Boss@Example.com", **env)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
+
+    # then the token is the admin's, in the new org, and the API answers them
+    async def ask() -> dict:
+        app = create_app(Settings(database_url=url, jwt_secret=OWN_SECRET))
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://tandem") as client:
+            response = await client.post("/graphql", headers={"authorization": f"Bearer {token}"}, json={
+                "query": "{ me { email name roles } customers(first: 1) { totalCount } }"})
+            return response.json()
+
+    assert asyncio.run(ask())["data"] == {"me": {"email": "boss@example.com", "name": "boss", "roles": ["admin"]},
+                                          "customers": {"totalCount": 0}}
+    # and the same address cannot found a second org; bad arguments are named together, nothing written
+    assert "already exists" in _one_line(_tandem(tmp_path, "create-org", "--name", "二部", "--admin-email",
+                                                 "boss@example.com", **env))
+    line = _one_line(_tandem(tmp_path, "create-org", "--name", " ", "--admin-email", "nope", "--currency", "XYZ",
+                             **env))
+    assert "--name" in line and "--admin-email" in line and "--currency" in line
