@@ -33,6 +33,40 @@ from .settings import Settings
 IDENTITIES = 10_000
 """How many users' last checked identities the endpoint keeps (least recently seen go first)."""
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer in, from the request's Accept header (GraphQL over HTTP): the
+    ``application/graphql-response+json`` a client asks for at least as much as ``application/json``;
+    otherwise ``application/json`` (also with no Accept header, ``*/*`` or ``application/*``); None when
+    the client accepts neither (406)."""
+    if accept is None or not accept.strip():
+        return JSON
+    best: dict[str, float] = {}
+    for part in accept.split(",")[:32]:
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        for offered in (GRAPHQL_RESPONSE, JSON):
+            if media == offered or (offered == JSON and media in ("*/*", "application/*")):
+                best[offered] = max(best.get(offered, 0.0), quality)
+    wanted = {m: q for m, q in best.items() if q > 0}
+    if not wanted:
+        return None
+    if wanted.get(GRAPHQL_RESPONSE, 0.0) >= wanted.get(JSON, 0.0):
+        return GRAPHQL_RESPONSE
+    return JSON
+
+
 QUERY_ONLY = (OperationType.QUERY,)
 ALL_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
@@ -96,6 +130,23 @@ class GraphQLEndpoint:
         self.compiled = CompiledReads(schema, db.engine, db.fetch_one, max_tokens=settings.max_tokens)
 
     async def handle(self, request: Request) -> Response:
+        """One request, answered in the media type it accepts: with ``application/graphql-response+json``
+        a request that could not run (no ``data``) is a 400, and errors carry that type too; with
+        ``application/json`` as before."""
+        if request.method == "GET" and "query" not in request.query_params:
+            return await self._handle(request)  # GraphiQL for a browser, or a hint
+        media = negotiate(request.headers.get("accept"))
+        if media is None:
+            return _error(406, "NOT_ACCEPTABLE",
+                          f"Accept {GRAPHQL_RESPONSE} or {JSON}: this endpoint answers in nothing else.")
+        response = await self._handle(request)
+        if media == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            if response.status_code == 200 and getattr(response, "request_error", False):
+                response.status_code = 400
+        return response
+
+    async def _handle(self, request: Request) -> Response:
         if request.method == "GET":
             if "query" not in request.query_params:
                 if "text/html" in request.headers.get("accept", ""):
@@ -228,4 +279,6 @@ class GraphQLEndpoint:
         if result.data is not None:
             self.compiled.remember_valid(query)
         body = response_body(result.data, result.errors, ctx.forbidden_fields, debug=self.settings.debug)
-        return GraphQLJSONResponse(body, status_code=400 if is_bad_request(body) else 200)
+        response = GraphQLJSONResponse(body, status_code=400 if is_bad_request(body) else 200)
+        response.request_error = "data" not in body  # type: ignore[attr-defined]
+        return response
