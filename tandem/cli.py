@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,52 @@ def _database():
     return Database(create_engine(get_settings()))
 
 
-async def _migrate() -> None:
+class _MigrationProgress(logging.Handler):
+    """Alembic's "Running upgrade a -> b, message" lines as the operator's progress: on a terminal one line
+    rewritten in place (``[3/24] message``), otherwise a line per migration."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream
+        self.done = 0
+        self.tty = stream.isatty()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not message.startswith("Running upgrade"):
+            return
+        self.done += 1
+        step = message.split(",", 1)[-1].strip() if "," in message else message
+        line = f"tandem: migrating [{self.done}] {step}"
+        self._write("\r\033[K" + line[: shutil.get_terminal_size().columns - 1] if self.tty else line + "\n")
+
+    def finish(self) -> None:
+        if self.tty and self.done:
+            self._write("\n")
+
+    def _write(self, text: str) -> None:
+        try:  # progress is a courtesy: a closed or broken stderr must not stop a migration halfway
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+async def _migrate(progress: bool = False) -> None:
     from .migrate import upgrade
 
     db = _database()
+    shown = _MigrationProgress(sys.stderr) if progress else None
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    if shown is not None:
+        migration_log.addHandler(shown)
+        migration_log.setLevel(logging.INFO)
     try:
         await upgrade(db.engine)
     finally:
+        if shown is not None:
+            migration_log.removeHandler(shown)
+            shown.finish()
         await db.dispose()
 
 
@@ -125,19 +166,19 @@ def _checked_org_arguments(args: argparse.Namespace) -> tuple[str, str, str, str
 
 def cmd_create_org(args: argparse.Namespace) -> None:
     name, email, admin_name, currency = _checked_org_arguments(args)
-    asyncio.run(_migrate())
+    asyncio.run(_migrate(progress=True))
     org_id, email, token = asyncio.run(_create_org(name, email, admin_name, currency))
     print(f"# org {name!r} (id {org_id}) created; bearer token for its admin {email}:", file=sys.stderr)
     print(token)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    asyncio.run(_migrate())
+    asyncio.run(_migrate(progress=True))
     print("migrations applied")
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
-    asyncio.run(_migrate())
+    asyncio.run(_migrate(progress=True))
     if asyncio.run(_seed(only_if_empty=False)):
         print("demo data created")
 

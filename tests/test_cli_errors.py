@@ -104,3 +104,22 @@ def test_create_org_gives_a_working_admin_token_and_refuses_a_taken_address(tmp_
     line = _one_line(_tandem(tmp_path, "create-org", "--name", " ", "--admin-email", "nope", "--currency", "XYZ",
                              **env))
     assert "--name" in line and "--admin-email" in line and "--currency" in line
+
+
+def test_migrate_shows_each_migration_as_it_goes_and_nothing_when_up_to_date(tmp_path):
+    from alembic.script import ScriptDirectory
+
+    from tandem.migrate import alembic_config
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tandem.db'}"
+    revisions = len(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))
+    # when an operator migrates a new database (stderr is not a terminal here: a line per migration)
+    first = _tandem(tmp_path, "migrate", TANDEM_DATABASE_URL=url)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.strip().splitlines()
+    # then each migration is one line, numbered in order, and the command says it is done
+    assert [line.split("]")[0] for line in lines] == [f"tandem: migrating [{n}" for n in range(1, revisions + 1)]
+    assert first.stdout.strip() == "migrations applied"
+    # and again, with nothing left to apply, only that
+    again = _tandem(tmp_path, "migrate", TANDEM_DATABASE_URL=url)
+    assert again.returncode == 0 and again.stderr.strip() == "" and again.stdout.strip() == "migrations applied"
