@@ -21,16 +21,18 @@ from .quote import QuoteMutation, QuoteQuery
 from .receivable import ReceivableQuery
 from .task import TaskMutation, TaskQuery
 from .timesheet import TimesheetMutation, TimesheetQuery
+from .users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, CommentQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
-              ProjectQuery, TaskQuery, TimesheetQuery)
+              ProjectQuery, TaskQuery, TimesheetQuery, UserQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
-                 InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation)
+                 InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
+                 UserMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription))

@@ -10,7 +10,7 @@ from tandem.domain.shared.scope import Scope
 
 from .errors import UserError
 from .scalars import Decimal
-from .user import User
+from .user import Team, User
 
 RowScope = strawberry.enum(Scope, name="RowScope", description="Which rows of a type a role sees.")
 
@@ -88,3 +88,9 @@ class TypePermissions:
     actions: list[str]
     readable_fields: list[str]
     writable_fields: list[str]
+
+
+@strawberry.type
+class TeamPayload:
+    team: Team | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -67,6 +67,40 @@ class User(Node):
         return Team.from_model(m) if m else None
 
 
+@strawberry.input(description="Who to list: all filters together; none lists everyone in the org.")
+class UserFilter:
+    search: str | None = strawberry.field(default=None, description="Part of the name or e-mail, any case.")
+    role: str | None = strawberry.field(default=None, description="Holds this role (admin, sales_rep, ...).")
+    active: bool | None = None
+    team_id: strawberry.ID | None = None
+
+
+@strawberry.input(description="A new user of your org (admin only): they sign in with this e-mail.")
+class InviteUserInput:
+    email: str
+    name: str
+    roles: list[str]
+    manager_id: strawberry.ID | None = None
+    team_id: strawberry.ID | None = None
+    territory: str | None = None
+    capacity: int | None = strawberry.field(default=None, description="Concurrent tasks (default 10).")
+
+
+@strawberry.input(description="Change a user's name, territory, capacity or team (admin only); null clears "
+                              "territory and team, an absent field stays.")
+class UpdateUserInput:
+    user_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    territory: str | None = strawberry.UNSET
+    capacity: int | None = strawberry.UNSET
+    team_id: strawberry.ID | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateTeamInput:
+    name: str
+
+
 async def load_user(info: strawberry.Info, user_id: int | None) -> User | None:
     if user_id is None:
         return None

@@ -88,6 +88,7 @@ SHAPES: dict[str, dict[str, Key]] = {
     "TaskDependency": _shape("Task", "", predecessor="Project.tasks", successor="Project.tasks", kind="Project.tasks",
                              lagDays="Project.tasks"),
     "ProjectTemplate": _shape("ProjectTemplate", "name isDefault", tasks="ProjectTemplate.taskCount"),
+    "User": _shape("User", "name email roles territory capacity teamId"),
 }
 
 
@@ -207,6 +208,9 @@ TOPICS: dict[str, Topic] = {
     "user.cost_rate_set": _topic(None, id=ID, costRate="User.costRate"),
     "user.roles_changed": _topic(None, roles="User.roles"),
     "user.manager_changed": _topic(None, managerId="User.manager"),
+    "user.invited": _topic(None),
+    "user.updated": _topic(None, changes=Changes("User")),
+    "team.created": _topic(None, name=ID),
     # Only those who manage the policy receive it at all (resolvers/events.py), and they may read it whole.
     "policy.changed": _topic(None, role=ID, resource=ID, action=ID, effect=ID, type=ID, scope=ID),
 }

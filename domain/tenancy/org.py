@@ -8,9 +8,11 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk, utcnow
 from ..shared.bus import dispatch
-from ..shared.errors import NotFound
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
+from ..shared.outbox import record_event
 from .events import OrgCreated
 
 
@@ -53,6 +55,23 @@ async def create_team(session: AsyncSession, org_id: int, name: str) -> Team:
     session.add(team)
     await session.flush()
     return team
+
+
+async def new_team(session: AsyncSession, actor: Actor, name: str) -> Team:
+    """A team of the actor's org (an admin's act); names are unique in an org."""
+    v = Validator()
+    cleaned = v.text("name", name, max_len=100, required=True)
+    v.raise_if_any()
+    if await session.scalar(select(Team.id).where(Team.org_id == actor.org_id, Team.name == cleaned)) is not None:
+        raise ValidationFailed.one("name", SharedErrorCode.DUPLICATE, "the org has a team of that name")
+    team = await create_team(session, actor.org_id, cleaned or "")
+    record_event(session, actor, org_id=actor.org_id, topic="team.created", record_type="Team",
+                 record_id=team.id, operation="create", payload={"name": team.name})
+    return team
+
+
+async def org_teams(session: AsyncSession, org_id: int) -> list[Team]:
+    return list(await session.scalars(select(Team).where(Team.org_id == org_id).order_by(Team.name, Team.id)))
 
 
 async def teams_by_ids(session: AsyncSession, org_id: int, ids: list[int]) -> dict[int, Team]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,10 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk, utcnow
 from ..shared.dialect import lock_for_update
-from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import MAX_AMOUNT
 from ..shared.outbox import record_event
+from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.text import half_width
 from .errors import TenancyErrorCode
+from .org import Team
 
 ROLES = (
     "admin",
@@ -182,3 +187,140 @@ async def set_cost_rate(session: AsyncSession, actor: Actor, user_id: int, rate:
                  record_id=user.id, operation="update",
                  payload={"id": user.id, "costRate": str(rate) if rate is not None else None})
     return user
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USER_SORT = SortKey("CREATED_AT", User.created_at, datetime)
+
+
+@dataclass(frozen=True)
+class InviteUser:
+    email: str
+    name: str
+    roles: list[str]
+    manager_id: int | None = None
+    team_id: int | None = None
+    territory: str | None = None
+    capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    """What ``update_user`` changes: a field left None stays as it is (``clear`` names those to empty)."""
+
+    name: str | None = None
+    territory: str | None = None
+    capacity: int | None = None
+    team_id: int | None = None
+    clear: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    search: str | None = None
+    role: str | None = None
+    active: bool | None = None
+    team_id: int | None = None
+
+
+async def _team_of(session: AsyncSession, org_id: int, team_id: int) -> Team:
+    team = await session.scalar(select(Team).where(Team.org_id == org_id, Team.id == team_id))
+    if team is None:
+        raise NotFound("Team", team_id)
+    return team
+
+
+def _capacity(v: Validator, capacity: int | None) -> None:
+    if capacity is not None and not 0 <= capacity <= 1000:
+        v.add("capacity", SharedErrorCode.INVALID, "capacity is a number of concurrent tasks, 0 to 1000")
+
+
+async def invite_user(session: AsyncSession, actor: Actor, data: InviteUser) -> User:
+    """A new user of the actor's org (an admin's act), active at once: they sign in through the identity
+    provider with this e-mail. The address must be free in every org (it is their login)."""
+    v = Validator()
+    email = (v.text("email", half_width(data.email), max_len=254, required=True) or "").lower()
+    name = v.text("name", data.name, max_len=200, required=True)
+    territory = v.text("territory", data.territory, max_len=100)
+    if email and not EMAIL.match(email):
+        v.add("email", SharedErrorCode.INVALID_EMAIL, "email is not an e-mail address")
+    roles = list(dict.fromkeys(r.strip() for r in data.roles))
+    if not roles:
+        v.add("roles", SharedErrorCode.REQUIRED, "give the user at least one role")
+    elif unknown := [r for r in roles if r not in ROLES]:
+        v.add("roles", SharedErrorCode.INVALID, f"{', '.join(map(repr, unknown))} is not one of {', '.join(ROLES)}")
+    _capacity(v, data.capacity)
+    if email and EMAIL.match(email) and await user_by_email(session, email) is not None:
+        v.add("email", SharedErrorCode.DUPLICATE, "a user with this e-mail exists already")
+    v.raise_if_any()
+    if data.manager_id is not None:
+        await get_user(session, actor.org_id, data.manager_id)  # NOT_FOUND for an unknown or foreign user
+    if data.team_id is not None:
+        await _team_of(session, actor.org_id, data.team_id)
+    user = await create_user(session, actor.org_id, email=email, name=name or "", roles=roles,
+                             manager_id=data.manager_id, team_id=data.team_id, territory=territory,
+                             capacity=data.capacity if data.capacity is not None else 10)
+    record_event(session, actor, org_id=actor.org_id, topic="user.invited", record_type="User",
+                 record_id=user.id, operation="create",
+                 payload={"email": user.email, "name": user.name, "roles": list(user.roles)})
+    return user
+
+
+async def update_user(session: AsyncSession, actor: Actor, user_id: int, data: UserChanges) -> User:
+    """A user's name, territory, capacity and team (roles, manager and cost rate have their own acts)."""
+    user = await session.scalar(lock_for_update(session, select(User).where(
+        User.org_id == actor.org_id, User.id == user_id)))
+    if user is None:
+        raise NotFound("User", user_id)
+    v = Validator()
+    name = v.text("name", data.name, max_len=200, required=True) if data.name is not None else None
+    territory = v.text("territory", data.territory, max_len=100)
+    _capacity(v, data.capacity)
+    v.raise_if_any()
+    if data.team_id is not None:
+        await _team_of(session, actor.org_id, data.team_id)
+    changed: dict[str, list[Any]] = {}
+
+    def change(attr: str, key: str, value: Any) -> None:
+        if getattr(user, attr) != value:
+            changed[key] = [getattr(user, attr), value]
+            setattr(user, attr, value)
+
+    if name is not None:
+        change("name", "name", name)
+    if data.territory is not None or "territory" in data.clear:
+        change("territory", "territory", territory or None)
+    if data.capacity is not None:
+        change("capacity", "capacity", data.capacity)
+    if data.team_id is not None or "team_id" in data.clear:
+        change("team_id", "teamId", data.team_id)
+    if changed:
+        await session.flush()
+        record_event(session, actor, org_id=actor.org_id, topic="user.updated", record_type="User",
+                     record_id=user.id, operation="update", payload={"changes": changed})
+    return user
+
+
+def _user_rows(org_id: int, flt: UserFilter) -> Any:
+    stmt = select(User).where(User.org_id == org_id)
+    if flt.active is not None:
+        stmt = stmt.where(User.active.is_(flt.active))
+    if flt.team_id is not None:
+        stmt = stmt.where(User.team_id == flt.team_id)
+    if flt.search:
+        needle = f"%{flt.search.strip().lower()}%"
+        stmt = stmt.where(func.lower(User.name).like(needle) | func.lower(User.email).like(needle))
+    return stmt
+
+
+async def list_users(session: AsyncSession, org_id: int, flt: UserFilter, req: PageRequest, *,
+                     with_total: bool = False) -> Page[User]:
+    """The org's people, oldest first: a directory everyone in the org may page through (what each may
+    read of them is the field policy's)."""
+    if flt.role is not None and flt.role not in ROLES:
+        raise ValidationFailed.one("role", SharedErrorCode.INVALID, f"role is one of {', '.join(ROLES)}")
+    stmt = _user_rows(org_id, flt)
+    if flt.role is not None:  # roles is a JSON list: filtered here, on a bounded org directory
+        ids = [u.id for u in await session.scalars(stmt) if flt.role in u.roles]
+        stmt = select(User).where(User.org_id == org_id, User.id.in_(ids or [0]))
+    return await paginate(session, stmt, entity=User, sort=USER_SORT, req=req, with_total=with_total)

@@ -17,6 +17,7 @@ from tandem.domain.crm.interaction import Interaction
 from tandem.domain.crm.lead import Lead, LeadInput, create_lead
 from tandem.domain.pipeline.opportunity import Opportunity
 from tandem.domain.tenancy.org import Team
+from tandem.domain.tenancy.user import User
 from tandem.schema.node import to_global_id
 from tests.conftest import actor_of
 
@@ -116,6 +117,29 @@ mutation ($input: AssignRoleInput!) {
 REVOKE_ROLE = """
 mutation ($input: AssignRoleInput!) {
   revokeRole(input: $input) { user { id roles } userErrors { field code } }
+}"""
+
+USERS = """
+query ($filter: UserFilter) {
+  users(first: 100, filter: $filter) { totalCount edges { node { id name manager { id } team { id } } } }
+}"""
+
+TEAMS = """
+query { teams { id name } }"""
+
+INVITE_USER = """
+mutation ($input: InviteUserInput!) {
+  inviteUser(input: $input) { user { id manager { id } team { id } } userErrors { field code } }
+}"""
+
+UPDATE_USER = """
+mutation ($input: UpdateUserInput!) {
+  updateUser(input: $input) { user { id name team { id } } userErrors { field code } }
+}"""
+
+CREATE_TEAM = """
+mutation ($input: CreateTeamInput!) {
+  createTeam(input: $input) { team { id name } userErrors { field code } }
 }"""
 
 SET_MANAGER = """
@@ -291,6 +315,7 @@ NOT_FOUND_CASES = [
     Case("revokeRole.userId", REVOKE_ROLE, "revokeRole", lambda w, _: input_of(
         userId=w.demo["User"], role="sales_rep")),
     Case("setManager.userId", SET_MANAGER, "setManager", lambda w, _: input_of(userId=w.demo["User"], managerId=None)),
+    Case("updateUser.userId", UPDATE_USER, "updateUser", lambda w, _: input_of(userId=w.demo["User"], name="Acme")),
     Case("editComment.id", EDIT_COMMENT, "editComment", lambda w, _: input_of(
         id=w.demo["Comment"], version=w.demo_version["Comment"], body="Acme was here")),
     Case("deleteComment.id", DELETE_COMMENT, "deleteComment", lambda w, _: input_of(
@@ -324,6 +349,13 @@ NOT_FOUND_CASES = [
         id=w.acme["Opportunity"], version=w.acme_version["Opportunity"], ownerId=w.demo["User"])),
     Case("setManager.managerId", SET_MANAGER, "setManager", lambda w, _: input_of(
         userId=w.acme["Rep"], managerId=w.demo["Manager"])),
+    Case("updateUser.teamId", UPDATE_USER, "updateUser", lambda w, _: input_of(
+        userId=w.acme["Rep"], teamId=w.demo["Team"])),
+    Case("inviteUser.managerId", INVITE_USER, "inviteUser", lambda w, _: input_of(
+        email=f"acme-{uuid.uuid4().hex[:8]}@acme.test", name="Acme hire", roles=["sales_rep"],
+        managerId=w.demo["Manager"])),
+    Case("inviteUser.teamId", INVITE_USER, "inviteUser", lambda w, _: input_of(
+        email=f"acme-{uuid.uuid4().hex[:8]}@acme.test", name="Acme hire", roles=["sales_rep"], teamId=w.demo["Team"])),
     Case("shareRecord.userId", SHARE_RECORD, "shareRecord", lambda w, _: input_of(
         recordId=w.acme["Customer"], userId=w.demo["User"])),
     Case("shareRecord.teamId", SHARE_RECORD, "shareRecord", lambda w, _: input_of(
@@ -348,6 +380,9 @@ UNNAMED_CASES = [
         role="tenancy_probe", type="Customer", scope="ORG")),
     Case("setSlaPolicy", SET_SLA_POLICY, "setSlaPolicy", lambda w, _: input_of(
         kind="ACTION_ITEM", escalateAfterHours=48)),
+    Case("createTeam", CREATE_TEAM, "createTeam", lambda w, _: input_of(name=f"Acme team {uuid.uuid4().hex[:8]}")),
+    Case("inviteUser", INVITE_USER, "inviteUser", lambda w, _: input_of(
+        email=f"acme-{uuid.uuid4().hex[:8]}@acme.test", name="Acme hire", roles=["finance"])),
 ]
 
 
@@ -355,6 +390,7 @@ CONNECTION_CASES = [
     Case("customers", CUSTOMERS, "customers", lambda w, _: {}),
     Case("leads", LEADS, "leads", lambda w, _: {}),
     Case("opportunities", OPPORTUNITIES, "opportunities", lambda w, _: {}),
+    Case("users", USERS, "users", lambda w, _: {}),
 ]
 
 FILTERED_CASES = [
@@ -365,15 +401,17 @@ FILTERED_CASES = [
         "filter": {"customerId": w.demo["Customer"]}}),
     Case("opportunities(ownerId: Demo user)", OPPORTUNITIES, "opportunities", lambda w, _: {
         "filter": {"ownerId": w.demo["User"]}}),
+    Case("users(teamId: Demo team)", USERS, "users", lambda w, _: {"filter": {"teamId": w.demo["Team"]}}),
 ]
 
-MODELS = {"customers": Customer, "leads": Lead, "opportunities": Opportunity}
+MODELS = {"customers": Customer, "leads": Lead, "opportunities": Opportunity, "users": User}
 
 LIST_CASES = [
     Case("comments(recordId: Acme customer)", COMMENTS, "comments", lambda w, _: {"recordId": w.acme["Customer"]}),
     Case("meetings(recordId: Acme customer)", MEETINGS, "meetings", lambda w, _: {"recordId": w.acme["Customer"]}),
     Case("myOpenActionItems", MY_OPEN_ACTION_ITEMS, "myOpenActionItems", lambda w, _: {}),
     Case("changeEvents", CHANGE_EVENTS, "changeEvents", lambda w, _: {}, may_be_empty=True),
+    Case("teams", TEAMS, "teams", lambda w, _: {}, may_be_empty=True),
 ]
 
 NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions"}  # each has a test of its own in the suite
