@@ -13,6 +13,7 @@ from tandem.domain.tenancy.user import user_by_email
 USERS = ("query ($f: UserFilter, $n: Int) { users(first: $n, filter: $f) { totalCount "
          "edges { node { id email name roles territory capacity active team { name } manager { name } } } "
          "pageInfo { hasNextPage endCursor } } }")
+PAGED = USERS.replace("first: $n", "first: $n, after: $a").replace("$n: Int)", "$n: Int, $a: String)")
 INVITE = ("mutation ($i: InviteUserInput!) { inviteUser(input: $i) { user { id email name roles capacity "
           "team { name } manager { email } } userErrors { field code message } } }")
 UPDATE = ("mutation ($i: UpdateUserInput!) { updateUser(input: $i) { user { id name territory capacity "
@@ -28,8 +29,7 @@ async def test_the_directory_pages_through_the_org_and_filters(gql):
     # when a rep pages through the directory, two at a time
     seen, after = [], None
     while True:
-        answer = await gql(USERS.replace("first: $n", "first: $n, after: $a").replace("$n: Int)", "$n: Int, $a: String)"),
-                           {"n": 2, "a": after}, as_="rep1@demo.test")
+        answer = await gql(PAGED, {"n": 2, "a": after}, as_="rep1@demo.test")
         page = answer["data"]["users"]
         seen += [edge["node"]["email"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
