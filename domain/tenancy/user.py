@@ -9,12 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk, utcnow
-from ..shared.dialect import lock_for_update
+from ..shared.dialect import dialect_name, lock_for_update
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import MAX_AMOUNT
 from ..shared.outbox import record_event
@@ -257,9 +258,22 @@ async def invite_user(session: AsyncSession, actor: Actor, data: InviteUser) -> 
         await get_user(session, actor.org_id, data.manager_id)  # NOT_FOUND for an unknown or foreign user
     if data.team_id is not None:
         await _team_of(session, actor.org_id, data.team_id)
-    user = await create_user(session, actor.org_id, email=email, name=name or "", roles=roles,
-                             manager_id=data.manager_id, team_id=data.team_id, territory=territory,
-                             capacity=data.capacity if data.capacity is not None else 10)
+    def create() -> Any:
+        return create_user(session, actor.org_id, email=email, name=name or "", roles=roles,
+                           manager_id=data.manager_id, team_id=data.team_id, territory=territory,
+                           capacity=data.capacity if data.capacity is not None else 10)
+
+    if dialect_name(session) == "postgresql":
+        # Row-level security hides other orgs' users from the lookup above: the unique index is what
+        # knows an address taken in another org (or by a twin committed meanwhile).
+        try:
+            async with session.begin_nested():
+                user = await create()
+        except IntegrityError:
+            raise ValidationFailed.one("email", SharedErrorCode.DUPLICATE,
+                                       "a user with this e-mail exists already") from None
+    else:
+        user = await create()
     record_event(session, actor, org_id=actor.org_id, topic="user.invited", record_type="User",
                  record_id=user.id, operation="create",
                  payload={"email": user.email, "name": user.name, "roles": list(user.roles)})
