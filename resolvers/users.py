@@ -14,11 +14,8 @@ from tandem.schema.policy import TeamPayload, UserPayload
 from tandem.schema.user import CreateTeamInput, InviteUserInput, Team, UpdateUserInput, User, UserFilter
 
 from .mutation import opt_id, run
+from .policy import _user_payload
 from .writes import writes
-
-
-def _user_payload(m=None, user_errors=None) -> UserPayload:
-    return UserPayload(user=User.from_model(m) if m else None, user_errors=user_errors or [])
 
 
 def _team_payload(m=None, user_errors=None) -> TeamPayload:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk, utcnow
-from ..shared.dialect import dialect_name, lock_for_update
+from ..shared.dialect import contains_text, dialect_name, json_array_contains, lock_for_update
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import MAX_AMOUNT
 from ..shared.outbox import record_event
@@ -315,26 +315,21 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: int, data: U
     return user
 
 
-def _user_rows(org_id: int, flt: UserFilter) -> Any:
+async def list_users(session: AsyncSession, org_id: int, flt: UserFilter, req: PageRequest, *,
+                     with_total: bool = False) -> Page[User]:
+    """The org's people, oldest first: a directory everyone in the org may page through (what each may
+    read of them is the field policy's). ``search`` matches a part of the name or e-mail in any case and
+    width (全角 folds to half width)."""
+    if flt.role is not None and flt.role not in ROLES:
+        raise ValidationFailed.one("role", SharedErrorCode.INVALID, f"role is one of {', '.join(ROLES)}")
     stmt = select(User).where(User.org_id == org_id)
     if flt.active is not None:
         stmt = stmt.where(User.active.is_(flt.active))
     if flt.team_id is not None:
         stmt = stmt.where(User.team_id == flt.team_id)
-    if flt.search:
-        needle = f"%{flt.search.strip().lower()}%"
-        stmt = stmt.where(func.lower(User.name).like(needle) | func.lower(User.email).like(needle))
-    return stmt
-
-
-async def list_users(session: AsyncSession, org_id: int, flt: UserFilter, req: PageRequest, *,
-                     with_total: bool = False) -> Page[User]:
-    """The org's people, oldest first: a directory everyone in the org may page through (what each may
-    read of them is the field policy's)."""
-    if flt.role is not None and flt.role not in ROLES:
-        raise ValidationFailed.one("role", SharedErrorCode.INVALID, f"role is one of {', '.join(ROLES)}")
-    stmt = _user_rows(org_id, flt)
-    if flt.role is not None:  # roles is a JSON list: filtered here, on a bounded org directory
-        ids = [u.id for u in await session.scalars(stmt) if flt.role in u.roles]
-        stmt = select(User).where(User.org_id == org_id, User.id.in_(ids or [0]))
+    if flt.role is not None:
+        stmt = stmt.where(json_array_contains(session, User.roles, flt.role))
+    needle = (half_width(flt.search) or "").strip()
+    if needle:
+        stmt = stmt.where(contains_text(session, User.name, needle) | contains_text(session, User.email, needle))
     return await paginate(session, stmt, entity=User, sort=USER_SORT, req=req, with_total=with_total)

@@ -141,3 +141,11 @@ async def test_another_orgs_user_team_or_manager_is_not_found(gql, users):
     invite = await gql(INVITE, {"i": {"email": f"{_unique('y')}@demo.test", "name": "丙", "roles": ["finance"],
                                       "managerId": acme_rep}}, as_="admin@demo.test")
     assert invite["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_the_directory_search_folds_case_and_full_width(gql):
+    # a part of an e-mail typed in full-width capitals finds the same person
+    found = await gql(USERS, {"f": {"search": "ＭＡＮＡＧＥＲ＠"}, "n": 50}, as_="rep1@demo.test")
+    assert [e["node"]["email"] for e in found["data"]["users"]["edges"]] == ["manager@demo.test"]
+    # a LIKE wildcard is taken literally
+    assert (await gql(USERS, {"f": {"search": "%"}, "n": 50}, as_="rep1@demo.test"))["data"]["users"]["edges"] == []
