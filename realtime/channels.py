@@ -13,3 +13,9 @@ def user_channel(org_id: int, user_id: int) -> str:
 
 def feed_channel(org_id: int) -> str:
     return f"org:{org_id}:feed"
+
+
+SESSIONS_CHANNEL = "tandem:sessions"
+"""Events after which open websockets of a user must end (every process follows it, one subscription each)."""
+
+ENDS_SESSIONS = frozenset({"user.deactivated"})

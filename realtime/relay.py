@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tandem.domain.shared import outbox
 from tandem.domain.shared.clock import clock
 
-from .channels import feed_channel, record_channel, user_channel
+from .channels import ENDS_SESSIONS, SESSIONS_CHANNEL, feed_channel, record_channel, user_channel
 
 log = logging.getLogger("tandem.relay")
 
@@ -51,6 +51,8 @@ def channels_for(e: outbox.EventRow | outbox.OutboxEvent) -> list[str]:
     if e.also_type and e.also_id is not None:
         names.append(record_channel(e.org_id, e.also_type, e.also_id))
     names.extend(user_channel(e.org_id, u) for u in e.audience or ())
+    if e.topic in ENDS_SESSIONS:
+        names.append(SESSIONS_CHANNEL)
     return names
 
 

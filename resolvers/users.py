@@ -6,16 +6,37 @@ from __future__ import annotations
 import strawberry
 
 from tandem.domain.shared.pagination import PageRequest
+from tandem.domain.tenancy import handover
 from tandem.domain.tenancy import org as teams
 from tandem.domain.tenancy import user as service
 from tandem.schema.node import decode_id
 from tandem.schema.pagination import Connection, wants_total
-from tandem.schema.policy import TeamPayload, UserPayload
-from tandem.schema.user import CreateTeamInput, InviteUserInput, Team, UpdateUserInput, User, UserFilter
+from tandem.schema.policy import DeactivateUserPayload, TeamPayload, UserPayload
+from tandem.schema.user import (
+    CreateTeamInput,
+    DeactivateUserInput,
+    InviteUserInput,
+    ReassignedRecords,
+    Team,
+    UpdateUserInput,
+    User,
+    UserFilter,
+)
 
 from .mutation import opt_id, run
 from .policy import _user_payload
 from .writes import writes
+
+
+def _deactivated_payload(result=None, user_errors=None) -> DeactivateUserPayload:
+    if result is None:
+        return DeactivateUserPayload(user_errors=user_errors or [])
+    user, handed = result
+    totals: dict[str, int] = {}
+    for h in handed:
+        totals[h.record_type] = totals.get(h.record_type, 0) + h.count
+    return DeactivateUserPayload(user=User.from_model(user), reassigned=[
+        ReassignedRecords(record_type=t, count=n) for t, n in totals.items() if n])
 
 
 def _team_payload(m=None, user_errors=None) -> TeamPayload:
@@ -72,6 +93,15 @@ class UserMutation:
             team_id=opt_id("Team", given.get("team_id")),
             clear=frozenset(name for name, value in given.items() if value is None))
         return await run(info, lambda s: service.update_user(s, actor, pk, changes), _user_payload)
+
+    @writes("User", needs=[("Policy", "manage")], fields={"id": None, "transfer_ownership_to": None},
+            also=["User.active"])
+    @strawberry.mutation(description="Deactivate a user and hand their open work to a successor (admin only).")
+    async def deactivate_user(self, info: strawberry.Info, input: DeactivateUserInput) -> DeactivateUserPayload:
+        actor = info.context.actor
+        pk = decode_id("User", input.id)
+        successor = opt_id("User", input.transfer_ownership_to)
+        return await run(info, lambda s: handover.deactivate_user(s, actor, pk, successor), _deactivated_payload)
 
     @writes(None, needs=[("Policy", "manage")])
     @strawberry.mutation(description="A new team in your org (admin only); team names are unique.")

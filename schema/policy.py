@@ -10,7 +10,7 @@ from tandem.domain.shared.scope import Scope
 
 from .errors import UserError
 from .scalars import Decimal
-from .user import Team, User
+from .user import ReassignedRecords, Team, User
 
 RowScope = strawberry.enum(Scope, name="RowScope", description="Which rows of a type a role sees.")
 
@@ -66,6 +66,13 @@ class ShareRecordInput:
 @strawberry.type
 class UserPayload:
     user: User | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeactivateUserPayload:
+    user: User | None = None
+    reassigned: list[ReassignedRecords] = strawberry.field(default_factory=list)
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 

@@ -101,6 +101,21 @@ class CreateTeamInput:
     name: str
 
 
+@strawberry.input(description="Deactivate a user (admin only): they can no longer sign in, their open websockets "
+                              "close at once, and their open records (leads, customers, opportunities, quotes, "
+                              "contracts, invoices, projects, tasks, action items) and direct reports move to "
+                              "transferOwnershipTo, which is required while they own any.")
+class DeactivateUserInput:
+    id: strawberry.ID
+    transfer_ownership_to: strawberry.ID | None = None
+
+
+@strawberry.type(description="How many open records of one type moved to the successor.")
+class ReassignedRecords:
+    record_type: str
+    count: int
+
+
 async def load_user(info: strawberry.Info, user_id: int | None) -> User | None:
     if user_id is None:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
         outbox_listeners.append(relay.wake)
         await relay.start()
         await scheduler.start()
+        sessions = asyncio.create_task(websocket.follow_sessions(broker.broadcast), name="sessions")
         _settle_garbage_collector()
         log.info("tandem started", extra={"fields": {"database": db.dialect,
                                                      "broker": "redis" if settings.redis_url else "memory"}})
@@ -72,6 +75,9 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
             yield
         finally:
             outbox_listeners.remove(relay.wake)
+            sessions.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sessions
             await scheduler.stop()
             await relay.stop()
             await relay_engine.dispose()

@@ -51,6 +51,7 @@ from tandem.authz.policy import PolicyStore
 from tandem.domain.shared.actor import Actor
 from tandem.domain.tenancy.user import users_by_ids
 from tandem.realtime.batches import Batches
+from tandem.realtime.channels import SESSIONS_CHANNEL
 from tandem.realtime.cursor import FeedCursors
 from tandem.realtime.hub import Hub
 from tandem.realtime.multiplex import Outlet, Renders, serving
@@ -190,6 +191,8 @@ class WebSocketGraphQL(GraphQL):
         self.on_policy_change = on_policy_change
         self.per_user: Counter[int] = Counter()
         self._owners: dict[int, tuple[int, asyncio.TimerHandle | None]] = {}
+        self._sockets: dict[tuple[int, int], dict[int, Any]] = {}
+        """Open websockets by (org, user), so a deactivated user's end at once (``follow_sessions``)."""
         self._plans: OrderedDict[tuple[str, str | None], _Plan | None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -202,6 +205,9 @@ class WebSocketGraphQL(GraphQL):
                 self.per_user[user_id] -= 1
                 if timer is not None:
                     timer.cancel()
+                for key, sockets in list(self._sockets.items()):
+                    if sockets.pop(id(scope), None) is not None and not sockets:
+                        del self._sockets[key]
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         return Context(db=self.db, settings=self.settings, request=request, policies=self.policies,
@@ -234,7 +240,24 @@ class WebSocketGraphQL(GraphQL):
             max(0.0, expires - time.time()), lambda: asyncio.ensure_future(_expire(websocket)))
         self.per_user[actor.user_id] += 1
         self._owners[id(websocket.scope)] = (actor.user_id, timer)
+        self._sockets.setdefault((actor.org_id, actor.user_id), {})[id(websocket.scope)] = websocket
         return None
+
+    async def follow_sessions(self, broadcast: Broadcast) -> None:
+        """Close (4403) the open websockets of a user whose sessions must end (deactivated), in whichever
+        process they are: every process follows the relay's sessions channel. Runs until cancelled."""
+        async with broadcast.subscribe(SESSIONS_CHANNEL) as subscriber:
+            async for event in subscriber:  # type: ignore[union-attr]
+                if event is None:
+                    return
+                try:
+                    message = json.loads(event.message)
+                    key = (int(message["org"]), int(message["recordId"]))
+                except (ValueError, TypeError, KeyError):
+                    continue  # a reconnect notice or a foreign message
+                for websocket in list(self._sockets.get(key, {}).values()):
+                    with contextlib.suppress(Exception):
+                        await websocket.close(code=4403, reason="User deactivated")
 
     async def _actor(self, claims: dict[str, Any]) -> Actor | None:
         """As auth.authenticate: the verified token's user, if it still exists and is active in the

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import handles
 from ..shared.clock import clock
 from ..shared.concurrency import check_version, flush_or_conflict, load_for_write
 from ..shared.errors import Validator
 from ..shared.outbox import record_event
 from ..shared.rows import group_by
 from ..shared.text import handle_key
+from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.user import get_user
 from .comment import handle_directory
 from .minutes import parse_minutes
@@ -202,3 +204,11 @@ async def action_items_of(session: AsyncSession, actor: Actor, owner_id: int,
     if status is not None:
         stmt = stmt.where(ActionItem.status == status.value)
     return list(await session.scalars(stmt.order_by(ActionItem.due_at.is_(None), ActionItem.due_at, ActionItem.id)))
+
+
+@handles(UserDeactivated)
+async def _hand_over_action_items(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, ActionItem, "owner_id",
+                           ActionItem.status == ActionItemStatus.OPEN.value,
+                           record_type="ActionItem", topic="action_item.reassigned",
+                           timeline=lambda item: (item.record_type, item.record_id))

@@ -29,7 +29,7 @@ from ..sales.product import check_tax_rate
 from ..sales.quote import Quote, QuoteStatus, get_quote
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, JsonType, pk
-from ..shared.bus import dispatch
+from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict
 from ..shared.concurrency import load_for_write as lock_row
@@ -40,6 +40,7 @@ from ..shared.numbering import next_number
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.payload import camel, plain
+from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
@@ -481,3 +482,10 @@ async def list_contracts(session: AsyncSession, actor: Actor, flt: ContractFilte
         stmt = stmt.where(contains_text(session, Contract.title, flt.search.strip())
                           | contains_text(session, Contract.number, flt.search.strip()))
     return await paginate(session, stmt, entity=Contract, sort=CONTRACT_SORTS[sort], req=req, with_total=with_total)
+
+
+@handles(UserDeactivated)
+async def _hand_over_contracts(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, Contract, "owner_id",
+                           Contract.status.not_in((ContractStatus.SUPERSEDED.value, ContractStatus.TERMINATED.value)),
+                           record_type="Contract", topic="contract.reassigned")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..pipeline.custom_field import definitions_for, validate_custom_fields
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import handles
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import contains_text, json_array_contains
@@ -23,6 +24,7 @@ from ..shared.money import check_amount, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.references import reads
+from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
@@ -271,3 +273,8 @@ def filtered_customers(session: AsyncSession, actor: Actor, flt: CustomerFilter)
         stmt = stmt.where(Customer.lifecycle_stage == flt.lifecycle_stage)
     return stmt
 
+
+@handles(UserDeactivated)
+async def _hand_over_customers(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, Customer, "owner_id",
+                           record_type="Customer", topic="customer.reassigned")

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import handles
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.text import half_width
+from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .contact import EMAIL, PHONE, Contact, ContactInput, check_contact_fields, contact_payload, new_contact
@@ -236,3 +238,10 @@ def filtered_leads(actor: Actor, flt: LeadFilter) -> Any:
     if flt.owner_id is not None:
         stmt = stmt.where(Lead.owner_id == flt.owner_id)
     return stmt
+
+
+@handles(UserDeactivated)
+async def _hand_over_leads(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, Lead, "owner_id",
+                           Lead.status.not_in((LeadStatus.UNQUALIFIED.value, LeadStatus.CONVERTED.value)),
+                           record_type="Lead", topic="lead.reassigned")

@@ -27,6 +27,7 @@ from ..shared.concurrency import load_for_write as lock_row
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.payload import camel, plain
 from ..shared.rows import group_by
+from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.user import get_user
 from .errors import DeliveryErrorCode
 from .events import MilestoneReached, PlanChanged, ProjectCreated
@@ -435,3 +436,20 @@ def wbs_codes(tasks: list[Task]) -> dict[int, str]:
 
     walk(None, "")
     return out
+
+
+@handles(UserDeactivated)
+async def _hand_over_tasks(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    """Open tasks of the leaving user go to the successor, as if reassigned by hand (``task.updated``)."""
+    async def announce(task: Task) -> None:
+        project = await session.get(Project, task.project_id)
+        assert project is not None
+        await add_member(session, project, task.assignee_id)
+        task.version += 1
+        task.updated_at = clock.now()
+        project_event(session, actor, project, "task.updated", record=("Task", task.id), audience=[task.assignee_id],
+                      task=task_payload(task), changes={"assignee": [event.user_id, task.assignee_id]})
+
+    return await hand_over(session, actor, event, Task, "assignee_id",
+                           Task.status.in_((TaskStatus.TODO.value, TaskStatus.IN_PROGRESS.value)),
+                           record_type="Task", announce=announce)

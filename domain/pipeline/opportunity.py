@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
-from ..shared.bus import dispatch
+from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import contains_text
@@ -23,6 +23,7 @@ from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
 from ..shared.references import referenced
 from ..shared.rows import group_by
+from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
@@ -398,3 +399,16 @@ async def stage_history_of(
         stmt = stmt.where(OpportunityStageChange.opportunity_id.in_(visible))
     rows = await session.scalars(stmt.order_by(OpportunityStageChange.changed_at, OpportunityStageChange.id))
     return group_by(opportunity_ids, rows, lambda r: r.opportunity_id)
+
+
+@handles(UserDeactivated)
+async def _hand_over_opportunities(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, Opportunity, "owner_id", Opportunity.closed_at.is_(None),
+                           record_type="Opportunity", topic="opportunity.reassigned")
+
+
+@handles(UserDeactivated)
+async def _hand_over_deliveries(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    """Open opportunities the leaving user was to run the delivery of."""
+    return await hand_over(session, actor, event, Opportunity, "project_manager_id", Opportunity.closed_at.is_(None),
+                           record_type="Opportunity", topic="opportunity.reassigned")

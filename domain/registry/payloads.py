@@ -210,6 +210,19 @@ TOPICS: dict[str, Topic] = {
     "user.manager_changed": _topic(None, managerId="User.manager"),
     "user.invited": _topic(None),
     "user.updated": _topic(None, changes=Changes("User")),
+    "user.deactivated": _topic(None, active="User.active", successorId="User.active"),
+    # a leaving user's open records handed to a successor (domain/tenancy/handover.py): the previous
+    # holder is governed like the holder
+    "customer.reassigned": _topic("Customer", previousOwnerId="Customer.owner"),
+    "lead.reassigned": _topic("Lead", previousOwnerId="Lead.owner"),
+    "opportunity.reassigned": _topic("Opportunity", previousOwnerId="Opportunity.owner",
+                                     previousProjectManagerId="Opportunity.projectManager"),
+    "quote.reassigned": _topic("Quote", previousOwnerId="Quote.owner"),
+    "contract.reassigned": _topic("Contract", previousOwnerId="Contract.owner"),
+    "invoice.reassigned": _topic("Invoice", previousOwnerId="Invoice.contract"),
+    "project.reassigned": _topic("Project", previousManagerId="Project.manager", salesOwnerId="Project.salesOwner",
+                                 previousSalesOwnerId="Project.salesOwner"),
+    "action_item.reassigned": _topic("ActionItem", previousOwnerId="ActionItem.owner"),
     "team.created": _topic(None, name=ID),
     # Only those who manage the policy receive it at all (resolvers/events.py), and they may read it whole.
     "policy.changed": _topic(None, role=ID, resource=ID, action=ID, effect=ID, type=ID, scope=ID),

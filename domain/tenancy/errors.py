@@ -7,3 +7,5 @@ from ..shared.errors import ErrorCode
 
 class TenancyErrorCode(ErrorCode):
     LAST_ADMIN = "LAST_ADMIN"
+    SELF_DEACTIVATION = "SELF_DEACTIVATION"
+    USER_INACTIVE = "USER_INACTIVE"

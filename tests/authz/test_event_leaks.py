@@ -44,7 +44,8 @@ TOPIC = re.compile(r"^[a-z_]+\.[a-z_]+$")
 
 def emitted_topics() -> dict[str, str]:
     """Every topic literal handed to an event-recording call in ``domain/`` and ``authz/`` (policy
-    changes) (``record_event``, ``project_event``, ``emit``, ...), with where it is emitted."""
+    changes) (``record_event``, ``project_event``, ``emit``, any call given a ``topic=``: ``hand_over``...),
+    with where it is emitted."""
     found: dict[str, str] = {}
     for path in sorted([*(ROOT / "domain").rglob("*.py"), *(ROOT / "authz").rglob("*.py")]):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -52,7 +53,7 @@ def emitted_topics() -> dict[str, str]:
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
-            if not (name.endswith("event") or name == "emit"):
+            if not (name.endswith("event") or name == "emit" or any(k.arg == "topic" for k in node.keywords)):
                 continue
             for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "topic")]:
                 assert not isinstance(arg, ast.JoinedStr), \

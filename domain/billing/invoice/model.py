@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ...contracts.contract import Contract
 from ...shared.actor import Actor
 from ...shared.base import Base, IdType, pk
-from ...shared.bus import outward
+from ...shared.bus import handles, outward
 from ...shared.clock import clock
 from ...shared.concurrency import load_for_write
 from ...shared.errors import NotFound
@@ -23,6 +23,7 @@ from ...shared.money import quantize
 from ...shared.outbox import record_event
 from ...shared.pagination import Page, PageRequest, SortKey, paginate
 from ...shared.rows import group_by
+from ...tenancy.handover import UserDeactivated, hand_over
 from ...tenancy.scope import owned_rows
 from ..events import InvoiceOverdue
 
@@ -271,3 +272,12 @@ async def list_invoices(session: AsyncSession, actor: Actor, flt: InvoiceFilter,
     if sort == "DUE_DATE":
         stmt = stmt.where(Invoice.due_date.is_not(None))
     return await paginate(session, stmt, entity=Invoice, sort=INVOICE_SORTS[sort], req=req, with_total=with_total)
+
+
+OPEN_INVOICES = (InvoiceStatus.DRAFT.value, InvoiceStatus.ISSUED.value, InvoiceStatus.PARTIALLY_PAID.value)
+
+
+@handles(UserDeactivated)
+async def _hand_over_invoices(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, Invoice, "owner_id", Invoice.status.in_(OPEN_INVOICES),
+                           record_type="Invoice", topic="invoice.reassigned")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ...shared.actor import Actor
 from ...shared.base import Base, IdType, JsonType, pk
+from ...shared.bus import handles
 from ...shared.clock import clock
 from ...shared.concurrency import load_for_write as lock_row
 from ...shared.dialect import contains_text
@@ -22,6 +24,7 @@ from ...shared.money import quantize
 from ...shared.outbox import record_event
 from ...shared.pagination import Page, PageRequest, SortKey, paginate
 from ...shared.scope import Scope
+from ...tenancy.handover import UserDeactivated, hand_over
 from ...tenancy.scope import chain_below
 from ...tenancy.sharing import RecordShare
 from ..calendar import DEFAULT_WEEKEND, WorkCalendar
@@ -286,3 +289,28 @@ def calendar_of(project: Project) -> WorkCalendar:
 def add_working_days(project: Project, day: date, days: int) -> date:
     cal = calendar_of(project)
     return cal.date_of(cal.index_of(day) + days) if days else day
+
+
+def _announce_handover(session: AsyncSession, actor: Actor | None, event: UserDeactivated,
+                       key: str) -> Callable[[Project], Awaitable[None]]:
+    async def announce(project: Project) -> None:
+        await add_member(session, project, project.manager_id if key == "managerId" else project.sales_owner_id)
+        project.version += 1
+        successor = event.successor_id
+        project_event(session, actor, project, "project.reassigned", audience=[successor] if successor else None,
+                      **{key: successor, "previous" + key[0].upper() + key[1:]: event.user_id})
+    return announce
+
+
+@handles(UserDeactivated)
+async def _hand_over_projects(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    """Open projects the leaving user manages: the successor manages them and joins their members."""
+    return await hand_over(session, actor, event, Project, "manager_id", Project.status.in_(OPEN_STATUSES),
+                           record_type="Project", announce=_announce_handover(session, actor, event, "managerId"))
+
+
+@handles(UserDeactivated)
+async def _hand_over_sales_ownership(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, Project, "sales_owner_id", Project.status.in_(OPEN_STATUSES),
+                           record_type="Project",
+                           announce=_announce_handover(session, actor, event, "salesOwnerId"))

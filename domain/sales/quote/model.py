@@ -14,12 +14,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ...shared.actor import Actor
 from ...shared.base import Base, IdType, pk
+from ...shared.bus import handles
 from ...shared.concurrency import load_for_write
 from ...shared.errors import NotFound
 from ...shared.money import CURRENCY_EXPONENTS, quantize
 from ...shared.outbox import record_event
 from ...shared.pagination import Page, PageRequest, SortKey, paginate
 from ...shared.rows import group_by
+from ...tenancy.handover import UserDeactivated, hand_over
 from ...tenancy.scope import owned_rows
 
 DEFAULT_DISCOUNT_THRESHOLD = Decimal(10)
@@ -248,3 +250,13 @@ async def list_quotes(session: AsyncSession, actor: Actor, flt: QuoteFilter, req
 
 def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-CURRENCY_EXPONENTS.get(currency, 2))
+
+
+OPEN_QUOTES = (QuoteStatus.DRAFT.value, QuoteStatus.PENDING_APPROVAL.value, QuoteStatus.APPROVED.value,
+               QuoteStatus.SENT.value)
+
+
+@handles(UserDeactivated)
+async def _hand_over_quotes(session: AsyncSession, actor: Actor | None, event: UserDeactivated) -> Any:
+    return await hand_over(session, actor, event, Quote, "owner_id", Quote.status.in_(OPEN_QUOTES),
+                           record_type="Quote", topic="quote.reassigned")
