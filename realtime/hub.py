@@ -75,9 +75,20 @@ class Hub:
         self._readers: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._closing: dict[str, asyncio.Task[None]] = {}
         """Readers cancelled and still unsubscribing: a new reader of the channel subscribes after."""
+        self.replays = 0
+        """Catch-up passes the streams over this hub ran (at the start, and again after a reconnect)."""
+        self.replayed = 0
+        """Events those passes delivered from the outbox."""
 
     def subscribers(self, channel: str) -> int:
         return len(self._subscribers.get(channel, ()))
+
+    def stats(self) -> tuple[int, int, int]:
+        """(channels read, subscriptions, groups): a group is the subscribers of a channel that warm the
+        same (one multiplexed rendering serves them all). Counted when asked, off the fan-out's path."""
+        channels = list(self._subscribers.values())
+        return (len(channels), sum(len(members) for members in channels),
+                sum(len({s.warm_key for s in members}) for members in channels))
 
     @asynccontextmanager
     async def subscribe(self, channel: str, *, max_queue: int, warm: Warm | None = None,

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -73,6 +74,9 @@ class Relay:
         self._listener: Any = None
         self._last_prune = 0.0
         self.published = 0
+        self.on_published: Callable[[list[float]], None] | None = None
+        """Told, after each round that published events, each one's lag: seconds from its commit (its
+        ``created_at``, taken in the transaction that wrote it) to its publishing (the app's metrics)."""
 
     def wake(self) -> None:
         self._wake.set()
@@ -145,9 +149,12 @@ class Relay:
             message = json.dumps(event_message(event), ensure_ascii=False, default=str)
             messages.extend((channel, message) for channel in channels_for(event))
         await self._publish(messages)
-        await outbox.mark_published(session, [e.id for e in events], clock.now())
+        published_at = clock.now()
+        await outbox.mark_published(session, [e.id for e in events], published_at)
         await session.commit()
         self.published += len(events)
+        if self.on_published is not None and events:
+            self.on_published([max(0.0, (published_at - e.created_at).total_seconds()) for e in events])
         await self._maybe_prune(session)
         return len(events)
 

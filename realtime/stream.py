@@ -29,11 +29,13 @@ async def replay_then_live(
 
         async def catch_up() -> AsyncIterator[dict[str, Any]]:
             nonlocal last
+            hub.replays += 1
             while True:
                 events = await replay(last)
                 for event in events:
                     if event["position"] > last:
                         last = event["position"]
+                        hub.replayed += 1
                         yield event
                 if not events or (batch is not None and len(events) < batch):
                     return

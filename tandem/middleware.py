@@ -7,7 +7,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,11 +44,30 @@ RAW_SEND = "tandem.raw_send"
 websocket message after the handshake), which at ten thousand subscribers per event is worth it."""
 
 
-class RequestLog:
-    """Gives every request an id (X-Request-ID, echoed back) and logs one JSON line per request."""
+LOGGED = ("operation", "user_id", "org_id", "error_codes", "cost")
+"""What an endpoint may note about a request in its scope state (``note``) for the access log line:
+the GraphQL operation's name, who asked (from the verified token), the answer's error codes, its cost."""
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def note(scope: Scope, **fields: Any) -> None:
+    """Tell the access log (and the metrics) about the request being answered."""
+    scope.setdefault("state", {}).update(fields)
+
+
+class Observer(Protocol):
+    websockets: int
+
+    def observe(self, state: dict[str, Any], seconds: float) -> None: ...
+
+
+class RequestLog:
+    """Gives every request an id (X-Request-ID, echoed back) and logs one JSON line per request, with what
+    the endpoint noted (``note``); hands a GraphQL request's notes and time to the metrics, and counts the
+    websockets open."""
+
+    def __init__(self, app: ASGIApp, metrics: Observer | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -71,13 +90,24 @@ class RequestLog:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        metrics = self.metrics
+        websocket = scope["type"] == "websocket" and metrics is not None
+        if websocket:
+            metrics.websockets += 1  # type: ignore[union-attr]
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info("request", extra={"fields": {
-                "request_id": request_id, "method": scope.get("method", "WS"), "path": scope.get("path"),
-                "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            }})
+            seconds = time.perf_counter() - started
+            if websocket:
+                metrics.websockets -= 1  # type: ignore[union-attr]
+            elif metrics is not None and "operation" in state:
+                metrics.observe(state, seconds)
+            fields = {"request_id": request_id, "method": scope.get("method", "WS"), "path": scope.get("path"),
+                      "status": status, "duration_ms": round(seconds * 1000, 2)}
+            for name in LOGGED:
+                if state.get(name) is not None:
+                    fields[name] = state[name]
+            access_log.info("request", extra={"fields": fields})
 
 
 class BodyLimit:

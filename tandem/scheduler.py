@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -29,6 +30,8 @@ class Scheduler:
         self.interval = interval_seconds
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.runs: Counter[str] = Counter()
+        """Rounds by outcome: ``done``, ``skipped`` (another process held the lock), ``failed``."""
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scheduler")
@@ -47,6 +50,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self.runs["failed"] += 1
                 log.exception("scheduler: round failed")
 
     async def tick(self) -> int:
@@ -55,6 +59,7 @@ class Scheduler:
         async with self._lock, self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 if not await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SCHEDULER_LOCK}):
+                    self.runs["skipped"] += 1
                     return 0
             async with AsyncSession(bind=conn, expire_on_commit=False, join_transaction_mode="control_fully") as s:
                 now = clock.now()
@@ -63,4 +68,5 @@ class Scheduler:
                 escalations += await run_overdue(s, now)
                 escalations += await run_delivery(s, now)
                 await s.commit()
+            self.runs["done"] += 1
             return len(escalations)

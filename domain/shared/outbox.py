@@ -165,6 +165,18 @@ async def mark_published(session: AsyncSession, ids: Sequence[int], at: datetime
                               .execution_options(synchronize_session=False))
 
 
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """Committed events not yet published: how many, and when the oldest of them was recorded. Published
+    positions are a prefix (the relay publishes in position order), so the backlog is the unpositioned
+    events and those after the last published position: two index ranges, however long the outbox."""
+    done = (select(OutboxEvent.position).where(OutboxEvent.published_at.is_not(None))
+            .order_by(OutboxEvent.position.desc()).limit(1).scalar_subquery())
+    waiting = or_(OutboxEvent.position.is_(None), OutboxEvent.position > func.coalesce(done, 0))
+    count, oldest = (await session.execute(
+        select(func.count(), func.min(OutboxEvent.created_at)).where(waiting))).one()
+    return count, oldest
+
+
 async def pruned_through(session: AsyncSession) -> int:
     return (await session.scalar(select(OutboxState.pruned_through).where(OutboxState.id == 1))) or 0
 
