@@ -297,7 +297,7 @@ class MetricsServer:
                 return iter([b"Metrics are not available now."])
             return iter(exposition(environ, start_response))
 
-        host = self.settings.host
+        host = self.settings.metrics_host
         family = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][0]
         server_class = type("MetricsWSGIServer", (ThreadingWSGIServer,), {"address_family": family})
         first = self.settings.metrics_port
