@@ -24,6 +24,7 @@ from tandem.realtime.cursor import FeedCursors
 from tandem.realtime.hub import Hub
 from tandem.realtime.relay import Relay
 
+from . import graphiql
 from .auth import VerifiedTokens
 from .db import Database, create_engine, outbox_listeners
 from .graphql import build_schema
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     routes = [
         Route("/graphql", graphql.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         WebSocketRoute("/graphql", websocket),
+        graphiql.assets(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

@@ -12,9 +12,8 @@ import orjson
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
@@ -25,6 +24,7 @@ from tandem.resolvers.compiled import STALE_IDENTITY, CompiledReads
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
+from . import graphiql
 from .auth import UNKNOWN_USER, VerifiedTokens, actor_of_claims
 from .db import Database
 from .graphql import is_bad_request, response_body
@@ -150,7 +150,7 @@ class GraphQLEndpoint:
         if request.method == "GET":
             if "query" not in request.query_params:
                 if "text/html" in request.headers.get("accept", ""):
-                    return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+                    return graphiql.page()
                 return _error(400, "BAD_REQUEST", "Send a query: POST a JSON body, or GET ?query=...")
             try:
                 variables = json.loads(request.query_params.get("variables") or "null")

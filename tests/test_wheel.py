@@ -52,6 +52,11 @@ def test_the_wheel_holds_only_the_tandem_namespace(wheel: Path):
     assert "tandem/schema/customer.py" in names and "tandem/domain/registry/records.py" in names
     assert "tandem/authz/model.conf" in names and "tandem/migrations/script.py.mako" in names
     assert any(name.startswith("tandem/migrations/versions/0001_") for name in names)
+    # and GraphiQL's page with every file it loads (it reaches for nothing outside the server)
+    assert "tandem/static/graphiql.html" in names
+    assert {"tandem/static/graphiql/graphiql.min.js", "tandem/static/graphiql/react.production.min.js",
+            "tandem/static/graphiql/graphql-ws.min.js", "tandem/static/graphiql/tandem-graphiql.js",
+            "tandem/static/graphiql/VENDORED.md"} <= set(names)
 
 
 def test_the_wheel_installs_next_to_pypi_schema_and_serves(wheel: Path, tmp_path: Path):
