@@ -94,9 +94,17 @@ def test_the_wheel_installs_next_to_pypi_schema_and_serves(wheel: Path, tmp_path
                 return None
 
         body = eventually_blocking(answer, within=60, what="tandem serve to answer a query")
+        page = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
+        with urllib.request.urlopen(page, timeout=5) as response:
+            html = response.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/graphql/assets/graphiql.min.js", timeout=5) as response:
+            graphiql_size = len(response.read())
     finally:
         server.terminate()
         server.wait(timeout=30)
     # then the query is answered from the demo data
     assert body["data"]["me"] == {"email": "admin@demo.test"}
     assert body["data"]["customers"]["totalCount"] > 0
+    # and GraphiQL's page and its scripts come from the installed package
+    assert '<script src="graphql/assets/graphiql.min.js">' in html
+    assert graphiql_size == (ROOT / "tandem" / "static" / "graphiql" / "graphiql.min.js").stat().st_size
