@@ -19,3 +19,7 @@ SESSIONS_CHANNEL = "tandem:sessions"
 """Events after which open websockets of a user must end (every process follows it, one subscription each)."""
 
 ENDS_SESSIONS = frozenset({"user.deactivated"})
+
+
+def presence_channel(org_id: int, record_type: str, record_id: int) -> str:
+    return f"org:{org_id}:presence:{record_type}:{record_id}"

@@ -15,6 +15,7 @@ from .node import NodeQuery
 from .opportunity import OpportunityMutation, OpportunityQuery
 from .payment import PaymentMutation, PaymentQuery
 from .policy import PolicyMutation, PolicyQuery
+from .presence import PresenceMutation, PresenceSubscription
 from .product import ProductMutation, ProductQuery
 from .project import ProjectMutation, ProjectQuery
 from .quote import QuoteMutation, QuoteQuery
@@ -32,9 +33,9 @@ Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
-                 UserMutation)
+                 UserMutation, PresenceMutation)
 )
 
-Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription))
+Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))
 
 __all__ = ["Mutation", "Query", "Subscription"]

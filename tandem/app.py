@@ -22,6 +22,7 @@ from tandem.authz.policy import PolicyStore
 from tandem.realtime.broker import Broker
 from tandem.realtime.cursor import FeedCursors
 from tandem.realtime.hub import Hub
+from tandem.realtime.presence import Presence
 from tandem.realtime.relay import Relay
 
 from . import graphiql
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
         policies.invalidate(org_id)
         await broker.announce_policy_change(org_id)
 
-    realtime = Realtime(broker.broadcast, FeedCursors(settings.jwt_secret), Hub(broker.broadcast))
+    realtime = Realtime(broker.broadcast, FeedCursors(settings.jwt_secret), Hub(broker.broadcast),
+                        presence=Presence(broker.broadcast, settings.redis_url, ttl=settings.presence_ttl_seconds))
     tokens = VerifiedTokens(settings)  # HTTP and the websocket verify a token once
     graphql = GraphQLEndpoint(schema, db, settings, policies, policy_changed, realtime,
                               authorization=authorization, tokens=tokens)
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
             sessions.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sessions
+            await realtime.presence.close()
             await scheduler.stop()
             await relay.stop()
             await relay_engine.dispose()

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(20, description="Subscriptions per websocket connection")
     ws_max_connections_per_user: int = Field(10, description="Websocket connections per user per process")
     ws_max_queue: int = Field(1000, description="Events buffered for a slow subscriber before it is cut off with a gap")
+    presence_ttl_seconds: float = Field(
+        30, description="A viewer not heard from (touchPresence) for this long has left the record"
+    )
 
     host: str = Field("127.0.0.1", description="`tandem serve` bind address")
     port: int = Field(8000, description="`tandem serve` port")

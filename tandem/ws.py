@@ -55,6 +55,7 @@ from tandem.realtime.channels import SESSIONS_CHANNEL
 from tandem.realtime.cursor import FeedCursors
 from tandem.realtime.hub import Hub
 from tandem.realtime.multiplex import Outlet, Renders, serving
+from tandem.realtime.presence import Presence
 from tandem.resolvers.context import Context
 from tandem.resolvers.guard import current_guard
 
@@ -74,6 +75,8 @@ class Realtime:
     """Multiplexed subscriptions' renderings, shared by every connection of the process."""
     batches: Batches = field(default_factory=Batches)
     """Lookups that connections and subscriptions opening at once share (never cached)."""
+    presence: Presence | None = None
+    """Who has which record open (``recordPresence``)."""
 
 
 @dataclass(frozen=True)
