@@ -30,9 +30,11 @@ from .auth import VerifiedTokens
 from .db import Database, create_engine, outbox_listeners
 from .graphql import build_schema
 from .http import GraphQLEndpoint
+from .metrics import Metrics, MetricsServer, Sources, metrics_endpoint
 from .middleware import BodyLimit, RequestLog
 from .scheduler import Scheduler
 from .settings import Settings, get_settings
+from .tracing import TracedRequests, Tracing
 from .ws import Realtime, WebSocketGraphQL
 
 log = logging.getLogger("tandem")
@@ -62,6 +64,12 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     relay = Relay(relay_engine, broker.broadcast, idle_seconds=settings.relay_idle_seconds,
                   retention=timedelta(days=settings.outbox_retention_days))
     scheduler = Scheduler(relay_engine, interval_seconds=settings.scheduler_interval_seconds)
+    metrics = Metrics(max_operations=settings.metrics_max_operations)
+    metrics.sources = Sources(hub=realtime.hub, relay=relay, scheduler=scheduler, outbox_engine=relay_engine,
+                              pools={"api": db.engine, "relay": relay_engine})
+    relay.on_published = metrics.relay_published
+    metrics_server = MetricsServer(metrics, settings) if settings.metrics_port is not None else None
+    tracing = Tracing.from_environment()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,6 +78,10 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
         outbox_listeners.append(relay.wake)
         await relay.start()
         await scheduler.start()
+        if tracing is not None:
+            tracing.start([db.engine, relay_engine])
+        if metrics_server is not None:
+            metrics_server.start()
         sessions = asyncio.create_task(websocket.follow_sessions(broker.broadcast), name="sessions")
         _settle_garbage_collector()
         log.info("tandem started", extra={"fields": {"database": db.dialect,
@@ -78,6 +90,8 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
             yield
         finally:
             outbox_listeners.remove(relay.wake)
+            if metrics_server is not None:
+                await metrics_server.stop()
             sessions.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sessions
@@ -87,6 +101,8 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
             await relay_engine.dispose()
             await broker.disconnect()
             await db.dispose()
+            if tracing is not None:
+                tracing.stop()
             log.info("tandem stopped")
 
     async def healthz(request: Request) -> JSONResponse:
@@ -99,7 +115,8 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
                             status_code=200 if ok else 503)
 
     middleware = [
-        Middleware(RequestLog),
+        *([Middleware(TracedRequests, tracing=tracing)] if tracing is not None else []),
+        Middleware(RequestLog, metrics=metrics),
         Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "OPTIONS"],
                    allow_headers=["authorization", "content-type", "x-request-id"],
                    expose_headers=["x-request-id"], max_age=600),
@@ -111,6 +128,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
         graphiql.assets(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(metrics, settings)),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, debug=False,
                     exception_handlers={Exception: _internal_error})
@@ -123,6 +141,9 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     app.state.scheduler = scheduler
     app.state.realtime = realtime
     app.state.compiled_reads = graphql.compiled
+    app.state.metrics = metrics
+    app.state.metrics_server = metrics_server
+    app.state.tracing = tracing
     return app
 
 

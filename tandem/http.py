@@ -28,6 +28,8 @@ from . import graphiql
 from .auth import UNKNOWN_USER, VerifiedTokens, actor_of_claims
 from .db import Database
 from .graphql import is_bad_request, response_body
+from .metrics import operation_of
+from .middleware import note
 from .settings import Settings
 
 IDENTITIES = 10_000
@@ -77,6 +79,7 @@ class GraphQLJSONResponse(JSONResponse):
     an integer orjson does not take, is written by ``json`` (with ``\\u`` escapes for the surrogate)."""
 
     def render(self, content: Any) -> bytes:
+        self.error_codes = _error_codes(content)
         try:
             return orjson.dumps(content)
         except TypeError:
@@ -85,6 +88,22 @@ class GraphQLJSONResponse(JSONResponse):
             return super().render(content)
         except UnicodeEncodeError:
             return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
+def _error_codes(content: Any) -> list[Any]:
+    """The ``extensions.code`` of an answer's errors (of every answer of a batch)."""
+    answers = content if isinstance(content, list) else (content,)
+    return [error.get("extensions", {}).get("code") for answer in answers if isinstance(answer, dict)
+            for error in answer.get("errors") or () if isinstance(error, dict)]
+
+
+def _noted(request: Request, response: Response) -> Response:
+    """A GraphQL request answered: its error codes (and that it was one, named or not) for the access log
+    and the metrics (tandem/middleware.py)."""
+    state = request.scope.setdefault("state", {})
+    state.setdefault("operation", None)
+    state["error_codes"] = getattr(response, "error_codes", None) or None
+    return response
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -137,14 +156,14 @@ class GraphQLEndpoint:
             return await self._handle(request)  # GraphiQL for a browser, or a hint
         media = negotiate(request.headers.get("accept"))
         if media is None:
-            return _error(406, "NOT_ACCEPTABLE",
-                          f"Accept {GRAPHQL_RESPONSE} or {JSON}: this endpoint answers in nothing else.")
+            return _noted(request, _error(406, "NOT_ACCEPTABLE",
+                          f"Accept {GRAPHQL_RESPONSE} or {JSON}: this endpoint answers in nothing else."))
         response = await self._handle(request)
         if media == GRAPHQL_RESPONSE:
             response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
             if response.status_code == 200 and getattr(response, "request_error", False):
                 response.status_code = 400
-        return response
+        return _noted(request, response)
 
     async def _handle(self, request: Request) -> Response:
         if request.method == "GET":
@@ -238,6 +257,8 @@ class GraphQLEndpoint:
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
         claims, reason = self.tokens.read(request.headers.get("authorization"))
+        note(request.scope, operation=operation_of(query, operation_name),
+             user_id=None if claims is None else claims["sub"], org_id=None if claims is None else claims["org"])
         known = self._known(claims) if claims is not None and OperationType.QUERY in allowed else None
         if known is not None:
             answer = await self.compiled.answer_known(*known, query, variables, operation_name)

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="`tandem serve` bind address")
     port: int = Field(8000, description="`tandem serve` port")
 
+    metrics_token: str | None = Field(
+        None, description="Bearer token GET /metrics requires when set; unset = /metrics answers loopback clients only"
+    )
+    metrics_port: int | None = Field(
+        None, description="Serve /metrics on this port (of metrics_host) instead of the API's port; each worker takes "
+        "the first free port from here up"
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics port binds (0.0.0.0 in a container)")
+    metrics_max_operations: int = Field(
+        100, description="Distinct GraphQL operation names metrics label per process; later names count as `other`"
+    )
+
     @property
     def introspection_enabled(self) -> bool:
         return self.introspection if self.introspection is not None else self.debug or self.demo

@@ -62,7 +62,7 @@ from tandem.resolvers.guard import current_guard
 from .auth import VerifiedTokens, actor_of
 from .db import Database
 from .graphql import response_body
-from .middleware import RAW_SEND
+from .middleware import RAW_SEND, note
 from .settings import Settings
 
 
@@ -244,6 +244,7 @@ class WebSocketGraphQL(GraphQL):
         self.per_user[actor.user_id] += 1
         self._owners[id(websocket.scope)] = (actor.user_id, timer)
         self._sockets.setdefault((actor.org_id, actor.user_id), {})[id(websocket.scope)] = websocket
+        note(websocket.scope, user_id=actor.user_id, org_id=actor.org_id)  # for the connection's access log line
         return None
 
     async def follow_sessions(self, broadcast: Broadcast) -> None:
