@@ -301,7 +301,7 @@ class MetricsServer:
         family = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][0]
         server_class = type("MetricsWSGIServer", (ThreadingWSGIServer,), {"address_family": family})
         first = self.settings.metrics_port
-        for port in range(first, first + PORT_TRIES):
+        for port in range(first, min(first + PORT_TRIES, 65536)):
             try:
                 self._server = make_server(host, port, app, server_class=server_class, handler_class=_Quiet)
             except OSError:
@@ -309,7 +309,7 @@ class MetricsServer:
             self.port = port
             break
         else:
-            raise OSError(f"no free port for /metrics from {first} to {first + PORT_TRIES - 1}")
+            raise OSError(f"no free port for /metrics from {first} to {min(first + PORT_TRIES, 65536) - 1}")
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
         self._thread.start()
         log.info("metrics served", extra={"fields": {"host": host, "port": self.port}})
