@@ -2,11 +2,12 @@
 
 from strawberry.tools import merge_types
 
-from .comment import CommentMutation, CommentQuery
+from .comment import CommentMutation
 from .contact import ContactMutation
 from .contract import ContractMutation, ContractQuery
 from .customer import CustomerMutation, CustomerQuery
 from .feed import FeedQuery, FeedSubscription
+from .history import HistoryQuery
 from .interaction import InteractionMutation
 from .invoice import InvoiceMutation, InvoiceQuery
 from .lead import LeadMutation, LeadQuery
@@ -25,7 +26,7 @@ from .timesheet import TimesheetMutation, TimesheetQuery
 from .users import UserMutation, UserQuery
 
 Query = merge_types(
-    "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, CommentQuery, FeedQuery,
+    "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
               ProjectQuery, TaskQuery, TimesheetQuery, UserQuery)
 )

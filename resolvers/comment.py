@@ -26,17 +26,6 @@ def _payload(m: service.Comment | None = None, user_errors: list | None = None) 
 
 
 @strawberry.type
-class CommentQuery:
-    @strawberry.field(description="A record's comment thread, oldest first (replies carry parentId).")
-    async def comments(self, info: strawberry.Info, record_id: strawberry.ID) -> list[Comment]:
-        ctx = info.context
-        type_name, pk = await visible_record(info, record_id)
-        async with ctx.read() as session:
-            rows = await service.comments_on(session, ctx.actor, type_name, pk)
-        return [Comment.from_model(r) for r in rows]
-
-
-@strawberry.type
 class CommentMutation:
     @row_rule("any record the actor can see")
     @strawberry.mutation(description="Comment on any record you can see; @mentions notify the people named.")

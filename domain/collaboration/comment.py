@@ -14,6 +14,7 @@ from ..shared.clock import clock
 from ..shared.concurrency import check_version, flush_or_conflict, load_for_write
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
+from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..shared.rows import group_by
 from ..shared.text import find_mentions, handle_key, handle_keys
 from ..tenancy.user import User
@@ -163,11 +164,15 @@ async def get_comment(session: AsyncSession, actor: Actor, comment_id: int) -> C
     return comment
 
 
-async def comments_on(session: AsyncSession, actor: Actor, record_type: str, record_id: int) -> list[Comment]:
-    """The whole thread of a record, oldest first (replies carry parent_id)."""
-    return list(await session.scalars(select(Comment).where(
-        Comment.org_id == actor.org_id, Comment.record_type == record_type, Comment.record_id == record_id,
-    ).order_by(Comment.created_at, Comment.id)))
+COMMENT_ORDER = SortKey("created", Comment.created_at, datetime)
+
+
+async def comment_page(session: AsyncSession, actor: Actor, record_type: str, record_id: int, req: PageRequest, *,
+                       with_total: bool = False) -> Page[Comment]:
+    """A page of a record's thread, oldest first (replies carry parent_id)."""
+    return await paginate(session, select(Comment).where(
+        Comment.org_id == actor.org_id, Comment.record_type == record_type, Comment.record_id == record_id),
+        entity=Comment, sort=COMMENT_ORDER, req=req, with_total=with_total)
 
 
 async def edits_of(session: AsyncSession, actor: Actor, comment_ids: list[int]) -> dict[int, list[CommentEdit]]:

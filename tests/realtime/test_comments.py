@@ -38,7 +38,8 @@ mutation ($input: DeleteCommentInput!) {{
   deleteComment(input: $input) {{ comment {{ {COMMENT_FIELDS} }} userErrors {{ field code }} }}
 }}"""
 
-THREAD = f"query ($recordId: ID!) {{ comments(recordId: $recordId) {{ {COMMENT_FIELDS} }} }}"
+THREAD = (f"query ($recordId: ID!) {{ comments(recordId: $recordId, first: 100) "
+          f"{{ edges {{ node {{ {COMMENT_FIELDS} }} }} }} }}")
 
 CREATE_LEAD = """
 mutation ($input: CreateLeadInput!) { createLead(input: $input) { lead { id } userErrors { code } } }"""
@@ -82,7 +83,7 @@ async def posted(gql: Any, record_id: str, body: str, *, as_: str = "rep1@demo.t
 async def thread(gql: Any, record_id: str, *, as_: str = "rep1@demo.test") -> list[dict[str, Any]]:
     result = await gql(THREAD, {"recordId": record_id}, as_=as_)
     assert "errors" not in result, result
-    return result["data"]["comments"]
+    return [edge["node"] for edge in result["data"]["comments"]["edges"]]
 
 
 async def written_for(db: Any, record_id: str) -> tuple[int, int]:

@@ -193,9 +193,27 @@ mutation ($input: SetSlaPolicyInput!) {
   setSlaPolicy(input: $input) { slaPolicy { kind } userErrors { field code } }
 }"""
 
+DEACTIVATE_USER = """
+mutation ($input: DeactivateUserInput!) {
+  deactivateUser(input: $input) { user { id active } reassigned { recordType count } userErrors { field code } }
+}"""
+
+TOUCH_PRESENCE = """
+mutation ($input: TouchPresenceInput!) { touchPresence(input: $input) { recordId present { user { id } } } }"""
+
+LEAVE_PRESENCE = """
+mutation ($input: LeavePresenceInput!) { leavePresence(input: $input) { recordId present { user { id } } } }"""
+
+TIMELINE = """
+query ($recordId: ID!) {
+  timeline(recordId: $recordId, last: 50) { edges { cursor node { eventId recordId data } } liveCursor }
+}"""
+
 COMMENTS = """
 query ($recordId: ID!) {
-  comments(recordId: $recordId) { id recordId parentId body author { id } mentions { id } }
+  comments(recordId: $recordId, first: 100) {
+    edges { node { id recordId parentId body author { id } mentions { id } } }
+  }
 }"""
 
 MEETINGS = """
@@ -316,6 +334,16 @@ NOT_FOUND_CASES = [
         userId=w.demo["User"], role="sales_rep")),
     Case("setManager.userId", SET_MANAGER, "setManager", lambda w, _: input_of(userId=w.demo["User"], managerId=None)),
     Case("updateUser.userId", UPDATE_USER, "updateUser", lambda w, _: input_of(userId=w.demo["User"], name="Acme")),
+    Case("deactivateUser.id", DEACTIVATE_USER, "deactivateUser", lambda w, _: input_of(
+        id=w.demo["User"], transferOwnershipTo=w.acme["Admin"])),
+    Case("deactivateUser.transferOwnershipTo", DEACTIVATE_USER, "deactivateUser", lambda w, _: input_of(
+        id=w.acme["Rep"], transferOwnershipTo=w.demo["Manager"])),
+    Case("touchPresence.recordId", TOUCH_PRESENCE, "touchPresence", lambda w, _: input_of(
+        recordId=w.demo["Customer"], editing=True)),
+    Case("leavePresence.recordId", LEAVE_PRESENCE, "leavePresence", lambda w, _: input_of(
+        recordId=w.demo["Customer"])),
+    Case("timeline(recordId: Demo customer)", TIMELINE, "timeline", lambda w, _: {"recordId": w.demo["Customer"]},
+         nullable=False),
     Case("editComment.id", EDIT_COMMENT, "editComment", lambda w, _: input_of(
         id=w.demo["Comment"], version=w.demo_version["Comment"], body="Acme was here")),
     Case("deleteComment.id", DELETE_COMMENT, "deleteComment", lambda w, _: input_of(
@@ -408,6 +436,7 @@ MODELS = {"customers": Customer, "leads": Lead, "opportunities": Opportunity, "u
 
 LIST_CASES = [
     Case("comments(recordId: Acme customer)", COMMENTS, "comments", lambda w, _: {"recordId": w.acme["Customer"]}),
+    Case("timeline(recordId: Acme customer)", TIMELINE, "timeline", lambda w, _: {"recordId": w.acme["Customer"]}),
     Case("meetings(recordId: Acme customer)", MEETINGS, "meetings", lambda w, _: {"recordId": w.acme["Customer"]}),
     Case("myOpenActionItems", MY_OPEN_ACTION_ITEMS, "myOpenActionItems", lambda w, _: {}),
     Case("changeEvents", CHANGE_EVENTS, "changeEvents", lambda w, _: {}, may_be_empty=True),
