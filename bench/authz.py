@@ -150,7 +150,8 @@ async def main() -> None:
     else:
         url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
     try:
-        settings = Settings(database_url=url, statement_timeout_ms=60_000)
+        # no query cost budgets: one user's closed loop is what they would throttle, in one app more than the other
+        settings = Settings(database_url=url, statement_timeout_ms=60_000, rate_user_bucket=0, rate_org_bucket=0)
         db = Database(create_engine(settings))
         await upgrade(db.engine)
         log("seeding ...")

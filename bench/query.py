@@ -51,6 +51,9 @@ Environment (all optional):
 
 Other TANDEM_* settings (pool size, statement timeout, ...) reach the Tandem server unchanged; the floor's
 asyncpg pool and PostGraphile's pg pool get the same size as Tandem's SQLAlchemy pool (pool_size + max_overflow).
+Unless set, Tandem's query cost budgets are too large to refuse anything (a closed loop as one user is exactly
+what they would throttle) though every request is still priced and charged, and answers leave out
+extensions.cost, which the floor does not write (BENCH_TANDEM_DEFAULTS).
 """
 
 from __future__ import annotations
@@ -100,6 +103,9 @@ PAGE_QUERY = (
     "{ kind occurredAt summary } } } } } pageInfo { hasNextPage endCursor } } }"
 )
 SINGLE_QUERY = "query Single($id: ID!) { opportunity(id: $id) { id name customer { name } } }"
+BENCH_TANDEM_DEFAULTS = {"TANDEM_RATE_USER_BUCKET": str(10**12), "TANDEM_RATE_USER_RESTORE": str(10**12),
+                         "TANDEM_RATE_ORG_BUCKET": str(10**12), "TANDEM_RATE_ORG_RESTORE": str(10**12),
+                         "TANDEM_QUERY_COST_EXTENSION": "false"}
 NODE_KEYS = {"id", "name", "stage", "amount", "currency", "expectedCloseDate", "probability", "customer", "owner",
              "interactions"}
 
@@ -1146,7 +1152,8 @@ async def bench(cfg: Config) -> dict[str, Any]:
             with ExitStack() as servers:
                 tandem = Target(servers.enter_context(running(
                     "tandem", lambda port: python_server_command("tandem", port),
-                    {"TANDEM_DATABASE_URL": database_url})), {"authorization": f"Bearer {token}"}, connections)
+                    {**{name: value for name, value in BENCH_TANDEM_DEFAULTS.items() if name not in os.environ},
+                     "TANDEM_DATABASE_URL": database_url})), {"authorization": f"Bearer {token}"}, connections)
                 targets.append(tandem)
                 ref = await check_tandem(tandem, cfg, seeded)
                 if node:

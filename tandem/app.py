@@ -32,6 +32,7 @@ from .graphql import build_schema
 from .http import GraphQLEndpoint
 from .metrics import Metrics, MetricsServer, Sources, metrics_endpoint
 from .middleware import BodyLimit, RequestLog
+from .ratelimit import RateLimits
 from .scheduler import Scheduler
 from .settings import Settings, get_settings
 from .tracing import TracedRequests, Tracing
@@ -55,10 +56,12 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     realtime = Realtime(broker.broadcast, FeedCursors(settings.jwt_secret), Hub(broker.broadcast),
                         presence=Presence(broker.broadcast, settings.redis_url, ttl=settings.presence_ttl_seconds))
     tokens = VerifiedTokens(settings)  # HTTP and the websocket verify a token once
+    limits = RateLimits(settings)  # HTTP and the websocket draw on the same budgets
     graphql = GraphQLEndpoint(schema, db, settings, policies, policy_changed, realtime,
-                              authorization=authorization, tokens=tokens)
+                              authorization=authorization, tokens=tokens,
+                              limits=limits)
     websocket = WebSocketGraphQL(schema, db=db, settings=settings, policies=policies, realtime=realtime,
-                                 on_policy_change=policy_changed, tokens=tokens)
+                                 on_policy_change=policy_changed, tokens=tokens, limits=limits)
     # The relay works across orgs, so it connects as the owner, not under row-level security.
     relay_engine = create_engine(settings)
     relay = Relay(relay_engine, broker.broadcast, idle_seconds=settings.relay_idle_seconds,
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
             await relay.stop()
             await relay_engine.dispose()
             await broker.disconnect()
+            await limits.close()
             await db.dispose()
             if tracing is not None:
                 tracing.stop()
@@ -141,6 +145,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     app.state.scheduler = scheduler
     app.state.realtime = realtime
     app.state.compiled_reads = graphql.compiled
+    app.state.rate_limits = limits
     app.state.metrics = metrics
     app.state.metrics_server = metrics_server
     app.state.tracing = tracing

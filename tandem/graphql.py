@@ -161,10 +161,11 @@ def format_error(error: GraphQLError, *, debug: bool) -> dict[str, Any]:
 
 
 def response_body(data: Any, errors: Sequence[GraphQLError] | None, forbidden_fields: Mapping[str, list[Any]], *,
-                  debug: bool, executed: bool = False) -> dict[str, Any]:
+                  debug: bool, executed: bool = False, extensions: dict[str, Any] | None = None) -> dict[str, Any]:
     """One operation's answer, the same over HTTP and the websocket: its errors formatted here, one
     FORBIDDEN_FIELD per denied field at the first path it was asked at, and ``data`` unless the
-    operation never ran (a request error; ``executed``: it did, as every ``next`` message says)."""
+    operation never ran (a request error; ``executed``: it did, as every ``next`` message says); and the
+    response's ``extensions`` (its cost), if any."""
     formatted = [format_error(e, debug=debug) for e in errors or ()]
     formatted += [{"message": f"Your role may not read {name}.", "path": path,
                    "extensions": {"code": "FORBIDDEN_FIELD", "field": name}}
@@ -174,6 +175,8 @@ def response_body(data: Any, errors: Sequence[GraphQLError] | None, forbidden_fi
         body["errors"] = formatted
     if executed or data is not None or not formatted or any(e.path for e in errors or ()):
         body["data"] = data
+    if extensions:
+        body["extensions"] = extensions
     return body
 
 

@@ -30,6 +30,7 @@ from .db import Database
 from .graphql import is_bad_request, response_body
 from .metrics import operation_of
 from .middleware import note
+from .ratelimit import Charge, RateLimits
 from .settings import Settings
 
 IDENTITIES = 10_000
@@ -135,7 +136,8 @@ def _operation(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
 class GraphQLEndpoint:
     def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings, policies: PolicyStore,
                  on_policy_change: Callable[[int], Awaitable[None]], realtime: Any,
-                 *, authorization: bool = True, tokens: VerifiedTokens | None = None) -> None:
+                 *, authorization: bool = True, tokens: VerifiedTokens | None = None,
+                 limits: RateLimits | None = None) -> None:
         self.schema = schema
         self.db = db
         self.settings = settings
@@ -147,6 +149,7 @@ class GraphQLEndpoint:
         self._identities: OrderedDict[tuple[int, int], Actor] = OrderedDict()
         """(org, user) -> the actor as last checked against the database (see ``_known``)."""
         self.compiled = CompiledReads(schema, db.engine, db.fetch_one, max_tokens=settings.max_tokens)
+        self.limits = limits or RateLimits(settings)
 
     async def handle(self, request: Request) -> Response:
         """One request, answered in the media type it accepts: with ``application/graphql-response+json``
@@ -257,6 +260,12 @@ class GraphQLEndpoint:
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
         claims, reason = self.tokens.read(request.headers.get("authorization"))
+        # priced, and paid for from the user's and org's budgets, before anything runs (tandem/ratelimit.py)
+        payer = (claims["org"], int(claims["sub"])) if claims is not None else (None, None)
+        charge = await self.limits.charge(*payer, query, variables, operation_name)
+        if not charge.allowed:
+            return GraphQLJSONResponse(self.limits.refusal(charge), status_code=429,
+                                       headers={"Retry-After": str(charge.retry_after)})
         note(request.scope, operation=operation_of(query, operation_name),
              user_id=None if claims is None else claims["sub"], org_id=None if claims is None else claims["org"])
         known = self._known(claims) if claims is not None and OperationType.QUERY in allowed else None
@@ -266,7 +275,8 @@ class GraphQLEndpoint:
                 self._identities.pop((claims["org"], int(claims["sub"])), None)
             elif answer is not None:
                 data, forbidden = answer
-                return GraphQLJSONResponse(response_body(data, None, forbidden, debug=self.settings.debug))
+                return self._priced(GraphQLJSONResponse(response_body(data, None, forbidden,
+                                                                      debug=self.settings.debug)), charge)
         actor, reason, guard, session = await self._authenticate(claims, reason)
         ctx = Context(db=self.db, settings=self.settings, actor_or_none=actor, auth_error=reason, request=request,
                       guard=guard, policies=self.policies, on_policy_change=self.on_policy_change,
@@ -276,7 +286,8 @@ class GraphQLEndpoint:
             if compiled is not None:
                 await ctx.close()
                 data, forbidden = compiled
-                return GraphQLJSONResponse(response_body(data, None, forbidden, debug=self.settings.debug))
+                return self._priced(GraphQLJSONResponse(response_body(data, None, forbidden,
+                                                                      debug=self.settings.debug)), charge)
         if session is not None and not self.compiled.is_query(query, operation_name):
             # a mutation's reads must see what it wrote: they begin a transaction of their own
             await session.rollback()
@@ -286,20 +297,32 @@ class GraphQLEndpoint:
                                                operation_name=operation_name, allowed_operation_types=allowed)
         except InvalidOperationTypeError:
             if request.method == "GET":
-                return _error(405, "METHOD_NOT_ALLOWED",
-                              "Only queries may be sent over GET; send mutations with POST.", {"Allow": "POST"})
-            return _error(400, "OPERATION_NOT_ALLOWED",
-                          "Subscriptions are served over the websocket (graphql-transport-ws).")
+                return self._priced(_error(405, "METHOD_NOT_ALLOWED", "Only queries may be sent over GET; send "
+                                           "mutations with POST.", {"Allow": "POST"}), charge)
+            return self._priced(_error(400, "OPERATION_NOT_ALLOWED",
+                                       "Subscriptions are served over the websocket (graphql-transport-ws)."), charge)
         except CannotGetOperationTypeError:
-            return _error(400, "BAD_USER_INPUT", "Name the operation to run with `operationName` (one that exists).")
+            return self._priced(_error(400, "BAD_USER_INPUT",
+                                       "Name the operation to run with `operationName` (one that exists)."), charge)
         except MissingQueryError:
-            return _error(400, "BAD_REQUEST", "`query` must be a non-empty string.")
+            return self._priced(_error(400, "BAD_REQUEST", "`query` must be a non-empty string."), charge)
         finally:
             current_guard.reset(token)
             await ctx.close()
         if result.data is not None:
             self.compiled.remember_valid(query)
         body = response_body(result.data, result.errors, ctx.forbidden_fields, debug=self.settings.debug)
-        response = GraphQLJSONResponse(body, status_code=400 if is_bad_request(body) else 200)
+        response = self._priced(GraphQLJSONResponse(body, status_code=400 if is_bad_request(body) else 200), charge)
         response.request_error = "data" not in body  # type: ignore[attr-defined]
+        return response
+
+    def _priced(self, response: Response, charge: Charge) -> Response:
+        """The answer with its ``extensions.cost``, counted from the JSON it holds and written after it
+        (the answer is not encoded twice); the budgets get back what it did not use."""
+        body = bytes(response.body)
+        start = body.find(b'"data":')
+        extensions = self.limits.settle(charge, body if start >= 0 else None, start)
+        if extensions and body.endswith(b"}"):
+            response.body = body[:-1] + b',"extensions":' + orjson.dumps(extensions) + b"}"
+            response.headers["content-length"] = str(len(response.body))
         return response

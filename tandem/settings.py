@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         50_000, description="Most nodes a request may ask for (fields times first/last), fragments expanded"
     )
     max_batch: int = Field(0, description="Operations per batched HTTP request; 0 = batching off")
+    rate_user_bucket: int = Field(
+        10_000, ge=0, description="Most query cost a user may spend at once (their leaky bucket's size); "
+                                 "0 = no per-user budget"
+    )
+    rate_user_restore: float = Field(500, gt=0, description="Query cost restored to a user's bucket per second")
+    rate_org_bucket: int = Field(
+        50_000, ge=0, description="Most query cost all users of an org may spend at once; 0 = no per-org budget"
+    )
+    rate_org_restore: float = Field(2_500, gt=0, description="Query cost restored to an org's bucket per second")
+    query_cost_extension: bool = Field(
+        True, description="Answers carry extensions.cost (requested and actual cost, the budget left); false = only "
+                          "RATE_LIMITED refusals do"
+    )
     introspection: bool | None = Field(
         None, description="Allow schema introspection (with a valid token); unset = only with debug or demo"
     )

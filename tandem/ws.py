@@ -63,6 +63,7 @@ from .auth import VerifiedTokens, actor_of
 from .db import Database
 from .graphql import response_body
 from .middleware import RAW_SEND, note
+from .ratelimit import RateLimits
 from .settings import Settings
 
 
@@ -138,7 +139,18 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
             await context.close()
 
     async def _run(self, operation: Operation, context: Context) -> None:
-        """The base class's run_operation, with the operation's own context and HTTP's answers."""
+        """The base class's run_operation, with the operation's own context and HTTP's answers. Each
+        operation is paid for from the user's and org's budgets first (a subscription its start)."""
+        limits = self.view.limits
+        actor = context.actor_or_none
+        payer = (actor.org_id, actor.user_id) if actor is not None else (None, None)
+        charge = await limits.charge(*payer, operation.query, operation.variables, operation.operation_name)
+        if not charge.allowed:
+            refusal = limits.refusal(charge)
+            [error] = refusal["errors"]
+            error["extensions"].update(refusal["extensions"])
+            await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [error]})
+            return
         try:
             results = await self.schema.stream(operation.query, variable_values=operation.variables,
                                                context_value=context, root_value=self.root_value,
@@ -147,13 +159,15 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
                 first = True
                 async for result in results:
                     if first and isinstance(result, PreExecutionError):
+                        limits.settle(charge, None)  # nothing ran
                         await self._refuse(operation, result.errors or [])
                         return
                     if not isinstance(result, ExecutionResult):
                         await self._reject_incremental_delivery(operation)
                         return
+                    cost = None if context.long_lived or not first else limits.settle(charge, result.data)
                     body = response_body(result.data, result.errors, context.forbidden_fields,
-                                         debug=self.view.settings.debug, executed=True)
+                                         debug=self.view.settings.debug, executed=True, extensions=cost)
                     context.forbidden_fields.clear()
                     await operation.send_operation_message({"id": operation.id, "type": "next", "payload": body})
                     first = False
@@ -180,7 +194,8 @@ class WebSocketGraphQL(GraphQL):
 
     def __init__(self, schema: Any, *, db: Database, settings: Settings, policies: PolicyStore,
                  realtime: Realtime, on_policy_change: Callable[[int], Awaitable[None]] | None = None,
-                 tokens: VerifiedTokens | None = None) -> None:
+                 tokens: VerifiedTokens | None = None,
+                 limits: RateLimits | None = None) -> None:
         super().__init__(
             schema, graphql_ide=None, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
@@ -192,6 +207,7 @@ class WebSocketGraphQL(GraphQL):
         self.policies = policies
         self.realtime = realtime
         self.on_policy_change = on_policy_change
+        self.limits = limits or RateLimits(settings)
         self.per_user: Counter[int] = Counter()
         self._owners: dict[int, tuple[int, asyncio.TimerHandle | None]] = {}
         self._sockets: dict[tuple[int, int], dict[int, Any]] = {}

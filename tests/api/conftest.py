@@ -60,7 +60,8 @@ async def sandbox_database_url(tmp_path_factory: pytest.TempPathFactory) -> Asyn
 
 @pytest.fixture(scope="module")
 async def sandbox(sandbox_database_url: str) -> AsyncIterator[Sandbox]:
-    config = Settings(database_url=sandbox_database_url, debug=False, statement_timeout_ms=10_000)
+    config = Settings(database_url=sandbox_database_url, debug=False, statement_timeout_ms=10_000,
+                      query_cost_extension=False)  # as the session's app (tests/conftest.py)
     database = Database(create_engine(config))
     await upgrade(database.engine)
     async with database.write() as session:
