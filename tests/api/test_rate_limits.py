@@ -242,3 +242,18 @@ async def test_an_operation_over_the_query_limits_hears_so_rather_than_that_it_c
     body = answer.json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COMPLEX"]
     assert body["extensions"]["cost"]["requestedQueryCost"] == 1
+
+
+async def test_an_operation_of_a_batch_over_the_budget_is_refused_in_its_place(settings, gql):
+    # given batching on and a budget of 1 restored at 1 every 10 s
+    async with _app(settings, max_batch=2, rate_user_bucket=1, rate_user_restore=0.1) as app:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tandem.test") as http:
+            # when two operations come in one request
+            answer = await http.post("/graphql", json=[{"query": ME}, {"query": ME}],
+                                     headers={"authorization": f"Bearer {gql.token('marketing@demo.test')}"})
+    # then the first runs and the second is refused
+    assert answer.status_code == 200
+    first, second = answer.json()
+    assert first["data"]["me"]["email"] == "marketing@demo.test"
+    assert "data" not in second
+    assert second["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
