@@ -1,9 +1,12 @@
 """Replay-then-live event streams: no gap, no duplicate.
 
 A stream subscribes to its channel first (through the hub), then replays the outbox after the
-client's position, then yields live events, dropping any it already yielded (by position). After
-the Redis backend reconnects it replays again from the last position it delivered. A subscriber
-that stops reading is cut off (Gap) instead of buffering without bound.
+client's position, then yields live events, dropping any it already yielded (by position). A stream
+without a position starts live: it asks where the outbox ends only once the channel is subscribed,
+so an event positioned after that end (committed, even not yet positioned, when it asked) is
+published after the subscription and is replayed or received live, never missed. After the Redis
+backend reconnects it replays again from the last position it delivered. A subscriber that stops
+reading is cut off (Gap) instead of buffering without bound.
 """
 
 from __future__ import annotations
@@ -14,18 +17,21 @@ from typing import Any
 from .hub import RECONNECT, Gap, Hub, Warm
 
 Replay = Callable[[int], Awaitable[list[dict[str, Any]]]]
+End = Callable[[], Awaitable[int]]
+"""The position of the last event positioned so far (asked after subscribing)."""
 
 __all__ = ["Gap", "replay_then_live"]
 
 
 async def replay_then_live(
-    hub: Hub, channel: str, replay: Replay, after: int, *, max_queue: int = 1000, batch: int | None = None,
+    hub: Hub, channel: str, replay: Replay, after: int | End, *, max_queue: int = 1000, batch: int | None = None,
     warm: Warm | None = None, warm_key: Hashable | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """``replay(last)`` returns the events after ``last``, oldest first, at most ``batch`` of them: a
-    shorter answer was the last (without ``batch``, only an empty one is). ``warm``: see Hub."""
-    last = after
+    shorter answer was the last (without ``batch``, only an empty one is). ``after``: a position, or
+    how to ask for the current end (then nothing before it is delivered). ``warm``: see Hub."""
     async with hub.subscribe(channel, max_queue=max_queue, warm=warm, warm_key=warm_key) as subscription:
+        last = after if isinstance(after, int) else await after()
 
         async def catch_up() -> AsyncIterator[dict[str, Any]]:
             nonlocal last

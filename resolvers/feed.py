@@ -15,7 +15,7 @@ from tandem.realtime.channels import feed_channel, record_channel
 from tandem.realtime.cursor import check_not_expired
 from tandem.realtime.multiplex import Outlet, outlet
 from tandem.realtime.relay import event_message
-from tandem.realtime.stream import Gap, replay_then_live
+from tandem.realtime.stream import End, Gap, replay_then_live
 from tandem.schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
 
 from .events import _subject, _view, authorize, to_change_event, to_timeline_entry
@@ -40,6 +40,26 @@ async def _start(info: strawberry.Info, after: str | None) -> int:
 
         check_not_expired(position, await ctx.realtime.batches.get(("pruned_through", org_id), None, load))
     return position
+
+
+async def _subscription_start(info: strawberry.Info, after: str | None) -> int | End:
+    """Where a subscription starts: after its cursor, or (none) at the end of the outbox as it is once
+    the subscription's channel is subscribed (replay_then_live asks then): it starts live. Events
+    committed and not yet positioned by then get later positions, so they are delivered."""
+    if after is not None:
+        return await _start(info, after)
+    ctx = info.context
+    org_id = ctx.actor.org_id
+
+    async def end() -> int:
+        async def load(_keys: Any) -> dict[None, int]:
+            async with ctx.db.read(org_id) as session:
+                return {None: await outbox.last_position(session)}
+
+        # Shared by the subscribers asking at once; each lookup starts after its askers asked.
+        return await ctx.realtime.batches.get(("last_position", org_id), None, load)
+
+    return end
 
 
 def _replayer(info: strawberry.Info, **filters: Any):
@@ -67,7 +87,7 @@ async def _visible_record(info: strawberry.Info, record_id: str) -> tuple[str, i
     return await visible_record(info, record_id, view=lambda type_name: _view(actor, type_name))
 
 
-async def _authorized(info: strawberry.Info, channel: str, replay: Any, position: int):
+async def _authorized(info: strawberry.Info, channel: str, replay: Any, position: int | End):
     ctx = info.context
     try:
         async for event in replay_then_live(ctx.realtime.hub, channel, replay, position,
@@ -94,7 +114,7 @@ def _render_view(ctx: Any, permissions: tuple[Any, ...], event: dict[str, Any]) 
     return permissions, _view(ctx.actor, kind) if kind in TIMELINE_TYPES else None
 
 
-async def _delivered(info: strawberry.Info, channel: str, replay: Any, position: int,
+async def _delivered(info: strawberry.Info, channel: str, replay: Any, position: int | End,
                      keep: Callable[[dict[str, Any]], bool], to_root: Callable[[dict[str, Any]], Any],
                      ) -> AsyncIterator[Any]:
     """A subscription's stream: the events after ``position`` the subscriber may receive and
@@ -113,7 +133,7 @@ async def _delivered(info: strawberry.Info, channel: str, replay: Any, position:
     await _multiplexed(info, sink, channel, replay, position, keep, to_root)
 
 
-async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay: Any, position: int,
+async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay: Any, position: int | End,
                        keep: Callable[[dict[str, Any]], bool], to_root: Callable[[dict[str, Any]], Any]) -> None:
     ctx = info.context
     org_id = ctx.actor.org_id
@@ -191,33 +211,34 @@ class FeedQuery:
 
 @strawberry.type
 class FeedSubscription:
-    @strawberry.subscription(description="A record's shared timeline: replays after `after`, then live.")
+    @strawberry.subscription(description="A record's shared timeline: live; with `after`, first the entries after it.")
     async def record_timeline(self, info: strawberry.Info, record_id: strawberry.ID,
                               after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
         ctx = info.context
         type_name, pk = await _visible_record(info, record_id)
-        position = await _start(info, after)
+        position = await _subscription_start(info, after)
         replay = _replayer(info, timeline=(type_name, pk))
         channel = record_channel(ctx.actor.org_id, type_name, pk)
         async for entry in _delivered(info, channel, replay, position, _everything, _timeline_entry(ctx)):
             yield entry
 
-    @strawberry.subscription(description="Comments and replies on a record: replays after `after`, then live.")
+    @strawberry.subscription(description="Comments and replies on a record: live; with `after`, first those after it.")
     async def comment_thread(self, info: strawberry.Info, record_id: strawberry.ID,
                              after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
         ctx = info.context
         type_name, pk = await _visible_record(info, record_id)
-        position = await _start(info, after)
+        position = await _subscription_start(info, after)
         replay = _replayer(info, timeline=(type_name, pk), topics=["comment."])
         channel = record_channel(ctx.actor.org_id, type_name, pk)
         async for entry in _delivered(info, channel, replay, position, _comments, _timeline_entry(ctx)):
             yield entry
 
-    @strawberry.subscription(description="Every change you may read (optionally of some record types).")
+    @strawberry.subscription(description="Every change you may read (optionally of some record types): live; "
+                                         "with `after`, first the changes after it.")
     async def change_feed(self, info: strawberry.Info, types: list[str] | None = None,
                           after: str | None = None) -> AsyncGenerator[ChangeEvent, None]:
         ctx = info.context
-        position = await _start(info, after)
+        position = await _subscription_start(info, after)
         replay = _replayer(info, record_types=types or None)
         wanted = set(types or ())
 

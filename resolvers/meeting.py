@@ -26,7 +26,7 @@ from tandem.schema.meeting import (
 )
 from tandem.schema.node import decode_id, to_global_id
 
-from .feed import _delivered, _replayer, _start, _timeline_entry
+from .feed import _delivered, _replayer, _subscription_start, _timeline_entry
 from .mutation import named, opt_id, run, value
 from .visibility import visible_record
 from .writes import acts, row_rule
@@ -105,7 +105,7 @@ class MeetingMutation:
 
 async def _personal(info: strawberry.Info, after: str | None, topics: list[str]):
     ctx = info.context
-    position = await _start(info, after)
+    position = await _subscription_start(info, after)
     replay = _replayer(info, user_id=ctx.actor.user_id, topics=topics)
     channel = user_channel(ctx.actor.org_id, ctx.actor.user_id)
     prefixes = tuple(topics)

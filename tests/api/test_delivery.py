@@ -10,7 +10,7 @@ from typing import Any
 
 from tandem.schema.node import to_global_id
 from tests.factories.api.answers import ok
-from tests.factories.realtime import connect
+from tests.factories.realtime import connect, subscribe_live
 
 CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
   customer { id } userErrors { code } } }"""
@@ -99,13 +99,13 @@ async def test_a_won_deal_becomes_a_scheduled_project_that_logging_and_slipping_
 
     # a slipping task reaches the project manager live
     async with connect(app, gql.token("pm@demo.test")) as socket:
-        await socket.subscribe("n", NOTIFICATIONS, {})
+        await subscribe_live(app, socket, "n", NOTIFICATIONS, {})
         design = tasks["方案设计"]
         slipped = ok(await gql(UPDATE_TASK, {"input": {"id": design["id"], "version": design["version"],
                                                         "durationDays": 25}}, as_="pm@demo.test"), "updateTask")
         assert slipped["task"]["atRisk"] is True  # forecast past its baseline finish
         kinds = []
-        for _ in range(200):  # without `after` it replays the PM's earlier notifications first
+        for _ in range(200):  # live from the subscription on: what this change caused, and any reminder
             message = await socket.message("n")
             assert message["type"] == "next", message
             entry = message["payload"]["data"]["myNotifications"]

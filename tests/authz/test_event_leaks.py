@@ -292,9 +292,10 @@ async def test_the_live_timeline_and_change_feed_carry_no_hidden_figure(
     """Over the websocket, rep1's replay of the project's timeline and of the change feed says the
     project is over budget without any figure of its costs."""
     token = gql.token("rep1@demo.test")
+    start = app.state.realtime.cursors.encode(users["rep1@demo.test"].org_id, 0)  # before the org's first event
     async with connect(app, token) as socket:
-        await socket.subscribe("t", TIMELINE, {"recordId": cost_overrun["id"], "after": None})
-        await socket.subscribe("f", CHANGE_FEED, {"types": ["Project"], "after": None})
+        await socket.subscribe("t", TIMELINE, {"recordId": cost_overrun["id"], "after": start})
+        await socket.subscribe("f", CHANGE_FEED, {"types": ["Project"], "after": start})
         timeline = []
         while not any(e["kind"] == "risk" and "over budget" in e["summary"] for e in timeline):
             message = await socket.message("t")

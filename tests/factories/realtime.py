@@ -1,6 +1,7 @@
 """A graphql-transport-ws client for tests, with a deadline on every receive (``connect``, ``Socket``), a client
 that can stop reading (``StalledClient``), apps of a test's own (``app_with``), the subscription documents
-several test modules share, and where the change feed ends now (``feed_end``)."""
+several test modules share, where the change feed ends now (``feed_end``), and subscribing live
+(``subscribe_live``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from tandem.app import create_app
 from tandem.db import outbox_listeners
 from tandem.settings import Settings
+from tests.factories.waiting import eventually
 
 BASE = "http://tandem.test"
 PROTOCOL = "graphql-transport-ws"
@@ -206,6 +208,15 @@ async def feed_end(gql: Any, app: Any, *, as_: str) -> str:
         after = page["endCursor"]
         if not page["hasMore"]:
             return after
+
+
+async def subscribe_live(app: Any, client: Any, op_id: str, query: str, variables: dict[str, Any]) -> None:
+    """Subscribe without `after` and return once the subscription is live: it has taken the outbox's end
+    (``Hub.replays`` counts it then), so what commits from now on reaches it and nothing before does."""
+    hub = app.state.realtime.hub
+    before = hub.replays
+    await client.send({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}})
+    await eventually(lambda: hub.replays > before, what=f"subscription {op_id} to start live")
 
 
 def error_codes(message: dict[str, Any]) -> list[str]:

@@ -38,12 +38,14 @@ subscription ($recordId: ID!, $after: String) {
 }"""
 
 TIMELINE_WITH_ACTOR_IF = """
-subscription ($recordId: ID!, $withActor: Boolean!) {
-  recordTimeline(recordId: $recordId) { eventId kind actor @include(if: $withActor) { name } }
+subscription ($recordId: ID!, $withActor: Boolean!, $after: String) {
+  recordTimeline(recordId: $recordId, after: $after) { eventId kind actor @include(if: $withActor) { name } }
 }"""
 
 TIMELINE_WITH_EMAIL = """
-subscription ($recordId: ID!) { recordTimeline(recordId: $recordId) { eventId kind actor { name email } } }"""
+subscription ($recordId: ID!, $after: String) {
+  recordTimeline(recordId: $recordId, after: $after) { eventId kind actor { name email } }
+}"""
 
 CHANGE_FEED = """
 subscription ($after: String) {
@@ -67,6 +69,9 @@ class Team:
     users: dict[str, User]
     customer_id: int
     opportunity_id: int
+    start: str
+    """A cursor before the org's first event (``changeEvents`` of the empty org ended there): subscribing
+    after it replays the opportunity's creation first."""
 
     @property
     def opportunity(self) -> str:
@@ -89,7 +94,7 @@ async def team(db: Any, app: Any) -> Team:
         opportunity = await create_opportunity(session, rep, OpportunityInput(
             customer_id=customer.id, name=f"Deal {tag}", amount=Decimal("510000.00"), currency="CNY"))
     await app.state.relay.drain()
-    return Team(org.id, users, customer.id, opportunity.id)
+    return Team(org.id, users, customer.id, opportunity.id, app.state.realtime.cursors.encode(org.id, 0))
 
 
 async def add_a_comment(db: Any, app: Any, team: Team, body: str) -> None:
@@ -164,7 +169,7 @@ async def test_subscribers_with_the_same_view_receive_the_same_bytes_rendered_on
         sockets = [await stack.enter_async_context(connected(app, settings, users[key]))
                    for key in ("finance_a", "finance_a", "finance_b")]
         for socket in sockets:
-            await socket.subscribe(TIMELINE, {"recordId": team.opportunity})
+            await socket.subscribe(TIMELINE, {"recordId": team.opportunity, "after": team.start})
         created = [await socket.next() for socket in sockets]
         late = await stack.enter_async_context(connected(app, settings, users["finance_b"]))
         await late.subscribe(TIMELINE, {"recordId": team.opportunity, "after": created[0]["cursor"]})
@@ -192,7 +197,7 @@ async def test_subscribers_who_may_read_different_fields_receive_what_each_may_r
         connected(app, settings, users["service"]) as service,
     ):
         for socket in (finance, service):
-            await socket.subscribe(TIMELINE, {"recordId": team.opportunity})
+            await socket.subscribe(TIMELINE, {"recordId": team.opportunity, "after": team.start})
         created_by_finance, created_by_service = await finance.next(), await service.next()
 
         # when the rep changes the amount
@@ -247,8 +252,10 @@ async def test_subscribers_whose_selections_differ_by_a_variable_never_share(app
         connected(app, settings, users["finance_a"]) as with_actor,
         connected(app, settings, users["finance_b"]) as without_actor,
     ):
-        await with_actor.subscribe(TIMELINE_WITH_ACTOR_IF, {"recordId": team.opportunity, "withActor": True})
-        await without_actor.subscribe(TIMELINE_WITH_ACTOR_IF, {"recordId": team.opportunity, "withActor": False})
+        await with_actor.subscribe(TIMELINE_WITH_ACTOR_IF, {"recordId": team.opportunity, "withActor": True,
+                                                            "after": team.start})
+        await without_actor.subscribe(TIMELINE_WITH_ACTOR_IF, {"recordId": team.opportunity, "withActor": False,
+                                                               "after": team.start})
         await with_actor.next(), await without_actor.next()
 
         # when
@@ -276,7 +283,7 @@ async def test_a_user_field_the_role_may_not_read_is_null_in_a_subscription(app,
         connected(app, settings, users["service"]) as service,
     ):
         for socket in (finance, service):
-            await socket.subscribe(TIMELINE_WITH_EMAIL, {"recordId": team.opportunity})
+            await socket.subscribe(TIMELINE_WITH_EMAIL, {"recordId": team.opportunity, "after": team.start})
             await socket.next_text()
 
         # when

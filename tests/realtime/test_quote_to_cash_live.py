@@ -76,10 +76,11 @@ async def test_the_manager_is_notified_live_of_a_discount_to_approve(app, gql):
 
 
 async def test_the_opportunity_timeline_follows_its_quote_and_contract_live(app, gql):
-    # given rep1 watches a fresh opportunity
+    # given rep1 watches a fresh opportunity since before it was created
+    after = await feed_end(gql, app, as_=REP1)
     opportunity = await new_opportunity(gql)
     async with connect(app, gql.token(REP1)) as rep1:
-        await rep1.subscribe("1", TIMELINE, {"recordId": opportunity["id"]})
+        await rep1.subscribe("1", TIMELINE, {"recordId": opportunity["id"], "after": after})
         [created] = await rep1.events("1", 1, "recordTimeline")
 
         # when a quote at 25 % off is submitted, approved by the manager and accepted; then contracted
@@ -215,12 +216,13 @@ async def test_a_quote_on_another_reps_opportunity_stays_off_a_peers_change_feed
 
 async def test_an_accepted_quote_contract_shows_on_the_opportunity_timeline_replayed(app, gql):
     # given rep1 contracted an accepted quote before anyone watched
+    after = await feed_end(gql, app, as_=REP1)
     quote = await accepted_quote(gql)
     contract = await new_contract(gql, quoteId=quote["id"])
     await app.state.relay.drain()
     async with connect(app, gql.token(REP1)) as rep1:
-        # when rep1 opens the opportunity's timeline
-        await rep1.subscribe("1", TIMELINE, {"recordId": quote["opportunityId"]})
+        # when rep1 opens the opportunity's timeline from a cursor taken before
+        await rep1.subscribe("1", TIMELINE, {"recordId": quote["opportunityId"], "after": after})
         replayed = await rep1.events("1", 5, "recordTimeline")
 
         # then

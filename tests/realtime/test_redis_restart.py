@@ -218,7 +218,10 @@ async def subscribed(app: Any, tenant: Tenant) -> AsyncIterator[Timeline]:
         ack = await ws.receive_json(timeout=DEADLINE)
         assert ack["type"] == "connection_ack", ack
         await ws.send_json({"id": "1", "type": "subscribe",
-                            "payload": {"query": TIMELINE, "variables": {"recordId": tenant.opportunity}}})
+                            "payload": {"query": TIMELINE, "variables": {
+                                "recordId": tenant.opportunity,
+                                # before the org's first event: the replay starts with the opportunity's creation
+                                "after": app.state.realtime.cursors.encode(tenant.org_id, 0)}}})
         yield Timeline(ws)
 
 

@@ -35,6 +35,8 @@ class Team:
     org_id: int
     users: dict[str, User]
     opportunity_id: int
+    start: str
+    """A cursor before the org's first event (``changeEvents`` of the empty org ended there)."""
 
     @property
     def opportunity(self) -> str:
@@ -57,14 +59,14 @@ async def team(db: Any, app: Any) -> Team:
         opportunity = await create_opportunity(session, rep, OpportunityInput(
             customer_id=customer.id, name=f"Deal {tag}", amount=Decimal("42000.00"), currency="CNY"))
     await app.state.relay.drain()
-    return Team(org.id, users, opportunity.id)
+    return Team(org.id, users, opportunity.id, app.state.realtime.cursors.encode(org.id, 0))
 
 
 async def first_answer(app: Any, settings: Any, user: User, team: Team) -> tuple[str, Any]:
-    """Subscribe to the opportunity's timeline as ``user``: ("next", the replayed entry's kind) or
-    ("error", the error's code)."""
+    """Subscribe to the opportunity's timeline as ``user``, after the org's start: ("next", the replayed
+    entry's kind) or ("error", the error's code)."""
     async with connect(app, mint_token(settings, user)) as socket:
-        await socket.subscribe("1", TIMELINE, {"recordId": team.opportunity})
+        await socket.subscribe("1", TIMELINE, {"recordId": team.opportunity, "after": team.start})
         message = await socket.message("1")
     assert message["type"] == "next", message
     if "errors" in message["payload"]:

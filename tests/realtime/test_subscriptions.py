@@ -1,8 +1,10 @@
 """Subscriptions over the websocket (graphql-transport-ws), as a front end sees them: who may connect,
-the caps, replay-then-live timelines, reconnecting with a cursor, and per-event authorization."""
+the caps, live timelines (replaying after a cursor first), query-then-subscribe, reconnecting with a
+cursor, and per-event authorization."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from decimal import Decimal
 from typing import Any
@@ -28,8 +30,14 @@ from tests.factories.realtime import (
     error_codes,
     feed_end,
     shared_relay_paused,
+    subscribe_live,
 )
 from tests.factories.waiting import eventually
+
+COMMENT_EVENTS = """
+query ($after: String) {
+  changeEvents(after: $after, first: 7, types: ["Comment"]) { endCursor hasMore events { recordId } }
+}"""
 
 UPDATE_OPPORTUNITY = """
 mutation ($input: UpdateOpportunityInput!) {
@@ -110,13 +118,17 @@ async def test_legacy_graphql_ws_subprotocol_is_not_offered(app: Any, gql: Any) 
 
 
 async def test_subscriptions_beyond_the_per_connection_cap_are_refused(
-    settings: Settings, db: Any, gql: Any
+    app: Any, settings: Settings, db: Any, gql: Any
 ) -> None:
     # given
+    start = await feed_end(gql, app, as_="rep1@demo.test")
     opportunity = await new_opportunity(gql)
-    async with app_with(settings, ws_max_subscriptions=2) as app, connect(app, gql.token("rep1@demo.test")) as socket:
-        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"]})
-        await socket.subscribe("2", TIMELINE, {"recordId": opportunity["id"]})
+    async with (
+        app_with(settings, ws_max_subscriptions=2) as capped,
+        connect(capped, gql.token("rep1@demo.test")) as socket,
+    ):
+        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"], "after": start})
+        await socket.subscribe("2", TIMELINE, {"recordId": opportunity["id"], "after": start})
         [first] = await socket.events("1", 1, "recordTimeline")
         [second] = await socket.events("2", 1, "recordTimeline")
 
@@ -159,8 +171,7 @@ async def test_expired_token_closes_the_socket_and_nothing_follows(
     opportunity = await new_opportunity(gql)
     token = mint_token(settings, users["rep1@demo.test"], ttl_seconds=3)
     async with connect(app, token) as socket:
-        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"]})
-        [created] = await socket.events("1", 1, "recordTimeline")
+        await subscribe_live(app, socket, "1", TIMELINE, {"recordId": opportunity["id"]})
 
         # when the token expires
         with pytest.raises(WebSocketDisconnect) as closed:
@@ -172,20 +183,84 @@ async def test_expired_token_closes_the_socket_and_nothing_follows(
         await app.state.relay.drain()
         with pytest.raises((TimeoutError, WebSocketDisconnect)):
             await socket.receive(within=QUIET)
-    assert created["kind"] == "created"
 
 
 # ---------------------------------------------------------------------------------------------
-# Timelines: replay, then live
+# Timelines: live, or replay after a cursor then live
 # ---------------------------------------------------------------------------------------------
 
 
-async def test_record_timeline_replays_history_then_streams_live_changes_in_order(app: Any, gql: Any) -> None:
+async def test_a_subscription_without_after_starts_live(app: Any, gql: Any) -> None:
+    # given an opportunity with history
+    opportunity = await new_opportunity(gql)
+    await move_stage(gql, opportunity, "proposal")
+    await post_comment(gql, opportunity["id"], "Before anyone listened")
+    await app.state.relay.drain()
+    async with connect(app, gql.token("rep1@demo.test")) as socket:
+        await subscribe_live(app, socket, "1", TIMELINE, {"recordId": opportunity["id"]})
+        await subscribe_live(app, socket, "2", CHANGE_FEED, {"types": ["Opportunity"]})
+        old = await socket.nothing_more(0.5)
+
+        # when
+        await move_stage(gql, opportunity, "negotiation", as_="manager@demo.test")
+        await app.state.relay.drain()
+        [entry] = await socket.events("1", 1, "recordTimeline")
+        [change] = await socket.events("2", 1, "changeFeed")
+
+        # then
+        assert await socket.nothing_more() == []
+    assert old == []
+    assert (entry["kind"], entry["summary"]) == ("stage_moved", "Stage moved from proposal to negotiation")
+    assert (change["topic"], change["recordId"]) == ("opportunity.stage_moved", opportunity["id"])
+
+
+async def test_query_then_subscribe_delivers_every_event_exactly_once(app: Any, gql: Any) -> None:
+    # given a writer commenting on an opportunity all along
+    opportunity = await new_opportunity(gql)
+    start = await feed_end(gql, app, as_="rep1@demo.test")
+    written: list[str] = []
+
+    async def writer() -> None:
+        for i in range(60):
+            written.append(await post_comment(gql, opportunity["id"], f"note {i:02d}"))
+            await asyncio.sleep(0.005)
+
+    writing = asyncio.create_task(writer())
+    try:
+        await eventually(lambda: len(written) >= 10, what="the first comments")
+        await app.state.relay.drain()
+
+        # when a client reads the history, then subscribes from the end of what it read
+        queried, after = [], start
+        while True:
+            page = (await gql(COMMENT_EVENTS, {"after": after}))["data"]["changeEvents"]
+            queried += [e["recordId"] for e in page["events"]]
+            after = page["endCursor"]
+            if not page["hasMore"]:
+                break
+        async with connect(app, gql.token("rep1@demo.test")) as socket:
+            await socket.subscribe("1", CHANGE_FEED, {"types": ["Comment"], "after": after})
+            await writing
+            await app.state.relay.drain()
+            live = [e["recordId"] for e in await socket.events("1", len(written) - len(queried), "changeFeed")]
+
+            # then
+            assert await socket.nothing_more() == []
+    finally:
+        await writing
+    assert queried and len(queried) < len(written)
+    assert queried + live == written
+
+
+async def test_record_timeline_replays_after_the_cursor_then_streams_live_changes_in_order(
+    app: Any, gql: Any
+) -> None:
     # given
+    start = await feed_end(gql, app, as_="rep1@demo.test")
     opportunity = await new_opportunity(gql)
     await move_stage(gql, opportunity, "proposal")
     async with connect(app, gql.token("rep1@demo.test")) as socket:
-        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"]})
+        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"], "after": start})
         replay = await socket.events("1", 2, "recordTimeline")
 
         # when another client works on the opportunity
@@ -212,11 +287,10 @@ async def test_record_timeline_replays_history_then_streams_live_changes_in_orde
 
 
 async def test_reconnecting_with_the_last_cursor_delivers_every_missed_event_in_order(app: Any, gql: Any) -> None:
-    # given a subscriber that saw the history and one live change, then went away
+    # given a subscriber that saw one live change, then went away
     opportunity = await new_opportunity(gql)
     async with connect(app, gql.token("rep1@demo.test")) as socket:
-        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"]})
-        await socket.events("1", 1, "recordTimeline")
+        await subscribe_live(app, socket, "1", TIMELINE, {"recordId": opportunity["id"]})
         await move_stage(gql, opportunity, "proposal")
         await app.state.relay.drain()
         [last] = await socket.events("1", 1, "recordTimeline")
@@ -249,8 +323,7 @@ async def test_two_people_on_one_opportunity_see_each_others_changes_live(app: A
         connect(app, gql.token("manager@demo.test")) as manager,
     ):
         for socket in (rep1, manager):
-            await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"]})
-            await socket.events("1", 1, "recordTimeline")
+            await subscribe_live(app, socket, "1", TIMELINE, {"recordId": opportunity["id"]})
 
         # when
         await post_comment(gql, opportunity["id"], "Customer wants a demo", as_="rep1@demo.test")
@@ -276,9 +349,10 @@ async def test_two_people_on_one_opportunity_see_each_others_changes_live(app: A
 async def test_comment_thread_carries_only_comments(app: Any, gql: Any) -> None:
     # given
     opportunity = await new_opportunity(gql)
+    start = await feed_end(gql, app, as_="manager@demo.test")
     first = await post_comment(gql, opportunity["id"], "First!")
     async with connect(app, gql.token("manager@demo.test")) as socket:
-        await socket.subscribe("1", COMMENT_THREAD, {"recordId": opportunity["id"]})
+        await socket.subscribe("1", COMMENT_THREAD, {"recordId": opportunity["id"], "after": start})
         [replayed] = await socket.events("1", 1, "commentThread")
 
         # when
@@ -369,9 +443,10 @@ async def test_change_feed_cuts_fields_the_role_may_not_read(app: Any, gql: Any)
 
 async def test_timeline_cuts_fields_the_role_may_not_read(app: Any, gql: Any) -> None:
     # given
+    start = await feed_end(gql, app, as_="service@demo.test")
     opportunity = await new_opportunity(gql, amount="770000.00")
     async with connect(app, gql.token("service@demo.test")) as socket:
-        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"]})
+        await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"], "after": start})
         [created] = await socket.events("1", 1, "recordTimeline")
 
         # when
@@ -419,16 +494,14 @@ async def test_change_feed_never_carries_another_orgs_events(app: Any, gql: Any)
 async def stalled_subscriber_with_backlog(app: Any, db: Any, gql: Any, users: dict, backlog: int,
                                           ) -> tuple[StalledClient, dict[str, Any]]:
     """(client, opportunity): a client subscribed to the opportunity's timeline that stopped
-    reading after the replay while ``backlog`` comments were made on it in one burst."""
+    reading once live while ``backlog`` comments were made on it in one burst."""
     opportunity = await new_opportunity(gql)
     client = StalledClient(app)
     await client.__aenter__()
     await client.send({"type": "connection_init",
                        "payload": {"authorization": f"Bearer {gql.token('rep1@demo.test')}"}})
     assert (await client.receive())["type"] == "connection_ack"
-    await client.send({"id": "1", "type": "subscribe",
-                       "payload": {"query": TIMELINE, "variables": {"recordId": opportunity["id"]}}})
-    assert (await client.receive())["payload"]["data"]["recordTimeline"]["kind"] == "created"
+    await subscribe_live(app, client, "1", TIMELINE, {"recordId": opportunity["id"]})
     client.reading.clear()
     _, pk = from_global_id(opportunity["id"])
     rep1 = actor_of(users["rep1@demo.test"])

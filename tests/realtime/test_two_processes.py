@@ -34,6 +34,7 @@ from tandem.domain.shared.outbox import OutboxEvent
 from tandem.domain.tenancy.org import create_org
 from tandem.domain.tenancy.user import User, create_user
 from tandem.realtime.channels import feed_channel
+from tandem.realtime.cursor import FeedCursors
 from tandem.schema.node import from_global_id, to_global_id
 from tests.conftest import PG_URL, REDIS_URL, actor_of
 from tests.factories.servers import free_port
@@ -50,8 +51,8 @@ TEST_BUDGET = 60.0
 """Bound on a whole test, so a hang fails it instead of stalling the run."""
 
 TIMELINE = """
-subscription ($recordId: ID!) {
-  recordTimeline(recordId: $recordId) { cursor eventId kind }
+subscription ($recordId: ID!, $after: String) {
+  recordTimeline(recordId: $recordId, after: $after) { cursor eventId kind }
 }"""
 
 ADD_COMMENT = """
@@ -142,6 +143,8 @@ class Tenant:
     rep: User
     opportunity_id: int
     token: str
+    start: str
+    """A cursor before the org's first event (``changeEvents`` of the empty org ended there)."""
 
     @property
     def opportunity(self) -> str:
@@ -156,7 +159,8 @@ async def new_tenant(db: Any, settings: Any) -> Tenant:
         customer = await create_customer(session, actor_of(rep), CustomerInput(name="Customer"))
         opportunity = await create_opportunity(session, actor_of(rep), OpportunityInput(
             customer_id=customer.id, name="Deal", amount=Decimal("1000.00"), currency="CNY"))
-    return Tenant(org.id, rep, opportunity.id, mint_token(settings, rep))
+    return Tenant(org.id, rep, opportunity.id, mint_token(settings, rep),
+                  FeedCursors(settings.jwt_secret).encode(org.id, 0))
 
 
 async def all_published(db: Any, tenant: Tenant) -> None:
@@ -205,7 +209,8 @@ async def subscribe(stack: AsyncExitStack, server: Server, tenant: Tenant) -> Ti
         ack = json.loads(await ws.recv())
     assert ack["type"] == "connection_ack", ack
     await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                              "payload": {"query": TIMELINE, "variables": {"recordId": tenant.opportunity}}}))
+                              "payload": {"query": TIMELINE, "variables": {"recordId": tenant.opportunity,
+                                                                           "after": tenant.start}}}))
     return Timeline(ws)
 
 
