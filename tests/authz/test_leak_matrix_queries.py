@@ -24,6 +24,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    Undefined,
     get_named_type,
     is_leaf_type,
 )
@@ -80,7 +81,7 @@ def _target(schema: GraphQLSchema, output: Any) -> tuple[GraphQLObjectType | Non
 
 
 def _callable_without_arguments(field: Any) -> bool:
-    return all(not isinstance(a.type, GraphQLNonNull) or a.default_value is not None for a in field.args.values())
+    return all(not isinstance(a.type, GraphQLNonNull) or a.default_value is not Undefined for a in field.args.values())
 
 
 def root_lists(schema: GraphQLSchema) -> dict[str, str]:
