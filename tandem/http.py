@@ -263,6 +263,7 @@ class GraphQLEndpoint:
         # priced, and paid for from the user's and org's budgets, before anything runs (tandem/ratelimit.py)
         payer = (claims["org"], int(claims["sub"])) if claims is not None else (None, None)
         charge = await self.limits.charge(*payer, query, variables, operation_name)
+        note(request.scope, cost=charge.logged or None)  # for the access log line (completed when settled)
         if not charge.allowed:
             return GraphQLJSONResponse(self.limits.refusal(charge), status_code=429,
                                        headers={"Retry-After": str(charge.retry_after)})

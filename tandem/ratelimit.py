@@ -91,6 +91,9 @@ class Charge:
     levels: dict[str, float] = field(default_factory=dict)
     """Each bucket's level after the operation was charged, by budget name (none: nothing was limited)."""
     keys: dict[str, str] = field(default_factory=dict)
+    logged: dict[str, int] = field(default_factory=dict)
+    """What the access log line shows of it: ``requested`` when charged, ``actual`` once settled (empty when
+    nothing is priced)."""
 
 
 class RateLimits:
@@ -148,6 +151,7 @@ class RateLimits:
             return Charge(ONE, 1)  # nothing to take, nothing to tell
         plan = self.plan(query, operation_name)
         charge = Charge(plan, plan.requested(variables))
+        charge.logged["requested"] = charge.requested
         if not self.budgets or org_id is None:
             return charge
         charge.keys = {"user": f"{self.prefix}user:{org_id}:{user_id}", "org": f"{self.prefix}org:{org_id}"}
@@ -202,7 +206,7 @@ class RateLimits:
         text, whose ``data`` begins at ``start``; or its decoded ``data``; None when nothing ran."""
         if not self.report and not charge.levels:
             return None
-        actual = charge.plan.actual(_objects(answer, start))
+        actual = charge.logged["actual"] = charge.plan.actual(_objects(answer, start))
         refund = max(0, charge.requested - actual) if charge.allowed else 0
         if refund and charge.levels:
             for budget in self.budgets:
@@ -235,6 +239,7 @@ class RateLimits:
         error = {"message": f"Over {whose} query cost budget: this operation costs {charge.requested}; "
                             f"retry in {charge.retry_after} s.",
                  "extensions": {"code": RATE_LIMITED, "retryAfter": charge.retry_after}}
+        charge.logged["actual"] = 0
         return {"errors": [error], "extensions": self.extension(charge, 0)}
 
 

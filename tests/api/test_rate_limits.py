@@ -257,3 +257,13 @@ async def test_an_operation_of_a_batch_over_the_budget_is_refused_in_its_place(s
     assert first["data"]["me"]["email"] == "marketing@demo.test"
     assert "data" not in second
     assert second["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_the_access_log_line_carries_the_cost(costed, gql, caplog):
+    # given
+    caplog.set_level(logging.INFO, logger="tandem.access")
+    # when
+    answer = (await _post(costed, gql, CUSTOMERS, as_="rep1@demo.test")).json()
+    # then the request's line says what it asked for and what it cost
+    [line] = [r.fields for r in caplog.records if r.name == "tandem.access" and r.fields.get("path") == "/graphql"]
+    assert line["cost"] == {"requested": 151, "actual": answer["extensions"]["cost"]["actualQueryCost"]}
