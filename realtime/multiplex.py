@@ -37,6 +37,9 @@ class Outlet:
     """Execute the operation's selection on a root value; the JSON of a ``next`` message's payload."""
     send: Callable[[str], Awaitable[None]]
     """Send a rendered payload to this operation's client as a ``next`` message."""
+    render_many: Callable[[list[Any]], Awaitable[list[str]]] | None = None
+    """``render`` of several root values in turn, sharing one database session and the loaders' answers
+    (a replayed batch: its events' actors are read once, not once per event); None: one by one."""
 
 
 _OUTLET: ContextVar[Callable[[], Outlet | None] | None] = ContextVar("tandem_subscription_outlet", default=None)

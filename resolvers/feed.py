@@ -15,13 +15,14 @@ from tandem.realtime.channels import feed_channel, record_channel
 from tandem.realtime.cursor import check_not_expired
 from tandem.realtime.multiplex import Outlet, outlet
 from tandem.realtime.relay import event_message
-from tandem.realtime.stream import End, Gap, replay_then_live
+from tandem.realtime.stream import End, Gap, replay_then_live_batches
 from tandem.schema.event import ChangeEvent, ChangeEventPage, TimelineEntry
 
 from .events import _subject, _view, authorize, to_change_event, to_timeline_entry
 from .visibility import visible_record
 
 REPLAY_BATCH = 500
+"""Events a replay reads, authorizes (one session) and renders (one more) together."""
 
 
 class SubscriptionGap(DomainError):
@@ -90,9 +91,9 @@ async def _visible_record(info: strawberry.Info, record_id: str) -> tuple[str, i
 async def _authorized(info: strawberry.Info, channel: str, replay: Any, position: int | End):
     ctx = info.context
     try:
-        async for event in replay_then_live(ctx.realtime.hub, channel, replay, position,
-                                            max_queue=ctx.settings.ws_max_queue, batch=REPLAY_BATCH):
-            for allowed in await authorize(ctx.db, ctx.actor, ctx.guard, [event]):
+        async for events in replay_then_live_batches(ctx.realtime.hub, channel, replay, position,
+                                                     max_queue=ctx.settings.ws_max_queue, batch=REPLAY_BATCH):
+            for allowed in await authorize(ctx.db, ctx.actor, ctx.guard, events):
                 yield allowed
     except Gap as exc:
         raise SubscriptionGap(f"Fell behind ({exc}); resubscribe with your last cursor.") from exc
@@ -156,6 +157,16 @@ async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay
         allowed = await authorize(ctx.db, ctx.actor, ctx.guard, [event])
         return await sink.render(to_root(allowed[0])) if allowed else None
 
+    async def render_batch(events: list[dict[str, Any]]) -> list[str | None]:
+        """A replayed batch: authorized in one call, rendered in one context; None where not allowed."""
+        allowed = {e["id"]: e for e in await authorize(ctx.db, ctx.actor, ctx.guard, events)}
+        roots = [to_root(allowed[e["id"]]) for e in events if e["id"] in allowed]
+        if sink.render_many is not None:
+            rendered = iter(await sink.render_many(roots))
+        else:
+            rendered = iter([await sink.render(root) for root in roots])
+        return [next(rendered) if e["id"] in allowed else None for e in events]
+
     def warm(event: dict[str, Any]) -> tuple[Hashable, Callable[[], Awaitable[Any]]] | None:
         key = key_of(event)
         return None if key is None else (key, lambda: renders.once(key, lambda: render(event)))
@@ -164,15 +175,22 @@ async def _multiplexed(info: strawberry.Info, sink: Outlet, channel: str, replay
     views = tuple(_view(ctx.actor, kind) for kind in sorted(TIMELINE_TYPES))
     warm_key = renders.group((sink.key, permissions, views, keep))
     try:
-        async for event in replay_then_live(ctx.realtime.hub, channel, replay, position, warm=warm,
-                                            warm_key=warm_key, max_queue=ctx.settings.ws_max_queue,
-                                            batch=REPLAY_BATCH):
-            key = key_of(event)
-            if key is None:
+        async for batch in replay_then_live_batches(ctx.realtime.hub, channel, replay, position, warm=warm,
+                                                    warm_key=warm_key, max_queue=ctx.settings.ws_max_queue,
+                                                    batch=REPLAY_BATCH):
+            keyed = [(key, event) for event in batch if (key := key_of(event)) is not None]
+            if len(keyed) == 1:  # a live event (or a replay's one): shared with its group, rendered alone
+                [(key, event)] = keyed
+                payloads = [await renders.once(key, lambda event=event: render(event))]
+            elif keyed:  # a replayed batch: shared with whoever of the same groups replays the same batch
+                events = [event for _, event in keyed]
+                payloads = await renders.once(tuple(key for key, _ in keyed),
+                                              lambda events=events: render_batch(events))
+            else:
                 continue
-            payload = await renders.once(key, lambda event=event: render(event))
-            if payload is not None:
-                await sink.send(payload)
+            for payload in payloads:
+                if payload is not None:
+                    await sink.send(payload)
     except Gap as exc:
         raise SubscriptionGap(f"Fell behind ({exc}); resubscribe with your last cursor.") from exc
 

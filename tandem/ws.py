@@ -34,6 +34,7 @@ from graphql import (
     parse,
     visit,
 )
+from graphql.execution.collect_fields import collect_fields
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import GraphQL
@@ -316,6 +317,9 @@ class WebSocketGraphQL(GraphQL):
         async def render(root: Any) -> str:
             return await self._render(handler.context, plan, variables, operation.operation_name, root)
 
+        async def render_many(roots: list[Any]) -> list[str]:
+            return await self._render_many(handler.context, plan, variables, operation.operation_name, roots)
+
         raw_send = websocket.scope.get("state", {}).get(RAW_SEND)
 
         async def send(payload: str) -> None:
@@ -333,30 +337,64 @@ class WebSocketGraphQL(GraphQL):
                 websocket.application_state = WebSocketState.DISCONNECTED
                 raise WebSocketDisconnected from exc
 
-        return Outlet(key=key, render=render, send=send)
+        return Outlet(key=key, render=render, send=send, render_many=render_many)
 
     async def _render(self, connection: Context, plan: _Plan, variables: dict[str, Any],
                       operation_name: str | None, root: Any) -> str:
         """Execute the subscription's selection on one event's root value, as the subscriber whose
         connection this is (any of its group renders the same), and serialize the ``next`` payload."""
         context = connection.for_operation(long_lived=True)
-        executor_class = self.schema.execution_context_class
+        executor = self._executor(context, plan, variables, operation_name)
+        if isinstance(executor, list):
+            return self._payload(context, None, executor)
+        result = executor.build_per_event_executor(root).execute_operation(False)
+        if inspect.isawaitable(result):
+            result = await result
+        return self._payload(context, result.data, list(result.errors or ()))
+
+    async def _render_many(self, connection: Context, plan: _Plan, variables: dict[str, Any],
+                           operation_name: str | None, roots: list[Any]) -> list[str]:
+        """``_render`` of each root in turn, in one operation context: one session, loaders shared (a
+        replayed batch's actors are read once), each root's forbidden fields its own; the operation's
+        root fields collected once (graphql-core's ``execute_operation`` collects them afresh for every
+        root, which also defeats its cache of sub-selections: twice the work per event)."""
+        context = connection.for_operation(long_lived=False)
+        try:
+            executor = self._executor(context, plan, variables, operation_name)
+            if isinstance(executor, list):
+                return [self._payload(context, None, executor) for _ in roots]
+            root_type = executor.schema.get_root_type(executor.operation.operation)
+            fields, defer_usages, _ = collect_fields(executor.schema, executor.fragments, executor.variable_values,
+                                                     root_type, executor.operation, executor.hide_suggestions)
+            rendered = []
+            for root in roots:
+                event = executor.build_per_event_executor(root)
+                try:
+                    data = event.execute_collected_root_fields(root_type, root, fields, False, defer_usages)
+                    if inspect.isawaitable(data):
+                        data = await data
+                except GraphQLError as error:  # as execute_operation: a non-null root field failed
+                    event.collected_errors.add(error, None)
+                    data = None
+                result = event.build_response(data)
+                rendered.append(self._payload(context, result.data, list(result.errors or ())))
+                context.forbidden_fields.clear()
+            return rendered
+        finally:
+            await context.close()
+
+    def _executor(self, context: Context, plan: _Plan, variables: dict[str, Any],
+                  operation_name: str | None) -> Any:
         token = current_guard.set(context.guard)
         try:  # the field guard's executor picks the guard up as it is built
-            executor = executor_class.build(self.schema._schema, plan.document, context_value=context,
-                                            raw_variable_values=variables, operation_name=operation_name,
-                                            operation_extensions=None)
+            return self.schema.execution_context_class.build(
+                self.schema._schema, plan.document, context_value=context, raw_variable_values=variables,
+                operation_name=operation_name, operation_extensions=None)
         finally:
             current_guard.reset(token)
-        data: Any = None
-        errors: list[GraphQLError]
-        if isinstance(executor, list):
-            errors = executor
-        else:
-            result = executor.build_per_event_executor(root).execute_operation(False)
-            if inspect.isawaitable(result):
-                result = await result
-            data, errors = result.data, list(result.errors or ())
+
+    def _payload(self, context: Context, data: Any, errors: list[GraphQLError]) -> str:
+        """A ``next`` message's payload: the data, the errors and the context's forbidden fields."""
         if errors:
             self.schema.process_errors(errors)
         payload = response_body(data, errors, context.forbidden_fields, debug=self.settings.debug, executed=True)

@@ -15,9 +15,12 @@ from typing import Any
 import httpx
 from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tandem.app import create_app
 from tandem.db import outbox_listeners
+from tandem.domain.shared.outbox import OutboxEvent
 from tandem.settings import Settings
 from tests.factories.waiting import eventually
 
@@ -210,9 +213,24 @@ async def feed_end(gql: Any, app: Any, *, as_: str) -> str:
             return after
 
 
+async def positioned(app: Any) -> None:
+    """Once the relay has positioned every event committed so far."""
+    relay = app.state.relay
+
+    async def nothing_unpositioned() -> bool:
+        await relay.drain()
+        async with AsyncSession(relay.engine) as session:
+            return await session.scalar(select(OutboxEvent.id).where(OutboxEvent.position.is_(None)).limit(1)) is None
+
+    await eventually(nothing_unpositioned, what="the relay to position every committed event")
+
+
 async def subscribe_live(app: Any, client: Any, op_id: str, query: str, variables: dict[str, Any]) -> None:
     """Subscribe without `after` and return once the subscription is live: it has taken the outbox's end
-    (``Hub.replays`` counts it then), so what commits from now on reaches it and nothing before does."""
+    (``Hub.replays`` counts it then), so what commits from now on reaches it and nothing before does. What
+    was committed before is positioned first: an event committed and not yet positioned when a subscription
+    starts is delivered to it (it is after the end the subscription takes), which a test means as history."""
+    await positioned(app)
     hub = app.state.realtime.hub
     before = hub.replays
     await client.send({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}})

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from httpx_ws import WebSocketDisconnect
+from sqlalchemy import select
 
 from tandem.auth import mint_token
 from tandem.domain.collaboration.comment import add_comment
+from tandem.domain.shared import outbox
 from tandem.realtime.channels import record_channel
 from tandem.schema.node import from_global_id
 from tandem.settings import Settings
@@ -284,6 +286,50 @@ async def test_record_timeline_replays_after_the_cursor_then_streams_live_change
     assert live[1]["data"]["body"] == "Pricing approved"
     cursors = [e["cursor"] for e in replay + live]
     assert len(set(cursors)) == len(cursors)
+
+
+async def test_a_long_replay_is_authorized_and_rendered_a_batch_at_a_time_and_cut_for_each_reader(
+    app: Any, db: Any, gql: Any, users: dict
+) -> None:
+    # given 1,200 repricings of an opportunity, committed before anyone listened
+    opportunity = await new_opportunity(gql)
+    start = await feed_end(gql, app, as_="rep1@demo.test")
+    _, pk = from_global_id(opportunity["id"])
+    rep1 = actor_of(users["rep1@demo.test"])
+    async with db.write() as session:
+        for i in range(1200):
+            outbox.record_event(session, rep1, org_id=rep1.org_id, topic="opportunity.updated",
+                                record_type="Opportunity", record_id=pk, operation="update",
+                                payload={"id": pk, "version": i + 2, "changes": {
+                                    "amount": [f"{100_000 + i}.00", f"{100_001 + i}.00"],
+                                    "nextStep": [None, f"step {i}"]}})
+
+    async def all_positioned() -> bool:
+        await app.state.relay.drain()
+        async with db.read() as session:
+            return await session.scalar(select(outbox.OutboxEvent.id).where(
+                outbox.OutboxEvent.position.is_(None)).limit(1)) is None
+
+    await eventually(all_positioned, what="the relay to position the repricings")
+    renders = app.state.realtime.renders
+
+    # when the owner and service (Opportunity.amount denied) replay the timeline from before them
+    seen = {}
+    for email in ("rep1@demo.test", "service@demo.test"):
+        rendered_before = renders.rendered
+        async with connect(app, gql.token(email)) as socket:
+            await socket.subscribe("1", TIMELINE, {"recordId": opportunity["id"], "after": start})
+            seen[email] = await socket.events("1", 1200, "recordTimeline")
+            assert await socket.nothing_more(0.5) == []
+        seen[email, "renderings"] = renders.rendered - rendered_before
+
+    # then each gets every one in order, each cut for them, rendered by batches of 500 (500, 500, 200)
+    assert [e["data"]["changes"]["nextStep"] for e in seen["rep1@demo.test"]] == [[None, f"step {i}"]
+                                                                                  for i in range(1200)]
+    assert seen["rep1@demo.test"][-1]["data"]["changes"]["amount"] == ["101199.00", "101200.00"]
+    assert [e["data"]["changes"] for e in seen["service@demo.test"]] == [{"nextStep": [None, f"step {i}"]}
+                                                                        for i in range(1200)]
+    assert seen["rep1@demo.test", "renderings"] == seen["service@demo.test", "renderings"] == 3
 
 
 async def test_reconnecting_with_the_last_cursor_delivers_every_missed_event_in_order(app: Any, gql: Any) -> None:
