@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tandem.ratelimit import RateLimits
+from tandem.settings import Settings
 from tests.conftest import REDIS_URL
 from tests.factories.api.crm import new_opportunity
 from tests.factories.realtime import TIMELINE, app_with, connect
@@ -29,9 +30,14 @@ mutation { createCustomer(input: {name: "Rate Limits Ltd"}) { customer { id name
 UNKNOWN_CUSTOMER = '{ customer(id: "Q3VzdG9tZXI6OTk5OTk5") { name } }'
 
 
+DEFAULT_BUDGETS = {name: Settings.model_fields[name].default
+                   for name in ("rate_user_bucket", "rate_user_restore", "rate_org_bucket", "rate_org_restore")}
+
+
 def _app(settings: Any, **budgets: Any) -> Any:
-    """An app of the test's own whose answers carry extensions.cost, with these budgets."""
-    return app_with(settings, query_cost_extension=True, **budgets)
+    """An app of the test's own whose answers carry extensions.cost, with the default budgets but for these
+    (whatever the session's settings say)."""
+    return app_with(settings, query_cost_extension=True, **{**DEFAULT_BUDGETS, **budgets})
 
 
 @pytest.fixture
@@ -213,8 +219,8 @@ async def test_two_processes_draw_on_one_budget_in_redis(settings, gql):
 
 async def test_an_unreachable_redis_lets_requests_through_with_a_warning(settings, caplog):
     # given budgets kept in a Redis nobody listens to
-    limits = RateLimits(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "rate_user_bucket": 1,
-                                                    "query_cost_extension": True}))
+    limits = RateLimits(settings.model_copy(update={**DEFAULT_BUDGETS, "redis_url": "redis://127.0.0.1:1/0",
+                                                    "rate_user_bucket": 1, "query_cost_extension": True}))
     try:
         # when an operation is charged twice
         with caplog.at_level(logging.WARNING, logger="tandem.ratelimit"):
