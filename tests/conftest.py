@@ -54,8 +54,12 @@ def settings(database_url: str) -> Settings:
     # (a race the test loses with StaleDataError). Tests run passes when they mean to.
     # Answers leave out their extensions.cost (whose budget left differs from one answer to the next), so that
     # tests compare whole answers; tests/api/test_rate_limits.py turns it on in apps of its own.
+    # The session's apps have no cost budgets either: the suite fires thousands of requests a second as the
+    # same few users (the tenancy world alone costs more than a user's bucket); tests/api/test_rate_limits.py
+    # gives its apps budgets of their own.
     return Settings(database_url=database_url, redis_url=REDIS_URL, debug=False, statement_timeout_ms=10_000,
-                    scheduler_interval_seconds=24 * 3600, query_cost_extension=False)
+                    scheduler_interval_seconds=24 * 3600, query_cost_extension=False, rate_user_bucket=0,
+                    rate_org_bucket=0)
 
 
 @pytest.fixture(scope="session")
