@@ -568,7 +568,8 @@ async def api_server(settings: Settings) -> AsyncIterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "TANDEM_DATABASE_URL": settings.database_url, "TANDEM_REDIS_URL": "",
-           "TANDEM_JWT_SECRET": settings.jwt_secret, "TANDEM_LOG_LEVEL": "WARNING"}
+           "TANDEM_JWT_SECRET": settings.jwt_secret, "TANDEM_LOG_LEVEL": "WARNING",
+           "TANDEM_RATE_USER_BUCKET": "0", "TANDEM_RATE_ORG_BUCKET": "0"}  # budgets out of the measurement
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "tandem.app:create_app", "--factory", "--host", "127.0.0.1",
         "--port", str(port), "--log-level", "warning", "--no-access-log", cwd=REPO, env=env)
@@ -652,7 +653,8 @@ async def replay_figures(cfg: Config, settings: Settings, seeded: Seeded) -> dic
     out["events_after"] = await replay_events_after(settings, cfg, seeded.org_id)
     log(f"events_after: {out['events_after']}")
     # The API in-process: in-memory broker (nothing here needs Redis), its relay has nothing to publish.
-    app = create_app(Settings(database_url=settings.database_url, redis_url=None))
+    app = create_app(Settings(database_url=settings.database_url, redis_url=None, jwt_secret=settings.jwt_secret,
+                              rate_user_bucket=0, rate_org_bucket=0))  # budgets out of the measurement
     token = mint_token(settings, seeded.admin, ttl_seconds=3600)
     async with app.router.lifespan_context(app):
         out["change_events"] = await replay_change_events(app, token, cfg, FeedCursors(settings.jwt_secret),
