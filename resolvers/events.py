@@ -10,13 +10,19 @@ from typing import Any
 
 from tandem.domain.collaboration.timeline import describe
 from tandem.domain.registry import (
+    ITEMS,
+    RECORD_ID,
     RECORD_TYPES,
+    REFERENCES,
     SHAPES,
     TIMELINE_TYPES,
     Changes,
     Key,
     Nested,
+    change_id_type,
+    id_type,
     payload_keys,
+    payload_shape,
     scope_type,
     shape_key,
 )
@@ -40,17 +46,18 @@ def _subject(event: dict[str, Any]) -> tuple[str, int]:
 
 def cut(guard: Any, topic: str, record_type: str, payload: Any) -> dict[str, Any]:
     """What of an event's payload the actor may read: each key the registry declares for the topic, when
-    the actor may read the field governing it; nothing undeclared (deny by default)."""
+    the actor may read the field governing it; nothing undeclared (deny by default). Ids are global ids
+    (the registry says which keys carry ids of which record type)."""
     if not isinstance(payload, dict):
         return {}
-    return _cut(guard, payload_keys(topic, record_type), payload)
+    return _cut(guard, payload_keys(topic, record_type), payload, payload_shape(topic, record_type), record_type)
 
 
 def _readable(guard: Any, governs: tuple[str, ...]) -> bool:
     return all(guard.can_read(*name.split(".", 1)) for name in governs)
 
 
-def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any]) -> dict[str, Any]:
+def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any], shape: str, record_type: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in payload.items():
         declared = keys.get(key)
@@ -61,18 +68,44 @@ def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any]) -> dict[str,
                 continue
             inner = SHAPES[declared.shape]
             if isinstance(value, dict):
-                out[key] = _cut(guard, inner, value)
+                out[key] = _cut(guard, inner, value, declared.shape, record_type)
             elif isinstance(value, list):
-                out[key] = [_cut(guard, inner, item) for item in value if isinstance(item, dict)]
+                out[key] = [_cut(guard, inner, item, declared.shape, record_type)
+                            for item in value if isinstance(item, dict)]
             elif value is None:
                 out[key] = None
         elif isinstance(declared, Changes):
             if isinstance(value, dict):
-                out[key] = {k: v for k, v in value.items()
+                out[key] = {k: _global(change_id_type(k), v) for k, v in value.items()
                             if isinstance(d := shape_key(declared.shape, k), tuple) and _readable(guard, d)}
         elif _readable(guard, declared):
-            out[key] = value
+            if key == RECORD_ID:
+                kind = payload.get("recordType")
+                out[key] = _global(kind if isinstance(kind, str) else record_type, value)
+            elif key in ITEMS:
+                out[key] = _items(ITEMS[key], value)
+            else:
+                out[key] = _global(id_type(shape, key), value)
     return out
+
+
+def _global(type_name: str | None, value: Any) -> Any:
+    """``value`` with the ids it holds (an int, or ints in a list; a change's before and after) as global ids of
+    ``type_name``; anything else as it is."""
+    if type_name is None:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return to_global_id(type_name, value)
+    if isinstance(value, list):
+        return [_global(type_name, v) for v in value]
+    return value
+
+
+def _items(type_name: str, value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    return [{k: _global(type_name if k == "id" else REFERENCES.get(k), v) for k, v in item.items()}
+            if isinstance(item, dict) else item for item in value]
 
 
 def _view(actor: Actor, kind: str) -> tuple[Any, ...]:

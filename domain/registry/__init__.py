@@ -9,7 +9,25 @@ delivered; a field derived from a guarded one is readable only by whoever may re
 
 from __future__ import annotations
 
-from .payloads import ID, SHAPES, TOPICS, Changes, Governs, Key, Nested, Topic, payload_keys, shape_key
+from .payloads import (
+    ID,
+    ITEMS,
+    RECORD_ID,
+    REFERENCES,
+    SHAPE_NODES,
+    SHAPES,
+    TOPICS,
+    Changes,
+    Governs,
+    Key,
+    Nested,
+    Topic,
+    change_id_type,
+    id_type,
+    payload_keys,
+    payload_shape,
+    shape_key,
+)
 from .records import (
     GUARDED_TYPES,
     NODE_TYPES,
@@ -50,8 +68,8 @@ def governing_fields() -> set[str]:
 
 
 __all__ = [
-    "GUARDED_TYPES", "ID", "NODE_TYPES", "ORG_WIDE_TYPES", "OWNED_TYPES", "RECORD_TYPES", "SHAPES", "TIMELINE_TYPES",
-    "TOPICS",
-    "Changes", "Governs", "Key", "Nested", "RecordType", "Topic", "Visible", "governing_fields", "payload_keys",
-    "scope_type", "shape_key", "sources",
+    "GUARDED_TYPES", "ID", "ITEMS", "NODE_TYPES", "ORG_WIDE_TYPES", "OWNED_TYPES", "RECORD_ID", "RECORD_TYPES",
+    "REFERENCES", "SHAPES", "SHAPE_NODES", "TIMELINE_TYPES", "TOPICS",
+    "Changes", "Governs", "Key", "Nested", "RecordType", "Topic", "Visible", "change_id_type", "governing_fields",
+    "id_type", "payload_keys", "payload_shape", "scope_type", "shape_key", "sources",
 ]

@@ -229,6 +229,60 @@ TOPICS: dict[str, Topic] = {
 }
 
 
+# --- ids in payloads ------------------------------------------------------------------------------
+
+REFERENCES: dict[str, str] = {
+    # people and teams
+    "ownerId": "User", "authorId": "User", "assigneeId": "User", "managerId": "User", "projectManagerId": "User",
+    "requestedById": "User", "userId": "User", "escalatedToId": "User", "successorId": "User",
+    "previousOwnerId": "User", "previousProjectManagerId": "User", "previousManagerId": "User",
+    "salesOwnerId": "User", "previousSalesOwnerId": "User", "mentions": "User", "attendeeIds": "User",
+    "teamId": "Team",
+    # records
+    "customerId": "Customer", "contactId": "Contact", "opportunityId": "Opportunity", "quoteId": "Quote",
+    "previousId": "Quote", "contractId": "Contract", "amendsId": "Contract", "amendedById": "Contract",
+    "invoiceId": "Invoice", "creditNoteId": "Invoice", "creditedInvoiceId": "Invoice", "paymentId": "Payment",
+    "allocationId": "PaymentAllocation", "projectId": "Project", "reportId": "ProgressReport",
+    "meetingId": "Meeting", "parentId": "Comment", "requestId": "Signature",
+}
+"""Payload keys (in any shape, topic, change or item) whose integer values, or lists of them, are ids of one
+record type: delivered as that type's global ids, as every typed field of the API gives them. Besides these,
+``id`` is the id of the shape's own record (SHAPE_NODES) and ``recordId`` that of the record the payload's
+``recordType`` names (a comment's or an action item's record), else of the event's own record."""
+
+RECORD_ID = "recordId"
+
+SHAPE_NODES: dict[str, str | None] = {"Signer": "Signature", "TaskDependency": None}
+"""The node type of a shape's ``id`` where it is not the shape's name (None: the shape carries no id of a node)."""
+
+ITEMS: dict[str, str] = {"installments": "Installment", "allocations": "PaymentAllocation"}
+"""Keys whose value is a list of plain dicts (not cut key by key) each with the ``id`` of a record of this type;
+their other keys follow REFERENCES."""
+
+
+def id_type(shape: str, key: str) -> str | None:
+    """The record type whose ids a payload key of ``shape`` carries; None for a key that is no id
+    (``recordId``: see REFERENCES)."""
+    if key == "id":
+        return SHAPE_NODES.get(shape, shape)
+    return REFERENCES.get(key)
+
+
+_REFERENCES_BY_FIELD = {camel(key): type_name for key, type_name in REFERENCES.items()}
+
+
+def change_id_type(key: str) -> str | None:
+    """The record type whose ids a change (``changes: {key: [before, after]}``) of ``key`` carries, the key
+    spelled as the model spells it (``owner_id``) or as the API does (``ownerId``)."""
+    return REFERENCES.get(key) or _REFERENCES_BY_FIELD.get(camel(key))
+
+
+def payload_shape(topic: str, record_type: str) -> str:
+    """The shape an event's payload starts from: its topic's, or its record type's."""
+    declared = TOPICS.get(topic)
+    return (declared.shape if declared else None) or record_type
+
+
 def payload_keys(topic: str, record_type: str) -> dict[str, Key]:
     """Every key an event of ``topic`` about a ``record_type`` may carry; empty for an undeclared topic."""
     declared = TOPICS.get(topic)
