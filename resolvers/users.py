@@ -78,19 +78,20 @@ class UserMutation:
         actor = info.context.actor
         data = service.InviteUser(email=input.email, name=input.name, roles=list(input.roles),
                                   manager_id=opt_id("User", input.manager_id), team_id=opt_id("Team", input.team_id),
-                                  territory=input.territory, capacity=input.capacity)
+                                  territory=input.territory, capacity=input.capacity, external_id=input.external_id)
         return await run(info, lambda s: service.invite_user(s, actor, data), _user_payload)
 
     @writes("User", needs=[("Policy", "manage")], fields={"user_id": None, "team_id": "User.team"})
-    @strawberry.mutation(description="Change a user's name, territory, capacity or team (admin only).")
+    @strawberry.mutation(description="Change a user's name, territory, capacity, team or external id (admin "
+                                                     "only).")
     async def update_user(self, info: strawberry.Info, input: UpdateUserInput) -> UserPayload:
         actor = info.context.actor
         pk = decode_id("User", input.user_id)
-        given = {name: getattr(input, name) for name in ("name", "territory", "capacity", "team_id")
+        given = {name: getattr(input, name) for name in ("name", "territory", "capacity", "team_id", "external_id")
                  if getattr(input, name) is not strawberry.UNSET}
         changes = service.UserChanges(
             name=given.get("name"), territory=given.get("territory"), capacity=given.get("capacity"),
-            team_id=opt_id("Team", given.get("team_id")),
+            team_id=opt_id("Team", given.get("team_id")), external_id=given.get("external_id"),
             clear=frozenset(name for name, value in given.items() if value is None))
         return await run(info, lambda s: service.update_user(s, actor, pk, changes), _user_payload)
 

@@ -41,6 +41,8 @@ class User(Node):
     territory: str | None
     capacity: int | None
     active: bool | None
+    external_id: str | None = strawberry.field(description="The user's id at the identity provider (the claim "
+                                                           "TANDEM_JWT_USER_CLAIM names).")
     cost_rate: Decimal | None = strawberry.field(description="Labor cost per hour (finance only).")
     _manager_id: strawberry.Private[int | None]
     _team_id: strawberry.Private[int | None]
@@ -48,7 +50,7 @@ class User(Node):
     @classmethod
     def from_model(cls, m: UserModel) -> User:
         return cls(id=to_global_id("User", m.id), email=m.email, name=m.name, roles=list(m.roles),
-                   territory=m.territory, capacity=m.capacity, active=m.active,
+                   territory=m.territory, capacity=m.capacity, active=m.active, external_id=m.external_id,
                    cost_rate=price(m.cost_rate) if m.cost_rate is not None else None, _manager_id=m.manager_id,
                    _team_id=m.team_id)
 
@@ -84,16 +86,21 @@ class InviteUserInput:
     team_id: strawberry.ID | None = None
     territory: str | None = None
     capacity: int | None = strawberry.field(default=None, description="Concurrent tasks (default 10).")
+    external_id: str | None = strawberry.field(default=None, description="Their id at the identity provider: a "
+                                               "token carrying it signs in as them (unique in the org).")
 
 
-@strawberry.input(description="Change a user's name, territory, capacity or team (admin only); null clears "
-                              "territory and team, an absent field stays.")
+@strawberry.input(description="Change a user's name, territory, capacity, team or external id (admin only); "
+                              "null clears territory, team and external id, an absent field stays.")
 class UpdateUserInput:
     user_id: strawberry.ID
     name: str | None = strawberry.UNSET
     territory: str | None = strawberry.UNSET
     capacity: int | None = strawberry.UNSET
     team_id: strawberry.ID | None = strawberry.UNSET
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Their id at the identity provider: a token carrying it signs in as them (unique in the org).")
 
 
 @strawberry.input

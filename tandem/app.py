@@ -55,15 +55,16 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
 
     realtime = Realtime(broker.broadcast, FeedCursors(settings.jwt_secret), Hub(broker.broadcast),
                         presence=Presence(broker.broadcast, settings.redis_url, ttl=settings.presence_ttl_seconds))
-    tokens = VerifiedTokens(settings)  # HTTP and the websocket verify a token once
+    # The relay works across orgs, so it connects as the owner, not under row-level security; so does the
+    # mapping of an identity provider's tokens to users (of any org).
+    relay_engine = create_engine(settings)
+    tokens = VerifiedTokens(settings, owner_engine=relay_engine)  # HTTP and the websocket verify a token once
     limits = RateLimits(settings)  # HTTP and the websocket draw on the same budgets
     graphql = GraphQLEndpoint(schema, db, settings, policies, policy_changed, realtime,
                               authorization=authorization, tokens=tokens,
                               limits=limits)
     websocket = WebSocketGraphQL(schema, db=db, settings=settings, policies=policies, realtime=realtime,
                                  on_policy_change=policy_changed, tokens=tokens, limits=limits)
-    # The relay works across orgs, so it connects as the owner, not under row-level security.
-    relay_engine = create_engine(settings)
     relay = Relay(relay_engine, broker.broadcast, idle_seconds=settings.relay_idle_seconds,
                   retention=timedelta(days=settings.outbox_retention_days))
     scheduler = Scheduler(relay_engine, interval_seconds=settings.scheduler_interval_seconds)

@@ -259,7 +259,7 @@ class GraphQLEndpoint:
             query, variables, operation_name = _operation(data)
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
-        claims, reason = self.tokens.read(request.headers.get("authorization"))
+        claims, reason = await self.tokens.read(request.headers.get("authorization"))
         # priced, and paid for from the user's and org's budgets, before anything runs (tandem/ratelimit.py)
         payer = (claims["org"], int(claims["sub"])) if claims is not None else (None, None)
         charge = await self.limits.charge(*payer, query, variables, operation_name)

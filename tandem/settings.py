@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from jwt.algorithms import requires_cryptography
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "tandem-dev-secret-change-me-in-production-0123456789"
@@ -33,6 +34,39 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("tandem", description="Expected `iss` claim")
     jwt_audience: str = Field("tandem-api", description="Expected `aud` claim")
     token_ttl_seconds: int = Field(8 * 3600, description="Lifetime of tokens minted by `tandem token`")
+
+    jwt_jwks_url: str | None = Field(
+        None, description="Your identity provider's JWKS URL: its tokens are verified with the keys published there "
+                          "and their user is mapped to a Tandem user by external id or verified e-mail"
+    )
+    jwt_jwks_issuer: str | None = Field(None, description="Expected `iss` of identity-provider tokens (required "
+                                                          "with jwt_jwks_url)")
+    jwt_jwks_audience: str | None = Field(None, description="Expected `aud` of identity-provider tokens (required "
+                                                            "with jwt_jwks_url)")
+    jwt_jwks_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description='Algorithms accepted from the identity provider, JSON list of asymmetric ones: RS256, RS384, '
+                    'RS512, PS256, PS384, PS512, ES256, ES256K, ES384, ES512, EdDSA',
+    )
+    jwt_jwks_cache_seconds: float = Field(300, description="How long the fetched JWKS is used before it is fetched "
+                                                           "again")
+    jwt_jwks_refresh_seconds: float = Field(
+        30, description="Least time between two fetches of the JWKS prompted by an unknown `kid` (key rotation)"
+    )
+    jwt_jwks_timeout_seconds: float = Field(5, description="Timeout of one JWKS fetch")
+    jwt_user_claim: str = Field("sub", description="Claim of an identity-provider token holding the user's "
+                                                   "external id (Entra ID: `oid`)")
+    jwt_org_claim: str = Field(
+        "org", description="Claim of an identity-provider token naming the Tandem org id; when absent the mapped "
+                           "user's org; empty = never read"
+    )
+    jwt_email_claim: str = Field(
+        "email", description="Claim mapping an identity-provider token to a user by e-mail when the verified claim "
+                             "is true and no user has its external id; empty = no e-mail mapping"
+    )
+    jwt_email_verified_claim: str = Field(
+        "email_verified", description="Claim that must be true (the JSON boolean) for the e-mail mapping"
+    )
 
     cors_origins: list[str] = Field(
         default_factory=list, description='Allowed browser origins, JSON list: ["https://app.example.com"]'
@@ -96,6 +130,22 @@ class Settings(BaseSettings):
     metrics_max_operations: int = Field(
         100, description="Distinct GraphQL operation names metrics label per process; later names count as `other`"
     )
+
+    @field_validator("jwt_jwks_algorithms")
+    @classmethod
+    def _asymmetric(cls, algorithms: list[str]) -> list[str]:
+        unknown = [a for a in algorithms if a not in requires_cryptography]
+        if unknown or not algorithms:
+            raise ValueError(f"TANDEM_JWT_JWKS_ALGORITHMS takes asymmetric algorithms only "
+                             f"({', '.join(sorted(requires_cryptography))}), not {unknown or 'none'}")
+        return algorithms
+
+    @model_validator(mode="after")
+    def _jwks_needs_issuer_and_audience(self) -> Settings:
+        if self.jwt_jwks_url and not (self.jwt_jwks_issuer and self.jwt_jwks_audience):
+            raise ValueError("TANDEM_JWT_JWKS_URL needs TANDEM_JWT_JWKS_ISSUER and TANDEM_JWT_JWKS_AUDIENCE: the "
+                             "issuer and audience identity-provider tokens must carry")
+        return self
 
     @property
     def introspection_enabled(self) -> bool:

@@ -245,7 +245,7 @@ class WebSocketGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         header = params.get("authorization") or params.get("Authorization")
-        claims, _reason = self.tokens.read(header if isinstance(header, str) else None)
+        claims, _reason = await self.tokens.read(header if isinstance(header, str) else None)
         actor = await self._actor(claims) if claims is not None else None
         if actor is None:
             raise ConnectionRejectionError()
@@ -281,7 +281,7 @@ class WebSocketGraphQL(GraphQL):
                         await websocket.close(code=4403, reason="User deactivated")
 
     async def _actor(self, claims: dict[str, Any]) -> Actor | None:
-        """As auth.authenticate: the verified token's user, if it still exists and is active in the
+        """As HTTP does: the verified token's user, if it still exists and is active in the
         token's org. The connections opening at once look their users up together, one query per org."""
         org_id, user_id = claims["org"], int(claims["sub"])
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +37,7 @@ ROLES = (
 
 class User(Base):
     __tablename__ = "app_user"
+    __table_args__ = (Index("uq_app_user_org_id_external_id", "org_id", "external_id", unique=True),)
 
     id: Mapped[int] = pk()
     org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"), index=True)
@@ -54,6 +55,9 @@ class User(Base):
     cost_rate: Mapped[Decimal | None] = mapped_column(nullable=True)
     """Labor cost per hour in the org's currency (finance-only): time logged is costed at it."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The user's id at the identity provider (its token's user claim, e.g. Keycloak's UUID ``sub``): unique in
+    an org, set by an admin; a token carrying it signs in as this user (tandem/auth.py)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -68,6 +72,7 @@ async def create_user(
     team_id: int | None = None,
     territory: str | None = None,
     capacity: int = 10,
+    external_id: str | None = None,
 ) -> User:
     unknown = set(roles) - set(ROLES)
     if unknown:
@@ -81,6 +86,7 @@ async def create_user(
         team_id=team_id,
         territory=territory,
         capacity=capacity,
+        external_id=external_id,
     )
     session.add(user)
     await session.flush()
@@ -203,6 +209,7 @@ class InviteUser:
     team_id: int | None = None
     territory: str | None = None
     capacity: int | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,7 @@ class UserChanges:
     territory: str | None = None
     capacity: int | None = None
     team_id: int | None = None
+    external_id: str | None = None
     clear: frozenset[str] = frozenset()
 
 
@@ -229,6 +237,16 @@ async def _team_of(session: AsyncSession, org_id: int, team_id: int) -> Team:
     if team is None:
         raise NotFound("Team", team_id)
     return team
+
+
+async def _external_id(v: Validator, session: AsyncSession, org_id: int, value: str | None,
+                       user_id: int | None = None) -> str | None:
+    """An external id as given (stripped), checked: at most 255 characters, no other user of the org has it."""
+    external_id = v.text("externalId", value, max_len=255)
+    if external_id and await session.scalar(select(User.id).where(
+            User.org_id == org_id, User.external_id == external_id, User.id != (user_id or 0))) is not None:
+        v.add("externalId", SharedErrorCode.DUPLICATE, "another user of the org has this external id")
+    return external_id or None
 
 
 def _capacity(v: Validator, capacity: int | None) -> None:
@@ -251,6 +269,7 @@ async def invite_user(session: AsyncSession, actor: Actor, data: InviteUser) -> 
     elif unknown := [r for r in roles if r not in ROLES]:
         v.add("roles", SharedErrorCode.INVALID, f"{', '.join(map(repr, unknown))} is not one of {', '.join(ROLES)}")
     _capacity(v, data.capacity)
+    external_id = await _external_id(v, session, actor.org_id, data.external_id)
     if email and EMAIL.match(email) and await user_by_email(session, email) is not None:
         v.add("email", SharedErrorCode.DUPLICATE, "a user with this e-mail exists already")
     v.raise_if_any()
@@ -261,7 +280,7 @@ async def invite_user(session: AsyncSession, actor: Actor, data: InviteUser) -> 
     def create() -> Any:
         return create_user(session, actor.org_id, email=email, name=name or "", roles=roles,
                            manager_id=data.manager_id, team_id=data.team_id, territory=territory,
-                           capacity=data.capacity if data.capacity is not None else 10)
+                           capacity=data.capacity if data.capacity is not None else 10, external_id=external_id)
 
     if dialect_name(session) == "postgresql":
         # Row-level security hides other orgs' users from the lookup above: the unique index is what
@@ -281,7 +300,8 @@ async def invite_user(session: AsyncSession, actor: Actor, data: InviteUser) -> 
 
 
 async def update_user(session: AsyncSession, actor: Actor, user_id: int, data: UserChanges) -> User:
-    """A user's name, territory, capacity and team (roles, manager and cost rate have their own acts)."""
+    """A user's name, territory, capacity, team and external id (roles, manager and cost rate have their own
+    acts)."""
     user = await session.scalar(lock_for_update(session, select(User).where(
         User.org_id == actor.org_id, User.id == user_id)))
     if user is None:
@@ -290,6 +310,7 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: int, data: U
     name = v.text("name", data.name, max_len=200, required=True) if data.name is not None else None
     territory = v.text("territory", data.territory, max_len=100)
     _capacity(v, data.capacity)
+    external_id = await _external_id(v, session, actor.org_id, data.external_id, user.id)
     v.raise_if_any()
     if data.team_id is not None:
         await _team_of(session, actor.org_id, data.team_id)
@@ -308,6 +329,8 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: int, data: U
         change("capacity", "capacity", data.capacity)
     if data.team_id is not None or "team_id" in data.clear:
         change("team_id", "teamId", data.team_id)
+    if data.external_id is not None or "external_id" in data.clear:
+        change("external_id", "externalId", external_id)
     if changed:
         await session.flush()
         record_event(session, actor, org_id=actor.org_id, topic="user.updated", record_type="User",
