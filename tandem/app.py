@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -96,9 +95,9 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
             outbox_listeners.remove(relay.wake)
             if metrics_server is not None:
                 await metrics_server.stop()
-            sessions.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sessions
+            while not sessions.done():  # a cancel that lands in redis-py's connect can be swallowed (3.11)
+                sessions.cancel()
+                await asyncio.wait({sessions}, timeout=0.5)
             await realtime.presence.close()
             await scheduler.stop()
             await relay.stop()
