@@ -73,6 +73,7 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self._listener: Any = None
         self._last_prune = 0.0
+        self._stopping = False
         self.published = 0
         self.on_published: Callable[[list[float]], None] | None = None
         """Told, after each round that published events, each one's lag: seconds from its commit (its
@@ -82,15 +83,21 @@ class Relay:
         self._wake.set()
 
     async def start(self) -> None:
+        self._stopping = False
         if self.postgres:
             await self._listen()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop the relay's task for sure. A cancellation alone can be lost on Python 3.11: one that lands
+        as ``asyncio.timeout`` fires becomes a TimeoutError, which the idle wait suppresses; so the loop also
+        checks a flag, and the task is cancelled again until it is done."""
+        self._stopping = True
+        self._wake.set()
+        task = self._task
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -106,7 +113,7 @@ class Relay:
             log.warning("relay: LISTEN failed; polling every %ss", self.idle_seconds, exc_info=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):  # asyncio.timeout never swallows a cancellation
                 async with asyncio.timeout(self.idle_seconds):
                     await self._wake.wait()
