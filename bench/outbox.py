@@ -523,11 +523,22 @@ async def replay_change_events(app: Any, token: str, cfg: Config, cursors: FeedC
             "complete": not more, "undecodable_end_cursors": detours}
 
 
-async def replay_subscription(url: str, token: str, cfg: Config, after: str, total: int,
-                              round_: int) -> dict[str, Any]:
-    """A `changeFeed(after)` subscription: events/s from subscribing until the ``total``-th event arrived."""
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def replay_subscription(url: str, token: str, cfg: Config, after: str, total: int, round_: int,
+                              server_pid: int | None = None) -> dict[str, Any]:
+    """A `changeFeed(after)` subscription: events/s from subscribing until the ``total``-th event arrived, and
+    per second of the server's CPU (what the box's other load does not change)."""
     received = 0
     first_at = None
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
     async with ws_connect(url, subprotocols=["graphql-transport-ws"], max_size=None, open_timeout=30) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
@@ -554,16 +565,20 @@ async def replay_subscription(url: str, token: str, cfg: Config, after: str, tot
             if first_at is None:
                 first_at = time.perf_counter() - started
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_seconds(server_pid) if server_pid else None
         await ws.send(json.dumps({"id": "1", "type": "complete"}))
+    server_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     return {"received": received, "of": total, "seconds": round(elapsed, 2), "events_per_s": rate(received, elapsed),
             "first_event_ms": round(first_at * 1000, 1) if first_at is not None else None,
+            "server_cpu_seconds": round(server_cpu, 2) if server_cpu is not None else None,
+            "events_per_server_cpu_s": rate(received, server_cpu) if server_cpu else None,
             "complete": received >= total}
 
 
 @contextlib.asynccontextmanager
-async def api_server(settings: Settings) -> AsyncIterator[str]:
+async def api_server(settings: Settings) -> AsyncIterator[tuple[str, int]]:
     """The API on ``settings``' database, served by uvicorn in a process of its own (in-memory broker, one
-    worker); yields its websocket URL."""
+    worker); yields its websocket URL and process id."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -584,7 +599,7 @@ async def api_server(settings: Settings) -> AsyncIterator[str]:
                 await asyncio.sleep(0.1)
             else:
                 raise SystemExit("the API server did not get ready in 30 s")
-        yield f"ws://127.0.0.1:{port}/graphql"
+        yield f"ws://127.0.0.1:{port}/graphql", process.pid
     finally:
         process.terminate()
         try:
@@ -628,16 +643,18 @@ async def subscription_figures(cfg: Config, settings: Settings, seeded: Seeded) 
     token = mint_token(settings, seeded.admin, ttl_seconds=3600)
     after = FeedCursors(settings.jwt_secret).encode(seeded.org_id, before)
     rounds = []
-    async with api_server(settings) as url:
+    async with api_server(settings) as (url, pid):
         # not measured: the first subscription of a process compiles its document and fills the pools
         warmup = await replay_subscription(url, token, cfg, after, min(cfg.subscription_events, 1000), 0)
         log(f"subscription warm-up: {warmup}")
         for n in range(cfg.subscription_rounds):
-            figures = await replay_subscription(url, token, cfg, after, cfg.subscription_events, n + 1)
+            figures = await replay_subscription(url, token, cfg, after, cfg.subscription_events, n + 1, pid)
             log(f"subscription round {n + 1}: {figures}")
             rounds.append(figures)
     rates = [r["events_per_s"] or 0.0 for r in rounds]
+    per_cpu = [r["events_per_server_cpu_s"] for r in rounds if r["events_per_server_cpu_s"]]
     return {"events": cfg.subscription_events, "warmup": warmup, "rounds": rounds,
+            "median_events_per_server_cpu_s": statistics.median(per_cpu) if per_cpu else None,
             "median_events_per_s": statistics.median(rates),
             "worst_events_per_s": min(rates), "complete": all(r["complete"] for r in rounds),
             "dialect": make_url(settings.database_url).get_backend_name()}
