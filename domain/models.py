@@ -30,6 +30,7 @@ from .shared.numbering import DocumentSequence
 from .shared.outbox import OutboxEvent, OutboxState
 from .tenancy.org import Org, Team
 from .tenancy.sharing import RecordShare
+from .tenancy.trusted_document import TrustedDocument
 from .tenancy.user import User
 
 __all__ = [
@@ -41,5 +42,5 @@ __all__ = [
     "ActionItem", "Escalation", "Meeting", "SlaPolicy",
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
     "Interaction", "Lead", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
-    "PipelineStage", "RecordShare", "Team", "User",
+    "PipelineStage", "RecordShare", "Team", "TrustedDocument", "User",
 ]

@@ -23,18 +23,19 @@ from .quote import QuoteMutation, QuoteQuery
 from .receivable import ReceivableQuery
 from .task import TaskMutation, TaskQuery
 from .timesheet import TimesheetMutation, TimesheetQuery
+from .trusted_document import TrustedDocumentMutation, TrustedDocumentQuery
 from .users import UserMutation, UserQuery
 
 Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
-              ProjectQuery, TaskQuery, TimesheetQuery, UserQuery)
+              ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, TrustedDocumentQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
-                 UserMutation, PresenceMutation)
+                 UserMutation, PresenceMutation, TrustedDocumentMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

@@ -31,6 +31,7 @@ from .graphql import build_schema
 from .http import GraphQLEndpoint
 from .metrics import Metrics, MetricsServer, Sources, metrics_endpoint
 from .middleware import BodyLimit, RequestLog
+from .persisted import PersistedQueries
 from .ratelimit import RateLimits
 from .scheduler import Scheduler
 from .settings import Settings, get_settings
@@ -58,12 +59,13 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     # mapping of an identity provider's tokens to users (of any org).
     relay_engine = create_engine(settings)
     tokens = VerifiedTokens(settings, owner_engine=relay_engine)  # HTTP and the websocket verify a token once
+    persisted = PersistedQueries(settings, db, schema)  # and share the persisted queries
     limits = RateLimits(settings)  # HTTP and the websocket draw on the same budgets
     graphql = GraphQLEndpoint(schema, db, settings, policies, policy_changed, realtime,
-                              authorization=authorization, tokens=tokens,
+                              authorization=authorization, tokens=tokens, persisted=persisted,
                               limits=limits)
     websocket = WebSocketGraphQL(schema, db=db, settings=settings, policies=policies, realtime=realtime,
-                                 on_policy_change=policy_changed, tokens=tokens, limits=limits)
+                                 on_policy_change=policy_changed, tokens=tokens, persisted=persisted, limits=limits)
     relay = Relay(relay_engine, broker.broadcast, idle_seconds=settings.relay_idle_seconds,
                   retention=timedelta(days=settings.outbox_retention_days))
     scheduler = Scheduler(relay_engine, interval_seconds=settings.scheduler_interval_seconds)
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
             await relay_engine.dispose()
             await broker.disconnect()
             await limits.close()
+            await persisted.close()
             await db.dispose()
             if tracing is not None:
                 tracing.stop()
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None, *, authorization: bool = True) 
     app.state.realtime = realtime
     app.state.compiled_reads = graphql.compiled
     app.state.rate_limits = limits
+    app.state.persisted = persisted
     app.state.metrics = metrics
     app.state.metrics_server = metrics_server
     app.state.tracing = tracing

@@ -219,6 +219,13 @@ def refusal(settings: Settings, workers: int) -> str | None:
     if workers > 1 and not settings.redis_url:
         return (f"--workers {workers} needs TANDEM_REDIS_URL: with the in-memory broker a live event reaches "
                 "only the subscribers of the worker that published it.")
+    if settings.trusted_documents.strip().lower() not in ("", "off", "on"):
+        from .persisted import ManifestError, load_manifest
+
+        try:
+            load_manifest(settings.trusted_documents.strip())
+        except ManifestError as exc:
+            return str(exc)
     return None
 
 

@@ -15,6 +15,7 @@ from graphql import (
     InlineFragmentNode,
     MaxIntrospectionDepthRule,
     OperationDefinitionNode,
+    ValidationRule,
 )
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import (
@@ -103,15 +104,20 @@ class OneOperation(SchemaExtension):
             raise AmbiguousOperation()
 
 
+def document_rules(settings: Settings) -> list[type[ValidationRule]]:
+    """The validation rules every document passes besides the spec's: the query limits, introspection depth."""
+    return [limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
+                        max_cost=settings.max_query_cost), MaxIntrospectionDepthRule]
+
+
 def build_schema(settings: Settings, *, field_guard: bool = True) -> strawberry.Schema:
-    rule = limits_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
-                       max_cost=settings.max_query_cost)
+    rules = document_rules(settings)
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         ParserCache,
         OneOperation,
         IntrospectionNeedsToken,
-        lambda: AddValidationRules([rule, MaxIntrospectionDepthRule]),
+        lambda: AddValidationRules(rules),
         ValidationCache,
     ]
     if not settings.introspection_enabled:

@@ -30,6 +30,7 @@ from .db import Database
 from .graphql import is_bad_request, response_body
 from .metrics import operation_of
 from .middleware import note
+from .persisted import PersistedQueries, PersistedQueryError
 from .ratelimit import Charge, RateLimits
 from .settings import Settings
 
@@ -118,6 +119,11 @@ class BadRequest(Exception):
         self.message, self.code, self.status = message, code, status
 
 
+def _names_document(params: Any) -> bool:
+    """Whether a GET request's parameters name a document to run (its text, or a persisted query's hash)."""
+    return "query" in params or "extensions" in params or "documentId" in params
+
+
 def _operation(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object with a `query` string.")
@@ -137,6 +143,7 @@ class GraphQLEndpoint:
     def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings, policies: PolicyStore,
                  on_policy_change: Callable[[int], Awaitable[None]], realtime: Any,
                  *, authorization: bool = True, tokens: VerifiedTokens | None = None,
+                 persisted: PersistedQueries | None = None,
                  limits: RateLimits | None = None) -> None:
         self.schema = schema
         self.db = db
@@ -150,12 +157,13 @@ class GraphQLEndpoint:
         """(org, user) -> the actor as last checked against the database (see ``_known``)."""
         self.compiled = CompiledReads(schema, db.engine, db.fetch_one, max_tokens=settings.max_tokens)
         self.limits = limits or RateLimits(settings)
+        self.persisted = persisted or PersistedQueries(settings, db, schema)
 
     async def handle(self, request: Request) -> Response:
         """One request, answered in the media type it accepts: with ``application/graphql-response+json``
         a request that could not run (no ``data``) is a 400, and errors carry that type too; with
         ``application/json`` as before."""
-        if request.method == "GET" and "query" not in request.query_params:
+        if request.method == "GET" and not _names_document(request.query_params):
             return await self._handle(request)  # GraphiQL for a browser, or a hint
         media = negotiate(request.headers.get("accept"))
         if media is None:
@@ -170,7 +178,7 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request) -> Response:
         if request.method == "GET":
-            if "query" not in request.query_params:
+            if not _names_document(request.query_params):
                 if "text/html" in request.headers.get("accept", ""):
                     return graphiql.page()
                 return _error(400, "BAD_REQUEST", "Send a query: POST a JSON body, or GET ?query=...")
@@ -180,6 +188,12 @@ class GraphQLEndpoint:
                 return _error(400, "BAD_REQUEST", "`variables` is not valid JSON.")
             data = {"query": request.query_params.get("query"), "variables": variables,
                     "operationName": request.query_params.get("operationName")}
+            if "extensions" in request.query_params or "documentId" in request.query_params:
+                try:  # a persisted query's hash (Apollo's useGETForHashedQueries)
+                    data["extensions"] = json.loads(request.query_params.get("extensions") or "null")
+                except (ValueError, RecursionError):
+                    return _error(400, "PERSISTED_QUERY_INVALID", "`extensions` is not valid JSON.")
+                data["documentId"] = request.query_params.get("documentId")
             return await self._single(request, data, QUERY_ONLY)
         if request.method != "POST":
             return _error(405, "METHOD_NOT_ALLOWED", "Use POST (or GET for queries).", {"Allow": "GET, POST"})
@@ -255,6 +269,20 @@ class GraphQLEndpoint:
         return replace(actor, scopes=guard.scopes), "", guard, session
 
     async def _single(self, request: Request, data: Any, allowed: tuple[OperationType, ...]) -> Response:
+        if not self.persisted.concerns(data):
+            return await self._run(request, data, allowed)
+        claims, _reason = await self.tokens.read(request.headers.get("authorization"))
+        try:
+            resolved = await self.persisted.resolve(data, claims["org"] if claims is not None else None)
+        except PersistedQueryError as exc:
+            return _error(exc.status, exc.code, exc.message)
+        response = await self._run(request, resolved.data, allowed)
+        if resolved.store is not None and response.status_code == 200 and not getattr(response, "request_error",
+                                                                                       False):
+            await self.persisted.store(*resolved.store)
+        return response
+
+    async def _run(self, request: Request, data: Any, allowed: tuple[OperationType, ...]) -> Response:
         try:
             query, variables, operation_name = _operation(data)
         except BadRequest as exc:

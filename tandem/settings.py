@@ -116,6 +116,26 @@ class Settings(BaseSettings):
         30, description="A viewer not heard from (touchPresence) for this long has left the record"
     )
 
+    persisted_queries: bool = Field(
+        True, description="Apollo's automatic persisted queries: a request may name a document stored before by "
+                          "its SHA-256 (extensions.persistedQuery)"
+    )
+    persisted_query_ttl_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="How long Redis keeps a persisted query unused (each use renews it)"
+    )
+    persisted_query_max_entries: int = Field(
+        10_000, gt=0, description="Most persisted queries stored (in Redis, or in each process's memory without "
+                                  "Redis); the oldest go first"
+    )
+    persisted_query_max_bytes: int = Field(
+        64_000, gt=0, description="Largest document stored as a persisted query (a larger one runs, unstored)"
+    )
+    trusted_documents: str = Field(
+        "off", description="off; on = only documents registered with registerTrustedDocument run; or a manifest "
+                           "file's path (JSON: id -> document, or Apollo's persisted query manifest): its "
+                           "documents and the registered ones run"
+    )
+
     host: str = Field("127.0.0.1", description="`tandem serve` bind address")
     port: int = Field(8000, description="`tandem serve` port")
 

@@ -64,6 +64,7 @@ from .auth import VerifiedTokens, actor_of
 from .db import Database
 from .graphql import response_body
 from .middleware import RAW_SEND, note
+from .persisted import PersistedQueries, PersistedQueryError
 from .ratelimit import RateLimits
 from .settings import Settings
 
@@ -128,6 +129,25 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
     its own, given an outlet, and answered as over HTTP."""
 
     view: WebSocketGraphQL
+
+    async def handle_subscribe(self, message: Any) -> None:
+        """A subscribe message may name its document by hash (``extensions.persistedQuery``), and in
+        trusted-documents mode only a trusted document runs: a refusal is an ``error`` message for that
+        operation, as over HTTP (the socket stays open)."""
+        payload = message.get("payload")
+        persisted = self.view.persisted
+        if (self.connection_acknowledged and persisted.concerns(payload) and isinstance(payload, dict)
+                and message.get("id") not in self.operations):
+            actor = self.context.actor_or_none
+            try:
+                resolved = await persisted.resolve(payload, actor.org_id if actor is not None else None)
+            except PersistedQueryError as exc:
+                await self.send_message({"id": message["id"], "type": "error", "payload": [exc.formatted]})
+                return
+            if resolved.store is not None:
+                await persisted.store(*resolved.store)
+            message = {**message, "payload": resolved.data}
+        await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation) -> None:
         context = self.view.operation_context(self.context, operation)
@@ -195,7 +215,7 @@ class WebSocketGraphQL(GraphQL):
 
     def __init__(self, schema: Any, *, db: Database, settings: Settings, policies: PolicyStore,
                  realtime: Realtime, on_policy_change: Callable[[int], Awaitable[None]] | None = None,
-                 tokens: VerifiedTokens | None = None,
+                 tokens: VerifiedTokens | None = None, persisted: PersistedQueries | None = None,
                  limits: RateLimits | None = None) -> None:
         super().__init__(
             schema, graphql_ide=None, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -209,6 +229,7 @@ class WebSocketGraphQL(GraphQL):
         self.realtime = realtime
         self.on_policy_change = on_policy_change
         self.limits = limits or RateLimits(settings)
+        self.persisted = persisted or PersistedQueries(settings, db, schema)
         self.per_user: Counter[int] = Counter()
         self._owners: dict[int, tuple[int, asyncio.TimerHandle | None]] = {}
         self._sockets: dict[tuple[int, int], dict[int, Any]] = {}

@@ -11,6 +11,7 @@ without a case."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from tandem.domain.contracts.approval import approval_flow
 from tandem.domain.pipeline.stage import PipelineStage
 from tandem.domain.registry import GUARDED_TYPES, NODE_TYPES, OWNED_TYPES, TIMELINE_TYPES
+from tandem.domain.tenancy.trusted_document import TrustedDocument
 from tandem.schema.node import from_global_id, to_global_id
 from tests.authz.tenancy import (
     ACME,
@@ -231,6 +233,23 @@ async def test_my_org_is_acme(gql, world):
     result = await gql(crm.MY_ORG, as_=ACME)
     # then
     assert result == {"data": {"myOrg": {"id": to_global_id("Org", world.acme_org_id), "name": "Acme"}}}
+
+
+async def test_trusted_documents_are_acmes_only(gql, db, world):
+    # given a document Demo's admin trusts
+    document = f"{{ me {{ name }} }} # Demo {uuid.uuid4().hex[:8]}"
+    registered = await gql(crm.REGISTER_TRUSTED_DOCUMENT, input_of(document=document), as_="admin@demo.test")
+    demo_hash = registered["data"]["registerTrustedDocument"]["trustedDocument"]["sha256"]
+    # when Acme's admin lists the trusted documents
+    result = await gql(crm.TRUSTED_DOCUMENTS, as_=ACME)
+    # then they are exactly Acme's rows, without Demo's
+    listed = {e["node"]["sha256"] for e in result["data"]["trustedDocuments"]["edges"]}
+    async with db.read() as session:
+        acme = set(await session.scalars(select(TrustedDocument.sha256).where(
+            TrustedDocument.org_id == world.acme_org_id)))
+    assert demo_hash not in listed
+    assert listed == acme
+    assert result["data"]["trustedDocuments"]["totalCount"] == len(acme)
 
 
 async def test_pipeline_is_acmes_stages_only(gql, db, world):

@@ -142,6 +142,14 @@ mutation ($input: CreateTeamInput!) {
   createTeam(input: $input) { team { id name } userErrors { field code } }
 }"""
 
+REGISTER_TRUSTED_DOCUMENT = """
+mutation ($input: RegisterTrustedDocumentInput!) {
+  registerTrustedDocument(input: $input) { trustedDocument { sha256 } userErrors { field code } }
+}"""
+
+TRUSTED_DOCUMENTS = """
+query { trustedDocuments(first: 100) { totalCount edges { node { sha256 document } } } }"""
+
 SET_MANAGER = """
 mutation ($input: SetManagerInput!) {
   setManager(input: $input) { user { id manager { id } } userErrors { field code } }
@@ -411,6 +419,8 @@ UNNAMED_CASES = [
     Case("createTeam", CREATE_TEAM, "createTeam", lambda w, _: input_of(name=f"Acme team {uuid.uuid4().hex[:8]}")),
     Case("inviteUser", INVITE_USER, "inviteUser", lambda w, _: input_of(
         email=f"acme-{uuid.uuid4().hex[:8]}@acme.test", name="Acme hire", roles=["finance"])),
+    Case("registerTrustedDocument", REGISTER_TRUSTED_DOCUMENT, "registerTrustedDocument", lambda w, _: input_of(
+        document=f"{{ me {{ email }} }} # Acme {uuid.uuid4().hex[:8]}")),
 ]
 
 
@@ -443,4 +453,5 @@ LIST_CASES = [
     Case("teams", TEAMS, "teams", lambda w, _: {}, may_be_empty=True),
 ]
 
-NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions"}  # each has a test of its own in the suite
+# each has a test of its own in the suite
+NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions", "trustedDocuments"}
