@@ -26,6 +26,7 @@ from .sales.product import PriceBook, PriceBookEntry, Product
 from .sales.quote import DiscountThreshold, Quote, QuoteLine
 from .shared.base import Base
 from .shared.idempotency import IdempotencyRecord
+from .shared.notification import Notification
 from .shared.numbering import DocumentSequence
 from .shared.outbox import OutboxEvent, OutboxState
 from .tenancy.org import Org, Team
@@ -41,6 +42,6 @@ __all__ = [
     "Product", "Quote", "QuoteLine", "SignatureRequest",
     "ActionItem", "Escalation", "Meeting", "SlaPolicy",
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
-    "Interaction", "Lead", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
+    "Interaction", "Lead", "Notification", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
     "PipelineStage", "RecordShare", "Team", "TrustedDocument", "User",
 ]

@@ -13,6 +13,7 @@ from .invoice import InvoiceMutation, InvoiceQuery
 from .lead import LeadMutation, LeadQuery
 from .meeting import MeetingMutation, MeetingQuery, MeetingSubscription
 from .node import NodeQuery
+from .notifications import NotificationMutation, NotificationQuery
 from .opportunity import OpportunityMutation, OpportunityQuery
 from .payment import PaymentMutation, PaymentQuery
 from .policy import PolicyMutation, PolicyQuery
@@ -29,13 +30,13 @@ from .users import UserMutation, UserQuery
 Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
-              ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, TrustedDocumentQuery)
+              ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
-                 UserMutation, PresenceMutation, TrustedDocumentMutation)
+                 UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

@@ -31,7 +31,7 @@ SETTLE_PAUSE = 0.025
 milliseconds): 20 × 25 ms at most, then it answers with the position it has."""
 
 
-async def _settled(info: strawberry.Info, read: Callable[[Any], Awaitable[T]]) -> tuple[T, int]:
+async def settled(info: strawberry.Info, read: Callable[[Any], Awaitable[T]]) -> tuple[T, int]:
     """``read(session)`` and the live position it is exact for: read between two looks at the outbox that
     agree and see nothing unpositioned, so whatever ``read`` saw is at or before the position and whatever
     it missed comes after it."""
@@ -94,7 +94,7 @@ class HistoryQuery:
         req.validate()
         type_name, pk = await visible_record(info, record_id)
         with_total = wants_total(info)
-        page, position = await _settled(info, lambda s: comments.comment_page(
+        page, position = await settled(info, lambda s: comments.comment_page(
             s, actor, type_name, pk, req, with_total=with_total))
         return CommentConnection(
             edges=[CommentEdge(cursor=c, node=Comment.from_model(m)) for m, c in zip(page.items, page.cursors,

@@ -72,7 +72,8 @@ class UserQuery:
 
 @strawberry.type
 class UserMutation:
-    @writes("User", needs=[("Policy", "manage")], fields={"manager_id": "User.manager", "team_id": "User.team"})
+    @writes("User", needs=[("Policy", "manage")], fields={"manager_id": "User.manager", "team_id": "User.team",
+                                                          "external_id": "User.externalId"})
     @strawberry.mutation(description="Add a user to your org (admin only); the e-mail is their login.")
     async def invite_user(self, info: strawberry.Info, input: InviteUserInput) -> UserPayload:
         actor = info.context.actor
@@ -81,7 +82,8 @@ class UserMutation:
                                   territory=input.territory, capacity=input.capacity, external_id=input.external_id)
         return await run(info, lambda s: service.invite_user(s, actor, data), _user_payload)
 
-    @writes("User", needs=[("Policy", "manage")], fields={"user_id": None, "team_id": "User.team"})
+    @writes("User", needs=[("Policy", "manage")], fields={"user_id": None, "team_id": "User.team",
+                                                          "external_id": "User.externalId"})
     @strawberry.mutation(description="Change a user's name, territory, capacity, team or external id (admin "
                                                      "only).")
     async def update_user(self, info: strawberry.Info, input: UpdateUserInput) -> UserPayload:

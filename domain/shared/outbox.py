@@ -34,6 +34,7 @@ from .actor import Actor
 from .base import Base, IdType, JsonType, pk
 from .clock import clock
 from .dialect import dialect_name, json_array_contains
+from .notification import add_notifications, is_notification
 
 
 class OutboxEvent(Base):
@@ -104,6 +105,8 @@ def record_event(
     )
     session.add(event)
     session.info["outbox"] = True
+    if is_notification(topic, event.audience):
+        add_notifications(session, event)
     return event
 
 

@@ -212,6 +212,9 @@ mutation ($input: TouchPresenceInput!) { touchPresence(input: $input) { recordId
 LEAVE_PRESENCE = """
 mutation ($input: LeavePresenceInput!) { leavePresence(input: $input) { recordId present { user { id } } } }"""
 
+NOTIFICATIONS = """
+query { notifications(first: 50) { edges { node { id eventId recordId data } } unreadCount } }"""
+
 TIMELINE = """
 query ($recordId: ID!) {
   timeline(recordId: $recordId, last: 50) { edges { cursor node { eventId recordId data } } liveCursor }
@@ -447,6 +450,7 @@ MODELS = {"customers": Customer, "leads": Lead, "opportunities": Opportunity, "u
 LIST_CASES = [
     Case("comments(recordId: Acme customer)", COMMENTS, "comments", lambda w, _: {"recordId": w.acme["Customer"]}),
     Case("timeline(recordId: Acme customer)", TIMELINE, "timeline", lambda w, _: {"recordId": w.acme["Customer"]}),
+    Case("notifications", NOTIFICATIONS, "notifications", lambda w, _: {}, may_be_empty=True),
     Case("meetings(recordId: Acme customer)", MEETINGS, "meetings", lambda w, _: {"recordId": w.acme["Customer"]}),
     Case("myOpenActionItems", MY_OPEN_ACTION_ITEMS, "myOpenActionItems", lambda w, _: {}),
     Case("changeEvents", CHANGE_EVENTS, "changeEvents", lambda w, _: {}, may_be_empty=True),
@@ -454,4 +458,5 @@ LIST_CASES = [
 ]
 
 # each has a test of its own in the suite
-NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions", "trustedDocuments"}
+NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions", "trustedDocuments",
+                 "markNotificationsRead"}  # tests/realtime/test_notifications.py: others' ids mark nothing
