@@ -288,6 +288,8 @@ class GraphQLEndpoint:
         except BadRequest as exc:
             return _error(exc.status, exc.code, exc.message)
         claims, reason = await self.tokens.read(request.headers.get("authorization"))
+        note(request.scope, operation=operation_of(query, operation_name),
+             user_id=None if claims is None else claims["sub"], org_id=None if claims is None else claims["org"])
         # priced, and paid for from the user's and org's budgets, before anything runs (tandem/ratelimit.py)
         payer = (claims["org"], int(claims["sub"])) if claims is not None else (None, None)
         charge = await self.limits.charge(*payer, query, variables, operation_name)
@@ -295,8 +297,6 @@ class GraphQLEndpoint:
         if not charge.allowed:
             return GraphQLJSONResponse(self.limits.refusal(charge), status_code=429,
                                        headers={"Retry-After": str(charge.retry_after)})
-        note(request.scope, operation=operation_of(query, operation_name),
-             user_id=None if claims is None else claims["sub"], org_id=None if claims is None else claims["org"])
         known = self._known(claims) if claims is not None and OperationType.QUERY in allowed else None
         if known is not None:
             answer = await self.compiled.answer_known(*known, query, variables, operation_name)
