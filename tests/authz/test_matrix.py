@@ -163,6 +163,7 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
             project = await convert_won_opportunity(session, actor, opportunity)
             await add_member(session, project, user.id)
             await set_cost_rate(session, actor_of(chief), user.id, Decimal("300"))
+            (await session.get(User, user.id)).external_id = f"idp|matrix-{role}"  # their identity provider's id
             interaction = await log_interaction(session, actor, InteractionInput(
                 customer_id=customer.id, kind=InteractionKind.MEETING, summary="Quarterly review",
                 contact_id=contact.id, opportunity_id=opportunity.id))
