@@ -11,6 +11,7 @@ import strawberry
 from tandem.domain.collaboration import meeting as service
 from tandem.domain.collaboration import sla
 from tandem.domain.shared.errors import NotFound
+from tandem.domain.shared.notification import NOTIFICATION_TOPICS
 from tandem.realtime.channels import user_channel
 from tandem.schema.event import TimelineEntry
 from tandem.schema.meeting import (
@@ -117,9 +118,6 @@ async def _personal(info: strawberry.Info, after: str | None, topics: list[str])
         yield entry
 
 
-NOTIFICATION_TOPICS = ["action_item.", "comment.", "meeting.", "sla.", "quote.", "contract.", "invoice.",
-                       "credit_note.", "payment.", "project.", "task.", "timesheet.", "change."]
-"""Events addressed to a user (their ``audience``) of these kinds reach ``myNotifications``."""
 
 
 @strawberry.type
@@ -133,7 +131,7 @@ class MeetingSubscription:
     @strawberry.subscription(description="What concerns you: assignments, @mentions, reminders, escalations.")
     async def my_notifications(self, info: strawberry.Info,
                                after: str | None = None) -> AsyncGenerator[TimelineEntry, None]:
-        async for entry in _personal(info, after, NOTIFICATION_TOPICS):
+        async for entry in _personal(info, after, list(NOTIFICATION_TOPICS)):
             yield entry
 
     @strawberry.subscription(description="Escalations you must act on.")
