@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from prometheus_client.parser import text_string_to_metric_families
 
 from tandem.tracing import Tracing
-from tests.factories.realtime import CHANGE_FEED, app_with, connect
+from tests.factories.realtime import CHANGE_FEED, app_with, connect, subscribe_live
 from tests.factories.servers import free_port
 from tests.factories.waiting import eventually
 
@@ -88,7 +88,7 @@ async def test_websockets_subscriptions_and_the_relay_show_while_a_client_subscr
     before = await scrape(client)
     # when a client opens a websocket and subscribes to the change feed
     async with connect(app, gql.token("admin@demo.test")) as socket:
-        await socket.subscribe("feed", CHANGE_FEED, {"types": ["Customer"]})
+        await subscribe_live(app, socket, "feed", CHANGE_FEED, {"types": ["Customer"]})
         # and a customer is created, which the subscriber receives
         created = await gql(CREATE, {"name": "指标客户"}, as_="admin@demo.test")
         customer_id = created["data"]["createCustomer"]["customer"]["id"]
