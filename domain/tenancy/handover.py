@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..shared.actor import Actor
@@ -55,7 +55,7 @@ async def hand_over(session: AsyncSession, actor: Actor | None, event: UserDeact
     column = getattr(model, attr)
     stmt = select(model).where(model.org_id == event.org_id, column == event.user_id, *still_open).order_by(model.id)
     if event.successor_id is None:
-        return Handed(record_type, len((await session.scalars(stmt)).all()))
+        return Handed(record_type, await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = (await session.scalars(lock_for_update(session, stmt))).all()
     for row in rows:
         setattr(row, attr, event.successor_id)
