@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -88,10 +90,10 @@ def create_engine(settings: Settings, *, url: str | None = None, app_role: bool 
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
         connect_args={"server_settings": {"statement_timeout": str(settings.statement_timeout_ms),
                                           "application_name": "tandem"}},
     )
+    _ping_when_idle(engine)
     if app_role:
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -100,6 +102,32 @@ def create_engine(settings: Settings, *, url: str | None = None, app_role: bool 
             dbapi_connection.run_async(lambda conn: conn.execute(f"SET ROLE {APP_ROLE}"))
 
     return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled connection idle longer than this is pinged before it is handed out."""
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a connection that sat in the pool before handing it out, in one round trip (an empty simple
+    query), and only when it sat there a while: a busy pool then pays no ping at all, where SQLAlchemy's
+    ``pool_pre_ping`` pays three round trips (BEGIN, the ping, ROLLBACK) on every checkout. A connection
+    that fails the ping is discarded and the pool hands out another (``DisconnectionError``); one that dies
+    while in use fails its statement, and SQLAlchemy then invalidates the rest of the pool."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.run_async(lambda conn: conn.execute(";"))
+        except Exception as exc:
+            raise DisconnectionError(f"the pooled connection failed its ping: {exc!r}") from exc
 
 
 class Database:

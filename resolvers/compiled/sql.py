@@ -74,11 +74,10 @@ class Postgres:
         return func.rtrim(func.translate(encoded, literal_column("E'+/\\n'", Text), lit("-_")), lit("="))
 
     def iso(self, moment: Any) -> Any:
-        """``datetime.isoformat()`` of a UTC time: microseconds only when there are some."""
-        utc = func.timezone(lit("UTC"), moment)
-        fraction = case((func.date_trunc(lit("second"), moment) == moment, lit("")),
-                        else_=func.to_char(utc, lit(".US")))
-        return cat(func.to_char(utc, lit('YYYY-MM-DD"T"HH24:MI:SS')), fraction, lit("+00:00"))
+        """``datetime.isoformat()`` of a UTC time: microseconds only when there are some (one ``to_char``
+        that always writes them, and a zero fraction taken out again)."""
+        written = func.to_char(func.timezone(lit("UTC"), moment), lit('YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))
+        return func.replace(written, lit(".000000+"), lit("+"))
 
     def day(self, value: Any) -> Any:
         """``date.isoformat()``; asyncpg reads PostgreSQL's infinite dates as ``date.max`` and
@@ -88,8 +87,14 @@ class Postgres:
                     else_=func.to_char(value, lit("YYYY-MM-DD")))
 
     def money(self, amount: Any, currency: Any) -> Any:
-        special = [(currency == lit(code), literal_column(str(n), Integer))
-                   for code, n in sorted(CURRENCY_EXPONENTS.items()) if n != 2]
+        """Rounded to the currency's minor unit: one IN list per exponent other than 2 (hashed by
+        PostgreSQL), not one comparison per currency."""
+        by_exponent: dict[int, list[str]] = {}
+        for code, n in sorted(CURRENCY_EXPONENTS.items()):
+            if n != 2:
+                by_exponent.setdefault(n, []).append(code)
+        special = [(currency.in_([lit(code) for code in codes]), literal_column(str(n), Integer))
+                   for n, codes in sorted(by_exponent.items())]
         return cast(func.round(amount, case(*special, else_=literal_column("2", Integer))), Text)
 
     def decimal(self, amount: Any) -> Any:

@@ -292,3 +292,34 @@ async def test_a_role_given_applies_to_the_next_answer_of_a_kept_statement(app, 
     # and once the role is taken back, their own again
     back = json.loads((await gql.raw(MINE, as_="rep1@demo.test")).content)
     assert back["data"]["opportunities"]["totalCount"] == own
+
+
+async def test_money_in_every_kind_of_currency_and_whole_second_times_are_written_the_same_both_ways(
+        app, client, gql):
+    # given deals in currencies of 0, 2 and 3 decimal places and interactions at whole seconds and not
+    compiled = app.state.compiled_reads
+    created = await gql('mutation { createCustomer(input: {name: "精度测试客户"}) { customer { id } } }',
+                        as_="admin@demo.test")
+    customer_id = created["data"]["createCustomer"]["customer"]["id"]
+    for currency, amount, at in (("JPY", "1235", "2026-03-01T08:00:00+00:00"),
+                                 ("KWD", "1234.568", "2026-03-01T08:00:00.000500+00:00"),
+                                 ("CNY", "1234.5", "2026-03-02T09:30:15.250000+00:00")):
+        deal = await gql("mutation($c: ID!, $cur: String!, $a: Decimal!) { createOpportunity(input: {customerId: $c, "
+                         'name: "精度", amount: $a, currency: $cur}) { opportunity { id } userErrors { code } } }',
+                         {"c": customer_id, "cur": currency, "a": amount}, as_="admin@demo.test")
+        deal_id = deal["data"]["createOpportunity"]["opportunity"]["id"]
+        await gql("mutation($c: ID!, $o: ID!, $at: DateTime!) { logInteraction(input: {customerId: $c, "
+                  'opportunityId: $o, kind: CALL, summary: "整点", occurredAt: $at}) { interaction { id } } }',
+                  {"c": customer_id, "o": deal_id, "at": at}, as_="admin@demo.test")
+    query = ('{ opportunities(first: 3, filter: {search: "精度"}) { edges { cursor node { amount currency '
+             "interactions(last: 1) { edges { cursor node { occurredAt } } } } } } }")
+    await gql.raw(query, as_="admin@demo.test")
+    # when both ways answer
+    ordinary, fast, used = await _both(client, compiled, gql.token("admin@demo.test"), query)
+    # then the compiled answer is the ordinary one, byte for byte: amounts to each currency's minor unit
+    # (no fraction for yen, three places for dinars, two for yuan) and a time at a whole second without a fraction
+    assert used and fast == ordinary
+    nodes = [e["node"] for e in json.loads(fast)["data"]["opportunities"]["edges"]]
+    assert {n["currency"]: n["amount"] for n in nodes} == {"JPY": "1235", "KWD": "1234.568", "CNY": "1234.50"}
+    assert {n["interactions"]["edges"][0]["node"]["occurredAt"] for n in nodes} == {
+        "2026-03-01T08:00:00+00:00", "2026-03-01T08:00:00.000500+00:00", "2026-03-02T09:30:15.250000+00:00"}
