@@ -1,5 +1,6 @@
 """Every model, imported once so metadata (Alembic, tests) sees the whole schema."""
 
+from .automation.rule import WorkflowRule, WorkflowRun
 from .billing.invoice import Invoice, InvoiceLine
 from .billing.payment import Payment, PaymentAllocation
 from .billing.payment_plan import Installment
@@ -44,4 +45,5 @@ __all__ = [
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
     "Interaction", "Lead", "Notification", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
     "PipelineStage", "RecordShare", "Team", "TrustedDocument", "User",
+    "WorkflowRule", "WorkflowRun",
 ]

@@ -26,17 +26,20 @@ from .task import TaskMutation, TaskQuery
 from .timesheet import TimesheetMutation, TimesheetQuery
 from .trusted_document import TrustedDocumentMutation, TrustedDocumentQuery
 from .users import UserMutation, UserQuery
+from .workflow_rule import WorkflowRuleMutation, WorkflowRuleQuery
 
 Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
-              ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery)
+              ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery,
+              WorkflowRuleQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
-                 UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation)
+                 UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation,
+                 WorkflowRuleMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

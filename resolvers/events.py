@@ -19,8 +19,10 @@ from tandem.domain.registry import (
     Changes,
     Key,
     Nested,
+    Paths,
     change_id_type,
     id_type,
+    path_governs,
     payload_keys,
     payload_shape,
     scope_type,
@@ -74,6 +76,10 @@ def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any], shape: str, 
                             for item in value if isinstance(item, dict)]
             elif value is None:
                 out[key] = None
+        elif isinstance(declared, Paths):
+            if isinstance(value, dict):
+                out[key] = {k: v for k, v in value.items()
+                            if (g := path_governs(record_type, k)) is not None and _readable(guard, g)}
         elif isinstance(declared, Changes):
             if isinstance(value, dict):
                 out[key] = {k: _global(change_id_type(k), v) for k, v in value.items()

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 import strawberry
 
+from tandem.domain.automation.errors import AutomationErrorCode
 from tandem.domain.billing.errors import BillingErrorCode
 from tandem.domain.collaboration.errors import CollaborationErrorCode
 from tandem.domain.contracts.errors import ContractErrorCode
@@ -18,7 +19,7 @@ from tandem.domain.tenancy.errors import TenancyErrorCode
 
 AREA_ERROR_CODES: tuple[type[ErrorCode], ...] = (
     SharedErrorCode, TenancyErrorCode, CollaborationErrorCode, PipelineErrorCode, CrmErrorCode, SalesErrorCode,
-    ContractErrorCode, DeliveryErrorCode, BillingErrorCode,
+    ContractErrorCode, DeliveryErrorCode, BillingErrorCode, AutomationErrorCode,
 )
 """Every area's error codes; UserErrorCode is their union."""
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from tandem.domain.shared.dialect import FOLD
+from tandem.domain.shared.outbox import RECORDED, settle
 
 from .settings import Settings
 
@@ -63,6 +64,7 @@ def _wake_relay(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_outbox(session: Session) -> None:
     session.info.pop("outbox", None)
+    session.info.pop(RECORDED, None)
 
 
 def create_engine(settings: Settings, *, url: str | None = None, app_role: bool = False) -> AsyncEngine:
@@ -145,13 +147,16 @@ class Database:
 
     @asynccontextmanager
     async def write(self, org_id: int | None = None) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends normally, rolled back otherwise."""
+        """One transaction: committed when the block ends normally (after the reactions to what it recorded,
+        ``outbox.settle``), rolled back otherwise."""
         if self._write_lock is None:
             async with self.session(org_id) as session, session.begin():
                 yield session
+                await settle(session)
             return
         async with self._write_lock, self.session(org_id) as session, session.begin():
             yield session
+            await settle(session)
 
     @asynccontextmanager
     async def read(self, org_id: int | None = None) -> AsyncIterator[AsyncSession]:

@@ -7,6 +7,7 @@ rather than print a placeholder (``over budget``, not ``over budget (None of Non
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FIELD_LABELS = {
@@ -24,7 +25,7 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
         if payload.get("lostReason"):
             summary += f" (lost: {payload['lostReason']})"
         return "stage_moved", summary
-    if topic.endswith(".updated"):
+    if topic.endswith(".updated") or topic == "workflow.record_updated":
         changes = _dict(payload, "changes")
         parts = [f"{FIELD_LABELS.get(k, k)}: " + (f"{_shown(v[0])} → {_shown(v[1])}"
                                                   if isinstance(v, list) and len(v) == 2 else _shown(v))
@@ -69,7 +70,22 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
         return _delivery(topic, payload)
     if topic == "record.shared":
         return "shared", "Shared"
+    if topic in ("workflow.notified", "workflow.escalated"):
+        values = _dict(payload, "values")
+        return "automation", fill(str(payload.get("template") or payload.get("rule") or "Workflow rule"), values)
     return topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][\w.]*)\s*\}\}")
+
+
+def fill(template: str, values: dict[str, Any], *, missing: str = "—") -> str:
+    """A workflow rule's ``{{field}}`` template filled in from ``values`` (by field path), already cut to
+    what the reader may read: a field missing from them shows as ``missing``."""
+    def one(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        return missing if value is None or value == "" else str(value)
+    return _PLACEHOLDER.sub(one, template)
 
 
 def _v(payload: dict[str, Any], key: str) -> str:

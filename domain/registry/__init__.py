@@ -9,6 +9,8 @@ delivered; a field derived from a guarded one is readable only by whoever may re
 
 from __future__ import annotations
 
+from ..automation.conditions import Catalog
+from ..automation.rule_engine import install as install_rule_catalog
 from .payloads import (
     ID,
     ITEMS,
@@ -21,9 +23,13 @@ from .payloads import (
     Governs,
     Key,
     Nested,
+    Paths,
     Topic,
     change_id_type,
     id_type,
+    key_governs,
+    path_governs,
+    path_steps,
     payload_keys,
     payload_shape,
     shape_key,
@@ -67,9 +73,15 @@ def governing_fields() -> set[str]:
     return out
 
 
+# Workflow rules (domain/automation, below the registry) read record types and field paths from here.
+install_rule_catalog(Catalog(
+    models={name: t.model for name, t in RECORD_TYPES.items() if t.model is not None and name in SHAPES},
+    steps=path_steps, governs=key_governs))
+
 __all__ = [
     "GUARDED_TYPES", "ID", "ITEMS", "NODE_TYPES", "ORG_WIDE_TYPES", "OWNED_TYPES", "RECORD_ID", "RECORD_TYPES",
     "REFERENCES", "SHAPES", "SHAPE_NODES", "TIMELINE_TYPES", "TOPICS",
-    "Changes", "Governs", "Key", "Nested", "RecordType", "Topic", "Visible", "change_id_type", "governing_fields",
-    "id_type", "payload_keys", "payload_shape", "scope_type", "shape_key", "sources",
+    "Changes", "Governs", "Key", "Nested", "Paths", "RecordType", "Topic", "Visible", "change_id_type",
+    "governing_fields", "id_type", "key_governs", "path_governs", "path_steps", "payload_keys", "payload_shape",
+    "scope_type", "shape_key", "sources",
 ]

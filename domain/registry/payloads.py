@@ -33,7 +33,14 @@ class Changes:
     shape: str
 
 
-Key = Governs | Nested | Changes
+@dataclass(frozen=True)
+class Paths:
+    """``{path: value}``: values of the event's record and of the records its id fields name, by field path
+    (``amount``, ``customer.tier``; ``path_steps``), each cut alone by every field its path reads (a workflow
+    rule's message values)."""
+
+
+Key = Governs | Nested | Changes | Paths
 ID: Governs = ()
 
 
@@ -88,6 +95,7 @@ SHAPES: dict[str, dict[str, Key]] = {
     "TaskDependency": _shape("Task", "", predecessor="Project.tasks", successor="Project.tasks", kind="Project.tasks",
                              lagDays="Project.tasks"),
     "ProjectTemplate": _shape("ProjectTemplate", "name isDefault", tasks="ProjectTemplate.taskCount"),
+    "WorkflowRule": _shape("WorkflowRule", "name objectType trigger enabled position authorId"),
     "User": _shape("User", "name email roles territory capacity teamId"),
 }
 
@@ -224,6 +232,15 @@ TOPICS: dict[str, Topic] = {
                                  previousSalesOwnerId="Project.salesOwner"),
     "action_item.reassigned": _topic("ActionItem", previousOwnerId="ActionItem.owner"),
     "team.created": _topic(None, name=ID),
+    # workflow rules (domain/automation): changes to rules, and the messages rules send about a record
+    "workflow_rule.created": _topic("WorkflowRule"),
+    "workflow_rule.updated": _topic("WorkflowRule"),
+    "workflow_rule.enabled": _topic("WorkflowRule"),
+    "workflow_rule.disabled": _topic("WorkflowRule"),
+    "workflow_rule.deleted": _topic("WorkflowRule"),
+    "workflow.notified": _topic(None, rule=ID, template=ID, values=Paths()),
+    "workflow.escalated": _topic(None, rule=ID, template=ID, values=Paths()),
+    "workflow.record_updated": _topic(None, rule=ID, changes=Paths()),
     # Only those who manage the policy receive it at all (resolvers/events.py), and they may read it whole.
     "policy.changed": _topic(None, role=ID, resource=ID, action=ID, effect=ID, type=ID, scope=ID),
 }
@@ -302,3 +319,42 @@ def shape_key(shape: str, key: str) -> Key | None:
         if camel(name) == wanted:
             return declared
     return None
+
+
+def _key_name(shape: str, key: str) -> str | None:
+    keys = SHAPES.get(shape, {})
+    if key in keys:
+        return key
+    wanted = camel(key)
+    return next((name for name in keys if camel(name) == wanted), None)
+
+
+def path_steps(shape: str, path: str) -> list[tuple[str, str]] | None:
+    """The ``(shape, key)`` each segment of a field path names (``customer.tier`` on an Opportunity:
+    ``[("Opportunity", "customerId"), ("Customer", "tier")]``), following id keys to the record type REFERENCES
+    names; None when a segment is no plain key of its shape, or one before the last names no record."""
+    steps: list[tuple[str, str]] = []
+    current = shape
+    parts = path.split(".") if isinstance(path, str) else []
+    for i, part in enumerate(parts):
+        name = _key_name(current, part)
+        if name is None or not isinstance(SHAPES[current][name], tuple):
+            return None
+        steps.append((current, name))
+        if i < len(parts) - 1:
+            target = REFERENCES.get(name)
+            if target is None or target not in SHAPES:
+                return None
+            current = target
+    return steps or None
+
+
+def key_governs(shape: str, key: str) -> Governs:
+    declared = SHAPES.get(shape, {}).get(key)
+    return declared if isinstance(declared, tuple) else ()
+
+
+def path_governs(shape: str, path: str) -> Governs | None:
+    """Every ``Type.field`` whose read permission a field path's value needs (None: no such path)."""
+    steps = path_steps(shape, path)
+    return None if steps is None else tuple(g for s, k in steps for g in key_governs(s, k))

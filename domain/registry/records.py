@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..automation.rule import WorkflowRule, WorkflowRun
 from ..billing.invoice import Invoice, invoices_by_ids
 from ..billing.payment import Payment, PaymentAllocation, payments_by_ids
 from ..billing.payment_plan import Installment
@@ -226,6 +227,9 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     RecordType("Comment", Comment, on_record(Comment), guarded=False, follows_timeline=True),
     RecordType("Meeting", Meeting, on_record(Meeting), guarded=False, follows_timeline=True),
     RecordType("ActionItem", ActionItem, on_record(ActionItem), guarded=False, follows_timeline=True),
+    # automation
+    RecordType("WorkflowRule", WorkflowRule),
+    RecordType("WorkflowRun", WorkflowRun, guarded=False, node=False),
 )}
 
 GUARDED_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.guarded)

@@ -8,7 +8,7 @@ has seen everything up to N. The relay (realtime/) publishes; nothing in the dom
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +79,26 @@ class OutboxState(Base):
     pruned_through: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
+RECORDED = "outbox_recorded"
+"""``session.info`` key: the events recorded and not yet settled, each with the reaction depth that caused it."""
+DEPTH = "outbox_depth"
+"""``session.info`` key: how many settling reactions deep the events now recorded are (0: the caller's own)."""
+
+Settler = Callable[[AsyncSession, list[tuple["OutboxEvent", int]]], Awaitable[None]]
+settlers: list[Settler] = []
+"""Reactions to every recorded event, run by ``settle`` before the unit of work commits (workflow rules
+register one): each gets the events recorded since the last round, with the depth that caused them."""
+
+
+async def settle(session: AsyncSession) -> None:
+    """Let every settler react to what the unit of work recorded, round after round, until nothing new is
+    recorded (a settler stops its own chains; see ``DEPTH``). The unit of work calls it just before it
+    commits (tandem/db.py ``Database.write``); the events stay in the same transaction."""
+    while batch := session.info.pop(RECORDED, None):
+        for settler in settlers:
+            await settler(session, batch)
+
+
 def record_event(
     session: AsyncSession,
     actor: Actor | None,
@@ -105,6 +125,7 @@ def record_event(
     )
     session.add(event)
     session.info["outbox"] = True
+    session.info.setdefault(RECORDED, []).append((event, session.info.get(DEPTH, 0)))
     if is_notification(topic, event.audience):
         add_notifications(session, event)
     return event

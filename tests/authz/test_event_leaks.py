@@ -21,11 +21,14 @@ from tandem.authz.guard import Guard
 from tandem.domain.collaboration.timeline import describe
 from tandem.domain.registry import (
     RECORD_TYPES,
+    REFERENCES,
     SHAPES,
     TOPICS,
     Changes,
     Nested,
+    Paths,
     governing_fields,
+    path_governs,
     payload_keys,
     shape_key,
 )
@@ -315,7 +318,16 @@ async def test_the_live_timeline_and_change_feed_carry_no_hidden_figure(
 
 # --- every topic the registry declares, every role: synthetic payloads -------------------------
 
-def _fill(guard: Guard, keys: dict[str, Any], counter: list[int]) -> tuple[dict[str, Any], dict[str, bool]]:
+def _paths(record_type: str) -> list[str]:
+    """Field paths of a record type: its plain fields and those of the records its id fields name."""
+    own = [k for k, d in SHAPES.get(record_type, {}).items() if isinstance(d, tuple)]
+    related = [f"{k}.{f}" for k in own if REFERENCES.get(k) in SHAPES
+               for f, d in SHAPES[REFERENCES[k]].items() if isinstance(d, tuple)]
+    return own + related
+
+
+def _fill(guard: Guard, keys: dict[str, Any], counter: list[int],
+          record_type: str = "") -> tuple[dict[str, Any], dict[str, bool]]:
     """(payload, {value: whether the reader may read it}) for every key a declaration names."""
 
     def new() -> str:
@@ -335,6 +347,12 @@ def _fill(guard: Guard, keys: dict[str, Any], counter: list[int]) -> tuple[dict[
             payload[key] = inner
             allowed = readable(declared.governs)
             expect.update({k: allowed and ok for k, ok in inner_expect.items()})
+        elif isinstance(declared, Paths):
+            payload[key] = {"no.such.path": (v := new())}
+            expect[v] = False
+            for path in _paths(record_type):
+                payload[key][path] = v = new()
+                expect[v] = readable(path_governs(record_type, path) or ())
         elif isinstance(declared, Changes):
             payload[key] = {}
             for name, field_key in SHAPES[declared.shape].items():
@@ -366,7 +384,7 @@ async def test_every_declared_topic_delivers_each_key_exactly_when_the_reader_ma
     hidden_total = 0
     for topic in sorted(TOPICS):
         for record_type in _record_types(topic):
-            payload, expect = _fill(guard, payload_keys(topic, record_type), counter)
+            payload, expect = _fill(guard, payload_keys(topic, record_type), counter, record_type)
             delivered = cut(guard, topic, record_type, payload)
             _, summary = describe(topic, record_type, delivered)
             assert "None" not in summary, (topic, summary)

@@ -1,0 +1,279 @@
+"""Workflow rules: per org, on one record type, a trigger, a condition tree and a list of actions,
+versioned, ordered and switched on and off; and the record of every run.
+
+Saving a rule checks its trigger, its conditions (against the registry and the author's read
+permissions: ``can_read``) and its actions; a rule an author may only write for their team's records
+(``limited``) runs only on records owned by the author or someone below them. Every change to a rule is
+an outbox event (``workflow_rule.*``). What runs a rule is ``rule_engine``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..shared.actor import Actor
+from ..shared.base import Base, IdType, pk
+from ..shared.clock import clock
+from ..shared.concurrency import flush_or_conflict, load_for_write
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
+from ..shared.outbox import record_event
+from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from .actions import validate_actions
+from .conditions import Catalog, validate_conditions
+from .errors import AutomationErrorCode
+
+MAX_RULES_PER_ORG = 1000
+
+
+class Trigger(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    STAGE_ENTERED = "STAGE_ENTERED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    EVENT = "EVENT"
+    DATE_RELATIVE = "DATE_RELATIVE"
+    SCHEDULED = "SCHEDULED"
+
+
+class WorkflowRule(Base):
+    __tablename__ = "workflow_rule"
+    __table_args__ = (Index("ix_workflow_rule_org_type", "org_id", "object_type", "enabled"),)
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    object_type: Mapped[str] = mapped_column(String(40))
+    trigger: Mapped[str] = mapped_column(String(20))
+    trigger_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``fieldsChanged`` (UPDATED), ``stage`` (STAGE_ENTERED), ``status`` (STATUS_CHANGED), ``topic`` (EVENT)."""
+    conditions: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    """Rules of one record type run in this order (then by id)."""
+    author_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
+    limited: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Runs only on records owned by the author or someone below them (a sales manager's team rule)."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class WorkflowRun(Base):
+    __tablename__ = "workflow_run"
+    __table_args__ = (Index("ix_workflow_run_rule", "org_id", "rule_id", "at", "id"),
+                      Index("ix_workflow_run_record", "org_id", "record_type", "record_id", "at"))
+
+    id: Mapped[int] = pk()
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
+    rule_id: Mapped[int] = mapped_column(IdType, ForeignKey("workflow_rule.id", ondelete="CASCADE"))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(IdType)
+    trigger: Mapped[str] = mapped_column(String(20))
+    topic: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    matched: Mapped[bool] = mapped_column(Boolean)
+    condition_results: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    actions_done: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime]
+
+
+@dataclass
+class RuleInput:
+    name: str | None = None
+    object_type: str | None = None
+    trigger: Trigger | None = None
+    trigger_options: dict[str, Any] = field(default_factory=dict)
+    conditions: Any = None
+    actions: Any = None
+    enabled: bool | None = None
+    position: int | None = None
+    set_fields: set[str] = field(default_factory=set)
+
+
+def rule_payload(rule: WorkflowRule) -> dict[str, Any]:
+    return {"id": rule.id, "name": rule.name, "objectType": rule.object_type, "trigger": rule.trigger,
+            "enabled": rule.enabled, "position": rule.position, "authorId": rule.author_id, "version": rule.version}
+
+
+def _check(v: Validator, catalog: Catalog, object_type: str, data: RuleInput, trigger: str,
+           can_read: Callable[[str, str], bool]) -> dict[str, Any]:
+    """The rule's trigger options, after checking them, its conditions and its actions."""
+    options: dict[str, Any] = {}
+    given = {k: val for k, val in data.trigger_options.items() if val is not None}
+    allowed = {Trigger.UPDATED: {"fieldsChanged"}, Trigger.STAGE_ENTERED: {"stage"},
+               Trigger.STATUS_CHANGED: {"status"}, Trigger.EVENT: {"topic"}}.get(Trigger(trigger), set())
+    for key, val in given.items():
+        if key not in allowed:
+            v.add(("trigger", key), AutomationErrorCode.INVALID_TRIGGER, f"{trigger} takes no {key}")
+        elif key == "fieldsChanged":
+            if not isinstance(val, list) or not val:
+                v.add(("trigger", key), AutomationErrorCode.INVALID_TRIGGER, "fieldsChanged lists fields")
+                continue
+            for i, name in enumerate(val):
+                if "." in name or catalog.readable_fields(object_type, name) is None:
+                    v.add(("trigger", key, str(i)), AutomationErrorCode.UNKNOWN_FIELD,
+                          f"{object_type} has no field {name!r}")
+            options[key] = list(val)
+        else:
+            text = v.text(key, val, max_len=80, required=True)
+            options[key] = text
+    if trigger == Trigger.EVENT and "topic" not in options:
+        v.add(("trigger", "topic"), AutomationErrorCode.INVALID_TRIGGER, "an EVENT rule names its topic")
+    if trigger in (Trigger.DATE_RELATIVE, Trigger.SCHEDULED):
+        v.add("trigger", AutomationErrorCode.INVALID_TRIGGER, f"{trigger} rules are not available yet")
+    validate_conditions(v, catalog, object_type, data.conditions, can_read)
+    validate_actions(v, catalog, object_type, data.actions, can_read)
+    return options
+
+
+async def create_rule(session: AsyncSession, actor: Actor, catalog: Catalog, data: RuleInput, *,
+                      can_read: Callable[[str, str], bool], limited: bool) -> WorkflowRule:
+    v = Validator()
+    name = v.text("name", data.name, max_len=200, required=True)
+    object_type = data.object_type or ""
+    if object_type not in catalog.models:
+        raise ValidationFailed.one("objectType", AutomationErrorCode.UNKNOWN_OBJECT_TYPE,
+                                   f"{object_type!r} is not a record type rules can watch")
+    if data.trigger is None:
+        raise ValidationFailed.one("trigger", SharedErrorCode.REQUIRED, "trigger is required")
+    options = _check(v, catalog, object_type, data, data.trigger, can_read)
+    v.raise_if_any()
+    count = len(list(await session.scalars(select(WorkflowRule.id).where(WorkflowRule.org_id == actor.org_id)
+                                           .limit(MAX_RULES_PER_ORG + 1))))
+    if count >= MAX_RULES_PER_ORG:
+        raise ValidationFailed.one("name", SharedErrorCode.INVALID, f"an org has at most {MAX_RULES_PER_ORG} rules")
+    now = clock.now()
+    rule = WorkflowRule(org_id=actor.org_id, name=name, object_type=object_type, trigger=data.trigger.value,
+                        trigger_options=options, conditions=data.conditions, actions=list(data.actions or []),
+                        enabled=True if data.enabled is None else data.enabled, position=data.position or 0,
+                        author_id=actor.user_id, limited=limited, created_at=now, updated_at=now)
+    session.add(rule)
+    await session.flush()
+    _rule_event(session, actor, rule, "workflow_rule.created", "create")
+    return rule
+
+
+def draft_rule(actor: Actor, catalog: Catalog, data: RuleInput, *,
+               can_read: Callable[[str, str], bool]) -> WorkflowRule:
+    """A rule checked as ``create_rule`` checks it, not saved (a dry run's)."""
+    v = Validator()
+    name = v.text("name", data.name, max_len=200, required=True)
+    object_type = data.object_type or ""
+    if object_type not in catalog.models:
+        raise ValidationFailed.one("objectType", AutomationErrorCode.UNKNOWN_OBJECT_TYPE,
+                                   f"{object_type!r} is not a record type rules can watch")
+    trigger = data.trigger or Trigger.UPDATED
+    options = _check(v, catalog, object_type, data, trigger, can_read)
+    v.raise_if_any()
+    now = clock.now()
+    return WorkflowRule(id=0, org_id=actor.org_id, name=name, object_type=object_type, trigger=trigger.value,
+                        trigger_options=options, conditions=data.conditions, actions=list(data.actions or []),
+                        enabled=True, position=0, author_id=actor.user_id, limited=False, version=0,
+                        created_at=now, updated_at=now)
+
+
+async def _for_write(session: AsyncSession, actor: Actor, rule_id: int, version: int | None,
+                     limited: bool) -> WorkflowRule:
+    stmt = select(WorkflowRule).where(WorkflowRule.org_id == actor.org_id, WorkflowRule.id == rule_id)
+    if limited:  # a sales manager changes only the rules they wrote
+        stmt = stmt.where(WorkflowRule.author_id == actor.user_id)
+    return await load_for_write(session, stmt, type_name="WorkflowRule", record_id=rule_id, version=version)
+
+
+async def update_rule(session: AsyncSession, actor: Actor, catalog: Catalog, rule_id: int, version: int,
+                      data: RuleInput, *, can_read: Callable[[str, str], bool], limited: bool) -> WorkflowRule:
+    """A new version of the rule; conditions and actions are checked again as the editor may read."""
+    rule = await _for_write(session, actor, rule_id, version, limited)
+    named = data.set_fields
+    v = Validator()
+    merged = RuleInput(
+        trigger_options=data.trigger_options if "trigger" in named else dict(rule.trigger_options),
+        conditions=data.conditions if "conditions" in named else rule.conditions,
+        actions=data.actions if "actions" in named else rule.actions)
+    trigger = data.trigger.value if "trigger" in named and data.trigger is not None else rule.trigger
+    options = _check(v, catalog, rule.object_type, merged, trigger, can_read)
+    name = v.text("name", data.name, max_len=200, required=True) if "name" in named else rule.name
+    v.raise_if_any()
+    rule.name, rule.trigger, rule.trigger_options = name or rule.name, trigger, options
+    rule.conditions, rule.actions = merged.conditions, list(merged.actions or [])
+    if "enabled" in named and data.enabled is not None:
+        rule.enabled = data.enabled
+    if "position" in named and data.position is not None:
+        rule.position = data.position
+    rule.updated_at = clock.now()
+    await flush_or_conflict(session, "WorkflowRule")
+    _rule_event(session, actor, rule, "workflow_rule.updated", "update")
+    return rule
+
+
+async def set_rule_enabled(session: AsyncSession, actor: Actor, rule_id: int, enabled: bool, *,
+                           limited: bool) -> WorkflowRule:
+    rule = await _for_write(session, actor, rule_id, None, limited)
+    if rule.enabled != enabled:
+        rule.enabled = enabled
+        rule.updated_at = clock.now()
+        await flush_or_conflict(session, "WorkflowRule")
+        _rule_event(session, actor, rule, "workflow_rule.enabled" if enabled else "workflow_rule.disabled",
+                    "update")
+    return rule
+
+
+async def delete_rule(session: AsyncSession, actor: Actor, rule_id: int, version: int, *,
+                      limited: bool) -> WorkflowRule:
+    rule = await _for_write(session, actor, rule_id, version, limited)
+    _rule_event(session, actor, rule, "workflow_rule.deleted", "delete")
+    await session.delete(rule)
+    await session.flush()
+    return rule
+
+
+def _rule_event(session: AsyncSession, actor: Actor, rule: WorkflowRule, topic: str, operation: str) -> None:
+    record_event(session, actor, org_id=rule.org_id, topic=topic, record_type="WorkflowRule",
+                 record_id=rule.id, operation=operation, payload=rule_payload(rule))
+
+
+async def get_rule(session: AsyncSession, org_id: int, rule_id: int) -> WorkflowRule:
+    rule = await session.scalar(select(WorkflowRule).where(WorkflowRule.org_id == org_id,
+                                                           WorkflowRule.id == rule_id))
+    if rule is None:
+        raise NotFound("WorkflowRule", rule_id)
+    return rule
+
+
+async def list_rules(session: AsyncSession, org_id: int, object_type: str | None = None) -> list[WorkflowRule]:
+    stmt = select(WorkflowRule).where(WorkflowRule.org_id == org_id)
+    if object_type:
+        stmt = stmt.where(WorkflowRule.object_type == object_type)
+    return list(await session.scalars(stmt.order_by(WorkflowRule.object_type, WorkflowRule.position,
+                                                    WorkflowRule.id)))
+
+
+RUN_ORDER = SortKey("at", WorkflowRun.at, datetime)
+
+
+async def list_runs(session: AsyncSession, org_id: int, req: PageRequest, *, rule_id: int | None = None,
+                    record: tuple[str, int] | None = None, with_total: bool = False) -> Page[WorkflowRun]:
+    """Runs newest first, of one rule and/or on one record."""
+    stmt = select(WorkflowRun).where(WorkflowRun.org_id == org_id)
+    if rule_id is not None:
+        stmt = stmt.where(WorkflowRun.rule_id == rule_id)
+    if record is not None:
+        stmt = stmt.where(WorkflowRun.record_type == record[0], WorkflowRun.record_id == record[1])
+    req = PageRequest(first=req.first, after=req.after, last=req.last, before=req.before, descending=True)
+    return await paginate(session, stmt, entity=WorkflowRun, sort=RUN_ORDER, req=req, with_total=with_total)
+
+
+__all__ = ["RuleInput", "Trigger", "WorkflowRule", "WorkflowRun", "create_rule", "delete_rule", "draft_rule",
+           "get_rule", "list_rules", "list_runs", "rule_payload", "set_rule_enabled", "update_rule"]
