@@ -1,5 +1,6 @@
 """Every model, imported once so metadata (Alembic, tests) sees the whole schema."""
 
+from .automation.routing import Assignment, AssignmentFallback, AssignmentRule, UserAvailability
 from .automation.rule import WorkflowRule, WorkflowRun
 from .billing.invoice import Invoice, InvoiceLine
 from .billing.payment import Payment, PaymentAllocation
@@ -45,5 +46,6 @@ __all__ = [
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
     "Interaction", "Lead", "Notification", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
     "PipelineStage", "RecordShare", "Team", "TrustedDocument", "User",
+    "Assignment", "AssignmentFallback", "AssignmentRule", "UserAvailability",
     "WorkflowRule", "WorkflowRun",
 ]

@@ -2,6 +2,7 @@
 
 from strawberry.tools import merge_types
 
+from .assignment_rule import AssignmentRuleMutation, AssignmentRuleQuery
 from .comment import CommentMutation
 from .contact import ContactMutation
 from .contract import ContractMutation, ContractQuery
@@ -32,14 +33,14 @@ Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
               ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery,
-              WorkflowRuleQuery)
+              WorkflowRuleQuery, AssignmentRuleQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
                  UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation,
-                 WorkflowRuleMutation)
+                 WorkflowRuleMutation, AssignmentRuleMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

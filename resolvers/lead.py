@@ -76,6 +76,7 @@ class LeadMutation:
         data = service.LeadInput(
             name=input.name, company=input.company, title=input.title, email=input.email, phone=input.phone,
             source=input.source, status=input.status, owner_id=opt_id("User", input.owner_id), notes=input.notes,
+            region=input.region, industry=input.industry,
         )
         return await run_create(
             info, "createLead", input,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
+from tandem.domain.automation.routing import assignments_of
 from tandem.domain.billing.invoice import invoices_of_contracts, live_invoices_of_installments
 from tandem.domain.billing.invoice import lines_of as invoice_lines_of
 from tandem.domain.billing.payment import allocations_of_invoices, allocations_of_payments
@@ -85,6 +86,15 @@ class Loaders:
         """Budget and earned value of each visible project (a few aggregate queries for all of them)."""
         projects = await projects_by_ids(session, self.ctx.actor, ids)
         return await costs_of(session, list(projects.values()))
+
+    def assignment(self, record_type: str) -> DataLoader[int, Any]:
+        """The current assignment (routing) of records of a type, by record id (None: never routed)."""
+        key = f"assignment:{record_type}"
+        loader = self._records.get(key)
+        if loader is None:
+            loader = self._records[key] = self._by_id(
+                lambda s, ids: assignments_of(s, self.ctx.actor.org_id, record_type, ids))
+        return loader
 
     def of(self, type_name: str) -> DataLoader[int, Any]:
         """The rows of a record type the actor may see, by id (the registry's visibility of the type)."""

@@ -11,8 +11,9 @@ from tandem.domain.crm.lead import Lead as LeadModel
 from tandem.domain.crm.lead import LeadSource as _LeadSource
 from tandem.domain.crm.lead import LeadStatus as _LeadStatus
 
+from .assignment_rule import Assignment, load_assignment
 from .errors import UserError
-from .node import Node, to_global_id
+from .node import Node, from_global_id, to_global_id
 from .scalars import Decimal
 from .user import User, load_user
 
@@ -36,6 +37,8 @@ class Lead(Node):
     status: LeadStatus | None
     notes: str | None
     converted_at: datetime | None
+    region: str | None
+    industry: str | None
     version: int
     created_at: datetime | None
     _owner_id: strawberry.Private[int]
@@ -44,7 +47,8 @@ class Lead(Node):
 
     @classmethod
     def from_model(cls, m: LeadModel) -> Lead:
-        return cls(id=to_global_id("Lead", m.id), name=m.name, company=m.company, title=m.title, email=m.email,
+        return cls(region=m.region, industry=m.industry, id=to_global_id("Lead", m.id), name=m.name,
+                   company=m.company, title=m.title, email=m.email,
                    phone=m.phone, source=_LeadSource(m.source), status=_LeadStatus(m.status), notes=m.notes,
                    converted_at=m.converted_at, version=m.version, created_at=m.created_at, _owner_id=m.owner_id,
                    _customer_id=m.converted_customer_id, _opportunity_id=m.converted_opportunity_id)
@@ -52,6 +56,11 @@ class Lead(Node):
     @strawberry.field
     async def owner(self, info: strawberry.Info) -> User | None:
         return await load_user(info, self._owner_id)
+
+    @strawberry.field(description="How the lead got its owner: the assignment rule, its method and why (null: "
+                                  "never routed).")
+    async def assignment(self, info: strawberry.Info) -> Assignment | None:
+        return await load_assignment(info, "Lead", int(from_global_id(self.id)[1]))
 
     @strawberry.field
     async def converted_customer(
@@ -87,6 +96,8 @@ class CreateLeadInput:
     status: LeadStatus = _LeadStatus.NEW
     owner_id: strawberry.ID | None = None
     notes: str | None = None
+    region: str | None = strawberry.field(default=None, description="Where the prospect is (华东...): routed on.")
+    industry: str | None = None
     idempotency_key: str | None = None
 
 

@@ -12,8 +12,9 @@ from tandem.domain.pipeline.opportunity import OpportunityStageChange as StageCh
 from tandem.domain.shared.money import quantize
 from tandem.domain.shared.pagination import PageRequest
 
+from .assignment_rule import Assignment, load_assignment
 from .errors import UserError
-from .node import Node, to_global_id
+from .node import Node, from_global_id, to_global_id
 from .pagination import Connection, wants_total
 from .scalars import JSON, Decimal
 from .user import User, load_user
@@ -96,6 +97,11 @@ class Opportunity(Node):
     @strawberry.field
     async def owner(self, info: strawberry.Info) -> User | None:
         return await load_user(info, self._owner_id)
+
+    @strawberry.field(description="How the opportunity got its owner when it was created without one: the "
+                                  "assignment rule, its method and why (null: never routed).")
+    async def assignment(self, info: strawberry.Info) -> Assignment | None:
+        return await load_assignment(info, "Opportunity", int(from_global_id(self.id)[1]))
 
     @strawberry.field(description="Who will run the delivery project once won (else the least-loaded PM).")
     async def project_manager(self, info: strawberry.Info) -> User | None:

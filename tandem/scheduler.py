@@ -1,6 +1,7 @@
 """Periodic jobs: SLA reminders and escalations of action items, overdue-invoice reminders and
-escalations, invoices for installments due with automatic invoicing, and delivery forecasts, delay
-risks and overdue-task escalations. One instance runs at a
+escalations, invoices for installments due with automatic invoicing, delivery forecasts, delay
+risks and overdue-task escalations, and leads not touched within their assignment rule's response time
+(handed on, the manager told). One instance runs at a
 time across processes: a PostgreSQL advisory lock (try-lock, so others skip the round);
 in-process on SQLite. Time comes from the domain clock, which tests set instead of sleeping."""
 
@@ -14,6 +15,7 @@ from collections import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from tandem.domain.automation.routing import run_lead_response
 from tandem.domain.billing.invoice import issue_due_installments
 from tandem.domain.billing.receivable import run_overdue
 from tandem.domain.collaboration.sla import run_sla
@@ -67,6 +69,7 @@ class Scheduler:
                 await issue_due_installments(s, now.date())
                 escalations += await run_overdue(s, now)
                 escalations += await run_delivery(s, now)
+                await run_lead_response(s, now)  # leads not touched in time go to the next member
                 await s.commit()
             self.runs["done"] += 1
             return len(escalations)

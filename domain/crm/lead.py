@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
-from ..shared.bus import handles
+from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.dialect import lock_for_update
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
@@ -28,6 +28,7 @@ from ..tenancy.user import get_user
 from .contact import EMAIL, PHONE, Contact, ContactInput, check_contact_fields, contact_payload, new_contact
 from .customer import Customer, CustomerInput, create_customer, get_customer
 from .errors import CrmErrorCode
+from .events import LeadCreated
 
 
 class LeadSource(StrEnum):
@@ -62,6 +63,9 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(20))
     owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    region: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """Where the prospect is (华东, EMEA...): assignment rules route on it and on ``industry``."""
+    industry: Mapped[str | None] = mapped_column(String(100), nullable=True)
     converted_customer_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("customer.id", ondelete="SET NULL"), nullable=True)
     converted_contact_id: Mapped[int | None] = mapped_column(
@@ -87,6 +91,8 @@ class LeadInput:
     status: LeadStatus = LeadStatus.NEW
     owner_id: int | None = None
     notes: str | None = None
+    region: str | None = None
+    industry: str | None = None
 
 
 @dataclass
@@ -122,6 +128,8 @@ async def create_lead(session: AsyncSession, actor: Actor, data: LeadInput) -> L
     email = v.text("email", half_width(data.email), max_len=254)
     phone = v.text("phone", half_width(data.phone), max_len=40)
     notes = v.text("notes", data.notes, max_len=4000)
+    region = v.text("region", data.region, max_len=100)
+    industry = v.text("industry", data.industry, max_len=100)
     if email and not EMAIL.match(email):
         v.add("email", SharedErrorCode.INVALID_EMAIL, "email is not an e-mail address")
     if phone and not PHONE.match(phone):
@@ -135,18 +143,20 @@ async def create_lead(session: AsyncSession, actor: Actor, data: LeadInput) -> L
     lead = Lead(
         org_id=actor.org_id, name=name, company=company or None, title=title or None, email=email or None,
         phone=phone or None, source=data.source.value, status=data.status.value,
-        owner_id=data.owner_id or actor.user_id, notes=notes or None, created_at=now, updated_at=now,
+        owner_id=data.owner_id or actor.user_id, notes=notes or None, region=region or None,
+        industry=industry or None, created_at=now, updated_at=now,
     )
     session.add(lead)
     await session.flush()
     record_event(session, actor, org_id=actor.org_id, topic="lead.created", record_type="Lead",
                  record_id=lead.id, operation="create", payload=lead_payload(lead))
+    await dispatch(session, actor, LeadCreated(actor.org_id, lead.id, owner_given=data.owner_id is not None))
     return lead
 
 
 def lead_payload(lead: Lead) -> dict[str, Any]:
     return {"id": lead.id, "name": lead.name, "company": lead.company, "source": lead.source,
-            "status": lead.status, "ownerId": lead.owner_id}
+            "status": lead.status, "ownerId": lead.owner_id, "region": lead.region, "industry": lead.industry}
 
 
 async def convert_lead(session: AsyncSession, actor: Actor, data: ConvertLeadInput) -> LeadConversion:

@@ -11,3 +11,13 @@ class OpportunityWon:
 
     org_id: int
     opportunity_id: int
+
+
+@dataclass(frozen=True)
+class OpportunityCreated:
+    """An opportunity was created (automation routes it to an owner unless ``owner_given``: the creator or the
+    converted lead named one)."""
+
+    org_id: int
+    opportunity_id: int
+    owner_given: bool

@@ -29,7 +29,7 @@ from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .custom_field import definitions_for, validate_custom_fields
 from .errors import PipelineErrorCode
-from .events import OpportunityWon
+from .events import OpportunityCreated, OpportunityWon
 from .stage import Pipeline, Stage, get_pipeline
 
 MAX_MILESTONES = 50
@@ -242,6 +242,8 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
                                        to_stage=stage.key, changed_by_id=actor.user_id, changed_at=now))
     record_event(session, actor, org_id=actor.org_id, topic="opportunity.created", record_type="Opportunity",
                  record_id=opportunity.id, operation="create", payload=opportunity_payload(opportunity))
+    await dispatch(session, actor, OpportunityCreated(actor.org_id, opportunity.id,
+                                                      owner_given=data.owner_id is not None))
     if stage.is_won:
         await dispatch(session, actor, OpportunityWon(actor.org_id, opportunity.id))
     return opportunity

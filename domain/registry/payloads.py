@@ -59,7 +59,7 @@ SHAPES: dict[str, dict[str, Key]] = {
     "Customer": _shape("Customer", "name tags industry tier lifecycleStage ownerId creditLimit currency "
                                    "customFields"),
     "Contact": _shape("Contact", "customerId name title phone email isDecisionMaker"),
-    "Lead": _shape("Lead", "name company title email phone source status notes ownerId"),
+    "Lead": _shape("Lead", "name company title email phone source status notes ownerId region industry"),
     "Opportunity": _shape("Opportunity", "customerId ownerId name stage amount currency expectedCloseDate "
                                          "probability nextStep lostReason milestones customFields "
                                          "projectManagerId"),
@@ -223,6 +223,15 @@ TOPICS: dict[str, Topic] = {
     # holder is governed like the holder
     "customer.reassigned": _topic("Customer", previousOwnerId="Customer.owner"),
     "lead.reassigned": _topic("Lead", previousOwnerId="Lead.owner"),
+    # routed by an assignment rule (domain/automation/routing.py): why is the record's assignment
+    "lead.assigned": _topic("Lead", previousOwnerId="Lead.owner", rule="Lead.assignment", method="Lead.assignment",
+                            reason="Lead.assignment", code="Lead.assignment", assignedAt="Lead.assignment"),
+    "lead.response_overdue": _topic("Lead", rule="Lead.assignment", reason="Lead.assignment", code="Lead.assignment"),
+    "opportunity.assigned": _topic("Opportunity", previousOwnerId="Opportunity.owner", rule="Opportunity.assignment",
+                                   method="Opportunity.assignment", reason="Opportunity.assignment",
+                                   code="Opportunity.assignment", assignedAt="Opportunity.assignment"),
+    "assignment_rule.changed": _topic(None, name=ID, change=ID, position=ID),
+    "user.availability_set": _topic(None, **{"from": ID, "until": ID}),
     "opportunity.reassigned": _topic("Opportunity", previousOwnerId="Opportunity.owner",
                                      previousProjectManagerId="Opportunity.projectManager"),
     "quote.reassigned": _topic("Quote", previousOwnerId="Quote.owner"),
