@@ -74,7 +74,8 @@ def log(*args: object) -> None:
 
 def figures(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    return {"median_ms": round(statistics.median(ordered), 2), "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 2)}
+    return {"median_ms": round(statistics.median(ordered), 2),
+            "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 2)}
 
 
 async def outbox_published(db: Database) -> None:
