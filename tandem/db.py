@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ def create_engine(settings: Settings, *, url: str | None = None, app_role: bool 
                                           "application_name": "tandem"}},
     )
     _ping_when_idle(engine)
+    _forget_kept_org(engine)
     if app_role:
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -132,6 +134,27 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError(f"the pooled connection failed its ping: {exc!r}") from exc
 
 
+KEPT_ORG = "tandem.kept_org"
+"""Key of a pooled connection's info: the org its session is set to (``Database.fetch_one``)."""
+_READING_KEPT_ORG: ContextVar[bool] = ContextVar("tandem_reading_kept_org", default=False)
+
+
+def _forget_kept_org(engine: AsyncEngine) -> None:
+    """A connection whose session ``fetch_one`` set to an org is set back (``RESET``) before it is handed to
+    anything else: a session that names no org must see no rows, and one that does sets its own for each
+    transaction (``_set_tenant``, which outranks the session's value anyway)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _forget(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get(KEPT_ORG) is None or _READING_KEPT_ORG.get():
+            return
+        try:
+            dbapi_connection.run_async(lambda conn: conn.execute(f"RESET {ORG_SETTING}"))
+        except Exception as exc:
+            raise DisconnectionError(f"the pooled connection could not be reset: {exc!r}") from exc
+        del record.info[KEPT_ORG]
+
+
 class Database:
     """Sessions for one process. SQLite allows one writer, so write units of work take a lock."""
 
@@ -165,24 +188,32 @@ class Database:
             yield session
 
     async def fetch_one(self, org_id: int, statement: str, parameters: Any) -> Any:
-        """A statement already compiled for the driver (SQL and parameters), run in a read-only transaction
-        of its own scoped to the org: its first row, or None. The cheapest way to the database: on
-        PostgreSQL the transaction and the org are set in one round trip on the driver's connection,
-        the statement is the driver's prepared one, and no session is made."""
-        async with self.engine.connect() as connection:
+        """A statement already compiled for the driver (SQL and parameters), run on its own scoped to the org:
+        its first row, or None. The cheapest way to the database, one round trip: no session, the driver's
+        prepared statement, no transaction of its own (one statement reads one snapshot), and on PostgreSQL
+        the org set on the connection for its session (``SET``), kept there for the next such read of the
+        same org, and taken off again before the connection serves anything else (``_forget_kept_org``)."""
+        reading = _READING_KEPT_ORG.set(True)
+        try:
+            connection = await self.engine.connect().start()
+        finally:
+            _READING_KEPT_ORG.reset(reading)
+        try:
             if self.dialect != "postgresql":
                 return (await connection.exec_driver_sql(statement, parameters)).first()
             raw = (await connection.get_raw_connection()).driver_connection
-            try:
-                # the org is an int (from a verified token), written into the statement
-                await raw.execute(f"BEGIN READ ONLY; SELECT set_config('{ORG_SETTING}', '{int(org_id)}', true)")
-                return await raw.fetchrow(statement, *parameters)
-            finally:
+            org = str(int(org_id))  # an int from a verified token, written into the command
+            if connection.info.get(KEPT_ORG) != org:
+                connection.info.pop(KEPT_ORG, None)
                 try:
-                    await raw.execute("ROLLBACK")
+                    await raw.execute(f"SET {ORG_SETTING} = '{org}'")
                 except BaseException:
                     await connection.invalidate()  # the pool must not hand out a connection in doubt
                     raise
+                connection.info[KEPT_ORG] = org
+            return await raw.fetchrow(statement, *parameters)
+        finally:
+            await connection.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -234,3 +234,27 @@ async def test_acme_customers_page_holds_exactly_acmes_rows(gql, db, users):
     page = result["data"]["customers"]
     assert sorted(e["node"]["name"] for e in page["edges"]) == acme
     assert page["totalCount"] == len(acme)
+
+
+@postgres_only
+async def test_a_connection_a_kept_statement_set_to_an_org_is_set_back_before_anything_else_uses_it(app, gql, users):
+    # given a query answered three times, the last by its kept statement (which sets the org on its connection)
+    query = "{ opportunities(first: 2) { edges { node { name customer { name } } } } }"
+    before = app.state.compiled_reads.answered_known
+    for _ in range(3):
+        answer = await gql(query, as_="admin@demo.test")
+        assert answer["data"]["opportunities"]["edges"]
+    assert app.state.compiled_reads.answered_known > before
+    # when every pooled connection of the API is taken at once, naming no org
+    engine = app.state.db.engine
+    connections = [await engine.connect().start() for _ in range(engine.pool.checkedin())]
+    try:
+        # then none of them carries an org any more, and none sees a single row
+        for conn in connections:
+            assert (await conn.execute(text("SELECT current_setting('tandem.org_id', true)"))).scalar() in (None, "")
+            assert (await conn.execute(text("SELECT count(*) FROM opportunity"))).scalar_one() == 0
+    finally:
+        for conn in connections:
+            await conn.close()
+    # and the kept statement still answers the same afterwards (its connection sets the org again)
+    assert (await gql(query, as_="admin@demo.test"))["data"] == answer["data"]
