@@ -13,11 +13,12 @@ automation sits below it."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..shared.actor import Actor
@@ -35,6 +36,11 @@ from .rule import Trigger, WorkflowRule, WorkflowRun
 MAX_DEPTH = 5
 """How many reactions deep rules may run: a user's change, a rule's action, a rule reacting to that..."""
 UNWATCHED = frozenset({"WorkflowRule", "WorkflowRun"})
+
+RULES = "workflow_rules"
+"""``session.info`` key: the enabled rules of each org by record type, read once per unit of work."""
+READS = "workflow_reads"
+"""``session.info`` key: related rows, authors and field values read once per unit of work."""
 
 _catalog: Catalog | None = None
 
@@ -88,7 +94,7 @@ def fired(topic: str, operation: str, payload: dict[str, Any]) -> Fired:
     return Fired(frozenset(kinds), change, stage, status)
 
 
-def triggers(rule: WorkflowRule, topic: str, event: Fired) -> bool:
+def triggers(rule: Rule, topic: str, event: Fired) -> bool:
     if rule.trigger not in event.kinds:
         return False
     options = rule.trigger_options or {}
@@ -109,6 +115,8 @@ class _Reads:
 
     rows: dict[tuple[type, int], Any] = field(default_factory=dict)
     authors: dict[int, Actor | None] = field(default_factory=dict)
+    values: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+    """Field values read, by record type, record id and path (many rules test the same fields)."""
 
 
 async def read_values(session: AsyncSession, cat: Catalog, org_id: int, record_type: str, record: Any,
@@ -117,6 +125,10 @@ async def read_values(session: AsyncSession, cat: Catalog, org_id: int, record_t
     reads = reads or _Reads()
     out: dict[str, Any] = {}
     for path in paths:
+        known = (record_type, record.id, path)
+        if known in reads.values:
+            out[path] = reads.values[known]
+            continue
         steps = cat.steps(record_type, path)
         if steps is None:
             continue
@@ -131,12 +143,18 @@ async def read_values(session: AsyncSession, cat: Catalog, org_id: int, record_t
             if model is None or value is None:
                 out[path] = None
                 break
-            found = reads.rows.get((model, value))
-            if found is None:
-                found = await session.scalar(select(model).where(model.org_id == org_id, model.id == value))
-                reads.rows[(model, value)] = found
-            row = found
+            row = await _row(session, reads, model, org_id, value)
+        reads.values[known] = out.get(path)
     return out
+
+
+async def _row(session: AsyncSession, reads: _Reads, model: type, org_id: int, pk: int) -> Any:
+    """A row of the org by id: from the unit of work when it holds it (the record just changed), else read once."""
+    key = (model, pk)
+    if key not in reads.rows:
+        row = await session.get(model, pk)
+        reads.rows[key] = row if row is not None and row.org_id == org_id else None
+    return reads.rows[key]
 
 
 async def _author(session: AsyncSession, reads: _Reads, org_id: int, user_id: int) -> Actor | None:
@@ -155,6 +173,55 @@ async def _in_reach(session: AsyncSession, author: Actor, record: Any) -> bool:
     return owner in set(await session.scalars(chain_below(author)))
 
 
+@dataclass(frozen=True)
+class Rule:
+    """An enabled rule as the engine runs it: a copy of its row, with the field paths it reads."""
+
+    id: int
+    org_id: int
+    name: str
+    object_type: str
+    trigger: str
+    trigger_options: dict[str, Any]
+    conditions: Any
+    actions: list[dict[str, Any]]
+    author_id: int
+    limited: bool
+    version: int
+    paths: list[str]
+
+
+_RULES_CACHE: OrderedDict[int, tuple[tuple[Any, ...], dict[str, list[Rule]]]] = OrderedDict()
+_RULES_CACHE_MAX = 1000
+
+
+async def _enabled_rules(session: AsyncSession, org_id: int) -> dict[str, list[Rule]]:
+    """The org's enabled rules by record type, in order. Kept per process between units of work and
+    checked against the table each time (how many rules, the highest id, the sum of versions: any
+    create, edit, switch or delete changes it), so every process runs the rules as they stand."""
+    live = WorkflowRule.trigger.not_in([Trigger.DATE_RELATIVE, Trigger.SCHEDULED])
+    mine = (WorkflowRule.org_id == org_id)
+    stamp = tuple((await session.execute(select(func.count(), func.max(WorkflowRule.id),
+                                                func.sum(WorkflowRule.version)).where(mine))).one())
+    found = _RULES_CACHE.get(org_id)
+    if found is not None and found[0] == stamp:
+        _RULES_CACHE.move_to_end(org_id)
+        return found[1]
+    by_type: dict[str, list[Rule]] = {}
+    if stamp[0]:
+        rows = await session.scalars(select(WorkflowRule).where(mine, WorkflowRule.enabled.is_(True), live)
+                                     .order_by(WorkflowRule.position, WorkflowRule.id))
+        for r in rows:
+            paths = list(dict.fromkeys(fields_of(r.conditions) + rule_actions.fields_of(r.actions)))
+            by_type.setdefault(r.object_type, []).append(Rule(
+                r.id, r.org_id, r.name, r.object_type, r.trigger, dict(r.trigger_options or {}), r.conditions,
+                list(r.actions or []), r.author_id, r.limited, r.version, paths))
+    _RULES_CACHE[org_id] = (stamp, by_type)
+    if len(_RULES_CACHE) > _RULES_CACHE_MAX:
+        _RULES_CACHE.popitem(last=False)
+    return by_type
+
+
 @dataclass
 class Outcome:
     matched: bool
@@ -163,7 +230,7 @@ class Outcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def decide(rule: WorkflowRule, values: dict[str, Any], change: dict[str, Any], now: datetime) -> Outcome:
+def decide(rule: Rule | WorkflowRule, values: dict[str, Any], change: dict[str, Any], now: datetime) -> Outcome:
     matched, results = evaluate(rule.conditions, Facts(values, change, now))
     return Outcome(matched, results)
 
@@ -175,41 +242,40 @@ async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -
     watched = [(e, d) for e, d in batch if e.record_type in cat.models and e.record_type not in UNWATCHED]
     if not watched:
         return
-    by_org: dict[int, list[WorkflowRule]] = {}
-    for org_id in {e.org_id for e, _ in watched}:
-        by_org[org_id] = list(await session.scalars(
-            select(WorkflowRule).where(WorkflowRule.org_id == org_id, WorkflowRule.enabled.is_(True),
-                                       WorkflowRule.trigger.not_in([Trigger.DATE_RELATIVE, Trigger.SCHEDULED]))
-            .order_by(WorkflowRule.position, WorkflowRule.id)))
-    reads = _Reads()
-    runs: list[WorkflowRun] = []
+    cached: dict[int, dict[str, list[Rule]]] = session.info.setdefault(RULES, {})
+    if any(e.record_type == "WorkflowRule" for e, _ in batch):
+        cached.clear()  # a rule changed in this unit of work
+    for org_id in {e.org_id for e, _ in watched} - set(cached):
+        cached[org_id] = await _enabled_rules(session, org_id)
+    reads: _Reads = session.info.setdefault(READS, _Reads())
+    runs: list[dict[str, Any]] = []
     for event, depth in watched:
+        candidates = cached[event.org_id].get(event.record_type)
+        if not candidates:
+            continue
         payload = event.payload if isinstance(event.payload, dict) else {}
         what = fired(event.topic, event.operation, payload)
-        rules = [r for r in by_org[event.org_id] if r.object_type == event.record_type
-                 and triggers(r, event.topic, what)]
+        rules = [r for r in candidates if triggers(r, event.topic, what)]
         if not rules:
             continue
-        model = cat.models[event.record_type]
-        record = await session.scalar(select(model).where(model.org_id == event.org_id, model.id == event.record_id))
+        record = await _row(session, reads, cat.models[event.record_type], event.org_id, event.record_id)
         if record is None:
             continue
         for rule in rules:
             run = await _run(session, cat, reads, rule, event, what, record, depth)
             if run is not None:
                 runs.append(run)
-    session.add_all(runs)
-    if runs:
-        await session.flush()
+    if runs:  # one statement for the batch's runs (most of them rules that did not match)
+        await session.execute(WorkflowRun.__table__.insert(), runs)
 
 
-async def _run(session: AsyncSession, cat: Catalog, reads: _Reads, rule: WorkflowRule, event: OutboxEvent,
-               what: Fired, record: Any, depth: int) -> WorkflowRun | None:
+async def _run(session: AsyncSession, cat: Catalog, reads: _Reads, rule: Rule, event: OutboxEvent,
+               what: Fired, record: Any, depth: int) -> dict[str, Any] | None:
+    """Evaluate the rule on the record, do its actions if it matches; the run's row."""
     author = await _author(session, reads, rule.org_id, rule.author_id)
     if author is None or (rule.limited and not await _in_reach(session, author, record)):
         return None
-    paths = list(dict.fromkeys(fields_of(rule.conditions) + rule_actions.fields_of(rule.actions)))
-    values = await read_values(session, cat, rule.org_id, event.record_type, record, paths, reads)
+    values = await read_values(session, cat, rule.org_id, event.record_type, record, rule.paths, reads)
     outcome = decide(rule, values, what.change, clock.now())
     if outcome.matched and depth >= MAX_DEPTH:
         outcome.errors.append({"code": AutomationErrorCode.RULE_LOOP.value,
@@ -227,10 +293,11 @@ async def _run(session: AsyncSession, cat: Catalog, reads: _Reads, rule: Workflo
                                            "message": str(getattr(exc, "message", exc))})
         finally:
             session.info[DEPTH] = before
-    return WorkflowRun(org_id=rule.org_id, rule_id=rule.id, rule_version=rule.version,
-                       record_type=event.record_type, record_id=record.id, trigger=rule.trigger, topic=event.topic,
-                       matched=outcome.matched, condition_results=outcome.results, actions_done=outcome.actions,
-                       errors=outcome.errors, depth=depth, at=clock.now())
+            reads.values.clear()  # what the actions changed is read afresh
+    return {"org_id": rule.org_id, "rule_id": rule.id, "rule_version": rule.version,
+            "record_type": event.record_type, "record_id": record.id, "trigger": rule.trigger, "topic": event.topic,
+            "matched": outcome.matched, "condition_results": outcome.results, "actions_done": outcome.actions,
+            "errors": outcome.errors, "depth": depth, "at": clock.now()}
 
 
 async def dry_run(session: AsyncSession, rule: WorkflowRule, record_type: str, record: Any) -> Outcome:
