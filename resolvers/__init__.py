@@ -2,6 +2,7 @@
 
 from strawberry.tools import merge_types
 
+from .archive import ArchiveMutation
 from .assignment_rule import AssignmentRuleMutation, AssignmentRuleQuery
 from .comment import CommentMutation
 from .contact import ContactMutation
@@ -39,7 +40,7 @@ Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
-                 UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation,
+                 UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation, ArchiveMutation,
                  WorkflowRuleMutation, AssignmentRuleMutation)
 )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from tandem.domain.crm import contact as service
-from tandem.schema.contact import Contact, ContactPayload, CreateContactInput
+from tandem.schema.contact import Contact, ContactPayload, CreateContactInput, UpdateContactInput
 from tandem.schema.node import decode_id
 
-from .mutation import run_create
+from .mutation import named, run, run_create, value
 from .writes import writes
 
 
@@ -32,3 +32,14 @@ class ContactMutation:
             lambda s, pk: service.get_contact(s, actor, pk),
             _payload,
         )
+
+    @writes("Contact", "update")
+    @strawberry.mutation
+    async def update_contact(self, info: strawberry.Info, input: UpdateContactInput) -> ContactPayload:
+        actor = info.context.actor
+        pk = decode_id("Contact", input.id)
+        data = service.ContactUpdate(
+            name=value(input, "name"), title=value(input, "title"), phone=value(input, "phone"),
+            email=value(input, "email"), is_decision_maker=value(input, "is_decision_maker"), set_fields=named(input),
+        )
+        return await run(info, lambda s: service.update_contact(s, actor, pk, input.version, data), _payload)

@@ -75,11 +75,11 @@ class ContractQuery:
         flt = filter or ContractFilter()
         ctx.authz.require_read("Contract", [n for n, used in (
             ("status", flt.status), ("customer", flt.customer_id), ("opportunity", flt.opportunity_id),
-            ("owner", flt.owner_id), ("title", flt.search)) if used])
+            ("owner", flt.owner_id), ("title", flt.search), ("archivedAt", flt.archived is not False)) if used])
         domain_filter = service.ContractFilter(
             status=flt.status.value if flt.status else None, customer_id=opt_id("Customer", flt.customer_id),
             opportunity_id=opt_id("Opportunity", flt.opportunity_id), owner_id=opt_id("User", flt.owner_id),
-            search=flt.search)
+            search=flt.search, archived=flt.archived)
         req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
         async with ctx.read() as session:
             page = await service.list_contracts(session, ctx.actor, domain_filter, req, with_total=wants_total(info))

@@ -41,11 +41,12 @@ def customer_list(ctx: Any, first: int | None = None, after: str | None = None, 
     domain_filter = service.CustomerFilter(
         search=flt.search, tag=flt.tag, owner_id=opt_id("User", flt.owner_id),
         tier=flt.tier.value if flt.tier else None,
-        lifecycle_stage=flt.lifecycle_stage.value if flt.lifecycle_stage else None,
+        lifecycle_stage=flt.lifecycle_stage.value if flt.lifecycle_stage else None, archived=flt.archived,
     )
     ctx.authz.require_read("Customer", [
         name for name, used in (("name", flt.search), ("tags", flt.tag), ("owner", flt.owner_id),
-                                ("tier", flt.tier), ("lifecycleStage", flt.lifecycle_stage)) if used
+                                ("tier", flt.tier), ("lifecycleStage", flt.lifecycle_stage),
+                                ("archivedAt", flt.archived is not False)) if used
     ] + [camel(order.field.value.lower())])
     return ListRequest(domain_filter, req, order.field.value)
 

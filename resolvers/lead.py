@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from tandem.domain.crm import lead as service
 from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.archive import ARCHIVED_FILTER
 from tandem.schema.contact import Contact
 from tandem.schema.customer import Customer
-from tandem.schema.lead import ConvertLeadInput, ConvertLeadPayload, CreateLeadInput, Lead, LeadPayload, LeadStatus
+from tandem.schema.lead import (
+    ConvertLeadInput,
+    ConvertLeadPayload,
+    CreateLeadInput,
+    Lead,
+    LeadPayload,
+    LeadStatus,
+    UpdateLeadInput,
+)
 from tandem.schema.node import decode_id
 from tandem.schema.opportunity import Opportunity
 from tandem.schema.pagination import Connection, wants_total
 
 from .lists import ListRequest
-from .mutation import opt_id, run, run_create
+from .mutation import named, opt_id, run, run_create, value
 from .writes import writes
 
 
@@ -34,13 +43,14 @@ def _conversion(c: service.LeadConversion | None = None, user_errors: list | Non
 
 def lead_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
               before: str | None = None, status: LeadStatus | None = None,
-              owner_id: strawberry.ID | None = None) -> ListRequest:
+              owner_id: strawberry.ID | None = None, archived: bool | None = False) -> ListRequest:
     """The arguments of ``leads`` (newest first); FORBIDDEN when a filter reads a field the role may not
     read (shared by the resolver and the compiled read path)."""
-    ctx.authz.require_read("Lead", [name for name, used in (("status", status), ("owner", owner_id)) if used])
+    ctx.authz.require_read("Lead", [name for name, used in (
+        ("status", status), ("owner", owner_id), ("archivedAt", archived is not False)) if used])
     req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
-    return ListRequest(service.LeadFilter(status.value if status else None, opt_id("User", owner_id)), req,
-                       "CREATED_AT")
+    return ListRequest(service.LeadFilter(status.value if status else None, opt_id("User", owner_id), archived),
+                       req, "CREATED_AT")
 
 
 @strawberry.type
@@ -50,12 +60,13 @@ class LeadQuery:
         self, info: strawberry.Info, first: int | None = None, after: str | None = None,
         last: int | None = None, before: str | None = None, status: LeadStatus | None = None,
         owner_id: strawberry.ID | None = None,
+        archived: Annotated[bool | None, strawberry.argument(description=ARCHIVED_FILTER)] = False,
     ) -> Connection[Lead]:
         ctx = info.context
-        asked = lead_list(ctx, first, after, last, before, status, owner_id)
+        asked = lead_list(ctx, first, after, last, before, status, owner_id, archived)
         async with ctx.read() as session:
-            page = await service.list_leads(session, ctx.actor, asked.page, status=asked.filter.status,
-                                            owner_id=asked.filter.owner_id, with_total=wants_total(info))
+            page = await service.list_leads(session, ctx.actor, asked.page, asked.filter,
+                                            with_total=wants_total(info))
         return Connection.from_page(page, Lead.from_model)
 
     @strawberry.field
@@ -84,6 +95,21 @@ class LeadMutation:
             lambda s, pk: service.get_lead(s, actor, pk),
             _payload,
         )
+
+    @writes("Lead", "update")
+    @strawberry.mutation(description="Edit a lead, move its status (disqualify with a reason), hand it to "
+                                     "another active user.")
+    async def update_lead(self, info: strawberry.Info, input: UpdateLeadInput) -> LeadPayload:
+        actor = info.context.actor
+        pk = decode_id("Lead", input.id)
+        data = service.LeadInput(
+            name=value(input, "name"), company=value(input, "company"), title=value(input, "title"),
+            email=value(input, "email"), phone=value(input, "phone"), source=value(input, "source"),
+            status=value(input, "status"), owner_id=opt_id("User", value(input, "owner_id")),
+            notes=value(input, "notes"), region=value(input, "region"), industry=value(input, "industry"),
+            disqualify_reason=value(input, "disqualify_reason"), set_fields=named(input),
+        )
+        return await run(info, lambda s: service.update_lead(s, actor, pk, input.version, data), _payload)
 
     @writes("Opportunity", "create", needs=[("Lead", "update"), ("Contact", "create")], also=["Lead.status"],
             fields={"lead_id": None, "opportunity_name": "Opportunity.name", "customer_id": None,

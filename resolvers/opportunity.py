@@ -51,11 +51,11 @@ def opportunity_list(ctx: Any, first: int | None = None, after: str | None = Non
                       descending=order.direction == OrderDirection.DESC)
     domain_filter = service.OpportunityFilter(
         stage=flt.stage, owner_id=opt_id("User", flt.owner_id),
-        customer_id=opt_id("Customer", flt.customer_id), search=flt.search,
+        customer_id=opt_id("Customer", flt.customer_id), search=flt.search, archived=flt.archived,
     )
     ctx.authz.require_read("Opportunity", [
         name for name, used in (("stage", flt.stage), ("owner", flt.owner_id), ("customer", flt.customer_id),
-                                ("name", flt.search)) if used
+                                ("name", flt.search), ("archivedAt", flt.archived is not False)) if used
     ] + [camel(order.field.value.lower())])
     return ListRequest(domain_filter, req, order.field.value)
 

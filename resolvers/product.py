@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from tandem.domain.sales import product as service
 from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.archive import ARCHIVED_FILTER
 from tandem.schema.node import decode_id
 from tandem.schema.pagination import Connection, wants_total
 from tandem.schema.product import (
@@ -35,16 +38,20 @@ class ProductQuery:
     @strawberry.field(description="Products by code; `search` matches code or name.")
     async def products(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
                        last: int | None = None, before: str | None = None, search: str | None = None,
-                       active: bool | None = None) -> Connection[Product]:
+                       active: bool | None = None,
+                       archived: Annotated[bool | None, strawberry.argument(description=ARCHIVED_FILTER)] = False,
+                       ) -> Connection[Product]:
         ctx = info.context
         if search:
             ctx.authz.require_read("Product", ["code", "name"])
         if active is not None:
             ctx.authz.require_read("Product", ["active"])
+        if archived is not False:
+            ctx.authz.require_read("Product", ["archivedAt"])
         req = PageRequest(first=first, after=after, last=last, before=before)
         async with ctx.read() as session:
             page = await service.list_products(session, ctx.actor, search=search, active=active, req=req,
-                                               with_total=wants_total(info))
+                                               with_total=wants_total(info), archived=archived)
         return Connection.from_page(page, Product.from_model)
 
     @strawberry.field

@@ -63,11 +63,11 @@ class ProjectQuery:
         flt = filter or ProjectFilter()
         ctx.authz.require_read("Project", [n for n, used in (
             ("manager", flt.manager_id), ("customer", flt.customer_id), ("health", flt.health),
-            ("status", flt.status), ("name", flt.search)) if used])
+            ("status", flt.status), ("name", flt.search), ("archivedAt", flt.archived is not False)) if used])
         domain_filter = service.ProjectFilter(
             manager_id=opt_id("User", flt.manager_id), customer_id=opt_id("Customer", flt.customer_id),
             health=flt.health.value if flt.health else None, status=flt.status.value if flt.status else None,
-            search=flt.search)
+            search=flt.search, archived=flt.archived)
         req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
         async with ctx.read() as session:
             page = await service.list_projects(session, ctx.actor, domain_filter, req, with_total=wants_total(info))

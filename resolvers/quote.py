@@ -58,11 +58,13 @@ class QuoteQuery:
         ctx = info.context
         flt = filter or QuoteFilter()
         ctx.authz.require_read("Quote", [n for n, used in (("status", flt.status), ("opportunity", flt.opportunity_id),
-                                                           ("customer", flt.customer_id), ("owner", flt.owner_id))
+                                                           ("customer", flt.customer_id), ("owner", flt.owner_id),
+                                                           ("archivedAt", flt.archived is not False))
                                          if used])
         domain_filter = service.QuoteFilter(
             status=flt.status.value if flt.status else None, opportunity_id=opt_id("Opportunity", flt.opportunity_id),
-            customer_id=opt_id("Customer", flt.customer_id), owner_id=opt_id("User", flt.owner_id))
+            customer_id=opt_id("Customer", flt.customer_id), owner_id=opt_id("User", flt.owner_id),
+            archived=flt.archived)
         req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
         async with ctx.read() as session:
             page = await service.list_quotes(session, ctx.actor, domain_filter, req, with_total=wants_total(info))

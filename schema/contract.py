@@ -19,6 +19,7 @@ from tandem.domain.contracts.signature import SignatureRequest as SignatureModel
 from tandem.domain.contracts.signature import SignatureStatus as _SignatureStatus
 from tandem.domain.shared.money import quantize
 
+from .archive import ARCHIVED_AT, ARCHIVED_FILTER
 from .errors import UserError
 from .node import Node, to_global_id
 from .quote import Quote
@@ -166,6 +167,7 @@ class Contract(Node):
     _quote_id: strawberry.Private[int | None]
     _owner_id: strawberry.Private[int]
     _amends_id: strawberry.Private[int | None]
+    archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @classmethod
     def from_model(cls, m: ContractModel) -> Contract:
@@ -174,6 +176,7 @@ class Contract(Node):
             doc = ContractDocument(name=m.document_name or "", content_type=m.document_content_type or "",
                                    size=m.document_size or 0, sha256=m.document_sha256, _contract_id=m.id)
         return cls(
+            archived_at=m.archived_at,
             id=to_global_id("Contract", m.id), number=m.number, title=m.title, status=_ContractStatus(m.status),
             amount=quantize(m.amount, m.currency), currency=m.currency, tax_rate=rate(m.tax_rate),
             start_date=m.start_date, end_date=m.end_date, terms=m.terms,
@@ -380,6 +383,7 @@ class ContractFilter:
     opportunity_id: strawberry.ID | None = None
     owner_id: strawberry.ID | None = None
     search: str | None = None
+    archived: bool | None = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 @strawberry.type

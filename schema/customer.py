@@ -13,6 +13,7 @@ from tandem.domain.crm.customer import LifecycleStage as _LifecycleStage
 from tandem.domain.shared.money import quantize
 from tandem.domain.shared.pagination import PageRequest
 
+from .archive import ARCHIVED_AT, ARCHIVED_FILTER
 from .errors import UserError
 from .node import Node, to_global_id
 from .pagination import Connection, wants_total
@@ -47,10 +48,12 @@ class Customer(Node):
     updated_at: datetime | None
     _pk: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
+    archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @classmethod
     def from_model(cls, m: CustomerModel) -> Customer:
         return cls(
+            archived_at=m.archived_at,
             id=to_global_id("Customer", m.id), name=m.name, tags=list(m.tags), industry=m.industry,
             tier=_CustomerTier(m.tier), lifecycle_stage=_LifecycleStage(m.lifecycle_stage),
             credit_limit=None if m.credit_limit is None else quantize(m.credit_limit, m.currency),
@@ -103,6 +106,7 @@ class CustomerFilter:
     owner_id: strawberry.ID | None = None
     tier: CustomerTier | None = None
     lifecycle_stage: LifecycleStage | None = None
+    archived: bool | None = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 @strawberry.input

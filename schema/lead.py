@@ -11,6 +11,7 @@ from tandem.domain.crm.lead import Lead as LeadModel
 from tandem.domain.crm.lead import LeadSource as _LeadSource
 from tandem.domain.crm.lead import LeadStatus as _LeadStatus
 
+from .archive import ARCHIVED_AT
 from .assignment_rule import Assignment, load_assignment
 from .errors import UserError
 from .node import Node, from_global_id, to_global_id
@@ -37,6 +38,7 @@ class Lead(Node):
     status: LeadStatus | None
     notes: str | None
     converted_at: datetime | None
+    disqualify_reason: str | None
     region: str | None
     industry: str | None
     version: int
@@ -44,10 +46,12 @@ class Lead(Node):
     _owner_id: strawberry.Private[int]
     _customer_id: strawberry.Private[int | None]
     _opportunity_id: strawberry.Private[int | None]
+    archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @classmethod
     def from_model(cls, m: LeadModel) -> Lead:
-        return cls(region=m.region, industry=m.industry, id=to_global_id("Lead", m.id), name=m.name,
+        return cls(region=m.region, industry=m.industry, archived_at=m.archived_at,
+                   disqualify_reason=m.disqualify_reason, id=to_global_id("Lead", m.id), name=m.name,
                    company=m.company, title=m.title, email=m.email,
                    phone=m.phone, source=_LeadSource(m.source), status=_LeadStatus(m.status), notes=m.notes,
                    converted_at=m.converted_at, version=m.version, created_at=m.created_at, _owner_id=m.owner_id,
@@ -99,6 +103,28 @@ class CreateLeadInput:
     region: str | None = strawberry.field(default=None, description="Where the prospect is (华东...): routed on.")
     industry: str | None = None
     idempotency_key: str | None = None
+
+
+@strawberry.input(description="Fields to change; a field left out stays as it is, a nullable one set to null is "
+                               "cleared. A converted lead cannot be edited.")
+class UpdateLeadInput:
+    id: strawberry.ID
+    version: int = strawberry.field(description="The version you read; CONFLICT if someone wrote since.")
+    name: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    title: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    source: LeadSource | None = strawberry.UNSET
+    status: LeadStatus | None = strawberry.field(
+        default=strawberry.UNSET, description="NEW, CONTACTED, QUALIFIED or UNQUALIFIED (disqualified: needs "
+                                              "disqualifyReason); CONVERTED only through convertLead.")
+    owner_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET,
+                                                      description="An active user of the org.")
+    notes: str | None = strawberry.UNSET
+    region: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    disqualify_reason: str | None = strawberry.UNSET
 
 
 @strawberry.input

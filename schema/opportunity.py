@@ -12,6 +12,7 @@ from tandem.domain.pipeline.opportunity import OpportunityStageChange as StageCh
 from tandem.domain.shared.money import quantize
 from tandem.domain.shared.pagination import PageRequest
 
+from .archive import ARCHIVED_AT, ARCHIVED_FILTER
 from .assignment_rule import Assignment, load_assignment
 from .errors import UserError
 from .node import Node, from_global_id, to_global_id
@@ -71,10 +72,12 @@ class Opportunity(Node):
     _customer_id: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
     _project_manager_id: strawberry.Private[int | None]
+    archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @classmethod
     def from_model(cls, m: OpportunityModel) -> Opportunity:
         return cls(
+            archived_at=m.archived_at,
             id=to_global_id("Opportunity", m.id), name=m.name, stage=m.stage_key, amount=quantize(m.amount, m.currency),
             currency=m.currency, expected_close_date=m.expected_close_date, probability=m.probability,
             milestones=[Milestone(name=x["name"], due_date=date.fromisoformat(x["dueDate"]) if x.get("dueDate")
@@ -137,6 +140,7 @@ class OpportunityFilter:
     owner_id: strawberry.ID | None = None
     customer_id: strawberry.ID | None = None
     search: str | None = None
+    archived: bool | None = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 @strawberry.input

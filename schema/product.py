@@ -10,6 +10,7 @@ from tandem.domain.sales.product import PriceBook as PriceBookModel
 from tandem.domain.sales.product import PriceBookEntry as PriceBookEntryModel
 from tandem.domain.sales.product import Product as ProductModel
 
+from .archive import ARCHIVED_AT
 from .errors import UserError
 from .node import Node, to_global_id
 from .scalars import Decimal, price, rate
@@ -27,10 +28,11 @@ class Product(Node):
     version: int
     created_at: datetime | None
     updated_at: datetime | None
+    archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @classmethod
     def from_model(cls, m: ProductModel) -> Product:
-        return cls(id=to_global_id("Product", m.id), code=m.code, name=m.name, unit=m.unit,
+        return cls(archived_at=m.archived_at, id=to_global_id("Product", m.id), code=m.code, name=m.name, unit=m.unit,
                    default_price=price(m.default_price),
                    currency=m.currency, tax_rate=rate(m.tax_rate), active=m.active, version=m.version,
                    created_at=m.created_at, updated_at=m.updated_at)

@@ -19,6 +19,7 @@ from tandem.domain.delivery.project import ProjectStatus as _ProjectStatus
 from tandem.domain.delivery.project import ProjectTemplate as TemplateModel
 from tandem.domain.shared.money import quantize
 
+from .archive import ARCHIVED_AT, ARCHIVED_FILTER
 from .errors import UserError
 from .node import Node, to_global_id
 from .scalars import Decimal, rate
@@ -164,10 +165,12 @@ class Project(Node):
     _contract_id: strawberry.Private[int | None]
     _manager_id: strawberry.Private[int]
     _sales_owner_id: strawberry.Private[int]
+    archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @classmethod
     def from_model(cls, m: ProjectModel) -> Project:
         return cls(
+            archived_at=m.archived_at,
             id=to_global_id("Project", m.id), number=m.number, name=m.name, description=m.description,
             status=_ProjectStatus(m.status), health=_Health(m.health), currency=m.currency,
             budget=quantize(m.budget, m.currency), percent_complete=m.percent_complete.quantize(PyDecimal("0.01")),
@@ -340,6 +343,7 @@ class ProjectFilter:
     health: Health | None = None
     status: ProjectStatus | None = None
     search: str | None = None
+    archived: bool | None = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 @strawberry.type

@@ -13,6 +13,7 @@ from tandem.domain.sales.quote import QuoteStatus as _QuoteStatus
 from tandem.domain.sales.quote import effective_discount_percent
 from tandem.domain.shared.money import quantize
 
+from .archive import ARCHIVED_AT, ARCHIVED_FILTER
 from .errors import UserError
 from .node import Node, to_global_id
 from .product import Product
@@ -92,6 +93,7 @@ class Quote(Node):
     _owner_id: strawberry.Private[int]
     _decided_by_id: strawberry.Private[int | None]
     _previous_id: strawberry.Private[int | None]
+    archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @classmethod
     def from_model(cls, m: QuoteModel) -> Quote:
@@ -99,6 +101,7 @@ class Quote(Node):
             return quantize(v, m.currency)
 
         return cls(
+            archived_at=m.archived_at,
             id=to_global_id("Quote", m.id), number=m.number, revision=m.revision, title=m.title,
             status=_QuoteStatus(m.status), currency=m.currency, valid_until=m.valid_until, notes=m.notes,
             gross_total=q(m.gross_total), discount_total=q(m.discount_total), subtotal=q(m.subtotal),
@@ -210,6 +213,7 @@ class QuoteFilter:
     opportunity_id: strawberry.ID | None = None
     customer_id: strawberry.ID | None = None
     owner_id: strawberry.ID | None = None
+    archived: bool | None = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 @strawberry.type

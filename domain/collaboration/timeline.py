@@ -64,6 +64,9 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
         return "escalation", f"Escalated (level {_v(payload, 'level')}): {what} is overdue"
     if topic == "lead.converted":
         return "converted", "Lead converted to customer, contact and opportunity"
+    if topic.endswith((".archived", ".restored")):
+        what = topic.rsplit(".", 1)[-1]
+        return what, f"{record_type} {what}" + (" (out of lists and search)" if what == "archived" else "")
     if topic.startswith(("quote.", "contract.", "invoice.", "credit_note.", "payment.")):
         return _quote_to_cash(topic, payload)
     if topic.startswith(("project.", "task.", "time.", "timesheet.", "expense.", "change.")):

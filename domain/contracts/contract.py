@@ -28,6 +28,7 @@ from ..pipeline.opportunity import get_opportunity
 from ..sales.product import check_tax_rate
 from ..sales.quote import Quote, QuoteStatus, get_quote
 from ..shared.actor import Actor
+from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, JsonType, pk
 from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
@@ -65,7 +66,7 @@ SIGNED_STATUSES = (ContractStatus.SIGNING, ContractStatus.ACTIVE, ContractStatus
                    ContractStatus.TERMINATED)
 
 
-class Contract(Base):
+class Contract(Archivable, Base):
     __tablename__ = "contract"
     __table_args__ = (
         Index("ix_contract_org_created", "org_id", "created_at", "id"),
@@ -154,6 +155,8 @@ class ContractFilter:
     opportunity_id: int | None = None
     owner_id: int | None = None
     search: str | None = None
+    archived: bool | None = False
+    """False: leave archived rows out (the default); True: only archived ones; None: both."""
 
 
 CONTRACT_SORTS = {
@@ -481,6 +484,7 @@ async def list_contracts(session: AsyncSession, actor: Actor, flt: ContractFilte
     if flt.search and flt.search.strip():
         stmt = stmt.where(contains_text(session, Contract.title, flt.search.strip())
                           | contains_text(session, Contract.number, flt.search.strip()))
+    stmt = listed(stmt, Contract, flt.archived)
     return await paginate(session, stmt, entity=Contract, sort=CONTRACT_SORTS[sort], req=req, with_total=with_total)
 
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
+from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
+from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.errors import NotFound, SharedErrorCode, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate_many
+from ..shared.payload import camel
 from ..shared.text import half_width
 from .customer import get_customer, visible_customer_ids
 
@@ -24,7 +27,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^[0-9+()\-. ]{3,40}$")
 
 
-class Contact(Base):
+class Contact(Archivable, Base):
     __tablename__ = "contact"
 
     id: Mapped[int] = pk()
@@ -35,7 +38,10 @@ class Contact(Base):
     phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     is_decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 @dataclass
@@ -46,6 +52,17 @@ class ContactInput:
     phone: str | None = None
     email: str | None = None
     is_decision_maker: bool = False
+
+
+@dataclass
+class ContactUpdate:
+    name: str | None = None
+    title: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    is_decision_maker: bool | None = None
+    set_fields: set[str] = field(default_factory=set)
+    """The fields the caller named (a named null clears a nullable field)."""
 
 
 CONTACT_SORTS = {"NAME": SortKey("NAME", Contact.name, str),
@@ -83,9 +100,38 @@ async def create_contact(session: AsyncSession, actor: Actor, data: ContactInput
     return contact
 
 
+async def update_contact(session: AsyncSession, actor: Actor, contact_id: int, version: int,
+                         data: ContactUpdate) -> Contact:
+    """Edit a contact of a customer the actor may see, checked as a new contact's fields are."""
+    contact = await load_for_write(session, visible_contacts(actor).where(Contact.id == contact_id),
+                                   type_name="Contact", record_id=contact_id, version=version)
+    named = data.set_fields
+    merged = ContactInput(customer_id=contact.customer_id, **{
+        key: getattr(data if key in named else contact, key) for key in CONTACT_FIELDS})
+    v = Validator()
+    fields = check_contact_fields(v, merged)
+    v.raise_if_any()
+    changed = {k: val for k, val in fields.items() if k in named and getattr(contact, k) != val}
+    if not changed:
+        return contact
+    before = {k: getattr(contact, k) for k in changed}
+    for key, value in changed.items():
+        setattr(contact, key, value)
+    await flush_or_conflict(session, "Contact")
+    record_event(session, actor, org_id=actor.org_id, topic="contact.updated", record_type="Contact",
+                 record_id=contact.id, operation="update",
+                 payload={"changes": {camel(k): [before[k], after] for k, after in changed.items()},
+                          "customerId": contact.customer_id, "version": contact.version},
+                 timeline=("Customer", contact.customer_id), also=("Contact", contact.id))
+    return contact
+
+
+CONTACT_FIELDS = ("name", "title", "phone", "email", "is_decision_maker")
+
+
 def contact_payload(c: Contact) -> dict[str, Any]:
     return {"id": c.id, "customerId": c.customer_id, "name": c.name, "title": c.title, "phone": c.phone,
-            "email": c.email, "isDecisionMaker": c.is_decision_maker}
+            "email": c.email, "isDecisionMaker": c.is_decision_maker, "version": c.version}
 
 
 def visible_contacts(actor: Actor) -> Any:
@@ -110,6 +156,7 @@ async def contacts_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -
 async def contacts_of_customers(
     session: AsyncSession, actor: Actor, customer_ids: list[int], req: PageRequest, *, with_total: bool = False
 ) -> dict[int, Page[Contact]]:
-    return await paginate_many(session, visible_contacts(actor), entity=Contact, parent_col=Contact.customer_id,
+    return await paginate_many(session, listed(visible_contacts(actor), Contact, False), entity=Contact,
+                               parent_col=Contact.customer_id,
                                parent_ids=customer_ids, sort=CONTACT_SORTS["NAME"], req=req,
                                with_total=with_total)

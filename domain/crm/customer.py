@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..pipeline.custom_field import definitions_for, validate_custom_fields
 from ..shared.actor import Actor
+from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, pk
 from ..shared.bus import handles
 from ..shared.clock import clock
@@ -46,7 +47,7 @@ class LifecycleStage(StrEnum):
     CHURNED = "churned"
 
 
-class Customer(Base):
+class Customer(Archivable, Base):
     __tablename__ = "customer"
 
     id: Mapped[int] = pk()
@@ -88,6 +89,8 @@ class CustomerFilter:
     owner_id: int | None = None
     tier: str | None = None
     lifecycle_stage: str | None = None
+    archived: bool | None = False
+    """False: leave archived rows out (the default); True: only archived ones; None: both."""
 
 
 CUSTOMER_SORTS = {
@@ -271,7 +274,7 @@ def filtered_customers(session: AsyncSession, actor: Actor, flt: CustomerFilter)
         stmt = stmt.where(Customer.tier == flt.tier)
     if flt.lifecycle_stage:
         stmt = stmt.where(Customer.lifecycle_stage == flt.lifecycle_stage)
-    return stmt
+    return listed(stmt, Customer, flt.archived)
 
 
 @handles(UserDeactivated)

@@ -7,3 +7,4 @@ from ..shared.errors import ErrorCode
 
 class CrmErrorCode(ErrorCode):
     ALREADY_CONVERTED = "ALREADY_CONVERTED"
+    INVALID_STATUS_TRANSITION = "INVALID_STATUS_TRANSITION"

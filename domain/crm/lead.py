@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -14,14 +14,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
 from ..shared.actor import Actor
+from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, pk
 from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
+from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import lock_for_update
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.payload import camel
 from ..shared.text import half_width
+from ..tenancy.errors import TenancyErrorCode
 from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
@@ -49,7 +53,17 @@ class LeadStatus(StrEnum):
     CONVERTED = "converted"
 
 
-class Lead(Base):
+STATUS_MOVES: dict[LeadStatus, frozenset[LeadStatus]] = {
+    LeadStatus.NEW: frozenset({LeadStatus.CONTACTED, LeadStatus.QUALIFIED, LeadStatus.UNQUALIFIED}),
+    LeadStatus.CONTACTED: frozenset({LeadStatus.QUALIFIED, LeadStatus.UNQUALIFIED}),
+    LeadStatus.QUALIFIED: frozenset({LeadStatus.CONTACTED, LeadStatus.UNQUALIFIED}),
+    LeadStatus.UNQUALIFIED: frozenset({LeadStatus.NEW, LeadStatus.CONTACTED}),  # reopened
+    LeadStatus.CONVERTED: frozenset(),  # only convertLead makes a lead converted, and nothing undoes it
+}
+"""The statuses a lead may move to by hand from each status."""
+
+
+class Lead(Archivable, Base):
     __tablename__ = "lead"
 
     id: Mapped[int] = pk()
@@ -73,6 +87,8 @@ class Lead(Base):
     converted_opportunity_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("opportunity.id", ondelete="SET NULL"), nullable=True)
     converted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    disqualify_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why the lead was disqualified (required to make it UNQUALIFIED; cleared when it is reopened)."""
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -93,6 +109,9 @@ class LeadInput:
     notes: str | None = None
     region: str | None = None
     industry: str | None = None
+    disqualify_reason: str | None = None
+    set_fields: set[str] = field(default_factory=set)
+    """For updates: the fields the caller named (a named null clears a nullable field)."""
 
 
 @dataclass
@@ -152,6 +171,75 @@ async def create_lead(session: AsyncSession, actor: Actor, data: LeadInput) -> L
                  record_id=lead.id, operation="create", payload=lead_payload(lead))
     await dispatch(session, actor, LeadCreated(actor.org_id, lead.id, owner_given=data.owner_id is not None))
     return lead
+
+
+async def update_lead(session: AsyncSession, actor: Actor, lead_id: int, version: int, data: LeadInput) -> Lead:
+    """Edit a lead's fields, move its status (disqualifying needs a reason), hand it to another active user.
+    A converted lead is final."""
+    lead = await load_for_write(session, visible_leads(actor).where(Lead.id == lead_id), type_name="Lead",
+                                record_id=lead_id, version=version)
+    if lead.status == LeadStatus.CONVERTED:
+        raise ValidationFailed.one("id", CrmErrorCode.ALREADY_CONVERTED, "A converted lead cannot be edited.")
+    v = Validator()
+    named = data.set_fields
+    changes: dict[str, Any] = {}
+    if "name" in named:
+        changes["name"] = v.text("name", data.name, max_len=200, required=True)
+    for key, max_len in (("company", 200), ("title", 200), ("notes", 4000), ("region", 100), ("industry", 100)):
+        if key in named:
+            changes[key] = v.text(key, getattr(data, key), max_len=max_len) or None
+    if "email" in named:
+        email = v.text("email", half_width(data.email), max_len=254)
+        if email and not EMAIL.match(email):
+            v.add("email", SharedErrorCode.INVALID_EMAIL, "email is not an e-mail address")
+        changes["email"] = email or None
+    if "phone" in named:
+        phone = v.text("phone", half_width(data.phone), max_len=40)
+        if phone and not PHONE.match(phone):
+            v.add("phone", SharedErrorCode.INVALID, "phone may hold digits, spaces, + ( ) - . only")
+        changes["phone"] = phone or None
+    if "source" in named and data.source is not None:
+        changes["source"] = data.source.value
+    if "owner_id" in named and data.owner_id is not None:
+        owner = await get_user(session, actor.org_id, data.owner_id)  # NOT_FOUND for an unknown or foreign user
+        if not owner.active:
+            v.add("ownerId", TenancyErrorCode.USER_INACTIVE, "a lead's owner must be an active user")
+        changes["owner_id"] = owner.id
+    status = data.status if "status" in named and data.status is not None else LeadStatus(lead.status)
+    reason = (v.text("disqualifyReason", data.disqualify_reason, max_len=2000) if "disqualify_reason" in named
+              else lead.disqualify_reason)
+    changes.update(status_change(v, LeadStatus(lead.status), status, reason or None))
+    v.raise_if_any()
+    changed = {k: val for k, val in changes.items() if getattr(lead, k) != val}
+    if not changed:
+        return lead
+    before = {k: getattr(lead, k) for k in changed}
+    for key, value in changed.items():
+        setattr(lead, key, value)
+    lead.updated_at = clock.now()
+    await flush_or_conflict(session, "Lead")
+    record_event(session, actor, org_id=actor.org_id, topic="lead.updated", record_type="Lead",
+                 record_id=lead.id, operation="update",
+                 payload={"changes": {camel(k): [before[k], after] for k, after in changed.items()},
+                          "status": lead.status, "version": lead.version})
+    return lead
+
+
+def status_change(v: Validator, current: LeadStatus, target: LeadStatus, reason: str | None) -> dict[str, Any]:
+    """The status and disqualify reason a lead ends with (a rule, no I/O): a move must be one of
+    ``STATUS_MOVES``, an unqualified lead has a reason, any other has none."""
+    if target is LeadStatus.CONVERTED:
+        v.add("status", CrmErrorCode.INVALID_STATUS_TRANSITION, "a lead becomes converted through convertLead")
+    elif target is not current and target not in STATUS_MOVES[current]:
+        v.add("status", CrmErrorCode.INVALID_STATUS_TRANSITION,
+              f"a {current.value} lead cannot become {target.value}")
+    if target is LeadStatus.UNQUALIFIED:
+        if not reason:
+            v.add("disqualifyReason", SharedErrorCode.REASON_REQUIRED, "say why the lead is disqualified")
+        return {"status": target.value, "disqualify_reason": reason}
+    if reason and current is target:
+        v.add("disqualifyReason", SharedErrorCode.INVALID, "only a disqualified lead has a disqualify reason")
+    return {"status": target.value, "disqualify_reason": None}
 
 
 def lead_payload(lead: Lead) -> dict[str, Any]:
@@ -227,10 +315,9 @@ async def leads_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -> d
 
 
 async def list_leads(
-    session: AsyncSession, actor: Actor, req: PageRequest, *, status: str | None = None,
-    owner_id: int | None = None, with_total: bool = False,
+    session: AsyncSession, actor: Actor, req: PageRequest, flt: LeadFilter | None = None, *, with_total: bool = False,
 ) -> Page[Lead]:
-    return await paginate(session, filtered_leads(actor, LeadFilter(status, owner_id)), entity=Lead,
+    return await paginate(session, filtered_leads(actor, flt or LeadFilter()), entity=Lead,
                           sort=LEAD_SORT, req=req, with_total=with_total)
 
 
@@ -238,6 +325,8 @@ async def list_leads(
 class LeadFilter:
     status: str | None = None
     owner_id: int | None = None
+    archived: bool | None = False
+    """False: leave archived rows out (the default); True: only archived ones; None: both."""
 
 
 def filtered_leads(actor: Actor, flt: LeadFilter) -> Any:
@@ -247,7 +336,7 @@ def filtered_leads(actor: Actor, flt: LeadFilter) -> Any:
         stmt = stmt.where(Lead.status == flt.status)
     if flt.owner_id is not None:
         stmt = stmt.where(Lead.owner_id == flt.owner_id)
-    return stmt
+    return listed(stmt, Lead, flt.archived)
 
 
 @handles(UserDeactivated)

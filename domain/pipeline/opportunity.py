@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
+from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, pk
 from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
@@ -35,7 +36,7 @@ from .stage import Pipeline, Stage, get_pipeline
 MAX_MILESTONES = 50
 
 
-class Opportunity(Base):
+class Opportunity(Archivable, Base):
     __tablename__ = "opportunity"
     __table_args__ = (
         Index("ix_opportunity_org_created", "org_id", "created_at", "id"),
@@ -144,6 +145,8 @@ class OpportunityFilter:
     owner_id: int | None = None
     customer_id: int | None = None
     search: str | None = None
+    archived: bool | None = False
+    """False: leave archived rows out (the default); True: only archived ones; None: both."""
 
 
 OPPORTUNITY_SORTS = {
@@ -370,7 +373,7 @@ def filtered_opportunities(session: AsyncSession, actor: Actor, flt: Opportunity
         stmt = stmt.where(Opportunity.customer_id == flt.customer_id)
     if flt.search:
         stmt = stmt.where(contains_text(session, Opportunity.name, flt.search.strip()))
-    return stmt
+    return listed(stmt, Opportunity, flt.archived)
 
 
 async def list_opportunities(
@@ -384,7 +387,7 @@ async def list_opportunities(
 async def opportunities_of_customers(
     session: AsyncSession, actor: Actor, customer_ids: list[int], req: PageRequest, *, with_total: bool = False,
 ) -> dict[int, Page[Opportunity]]:
-    return await paginate_many(session, visible_opportunities(actor), entity=Opportunity,
+    return await paginate_many(session, listed(visible_opportunities(actor), Opportunity, False), entity=Opportunity,
                                parent_col=Opportunity.customer_id, parent_ids=customer_ids,
                                sort=OPPORTUNITY_SORTS["CREATED_AT"], req=req, with_total=with_total)
 

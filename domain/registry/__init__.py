@@ -25,6 +25,7 @@ from .payloads import (
     Nested,
     Paths,
     Topic,
+    archive_topics,
     change_id_type,
     id_type,
     key_governs,
@@ -35,6 +36,7 @@ from .payloads import (
     shape_key,
 )
 from .records import (
+    ARCHIVABLE_TYPES,
     GUARDED_TYPES,
     NODE_TYPES,
     ORG_WIDE_TYPES,
@@ -46,6 +48,8 @@ from .records import (
     scope_type,
     sources,
 )
+
+TOPICS.update(archive_topics(sorted(ARCHIVABLE_TYPES)))
 
 
 def governing_fields() -> set[str]:
@@ -79,9 +83,10 @@ install_rule_catalog(Catalog(
     steps=path_steps, governs=key_governs))
 
 __all__ = [
+    "ARCHIVABLE_TYPES",
     "GUARDED_TYPES", "ID", "ITEMS", "NODE_TYPES", "ORG_WIDE_TYPES", "OWNED_TYPES", "RECORD_ID", "RECORD_TYPES",
     "REFERENCES", "SHAPES", "SHAPE_NODES", "TIMELINE_TYPES", "TOPICS",
-    "Changes", "Governs", "Key", "Nested", "Paths", "RecordType", "Topic", "Visible", "change_id_type",
-    "governing_fields", "id_type", "key_governs", "path_governs", "path_steps", "payload_keys", "payload_shape",
-    "scope_type", "shape_key", "sources",
+    "Changes", "Governs", "Key", "Nested", "Paths", "RecordType", "Topic", "Visible", "archive_topics",
+    "change_id_type", "governing_fields", "id_type", "key_governs", "path_governs", "path_steps", "payload_keys",
+    "payload_shape", "scope_type", "shape_key", "sources",
 ]

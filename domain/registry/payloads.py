@@ -5,6 +5,8 @@ model, no area): the event filter and the leak tests read it through ``domain.re
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..shared.payload import camel
@@ -59,7 +61,8 @@ SHAPES: dict[str, dict[str, Key]] = {
     "Customer": _shape("Customer", "name tags industry tier lifecycleStage ownerId creditLimit currency "
                                    "customFields"),
     "Contact": _shape("Contact", "customerId name title phone email isDecisionMaker"),
-    "Lead": _shape("Lead", "name company title email phone source status notes ownerId region industry"),
+    "Lead": _shape("Lead", "name company title email phone source status notes ownerId disqualifyReason region "
+                           "industry"),
     "Opportunity": _shape("Opportunity", "customerId ownerId name stage amount currency expectedCloseDate "
                                          "probability nextStep lostReason milestones customFields "
                                          "projectManagerId"),
@@ -119,7 +122,9 @@ TOPICS: dict[str, Topic] = {
     "customer.created": _topic("Customer"),
     "customer.updated": _topic("Customer", changes=Changes("Customer")),
     "contact.created": _topic("Contact"),
+    "contact.updated": _topic("Contact", changes=Changes("Contact")),
     "lead.created": _topic("Lead"),
+    "lead.updated": _topic("Lead", changes=Changes("Lead")),
     "lead.converted": _topic("Lead", customerId="Lead.convertedCustomer", contactId="Lead.convertedCustomer",
                              opportunityId="Lead.convertedOpportunity"),
     "interaction.logged": _topic("Interaction"),
@@ -253,6 +258,21 @@ TOPICS: dict[str, Topic] = {
     # Only those who manage the policy receive it at all (resolvers/events.py), and they may read it whole.
     "policy.changed": _topic(None, role=ID, resource=ID, action=ID, effect=ID, type=ID, scope=ID),
 }
+
+
+ARCHIVE_EVENTS = ("archived", "restored")
+
+
+def record_topic(type_name: str, what: str) -> str:
+    """A topic about a record type in the topics' spelling: ``customer.archived``, ``price_book.restored``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower() + "." + what
+
+
+def archive_topics(type_names: Iterable[str]) -> dict[str, Topic]:
+    """``<type>.archived`` and ``<type>.restored`` of each archivable type (the registry names them): the record's
+    id and version, and when it was archived (null once restored)."""
+    return {record_topic(name, what): _topic(name, archivedAt=f"{name}.archivedAt")
+            for name in type_names for what in ARCHIVE_EVENTS}
 
 
 # --- ids in payloads ------------------------------------------------------------------------------

@@ -76,6 +76,9 @@ class RecordType:
     """A ``Type.field`` whose read permission ``node(id)`` needs too (the list it is a piece of)."""
     node: bool = True
     """``node(id)`` resolves its global ids (by ``visible``, which defaults to the rows of the actor's org)."""
+    archivable: bool = False
+    """Its rows can be archived and restored (``archiveRecord``): its model mixes in ``shared.archive.Archivable``,
+    its lists leave archived rows out, and ``<type>.archived`` / ``<type>.restored`` events are declared."""
 
     def __post_init__(self) -> None:
         if self.visible is None and self.model is not None and self.node:
@@ -178,13 +181,14 @@ async def _orgs(session: Any, actor: Actor, ids: list[int]) -> dict[int, Any]:
 
 RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     # crm
-    RecordType("Customer", Customer, customers_by_ids, owned=True, timeline=True),
-    RecordType("Contact", Contact, contacts_by_ids, scope="Customer", timeline=True, follows_timeline=True),
+    RecordType("Customer", Customer, customers_by_ids, owned=True, timeline=True, archivable=True),
+    RecordType("Contact", Contact, contacts_by_ids, scope="Customer", timeline=True, follows_timeline=True,
+               archivable=True),
     RecordType("Interaction", Interaction, selected(Interaction, visible_interactions), scope="Customer",
                follows_timeline=True),
-    RecordType("Lead", Lead, leads_by_ids, owned=True, timeline=True),
+    RecordType("Lead", Lead, leads_by_ids, owned=True, timeline=True, archivable=True),
     # pipeline
-    RecordType("Opportunity", Opportunity, opportunities_by_ids, owned=True, timeline=True),
+    RecordType("Opportunity", Opportunity, opportunities_by_ids, owned=True, timeline=True, archivable=True),
     RecordType("StageChange", OpportunityStageChange, guarded=False, scope="Opportunity", node=False),
     RecordType("PipelineStage", PipelineStage, guarded=False, org_wide=True, node=False),
     # tenancy
@@ -192,11 +196,11 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     RecordType("Team", Team, _teams, guarded=False, org_wide=True),
     RecordType("Org", Org, _orgs, guarded=False, org_wide=True),
     # sales
-    RecordType("Product", Product, products_by_ids, timeline=True),
+    RecordType("Product", Product, products_by_ids, timeline=True, archivable=True),
     RecordType("PriceBook", PriceBook, price_books_by_ids, timeline=True),
-    RecordType("Quote", Quote, quotes_by_ids, owned=True, timeline=True),
+    RecordType("Quote", Quote, quotes_by_ids, owned=True, timeline=True, archivable=True),
     # contracts
-    RecordType("Contract", Contract, contracts_by_ids, owned=True, timeline=True),
+    RecordType("Contract", Contract, contracts_by_ids, owned=True, timeline=True, archivable=True),
     RecordType("ApprovalStep", ContractApprovalStep, under(ContractApprovalStep, "Contract", "contract_id"),
                guarded=False),
     RecordType("Signature", SignatureRequest, under(SignatureRequest, "Contract", "contract_id"), guarded=False),
@@ -208,7 +212,7 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     RecordType("PaymentAllocation", PaymentAllocation, under(PaymentAllocation, "Payment", "payment_id"),
                guarded=False),
     # delivery
-    RecordType("Project", Project, projects_by_ids, timeline=True, derived={
+    RecordType("Project", Project, projects_by_ids, timeline=True, archivable=True, derived={
         # A project's budget is its deal's amount, or its contract's when one is signed.
         "budget": ("Opportunity.amount", "Contract.amount"),
     }),
@@ -237,6 +241,7 @@ OWNED_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.owned)
 TIMELINE_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.timeline)
 ORG_WIDE_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.org_wide)
 NODE_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.visible is not None)
+ARCHIVABLE_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.archivable)
 
 
 def sources(type_name: str, field_name: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
+from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
@@ -36,7 +37,7 @@ MAX_TAX_RATE = Decimal(100)
 UNIT_PRICE_PLACES = 4  # unit prices may be finer than the currency's minor unit (0.125 per unit)
 
 
-class Product(Base):
+class Product(Archivable, Base):
     __tablename__ = "product"
     __table_args__ = (UniqueConstraint("org_id", "code"), Index("ix_product_org_name", "org_id", "name"))
 
@@ -231,8 +232,9 @@ async def products_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) -
 
 
 async def list_products(session: AsyncSession, actor: Actor, *, search: str | None, active: bool | None,
-                        req: PageRequest, sort: str = "CODE", with_total: bool = False) -> Page[Product]:
-    stmt = visible_products(actor)
+                        req: PageRequest, sort: str = "CODE", with_total: bool = False,
+                        archived: bool | None = False) -> Page[Product]:
+    stmt = listed(visible_products(actor), Product, archived)
     if search and search.strip():
         stmt = stmt.where(contains_text(session, Product.name, search.strip())
                           | contains_text(session, Product.code, (half_width(search) or "").strip()))

@@ -34,6 +34,7 @@ from tandem.domain.pipeline.opportunity import (
     visible_opportunities,
 )
 from tandem.domain.shared.actor import Actor
+from tandem.domain.shared.archive import listed
 from tandem.domain.shared.pagination import SortKey
 from tandem.domain.tenancy.user import User
 
@@ -70,6 +71,8 @@ class Nested:
     parent: str
     sort: SortKey
     descending: bool = False
+    rows: Callable[[Actor], Any] | None = None
+    """The rows it lists, when not its type's source rows (archived ones left out, as the services do)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ class Source:
     columns: dict[str, Column]
     to_one: dict[str, ToOne] = field(default_factory=dict)
     nested: dict[str, Nested] = field(default_factory=dict)
+
+
+def _unarchived(rows: Callable[[Actor], Any], model: Any) -> Callable[[Actor], Any]:
+    return lambda actor: listed(rows(actor), model, False)
 
 
 def _org_users(actor: Actor) -> Any:
@@ -103,7 +110,7 @@ SOURCES: dict[str, Source] = {
                  stage=Column("stage_key"), amount=Column("amount", "money"),
                  expectedCloseDate=Column("expected_close_date", "date"), createdAt=Column("created_at", "datetime"),
                  updatedAt=Column("updated_at", "datetime"), stageChangedAt=Column("stage_changed_at", "datetime"),
-                 closedAt=Column("closed_at", "datetime")),
+                 closedAt=Column("closed_at", "datetime"), archivedAt=Column("archived_at", "datetime")),
         to_one={"customer": ToOne("customer_id", "Customer"), "owner": ToOne("owner_id", "User"),
                 "projectManager": ToOne("project_manager_id", "User")},
         nested={"interactions": Nested("Interaction", "opportunity_id", INTERACTION_SORT)},
@@ -114,17 +121,18 @@ SOURCES: dict[str, Source] = {
                  tier=Column("tier", "enum", enum=CustomerTier),
                  lifecycleStage=Column("lifecycle_stage", "enum", enum=LifecycleStage),
                  creditLimit=Column("credit_limit", "money"), createdAt=Column("created_at", "datetime"),
-                 updatedAt=Column("updated_at", "datetime")),
+                 updatedAt=Column("updated_at", "datetime"), archivedAt=Column("archived_at", "datetime")),
         to_one={"owner": ToOne("owner_id", "User")},
         nested={"interactions": Nested("Interaction", "customer_id", INTERACTION_SORT),
-                "contacts": Nested("Contact", "customer_id", CONTACT_SORTS["NAME"]),
+                "contacts": Nested("Contact", "customer_id", CONTACT_SORTS["NAME"],
+                                   rows=_unarchived(visible_contacts, Contact)),
                 "opportunities": Nested("Opportunity", "customer_id", OPPORTUNITY_SORTS["CREATED_AT"],
-                                        descending=True)},
+                                        descending=True, rows=_unarchived(visible_opportunities, Opportunity))},
     ),
     "Contact": Source(
         Contact, visible_contacts,
-        _columns("name", "title", "phone", "email", isDecisionMaker=Column("is_decision_maker", "bool"),
-                 createdAt=Column("created_at", "datetime")),
+        _columns("name", "title", "phone", "email", "version", isDecisionMaker=Column("is_decision_maker", "bool"),
+                 createdAt=Column("created_at", "datetime"), archivedAt=Column("archived_at", "datetime")),
         to_one={"customer": ToOne("customer_id", "Customer")},
     ),
     "User": Source(User, _org_users, _columns("email", "name", "territory", "capacity",
@@ -134,6 +142,7 @@ SOURCES: dict[str, Source] = {
         _columns("name", "company", "title", "email", "phone", "notes", "version",
                  source=Column("source", "enum", enum=LeadSource), status=Column("status", "enum", enum=LeadStatus),
                  convertedAt=Column("converted_at", "datetime"), createdAt=Column("created_at", "datetime"),
+                 disqualifyReason=Column("disqualify_reason"), archivedAt=Column("archived_at", "datetime"),
                  region=Column("region"), industry=Column("industry")),
         to_one={"owner": ToOne("owner_id", "User"), "convertedCustomer": ToOne("converted_customer_id", "Customer"),
                 "convertedOpportunity": ToOne("converted_opportunity_id", "Opportunity")},

@@ -253,7 +253,8 @@ class Compiler:
                 nested = source.nested[child.field]
                 page = self.arguments[id(child)]
                 target = SOURCES[nested.target]
-                rows = target.rows(self.actor).where(getattr(target.model, nested.parent) == columns["id"])
+                rows = (nested.rows or target.rows)(self.actor).where(
+                    getattr(target.model, nested.parent) == columns["id"])
                 pairs.append((child.key, self.connection(child, rows, target.model, nested.sort, page, outer=row)))
         return self.sql.object(pairs)
 

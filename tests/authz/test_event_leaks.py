@@ -20,6 +20,7 @@ from sqlalchemy import select
 from tandem.authz.guard import Guard
 from tandem.domain.collaboration.timeline import describe
 from tandem.domain.registry import (
+    ARCHIVABLE_TYPES,
     RECORD_TYPES,
     REFERENCES,
     SHAPES,
@@ -27,6 +28,7 @@ from tandem.domain.registry import (
     Changes,
     Nested,
     Paths,
+    archive_topics,
     governing_fields,
     path_governs,
     payload_keys,
@@ -64,6 +66,10 @@ def emitted_topics() -> dict[str, str]:
                 for sub in ast.walk(arg):
                     if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and TOPIC.match(sub.value):
                         found.setdefault(sub.value, f"{path.relative_to(ROOT)}:{node.lineno}")
+    # archiving emits `<type>.archived` / `<type>.restored` for each type the registry marks archivable, and
+    # the registry declares exactly those (domain/registry/archive.py)
+    for topic in archive_topics(sorted(ARCHIVABLE_TYPES)):
+        found.setdefault(topic, "domain/registry/archive.py")
     return found
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...shared.actor import Actor
+from ...shared.archive import Archivable, listed
 from ...shared.base import Base, IdType, JsonType, pk
 from ...shared.bus import handles
 from ...shared.clock import clock
@@ -52,7 +53,7 @@ class Health(StrEnum):
 OPEN_STATUSES = (ProjectStatus.PLANNING.value, ProjectStatus.ACTIVE.value, ProjectStatus.ON_HOLD.value)
 
 
-class Project(Base):
+class Project(Archivable, Base):
     __tablename__ = "project"
     __table_args__ = (
         UniqueConstraint("org_id", "opportunity_id"),
@@ -152,6 +153,8 @@ class ProjectFilter:
     health: str | None = None
     status: str | None = None
     search: str | None = None
+    archived: bool | None = False
+    """False: leave archived rows out (the default); True: only archived ones; None: both."""
 
 
 PROJECT_SORTS = {
@@ -242,6 +245,7 @@ async def list_projects(session: AsyncSession, actor: Actor, flt: ProjectFilter,
         stmt = stmt.where(Project.status == flt.status)
     if flt.search and flt.search.strip():
         stmt = stmt.where(contains_text(session, Project.name, flt.search.strip()))
+    stmt = listed(stmt, Project, flt.archived)
     return await paginate(session, stmt, entity=Project, sort=PROJECT_SORTS[sort], req=req, with_total=with_total)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...shared.actor import Actor
+from ...shared.archive import Archivable, listed
 from ...shared.base import Base, IdType, pk
 from ...shared.bus import handles
 from ...shared.concurrency import load_for_write
@@ -54,7 +55,7 @@ OPEN_STATUSES = (QuoteStatus.DRAFT, QuoteStatus.PENDING_APPROVAL, QuoteStatus.AP
 EDITABLE = (QuoteStatus.DRAFT, QuoteStatus.REJECTED)
 
 
-class Quote(Base):
+class Quote(Archivable, Base):
     __tablename__ = "quote"
     __table_args__ = (
         UniqueConstraint("org_id", "number", "revision"),
@@ -158,6 +159,8 @@ class QuoteFilter:
     opportunity_id: int | None = None
     customer_id: int | None = None
     owner_id: int | None = None
+    archived: bool | None = False
+    """False: leave archived rows out (the default); True: only archived ones; None: both."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,7 @@ async def list_quotes(session: AsyncSession, actor: Actor, flt: QuoteFilter, req
         stmt = stmt.where(Quote.customer_id == flt.customer_id)
     if flt.owner_id is not None:
         stmt = stmt.where(Quote.owner_id == flt.owner_id)
+    stmt = listed(stmt, Quote, flt.archived)
     return await paginate(session, stmt, entity=Quote, sort=QUOTE_SORTS[sort], req=req, with_total=with_total)
 
 
