@@ -33,7 +33,7 @@ from .mutation import named, run
 from .visibility import visible_row
 from .writes import acts
 
-TRIGGER_OPTIONS = ("fields_changed", "topic", "stage", "status")
+TRIGGER_OPTIONS = ("fields_changed", "topic", "stage", "status", "date_field", "offset_hours", "cron", "time_zone")
 
 
 def _payload(m: service.WorkflowRule | None = None, user_errors: list | None = None) -> WorkflowRulePayload:
@@ -70,7 +70,8 @@ def _local_user_ids(actions: Any) -> Any:
 
 
 def _options(input_obj: Any) -> dict[str, Any]:
-    names = {"fields_changed": "fieldsChanged"}
+    names = {"fields_changed": "fieldsChanged", "date_field": "dateField", "offset_hours": "offsetHours",
+             "time_zone": "timeZone"}
     return {names.get(k, k): v for k in TRIGGER_OPTIONS
             if (v := getattr(input_obj, k)) is not strawberry.UNSET and v is not None}
 

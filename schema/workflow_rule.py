@@ -22,7 +22,8 @@ from .user import User, load_user
 WorkflowTrigger = strawberry.enum(_Trigger, name="WorkflowTrigger", description=(
     "What starts a rule: a record CREATED; UPDATED (optionally only when `fieldsChanged` changed); "
     "STAGE_ENTERED (optionally `stage`); STATUS_CHANGED (optionally `status`); EVENT (any event `topic`, "
-    "e.g. `quote.sent`). DATE_RELATIVE and SCHEDULED are reserved."))
+    "e.g. `quote.sent`); DATE_RELATIVE (`offsetHours` before (negative) or after a `dateField`); SCHEDULED "
+    "(a five-field `cron` in `timeZone`, UTC by default, on every record the conditions select)."))
 
 
 @strawberry.type(description="A workflow rule: when its trigger fires on a record of `objectType` and its "
@@ -35,6 +36,10 @@ class WorkflowRule(Node):
     topic: str | None
     stage: str | None
     status: str | None
+    date_field: str | None
+    offset_hours: float | None
+    cron: str | None
+    time_zone: str | None
     conditions: JSON | None = strawberry.field(description="The condition tree (`all`/`any`/`not`/tests).")
     actions: JSON = strawberry.field(description="The actions, in order.")
     enabled: bool
@@ -56,6 +61,8 @@ class WorkflowRule(Node):
         return cls(id=to_global_id("WorkflowRule", m.id), name=m.name, object_type=m.object_type,
                    trigger=_Trigger(m.trigger), fields_changed=options.get("fieldsChanged"),
                    topic=options.get("topic"), stage=options.get("stage"), status=options.get("status"),
+                   date_field=options.get("dateField"), offset_hours=options.get("offsetHours"),
+                   cron=options.get("cron"), time_zone=options.get("timeZone"),
                    conditions=m.conditions, actions=global_user_ids(m.actions), enabled=m.enabled,
                    position=m.position, limited_to_team=m.limited, version=m.version, created_at=m.created_at,
                    updated_at=m.updated_at, _author_id=m.author_id)
@@ -113,6 +120,10 @@ class CreateWorkflowRuleInput:
     topic: str | None = None
     stage: str | None = None
     status: str | None = None
+    date_field: str | None = None
+    offset_hours: float | None = None
+    cron: str | None = None
+    time_zone: str | None = None
     conditions: JSON | None = None
     actions: JSON
     enabled: bool | None = None
@@ -129,6 +140,10 @@ class UpdateWorkflowRuleInput:
     topic: str | None = strawberry.UNSET
     stage: str | None = strawberry.UNSET
     status: str | None = strawberry.UNSET
+    date_field: str | None = strawberry.UNSET
+    offset_hours: float | None = strawberry.UNSET
+    cron: str | None = strawberry.UNSET
+    time_zone: str | None = strawberry.UNSET
     conditions: JSON | None = strawberry.UNSET
     actions: JSON | None = strawberry.UNSET
     enabled: bool | None = strawberry.UNSET

@@ -16,11 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tandem.domain.automation.routing import run_lead_response
+from tandem.domain.automation.rule_schedule import run_workflow_schedules
 from tandem.domain.billing.invoice import issue_due_installments
 from tandem.domain.billing.receivable import run_overdue
 from tandem.domain.collaboration.sla import run_sla
 from tandem.domain.delivery.progress import run_delivery
 from tandem.domain.shared.clock import clock
+from tandem.domain.shared.outbox import settle
 
 log = logging.getLogger("tandem.scheduler")
 SCHEDULER_LOCK = 7_263_003
@@ -70,6 +72,8 @@ class Scheduler:
                 escalations += await run_overdue(s, now)
                 escalations += await run_delivery(s, now)
                 await run_lead_response(s, now)  # leads not touched in time go to the next member
+                await run_workflow_schedules(s, now)  # DATE_RELATIVE and SCHEDULED workflow rules
+                await settle(s)  # rules react to what the passes recorded, as after any change
                 await s.commit()
             self.runs["done"] += 1
             return len(escalations)

@@ -14,20 +14,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, select
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
-from ..shared.base import Base, IdType, pk
+from ..shared.base import Base, IdType, UtcDateTime, pk
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from .actions import validate_actions
-from .conditions import Catalog, validate_conditions
+from .conditions import Catalog, attribute, validate_conditions
 from .errors import AutomationErrorCode
+from .rule_cron import parse_cron, zone
 
 MAX_RULES_PER_ORG = 1000
 
@@ -52,7 +53,8 @@ class WorkflowRule(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     trigger: Mapped[str] = mapped_column(String(20))
     trigger_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """``fieldsChanged`` (UPDATED), ``stage`` (STAGE_ENTERED), ``status`` (STATUS_CHANGED), ``topic`` (EVENT)."""
+    """``fieldsChanged`` (UPDATED), ``stage`` (STAGE_ENTERED), ``status`` (STATUS_CHANGED), ``topic`` (EVENT),
+    ``dateField`` and ``offsetHours`` (DATE_RELATIVE), ``cron`` and ``timeZone`` (SCHEDULED)."""
     conditions: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     actions: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -64,6 +66,8 @@ class WorkflowRule(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    checked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    """DATE_RELATIVE and SCHEDULED: how far the scheduler's passes have covered (rule_schedule.py)."""
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -107,13 +111,23 @@ def rule_payload(rule: WorkflowRule) -> dict[str, Any]:
             "enabled": rule.enabled, "position": rule.position, "authorId": rule.author_id, "version": rule.version}
 
 
+def _is_date_field(catalog: Catalog, object_type: str, name: Any) -> bool:
+    if not isinstance(name, str) or "." in name or catalog.readable_fields(object_type, name) is None:
+        return False
+    model = catalog.models[object_type]
+    column = model.__table__.c.get(attribute(model, name) or "")
+    return column is not None and isinstance(column.type, Date | DateTime | UtcDateTime)
+
+
 def _check(v: Validator, catalog: Catalog, object_type: str, data: RuleInput, trigger: str,
            can_read: Callable[[str, str], bool]) -> dict[str, Any]:
     """The rule's trigger options, after checking them, its conditions and its actions."""
     options: dict[str, Any] = {}
     given = {k: val for k, val in data.trigger_options.items() if val is not None}
     allowed = {Trigger.UPDATED: {"fieldsChanged"}, Trigger.STAGE_ENTERED: {"stage"},
-               Trigger.STATUS_CHANGED: {"status"}, Trigger.EVENT: {"topic"}}.get(Trigger(trigger), set())
+               Trigger.STATUS_CHANGED: {"status"}, Trigger.EVENT: {"topic"},
+               Trigger.DATE_RELATIVE: {"dateField", "offsetHours"},
+               Trigger.SCHEDULED: {"cron", "timeZone"}}.get(Trigger(trigger), set())
     for key, val in given.items():
         if key not in allowed:
             v.add(("trigger", key), AutomationErrorCode.INVALID_TRIGGER, f"{trigger} takes no {key}")
@@ -126,13 +140,38 @@ def _check(v: Validator, catalog: Catalog, object_type: str, data: RuleInput, tr
                     v.add(("trigger", key, str(i)), AutomationErrorCode.UNKNOWN_FIELD,
                           f"{object_type} has no field {name!r}")
             options[key] = list(val)
+        elif key == "offsetHours":
+            if isinstance(val, bool) or not isinstance(val, int | float) or abs(val) > 24 * 366:
+                v.add(("trigger", key), AutomationErrorCode.INVALID_TRIGGER, "offsetHours: hours, at most a year")
+            options[key] = val
+        elif key == "dateField":
+            if not _is_date_field(catalog, object_type, val):
+                v.add(("trigger", key), AutomationErrorCode.UNKNOWN_FIELD,
+                      f"{object_type} has no date field {val!r}")
+            options[key] = val
+        elif key == "cron":
+            try:
+                parse_cron(val)
+            except ValueError:
+                v.add(("trigger", key), AutomationErrorCode.INVALID_TRIGGER,
+                      "cron is five fields: minute hour day month weekday (*, 1-5, */15, 1,3)")
+            options[key] = val
+        elif key == "timeZone":
+            try:
+                zone(val)
+            except ValueError:
+                v.add(("trigger", key), AutomationErrorCode.INVALID_TRIGGER, "an IANA time zone, e.g. Asia/Shanghai")
+            options[key] = val
         else:
             text = v.text(key, val, max_len=80, required=True)
             options[key] = text
     if trigger == Trigger.EVENT and "topic" not in options:
         v.add(("trigger", "topic"), AutomationErrorCode.INVALID_TRIGGER, "an EVENT rule names its topic")
-    if trigger in (Trigger.DATE_RELATIVE, Trigger.SCHEDULED):
-        v.add("trigger", AutomationErrorCode.INVALID_TRIGGER, f"{trigger} rules are not available yet")
+    if trigger == Trigger.DATE_RELATIVE and "dateField" not in options:
+        v.add(("trigger", "dateField"), AutomationErrorCode.INVALID_TRIGGER,
+              "a DATE_RELATIVE rule names its date field")
+    if trigger == Trigger.SCHEDULED and "cron" not in options:
+        v.add(("trigger", "cron"), AutomationErrorCode.INVALID_TRIGGER, "a SCHEDULED rule names its cron")
     validate_conditions(v, catalog, object_type, data.conditions, can_read)
     validate_actions(v, catalog, object_type, data.actions, can_read)
     return options

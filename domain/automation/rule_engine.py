@@ -110,7 +110,7 @@ def triggers(rule: Rule, topic: str, event: Fired) -> bool:
 
 
 @dataclass
-class _Reads:
+class Reads:
     """Rows read while settling one batch (related records, authors), by model and id."""
 
     rows: dict[tuple[type, int], Any] = field(default_factory=dict)
@@ -120,9 +120,9 @@ class _Reads:
 
 
 async def read_values(session: AsyncSession, cat: Catalog, org_id: int, record_type: str, record: Any,
-                      paths: list[str], reads: _Reads | None = None) -> dict[str, Any]:
+                      paths: list[str], reads: Reads | None = None) -> dict[str, Any]:
     """Each path's value on the record, following id fields to the records they name (same org)."""
-    reads = reads or _Reads()
+    reads = reads or Reads()
     out: dict[str, Any] = {}
     for path in paths:
         known = (record_type, record.id, path)
@@ -148,7 +148,7 @@ async def read_values(session: AsyncSession, cat: Catalog, org_id: int, record_t
     return out
 
 
-async def _row(session: AsyncSession, reads: _Reads, model: type, org_id: int, pk: int) -> Any:
+async def _row(session: AsyncSession, reads: Reads, model: type, org_id: int, pk: int) -> Any:
     """A row of the org by id: from the unit of work when it holds it (the record just changed), else read once."""
     key = (model, pk)
     if key not in reads.rows:
@@ -157,7 +157,7 @@ async def _row(session: AsyncSession, reads: _Reads, model: type, org_id: int, p
     return reads.rows[key]
 
 
-async def _author(session: AsyncSession, reads: _Reads, org_id: int, user_id: int) -> Actor | None:
+async def _author(session: AsyncSession, reads: Reads, org_id: int, user_id: int) -> Actor | None:
     if user_id not in reads.authors:
         user = await session.scalar(select(User).where(User.org_id == org_id, User.id == user_id))
         reads.authors[user_id] = None if user is None or not user.active else Actor(
@@ -191,6 +191,12 @@ class Rule:
     paths: list[str]
 
 
+def runnable(r: WorkflowRule) -> Rule:
+    paths = list(dict.fromkeys(fields_of(r.conditions) + rule_actions.fields_of(r.actions)))
+    return Rule(r.id, r.org_id, r.name, r.object_type, r.trigger, dict(r.trigger_options or {}), r.conditions,
+                list(r.actions or []), r.author_id, r.limited, r.version, paths)
+
+
 _RULES_CACHE: OrderedDict[int, tuple[tuple[Any, ...], dict[str, list[Rule]]]] = OrderedDict()
 _RULES_CACHE_MAX = 1000
 
@@ -212,10 +218,7 @@ async def _enabled_rules(session: AsyncSession, org_id: int) -> dict[str, list[R
         rows = await session.scalars(select(WorkflowRule).where(mine, WorkflowRule.enabled.is_(True), live)
                                      .order_by(WorkflowRule.position, WorkflowRule.id))
         for r in rows:
-            paths = list(dict.fromkeys(fields_of(r.conditions) + rule_actions.fields_of(r.actions)))
-            by_type.setdefault(r.object_type, []).append(Rule(
-                r.id, r.org_id, r.name, r.object_type, r.trigger, dict(r.trigger_options or {}), r.conditions,
-                list(r.actions or []), r.author_id, r.limited, r.version, paths))
+            by_type.setdefault(r.object_type, []).append(runnable(r))
     _RULES_CACHE[org_id] = (stamp, by_type)
     if len(_RULES_CACHE) > _RULES_CACHE_MAX:
         _RULES_CACHE.popitem(last=False)
@@ -247,7 +250,7 @@ async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -
         cached.clear()  # a rule changed in this unit of work
     for org_id in {e.org_id for e, _ in watched} - set(cached):
         cached[org_id] = await _enabled_rules(session, org_id)
-    reads: _Reads = session.info.setdefault(READS, _Reads())
+    reads: Reads = session.info.setdefault(READS, Reads())
     runs: list[dict[str, Any]] = []
     for event, depth in watched:
         candidates = cached[event.org_id].get(event.record_type)
@@ -269,19 +272,25 @@ async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -
         await session.execute(WorkflowRun.__table__.insert(), runs)
 
 
-async def _run(session: AsyncSession, cat: Catalog, reads: _Reads, rule: Rule, event: OutboxEvent,
+async def _run(session: AsyncSession, cat: Catalog, reads: Reads, rule: Rule, event: OutboxEvent,
                what: Fired, record: Any, depth: int) -> dict[str, Any] | None:
-    """Evaluate the rule on the record, do its actions if it matches; the run's row."""
+    return await run_rule(session, cat, reads, rule, event.record_type, record, what.change, event.topic, depth)
+
+
+async def run_rule(session: AsyncSession, cat: Catalog, reads: Reads, rule: Rule, record_type: str, record: Any,
+                   change: dict[str, Any], topic: str | None, depth: int) -> dict[str, Any] | None:
+    """Evaluate the rule on the record, do its actions if it matches; the run's row (None: the rule does
+    not reach the record, or its author left)."""
     author = await _author(session, reads, rule.org_id, rule.author_id)
     if author is None or (rule.limited and not await _in_reach(session, author, record)):
         return None
-    values = await read_values(session, cat, rule.org_id, event.record_type, record, rule.paths, reads)
-    outcome = decide(rule, values, what.change, clock.now())
+    values = await read_values(session, cat, rule.org_id, record_type, record, rule.paths, reads)
+    outcome = decide(rule, values, change, clock.now())
     if outcome.matched and depth >= MAX_DEPTH:
         outcome.errors.append({"code": AutomationErrorCode.RULE_LOOP.value,
                                "message": f"stopped: rules ran {MAX_DEPTH} reactions deep"})
     elif outcome.matched:
-        target = rule_actions.Target(event.record_type, record, values)
+        target = rule_actions.Target(record_type, record, values)
         before = session.info.get(DEPTH, 0)
         session.info[DEPTH] = depth + 1
         try:
@@ -295,7 +304,7 @@ async def _run(session: AsyncSession, cat: Catalog, reads: _Reads, rule: Rule, e
             session.info[DEPTH] = before
             reads.values.clear()  # what the actions changed is read afresh
     return {"org_id": rule.org_id, "rule_id": rule.id, "rule_version": rule.version,
-            "record_type": event.record_type, "record_id": record.id, "trigger": rule.trigger, "topic": event.topic,
+            "record_type": record_type, "record_id": record.id, "trigger": rule.trigger, "topic": topic,
             "matched": outcome.matched, "condition_results": outcome.results, "actions_done": outcome.actions,
             "errors": outcome.errors, "depth": depth, "at": clock.now()}
 

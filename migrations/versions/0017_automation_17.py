@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column('version', sa.Integer(), nullable=False),
         sa.Column('created_at', WHEN, nullable=False),
         sa.Column('updated_at', WHEN, nullable=False),
+        sa.Column('checked_until', WHEN, nullable=True),
         sa.ForeignKeyConstraint(['author_id'], ['app_user.id'], name=op.f('fk_workflow_rule_author_id_app_user')),
         sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_workflow_rule_org_id_org'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_rule')),

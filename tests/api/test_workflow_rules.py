@@ -22,7 +22,8 @@ from tests.factories.realtime import connect, subscribe_live
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
-RULE_FIELDS = "id name objectType trigger fieldsChanged stage conditions actions enabled position version limitedToTeam"
+RULE_FIELDS = ("id name objectType trigger fieldsChanged stage dateField offsetHours cron timeZone conditions actions "
+               "enabled position version limitedToTeam")
 CREATE_RULE = f"""
 mutation ($input: CreateWorkflowRuleInput!) {{
   createWorkflowRule(input: $input) {{ workflowRule {{ {RULE_FIELDS} }} userErrors {{ field code }} }}
@@ -219,6 +220,44 @@ async def test_created_updated_and_event_triggers_fire_from_the_change(world, at
     assert len(comments) == 3
 
 
+async def test_a_date_relative_rule_fires_once_when_the_clock_reaches_its_moment(world, app, at_t0):
+    # given a rule "3 days before the expected close date, remind the owner", and deals closing on two dates
+    rule = await world.rule(trigger="DATE_RELATIVE", dateField="expectedCloseDate", offsetHours=-72,
+                            actions=[{"type": "CREATE_ACTION_ITEM", "owner": "OWNER", "dueInDays": 1,
+                                      "title": "Closing soon: {{name}}"}])
+    assert (rule["dateField"], rule["offsetHours"]) == ("expectedCloseDate", -72)
+    soon = await world.deal(expectedCloseDate=(T0 + timedelta(days=4)).date().isoformat())
+    later = await world.deal(expectedCloseDate=(T0 + timedelta(days=10)).date().isoformat())
+    # when the scheduler passes now, a day later, and again a day later (the first deal's moment: day 1)
+    for days in (0, 1, 1.5):
+        clock.set(T0 + timedelta(days=days))
+        await app.state.scheduler.tick()
+    # then the first deal fired once, the other not yet
+    runs = await world.runs(rule)
+    assert [(r["recordId"], r["trigger"], r["matched"]) for r in runs] == [(soon["id"], "DATE_RELATIVE", True)]
+    items = (await world(ACTION_ITEMS, as_="rep"))["data"]["myOpenActionItems"]
+    assert [(i["title"], i["recordId"]) for i in items] == [("Closing soon: 项目 Deal", soon["id"])]
+    assert later["id"] not in {r["recordId"] for r in runs}
+
+
+async def test_a_scheduled_rule_runs_at_its_cron_time_in_its_time_zone(world, app, at_t0):
+    # given "Mondays at 9:00 Shanghai time, tell the manager about deals without a next step"
+    # (T0 is Monday 2026-12-07 09:00 UTC, 17:00 in Shanghai)
+    rule = await world.rule(trigger="SCHEDULED", cron="0 9 * * 1", timeZone="Asia/Shanghai",
+                            conditions={"field": "nextStep", "op": "isEmpty"},
+                            actions=[{"type": "NOTIFY", "to": ["OWNER_MANAGER"], "template": "{{name}}: no next step"}])
+    idle, busy = await world.deal(), await world.deal(nextStep="demo")
+    # when the scheduler passes on Monday evening and Tuesday morning, then the next Monday at 9:00 Shanghai time
+    for moment in (T0, T0 + timedelta(hours=15), T0 + timedelta(days=6, hours=16), T0 + timedelta(days=6, hours=17)):
+        clock.set(moment)
+        await app.state.scheduler.tick()
+    # then it ran once, on both deals, and told the manager about the idle one
+    runs = await world.runs(rule)
+    assert sorted((r["recordId"], r["matched"]) for r in runs) == sorted([(idle["id"], True), (busy["id"], False)])
+    notes = [n for n in await world.inbox("manager") if n["topic"] == "workflow.notified"]
+    assert [(n["recordId"], n["summary"]) for n in notes] == [(idle["id"], "项目 Deal: no next step")]
+
+
 async def test_conditions_read_related_records_and_the_change(world):
     # given a rule on the customer's tier, the owner's manager and the change of the next step
     rule = await world.rule(trigger="UPDATED", conditions={"all": [
@@ -340,6 +379,12 @@ async def test_a_dry_run_says_what_would_happen_and_writes_nothing(world):
     ({"actions": [{"type": "NOTIFY", "template": "{{secret}}", "to": ["OWNER"]}]},
      [(["actions", "0", "template"], "UNKNOWN_FIELD")]),
     ({"trigger": "EVENT"}, [(["trigger", "topic"], "INVALID_TRIGGER")]),
+    ({"trigger": "SCHEDULED", "cron": "every monday"}, [(["trigger", "cron"], "INVALID_TRIGGER")]),
+    ({"trigger": "SCHEDULED", "cron": "0 9 * * 1", "timeZone": "Mars/Olympus"},
+     [(["trigger", "timeZone"], "INVALID_TRIGGER")]),
+    ({"trigger": "DATE_RELATIVE", "dateField": "name", "offsetHours": 1},
+     [(["trigger", "dateField"], "UNKNOWN_FIELD")]),
+    ({"trigger": "UPDATED", "cron": "0 9 * * 1"}, [(["trigger", "cron"], "INVALID_TRIGGER")]),
     ({"objectType": "Nothing"}, [(["objectType"], "UNKNOWN_OBJECT_TYPE")]),
 ])
 async def test_a_bad_rule_is_refused_with_a_code_and_nothing_is_saved(world, fields, expected):

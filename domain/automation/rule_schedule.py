@@ -1,0 +1,94 @@
+"""Workflow rules the clock starts, run by the scheduler's pass (``run_workflow_schedules``, tandem/scheduler.py)
+with the time it is given:
+
+- DATE_RELATIVE {dateField, offsetHours}: once for each record whose date field plus the offset (negative:
+  before) falls in the time since the rule's last pass ("3 days before expectedCloseDate": -72);
+- SCHEDULED {cron, timeZone}: at the times a five-field cron (minute hour day month weekday, in the rule's
+  IANA time zone, UTC by default) names, once per pass however many of them it missed, on every record of
+  the type its conditions select.
+
+Each pass covers the time from where the last one stopped (``checked_until``) to now, so nothing fires twice
+and a pass that was missed is made up (up to a week: ``rule_cron.CATCH_UP``). Runs and actions are as for
+event triggers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Date, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .conditions import attribute
+from .rule import Trigger, WorkflowRule, WorkflowRun
+from .rule_cron import cron_due
+from .rule_engine import Reads, catalog, run_rule, runnable
+
+MAX_RECORDS = 1000
+"""Records one rule runs on in one pass (the oldest first); the rest wait for the next pass."""
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0, 0), tzinfo=UTC)
+    return None
+
+
+async def _date_relative(session: AsyncSession, rule: WorkflowRule, model: Any, after: datetime,
+                         until: datetime) -> list[Any]:
+    """The rule's records whose date plus the offset falls in (after, until]."""
+    options = rule.trigger_options or {}
+    attr = attribute(model, options.get("dateField", ""))
+    if attr is None:
+        raise ValueError("no such date field")
+    offset = timedelta(hours=float(options.get("offsetHours") or 0))
+    column = getattr(model, attr)
+    low, high = after - offset, until - offset
+    if isinstance(column.type, Date):
+        window = column.between(low.date(), high.date())
+    else:
+        window = (column > low) & (column <= high)
+    rows = await session.scalars(select(model).where(model.org_id == rule.org_id, window)
+                                 .order_by(model.id).limit(MAX_RECORDS))
+    out = []
+    for row in rows:
+        moment = _moment(getattr(row, attr))
+        if moment is not None and after < moment + offset <= until:
+            out.append(row)
+    return out
+
+
+async def run_workflow_schedules(session: AsyncSession, now: datetime) -> int:
+    """One pass over every org's enabled DATE_RELATIVE and SCHEDULED rules; how many runs it recorded.
+    The caller settles and commits (the scheduler)."""
+    cat = catalog()
+    rules = list(await session.scalars(select(WorkflowRule).where(
+        WorkflowRule.enabled.is_(True), WorkflowRule.trigger.in_([Trigger.DATE_RELATIVE, Trigger.SCHEDULED]))
+        .order_by(WorkflowRule.org_id, WorkflowRule.position, WorkflowRule.id)))
+    runs: list[dict[str, Any]] = []
+    for rule in rules:
+        after = rule.checked_until or rule.updated_at
+        model = cat.models.get(rule.object_type)
+        if model is None or after >= now:
+            continue
+        try:
+            if rule.trigger == Trigger.SCHEDULED:
+                options = rule.trigger_options or {}
+                due = cron_due(options.get("cron", ""), options.get("timeZone"), after, now)
+                records = list(await session.scalars(select(model).where(model.org_id == rule.org_id)
+                                                     .order_by(model.id).limit(MAX_RECORDS))) if due else []
+            else:
+                records = await _date_relative(session, rule, model, after, now)
+        except (ValueError, AttributeError):
+            records = []  # a rule saved with options this pass cannot read is skipped, not fatal
+        reads = Reads()
+        spec = runnable(rule)
+        for record in records:
+            run = await run_rule(session, cat, reads, spec, rule.object_type, record, {}, None, 0)
+            if run is not None:
+                runs.append(run)
+        await session.execute(update(WorkflowRule).where(WorkflowRule.id == rule.id)
+                              .values(checked_until=now).execution_options(synchronize_session=False))
+    if runs:
+        await session.execute(WorkflowRun.__table__.insert(), runs)
+    return len(runs)
