@@ -1,5 +1,6 @@
 """Every model, imported once so metadata (Alembic, tests) sees the whole schema."""
 
+from .automation.followup import FollowUp
 from .automation.routing import Assignment, AssignmentFallback, AssignmentRule, UserAvailability
 from .automation.rule import WorkflowRule, WorkflowRun
 from .billing.invoice import Invoice, InvoiceLine
@@ -43,6 +44,7 @@ __all__ = [
     "Installment", "Invoice", "InvoiceLine", "Payment", "PaymentAllocation", "PriceBook", "PriceBookEntry",
     "Product", "Quote", "QuoteLine", "SignatureRequest",
     "ActionItem", "Escalation", "Meeting", "SlaPolicy",
+    "FollowUp",
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
     "Interaction", "Lead", "Notification", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
     "PipelineStage", "RecordShare", "Team", "TrustedDocument", "User",

@@ -9,6 +9,7 @@ from .contact import ContactMutation
 from .contract import ContractMutation, ContractQuery
 from .customer import CustomerMutation, CustomerQuery
 from .feed import FeedQuery, FeedSubscription
+from .followup import FollowUpMutation, FollowUpQuery
 from .history import HistoryQuery
 from .interaction import InteractionMutation
 from .invoice import InvoiceMutation, InvoiceQuery
@@ -34,14 +35,14 @@ Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
               ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery,
-              WorkflowRuleQuery, AssignmentRuleQuery)
+              WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
                  UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation, ArchiveMutation,
-                 WorkflowRuleMutation, AssignmentRuleMutation)
+                 WorkflowRuleMutation, AssignmentRuleMutation, FollowUpMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
+from tandem.domain.automation.intent import intents_of
 from tandem.domain.automation.routing import assignments_of
 from tandem.domain.billing.invoice import invoices_of_contracts, live_invoices_of_installments
 from tandem.domain.billing.invoice import lines_of as invoice_lines_of
@@ -48,6 +49,7 @@ class Loaders:
         self.lead = self.of("Lead")
         self.opportunity = self.of("Opportunity")
         self.stage_history = self._by_id(lambda s, ids: stage_history_of(s, ctx.actor, ids))
+        self.intent_of_customer = self._by_id(lambda s, ids: intents_of(s, ctx.actor, ids))
         self.comment_edits = self._by_id(lambda s, ids: edits_of(s, ctx.actor, ids))
         self.product = self.of("Product")
         self.price_book_entries = self._by_id(lambda s, ids: entries_of(s, ctx.actor, ids))

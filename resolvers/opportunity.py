@@ -102,7 +102,7 @@ class OpportunityMutation:
             customer_id=decode_id("Customer", input.customer_id), name=input.name, amount=input.amount,
             currency=input.currency, stage=input.stage, lost_reason=input.lost_reason,
             expected_close_date=input.expected_close_date, probability=input.probability,
-            owner_id=opt_id("User", input.owner_id), next_step=input.next_step,
+            owner_id=opt_id("User", input.owner_id), next_step=input.next_step, next_step_at=input.next_step_at,
             milestones=_milestones(input.milestones), custom_fields=input.custom_fields,
             project_manager_id=opt_id("User", input.project_manager_id),
         )
@@ -122,6 +122,7 @@ class OpportunityMutation:
             name=value(input, "name"), amount=value(input, "amount"), currency=value(input, "currency"),
             expected_close_date=value(input, "expected_close_date"), probability=value(input, "probability"),
             owner_id=opt_id("User", value(input, "owner_id")), next_step=value(input, "next_step"),
+            next_step_at=value(input, "next_step_at"),
             milestones=_milestones(value(input, "milestones")), custom_fields=value(input, "custom_fields"),
             project_manager_id=opt_id("User", value(input, "project_manager_id")), set_fields=named(input),
         )

@@ -22,6 +22,7 @@ from .user import User, load_user
 
 if TYPE_CHECKING:
     from .contact import Contact
+    from .intent import CustomerIntent
     from .interaction import Interaction
     from .opportunity import Opportunity
 
@@ -31,6 +32,7 @@ LifecycleStage = strawberry.enum(_LifecycleStage, name="LifecycleStage")
 ContactRef = Annotated["Contact", strawberry.lazy(".contact")]
 InteractionRef = Annotated["Interaction", strawberry.lazy(".interaction")]
 OpportunityRef = Annotated["Opportunity", strawberry.lazy(".opportunity")]
+CustomerIntentRef = Annotated["CustomerIntent", strawberry.lazy(".intent")]
 
 
 @strawberry.type(description="An account: a company we sell to.")
@@ -97,6 +99,13 @@ class Customer(Node):
         req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
         page = await info.context.loaders.opportunities_of_customer.load((self._pk, req, wants_total(info)))
         return Connection.from_page(page, Opportunity.from_model)
+
+    @strawberry.field(description="How keen the customer looks, from its interactions of the last 30 days.")
+    async def intent(self, info: strawberry.Info) -> CustomerIntentRef | None:
+        from .intent import CustomerIntent
+
+        found = await info.context.loaders.intent_of_customer.load(self._pk)
+        return CustomerIntent.from_domain(found) if found else None
 
 
 @strawberry.input

@@ -61,6 +61,7 @@ class Opportunity(Node):
     probability: int | None
     milestones: list[Milestone] | None
     next_step: str | None
+    next_step_at: datetime | None
     lost_reason: str | None
     custom_fields: JSON | None
     version: int
@@ -82,7 +83,8 @@ class Opportunity(Node):
             currency=m.currency, expected_close_date=m.expected_close_date, probability=m.probability,
             milestones=[Milestone(name=x["name"], due_date=date.fromisoformat(x["dueDate"]) if x.get("dueDate")
                                   else None, done=bool(x.get("done"))) for x in m.milestones],
-            next_step=m.next_step, lost_reason=m.lost_reason, custom_fields=m.custom_fields, version=m.version,
+            next_step=m.next_step, next_step_at=m.next_step_at, lost_reason=m.lost_reason,
+            custom_fields=m.custom_fields, version=m.version,
             created_at=m.created_at, updated_at=m.updated_at, stage_changed_at=m.stage_changed_at,
             closed_at=m.closed_at, _pk=m.id, _customer_id=m.customer_id, _owner_id=m.owner_id,
             _project_manager_id=m.project_manager_id,
@@ -162,6 +164,7 @@ class CreateOpportunityInput:
     probability: int | None = None
     owner_id: strawberry.ID | None = None
     next_step: str | None = None
+    next_step_at: datetime | None = None
     milestones: list[MilestoneInput] | None = None
     custom_fields: JSON | None = None
     project_manager_id: strawberry.ID | None = None
@@ -179,6 +182,8 @@ class UpdateOpportunityInput:
     probability: int | None = strawberry.UNSET
     owner_id: strawberry.ID | None = strawberry.UNSET
     next_step: str | None = strawberry.UNSET
+    next_step_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Schedules (or moves) the owner's follow-up; null cancels it.")
     milestones: list[MilestoneInput] | None = strawberry.UNSET
     custom_fields: JSON | None = strawberry.UNSET
     project_manager_id: strawberry.ID | None = strawberry.UNSET

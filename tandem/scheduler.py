@@ -1,8 +1,8 @@
 """Periodic jobs: SLA reminders and escalations of action items, overdue-invoice reminders and
 escalations, invoices for installments due with automatic invoicing, delivery forecasts, delay
-risks and overdue-task escalations, and leads not touched within their assignment rule's response time
-(handed on, the manager told). One instance runs at a
-time across processes: a PostgreSQL advisory lock (try-lock, so others skip the round);
+risks and overdue-task escalations, follow-ups falling due (their assignees told once), and leads not
+touched within their assignment rule's response time (handed on, the manager told). One
+instance runs at a time across processes: a PostgreSQL advisory lock (try-lock, so others skip the round);
 in-process on SQLite. Time comes from the domain clock, which tests set instead of sleeping."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from tandem.domain.automation.followup import run_follow_ups
 from tandem.domain.automation.routing import run_lead_response
 from tandem.domain.automation.rule_schedule import run_workflow_schedules
 from tandem.domain.billing.invoice import issue_due_installments
@@ -71,6 +72,7 @@ class Scheduler:
                 await issue_due_installments(s, now.date())
                 escalations += await run_overdue(s, now)
                 escalations += await run_delivery(s, now)
+                await run_follow_ups(s, now)
                 await run_lead_response(s, now)  # leads not touched in time go to the next member
                 await run_workflow_schedules(s, now)  # DATE_RELATIVE and SCHEDULED workflow rules
                 await settle(s)  # rules react to what the passes recorded, as after any change

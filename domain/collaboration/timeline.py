@@ -15,6 +15,7 @@ FIELD_LABELS = {
     "expected_close_date": "expected close date", "probability": "probability", "next_step": "next step",
     "milestones": "milestones", "custom_fields": "custom fields", "tags": "tags", "industry": "industry",
     "tier": "tier", "lifecycle_stage": "lifecycle stage", "credit_limit": "credit limit",
+    "next_step_at": "next step due",
 }
 
 
@@ -59,6 +60,11 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     if topic == "action_item.reminder":
         due = str(payload.get("dueAt") or "")[:16]
         return "reminder", f"Reminder: {_v(payload, 'title')}" + _part(" is due {}", due)
+    if topic.startswith("follow_up."):
+        return _follow_up(topic, payload)
+    if topic == "intent.high":  # the level and score only for whoever may read the customer's intent
+        level = _part(" shows {} intent", payload.get("level")) or ": buying signals"
+        return "intent", f"{_v(payload, 'name')}{level}" + _part(" (score {})", payload.get("score"))
     if topic == "sla.escalated":
         what = payload.get("title") or payload.get("number") or "an item"
         return "escalation", f"Escalated (level {_v(payload, 'level')}): {what} is overdue"
@@ -116,6 +122,19 @@ def _money(payload: dict[str, Any], key: str = "total", prefix: str = ": ") -> s
 def _part(template: str, *values: Any) -> str:
     """``template`` filled with ``values``, or nothing when one of them is missing."""
     return "" if any(v is None or v == "" for v in values) else template.format(*values)
+
+
+def _follow_up(topic: str, p: dict[str, Any]) -> tuple[str, str]:
+    note = _part(": {}", p.get("note"))
+    due = _part(" (due {})", str(p.get("dueAt") or "")[:16].replace("T", " "))
+    texts = {
+        "follow_up.scheduled": f"Follow-up scheduled{due}{note}",
+        "follow_up.rescheduled": f"Follow-up moved{due}{note}",
+        "follow_up.completed": f"Follow-up done{note}",
+        "follow_up.cancelled": f"Follow-up cancelled{note}",
+        "follow_up.due": f"Follow-up due now{note}",
+    }
+    return ("reminder" if topic == "follow_up.due" else "follow_up"), texts.get(topic, "Follow-up")
 
 
 def _quote_to_cash(topic: str, p: dict[str, Any]) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Interactions: calls, e-mails, meetings, visits and web visits logged against a customer."""
+"""Interactions: calls, e-mails, meetings, visits, and the signals of interest a customer shows (web visits,
+e-mail opens, content downloads) logged against a customer."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..pipeline.opportunity import get_opportunity
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
+from ..shared.bus import dispatch
 from ..shared.clock import clock
 from ..shared.errors import NotFound, SharedErrorCode, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate_many
 from .contact import get_contact
 from .customer import get_customer, visible_customer_ids
+from .events import InteractionLogged
 
 MAX_SUMMARY = 4000
 
@@ -30,6 +33,8 @@ class InteractionKind(StrEnum):
     MEETING = "meeting"
     VISIT = "visit"
     WEB_VISIT = "web_visit"
+    EMAIL_OPEN = "email_open"
+    CONTENT_DOWNLOAD = "content_download"
 
 
 class Interaction(Base):
@@ -99,6 +104,7 @@ async def log_interaction(session: AsyncSession, actor: Actor, data: Interaction
     timeline = ("Opportunity", data.opportunity_id) if data.opportunity_id else ("Customer", customer.id)
     record_event(session, actor, org_id=actor.org_id, topic="interaction.logged", record_type="Interaction",
                  record_id=interaction.id, operation="create", payload=payload, timeline=timeline)
+    await dispatch(session, actor, InteractionLogged(actor.org_id, customer.id, interaction.id, interaction.kind))
     return interaction
 
 

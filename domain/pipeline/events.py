@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -21,3 +22,15 @@ class OpportunityCreated:
     org_id: int
     opportunity_id: int
     owner_given: bool
+
+
+@dataclass(frozen=True)
+class NextStepSet:
+    """An opportunity's next step, its time or its owner changed (automation keeps the owner's follow-up);
+    ``next_step_at`` None: the next step has no time any more."""
+
+    org_id: int
+    opportunity_id: int
+    owner_id: int
+    next_step: str | None
+    next_step_at: datetime | None

@@ -30,7 +30,7 @@ from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .custom_field import definitions_for, validate_custom_fields
 from .errors import PipelineErrorCode
-from .events import OpportunityCreated, OpportunityWon
+from .events import NextStepSet, OpportunityCreated, OpportunityWon
 from .stage import Pipeline, Stage, get_pipeline
 
 MAX_MILESTONES = 50
@@ -55,6 +55,8 @@ class Opportunity(Archivable, Base):
     probability: Mapped[int] = mapped_column(Integer)
     milestones: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     next_step: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    next_step_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """When the next step is due: its owner's follow-up (domain/automation/followup.py)."""
     lost_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     project_manager_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
@@ -133,6 +135,7 @@ class OpportunityInput:
     probability: int | None = None
     owner_id: int | None = None
     next_step: str | None = None
+    next_step_at: datetime | None = None
     milestones: list[Milestone] | None = None
     custom_fields: dict[str, Any] | None = None
     project_manager_id: int | None = None
@@ -203,7 +206,8 @@ def opportunity_payload(o: Opportunity) -> dict[str, Any]:
         "id": o.id, "customerId": o.customer_id, "ownerId": o.owner_id, "name": o.name, "stage": o.stage_key,
         "amount": str(quantize(o.amount, o.currency)), "currency": o.currency,
         "expectedCloseDate": o.expected_close_date.isoformat() if o.expected_close_date else None,
-        "probability": o.probability, "nextStep": o.next_step, "lostReason": o.lost_reason,
+        "probability": o.probability, "nextStep": o.next_step,
+        "nextStepAt": o.next_step_at.isoformat() if o.next_step_at else None, "lostReason": o.lost_reason,
         "milestones": o.milestones, "customFields": o.custom_fields, "version": o.version,
     }
 
@@ -221,6 +225,7 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
     stage = _stage(v, pipeline, data.stage)
     probability = _check_probability(v, data.probability)
     next_step = v.text("nextStep", data.next_step, max_len=500)
+    _check_next_step_at(v, data.next_step_at)
     milestones = _check_milestones(v, data.milestones) or []
     await _check_owner(session, actor, v, data.owner_id)
     await _check_owner(session, actor, v, data.project_manager_id)
@@ -235,7 +240,8 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
         org_id=actor.org_id, customer_id=customer.id, owner_id=data.owner_id or actor.user_id, name=name,
         stage_key=stage.key, amount=amount, currency=currency, expected_close_date=data.expected_close_date,
         probability=stage.probability if probability is None else probability, milestones=milestones,
-        next_step=next_step or None, lost_reason=lost_reason if stage.is_lost else None, custom_fields=custom,
+        next_step=next_step or None, next_step_at=data.next_step_at,
+        lost_reason=lost_reason if stage.is_lost else None, custom_fields=custom,
         project_manager_id=data.project_manager_id,
         created_at=now, updated_at=now, stage_changed_at=now, closed_at=now if stage.is_closed else None,
     )
@@ -247,6 +253,8 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
                  record_id=opportunity.id, operation="create", payload=opportunity_payload(opportunity))
     await dispatch(session, actor, OpportunityCreated(actor.org_id, opportunity.id,
                                                       owner_given=data.owner_id is not None))
+    if opportunity.next_step_at is not None:
+        await dispatch(session, actor, _next_step_set(opportunity))
     if stage.is_won:
         await dispatch(session, actor, OpportunityWon(actor.org_id, opportunity.id))
     return opportunity
@@ -282,6 +290,8 @@ async def update_opportunity(
         changes["probability"] = _check_probability(v, data.probability)
     if "next_step" in named:
         changes["next_step"] = v.text("nextStep", data.next_step, max_len=500) or None
+    if "next_step_at" in named:
+        changes["next_step_at"] = _check_next_step_at(v, data.next_step_at)
     if "owner_id" in named and data.owner_id is not None:
         await _check_owner(session, actor, v, data.owner_id)
         changes["owner_id"] = data.owner_id
@@ -309,7 +319,21 @@ async def update_opportunity(
                  payload={"changes": {k: [_plain(before[k], currency), _plain(val, currency)]
                                       for k, val in changed.items()},
                           "version": opportunity.version})
+    if changed.keys() & {"next_step", "next_step_at", "owner_id"} and (
+            opportunity.next_step_at is not None or "next_step_at" in changed):
+        await dispatch(session, actor, _next_step_set(opportunity))
     return opportunity
+
+
+def _check_next_step_at(v: Validator, at: datetime | None) -> datetime | None:
+    if at is not None and at.tzinfo is None:
+        v.add("nextStepAt", SharedErrorCode.INVALID, "nextStepAt needs a time zone offset")
+    return at
+
+
+def _next_step_set(o: Opportunity) -> NextStepSet:
+    return NextStepSet(org_id=o.org_id, opportunity_id=o.id, owner_id=o.owner_id, next_step=o.next_step,
+                       next_step_at=o.next_step_at)
 
 
 def _plain(value: Any, currency: str) -> Any:

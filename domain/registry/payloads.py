@@ -64,7 +64,7 @@ SHAPES: dict[str, dict[str, Key]] = {
     "Lead": _shape("Lead", "name company title email phone source status notes ownerId disqualifyReason region "
                            "industry"),
     "Opportunity": _shape("Opportunity", "customerId ownerId name stage amount currency expectedCloseDate "
-                                         "probability nextStep lostReason milestones customFields "
+                                         "probability nextStep nextStepAt lostReason milestones customFields "
                                          "projectManagerId"),
     "Interaction": _shape("Interaction", "customerId contactId opportunityId kind occurredAt summary"),
     "Product": _shape("Product", "code name unit defaultPrice currency taxRate active"),
@@ -89,6 +89,7 @@ SHAPES: dict[str, dict[str, Key]] = {
                                              "requestedById"),
     "ActionItem": _shape("ActionItem", "title ownerId dueAt status", recordId="ActionItem.recordId",
                          meetingId=ID, recordType=ID),
+    "FollowUp": _shape("FollowUp", "note dueAt status assigneeId", recordId="FollowUp.record", recordType=ID),
     "Meeting": _shape("Meeting", "title", attendeeIds="Meeting.attendees", actionItems="Meeting.actionItems"),
     "Comment": _shape("Comment", "authorId body mentions", recordType=ID, recordId="Comment.recordId",
                       parentId="Comment.parentId",
@@ -210,6 +211,14 @@ TOPICS: dict[str, Topic] = {
     "action_item.assigned": _topic("ActionItem"),
     "action_item.updated": _topic("ActionItem", changes=Changes("ActionItem")),
     "action_item.reminder": _topic("ActionItem"),
+    "follow_up.scheduled": _topic("FollowUp"),
+    "follow_up.rescheduled": _topic("FollowUp"),
+    "follow_up.completed": _topic("FollowUp"),
+    "follow_up.cancelled": _topic("FollowUp"),
+    "follow_up.due": _topic("FollowUp"),
+    "follow_up.reassigned": _topic("FollowUp", previousAssigneeId="FollowUp.assignee"),
+    # a customer crossing into high intent (domain/automation/intent.py): its score and signals are its intent's
+    "intent.high": _topic("Customer", score="Customer.intent", level="Customer.intent", signals="Customer.intent"),
     "comment.added": _topic("Comment"),
     "comment.edited": _topic("Comment"),
     "comment.deleted": _topic("Comment"),
@@ -283,6 +292,7 @@ REFERENCES: dict[str, str] = {
     "requestedById": "User", "userId": "User", "escalatedToId": "User", "successorId": "User",
     "previousOwnerId": "User", "previousProjectManagerId": "User", "previousManagerId": "User",
     "salesOwnerId": "User", "previousSalesOwnerId": "User", "mentions": "User", "attendeeIds": "User",
+    "previousAssigneeId": "User",
     "teamId": "Team",
     # records
     "customerId": "Customer", "contactId": "Contact", "opportunityId": "Opportunity", "quoteId": "Quote",

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..automation.followup import FollowUp
 from ..automation.rule import WorkflowRule, WorkflowRun
 from ..billing.invoice import Invoice, invoices_by_ids
 from ..billing.payment import Payment, PaymentAllocation, payments_by_ids
@@ -181,7 +182,10 @@ async def _orgs(session: Any, actor: Actor, ids: list[int]) -> dict[int, Any]:
 
 RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     # crm
-    RecordType("Customer", Customer, customers_by_ids, owned=True, timeline=True, archivable=True),
+    RecordType("Customer", Customer, customers_by_ids, owned=True, timeline=True, archivable=True, derived={
+        # Its intent is scored from its interactions: whoever may not read them may not read it either.
+        "intent": ("Interaction.kind", "Interaction.occurredAt"),
+    }),
     RecordType("Contact", Contact, contacts_by_ids, scope="Customer", timeline=True, follows_timeline=True,
                archivable=True),
     RecordType("Interaction", Interaction, selected(Interaction, visible_interactions), scope="Customer",
@@ -231,6 +235,8 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     RecordType("Comment", Comment, on_record(Comment), guarded=False, follows_timeline=True),
     RecordType("Meeting", Meeting, on_record(Meeting), guarded=False, follows_timeline=True),
     RecordType("ActionItem", ActionItem, on_record(ActionItem), guarded=False, follows_timeline=True),
+    # automation
+    RecordType("FollowUp", FollowUp, on_record(FollowUp), guarded=False, follows_timeline=True),
     # automation
     RecordType("WorkflowRule", WorkflowRule),
     RecordType("WorkflowRun", WorkflowRun, guarded=False, node=False),

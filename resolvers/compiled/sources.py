@@ -109,6 +109,7 @@ SOURCES: dict[str, Source] = {
         _columns("name", "currency", "probability", "next_step", "lost_reason", "version",
                  stage=Column("stage_key"), amount=Column("amount", "money"),
                  expectedCloseDate=Column("expected_close_date", "date"), createdAt=Column("created_at", "datetime"),
+                 nextStepAt=Column("next_step_at", "datetime"),
                  updatedAt=Column("updated_at", "datetime"), stageChangedAt=Column("stage_changed_at", "datetime"),
                  closedAt=Column("closed_at", "datetime"), archivedAt=Column("archived_at", "datetime")),
         to_one={"customer": ToOne("customer_id", "Customer"), "owner": ToOne("owner_id", "User"),
