@@ -44,9 +44,10 @@ class Postgres:
     def object(self, pairs: list[tuple[str, Any]]) -> Any:
         return func.json_build_object(*[x for key, v in pairs for x in (lit(key), v)])
 
-    def array(self, item: Any, display: Any, shown: Any) -> Any:
-        """The JSON array of ``item`` over the rows ``shown``, in ``display`` order (null if none)."""
-        return func.json_agg(aggregate_order_by(item, display)).filter(shown)
+    def array(self, item: Any, display: list[Any] | None, shown: Any) -> Any:
+        """The JSON array of ``item`` over the rows ``shown`` (all when None), in ``display`` order (null if none)."""
+        built = func.json_agg(aggregate_order_by(item, *display) if display else item)
+        return built if shown is None else built.filter(shown)
 
     def empty_array(self) -> Any:
         return literal_column("'[]'::json")
@@ -112,8 +113,9 @@ class Sqlite(Postgres):
     def object(self, pairs: list[tuple[str, Any]]) -> Any:
         return func.json_object(*[x for key, v in pairs for x in (lit(key), v)])
 
-    def array(self, item: Any, display: Any, shown: Any) -> Any:
-        return func.json_group_array(item).filter(shown)  # rows arrive in display order (see connection)
+    def array(self, item: Any, display: list[Any] | None, shown: Any) -> Any:
+        built = func.json_group_array(item)  # rows arrive in display order (see connection)
+        return built if shown is None else built.filter(shown)
 
     def empty_array(self) -> Any:
         return func.json(lit("[]"))
@@ -294,16 +296,28 @@ class Compiler:
         table = model.__table__  # type: ignore[attr-defined]
         rows = rows.with_only_columns(*[c for c in table.c if c.key in self.read_columns(branch, model)],
                                       maintain_column_froms=True)
-        ranked = (rows.add_columns(sort.expression.label("_sort"), func.row_number().over(order_by=order).label("_n"))
-                  .where(*conditions).order_by(*order).limit(req.size + 1))
+        # Page info needs one row more than the page and each row's place (_n); edges alone need neither: the
+        # page's rows, shown in the sort's own direction.
+        numbered = any(child.field == "pageInfo" for child in branch.children)
+        added = [sort.expression.label("_sort")]
+        if numbered:
+            added.append(func.row_number().over(order_by=order).label("_n"))
+        size = req.size + 1 if numbered else req.size
+        ranked = rows.add_columns(*added).where(*conditions).order_by(*order).limit(size)
         if outer is not None:
             rows, ranked = rows.correlate(outer), ranked.correlate(outer)
         page = ranked.subquery()
-        display = page.c._n.desc() if req.backward else page.c._n.asc()
+
+        def in_display_order(page: Any) -> list[Any]:
+            if numbered:
+                return [page.c._n.desc() if req.backward else page.c._n.asc()]
+            return [page.c._sort.desc(), page.c.id.desc()] if req.descending else [page.c._sort.asc(), page.c.id.asc()]
+
+        display = in_display_order(page)
         if isinstance(self.sql, Sqlite):  # its aggregates take rows in the order they come
-            page = select(page).order_by(display).subquery()
-            display = page.c._n.desc() if req.backward else page.c._n.asc()
-        shown = page.c._n <= req.size
+            page = select(page).order_by(*display).subquery()
+            display = in_display_order(page)
+        shown = page.c._n <= req.size if numbered else None
         row_cursor = cursor(self.sql, sort, page.c._sort, page.c.id)
         more = self.sql.boolean(func.count() > req.size)
         sql = self.sql

@@ -80,6 +80,12 @@ DOCUMENTS = {
         "info: pageInfo { more: hasNextPage } } } "
         "fragment Deal on Opportunity { title: name ... on Opportunity { worth: amount account: customer { "
         "label: name } } history: interactions(first: 2) { edges { node { ... on Interaction { kind } } } } }"),
+    "edges only, newest interactions": ("{ opportunities(first: 8) { edges { node { name interactions(last: 3) "
+                                        "{ edges { cursor node { kind occurredAt summary } } } } } } }"),
+    "edges only, backward by amount": ("{ opportunities(last: 4, orderBy: {field: AMOUNT, direction: DESC}) "
+                                       "{ edges { cursor node { name amount } } } }"),
+    "edges only, forward by name": ("{ customers(first: 4, orderBy: {field: NAME, direction: DESC}) { edges "
+                                    "{ cursor node { name contacts(first: 2) { edges { node { name } } } } } } }"),
     "root typename": "{ __typename opportunities(first: 1) { edges { node { name } } } }",
     "root typename alone": "{ __typename }",
     "another root field": "{ me { name } opportunities(first: 1) { edges { node { name } } } }",
