@@ -93,7 +93,8 @@ class WorkflowRuleQuery:
             rules = await service.list_rules(session, ctx.actor.org_id, object_type)
         return [WorkflowRule.from_model(r) for r in rules]
 
-    @strawberry.field(description="Runs of a rule and/or on a record, newest first.")
+    @strawberry.field(description="Runs of a rule and/or on a record, newest first (a sales manager sees the runs "
+                                  "of their own rules).")
     async def workflow_runs(self, info: strawberry.Info, rule_id: strawberry.ID | None = None,
                             record_id: strawberry.ID | None = None, first: int | None = None,
                             after: str | None = None, last: int | None = None,
@@ -108,8 +109,11 @@ class WorkflowRuleQuery:
             record = from_global_id(record_id)
             await visible_row(info, *record)
         async with ctx.read() as session:
+            if rule is not None:
+                await service.get_rule(session, ctx.actor.org_id, rule)  # NOT_FOUND for another org's
+            mine = None if ctx.authz.can("Policy", "manage") else ctx.actor.user_id  # a manager: their rules' runs
             page = await service.list_runs(session, ctx.actor.org_id, req, rule_id=rule, record=record,
-                                           with_total=wants_total(info))
+                                           author_id=mine, with_total=wants_total(info))
         return Connection.from_page(page, WorkflowRun.from_model)
 
 

@@ -25,6 +25,7 @@ from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..tenancy.user import User
 from .actions import validate_actions
 from .conditions import Catalog, attribute, validate_conditions
 from .errors import AutomationErrorCode
@@ -111,6 +112,15 @@ def rule_payload(rule: WorkflowRule) -> dict[str, Any]:
             "enabled": rule.enabled, "position": rule.position, "authorId": rule.author_id, "version": rule.version}
 
 
+async def _check_people(session: AsyncSession, org_id: int, actions: list[dict[str, Any]]) -> None:
+    """NOT_FOUND for a user an action names who is not of the org."""
+    named = {u for a in actions for u in [a.get("userId"), *(a.get("users") or [])] if isinstance(u, int)}
+    if named:
+        found = set(await session.scalars(select(User.id).where(User.org_id == org_id, User.id.in_(named))))
+        if named - found:
+            raise NotFound("User", min(named - found))
+
+
 def _is_date_field(catalog: Catalog, object_type: str, name: Any) -> bool:
     if not isinstance(name, str) or "." in name or catalog.readable_fields(object_type, name) is None:
         return False
@@ -189,6 +199,7 @@ async def create_rule(session: AsyncSession, actor: Actor, catalog: Catalog, dat
         raise ValidationFailed.one("trigger", SharedErrorCode.REQUIRED, "trigger is required")
     options = _check(v, catalog, object_type, data, data.trigger, can_read)
     v.raise_if_any()
+    await _check_people(session, actor.org_id, data.actions)
     count = len(list(await session.scalars(select(WorkflowRule.id).where(WorkflowRule.org_id == actor.org_id)
                                            .limit(MAX_RULES_PER_ORG + 1))))
     if count >= MAX_RULES_PER_ORG:
@@ -245,6 +256,7 @@ async def update_rule(session: AsyncSession, actor: Actor, catalog: Catalog, rul
     options = _check(v, catalog, rule.object_type, merged, trigger, can_read)
     name = v.text("name", data.name, max_len=200, required=True) if "name" in named else rule.name
     v.raise_if_any()
+    await _check_people(session, actor.org_id, merged.actions)
     rule.name, rule.trigger, rule.trigger_options = name or rule.name, trigger, options
     rule.conditions, rule.actions = merged.conditions, list(merged.actions or [])
     if "enabled" in named and data.enabled is not None:
@@ -303,9 +315,13 @@ RUN_ORDER = SortKey("at", WorkflowRun.at, datetime)
 
 
 async def list_runs(session: AsyncSession, org_id: int, req: PageRequest, *, rule_id: int | None = None,
-                    record: tuple[str, int] | None = None, with_total: bool = False) -> Page[WorkflowRun]:
-    """Runs newest first, of one rule and/or on one record."""
+                    record: tuple[str, int] | None = None, author_id: int | None = None,
+                    with_total: bool = False) -> Page[WorkflowRun]:
+    """Runs newest first, of one rule and/or on one record (of the rules ``author_id`` wrote, when given)."""
     stmt = select(WorkflowRun).where(WorkflowRun.org_id == org_id)
+    if author_id is not None:
+        stmt = stmt.where(WorkflowRun.rule_id.in_(select(WorkflowRule.id).where(WorkflowRule.org_id == org_id,
+                                                                                 WorkflowRule.author_id == author_id)))
     if rule_id is not None:
         stmt = stmt.where(WorkflowRun.rule_id == rule_id)
     if record is not None:

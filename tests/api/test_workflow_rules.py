@@ -18,7 +18,7 @@ from tandem.domain.shared.clock import clock
 from tandem.domain.tenancy.org import create_org
 from tandem.domain.tenancy.user import create_user
 from tandem.schema.node import to_global_id
-from tests.factories.realtime import connect, subscribe_live
+from tests.factories.realtime import connect, positioned, subscribe_live
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
@@ -201,7 +201,7 @@ async def test_a_big_deal_entering_negotiation_notifies_the_manager_live_and_giv
     assert done["trigger"] == "STAGE_ENTERED" and done["errors"] == []
 
 
-async def test_created_updated_and_event_triggers_fire_from_the_change(world, at_t0):
+async def test_created_updated_and_event_triggers_fire_from_the_change(world, app, at_t0):
     # given one rule per trigger kind, each commenting on the deal
     created = await world.rule(trigger="CREATED", actions=[{"type": "ADD_COMMENT", "body": "新商机 created"}])
     updated = await world.rule(trigger="UPDATED", fieldsChanged=["probability"],
@@ -215,6 +215,7 @@ async def test_created_updated_and_event_triggers_fire_from_the_change(world, at
     await world.move(deal, "proposal")
     # then each rule ran once, on its own kind of change
     assert [len(await world.runs(r)) for r in (created, updated, event)] == [1, 1, 1]
+    await positioned(app)  # the timeline reads what the relay has positioned
     timeline = (await world(TIMELINE, {"id": deal["id"]}, as_="rep"))["data"]["timeline"]["edges"]
     comments = [e["node"]["summary"] for e in timeline if e["node"]["kind"] == "comment"]
     assert len(comments) == 3
@@ -322,6 +323,10 @@ async def test_a_manager_writes_rules_for_their_team_only(world):
     await world.update(theirs, nextStep="b", as_="other_rep")
     # then it ran on the manager's team's deal only
     assert [r["recordId"] for r in await world.runs(rule, as_="manager")] == [mine["id"]]
+    # and the manager sees the runs of their own rules only
+    admins = await world.rule(trigger="UPDATED", actions=[{"type": "ADD_COMMENT", "body": "org rule"}])
+    await world.update(mine, nextStep="c", as_="rep")
+    assert len(await world.runs(admins)) == 1 and await world.runs(admins, as_="manager") == []
     # and another manager may not change it, a rep may not write or read rules
     other = await world(ENABLE_RULE, {"input": {"id": rule["id"], "enabled": False}}, as_="other_manager")
     assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
