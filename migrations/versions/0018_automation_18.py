@@ -4,7 +4,8 @@ region and industry
 Assignment rules (ordered per org, a round-robin turn on each row), the assignments they make (rule, method,
 reason, response deadline), one leave period per user and one fallback owner per org are tenant tables under
 row-level security like every other. Leads gain the region and industry they are routed on. Configuring
-routing is the admins' (their ``*`` rule); no other role gains a rule, so existing orgs need no policy row.
+routing is the admins' (their ``*`` rule); sales managers may read the rules: each org that has rules for
+them gains that row, as the default policy now says.
 
 Revision ID: 0018
 Revises: 0017
@@ -29,6 +30,7 @@ TIME = tandem.domain.shared.base.UtcDateTime(timezone=True)
 TABLES = ("assignment_rule", "record_assignment", "user_availability", "assignment_fallback")
 CURRENT_ORG = "NULLIF(current_setting('tandem.org_id', true), '')::bigint"
 OPEN_DEADLINE = "settled_at IS NULL AND response_due_at IS NOT NULL"
+ROLE, OBJ, ACT, EFT = "sales_manager", "AssignmentRule", "read", "allow"
 
 
 def upgrade() -> None:
@@ -126,9 +128,28 @@ def upgrade() -> None:
             op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
             op.execute(f"CREATE POLICY tenant_isolation ON {table} USING (org_id = {CURRENT_ORG}) "
                        f"WITH CHECK (org_id = {CURRENT_ORG})")
+    _grant_managers_read()
+
+
+def _grant_managers_read() -> None:
+    bind = op.get_bind()
+    rule = {"role": ROLE, "obj": OBJ, "act": ACT, "eft": EFT}
+    orgs = [row[0] for row in bind.execute(sa.text(
+        "SELECT DISTINCT v1 FROM casbin_rule WHERE ptype = 'p' AND v0 = :role"), rule)]
+    for org in orgs:
+        if bind.execute(sa.text("SELECT 1 FROM casbin_rule WHERE ptype = 'p' AND v0 = :role AND v1 = :org "
+                                "AND v2 = :obj AND v3 = :act"), {**rule, "org": org}).first():
+            continue
+        bind.execute(sa.text("INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4) "
+                             "VALUES ('p', :role, :org, :obj, :act, :eft)"), {**rule, "org": org})
+        bind.execute(sa.text("UPDATE policy_version SET version = version + 1 "
+                             "WHERE CAST(org_id AS VARCHAR(40)) = :org"), {"org": org})
 
 
 def downgrade() -> None:
+    op.get_bind().execute(sa.text(
+        "DELETE FROM casbin_rule WHERE ptype = 'p' AND v0 = :role AND v2 = :obj AND v3 = :act AND v4 = :eft"),
+        {"role": ROLE, "obj": OBJ, "act": ACT, "eft": EFT})
     op.drop_table('assignment_fallback')
     with op.batch_alter_table('user_availability', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_availability_org_id'))

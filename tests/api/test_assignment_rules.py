@@ -278,11 +278,23 @@ async def test_bad_input_is_refused_with_its_code_and_nothing_changes(
 
 
 @pytest.mark.parametrize("who", ["manager", "rep0", "marketing"])
-async def test_only_admins_configure_routing(db: Any, gql: GraphQLClient, who: str) -> None:
+async def test_only_admins_configure_routing_and_sales_managers_read_it(db: Any, gql: GraphQLClient, who: str) -> None:
+    # given a rule the admin made
     team, people = await sales_org(db, gql)
+    rule = {"name": "规则", "objectType": "LEAD", "method": "ROUND_ROBIN", "memberIds": reps(people, 2)}
+    ok(await team(CREATE_RULE, {"input": rule}, as_=people["admin"].email), "createAssignmentRule")
     as_ = people[who].email
-    create = await team(CREATE_RULE, {"input": {"name": "规则", "objectType": "LEAD", "method": "ROUND_ROBIN",
-                                                "memberIds": reps(people, 2)}}, as_=as_)
+
+    # when someone else tries to change routing, and to read it
+    create = await team(CREATE_RULE, {"input": rule}, as_=as_)
     leave = await team(SET_AVAILABILITY, {"input": {"userId": gid(people["rep0"])}}, as_=as_)
     listed = await team(RULES, as_=as_)
-    assert [error_code(create), error_code(leave), error_code(listed)] == ["FORBIDDEN"] * 3
+
+    # then only a sales manager may read the rules; nobody but the admin changes anything
+    assert [error_code(create), error_code(leave)] == ["FORBIDDEN"] * 2
+    if who == "manager":
+        assert listed["data"]["assignmentRules"] == [{"name": "规则", "position": 1, "method": "ROUND_ROBIN"}]
+    else:
+        assert error_code(listed) == "FORBIDDEN"
+    assert (await team(RULES, as_=people["admin"].email))["data"]["assignmentRules"] == [
+        {"name": "规则", "position": 1, "method": "ROUND_ROBIN"}]

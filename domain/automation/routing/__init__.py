@@ -11,9 +11,10 @@ conditions hold picks an owner among its members (listed, or a team's) by its me
 - ``TERRITORY``: a member whose ``User.territory`` names the record's region, industry or customer tier.
 
 Members who are inactive, on leave (``setAvailability``, when the rule skips the unavailable) or at capacity
-(when the rule respects it) are passed over. When the matching rule finds nobody, or no rule matches, the
-org's fallback owner takes the record, or else its creator keeps it; the reason says so
-(``NO_ELIGIBLE_ASSIGNEE``). An org without rules routes nothing.
+(when the rule respects it) are passed over. When the matching rule finds nobody, the org's fallback owner
+takes the record, or else its creator keeps it, and the reason says so (code ``NO_ELIGIBLE_ASSIGNEE``). When no
+rule matches, the fallback owner takes it; without one, nothing is routed (nor is anything in an org without
+rules).
 
 Every routing is an ``Assignment`` row (rule, method, human reason, time) the record shows as its
 ``assignment``, and a ``<record>.assigned`` event on its timeline and in the change feed, addressed to the

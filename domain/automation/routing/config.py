@@ -32,8 +32,6 @@ from .model import (
     UserAvailability,
 )
 
-# --- configuration (admins) ------------------------------------------------------------------------
-
 
 @dataclass
 class AssignmentRuleInput:
@@ -86,7 +84,8 @@ def check_conditions(v: Validator, object_type: RoutedType | None, conditions: A
     return out
 
 
-def _norm(value: Any) -> str:
+def same_text_key(value: Any) -> str:
+    """How routing compares text: trimmed, without regard to case (Unicode folding)."""
     return str(value).strip().casefold()
 
 
@@ -97,7 +96,7 @@ def conditions_hold(conditions: Sequence[dict[str, Any]], facts: dict[str, Any])
         if value is None:
             return False
         wanted = [clause["eq"]] if "eq" in clause else clause["in"]
-        if _norm(value) not in {_norm(w) for w in wanted}:
+        if same_text_key(value) not in {same_text_key(w) for w in wanted}:
             return False
     return True
 
@@ -221,6 +220,9 @@ async def reorder_assignment_rules(session: AsyncSession, actor: Actor, rule_ids
     """Put the org's rules in this order (every rule named once)."""
     rules = {r.id: r for r in await session.scalars(lock_for_update(session, select(AssignmentRule).where(
         AssignmentRule.org_id == actor.org_id)))}
+    for rule_id in rule_ids:
+        if rule_id not in rules:
+            raise NotFound("AssignmentRule", rule_id)
     if len(rule_ids) != len(set(rule_ids)) or set(rule_ids) != set(rules):
         raise ValidationFailed.one("ids", AutomationErrorCode.ORDER_MISMATCH,
                                    f"name each of the org's {len(rules)} assignment rules once")

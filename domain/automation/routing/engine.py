@@ -23,7 +23,7 @@ from ...shared.dialect import lock_for_update
 from ...shared.outbox import record_event
 from ...tenancy.user import User
 from ..errors import AutomationErrorCode
-from .config import _norm, assignment_fallback, assignment_rules, availability_of, conditions_hold
+from .config import assignment_fallback, assignment_rules, conditions_hold, same_text_key
 from .model import (
     ROUTING_FIELDS,
     TERRITORY_FIELDS,
@@ -34,10 +34,8 @@ from .model import (
     UserAvailability,
 )
 
-# --- routing -------------------------------------------------------------------------------------
 
-
-async def _facts(session: AsyncSession, kind: RoutedType, record: Any) -> dict[str, Any]:
+async def facts_of(session: AsyncSession, kind: RoutedType, record: Any) -> dict[str, Any]:
     """The values conditions and territories read, by routing field."""
     if kind is RoutedType.LEAD:
         return {name: getattr(record, name) for name in ROUTING_FIELDS[kind]}
@@ -62,12 +60,37 @@ def territory_match(user: User, facts: dict[str, Any]) -> str | None:
         if value is None or not str(value).strip():
             continue
         for territory in territories(user):
-            if _norm(territory) == _norm(value):
+            if same_text_key(territory) == same_text_key(value):
                 return f"territory {territory} matches {name} {str(value).strip()}"
     return None
 
 
+def _read_once(session: AsyncSession) -> dict[Any, Any]:
+    """What routing read in the session's current transaction (the org's rules, a rule's members, the org's leave,
+    which rule rows it holds locked): a unit of work creating many records reads each once."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get("routing")
+    if held is None or held[0] is not transaction:
+        held = session.info["routing"] = (transaction, {})
+    return held[1]
+
+
 async def _members(session: AsyncSession, rule: AssignmentRule) -> list[User]:
+    cache = _read_once(session)
+    if ("members", rule.id) not in cache:
+        cache["members", rule.id] = await _members_of(session, rule)
+    return cache["members", rule.id]
+
+
+async def _leave(session: AsyncSession, org_id: int) -> dict[int, UserAvailability]:
+    cache = _read_once(session)
+    if ("leave", org_id) not in cache:
+        rows = await session.scalars(select(UserAvailability).where(UserAvailability.org_id == org_id))
+        cache["leave", org_id] = {r.user_id: r for r in rows}
+    return cache["leave", org_id]
+
+
+async def _members_of(session: AsyncSession, rule: AssignmentRule) -> list[User]:
     """The rule's candidates in turn order: its members as listed, else its team's (else, for territory, every
     active user with a territory)."""
     if rule.member_ids:
@@ -126,7 +149,7 @@ async def choose(session: AsyncSession, rule: AssignmentRule, kind: RoutedType, 
     if rule.method == AssignmentMethod.TERRITORY.value and not candidates:
         shown = ", ".join(f"{n} {facts[n]}" for n in TERRITORY_FIELDS if facts.get(n)) or "no region, industry or tier"
         return Choice(None, f"no member's territory covers {shown}")
-    away = await availability_of(session, rule.org_id, [u.id for u in candidates]) if rule.skip_unavailable else {}
+    away = await _leave(session, rule.org_id) if rule.skip_unavailable else {}
     counts = await open_counts(session, kind, rule.org_id, [u.id for u in candidates]) \
         if rule.respect_capacity or rule.method == AssignmentMethod.LOAD_BALANCED.value else {}
     what = "leads" if kind is RoutedType.LEAD else "opportunities"
@@ -169,11 +192,15 @@ async def choose(session: AsyncSession, rule: AssignmentRule, kind: RoutedType, 
 
 
 async def route(session: AsyncSession, actor: Actor | None, kind: RoutedType, record: Any) -> Assignment | None:
-    """Give a new record its owner by the org's rules; None when the org has no rules for its kind."""
-    rules = await assignment_rules(session, record.org_id, kind)
+    """Give a new record its owner by the org's rules; None (the creator's choice stands, unexplained) when no rule
+    of its kind matches and the org has no fallback owner."""
+    cache = _read_once(session)
+    if ("rules", record.org_id, kind) not in cache:
+        cache["rules", record.org_id, kind] = await assignment_rules(session, record.org_id, kind)
+    rules = cache["rules", record.org_id, kind]
     if not rules:
         return None
-    facts = await _facts(session, kind, record)
+    facts = await facts_of(session, kind, record)
     now = clock.now()
     rule = next((r for r in rules if conditions_hold(r.conditions, facts)), None)
     code: str | None = None
@@ -181,10 +208,12 @@ async def route(session: AsyncSession, actor: Actor | None, kind: RoutedType, re
     if rule is None:
         choice = Choice(None, "no assignment rule matched")
     else:
-        # the turn is read and moved on under the rule row's lock: parallel creations queue here
-        locked = await session.scalar(lock_for_update(session, select(AssignmentRule).where(
-            AssignmentRule.id == rule.id)).execution_options(populate_existing=True))
-        rule = locked or rule
+        # the turn is read and moved on under the rule row's lock (held to the end of the transaction): parallel
+        # creations queue here
+        if ("locked", rule.id) not in cache:
+            cache["locked", rule.id] = await session.scalar(lock_for_update(session, select(AssignmentRule).where(
+                AssignmentRule.id == rule.id)).execution_options(populate_existing=True)) or rule
+        rule = cache["locked", rule.id]
         choice = await choose(session, rule, kind, facts, now)
         if choice.assignee is not None:
             method = rule.method
@@ -193,6 +222,8 @@ async def route(session: AsyncSession, actor: Actor | None, kind: RoutedType, re
             choice.reason = f"rule {rule.name}: {choice.reason}"
     if choice.assignee is None:
         fallback = await assignment_fallback(session, record.org_id)
+        if rule is None and (fallback is None or not fallback.active):
+            return None
         if fallback is not None and fallback.active:
             choice = Choice(fallback, f"{choice.reason}; fallback owner {fallback.name}")
         else:
@@ -202,23 +233,24 @@ async def route(session: AsyncSession, actor: Actor | None, kind: RoutedType, re
         code = code or (AutomationErrorCode.NO_ELIGIBLE_ASSIGNEE.value if rule is not None else None)
     assert choice.assignee is not None
     hours = rule.response_hours if rule is not None and method is not None and kind is RoutedType.LEAD else None
-    return await _assign(session, actor, kind, record, choice.assignee, rule=rule, method=method,
-                         reason=choice.reason, code=code, at=now, response_hours=hours)
+    return await assign(session, actor, kind, record, choice.assignee, rule=rule, method=method,
+                        reason=choice.reason, code=code, at=now, response_hours=hours)
 
 
-async def _assign(session: AsyncSession, actor: Actor | None, kind: RoutedType, record: Any, assignee: User, *,
-                  rule: AssignmentRule | None, method: str | None, reason: str, code: str | None, at: datetime,
-                  response_hours: float | None, audience: Sequence[int] = ()) -> Assignment:
+async def assign(session: AsyncSession, actor: Actor | None, kind: RoutedType, record: Any, assignee: User, *,
+                 rule: AssignmentRule | None, method: str | None, reason: str, code: str | None, at: datetime,
+                 response_hours: float | None, audience: Sequence[int] = ()) -> Assignment:
+    """Make ``assignee`` the record's owner and record why (an ``Assignment`` and a ``<record>.assigned`` event
+    addressed to the new owner, unless they routed it themselves, and to ``audience``)."""
     previous = record.owner_id
     record.owner_id = assignee.id
-    await session.flush()
     assignment = Assignment(
         org_id=record.org_id, record_type=kind.record_type, record_id=record.id, rule_id=rule.id if rule else None,
         rule_name=rule.name if rule else None, method=method, reason=reason[:1000], code=code,
         assignee_id=assignee.id, previous_owner_id=previous, assigned_at=at,
         response_due_at=at + timedelta(hours=response_hours) if response_hours else None)
     session.add(assignment)
-    await session.flush()
+    await session.flush()  # the owner's change (its new version, for the event) and the assignment, in one flush
     told = [assignee.id] if actor is None or assignee.id != actor.user_id else []
     record_event(session, actor, org_id=record.org_id,
                  topic="lead.assigned" if kind is RoutedType.LEAD else "opportunity.assigned",

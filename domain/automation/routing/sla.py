@@ -13,14 +13,12 @@ from ...shared.dialect import lock_for_update
 from ...shared.outbox import record_event
 from ...tenancy.user import User
 from ..errors import AutomationErrorCode
-from .engine import _assign, _facts, choose
+from .engine import assign, choose, facts_of
 from .model import (
     Assignment,
     AssignmentRule,
     RoutedType,
 )
-
-# --- lead response SLA (the scheduler) -----------------------------------------------------------
 
 
 async def _touched(session: AsyncSession, lead: Lead, assignment: Assignment) -> bool:
@@ -53,7 +51,7 @@ async def run_lead_response(session: AsyncSession, now: datetime) -> int:
             AssignmentRule.id == rule.id)).execution_options(populate_existing=True))
         rule = locked or rule
         late = await session.get(User, assignment.assignee_id)
-        facts = await _facts(session, RoutedType.LEAD, lead)
+        facts = await facts_of(session, RoutedType.LEAD, lead)
         choice = await choose(session, rule, RoutedType.LEAD, facts, now, exclude=assignment.assignee_id)
         manager = [late.manager_id] if late is not None and late.manager_id else []
         late_name = late.name if late else "its owner"
@@ -66,8 +64,8 @@ async def run_lead_response(session: AsyncSession, now: datetime) -> int:
                                   "code": AutomationErrorCode.NO_ELIGIBLE_ASSIGNEE.value})
             continue
         reason = f"{late_name} did not respond within {hours} h; {choice.reason}"
-        await _assign(session, None, RoutedType.LEAD, lead, choice.assignee, rule=rule, method=rule.method,
-                      reason=reason, code=None, at=now, response_hours=rule.response_hours, audience=manager)
+        await assign(session, None, RoutedType.LEAD, lead, choice.assignee, rule=rule, method=rule.method,
+                     reason=reason, code=None, at=now, response_hours=rule.response_hours, audience=manager)
         handed += 1
     await session.flush()
     return handed
