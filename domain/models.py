@@ -3,6 +3,7 @@
 from .automation.followup import FollowUp
 from .automation.routing import Assignment, AssignmentFallback, AssignmentRule, UserAvailability
 from .automation.rule import WorkflowRule, WorkflowRun
+from .automation.sla import SlaClock
 from .billing.invoice import Invoice, InvoiceLine
 from .billing.payment import Payment, PaymentAllocation
 from .billing.payment_plan import Installment
@@ -17,6 +18,7 @@ from .crm.customer import Customer
 from .crm.interaction import Interaction
 from .crm.lead import Lead
 from .delivery.budget import Expense
+from .delivery.calendar import OrgCalendar
 from .delivery.change_request import ChangeRequest
 from .delivery.progress import ProgressReport
 from .delivery.project import Project, ProjectMember, ProjectTemplate
@@ -49,5 +51,5 @@ __all__ = [
     "Interaction", "Lead", "Notification", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
     "PipelineStage", "RecordShare", "Team", "TrustedDocument", "User",
     "Assignment", "AssignmentFallback", "AssignmentRule", "UserAvailability",
-    "WorkflowRule", "WorkflowRun",
+    "WorkflowRule", "WorkflowRun", "SlaClock", "OrgCalendar",
 ]

@@ -25,6 +25,7 @@ from .product import ProductMutation, ProductQuery
 from .project import ProjectMutation, ProjectQuery
 from .quote import QuoteMutation, QuoteQuery
 from .receivable import ReceivableQuery
+from .sla import SlaMutation, SlaQuery
 from .task import TaskMutation, TaskQuery
 from .timesheet import TimesheetMutation, TimesheetQuery
 from .trusted_document import TrustedDocumentMutation, TrustedDocumentQuery
@@ -35,14 +36,14 @@ Query = merge_types(
     "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
               ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery,
-              WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery)
+              WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery, SlaQuery)
 )
 Mutation = merge_types(
     "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
                  UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation, ArchiveMutation,
-                 WorkflowRuleMutation, AssignmentRuleMutation, FollowUpMutation)
+                 WorkflowRuleMutation, AssignmentRuleMutation, FollowUpMutation, SlaMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from tandem.domain.automation.intent import intents_of
 from tandem.domain.automation.routing import assignments_of
+from tandem.domain.automation.sla import statuses_of as sla_statuses_of
 from tandem.domain.billing.invoice import invoices_of_contracts, live_invoices_of_installments
 from tandem.domain.billing.invoice import lines_of as invoice_lines_of
 from tandem.domain.billing.payment import allocations_of_invoices, allocations_of_payments
@@ -96,6 +97,15 @@ class Loaders:
         if loader is None:
             loader = self._records[key] = self._by_id(
                 lambda s, ids: assignments_of(s, self.ctx.actor.org_id, record_type, ids))
+        return loader
+
+    def sla_status(self, record_type: str) -> DataLoader[int, Any]:
+        """The SLA status of records of a type, by record id (None: no policy applies, or no clock started)."""
+        key = f"sla:{record_type}"
+        loader = self._records.get(key)
+        if loader is None:
+            loader = self._records[key] = self._by_id(
+                lambda s, ids: sla_statuses_of(s, self.ctx.actor.org_id, record_type, ids))
         return loader
 
     def of(self, type_name: str) -> DataLoader[int, Any]:

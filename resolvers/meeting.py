@@ -1,4 +1,4 @@
-"""Meetings, action items and SLA policies; the personal streams (action items, notifications,
+"""Meetings and action items; the personal streams (action items, notifications,
 escalations)."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from typing import Any
 import strawberry
 
 from tandem.domain.collaboration import meeting as service
-from tandem.domain.collaboration import sla
 from tandem.domain.shared.errors import NotFound
 from tandem.domain.shared.notification import NOTIFICATION_TOPICS
 from tandem.realtime.channels import user_channel
@@ -20,9 +19,6 @@ from tandem.schema.meeting import (
     Meeting,
     MeetingPayload,
     RecordMeetingInput,
-    SetSlaPolicyInput,
-    SlaPolicy,
-    SlaPolicyPayload,
     UpdateActionItemInput,
 )
 from tandem.schema.node import decode_id, to_global_id
@@ -30,7 +26,7 @@ from tandem.schema.node import decode_id, to_global_id
 from .feed import _delivered, _replayer, _subscription_start, _timeline_entry
 from .mutation import named, opt_id, run, value
 from .visibility import visible_record
-from .writes import acts, row_rule
+from .writes import row_rule
 
 
 def _meeting_payload(result=None, user_errors=None) -> MeetingPayload:
@@ -91,17 +87,6 @@ class MeetingMutation:
         return await run(info, lambda s: service.update_action_item(
             s, actor, pk, version=input.version, status=value(input, "status"), due_at=value(input, "due_at"),
             owner_id=opt_id("User", value(input, "owner_id")), set_fields=named(input)), _item_payload)
-
-    @acts("Policy", "manage")
-    @strawberry.mutation(description="How long action items may stay open before they escalate (admins).")
-    async def set_sla_policy(self, info: strawberry.Info, input: SetSlaPolicyInput) -> SlaPolicyPayload:
-        ctx = info.context
-        actor = ctx.actor
-        return await run(info, lambda s: sla.set_sla_policy(
-            s, actor, kind=sla.SlaKind(input.kind), due_hours=input.due_hours,
-            escalate_after_hours=input.escalate_after_hours, remind_before_hours=input.remind_before_hours),
-            lambda m=None, user_errors=None: SlaPolicyPayload(sla_policy=SlaPolicy.from_model(m) if m else None,
-                                                               user_errors=user_errors or []))
 
 
 async def _personal(info: strawberry.Info, after: str | None, topics: list[str]):

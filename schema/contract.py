@@ -24,6 +24,7 @@ from .errors import UserError
 from .node import Node, to_global_id
 from .quote import Quote
 from .scalars import Decimal, rate
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 if TYPE_CHECKING:
@@ -168,6 +169,10 @@ class Contract(Node):
     _owner_id: strawberry.Private[int]
     _amends_id: strawberry.Private[int | None]
     archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: ContractModel) -> Contract:

@@ -18,6 +18,7 @@ from .errors import UserError
 from .node import Node, to_global_id
 from .pagination import Connection, wants_total
 from .scalars import JSON, Decimal
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ class Customer(Node):
     _pk: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
     archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: CustomerModel) -> Customer:

@@ -17,6 +17,7 @@ from tandem.domain.shared.money import quantize
 from .errors import UserError
 from .node import Node, to_global_id
 from .scalars import Decimal, price, rate
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 
 if TYPE_CHECKING:
     from .contract import Contract
@@ -71,6 +72,10 @@ class Invoice(Node):
     _customer_id: strawberry.Private[int]
     _contract_id: strawberry.Private[int | None]
     _credited_invoice_id: strawberry.Private[int | None]
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: InvoiceModel) -> Invoice:

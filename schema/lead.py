@@ -16,6 +16,7 @@ from .assignment_rule import Assignment, load_assignment
 from .errors import UserError
 from .node import Node, from_global_id, to_global_id
 from .scalars import Decimal
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 if TYPE_CHECKING:
@@ -47,6 +48,10 @@ class Lead(Node):
     _customer_id: strawberry.Private[int | None]
     _opportunity_id: strawberry.Private[int | None]
     archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: LeadModel) -> Lead:

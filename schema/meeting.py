@@ -1,4 +1,4 @@
-"""Meetings, action items, SLA policies and escalations."""
+"""Meetings and action items (SLA policies: schema/sla.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ import strawberry
 from tandem.domain.collaboration.meeting import ActionItem as ActionItemModel
 from tandem.domain.collaboration.meeting import ActionItemStatus as _ActionItemStatus
 from tandem.domain.collaboration.meeting import Meeting as MeetingModel
-from tandem.domain.collaboration.sla import SlaKind as _SlaKind
-from tandem.domain.collaboration.sla import SlaPolicy as SlaPolicyModel
 
 from .errors import UserError
 from .node import Node, to_global_id
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 ActionItemStatus = strawberry.enum(_ActionItemStatus, name="ActionItemStatus")
-SlaKind = strawberry.enum(_SlaKind, name="SlaKind")
 
 
 @strawberry.type
@@ -31,6 +29,10 @@ class ActionItem(Node):
     version: int
     source_line: int | None = strawberry.field(description="The minutes line it was taken from, if any.")
     _owner_id: strawberry.Private[int | None]
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: ActionItemModel) -> ActionItem:
@@ -69,19 +71,6 @@ class Meeting(Node):
         return [ActionItem.from_model(i) for i in self._items]
 
 
-@strawberry.type
-class SlaPolicy:
-    kind: SlaKind
-    due_hours: float | None
-    escalate_after_hours: float
-    remind_before_hours: float
-
-    @classmethod
-    def from_model(cls, m: SlaPolicyModel) -> SlaPolicy:
-        return cls(kind=_SlaKind(m.kind), due_hours=m.due_hours, escalate_after_hours=m.escalate_after_hours,
-                   remind_before_hours=m.remind_before_hours)
-
-
 @strawberry.input
 class ActionItemInput:
     title: str
@@ -111,14 +100,6 @@ class UpdateActionItemInput:
     owner_id: strawberry.ID | None = strawberry.UNSET
 
 
-@strawberry.input
-class SetSlaPolicyInput:
-    kind: SlaKind
-    escalate_after_hours: float
-    due_hours: float | None = None
-    remind_before_hours: float | None = None
-
-
 @strawberry.type
 class MeetingPayload:
     meeting: Meeting | None = None
@@ -132,10 +113,4 @@ class MeetingPayload:
 @strawberry.type
 class ActionItemPayload:
     action_item: ActionItem | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class SlaPolicyPayload:
-    sla_policy: SlaPolicy | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -18,6 +18,7 @@ from .errors import UserError
 from .node import Node, from_global_id, to_global_id
 from .pagination import Connection, wants_total
 from .scalars import JSON, Decimal
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ class Opportunity(Node):
     _owner_id: strawberry.Private[int]
     _project_manager_id: strawberry.Private[int | None]
     archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: OpportunityModel) -> Opportunity:

@@ -23,6 +23,7 @@ from .archive import ARCHIVED_AT, ARCHIVED_FILTER
 from .errors import UserError
 from .node import Node, to_global_id
 from .scalars import Decimal, rate
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .task import Task
 from .user import User, load_user
 
@@ -166,6 +167,10 @@ class Project(Node):
     _manager_id: strawberry.Private[int]
     _sales_owner_id: strawberry.Private[int]
     archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: ProjectModel) -> Project:

@@ -18,6 +18,7 @@ from .errors import UserError
 from .node import Node, to_global_id
 from .product import Product
 from .scalars import Decimal, price, rate
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 if TYPE_CHECKING:
@@ -94,6 +95,10 @@ class Quote(Node):
     _decided_by_id: strawberry.Private[int | None]
     _previous_id: strawberry.Private[int | None]
     archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: QuoteModel) -> Quote:

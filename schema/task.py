@@ -15,6 +15,7 @@ from tandem.domain.delivery.task import TaskStatus as _TaskStatus
 from .errors import UserError
 from .node import Node, to_global_id
 from .scalars import Decimal, rate
+from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 if TYPE_CHECKING:
@@ -72,6 +73,10 @@ class Task(Node):
     _project_id: strawberry.Private[int]
     _parent_id: strawberry.Private[int | None]
     _assignee_id: strawberry.Private[int | None]
+
+    @strawberry.field(description=SLA_STATUS)
+    async def sla_status(self, info: strawberry.Info) -> SlaStatus | None:
+        return await load_sla_status(info, self.id)
 
     @classmethod
     def from_model(cls, m: TaskModel, wbs: str | None = None) -> Task:

@@ -1,6 +1,7 @@
 """Periodic jobs: SLA reminders and escalations of action items, overdue-invoice reminders and
 escalations, invoices for installments due with automatic invoicing, delivery forecasts, delay
-risks and overdue-task escalations, follow-ups falling due (their assignees told once), and leads not
+risks and overdue-task escalations, SLA clocks past their target (breached, escalated once per level),
+follow-ups falling due (their assignees told once), and leads not
 touched within their assignment rule's response time (handed on, the manager told). One
 instance runs at a time across processes: a PostgreSQL advisory lock (try-lock, so others skip the round);
 in-process on SQLite. Time comes from the domain clock, which tests set instead of sleeping."""
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tandem.domain.automation.followup import run_follow_ups
 from tandem.domain.automation.routing import run_lead_response
 from tandem.domain.automation.rule_schedule import run_workflow_schedules
+from tandem.domain.automation.sla import run_sla_clocks
 from tandem.domain.billing.invoice import issue_due_installments
 from tandem.domain.billing.receivable import run_overdue
 from tandem.domain.collaboration.sla import run_sla
@@ -75,6 +77,7 @@ class Scheduler:
                 await run_follow_ups(s, now)
                 await run_lead_response(s, now)  # leads not touched in time go to the next member
                 await run_workflow_schedules(s, now)  # DATE_RELATIVE and SCHEDULED workflow rules
+                escalations += await run_sla_clocks(s, now)  # SLA policies' clocks: breaches, escalations
                 await settle(s)  # rules react to what the passes recorded, as after any change
                 await s.commit()
             self.runs["done"] += 1

@@ -25,3 +25,10 @@ class AutomationErrorCode(ErrorCode):
     DUE_IN_PAST = "DUE_IN_PAST"
     ASSIGNEE_INACTIVE = "ASSIGNEE_INACTIVE"
     ASSIGNEE_CANNOT_SEE_RECORD = "ASSIGNEE_CANNOT_SEE_RECORD"
+    # SLA policies: a target that is not a positive number of hours, a start/stop/pause entry that is
+    # neither an event topic nor a status or stage value, an escalation without its role or user (or
+    # one nobody in the org holds), a policy without its record type or kind
+    INVALID_SLA_TARGET = "INVALID_SLA_TARGET"
+    INVALID_SLA_EVENT = "INVALID_SLA_EVENT"
+    INVALID_ESCALATION = "INVALID_ESCALATION"
+    SLA_POLICY_INCOMPLETE = "SLA_POLICY_INCOMPLETE"

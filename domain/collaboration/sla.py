@@ -3,7 +3,11 @@ manager, and after a further interval to the next manager up. Each escalation is
 (a unique key makes a repeat a no-op), lands on the record's timeline and reaches the escalated
 person live. Reminders go to the owner before the due time. Time comes from the caller (``now``),
 so tests move the clock instead of sleeping. Action items and overdue invoices use it (``escalate``
-takes any ``Overdue`` item); tasks and tickets plug in the same way."""
+takes any ``Overdue`` item); tasks and tickets plug in the same way.
+
+One table holds every SLA policy, one per record type and org (``kind`` is the type's snake-case name):
+these built-in kinds count from the item's due time; a policy that names ``start_on`` events runs on
+SLA clocks instead (domain/automation/sla.py), and these passes then leave that org's items alone."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.actor import Actor
-from ..shared.base import Base, IdType, pk
+from ..shared.base import Base, IdType, JsonType, pk
 from ..shared.errors import SharedErrorCode, ValidationFailed
 from ..shared.outbox import record_event
 from ..tenancy.user import User
@@ -35,6 +39,15 @@ class SlaKind(StrEnum):
     TASK = "task"
 
 
+KIND_TYPES = {SlaKind.ACTION_ITEM: "ActionItem", SlaKind.INVOICE: "Invoice", SlaKind.TASK: "Task"}
+"""The record type each built-in kind is about."""
+
+
+def kind_of(object_type: str) -> str:
+    """A policy's ``kind``: its record type in snake case (``ActionItem`` -> ``action_item``)."""
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(object_type))
+
+
 class SlaPolicy(Base):
     __tablename__ = "sla_policy"
     __table_args__ = (UniqueConstraint("org_id", "kind"),)
@@ -46,6 +59,25 @@ class SlaPolicy(Base):
     """Due time for items created without one (None: such items never fall overdue)."""
     escalate_after_hours: Mapped[float] = mapped_column(Float, default=DEFAULT_ESCALATE_AFTER_HOURS)
     remind_before_hours: Mapped[float] = mapped_column(Float, default=DEFAULT_REMIND_BEFORE_HOURS)
+    object_type: Mapped[str] = mapped_column(String(40))
+    """The record type it is about (the registry's name)."""
+    conditions: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    """Which records it applies to (a workflow condition tree, read when a clock starts)."""
+    start_on: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    """Events (outbox topics) or status/stage values that start (or resume) a record's clock; empty: a built-in
+    kind counting from the item's due time."""
+    stop_on: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    pause_on: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    target_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    calendar: Mapped[str] = mapped_column(String(20), default="ALWAYS")
+    """``BUSINESS_HOURS`` (the org's working calendar) or ``ALWAYS`` (around the clock)."""
+    escalations: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    """``{afterHours, to: OWNER_MANAGER | ROLE | USER, role?, userId?}`` in order: hours after the breach."""
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    @property
+    def runs_on_clocks(self) -> bool:
+        return bool(self.start_on)
 
 
 class Escalation(Base):
@@ -74,14 +106,25 @@ async def set_sla_policy(session: AsyncSession, actor: Actor, *, kind: SlaKind, 
     if policy is None:
         policy = SlaPolicy(org_id=actor.org_id, kind=kind.value)
         session.add(policy)
+    policy.object_type = KIND_TYPES[kind]
     policy.due_hours = due_hours
     policy.escalate_after_hours = escalate_after_hours
     policy.remind_before_hours = remind_before_hours if remind_before_hours is not None else DEFAULT_REMIND_BEFORE_HOURS
+    built_in(policy)
     await session.flush()
     record_event(session, actor, org_id=actor.org_id, topic="sla.policy_set", record_type="Org",
                  record_id=actor.org_id, operation="update",
                  payload={"kind": kind.value, "dueHours": due_hours, "escalateAfterHours": escalate_after_hours})
     return policy
+
+
+def built_in(policy: SlaPolicy) -> None:
+    """A built-in kind as a policy of the one shape: counted from the due time, its escalation chain up the
+    owner's managers every ``escalate_after_hours``."""
+    policy.start_on, policy.stop_on, policy.pause_on, policy.conditions = [], [], [], None
+    policy.target_hours = policy.due_hours
+    policy.calendar = "ALWAYS"
+    policy.escalations = [{"afterHours": policy.escalate_after_hours, "to": "OWNER_MANAGER"}]
 
 
 async def _policies(session: AsyncSession, kind: SlaKind) -> dict[int, SlaPolicy]:
@@ -95,6 +138,11 @@ def _due(item: ActionItem, policy: SlaPolicy | None) -> datetime | None:
     if policy is not None and policy.due_hours:
         return item.created_at + timedelta(hours=policy.due_hours)
     return None
+
+
+def _on_clocks(policy: SlaPolicy | None) -> bool:
+    """The org's policy of this kind runs on SLA clocks (domain/automation/sla.py), not on due times."""
+    return policy is not None and policy.runs_on_clocks
 
 
 @dataclass(frozen=True)
@@ -123,6 +171,7 @@ async def escalate(session: AsyncSession, items: list[Overdue], now: datetime) -
         return []
     kinds = {i.kind for i in items}
     policies = {k: await _policies(session, k) for k in kinds}
+    items = [i for i in items if not _on_clocks(policies[i.kind].get(i.org_id))]
     users = {u.id: u for u in await session.scalars(
         select(User).where(User.org_id.in_({i.org_id for i in items})))}
     done: dict[tuple[str, int], list[Escalation]] = {}
@@ -168,6 +217,8 @@ async def run_sla(session: AsyncSession, now: datetime) -> list[Escalation]:
     overdue = []
     for item in items:
         policy = policies.get(item.org_id)
+        if _on_clocks(policy):
+            continue
         due = _due(item, policy)
         if due is None:
             continue

@@ -1,10 +1,18 @@
 """Working-day calendars: which days count (weekends and holidays are configurable per project),
-and the mapping between dates and working-day indices the scheduler computes in (no I/O)."""
+and the mapping between dates and working-day indices the scheduler computes in (no I/O); and the org's
+working calendar (``OrgCalendar``: working week, holidays, business hours) that SLA clocks count in."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..shared.base import Base, IdType, JsonType
 
 DEFAULT_WEEKEND = (5, 6)  # Saturday, Sunday (Monday is 0)
 
@@ -72,3 +80,70 @@ class WorkCalendar:
         if end < start:
             return 0
         return self.index_of(end + timedelta(days=1)) - self.index_of(start)
+
+
+# --- the org's working calendar: business hours for SLA clocks -----------------------------------
+
+DEFAULT_DAY_START = 9
+DEFAULT_DAY_END = 18
+
+
+class OrgCalendar(Base):
+    """An org's working week and holidays, and its business hours in its time zone (one row per org; an org
+    without one works 09:00-18:00 UTC Monday to Friday). SLA clocks on ``BUSINESS_HOURS`` count these hours."""
+
+    __tablename__ = "org_calendar"
+
+    org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"), primary_key=True)
+    weekend_days: Mapped[list[int]] = mapped_column(JsonType, default=lambda: list(DEFAULT_WEEKEND))
+    holidays: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    day_start_hour: Mapped[int] = mapped_column(Integer, default=DEFAULT_DAY_START)
+    day_end_hour: Mapped[int] = mapped_column(Integer, default=DEFAULT_DAY_END)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Working days (weekend and holidays) and the hours of a working day, in a time zone (no I/O)."""
+
+    weekend: frozenset[int] = frozenset(DEFAULT_WEEKEND)
+    holidays: frozenset[date] = frozenset()
+    day_start: int = DEFAULT_DAY_START
+    day_end: int = DEFAULT_DAY_END
+    zone: tzinfo = UTC
+
+    @classmethod
+    def of(cls, row: OrgCalendar | None) -> BusinessHours:
+        if row is None:
+            return cls()
+        try:
+            zone: tzinfo = ZoneInfo(row.time_zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            zone = UTC
+        return cls(frozenset(row.weekend_days or ()), frozenset(date.fromisoformat(d) for d in row.holidays or ()),
+                   row.day_start_hour, row.day_end_hour, zone)
+
+    def is_working(self, day: date) -> bool:
+        return day.weekday() not in self.weekend and day not in self.holidays
+
+    def hours_between(self, start: datetime, end: datetime) -> float:
+        """Business hours from ``start`` to ``end`` (0 if end is not after start)."""
+        if end <= start:
+            return 0.0
+        s, e = start.astimezone(self.zone), end.astimezone(self.zone)
+        seconds = 0.0
+        day = s.date()
+        while day <= e.date():
+            if self.is_working(day):
+                opens = datetime.combine(day, time(), self.zone) + timedelta(hours=self.day_start)
+                closes = datetime.combine(day, time(), self.zone) + timedelta(hours=self.day_end)
+                lo, hi = max(opens, s), min(closes, e)
+                if hi > lo:
+                    seconds += (hi - lo).total_seconds()
+            day += timedelta(days=1)
+        return seconds / 3600
+
+
+def wall_hours(start: datetime, end: datetime) -> float:
+    """Hours around the clock from ``start`` to ``end`` (0 if end is not after start)."""
+    return max((end - start).total_seconds(), 0.0) / 3600

@@ -222,10 +222,12 @@ TOPICS: dict[str, Topic] = {
     "comment.added": _topic("Comment"),
     "comment.edited": _topic("Comment"),
     "comment.deleted": _topic("Comment"),
-    "sla.policy_set": _topic(None, kind=ID, dueHours=ID, escalateAfterHours=ID),
+    "sla.policy_set": _topic(None, kind=ID, objectType=ID, targetHours=ID, dueHours=ID, escalateAfterHours=ID),
     # An escalation carries the escalated item (an action item, an invoice, a task) as its own type does;
     # ``title`` repeats the item's title, number or name.
-    "sla.escalated": _topic(None, level=ID, escalatedToId=ID, kind=ID, dueAt=ID, title=ID),
+    # On a policy's SLA clock (any record type): the record's own shape, the breach time, target and hours so far.
+    "sla.escalated": _topic(None, level=ID, escalatedToId=ID, kind=ID, dueAt=ID, title=ID, targetHours=ID,
+                            elapsedHours=ID),
     "record.shared": _topic(None, userId=ID, teamId=ID),
     "user.cost_rate_set": _topic(None, id=ID, costRate="User.costRate"),
     "user.roles_changed": _topic(None, roles="User.roles"),

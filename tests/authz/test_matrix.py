@@ -22,6 +22,9 @@ from sqlalchemy import select
 from tandem.auth import mint_token
 from tandem.authz.store import MODEL_CONF, default_lines
 from tandem.db import Database
+from tandem.domain.automation.rule_engine import catalog as sla_catalog
+from tandem.domain.automation.sla import PolicyInput as SlaPolicyInput
+from tandem.domain.automation.sla import set_policy as set_sla_policy
 from tandem.domain.crm.contact import Contact, ContactInput, create_contact
 from tandem.domain.crm.customer import Customer, CustomerInput, CustomerTier, LifecycleStage, create_customer
 from tandem.domain.crm.interaction import Interaction, InteractionInput, InteractionKind, log_interaction
@@ -146,6 +149,11 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
     enforcer = oracle(org_id)
     ids: dict[str, dict[str, str]] = {}
     async with db.write() as session:
+        for type_name, started in (("Customer", "customer.created"), ("Lead", "lead.created"),
+                                   ("Opportunity", "opportunity.created")):  # every record has an SLA status
+            await set_sla_policy(session, actor_of(chief), sla_catalog(), SlaPolicyInput(
+                object_type=type_name, start_on=[started], stop_on=["never.happens"], target_hours=8),
+                can_read=lambda *_: True)
         for role, user in users.items():
             actor = actor_of(user)
             customer = await create_customer(session, actor, CustomerInput(

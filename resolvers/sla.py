@@ -1,0 +1,55 @@
+"""SLA policies on any record type (admins), and the query of the org's policies."""
+
+from __future__ import annotations
+
+import strawberry
+
+from tandem.domain.automation import sla as service
+from tandem.domain.automation.rule_engine import catalog
+from tandem.domain.collaboration.sla import SlaKind
+from tandem.schema.node import decode_id
+from tandem.schema.sla import SetSlaPolicyInput, SlaPolicy, SlaPolicyPayload
+
+from .mutation import run
+from .writes import acts
+
+
+def _payload(m=None, user_errors=None) -> SlaPolicyPayload:
+    return SlaPolicyPayload(sla_policy=SlaPolicy.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+def _input(input: SetSlaPolicyInput) -> service.PolicyInput:
+    return service.PolicyInput(
+        object_type=input.object_type, kind=SlaKind(input.kind) if input.kind else None, conditions=input.conditions,
+        start_on=list(input.start_on or []), stop_on=list(input.stop_on or []), pause_on=list(input.pause_on or []),
+        target_hours=input.target_hours,
+        calendar=service.SlaCalendar(input.calendar) if input.calendar else None,
+        escalations=[service.EscalationInput(after_hours=e.after_hours, to=service.EscalateTo(e.to), role=e.role,
+                                             user_id=decode_id("User", e.user_id) if e.user_id else None)
+                     for e in input.escalations] if input.escalations is not None else None,
+        due_hours=input.due_hours, escalate_after_hours=input.escalate_after_hours,
+        remind_before_hours=input.remind_before_hours)
+
+
+@strawberry.type
+class SlaQuery:
+    @strawberry.field(description="Your org's SLA policies, one per record type (admins).")
+    async def sla_policies(self, info: strawberry.Info) -> list[SlaPolicy]:
+        ctx = info.context
+        ctx.authz.require("Policy", "manage")
+        async with ctx.read() as session:
+            rows = await service.list_policies(session, ctx.actor.org_id)
+        return [SlaPolicy.from_model(r) for r in rows]
+
+
+@strawberry.type
+class SlaMutation:
+    @acts("Policy", "manage")
+    @strawberry.mutation(description="Set the org's SLA policy for a record type: what starts, pauses and stops a "
+                                     "record's clock, its target in hours, the calendar and the escalations (admins). "
+                                     "The old shape (kind, escalateAfterHours, dueHours) still sets a built-in kind.")
+    async def set_sla_policy(self, info: strawberry.Info, input: SetSlaPolicyInput) -> SlaPolicyPayload:
+        ctx = info.context
+        data = _input(input)
+        return await run(info, lambda s: service.set_policy(s, ctx.actor, catalog(), data,
+                                                            can_read=ctx.authz.can_read), _payload)

@@ -1,0 +1,196 @@
+"""SLA policies on any record through the API: an admin sets one for opportunities, a new deal's clock
+counts business hours across a weekend, pauses while the deal waits on the customer, breaches and
+reaches the rep's manager live once; the old built-in shape still works; bad policies are refused with a
+code; ``slaStatus`` is a field the policy guards like any other. Each test works in an org of its own."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tandem.auth import mint_token
+from tandem.domain.shared.clock import clock
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
+from tests.factories.realtime import connect, subscribe_live
+
+FRIDAY_2PM = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
+MONDAY_NOON = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+TUESDAY_9AM = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+
+POLICY_FIELDS = ("objectType kind conditions startOn stopOn pauseOn targetHours calendar "
+                 "escalations { afterHours to role userId } dueHours escalateAfterHours")
+SET_POLICY = f"""
+mutation ($input: SetSlaPolicyInput!) {{
+  setSlaPolicy(input: $input) {{ slaPolicy {{ {POLICY_FIELDS} }} userErrors {{ field code }} }}
+}}"""
+POLICIES = f"query {{ slaPolicies {{ {POLICY_FIELDS} }} }}"
+CREATE_CUSTOMER = """
+mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } userErrors { code } } }"""
+CREATE_OPPORTUNITY = """
+mutation ($input: CreateOpportunityInput!) {
+  createOpportunity(input: $input) { opportunity { id version } userErrors { field code } }
+}"""
+MOVE_STAGE = """
+mutation ($input: MoveOpportunityStageInput!) {
+  moveOpportunityStage(input: $input) { opportunity { id version } userErrors { field code } }
+}"""
+STATUS = """
+query ($id: ID!) { node(id: $id) { ... on Opportunity { name slaStatus {
+  target elapsed remaining breached pausedSince policy { objectType targetHours } } } } }"""
+SET_PERMISSION = """
+mutation ($input: SetPermissionInput!) { setPermission(input: $input) { policyVersion userErrors { field code } } }"""
+ESCALATIONS = "subscription { slaEscalations { kind summary recordId data } }"
+INBOX = "query { notifications(first: 50) { edges { node { topic recordId } } } }"
+
+FIRST_TOUCH = {
+    "objectType": "Opportunity", "startOn": ["opportunity.created"], "stopOn": ["interaction.logged"],
+    "pauseOn": ["proposal"], "targetHours": 8, "calendar": "BUSINESS_HOURS",
+    "escalations": [{"afterHours": 0, "to": "OWNER_MANAGER"}],
+}
+
+
+class World:
+    def __init__(self, client: Any, settings: Any, users: dict[str, Any]) -> None:
+        self.client, self.settings, self.users = client, settings, users
+
+    async def __call__(self, query: str, variables: dict | None = None, *, as_: str = "admin") -> dict[str, Any]:
+        token = mint_token(self.settings, self.users[as_])
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                          headers={"authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def ok(self, query: str, variables: dict, mutation: str, *, as_: str = "admin") -> dict[str, Any]:
+        answer = await self(query, variables, as_=as_)
+        assert "errors" not in answer, answer
+        payload = answer["data"][mutation]
+        assert payload.get("userErrors", []) == [], payload
+        return payload
+
+    async def deal(self, name: str = "数据中台项目") -> dict[str, Any]:
+        customer = (await self.ok(CREATE_CUSTOMER, {"input": {"name": f"客户 {uuid.uuid4().hex[:4]}"}},
+                                  "createCustomer", as_="rep"))["customer"]
+        return (await self.ok(CREATE_OPPORTUNITY, {"input": {"customerId": customer["id"], "name": name}},
+                              "createOpportunity", as_="rep"))["opportunity"]
+
+    async def move(self, deal: dict[str, Any], stage: str) -> None:
+        moved = await self.ok(MOVE_STAGE, {"input": {"id": deal["id"], "version": deal["version"], "stage": stage}},
+                              "moveOpportunityStage", as_="rep")
+        deal["version"] = moved["opportunity"]["version"]
+
+    async def status(self, deal: dict[str, Any], *, as_: str = "rep") -> dict[str, Any]:
+        return await self(STATUS, {"id": deal["id"]}, as_=as_)
+
+
+@pytest.fixture
+async def world(db, client, settings) -> World:
+    tag = uuid.uuid4().hex[:8]
+    async with db.write() as s:
+        org = await create_org(s, f"SLA {tag}")
+
+        async def user(name: str, roles: list[str], manager: Any = None) -> Any:
+            return await create_user(s, org.id, email=f"{name}-{tag}@sla.test", name=f"{name} 用户", roles=roles,
+                                     manager_id=manager.id if manager else None)
+
+        admin = await user("admin", ["admin"])
+        manager = await user("manager", ["sales_manager"])
+        rep = await user("rep", ["sales_rep"], manager)
+        service = await user("service", ["service"])
+    yield World(client, settings, {"admin": admin, "manager": manager, "rep": rep, "service": service})
+    clock.set(None)
+
+
+async def _tick(app: Any, at: datetime) -> None:
+    clock.set(at)
+    await app.state.scheduler.tick()
+
+
+async def test_a_new_deal_counts_business_hours_pauses_breaches_and_reaches_the_manager_live_once(world, app):
+    # given the admin's policy: a new opportunity gets a first interaction within 8 business hours
+    clock.set(FRIDAY_2PM - timedelta(hours=1))
+    policy = (await world.ok(SET_POLICY, {"input": FIRST_TOUCH}, "setSlaPolicy"))["slaPolicy"]
+    assert policy["escalations"] == [{"afterHours": 0.0, "to": "OWNER_MANAGER", "role": None, "userId": None}]
+    assert (await world(POLICIES))["data"]["slaPolicies"] == [policy]
+    # when the rep creates a deal Friday 14:00
+    clock.set(FRIDAY_2PM)
+    deal = await world.deal()
+    # then on Monday noon 7 of its 8 business hours are gone (4 on Friday, none over the weekend)
+    clock.set(MONDAY_NOON)
+    status = (await world.status(deal))["data"]["node"]["slaStatus"]
+    assert (status["target"], status["elapsed"], status["remaining"], status["breached"]) == (8, 7, 1, False)
+    # when the deal waits on the customer's answer to the proposal until Tuesday 09:00
+    await world.move(deal, "proposal")
+    clock.set(MONDAY_NOON + timedelta(hours=5))
+    paused = (await world.status(deal))["data"]["node"]["slaStatus"]
+    assert (paused["elapsed"], paused["pausedSince"]) == (7, MONDAY_NOON.isoformat())
+    clock.set(TUESDAY_9AM)
+    await world.move(deal, "negotiation")
+    async with connect(app, mint_token(world.settings, world.users["manager"])) as socket:
+        await subscribe_live(app, socket, "e", ESCALATIONS, {})
+        # and the scheduler passes at 10:30 and again at 15:00
+        await _tick(app, TUESDAY_9AM + timedelta(hours=1, minutes=30))
+        await _tick(app, TUESDAY_9AM + timedelta(hours=6))
+        # then the rep's manager hears of the breach live, once
+        [entry] = await socket.events("e", 1, "slaEscalations")
+        assert (entry["recordId"], entry["data"]["level"], entry["data"]["name"]) == (deal["id"], 1, "数据中台项目")
+        assert await socket.nothing_more(0.5) == []
+    clock.set(TUESDAY_9AM + timedelta(hours=6))
+    status = (await world.status(deal, as_="manager"))["data"]["node"]["slaStatus"]
+    assert (status["breached"], status["remaining"], status["pausedSince"]) == (True, 0, None)
+    inbox = [e["node"] for e in (await world(INBOX, as_="manager"))["data"]["notifications"]["edges"]]
+    assert [n["recordId"] for n in inbox if n["topic"] == "sla.escalated"] == [deal["id"]]
+
+
+async def test_the_old_built_in_shape_still_sets_action_item_slas(world):
+    # when an admin sets the action-item SLA as clients did before
+    answer = await world.ok(SET_POLICY, {"input": {"kind": "ACTION_ITEM", "escalateAfterHours": 12, "dueHours": 48}},
+                            "setSlaPolicy")
+    # then it is a policy on action items with its target and one escalation to the owner's manager
+    policy = answer["slaPolicy"]
+    assert (policy["kind"], policy["objectType"], policy["targetHours"], policy["dueHours"],
+            policy["escalateAfterHours"], policy["startOn"]) == ("ACTION_ITEM", "ActionItem", 48, 48, 12, [])
+    assert [(e["afterHours"], e["to"]) for e in policy["escalations"]] == [(12, "OWNER_MANAGER")]
+
+
+@pytest.mark.parametrize(("change", "field", "code"), [
+    ({"objectType": "Spaceship"}, ["objectType"], "UNKNOWN_OBJECT_TYPE"),
+    ({"targetHours": -1}, ["targetHours"], "INVALID_SLA_TARGET"),
+    ({"stopOn": []}, ["stopOn"], "SLA_POLICY_INCOMPLETE"),
+    ({"startOn": ["opportunity..created"]}, ["startOn", "0"], "INVALID_SLA_EVENT"),
+    ({"conditions": {"field": "galaxy", "op": "eq", "value": "x"}}, ["conditions", "field"], "UNKNOWN_FIELD"),
+    ({"conditions": {"all": []}}, ["conditions", "all"], "INVALID_CONDITION"),
+    ({"escalations": [{"afterHours": 0, "to": "ROLE"}]}, ["escalations", "0", "role"], "INVALID_ESCALATION"),
+])
+async def test_a_bad_policy_is_refused_with_its_code_and_changes_nothing(world, change, field, code):
+    # when an admin sets a bad policy
+    answer = await world(SET_POLICY, {"input": {**FIRST_TOUCH, **change}})
+    # then it is refused with a code, and the org has no policy
+    assert answer["data"]["setSlaPolicy"]["userErrors"] == [{"field": field, "code": code}]
+    assert (await world(POLICIES))["data"]["slaPolicies"] == []
+
+
+async def test_only_admins_configure_slas(world):
+    for query, variables in ((SET_POLICY, {"input": FIRST_TOUCH}), (POLICIES, None)):
+        answer = await world(query, variables, as_="manager")
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["FORBIDDEN"]
+    assert (await world(POLICIES))["data"]["slaPolicies"] == []
+
+
+async def test_sla_status_is_guarded_like_any_field(world):
+    # given a deal under the policy, and service agents denied Opportunity.slaStatus
+    clock.set(FRIDAY_2PM)
+    await world.ok(SET_POLICY, {"input": FIRST_TOUCH}, "setSlaPolicy")
+    deal = await world.deal()
+    await world.ok(SET_PERMISSION, {"input": {"role": "service", "resource": "Opportunity.slaStatus",
+                                              "action": "read", "effect": "DENY"}}, "setPermission")
+    # when a service agent reads the deal
+    answer = await world.status(deal, as_="service")
+    # then the name shows, the status is null with FORBIDDEN_FIELD
+    assert answer["data"]["node"] == {"name": "数据中台项目", "slaStatus": None}
+    assert [e["extensions"]["code"] for e in answer["errors"]] == ["FORBIDDEN_FIELD"]
+    # and the rep still sees it
+    assert (await world.status(deal))["data"]["node"]["slaStatus"]["target"] == 8
