@@ -56,6 +56,15 @@ mutation ($input: CreateLeadInput!) {
   }
 }"""
 LEAD = "query ($id: ID!) { lead(id: $id) { owner { name } assignment { rule method reason } } }"
+LEADS = "{ leads(first: 10) { edges { node { region owner { name } assignment { method reason } } } } }"
+CREATE_CUSTOMER = """
+mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } userErrors { code } } }"""
+CREATE_OPPORTUNITY = """
+mutation ($input: CreateOpportunityInput!) {
+  createOpportunity(input: $input) {
+    opportunity { owner { name } assignment { rule method reason assignee { name } } } userErrors { field code }
+  }
+}"""
 INBOX = "{ notifications(first: 10) { edges { node { topic } } } }"
 
 MONDAY = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -116,6 +125,36 @@ async def test_a_web_lead_is_routed_by_territory_with_its_reason_on_the_lead(db:
     assert seen["data"]["lead"]["assignment"]["reason"] == "territory 华东 matches region 华东: 张伟"
     inbox = await team(INBOX, as_=rep)
     assert [e["node"]["topic"] for e in inbox["data"]["notifications"]["edges"]] == ["lead.assigned"]
+    # and the list of leads shows it too
+    listed = await team(LEADS, as_=people["manager"].email)
+    assert listed["data"]["leads"]["edges"] == [{"node": {
+        "region": "华东", "owner": {"name": "张伟"},
+        "assignment": {"method": "TERRITORY", "reason": "territory 华东 matches region 华东: 张伟"}}}]
+
+
+async def test_an_opportunity_created_without_an_owner_is_routed_by_its_customers_tier(
+        db: Any, gql: GraphQLClient) -> None:
+    # given 陈静 covers strategic customers, and a sales manager's strategic customer
+    team, people = await sales_org(db, gql, territories=(None, None, None, None, "strategic"))
+    ok(await team(CREATE_RULE, {"input": {"name": "战略客户", "objectType": "OPPORTUNITY", "method": "TERRITORY",
+                                          "memberIds": reps(people)}}, as_=people["admin"].email),
+       "createAssignmentRule")
+    manager = people["manager"].email
+    customer = ok(await team(CREATE_CUSTOMER, {"input": {"name": "中石化", "tier": "STRATEGIC"}}, as_=manager),
+                  "createCustomer")["customer"]["id"]
+
+    # when the manager opens a deal without naming its owner, and another naming themselves
+    routed = ok(await team(CREATE_OPPORTUNITY, {"input": {"customerId": customer, "name": "炼化项目"}}, as_=manager),
+                "createOpportunity")["opportunity"]
+    named = ok(await team(CREATE_OPPORTUNITY, {"input": {"customerId": customer, "name": "二期",
+                                                         "ownerId": gid(people["manager"])}}, as_=manager),
+               "createOpportunity")["opportunity"]
+
+    # then the first is 陈静's and says why; the second is left as named
+    assert routed == {"owner": {"name": "陈静"}, "assignment": {
+        "rule": "战略客户", "method": "TERRITORY", "reason": "territory strategic matches tier strategic: 陈静",
+        "assignee": {"name": "陈静"}}}
+    assert named == {"owner": {"name": "王经理"}, "assignment": None}
 
 
 async def test_a_lead_no_rule_takes_goes_to_the_fallback_owner(db: Any, gql: GraphQLClient) -> None:
