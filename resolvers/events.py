@@ -23,6 +23,7 @@ from tandem.domain.registry import (
     change_id_type,
     id_type,
     path_governs,
+    path_steps,
     payload_keys,
     payload_shape,
     scope_type,
@@ -78,7 +79,7 @@ def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any], shape: str, 
                 out[key] = None
         elif isinstance(declared, Paths):
             if isinstance(value, dict):
-                out[key] = {k: v for k, v in value.items()
+                out[key] = {k: _global(_path_id_type(record_type, k), v) for k, v in value.items()
                             if (g := path_governs(record_type, k)) is not None and _readable(guard, g)}
         elif isinstance(declared, Changes):
             if isinstance(value, dict):
@@ -93,6 +94,12 @@ def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any], shape: str, 
             else:
                 out[key] = _global(id_type(shape, key), value)
     return out
+
+
+def _path_id_type(record_type: str, path: str) -> str | None:
+    """The record type whose ids a field path's value holds (``owner``: User), or None."""
+    steps = path_steps(record_type, path)
+    return id_type(*steps[-1]) if steps else None
 
 
 def _global(type_name: str | None, value: Any) -> Any:

@@ -275,6 +275,8 @@ async def set_rule_enabled(session: AsyncSession, actor: Actor, rule_id: int, en
     if rule.enabled != enabled:
         rule.enabled = enabled
         rule.updated_at = clock.now()
+        if enabled:
+            rule.checked_until = rule.updated_at  # a rule switched back on starts from now, not from when it stopped
         await flush_or_conflict(session, "WorkflowRule")
         _rule_event(session, actor, rule, "workflow_rule.enabled" if enabled else "workflow_rule.disabled",
                     "update")

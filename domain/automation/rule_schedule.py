@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .conditions import attribute
 from .rule import Trigger, WorkflowRule, WorkflowRun
-from .rule_cron import cron_due
+from .rule_cron import CATCH_UP, cron_due
 from .rule_engine import Reads, catalog, run_rule, runnable
 
 MAX_RECORDS = 1000
@@ -67,7 +67,7 @@ async def run_workflow_schedules(session: AsyncSession, now: datetime) -> int:
         .order_by(WorkflowRule.org_id, WorkflowRule.position, WorkflowRule.id)))
     runs: list[dict[str, Any]] = []
     for rule in rules:
-        after = rule.checked_until or rule.updated_at
+        after = max(rule.checked_until or rule.updated_at, now - CATCH_UP)
         model = cat.models.get(rule.object_type)
         if model is None or after >= now:
             continue

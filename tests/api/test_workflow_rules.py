@@ -312,6 +312,19 @@ async def test_a_message_never_shows_a_recipient_a_field_they_may_not_read(world
     assert "777777" not in str(for_service)
 
 
+async def test_assigning_by_rule_tells_the_new_owner_and_shows_the_owner_as_a_global_id(world):
+    # given a rule handing big deals to the rep's manager
+    await world.rule(trigger="UPDATED", conditions={"field": "amount", "op": "gte", "value": "1000000"},
+                     actions=[{"type": "ASSIGN", "to": "OWNER_MANAGER"}])
+    deal = await world.deal()
+    # when the rep raises the amount
+    updated = await world.update(deal, amount="2000000.00")
+    # then the manager owns it and is told, with owners as global ids
+    assert updated["owner"]["email"] == world.users["manager"].email
+    [note] = [n for n in await world.inbox("manager") if n["topic"] == "workflow.record_updated"]
+    assert note["data"]["changes"]["owner"] == [world.id("rep"), world.id("manager")]
+
+
 async def test_a_manager_writes_rules_for_their_team_only(world):
     # given a sales manager's rule
     rule = await world.rule(as_="manager", trigger="UPDATED",
