@@ -1,4 +1,4 @@
-"""SLA policies on any record type (admins), and the query of the org's policies."""
+"""SLA policies on any record type and the org's working calendar (admins)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from tandem.domain.automation import sla as service
 from tandem.domain.automation.rule_engine import catalog
 from tandem.domain.collaboration.sla import SlaKind
 from tandem.schema.node import decode_id
-from tandem.schema.sla import SetSlaPolicyInput, SlaPolicy, SlaPolicyPayload
+from tandem.schema.sla import (
+    SetSlaPolicyInput,
+    SetWorkingCalendarInput,
+    SlaPolicy,
+    SlaPolicyPayload,
+    WorkingCalendar,
+    WorkingCalendarPayload,
+)
 
 from .mutation import run
 from .writes import acts
@@ -41,6 +48,13 @@ class SlaQuery:
             rows = await service.list_policies(session, ctx.actor.org_id)
         return [SlaPolicy.from_model(r) for r in rows]
 
+    @strawberry.field(description="The org's working calendar, as business-hours SLA clocks count it (admins).")
+    async def working_calendar(self, info: strawberry.Info) -> WorkingCalendar:
+        ctx = info.context
+        ctx.authz.require("Policy", "manage")
+        async with ctx.read() as session:
+            return WorkingCalendar.from_model(await service.get_org_calendar(session, ctx.actor.org_id))
+
 
 @strawberry.type
 class SlaMutation:
@@ -53,3 +67,16 @@ class SlaMutation:
         data = _input(input)
         return await run(info, lambda s: service.set_policy(s, ctx.actor, catalog(), data,
                                                             can_read=ctx.authz.can_read), _payload)
+
+    @acts("Policy", "manage")
+    @strawberry.mutation(description="Set the org's working week, holidays, hours and time zone (admins); what is "
+                                     "not given stays as it was.")
+    async def set_working_calendar(self, info: strawberry.Info,
+                                   input: SetWorkingCalendarInput) -> WorkingCalendarPayload:
+        ctx = info.context
+        return await run(info, lambda s: service.set_org_calendar(
+            s, ctx.actor, weekend_days=input.weekend_days,
+            holidays=[d.isoformat() for d in input.holidays] if input.holidays is not None else None,
+            day_start_hour=input.day_start_hour, day_end_hour=input.day_end_hour, time_zone=input.time_zone),
+            lambda m=None, user_errors=None: WorkingCalendarPayload(
+                working_calendar=WorkingCalendar.from_model(m) if m else None, user_errors=user_errors or []))

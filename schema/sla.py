@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
@@ -13,6 +13,7 @@ from tandem.domain.automation.sla import Status
 from tandem.domain.collaboration.sla import KIND_TYPES
 from tandem.domain.collaboration.sla import SlaKind as _SlaKind
 from tandem.domain.collaboration.sla import SlaPolicy as SlaPolicyModel
+from tandem.domain.delivery.calendar import OrgCalendar
 
 from .errors import UserError
 from .node import from_global_id, to_global_id
@@ -118,6 +119,35 @@ class SetSlaPolicyInput:
     target_hours: float | None = None
     calendar: SlaCalendar | None = None
     escalations: list[SlaEscalationInput] | None = None
+
+
+@strawberry.type(description="The org's working week, holidays and hours: what BUSINESS_HOURS SLA clocks count.")
+class WorkingCalendar:
+    weekend_days: list[int] = strawberry.field(description="0 is Monday, 6 Sunday.")
+    holidays: list[date]
+    day_start_hour: int
+    day_end_hour: int
+    time_zone: str
+
+    @classmethod
+    def from_model(cls, m: OrgCalendar) -> WorkingCalendar:
+        return cls(weekend_days=list(m.weekend_days), holidays=[date.fromisoformat(d) for d in m.holidays],
+                   day_start_hour=m.day_start_hour, day_end_hour=m.day_end_hour, time_zone=m.time_zone)
+
+
+@strawberry.input
+class SetWorkingCalendarInput:
+    weekend_days: list[int] | None = None
+    holidays: list[date] | None = None
+    day_start_hour: int | None = None
+    day_end_hour: int | None = None
+    time_zone: str | None = strawberry.field(default=None, description="An IANA time zone, e.g. Asia/Shanghai.")
+
+
+@strawberry.type
+class WorkingCalendarPayload:
+    working_calendar: WorkingCalendar | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type

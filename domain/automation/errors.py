@@ -27,8 +27,10 @@ class AutomationErrorCode(ErrorCode):
     ASSIGNEE_CANNOT_SEE_RECORD = "ASSIGNEE_CANNOT_SEE_RECORD"
     # SLA policies: a target that is not a positive number of hours, a start/stop/pause entry that is
     # neither an event topic nor a status or stage value, an escalation without its role or user (or
-    # one nobody in the org holds), a policy without its record type or kind
+    # one nobody in the org holds), a policy without its record type or kind, a working calendar with no
+    # working day, hours out of order or an unknown time zone
     INVALID_SLA_TARGET = "INVALID_SLA_TARGET"
     INVALID_SLA_EVENT = "INVALID_SLA_EVENT"
     INVALID_ESCALATION = "INVALID_ESCALATION"
     SLA_POLICY_INCOMPLETE = "SLA_POLICY_INCOMPLETE"
+    INVALID_CALENDAR = "INVALID_CALENDAR"

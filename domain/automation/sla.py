@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +35,7 @@ from ..delivery.calendar import BusinessHours, OrgCalendar, wall_hours
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.clock import clock
-from ..shared.errors import SharedErrorCode, ValidationFailed, Validator
+from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import OutboxEvent, record_event, settlers
 from ..tenancy.user import ROLES, User
 from . import rule_engine
@@ -140,6 +141,8 @@ async def _escalations(session: AsyncSession, v: Validator, org_id: int,
         elif e.to == EscalateTo.USER:
             user = await session.scalar(select(User).where(User.org_id == org_id, User.id == e.user_id)) \
                 if e.user_id is not None else None
+            if e.user_id is not None and user is None:
+                raise NotFound("User", e.user_id)  # another org's user is no user at all
             if user is None or not user.active:
                 v.add((*at, "userId"), AutomationErrorCode.INVALID_ESCALATION,
                       "a USER escalation names an active user of the org")
@@ -219,26 +222,48 @@ async def list_policies(session: AsyncSession, org_id: int) -> list[SlaPolicy]:
                                       .order_by(SlaPolicy.object_type, SlaPolicy.id)))
 
 
+async def get_org_calendar(session: AsyncSession, org_id: int) -> OrgCalendar:
+    """The org's working calendar (the default one, unsaved, when it never set one)."""
+    row = await session.get(OrgCalendar, org_id)
+    return row or OrgCalendar(org_id=org_id, weekend_days=[5, 6], holidays=[], day_start_hour=9, day_end_hour=18,
+                              time_zone="UTC")
+
+
 async def set_org_calendar(session: AsyncSession, actor: Actor, *, weekend_days: list[int] | None = None,
                            holidays: list[str] | None = None, day_start_hour: int | None = None,
                            day_end_hour: int | None = None, time_zone: str | None = None) -> OrgCalendar:
-    """The org's working calendar as business-hours SLA clocks count it (holidays as ISO dates)."""
+    """The org's working calendar as business-hours SLA clocks count it (holidays as ISO dates); what is not
+    given stays as it was."""
     row = await session.get(OrgCalendar, actor.org_id)
     if row is None:
-        row = OrgCalendar(org_id=actor.org_id, weekend_days=[5, 6], holidays=[], day_start_hour=9, day_end_hour=18,
-                          time_zone="UTC")
+        row = await get_org_calendar(session, actor.org_id)
         session.add(row)
-    if weekend_days is not None:
-        row.weekend_days = sorted(set(weekend_days))
-    if holidays is not None:
-        row.holidays = sorted(set(holidays))
-    if day_start_hour is not None:
-        row.day_start_hour = day_start_hour
-    if day_end_hour is not None:
-        row.day_end_hour = day_end_hour
-    if time_zone is not None:
-        row.time_zone = time_zone
+    v = Validator()
+    weekend = sorted(set(weekend_days)) if weekend_days is not None else list(row.weekend_days)
+    if any(not 0 <= d <= 6 for d in weekend) or len(weekend) >= 7:
+        v.add("weekendDays", AutomationErrorCode.INVALID_CALENDAR, "weekend days are 0 (Monday) to 6, leaving a "
+                                                                   "working day")
+    days = sorted(set(holidays)) if holidays is not None else list(row.holidays)
+    if len(days) > 1000:
+        v.add("holidays", AutomationErrorCode.INVALID_CALENDAR, "at most 1000 holidays")
+    start = day_start_hour if day_start_hour is not None else row.day_start_hour
+    end = day_end_hour if day_end_hour is not None else row.day_end_hour
+    if not 0 <= start < end <= 24:
+        v.add("dayEndHour", AutomationErrorCode.INVALID_CALENDAR, "a working day runs from dayStartHour to a later "
+                                                                  "dayEndHour, 0 to 24")
+    zone = time_zone if time_zone is not None else row.time_zone
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        v.add("timeZone", AutomationErrorCode.INVALID_CALENDAR, "an IANA time zone, e.g. Asia/Shanghai")
+    v.raise_if_any()
+    row.weekend_days, row.holidays, row.day_start_hour, row.day_end_hour, row.time_zone = \
+        weekend, days, start, end, zone
     await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="sla.calendar_set", record_type="Org",
+                 record_id=actor.org_id, operation="update",
+                 payload={"weekendDays": weekend, "holidays": days, "dayStartHour": start, "dayEndHour": end,
+                          "timeZone": zone})
     return row
 
 
@@ -463,4 +488,4 @@ async def run_sla_clocks(session: AsyncSession, now: datetime) -> list[Escalatio
 
 
 __all__ = ["EscalateTo", "EscalationInput", "PolicyInput", "SlaCalendar", "SlaClock", "Status", "list_policies",
-           "run_sla_clocks", "set_org_calendar", "set_policy", "statuses_of"]
+           "get_org_calendar", "run_sla_clocks", "set_org_calendar", "set_policy", "statuses_of"]

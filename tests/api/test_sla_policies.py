@@ -43,6 +43,13 @@ query ($id: ID!) { node(id: $id) { ... on Opportunity { name slaStatus {
   target elapsed remaining breached pausedSince policy { objectType targetHours } } } } }"""
 SET_PERMISSION = """
 mutation ($input: SetPermissionInput!) { setPermission(input: $input) { policyVersion userErrors { field code } } }"""
+SET_CALENDAR = """
+mutation ($input: SetWorkingCalendarInput!) {
+  setWorkingCalendar(input: $input) {
+    workingCalendar { weekendDays holidays dayStartHour dayEndHour timeZone } userErrors { field code }
+  }
+}"""
+CALENDAR = "query { workingCalendar { weekendDays holidays dayStartHour dayEndHour timeZone } }"
 ESCALATIONS = "subscription { slaEscalations { kind summary recordId data } }"
 INBOX = "query { notifications(first: 50) { edges { node { topic recordId } } } }"
 
@@ -173,8 +180,36 @@ async def test_a_bad_policy_is_refused_with_its_code_and_changes_nothing(world, 
     assert (await world(POLICIES))["data"]["slaPolicies"] == []
 
 
+async def test_holidays_on_the_working_calendar_do_not_count(world):
+    # given the admin's policy, and Monday 7 December a holiday
+    clock.set(FRIDAY_2PM - timedelta(hours=1))
+    await world.ok(SET_POLICY, {"input": FIRST_TOUCH}, "setSlaPolicy")
+    calendar = await world.ok(SET_CALENDAR, {"input": {"holidays": ["2026-12-07"]}}, "setWorkingCalendar")
+    assert calendar["workingCalendar"] == {"weekendDays": [5, 6], "holidays": ["2026-12-07"], "dayStartHour": 9,
+                                           "dayEndHour": 18, "timeZone": "UTC"}
+    clock.set(FRIDAY_2PM)
+    deal = await world.deal()
+    # when Tuesday 10:30 comes
+    clock.set(TUESDAY_9AM + timedelta(hours=1, minutes=30))
+    status = (await world.status(deal))["data"]["node"]["slaStatus"]
+    # then 4 hours on Friday and 1.5 on Tuesday have run
+    assert (status["elapsed"], status["remaining"], status["breached"]) == (5.5, 2.5, False)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"weekendDays": [0, 1, 2, 3, 4, 5, 6]}, ["weekendDays"]),
+    ({"dayStartHour": 18, "dayEndHour": 9}, ["dayEndHour"]),
+    ({"timeZone": "Mars/Olympus"}, ["timeZone"]),
+])
+async def test_a_bad_working_calendar_is_refused(world, change, field):
+    answer = await world(SET_CALENDAR, {"input": change})
+    assert answer["data"]["setWorkingCalendar"]["userErrors"] == [{"field": field, "code": "INVALID_CALENDAR"}]
+    assert (await world(CALENDAR))["data"]["workingCalendar"]["weekendDays"] == [5, 6]
+
+
 async def test_only_admins_configure_slas(world):
-    for query, variables in ((SET_POLICY, {"input": FIRST_TOUCH}), (POLICIES, None)):
+    for query, variables in ((SET_POLICY, {"input": FIRST_TOUCH}), (POLICIES, None),
+                             (SET_CALENDAR, {"input": {"holidays": []}}), (CALENDAR, None)):
         answer = await world(query, variables, as_="manager")
         assert [e["extensions"]["code"] for e in answer["errors"]] == ["FORBIDDEN"]
     assert (await world(POLICIES))["data"]["slaPolicies"] == []

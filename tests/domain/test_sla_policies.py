@@ -116,7 +116,7 @@ async def _status(db, o, deal_id, when):
 async def _escalations(db, deal_id):
     async with db.read() as s:
         rows = await s.scalars(select(Escalation).where(Escalation.item_kind == "sla.opportunity",
-                                                        Escalation.item_id == deal_id))
+                                                        Escalation.item_id == deal_id).order_by(Escalation.level))
         return [(e.level, e.escalated_to_id) for e in rows]
 
 
@@ -251,3 +251,22 @@ async def test_a_field_the_author_may_not_read_cannot_be_tested(db):
     assert caught.value.errors[0].code.value == "FIELD_NOT_READABLE"
     async with db.read() as s:
         assert await s.scalar(select(SlaClock).where(SlaClock.org_id == o["org"].id)) is None
+
+
+async def test_later_escalations_reach_a_user_and_a_role_each_once_on_a_clock_around_the_clock(db):
+    # given a policy around the clock: 4 hours, then the manager, 2 hours later the admin, 4 later finance
+    o = await _org(db)
+    async with db.write() as s:
+        finance = await create_user(s, o["org"].id, email=f"fin-{uuid.uuid4().hex[:6]}@sla.test", name="财务",
+                                    roles=["finance"])
+    steps = [EscalationInput(0, EscalateTo.OWNER_MANAGER), EscalationInput(2, EscalateTo.USER, user_id=o["admin"].id),
+             EscalationInput(4, EscalateTo.ROLE, role="finance")]
+    await _at(db, FRIDAY_2PM, lambda s: set_policy(s, _actor(o["admin"]), catalog(), PolicyInput(
+        **{**FIRST_TOUCH.__dict__, "target_hours": 4, "calendar": SlaCalendar.ALWAYS, "escalations": steps}),
+        can_read=_always))
+    deal = await _new_deal(db, o, FRIDAY_2PM)
+    # when the scheduler passes Friday evening at 19:00, 20:30, 23:00 and 23:30 (evenings count on this calendar)
+    for hours in (5, 6.5, 9, 9.5):
+        await _tick(db, FRIDAY_2PM + timedelta(hours=hours))
+    # then each level went once, in order
+    assert await _escalations(db, deal.id) == [(1, o["manager"].id), (2, o["admin"].id), (3, finance.id)]

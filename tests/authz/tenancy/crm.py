@@ -196,6 +196,11 @@ mutation ($input: UpdateActionItemInput!) {
   updateActionItem(input: $input) { actionItem { id status owner { id } } userErrors { field code } }
 }"""
 
+SLA_POLICIES = "query { slaPolicies { objectType targetHours } }"
+SET_WORKING_CALENDAR = """
+mutation ($input: SetWorkingCalendarInput!) {
+  setWorkingCalendar(input: $input) { workingCalendar { holidays } userErrors { field code } }
+}"""
 SET_SLA_POLICY = """
 mutation ($input: SetSlaPolicyInput!) {
   setSlaPolicy(input: $input) { slaPolicy { kind } userErrors { field code } }
@@ -407,6 +412,9 @@ NOT_FOUND_CASES = [
         recordId=w.acme["Customer"], title="Acme meeting", actionItems=[{"title": "x", "ownerId": w.demo["User"]}])),
     Case("updateActionItem.ownerId", UPDATE_ACTION_ITEM, "updateActionItem", lambda w, _: input_of(
         id=w.acme["ActionItem"], version=w.acme_version["ActionItem"], ownerId=w.demo["User"])),
+    Case("setSlaPolicy.escalations.userId", SET_SLA_POLICY, "setSlaPolicy", lambda w, _: input_of(
+        objectType="Opportunity", startOn=["opportunity.created"], stopOn=["interaction.logged"], targetHours=8,
+        escalations=[{"afterHours": 0, "to": "USER", "userId": w.demo["User"]}])),
 ]
 
 
@@ -419,6 +427,8 @@ UNNAMED_CASES = [
         role="tenancy_probe", type="Customer", scope="ORG")),
     Case("setSlaPolicy", SET_SLA_POLICY, "setSlaPolicy", lambda w, _: input_of(
         kind="ACTION_ITEM", escalateAfterHours=48)),
+    Case("setWorkingCalendar", SET_WORKING_CALENDAR, "setWorkingCalendar", lambda w, _: input_of(
+        holidays=["2026-10-01"])),
     Case("createTeam", CREATE_TEAM, "createTeam", lambda w, _: input_of(name=f"Acme team {uuid.uuid4().hex[:8]}")),
     Case("inviteUser", INVITE_USER, "inviteUser", lambda w, _: input_of(
         email=f"acme-{uuid.uuid4().hex[:8]}@acme.test", name="Acme hire", roles=["finance"])),
@@ -455,8 +465,9 @@ LIST_CASES = [
     Case("myOpenActionItems", MY_OPEN_ACTION_ITEMS, "myOpenActionItems", lambda w, _: {}),
     Case("changeEvents", CHANGE_EVENTS, "changeEvents", lambda w, _: {}, may_be_empty=True),
     Case("teams", TEAMS, "teams", lambda w, _: {}, may_be_empty=True),
+    Case("slaPolicies", SLA_POLICIES, "slaPolicies", lambda w, _: {}, may_be_empty=True),
 ]
 
 # each has a test of its own in the suite
-NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions", "trustedDocuments",
+NO_ID_QUERIES = {"me", "myOrg", "pipeline", "myPermissions", "trustedDocuments", "workingCalendar",
                  "markNotificationsRead"}  # tests/realtime/test_notifications.py: others' ids mark nothing
