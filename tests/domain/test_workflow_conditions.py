@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tandem.domain.automation.conditions import Facts, evaluate, validate_conditions
 from tandem.domain.automation.rule import RuleInput, Trigger, WorkflowRun, create_rule
+from tandem.domain.automation.rule_cron import cron_due, parse_cron
 from tandem.domain.automation.rule_engine import catalog
 from tandem.domain.crm.customer import CustomerInput, CustomerTier, create_customer
 from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, update_opportunity
@@ -211,3 +212,24 @@ async def test_a_rule_input_with_bad_parts_is_refused_whole(db):
                 actions=[{"type": "LAUNCH"}]), can_read=lambda t, f: True, limited=False)
     assert {(".".join(e.field), e.code.value) for e in failed.value.errors} == {
         ("conditions.field", "UNKNOWN_FIELD"), ("actions.0", "INVALID_ACTION")}
+
+
+@pytest.mark.parametrize(("cron", "zone_name", "after", "until", "expected"), [
+    # Monday 2026-12-07 01:00 UTC is 09:00 in Shanghai
+    ("0 9 * * 1", "Asia/Shanghai", datetime(2026, 12, 7, 0, 59, tzinfo=UTC), datetime(2026, 12, 7, 1, 0, tzinfo=UTC),
+     True),
+    ("0 9 * * 1", "Asia/Shanghai", datetime(2026, 12, 7, 1, 0, tzinfo=UTC), datetime(2026, 12, 7, 2, 0, tzinfo=UTC),
+     False),
+    ("0 9 * * 1", None, datetime(2026, 12, 7, 0, 0, tzinfo=UTC), datetime(2026, 12, 7, 9, 0, tzinfo=UTC), True),
+    ("*/15 8-18 * * 1-5", None, datetime(2026, 12, 5, 0, 0, tzinfo=UTC), datetime(2026, 12, 6, 23, 59, tzinfo=UTC),
+     False),  # a weekend
+    ("0 0 1 * *", None, datetime(2026, 11, 30, 23, 0, tzinfo=UTC), datetime(2026, 12, 1, 0, 0, tzinfo=UTC), True),
+])
+def test_a_cron_names_the_minutes_of_its_time_zone(cron, zone_name, after, until, expected):
+    assert cron_due(cron, zone_name, after, until) is expected
+
+
+@pytest.mark.parametrize("cron", ["", "* * * *", "61 * * * *", "* 24 * * *", "*/0 * * * *", "a b c d e", "5-1 * * * *"])
+def test_a_cron_this_does_not_read_is_refused(cron):
+    with pytest.raises(ValueError):
+        parse_cron(cron)
