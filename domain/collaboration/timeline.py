@@ -66,8 +66,11 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
         level = _part(" shows {} intent", payload.get("level")) or ": buying signals"
         return "intent", f"{_v(payload, 'name')}{level}" + _part(" (score {})", payload.get("score"))
     if topic == "sla.escalated":
-        what = payload.get("title") or payload.get("number") or "an item"
+        what = payload.get("title") or payload.get("number") or payload.get("name") or "an item"
         return "escalation", f"Escalated (level {_v(payload, 'level')}): {what} is overdue"
+    if topic == "sla.breached":  # an SLA policy's clock ran past its target
+        what = payload.get("name") or "this record"
+        return "sla", f"SLA breached: {what}" + _part(" is past its {} h target", payload.get("targetHours"))
     if topic == "lead.converted":
         return "converted", "Lead converted to customer, contact and opportunity"
     if topic.endswith((".archived", ".restored")):

@@ -223,6 +223,7 @@ TOPICS: dict[str, Topic] = {
     "comment.edited": _topic("Comment"),
     "comment.deleted": _topic("Comment"),
     "sla.policy_set": _topic(None, kind=ID, objectType=ID, targetHours=ID, dueHours=ID, escalateAfterHours=ID),
+    "sla.breached": _topic(None, kind=ID, targetHours=ID, elapsedHours=ID, dueAt=ID),
     "sla.calendar_set": _topic(None, weekendDays=ID, holidays=ID, dayStartHour=ID, dayEndHour=ID, timeZone=ID),
     # An escalation carries the escalated item (an action item, an invoice, a task) as its own type does;
     # ``title`` repeats the item's title, number or name.

@@ -51,6 +51,8 @@ mutation ($input: SetWorkingCalendarInput!) {
 }"""
 CALENDAR = "query { workingCalendar { weekendDays holidays dayStartHour dayEndHour timeZone } }"
 ESCALATIONS = "subscription { slaEscalations { kind summary recordId data } }"
+TIMELINE = "query ($id: ID!) { timeline(recordId: $id, first: 50) { edges { node { kind summary } } } }"
+ARCHIVE = "mutation ($input: ArchiveRecordInput!) { archiveRecord(input: $input) { userErrors { field code } } }"
 INBOX = "query { notifications(first: 50) { edges { node { topic recordId } } } }"
 
 FIRST_TOUCH = {
@@ -150,6 +152,29 @@ async def test_a_new_deal_counts_business_hours_pauses_breaches_and_reaches_the_
     assert (status["breached"], status["remaining"], status["pausedSince"]) == (True, 0, None)
     inbox = [e["node"] for e in (await world(INBOX, as_="manager"))["data"]["notifications"]["edges"]]
     assert [n["recordId"] for n in inbox if n["topic"] == "sla.escalated"] == [deal["id"]]
+    # and the deal's timeline shows the breach and the escalation; the rep was told of the breach
+    timeline = [e["node"] for e in (await world(TIMELINE, {"id": deal["id"]}, as_="rep"))["data"]["timeline"]["edges"]]
+    assert [(n["kind"], n["summary"]) for n in timeline if n["kind"] in ("sla", "escalation")] == [
+        ("sla", "SLA breached: 数据中台项目 is past its 8.0 h target"),
+        ("escalation", "Escalated (level 1): 数据中台项目 is overdue")]
+    inbox = [e["node"] for e in (await world(INBOX, as_="rep"))["data"]["notifications"]["edges"]]
+    assert [n["recordId"] for n in inbox if n["topic"] == "sla.breached"] == [deal["id"]]
+
+
+async def test_an_archived_deal_stops_its_clock(world, app):
+    # given a deal under the policy, archived on Monday noon
+    clock.set(FRIDAY_2PM)
+    await world.ok(SET_POLICY, {"input": FIRST_TOUCH}, "setSlaPolicy")
+    deal = await world.deal()
+    clock.set(MONDAY_NOON)
+    await world.ok(ARCHIVE, {"input": {"id": deal["id"]}}, "archiveRecord", as_="rep")
+    # when the scheduler passes on Tuesday afternoon
+    await _tick(app, TUESDAY_9AM + timedelta(hours=6))
+    # then its clock stood still at 7 hours: no breach, nobody told
+    status = (await world.status(deal))["data"]["node"]["slaStatus"]
+    assert (status["elapsed"], status["breached"]) == (7, False)
+    inbox = [e["node"] for e in (await world(INBOX, as_="manager"))["data"]["notifications"]["edges"]]
+    assert [n for n in inbox if n["topic"].startswith("sla.")] == []
 
 
 async def test_the_old_built_in_shape_still_sets_action_item_slas(world):

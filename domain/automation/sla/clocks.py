@@ -1,0 +1,265 @@
+"""SLA clocks: moved by the events a unit of work records (the outbox ``settle`` hook the workflow engine
+uses), read as each record's SLA status, and passed over by the scheduler for breaches and escalations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ...collaboration.meeting import ActionItem
+from ...collaboration.sla import Escalation, SlaKind, SlaPolicy
+from ...delivery.calendar import BusinessHours, OrgCalendar, wall_hours
+from ...shared.clock import clock
+from ...shared.outbox import OutboxEvent, record_event, settlers
+from ...tenancy.user import User
+from .. import rule_engine
+from ..conditions import Facts, evaluate, fields_of
+from .policy import GONE, POLICIES, EscalateTo, SlaCalendar, SlaClock
+
+# --- moving clocks on the events a unit of work records ------------------------------------------
+
+
+@dataclass
+class _Reads:
+    policies: dict[int, list[SlaPolicy]] = field(default_factory=dict)
+    calendars: dict[int, BusinessHours] = field(default_factory=dict)
+
+
+async def _hours(session: AsyncSession, reads: _Reads, policy: SlaPolicy, start: datetime, end: datetime) -> float:
+    if policy.calendar != SlaCalendar.BUSINESS_HOURS:
+        return wall_hours(start, end)
+    if policy.org_id not in reads.calendars:
+        reads.calendars[policy.org_id] = BusinessHours.of(await session.get(OrgCalendar, policy.org_id))
+    return reads.calendars[policy.org_id].hours_between(start, end)
+
+
+def _concerns(policy: SlaPolicy, event: OutboxEvent) -> tuple[int, bool] | None:
+    """The id of the policy's record an event counts for, and whether it is about the record itself."""
+    if event.record_type == policy.object_type:
+        return event.record_id, True
+    if event.timeline_type == policy.object_type and event.timeline_id is not None:
+        return event.timeline_id, False
+    if event.also_type == policy.object_type and event.also_id is not None:
+        return event.also_id, False
+    return None
+
+
+def _hits(entries: list[str], topic: str, values: tuple[str | None, ...]) -> bool:
+    return topic in entries or any(v is not None and v in entries for v in values)
+
+
+async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -> None:
+    events = [e for e, _ in batch if not e.topic.startswith("sla.") or e.topic == "sla.policy_set"]
+    if not events:
+        return
+    reads: _Reads = session.info.setdefault(POLICIES, _Reads())
+    if any(e.topic == "sla.policy_set" for e in events):
+        reads.policies.clear()
+    for org_id in {e.org_id for e in events} - set(reads.policies):
+        reads.policies[org_id] = [p for p in await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id))
+                                  if p.runs_on_clocks]
+    for event in events:
+        for policy in reads.policies[event.org_id]:
+            found = _concerns(policy, event)
+            if found is not None:
+                await _move(session, reads, policy, event, *found)
+
+
+async def _move(session: AsyncSession, reads: _Reads, policy: SlaPolicy, event: OutboxEvent, record_id: int,
+                own: bool) -> None:
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    what = rule_engine.fired(event.topic, event.operation, payload)
+    values: tuple[str | None, ...] = ()
+    left: tuple[str | None, ...] = ()
+    if own:
+        values = (what.status, what.stage)
+        if event.operation == "create":  # a record created in a status or stage is in it from the start
+            values += tuple(v for v in (payload.get("status"), payload.get("stage")) if isinstance(v, str))
+        before = what.change.get("status") or what.change.get("stage")
+        left = (before[0],) if isinstance(before, list) and len(before) == 2 else ()
+    gone = own and event.topic.endswith(GONE)
+    stop = gone or _hits(policy.stop_on, event.topic, values)
+    pause = not stop and _hits(policy.pause_on, event.topic, values)
+    start = not (stop or pause) and _hits(policy.start_on, event.topic, values)
+    resume = not (stop or pause or start) and bool(left) and _hits(policy.pause_on, "", left)
+    if not (stop or pause or start or resume):
+        return
+    now = clock.now()
+    row = await session.scalar(select(SlaClock).where(
+        SlaClock.policy_id == policy.id, SlaClock.record_type == policy.object_type, SlaClock.record_id == record_id))
+    if row is not None and row.stopped_at is not None:
+        return  # a stopped clock stays stopped
+    if stop and row is not None:
+        await _accrue(session, reads, policy, row, now)
+        row.stopped_at, row.paused_since = now, None
+    elif pause and row is not None and row.running_since is not None:
+        await _accrue(session, reads, policy, row, now)
+        row.paused_since = now
+    elif start and row is None:
+        if await _applies(session, policy, record_id, what.change, now):
+            session.add(SlaClock(org_id=policy.org_id, policy_id=policy.id, record_type=policy.object_type,
+                                 record_id=record_id, started_at=now, running_since=now, elapsed_hours=0.0,
+                                 escalated=0))
+    elif (start or resume) and row is not None and row.paused_since is not None:
+        row.running_since, row.paused_since = now, None
+    await session.flush()
+
+
+async def _accrue(session: AsyncSession, reads: _Reads, policy: SlaPolicy, row: SlaClock, now: datetime) -> None:
+    if row.running_since is not None:
+        row.elapsed_hours += await _hours(session, reads, policy, row.running_since, now)
+        row.running_since = None
+
+
+async def _applies(session: AsyncSession, policy: SlaPolicy, record_id: int, change: dict[str, Any],
+                   now: datetime) -> bool:
+    if policy.conditions is None:
+        return True
+    cat = rule_engine.catalog()
+    record = await session.get(cat.models[policy.object_type], record_id)
+    if record is None:
+        return False
+    values = await rule_engine.read_values(session, cat, policy.org_id, policy.object_type, record,
+                                           fields_of(policy.conditions))
+    return evaluate(policy.conditions, Facts(values, change, now))[0]
+
+
+settlers.append(_settle)
+
+
+# --- status, breaches and escalations ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    policy: SlaPolicy
+    target: float
+    elapsed: float
+    remaining: float
+    breached: bool
+    paused_since: datetime | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+
+
+async def _elapsed(session: AsyncSession, reads: _Reads, policy: SlaPolicy, row: SlaClock, now: datetime) -> float:
+    running = await _hours(session, reads, policy, row.running_since, now) if row.running_since else 0.0
+    return row.elapsed_hours + running
+
+
+async def statuses_of(session: AsyncSession, org_id: int, record_type: str, ids: list[int]) -> dict[int, Status]:
+    """Each record's SLA status by id (absent: no policy applies to it, or its clock never started)."""
+    now = clock.now()
+    reads = _Reads()
+    out: dict[int, Status] = {}
+    rows = list(await session.execute(select(SlaClock, SlaPolicy).join(SlaPolicy, SlaPolicy.id == SlaClock.policy_id)
+                                      .where(SlaClock.org_id == org_id, SlaClock.record_type == record_type,
+                                             SlaClock.record_id.in_(ids))))
+    for row, policy in rows:
+        elapsed = await _elapsed(session, reads, policy, row, now)
+        target = policy.target_hours or 0.0
+        out[row.record_id] = Status(policy, target, round(elapsed, 4), round(max(target - elapsed, 0.0), 4),
+                                    row.breached_at is not None or elapsed >= target, row.paused_since,
+                                    row.started_at, row.stopped_at)
+    if record_type == "ActionItem":
+        out.update({k: s for k, s in (await _action_items(session, org_id, ids, now)).items() if k not in out})
+    return out
+
+
+async def _action_items(session: AsyncSession, org_id: int, ids: list[int], now: datetime) -> dict[int, Status]:
+    """Action items under the built-in kind: counted from creation to their due time."""
+    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == org_id,
+                                                          SlaPolicy.kind == SlaKind.ACTION_ITEM.value))
+    if policy is not None and policy.runs_on_clocks:
+        return {}
+    out = {}
+    for item in await session.scalars(select(ActionItem).where(ActionItem.org_id == org_id, ActionItem.id.in_(ids))):
+        due = item.due_at
+        if due is None and policy is not None and policy.due_hours:
+            due = item.created_at + timedelta(hours=policy.due_hours)
+        if due is None:
+            continue
+        end = item.completed_at or now
+        target, elapsed = wall_hours(item.created_at, due), wall_hours(item.created_at, end)
+        out[item.id] = Status(policy or SlaPolicy(kind=SlaKind.ACTION_ITEM.value, object_type="ActionItem"),
+                              round(target, 4), round(elapsed, 4), round(max(target - elapsed, 0.0), 4), end > due,
+                              None, item.created_at, item.completed_at)
+    return out
+
+
+async def _targets(session: AsyncSession, org_id: int, record: Any, escalation: dict[str, Any]) -> list[int]:
+    to = escalation.get("to")
+    if to == EscalateTo.USER:
+        user = await session.scalar(select(User).where(User.org_id == org_id, User.id == escalation.get("userId")))
+        return [user.id] if user is not None and user.active else []
+    if to == EscalateTo.ROLE:
+        users = await session.scalars(select(User).where(User.org_id == org_id, User.active.is_(True))
+                                      .order_by(User.id))
+        return [u.id for u in users if escalation.get("role") in (u.roles or [])]
+    owner_id = getattr(record, "owner_id", None) or getattr(record, "assignee_id", None)
+    owner = await session.scalar(select(User).where(User.org_id == org_id, User.id == owner_id)) if owner_id else None
+    if owner is None or owner.manager_id is None:
+        return []
+    boss = await session.scalar(select(User).where(User.org_id == org_id, User.id == owner.manager_id))
+    return [boss.id] if boss is not None and boss.active else []
+
+
+def _payload(record: Any, facts: dict[str, Any]) -> dict[str, Any]:
+    """An SLA event's payload: the record's id and name (cut per reader by its type's shape) and the facts."""
+    payload = {"id": record.id, **facts}
+    if isinstance(getattr(record, "name", None), str):
+        payload["name"] = record.name
+    return payload
+
+
+async def run_sla_clocks(session: AsyncSession, now: datetime) -> list[Escalation]:
+    """One pass over running clocks: breaches marked, escalations due made (each level once). Idempotent."""
+    reads = _Reads()
+    cat = rule_engine.catalog()
+    rows = list(await session.execute(select(SlaClock, SlaPolicy).join(SlaPolicy, SlaPolicy.id == SlaClock.policy_id)
+                                      .where(SlaClock.stopped_at.is_(None), SlaClock.running_since.is_not(None))))
+    created: list[Escalation] = []
+    for row, policy in rows:
+        if not policy.runs_on_clocks or policy.target_hours is None:
+            continue
+        elapsed = await _elapsed(session, reads, policy, row, now)
+        if elapsed < policy.target_hours:
+            continue
+        if row.breached_at is not None and row.escalated >= len(policy.escalations):
+            continue  # breached and escalated as far as the policy goes
+        record = await session.get(cat.models[policy.object_type], row.record_id)
+        if record is None:  # the record is gone: its clock with it
+            row.stopped_at, row.running_since = now, None
+            continue
+        if row.breached_at is None:
+            row.breached_at = now
+            owner_id = getattr(record, "owner_id", None) or getattr(record, "assignee_id", None)
+            record_event(session, None, org_id=policy.org_id, topic="sla.breached", record_type=policy.object_type,
+                         record_id=row.record_id, operation="update", audience=[owner_id] if owner_id else [],
+                         payload=_payload(record, {"kind": policy.kind, "targetHours": policy.target_hours,
+                                                   "elapsedHours": round(elapsed, 2), "dueAt": now.isoformat()}))
+        while row.escalated < len(policy.escalations):
+            escalation = policy.escalations[row.escalated]
+            if elapsed < policy.target_hours + float(escalation.get("afterHours") or 0):
+                break
+            row.escalated += 1
+            targets = await _targets(session, policy.org_id, record, escalation)
+            if not targets:
+                continue  # nobody to tell at this level; the next level still comes
+            made = Escalation(org_id=policy.org_id, item_kind=f"sla.{policy.kind}"[:40], item_id=row.record_id,
+                              level=row.escalated, escalated_to_id=targets[0], record_type=policy.object_type,
+                              record_id=row.record_id, created_at=now)
+            session.add(made)
+            await session.flush()
+            payload = _payload(record, {"level": row.escalated, "escalatedToId": targets[0], "kind": policy.kind,
+                                        "dueAt": row.breached_at.isoformat(), "targetHours": policy.target_hours,
+                                        "elapsedHours": round(elapsed, 2)})
+            record_event(session, None, org_id=policy.org_id, topic="sla.escalated", record_type=policy.object_type,
+                         record_id=row.record_id, operation="update", audience=targets, payload=payload)
+            created.append(made)
+    await session.flush()
+    return created
