@@ -270,3 +270,18 @@ async def test_later_escalations_reach_a_user_and_a_role_each_once_on_a_clock_ar
         await _tick(db, FRIDAY_2PM + timedelta(hours=hours))
     # then each level went once, in order
     assert await _escalations(db, deal.id) == [(1, o["manager"].id), (2, o["admin"].id), (3, finance.id)]
+
+
+async def test_a_deal_created_waiting_on_the_customer_starts_paused_and_runs_once_it_moves_on(db):
+    # given the policy, and a deal created in the proposal stage Friday 14:00
+    o = await _org(db)
+    deal = await _at(db, FRIDAY_2PM, lambda s: create_opportunity(s, _actor(o["rep"]), OpportunityInput(
+        customer_id=o["customer"].id, name="等客户回复", stage="proposal")))
+    # then Monday noon it has not run, paused since it was created
+    paused = await _status(db, o, deal.id, MONDAY + timedelta(hours=12))
+    assert (paused.elapsed, paused.paused_since) == (0, FRIDAY_2PM)
+    # when it moves to negotiation Monday 12:00
+    await _move(db, o, deal.id, MONDAY + timedelta(hours=12), "negotiation")
+    # then by 15:00 it has run 3 hours
+    status = await _status(db, o, deal.id, MONDAY + timedelta(hours=15))
+    assert (status.elapsed, status.paused_since) == (3, None)

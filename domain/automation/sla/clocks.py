@@ -83,9 +83,9 @@ async def _move(session: AsyncSession, reads: _Reads, policy: SlaPolicy, event: 
         left = (before[0],) if isinstance(before, list) and len(before) == 2 else ()
     gone = own and event.topic.endswith(GONE)
     stop = gone or _hits(policy.stop_on, event.topic, values)
-    pause = not stop and _hits(policy.pause_on, event.topic, values)
-    start = not (stop or pause) and _hits(policy.start_on, event.topic, values)
-    resume = not (stop or pause or start) and bool(left) and _hits(policy.pause_on, "", left)
+    pause = _hits(policy.pause_on, event.topic, values)
+    start = _hits(policy.start_on, event.topic, values)
+    resume = bool(left) and _hits(policy.pause_on, "", left)
     if not (stop or pause or start or resume):
         return
     now = clock.now()
@@ -93,18 +93,21 @@ async def _move(session: AsyncSession, reads: _Reads, policy: SlaPolicy, event: 
         SlaClock.policy_id == policy.id, SlaClock.record_type == policy.object_type, SlaClock.record_id == record_id))
     if row is not None and row.stopped_at is not None:
         return  # a stopped clock stays stopped
-    if stop and row is not None:
-        await _accrue(session, reads, policy, row, now)
-        row.stopped_at, row.paused_since = now, None
-    elif pause and row is not None and row.running_since is not None:
-        await _accrue(session, reads, policy, row, now)
-        row.paused_since = now
-    elif start and row is None:
-        if await _applies(session, policy, record_id, what.change, now):
+    if stop:
+        if row is not None:
+            await _accrue(session, reads, policy, row, now)
+            row.stopped_at, row.paused_since = now, None
+    elif row is None:
+        if start and await _applies(session, policy, record_id, what.change, now):
+            # created in a pause status or stage: started, and paused from the start
             session.add(SlaClock(org_id=policy.org_id, policy_id=policy.id, record_type=policy.object_type,
-                                 record_id=record_id, started_at=now, running_since=now, elapsed_hours=0.0,
-                                 escalated=0))
-    elif (start or resume) and row is not None and row.paused_since is not None:
+                                 record_id=record_id, started_at=now, running_since=None if pause else now,
+                                 paused_since=now if pause else None, elapsed_hours=0.0, escalated=0))
+    elif pause:
+        if row.running_since is not None:
+            await _accrue(session, reads, policy, row, now)
+            row.paused_since = now
+    elif (start or resume) and row.paused_since is not None:
         row.running_since, row.paused_since = now, None
     await session.flush()
 
