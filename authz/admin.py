@@ -75,3 +75,23 @@ async def set_row_scope(session: AsyncSession, actor: Actor, *, role: str, recor
         await adapter.add_policy("p", "p", [role, org, record_type, f"read:{scope.value}", "allow"])
         await session.flush()
     await _changed(session, actor, {"role": role, "type": record_type, "scope": scope.value})
+
+
+async def restrict_field(session: AsyncSession, actor: Actor, *, resource: str, visible_to: frozenset[str] | None,
+                         roles: tuple[str, ...]) -> None:
+    """Who may read and write ``resource`` (a ``Type.field.key``, e.g. a custom field): every role of ``roles``
+    outside ``visible_to`` gets an explicit read and write deny, which wins over its ``Type.*`` allows (and
+    ``admin``, who configures it, keeps it); ``visible_to=None`` drops those denies, so the rest of the policy
+    decides as for any other field."""
+    await seed_default_policy(session, actor.org_id)
+    org = str(actor.org_id)
+    await session.execute(delete(CasbinRule).where(
+        CasbinRule.ptype == "p", CasbinRule.v1 == org, CasbinRule.v2 == resource, CasbinRule.v3.in_(FIELD_ACTIONS)))
+    denied = [] if visible_to is None else [r for r in roles if r != "admin" and r not in visible_to]
+    if denied:
+        adapter = OrgAdapter(session.get_bind(), actor.org_id, session=session)
+        await adapter.add_policies("p", "p", [[role, org, resource, action, "deny"]
+                                              for role in denied for action in FIELD_ACTIONS])
+        await session.flush()
+    await _changed(session, actor, {"resource": resource, "action": "read", "effect": "deny" if denied else None,
+                                    "role": ",".join(denied) or None})

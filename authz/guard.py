@@ -62,12 +62,17 @@ class Guard:
                 found = True
             else:
                 found = record_type not in GUARDED_TYPES or self.policy.field(self.roles, record_type, field, "read")
+                parent, dot, _ = field.rpartition(".")
+                if dot:  # a field of a field (``customFields.budgetCode``) needs its parent too
+                    found = found and self.can_read(record_type, parent)
                 found = found and all(self.can_read(*source.split(".", 1)) for source in sources(record_type, field))
             self._read[key] = found
         return found
 
     def can_write(self, record_type: str, field: str) -> bool:
-        return self.policy.field(self.roles, record_type, field, "write")
+        parent, dot, _ = field.rpartition(".")
+        return (self.policy.field(self.roles, record_type, field, "write")
+                and (not dot or self.can_write(record_type, parent)))
 
     def require(self, record_type: str, action: str) -> None:
         if not self.can(record_type, action):

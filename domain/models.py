@@ -24,9 +24,11 @@ from .delivery.progress import ProgressReport
 from .delivery.project import Project, ProjectMember, ProjectTemplate
 from .delivery.task import Task, TaskDependency
 from .delivery.timesheet import TimeEntry, Timesheet
+from .pipeline.competitor import Competitor
 from .pipeline.custom_field import CustomFieldDefinition
+from .pipeline.lost_reason import LostReason
 from .pipeline.opportunity import Opportunity, OpportunityStageChange
-from .pipeline.stage import PipelineStage
+from .pipeline.stage import PipelineStage, SalesPipeline
 from .sales.product import PriceBook, PriceBookEntry, Product
 from .sales.quote import DiscountThreshold, Quote, QuoteLine
 from .shared.base import Base
@@ -49,7 +51,7 @@ __all__ = [
     "FollowUp",
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
     "Interaction", "Lead", "Notification", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
-    "PipelineStage", "RecordShare", "Team", "TrustedDocument", "User",
+    "PipelineStage", "RecordShare", "Competitor", "LostReason", "SalesPipeline", "Team", "TrustedDocument", "User",
     "Assignment", "AssignmentFallback", "AssignmentRule", "UserAvailability",
     "WorkflowRule", "WorkflowRun", "SlaClock", "OrgCalendar",
 ]

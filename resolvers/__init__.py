@@ -5,8 +5,10 @@ from strawberry.tools import merge_types
 from .archive import ArchiveMutation
 from .assignment_rule import AssignmentRuleMutation, AssignmentRuleQuery
 from .comment import CommentMutation
+from .competitor import CompetitorMutation, CompetitorQuery
 from .contact import ContactMutation
 from .contract import ContractMutation, ContractQuery
+from .custom_field import CustomFieldMutation, CustomFieldQuery
 from .customer import CustomerMutation, CustomerQuery
 from .feed import FeedQuery, FeedSubscription
 from .followup import FollowUpMutation, FollowUpQuery
@@ -14,11 +16,13 @@ from .history import HistoryQuery
 from .interaction import InteractionMutation
 from .invoice import InvoiceMutation, InvoiceQuery
 from .lead import LeadMutation, LeadQuery
+from .lost_reason import LostReasonMutation, LostReasonQuery
 from .meeting import MeetingMutation, MeetingQuery, MeetingSubscription
 from .node import NodeQuery
 from .notifications import NotificationMutation, NotificationQuery
 from .opportunity import OpportunityMutation, OpportunityQuery
 from .payment import PaymentMutation, PaymentQuery
+from .pipeline import PipelineMutation, PipelineQuery
 from .policy import PolicyMutation, PolicyQuery
 from .presence import PresenceMutation, PresenceSubscription
 from .product import ProductMutation, ProductQuery
@@ -33,13 +37,15 @@ from .users import UserMutation, UserQuery
 from .workflow_rule import WorkflowRuleMutation, WorkflowRuleQuery
 
 Query = merge_types(
-    "Query", (NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
+    "Query", (PipelineQuery, CustomFieldQuery, LostReasonQuery, CompetitorQuery,
+              NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
               ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery,
               WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery, SlaQuery)
 )
 Mutation = merge_types(
-    "Mutation", (CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
+    "Mutation", (PipelineMutation, CustomFieldMutation, LostReasonMutation, CompetitorMutation,
+                 CustomerMutation, ContactMutation, InteractionMutation, LeadMutation, OpportunityMutation,
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
                  UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation, ArchiveMutation,

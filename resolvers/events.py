@@ -18,6 +18,7 @@ from tandem.domain.registry import (
     TIMELINE_TYPES,
     Changes,
     Key,
+    Keyed,
     Nested,
     Paths,
     change_id_type,
@@ -77,14 +78,18 @@ def _cut(guard: Any, keys: dict[str, Key], payload: dict[str, Any], shape: str, 
                             for item in value if isinstance(item, dict)]
             elif value is None:
                 out[key] = None
+        elif isinstance(declared, Keyed):
+            if _readable(guard, (declared.governs,)):
+                out[key] = _keyed(guard, declared, value)
         elif isinstance(declared, Paths):
             if isinstance(value, dict):
                 out[key] = {k: _global(_path_id_type(record_type, k), v) for k, v in value.items()
                             if (g := path_governs(record_type, k)) is not None and _readable(guard, g)}
         elif isinstance(declared, Changes):
             if isinstance(value, dict):
-                out[key] = {k: _global(change_id_type(k), v) for k, v in value.items()
-                            if isinstance(d := shape_key(declared.shape, k), tuple) and _readable(guard, d)}
+                out[key] = {k: _global(change_id_type(k), _change(guard, d, v)) for k, v in value.items()
+                            if isinstance(d := shape_key(declared.shape, k), tuple | Keyed)
+                            and _readable(guard, (d.governs,) if isinstance(d, Keyed) else d)}
         elif _readable(guard, declared):
             if key == RECORD_ID:
                 kind = payload.get("recordType")
@@ -100,6 +105,22 @@ def _path_id_type(record_type: str, path: str) -> str | None:
     """The record type whose ids a field path's value holds (``owner``: User), or None."""
     steps = path_steps(record_type, path)
     return id_type(*steps[-1]) if steps else None
+
+
+def _keyed(guard: Any, declared: Keyed, value: Any) -> Any:
+    """Of a dict of fields of their own (custom fields), the keys the actor may read."""
+    if not isinstance(value, dict):
+        return value if value is None else {}
+    record_type, field = declared.governs.split(".", 1)
+    return {k: v for k, v in value.items() if guard.can_read(record_type, f"{field}.{k}")}
+
+
+def _change(guard: Any, declared: Key, value: Any) -> Any:
+    """A change's value (``[before, after]`` or the value after), cut as its field's declaration says."""
+    if isinstance(declared, Keyed):
+        return [_keyed(guard, declared, v) for v in value] if isinstance(value, list) else _keyed(guard, declared,
+                                                                                                    value)
+    return value
 
 
 def _global(type_name: str | None, value: Any) -> Any:

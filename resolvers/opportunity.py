@@ -33,6 +33,15 @@ def _payload(m: service.Opportunity | None = None, user_errors: list | None = No
     return OpportunityPayload(opportunity=Opportunity.from_model(m) if m else None, user_errors=user_errors or [])
 
 
+CONFIG_REFERENCES = {"pipeline_id": "Opportunity.pipeline", "lost_reason_id": "Opportunity.lostReasonOption",
+                     "competitor_ids": "Opportunity.competitors"}
+"""Input attributes naming configuration records, and the Opportunity field each writes."""
+
+
+def _ids(type_name: str, gids: list[str] | None) -> list[int] | None:
+    return None if gids is None else [decode_id(type_name, gid) for gid in gids]
+
+
 def _milestones(items: list[MilestoneInput] | None) -> list[service.Milestone] | None:
     if items is None:
         return None
@@ -94,7 +103,7 @@ class OpportunityQuery:
 
 @strawberry.type
 class OpportunityMutation:
-    @writes("Opportunity", "create")
+    @writes("Opportunity", "create", fields=CONFIG_REFERENCES)
     @strawberry.mutation
     async def create_opportunity(self, info: strawberry.Info, input: CreateOpportunityInput) -> OpportunityPayload:
         actor = info.context.actor
@@ -105,6 +114,9 @@ class OpportunityMutation:
             owner_id=opt_id("User", input.owner_id), next_step=input.next_step, next_step_at=input.next_step_at,
             milestones=_milestones(input.milestones), custom_fields=input.custom_fields,
             project_manager_id=opt_id("User", input.project_manager_id),
+            pipeline_id=opt_id("Pipeline", input.pipeline_id),
+            lost_reason_id=opt_id("LostReason", input.lost_reason_id),
+            competitor_ids=_ids("Competitor", input.competitor_ids),
         )
         return await run_create(
             info, "createOpportunity", input,
@@ -113,7 +125,7 @@ class OpportunityMutation:
             _payload,
         )
 
-    @writes("Opportunity", "update")
+    @writes("Opportunity", "update", fields=CONFIG_REFERENCES)
     @strawberry.mutation
     async def update_opportunity(self, info: strawberry.Info, input: UpdateOpportunityInput) -> OpportunityPayload:
         actor = info.context.actor
@@ -124,7 +136,8 @@ class OpportunityMutation:
             owner_id=opt_id("User", value(input, "owner_id")), next_step=value(input, "next_step"),
             next_step_at=value(input, "next_step_at"),
             milestones=_milestones(value(input, "milestones")), custom_fields=value(input, "custom_fields"),
-            project_manager_id=opt_id("User", value(input, "project_manager_id")), set_fields=named(input),
+            project_manager_id=opt_id("User", value(input, "project_manager_id")),
+            competitor_ids=_ids("Competitor", value(input, "competitor_ids")), set_fields=named(input),
         )
         return await run(info, lambda s: service.update_opportunity(s, actor, pk, input.version, data), _payload)
 
@@ -138,6 +151,7 @@ class OpportunityMutation:
         return await run(
             info,
             lambda s: service.move_opportunity_stage(s, actor, pk, input.version, input.stage,
-                                                     value(input, "lost_reason")),
+                                                     value(input, "lost_reason"),
+                                                     opt_id("LostReason", value(input, "lost_reason_id"))),
             _payload,
         )

@@ -25,6 +25,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from tandem.authz.guard import Guard
+from tandem.domain.registry import Keyed, shape_key
 from tandem.domain.shared.payload import camel
 
 NOT_FIELDS = ("id", "version", "idempotency_key")
@@ -70,7 +71,11 @@ class Writes(FieldExtension):
         """Every ``Type.field`` this input writes."""
         out = list(self.also)
         if self.writes_fields:
-            out += [t for t in map(self.target, given(input_obj)) if t is not None and t not in out]
+            for attr in given(input_obj):
+                target = self.target(attr)
+                if target is not None and target not in out:
+                    out.append(target)
+                    out += _keys_written(target, getattr(input_obj, attr))
         return out
 
     def check(self, guard: Guard, input_obj: Any) -> None:
@@ -95,6 +100,15 @@ class Writes(FieldExtension):
         """Used as a decorator over ``@strawberry.mutation``: the mutation runs through this check."""
         field.extensions.append(self)
         return field
+
+
+def _keys_written(target: str, value: Any) -> list[str]:
+    """A field whose keys are fields of their own (custom fields, the registry's ``Keyed``) writes each key
+    given: ``Opportunity.customFields.budgetCode``."""
+    record_type, field = target.split(".", 1)
+    if not isinstance(value, dict) or not isinstance(shape_key(record_type, field), Keyed):
+        return []
+    return [f"{target}.{key}" for key in value]
 
 
 def writes(record_type: str, action: str | None = None, *, needs: Iterable[tuple[str, str]] = (),

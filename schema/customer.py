@@ -14,6 +14,7 @@ from tandem.domain.shared.money import quantize
 from tandem.domain.shared.pagination import PageRequest
 
 from .archive import ARCHIVED_AT, ARCHIVED_FILTER
+from .custom_field import readable_custom_fields
 from .errors import UserError
 from .node import Node, to_global_id
 from .pagination import Connection, wants_total
@@ -45,7 +46,12 @@ class Customer(Node):
     lifecycle_stage: LifecycleStage | None
     credit_limit: Decimal | None
     currency: str | None
-    custom_fields: JSON | None
+    _custom_fields: strawberry.Private[dict | None]
+
+    @strawberry.field(description="Its custom fields (`customFieldDefinitions`), those you may read.")
+    def custom_fields(self, info: strawberry.Info) -> JSON | None:
+        return readable_custom_fields(info, "Customer", self._custom_fields)
+
     version: int
     created_at: datetime | None
     updated_at: datetime | None
@@ -64,7 +70,7 @@ class Customer(Node):
             id=to_global_id("Customer", m.id), name=m.name, tags=list(m.tags), industry=m.industry,
             tier=_CustomerTier(m.tier), lifecycle_stage=_LifecycleStage(m.lifecycle_stage),
             credit_limit=None if m.credit_limit is None else quantize(m.credit_limit, m.currency),
-            currency=m.currency, custom_fields=m.custom_fields, version=m.version,
+            currency=m.currency, _custom_fields=m.custom_fields, version=m.version,
             created_at=m.created_at, updated_at=m.updated_at, _pk=m.id, _owner_id=m.owner_id,
         )
 

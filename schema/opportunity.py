@@ -14,6 +14,7 @@ from tandem.domain.shared.pagination import PageRequest
 
 from .archive import ARCHIVED_AT, ARCHIVED_FILTER
 from .assignment_rule import Assignment, load_assignment
+from .custom_field import readable_custom_fields
 from .errors import UserError
 from .node import Node, from_global_id, to_global_id
 from .pagination import Connection, wants_total
@@ -22,8 +23,11 @@ from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
 if TYPE_CHECKING:
+    from .competitor import Competitor
     from .customer import Customer
     from .interaction import Interaction
+    from .lost_reason import LostReason
+    from .pipeline import Pipeline
     from .project import Project
 
 
@@ -64,7 +68,12 @@ class Opportunity(Node):
     next_step: str | None
     next_step_at: datetime | None
     lost_reason: str | None
-    custom_fields: JSON | None
+    _custom_fields: strawberry.Private[dict | None]
+
+    @strawberry.field(description="Its custom fields (`customFieldDefinitions`), those you may read.")
+    def custom_fields(self, info: strawberry.Info) -> JSON | None:
+        return readable_custom_fields(info, "Opportunity", self._custom_fields)
+
     version: int
     created_at: datetime | None
     updated_at: datetime | None
@@ -74,6 +83,9 @@ class Opportunity(Node):
     _customer_id: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
     _project_manager_id: strawberry.Private[int | None]
+    _pipeline_id: strawberry.Private[int | None] = None
+    _lost_reason_id: strawberry.Private[int | None] = None
+    _competitor_ids: strawberry.Private[list[int]] = strawberry.field(default_factory=list)
     archived_at: datetime | None = strawberry.field(default=None, description=ARCHIVED_AT)
 
     @strawberry.field(description=SLA_STATUS)
@@ -89,10 +101,12 @@ class Opportunity(Node):
             milestones=[Milestone(name=x["name"], due_date=date.fromisoformat(x["dueDate"]) if x.get("dueDate")
                                   else None, done=bool(x.get("done"))) for x in m.milestones],
             next_step=m.next_step, next_step_at=m.next_step_at, lost_reason=m.lost_reason,
-            custom_fields=m.custom_fields, version=m.version,
+            _custom_fields=m.custom_fields, version=m.version,
             created_at=m.created_at, updated_at=m.updated_at, stage_changed_at=m.stage_changed_at,
             closed_at=m.closed_at, _pk=m.id, _customer_id=m.customer_id, _owner_id=m.owner_id,
-            _project_manager_id=m.project_manager_id,
+            _project_manager_id=m.project_manager_id, _pipeline_id=m.pipeline_id,
+            _lost_reason_id=m.lost_reason_id,
+            _competitor_ids=list(m.competitor_ids or []),
         )
 
     @strawberry.field
@@ -103,6 +117,31 @@ class Opportunity(Node):
 
         m = await info.context.loaders.customer.load(self._customer_id)
         return Customer.from_model(m) if m else None
+
+    @strawberry.field(description="The pipeline it runs through (its `stage` is one of that pipeline's).")
+    async def pipeline(self, info: strawberry.Info) -> Annotated[Pipeline, strawberry.lazy(".pipeline")] | None:
+        from .pipeline import Pipeline
+
+        m = await info.context.loaders.of("Pipeline").load(self._pipeline_id) if self._pipeline_id else None
+        return Pipeline.from_model(m) if m else None
+
+    @strawberry.field(description="Why it was lost, as one of `lostReasons` (`lostReason` keeps the text).")
+    async def lost_reason_option(
+        self, info: strawberry.Info
+    ) -> Annotated[LostReason, strawberry.lazy(".lost_reason")] | None:
+        from .lost_reason import LostReason
+
+        m = await info.context.loaders.of("LostReason").load(self._lost_reason_id) if self._lost_reason_id else None
+        return LostReason.from_model(m) if m else None
+
+    @strawberry.field(description="The competitors met in this deal.")
+    async def competitors(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Competitor, strawberry.lazy(".competitor")]] | None:
+        from .competitor import Competitor
+
+        found = await info.context.loaders.of("Competitor").load_many(self._competitor_ids)
+        return [Competitor.from_model(m) for m in found if m is not None]
 
     @strawberry.field
     async def owner(self, info: strawberry.Info) -> User | None:
@@ -173,6 +212,9 @@ class CreateOpportunityInput:
     milestones: list[MilestoneInput] | None = None
     custom_fields: JSON | None = None
     project_manager_id: strawberry.ID | None = None
+    pipeline_id: strawberry.ID | None = strawberry.field(default=None, description="The org's default if omitted.")
+    lost_reason_id: strawberry.ID | None = strawberry.field(default=None, description="One of `lostReasons`.")
+    competitor_ids: list[strawberry.ID] | None = None
     idempotency_key: str | None = None
 
 
@@ -192,6 +234,8 @@ class UpdateOpportunityInput:
     milestones: list[MilestoneInput] | None = strawberry.UNSET
     custom_fields: JSON | None = strawberry.UNSET
     project_manager_id: strawberry.ID | None = strawberry.UNSET
+    competitor_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="The competitors met in the deal (`competitors`), all of them.")
 
 
 @strawberry.input
@@ -199,7 +243,10 @@ class MoveOpportunityStageInput:
     id: strawberry.ID
     stage: str
     version: int
-    lost_reason: str | None = strawberry.field(default=strawberry.UNSET, description="Required when moving to lost.")
+    lost_reason: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Moving to lost needs this text or `lostReasonId`.")
+    lost_reason_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="One of `lostReasons` (its label is the text when none is given).")
 
 
 @strawberry.type

@@ -32,11 +32,14 @@ from tandem.domain.shared.errors import DomainError
 from tandem.resolvers import Mutation, Query, Subscription
 from tandem.resolvers.context import Unauthenticated
 from tandem.resolvers.guard import FieldGuardExecution
+from tandem.schema.competitor import Competitor
 from tandem.schema.contact import Contact
 from tandem.schema.customer import Customer
 from tandem.schema.interaction import Interaction
 from tandem.schema.lead import Lead
+from tandem.schema.lost_reason import LostReason
 from tandem.schema.opportunity import Opportunity
+from tandem.schema.pipeline import Pipeline
 from tandem.schema.scalars import SCALAR_MAP
 from tandem.schema.user import Org, Team, User
 
@@ -124,7 +127,7 @@ def build_schema(settings: Settings, *, field_guard: bool = True) -> strawberry.
         extensions.append(DisableIntrospection)
     return TandemSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
-        types=[Customer, Contact, Interaction, Lead, Opportunity, User, Team, Org],
+        types=[Customer, Contact, Interaction, Lead, Opportunity, User, Team, Org, Pipeline, LostReason, Competitor],
         extensions=extensions, config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=FieldGuardExecution if field_guard else None,
     )

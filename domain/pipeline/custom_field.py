@@ -1,7 +1,12 @@
-"""Per-org typed custom field definitions, validated on every write."""
+"""Per-org typed custom field definitions, validated on every write.
+
+Who may read a custom field is no business of this module: it is the org policy's ``Type.customFields.<key>``
+(the admin's ``visibleToRoles`` is written there, see authz/admin.py), which the field guard and the event
+filter apply to each key of ``customFields``."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -11,20 +16,36 @@ from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
-from ..shared.errors import SharedErrorCode, Validator
+from ..shared.errors import SharedErrorCode, ValidationFailed, Validator
+from ..shared.outbox import record_event
 from .errors import PipelineErrorCode
 
 MAX_TEXT = 2000
+MAX_OPTIONS = 200
+MAX_OPTION_LEN = 100
+KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,59}")
+
+OBJECT_TYPES = {"customer": "Customer", "opportunity": "Opportunity"}
+"""The object types that carry custom fields (``entity``) and their record types."""
 
 
 class CustomFieldType(StrEnum):
     TEXT = "text"
     NUMBER = "number"
     MONEY = "money"
-    BOOLEAN = "boolean"
     DATE = "date"
-    CHOICE = "choice"
+    BOOL = "bool"
+    SELECT = "select"
+    MULTISELECT = "multiselect"
+    USER = "user"
+    # the names of the first definitions (migration 0016 renamed their stored values)
+    BOOLEAN = "bool"
+    CHOICE = "select"
+
+
+WITH_OPTIONS = (CustomFieldType.SELECT, CustomFieldType.MULTISELECT)
 
 
 class CustomFieldDefinition(Base):
@@ -60,14 +81,57 @@ async def define_custom_field(
     type: CustomFieldType,
     choices: list[str] | None = None,
     required: bool = False,
+    actor: Actor | None = None,
 ) -> CustomFieldDefinition:
-    definition = CustomFieldDefinition(
-        org_id=org_id, entity=entity, key=key, label=label, type=type.value,
-        choices=list(choices or []), required=required,
-    )
+    """Create the org's custom field ``key`` of ``entity``, or change its label, options and whether it is
+    required (its type stays what it was: stored values were checked against it)."""
+    v = Validator()
+    if entity not in OBJECT_TYPES:
+        v.add("objectType", SharedErrorCode.INVALID, f"custom fields exist on {', '.join(OBJECT_TYPES)}")
+    key = (key or "").strip()
+    if not KEY.fullmatch(key):
+        v.add("key", PipelineErrorCode.INVALID_CONFIG_KEY,
+              "key is a letter then letters, digits or _ (at most 60), e.g. budgetCode")
+    label = v.text("label", label, max_len=200, required=True) or ""
+    options = _check_options(v, type, choices)
+    v.raise_if_any()
+    found = await session.scalar(select(CustomFieldDefinition).where(
+        CustomFieldDefinition.org_id == org_id, CustomFieldDefinition.entity == entity,
+        CustomFieldDefinition.key == key))
+    if found is not None and CustomFieldType(found.type) is not type:
+        raise ValidationFailed.one("type", PipelineErrorCode.CUSTOM_FIELD_TYPE_LOCKED,
+                                   f"{key} is a {CustomFieldType(found.type).name} field; its type cannot change")
+    definition = found or CustomFieldDefinition(org_id=org_id, entity=entity, key=key, type=type.value)
+    definition.label, definition.choices, definition.required = label, options, required
     session.add(definition)
     await session.flush()
+    record_event(session, actor, org_id=org_id, topic="custom_field.defined", record_type="Org", record_id=org_id,
+                 operation="update" if found else "create",
+                 payload={"objectType": entity, "key": key, "label": label, "type": type.name, "options": options,
+                          "required": required})
     return definition
+
+
+def _check_options(v: Validator, kind: CustomFieldType, options: list[str] | None) -> list[str]:
+    if kind not in WITH_OPTIONS:
+        if options:
+            v.add("options", PipelineErrorCode.INVALID_FIELD_OPTIONS, f"a {kind.name} field has no options")
+        return []
+    cleaned = [o.strip() if isinstance(o, str) else "" for o in options or []]
+    if not cleaned or len(cleaned) > MAX_OPTIONS:
+        v.add("options", PipelineErrorCode.INVALID_FIELD_OPTIONS,
+              f"a {kind.name} field needs 1 to {MAX_OPTIONS} options")
+    elif any(not o or len(o) > MAX_OPTION_LEN for o in cleaned) or len(set(cleaned)) != len(cleaned):
+        v.add("options", PipelineErrorCode.INVALID_FIELD_OPTIONS,
+              f"options are distinct, non-empty and at most {MAX_OPTION_LEN} characters each")
+    return cleaned
+
+
+async def list_definitions(session: AsyncSession, org_id: int, entity: str) -> list[CustomFieldDefinition]:
+    return list(await session.scalars(
+        select(CustomFieldDefinition).where(CustomFieldDefinition.org_id == org_id,
+                                            CustomFieldDefinition.entity == entity)
+        .order_by(CustomFieldDefinition.id)))
 
 
 def _coerce(definition: CustomFieldDefinition, value: Any) -> Any:
@@ -91,7 +155,7 @@ def _coerce(definition: CustomFieldDefinition, value: Any) -> Any:
         if not amount.is_finite():
             raise ValueError("a finite decimal amount")
         return str(amount)
-    if kind is CustomFieldType.BOOLEAN:
+    if kind is CustomFieldType.BOOL:
         if not isinstance(value, bool):
             raise ValueError("true or false")
         return value
@@ -102,9 +166,18 @@ def _coerce(definition: CustomFieldDefinition, value: Any) -> Any:
             return date.fromisoformat(value).isoformat()
         except ValueError as exc:
             raise ValueError("an ISO date (YYYY-MM-DD)") from exc
-    if kind is CustomFieldType.CHOICE:
-        if value not in definition.choices:
+    if kind is CustomFieldType.SELECT:
+        if not isinstance(value, str) or value not in definition.choices:
             raise ValueError(f"one of {definition.choices}")
+        return value
+    if kind is CustomFieldType.MULTISELECT:
+        if (not isinstance(value, list) or any(not isinstance(x, str) or x not in definition.choices for x in value)
+                or len(set(value)) != len(value)):
+            raise ValueError(f"a list of distinct values out of {definition.choices}")
+        return value
+    if kind is CustomFieldType.USER:
+        if not isinstance(value, str) or not value.strip() or len(value) > 100:
+            raise ValueError("a user's id")
         return value
     raise ValueError("a supported value")  # pragma: no cover
 

@@ -18,7 +18,7 @@ from ..shared.bus import dispatch, handles
 from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.dialect import contains_text
-from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
+from ..shared.errors import FieldError, NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.money import check_amount, check_currency, quantize
 from ..shared.outbox import record_event
 from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
@@ -28,9 +28,11 @@ from ..tenancy.handover import UserDeactivated, hand_over
 from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
+from .competitor import competitors_named
 from .custom_field import definitions_for, validate_custom_fields
 from .errors import PipelineErrorCode
 from .events import NextStepSet, OpportunityCreated, OpportunityWon
+from .lost_reason import lost_reason_named
 from .stage import Pipeline, Stage, get_pipeline
 
 MAX_MILESTONES = 50
@@ -48,6 +50,7 @@ class Opportunity(Archivable, Base):
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    pipeline_id: Mapped[int] = mapped_column(IdType, ForeignKey("pipeline.id"), index=True)
     stage_key: Mapped[str] = mapped_column(String(40))
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
@@ -58,6 +61,9 @@ class Opportunity(Archivable, Base):
     next_step_at: Mapped[datetime | None] = mapped_column(nullable=True)
     """When the next step is due: its owner's follow-up (domain/automation/followup.py)."""
     lost_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    """The reason as text: what was written, or the label of ``lost_reason_id`` when only that was given."""
+    lost_reason_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("lost_reason.id"), nullable=True)
+    competitor_ids: Mapped[list[int]] = mapped_column(default=list)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     project_manager_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
     """Who will run the delivery project once it is won (else the least-loaded project manager)."""
@@ -74,6 +80,8 @@ class Opportunity(Archivable, Base):
         if stage.key == self.stage_key:
             raise ValidationFailed.one("stage", PipelineErrorCode.STAGE_UNCHANGED,
                                        f"The opportunity is already in {stage.key!r}.")
+        if missing := self.missing_for(stage):
+            raise ValidationFailed(missing)
         reason = (lost_reason or "").strip()
         if stage.is_lost and not reason:
             raise ValidationFailed.one("lostReason", PipelineErrorCode.LOST_REASON_REQUIRED,
@@ -88,6 +96,10 @@ class Opportunity(Archivable, Base):
         self.stage_changed_at = at
         self.updated_at = at
         return OpportunityStageMoved(self.id, old, stage.key, by.user_id, at, self.lost_reason)
+
+    def missing_for(self, stage: Stage) -> list[FieldError]:
+        """What the stage requires that this deal lacks (one STAGE_FIELDS_MISSING each)."""
+        return stage.missing(self)
 
 
 class OpportunityStageChange(Base):
@@ -139,6 +151,9 @@ class OpportunityInput:
     milestones: list[Milestone] | None = None
     custom_fields: dict[str, Any] | None = None
     project_manager_id: int | None = None
+    pipeline_id: int | None = None
+    lost_reason_id: int | None = None
+    competitor_ids: list[int] | None = None
     set_fields: set[str] = field(default_factory=set)
 
 
@@ -209,6 +224,7 @@ def opportunity_payload(o: Opportunity) -> dict[str, Any]:
         "probability": o.probability, "nextStep": o.next_step,
         "nextStepAt": o.next_step_at.isoformat() if o.next_step_at else None, "lostReason": o.lost_reason,
         "milestones": o.milestones, "customFields": o.custom_fields, "version": o.version,
+        "pipelineId": o.pipeline_id, "lostReasonId": o.lost_reason_id, "competitorIds": list(o.competitor_ids or []),
     }
 
 
@@ -217,7 +233,10 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
         raise ValidationFailed.one("customerId", SharedErrorCode.REQUIRED, "customerId is required")
     customer = await referenced(session, actor, "Customer", data.customer_id)
     org = await get_org(session, actor.org_id)
-    pipeline = await get_pipeline(session, actor.org_id)
+    pipeline = await get_pipeline(session, actor.org_id, data.pipeline_id)
+    if not pipeline.complete:
+        raise ValidationFailed.one("pipelineId", PipelineErrorCode.PIPELINE_INCOMPLETE,
+                                   f"{pipeline.name} needs one won, one lost and an open stage before deals enter it")
     v = Validator()
     name = v.text("name", data.name, max_len=200, required=True)
     currency = check_currency(v, "currency", data.currency, org.default_currency)
@@ -232,8 +251,11 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
     definitions = await definitions_for(session, actor.org_id, "opportunity")
     custom = validate_custom_fields(v, definitions, data.custom_fields)
     lost_reason = v.text("lostReason", data.lost_reason, max_len=500)
+    reason = await lost_reason_named(session, actor, v, data.lost_reason_id)
+    lost_reason = lost_reason or (reason.label if reason else None)
     if stage.is_lost and not lost_reason:
         v.add("lostReason", PipelineErrorCode.LOST_REASON_REQUIRED, "An opportunity created as lost needs a reason.")
+    competitor_ids = await competitors_named(session, actor, v, data.competitor_ids)
     v.raise_if_any()
     now = clock.now()
     opportunity = Opportunity(
@@ -242,9 +264,12 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
         probability=stage.probability if probability is None else probability, milestones=milestones,
         next_step=next_step or None, next_step_at=data.next_step_at,
         lost_reason=lost_reason if stage.is_lost else None, custom_fields=custom,
-        project_manager_id=data.project_manager_id,
+        project_manager_id=data.project_manager_id, pipeline_id=pipeline.id,
+        lost_reason_id=reason.id if reason and stage.is_lost else None, competitor_ids=competitor_ids or [],
         created_at=now, updated_at=now, stage_changed_at=now, closed_at=now if stage.is_closed else None,
     )
+    if missing := opportunity.missing_for(stage):
+        raise ValidationFailed(missing)
     session.add(opportunity)
     await session.flush()
     session.add(OpportunityStageChange(org_id=actor.org_id, opportunity_id=opportunity.id, from_stage=None,
@@ -300,6 +325,8 @@ async def update_opportunity(
         changes["project_manager_id"] = data.project_manager_id
     if "milestones" in named:
         changes["milestones"] = _check_milestones(v, data.milestones) or []
+    if "competitor_ids" in named:
+        changes["competitor_ids"] = await competitors_named(session, actor, v, data.competitor_ids or [])
     if "custom_fields" in named:
         definitions = await definitions_for(session, actor.org_id, "opportunity")
         changes["custom_fields"] = validate_custom_fields(
@@ -346,15 +373,21 @@ def _plain(value: Any, currency: str) -> Any:
 
 async def move_opportunity_stage(
     session: AsyncSession, actor: Actor, opportunity_id: int, version: int, stage_key: str,
-    lost_reason: str | None = None,
+    lost_reason: str | None = None, lost_reason_id: int | None = None,
 ) -> Opportunity:
     opportunity = await _load_for_write(session, actor, opportunity_id, version)
-    pipeline = await get_pipeline(session, actor.org_id)
+    pipeline = await get_pipeline(session, actor.org_id, opportunity.pipeline_id)
     stage = pipeline.get(stage_key)
     if stage is None:
         raise ValidationFailed.one("stage", PipelineErrorCode.INVALID_STAGE,
                                    f"{stage_key!r} is not a stage of this pipeline ({', '.join(pipeline.keys())})")
+    v = Validator()
+    reason = await lost_reason_named(session, actor, v, lost_reason_id)
+    v.raise_if_any()
+    if reason is not None and not (lost_reason or "").strip():
+        lost_reason = reason.label
     moved = opportunity.move_to(stage, by=actor, at=clock.now(), lost_reason=lost_reason)
+    opportunity.lost_reason_id = reason.id if reason is not None and stage.is_lost else None
     await flush_or_conflict(session, "Opportunity")
     session.add(OpportunityStageChange(org_id=actor.org_id, opportunity_id=opportunity.id,
                                        from_stage=moved.from_stage, to_stage=moved.to_stage,
@@ -362,6 +395,7 @@ async def move_opportunity_stage(
     record_event(session, actor, org_id=actor.org_id, topic="opportunity.stage_moved", record_type="Opportunity",
                  record_id=opportunity.id, operation="update",
                  payload={"from": moved.from_stage, "to": moved.to_stage, "lostReason": moved.lost_reason,
+                          "lostReasonId": opportunity.lost_reason_id,
                           "probability": opportunity.probability, "version": opportunity.version})
     if stage.is_won:
         await dispatch(session, actor, OpportunityWon(actor.org_id, opportunity.id))

@@ -22,6 +22,7 @@ from .payloads import (
     Changes,
     Governs,
     Key,
+    Keyed,
     Nested,
     Paths,
     Topic,
@@ -59,6 +60,8 @@ def governing_fields() -> set[str]:
     def add(key: Key) -> None:
         if isinstance(key, Nested):
             out.update(key.governs)
+        elif isinstance(key, Keyed):
+            out.add(key.governs)
         elif isinstance(key, tuple):
             out.update(key)
 
@@ -86,7 +89,7 @@ __all__ = [
     "ARCHIVABLE_TYPES",
     "GUARDED_TYPES", "ID", "ITEMS", "NODE_TYPES", "ORG_WIDE_TYPES", "OWNED_TYPES", "RECORD_ID", "RECORD_TYPES",
     "REFERENCES", "SHAPES", "SHAPE_NODES", "TIMELINE_TYPES", "TOPICS",
-    "Changes", "Governs", "Key", "Nested", "Paths", "RecordType", "Topic", "Visible", "archive_topics",
+    "Changes", "Governs", "Key", "Keyed", "Nested", "Paths", "RecordType", "Topic", "Visible", "archive_topics",
     "change_id_type", "governing_fields", "id_type", "key_governs", "path_governs", "path_steps", "payload_keys",
     "payload_shape", "scope_type", "shape_key", "sources",
 ]

@@ -42,7 +42,16 @@ class Paths:
     rule's message values)."""
 
 
-Key = Governs | Nested | Changes | Paths
+@dataclass(frozen=True)
+class Keyed:
+    """A dict whose keys are fields of their own (custom fields): delivered when ``governs`` is readable, and
+    of it each key ``k`` only when ``<governs>.<k>`` is too (``Opportunity.customFields.budgetCode``: the
+    policy rows an admin's ``visibleToRoles`` writes)."""
+
+    governs: str
+
+
+Key = Governs | Nested | Changes | Keyed | Paths
 ID: Governs = ()
 
 
@@ -58,14 +67,16 @@ def _shape(type_name: str, keys: str, **mapped: Key | str) -> dict[str, Key]:
 
 
 SHAPES: dict[str, dict[str, Key]] = {
-    "Customer": _shape("Customer", "name tags industry tier lifecycleStage ownerId creditLimit currency "
-                                   "customFields"),
+    "Customer": _shape("Customer", "name tags industry tier lifecycleStage ownerId creditLimit currency",
+                       customFields=Keyed("Customer.customFields")),
     "Contact": _shape("Contact", "customerId name title phone email isDecisionMaker"),
     "Lead": _shape("Lead", "name company title email phone source status notes ownerId disqualifyReason region "
                            "industry"),
     "Opportunity": _shape("Opportunity", "customerId ownerId name stage amount currency expectedCloseDate "
-                                         "probability nextStep nextStepAt lostReason milestones customFields "
-                                         "projectManagerId"),
+                                         "probability nextStep nextStepAt lostReason milestones "
+                                         "projectManagerId",
+                          customFields=Keyed("Opportunity.customFields"), pipelineId="Opportunity.pipeline",
+                          lostReasonId="Opportunity.lostReasonOption", competitorIds="Opportunity.competitors"),
     "Interaction": _shape("Interaction", "customerId contactId opportunityId kind occurredAt summary"),
     "Product": _shape("Product", "code name unit defaultPrice currency taxRate active"),
     "PriceBook": _shape("PriceBook", "name currency isDefault", prices="PriceBook.entries"),
@@ -101,6 +112,10 @@ SHAPES: dict[str, dict[str, Key]] = {
     "ProjectTemplate": _shape("ProjectTemplate", "name isDefault", tasks="ProjectTemplate.taskCount"),
     "WorkflowRule": _shape("WorkflowRule", "name objectType trigger enabled position authorId"),
     "User": _shape("User", "name email roles territory capacity teamId"),
+    "Pipeline": _shape("Pipeline", "key name isDefault"),
+    "PipelineStage": _shape("PipelineStage", "key label order defaultProbability isWon isLost requiredFields"),
+    "LostReason": _shape("LostReason", "key label"),
+    "Competitor": _shape("Competitor", "name website"),
 }
 
 
@@ -132,6 +147,15 @@ TOPICS: dict[str, Topic] = {
     "opportunity.created": _topic("Opportunity"),
     "opportunity.updated": _topic("Opportunity", changes=Changes("Opportunity"), quoteId=ID),
     "opportunity.stage_moved": _topic("Opportunity", **{"from": "Opportunity.stage", "to": "Opportunity.stage"}),
+    # configuration (admin): pipelines, their stages, lost reasons, competitors; custom field definitions are
+    # the policy's business (an Org event: only those who manage the policy receive it)
+    "pipeline.created": _topic("Pipeline"),
+    "pipeline.stage_defined": _topic("Pipeline", stage=Nested("PipelineStage", ("Pipeline.stages",))),
+    "pipeline.stage_removed": _topic("Pipeline", stageKey="Pipeline.stages", movedTo="Pipeline.stages",
+                                     dealsMoved="Pipeline.stages"),
+    "lost_reason.defined": _topic("LostReason"),
+    "competitor.created": _topic("Competitor"),
+    "custom_field.defined": _topic(None, objectType=ID, key=ID, label=ID, type=ID, options=ID, required=ID),
     "product.created": _topic("Product"),
     "product.updated": _topic("Product", changes=Changes("Product")),
     "price_book.created": _topic("PriceBook"),
@@ -304,6 +328,8 @@ REFERENCES: dict[str, str] = {
     "invoiceId": "Invoice", "creditNoteId": "Invoice", "creditedInvoiceId": "Invoice", "paymentId": "Payment",
     "allocationId": "PaymentAllocation", "projectId": "Project", "reportId": "ProgressReport",
     "meetingId": "Meeting", "parentId": "Comment", "requestId": "Signature",
+    # configuration
+    "pipelineId": "Pipeline", "lostReasonId": "LostReason", "competitorIds": "Competitor",
 }
 """Payload keys (in any shape, topic, change or item) whose integer values, or lists of them, are ids of one
 record type: delivered as that type's global ids, as every typed field of the API gives them. Besides these,
@@ -312,7 +338,7 @@ record type: delivered as that type's global ids, as every typed field of the AP
 
 RECORD_ID = "recordId"
 
-SHAPE_NODES: dict[str, str | None] = {"Signer": "Signature", "TaskDependency": None}
+SHAPE_NODES: dict[str, str | None] = {"Signer": "Signature", "TaskDependency": None, "PipelineStage": None}
 """The node type of a shape's ``id`` where it is not the shape's name (None: the shape carries no id of a node)."""
 
 ITEMS: dict[str, str] = {"installments": "Installment", "allocations": "PaymentAllocation"}

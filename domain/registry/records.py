@@ -35,8 +35,10 @@ from ..delivery.progress import ProgressReport
 from ..delivery.project import Project, ProjectTemplate, projects_by_ids
 from ..delivery.task import Task, get_task
 from ..delivery.timesheet import TimeEntry, Timesheet, visible_entries, visible_timesheets
+from ..pipeline.competitor import Competitor
+from ..pipeline.lost_reason import LostReason
 from ..pipeline.opportunity import Opportunity, OpportunityStageChange, opportunities_by_ids
-from ..pipeline.stage import PipelineStage
+from ..pipeline.stage import PipelineStage, SalesPipeline
 from ..sales.product import PriceBook, Product, price_books_by_ids, products_by_ids
 from ..sales.quote import Quote, quotes_by_ids
 from ..shared.actor import Actor
@@ -195,6 +197,9 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     RecordType("Opportunity", Opportunity, opportunities_by_ids, owned=True, timeline=True, archivable=True),
     RecordType("StageChange", OpportunityStageChange, guarded=False, scope="Opportunity", node=False),
     RecordType("PipelineStage", PipelineStage, guarded=False, org_wide=True, node=False),
+    RecordType("Pipeline", SalesPipeline, guarded=False, org_wide=True),
+    RecordType("LostReason", LostReason, guarded=False, org_wide=True),
+    RecordType("Competitor", Competitor, guarded=False, org_wide=True),
     # tenancy
     RecordType("User", User, _users, org_wide=True),
     RecordType("Team", Team, _teams, guarded=False, org_wide=True),

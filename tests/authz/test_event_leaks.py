@@ -26,6 +26,7 @@ from tandem.domain.registry import (
     SHAPES,
     TOPICS,
     Changes,
+    Keyed,
     Nested,
     Paths,
     archive_topics,
@@ -226,6 +227,16 @@ def _leaves(value: Any) -> list[str]:
     return [text] if len(text) >= 4 else []
 
 
+def _split_keyed(guard: Guard, declared: Keyed, value: Any) -> tuple[set[str], set[str]]:
+    """(hidden, shown) values of a dict of fields of their own (custom fields), each key its own field."""
+    record_type, field = declared.governs.split(".", 1)
+    hidden: set[str] = set()
+    shown: set[str] = set()
+    for k, v in (value or {}).items() if isinstance(value, dict) else ():
+        (shown if guard.can_read(record_type, f"{field}.{k}") else hidden).update(_leaves(v))
+    return hidden, shown
+
+
 def _split(guard: Guard, keys: dict[str, Any], payload: dict[str, Any]) -> tuple[set[str], set[str]]:
     """The recognisable values of a raw payload the reader may not read (or that nothing declares),
     and those it may."""
@@ -248,9 +259,19 @@ def _split(guard: Guard, keys: dict[str, Any], payload: dict[str, Any]) -> tuple
                     h, s = _split(guard, SHAPES[declared.shape], item)
                     hidden |= h
                     shown |= s
+        elif isinstance(declared, Keyed):
+            h, s = _split_keyed(guard, declared, value)
+            hidden |= h
+            shown |= s
         elif isinstance(declared, Changes):
             for k, v in (value or {}).items():
                 d = shape_key(declared.shape, k)
+                if isinstance(d, Keyed):
+                    for side in v if isinstance(v, list) else [v]:
+                        h, s = _split_keyed(guard, d, side)
+                        hidden |= h
+                        shown |= s
+                    continue
                 (shown if isinstance(d, tuple) and readable(d) else hidden).update(_leaves(v))
         else:
             (shown if readable(declared) else hidden).update(_leaves(value))
@@ -359,6 +380,10 @@ def _fill(guard: Guard, keys: dict[str, Any], counter: list[int],
             for path in _paths(record_type):
                 payload[key][path] = v = new()
                 expect[v] = readable(path_governs(record_type, path) or ())
+        elif isinstance(declared, Keyed):
+            record_type_of, field = declared.governs.split(".", 1)
+            payload[key] = {"someField": (v := new())}
+            expect[v] = guard.can_read(record_type_of, f"{field}.someField")
         elif isinstance(declared, Changes):
             payload[key] = {}
             for name, field_key in SHAPES[declared.shape].items():

@@ -30,6 +30,8 @@ from tandem.domain.crm.customer import Customer, CustomerInput, CustomerTier, Li
 from tandem.domain.crm.interaction import Interaction, InteractionInput, InteractionKind, log_interaction
 from tandem.domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead
 from tandem.domain.delivery.project import add_member, convert_won_opportunity
+from tandem.domain.pipeline.competitor import create_competitor
+from tandem.domain.pipeline.lost_reason import define_lost_reason
 from tandem.domain.pipeline.opportunity import Milestone, Opportunity, OpportunityInput, create_opportunity
 from tandem.domain.shared.outbox import OutboxEvent
 from tandem.domain.tenancy.org import create_org, create_team
@@ -154,6 +156,8 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
             await set_sla_policy(session, actor_of(chief), sla_catalog(), SlaPolicyInput(
                 object_type=type_name, start_on=[started], stop_on=["never.happens"], target_hours=8),
                 can_read=lambda *_: True)
+        reason = await define_lost_reason(session, actor_of(chief), label="Budget cut", key="budget")
+        rival = await create_competitor(session, actor_of(chief), name="对手公司", website="https://rival.example")
         for role, user in users.items():
             actor = actor_of(user)
             customer = await create_customer(session, actor, CustomerInput(
@@ -164,7 +168,8 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
                 email=f"cio.{role}@matrix.example", is_decision_maker=True))
             opportunity = await create_opportunity(session, actor, OpportunityInput(
                 customer_id=customer.id, name=unique("Deal"), amount=Decimal("120000.00"), currency="CNY",
-                stage="lost", lost_reason="Budget cut", expected_close_date=date(2027, 1, 31), probability=5,
+                stage="lost", lost_reason="Budget cut", lost_reason_id=reason.id, competitor_ids=[rival.id],
+                expected_close_date=date(2027, 1, 31), probability=5,
                 next_step="Call back in Q3", milestones=[Milestone("Kick-off", date(2026, 9, 1), True)],
                 project_manager_id=chief.id))
             # a delivery project for it, which the role user works on (so every role sees it), and a cost rate

@@ -20,7 +20,7 @@ from graphql import build_schema
 from sqlalchemy import select
 
 from tandem.domain.contracts.approval import approval_flow
-from tandem.domain.pipeline.stage import PipelineStage
+from tandem.domain.pipeline.stage import PipelineStage, SalesPipeline
 from tandem.domain.registry import GUARDED_TYPES, NODE_TYPES, OWNED_TYPES, TIMELINE_TYPES
 from tandem.domain.tenancy.trusted_document import TrustedDocument
 from tandem.schema.node import from_global_id, to_global_id
@@ -38,6 +38,7 @@ from tests.authz.tenancy import (
     input_of,
     names_of,
     org_snapshot,
+    pipeline_config,
     pks_of,
     quote_to_cash,
     routing,
@@ -50,17 +51,19 @@ from tests.authz.tenancy.crm import (  # noqa: F401 (fixtures)
 )
 from tests.authz.tenancy.delivery import acme_delivery, demo_timesheet  # noqa: F401 (fixtures)
 from tests.authz.tenancy.follow_ups import follow_up_records  # noqa: F401 (fixtures)
+from tests.authz.tenancy.pipeline_config import pipeline_config_records  # noqa: F401 (fixtures)
 from tests.authz.tenancy.quote_to_cash import acme_q2c  # noqa: F401 (fixtures)
 from tests.authz.tenancy.routing import demo_rule  # noqa: F401 (fixtures)
 from tests.authz.tenancy.workflow_rules import demo_workflow_rule  # noqa: F401 (fixtures)
 
-AREAS = (crm, delivery, quote_to_cash, follow_ups, workflow_rules, routing)
+AREAS = (crm, delivery, quote_to_cash, follow_ups, workflow_rules, routing, pipeline_config)
 SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
 async def world(db, gql, users, demo_workflow_rule, demo_collaboration, acme_collaboration, acme_delivery,  # noqa: F811
-                demo_timesheet, acme_q2c, demo_rule, follow_up_records) -> World:  # noqa: F811
+                demo_timesheet, acme_q2c, demo_rule, follow_up_records,  # noqa: F811
+                pipeline_config_records) -> World:  # noqa: F811
     world = World(demo_org_id=users["admin@demo.test"].org_id, acme_org_id=users[ACME].org_id)
     world.add(await crm.records(db, users, demo_collaboration, acme_collaboration))
     world.add(await delivery.records(db, users, acme_delivery, demo_timesheet))
@@ -68,6 +71,7 @@ async def world(db, gql, users, demo_workflow_rule, demo_collaboration, acme_col
     world.add(await routing.records(demo_rule))
     world.add(await workflow_rules.records(demo_workflow_rule))
     world.add(await follow_ups.records(follow_up_records))
+    world.add(await pipeline_config.records(pipeline_config_records))
     demo_feed = await gql(crm.CHANGE_EVENTS, {}, as_="admin@demo.test")
     world.demo_cursor = demo_feed["data"]["changeEvents"]["endCursor"]
     return world
@@ -264,7 +268,8 @@ async def test_trusted_documents_are_acmes_only(gql, db, world):
 async def test_pipeline_is_acmes_stages_only(gql, db, world):
     # given
     async with db.read() as session:
-        stages = (await session.scalars(select(PipelineStage).where(PipelineStage.org_id == world.acme_org_id)
+        default = select(SalesPipeline.id).where(SalesPipeline.org_id == world.acme_org_id, SalesPipeline.is_default)
+        stages = (await session.scalars(select(PipelineStage).where(PipelineStage.pipeline_id.in_(default))
                                         .order_by(PipelineStage.position))).all()
     # when
     result = await gql(crm.PIPELINE, as_=ACME)
