@@ -20,10 +20,12 @@ from tandem.domain.automation.sla import (
     set_policy,
     statuses_of,
 )
+from tandem.domain.billing.invoice import Invoice
 from tandem.domain.collaboration.sla import Escalation, SlaKind, SlaPolicy, set_sla_policy
 from tandem.domain.crm.customer import CustomerInput, create_customer
 from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
 from tandem.domain.delivery.calendar import BusinessHours
+from tandem.domain.delivery.task import Task
 from tandem.domain.pipeline.opportunity import (
     Opportunity,
     OpportunityInput,
@@ -285,3 +287,22 @@ async def test_a_deal_created_waiting_on_the_customer_starts_paused_and_runs_onc
     # then by 15:00 it has run 3 hours
     status = await _status(db, o, deal.id, MONDAY + timedelta(hours=15))
     assert (status.elapsed, status.paused_since) == (3, None)
+
+
+@pytest.mark.parametrize("record_type", ["Invoice", "Task"])
+async def test_built_in_kinds_show_their_due_time_as_sla_status(db, record_type):
+    # given the demo's issued invoices and scheduled tasks (built-in kinds: counted to the due date)
+    model = Invoice if record_type == "Invoice" else Task
+    due_column = model.due_date if record_type == "Invoice" else model.baseline_finish
+    async with db.read() as s:
+        rows = list(await s.scalars(select(model).where(due_column.is_not(None)).order_by(model.id).limit(20)))
+        assert rows
+        statuses = await statuses_of(s, rows[0].org_id, record_type, [r.id for r in rows])
+    # then each has a status whose target ends the day after its due date
+    assert statuses
+    for pk, status in statuses.items():
+        row = next(r for r in rows if r.id == pk)
+        due = row.due_date or getattr(row, "baseline_finish", None)
+        ends = datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        assert abs(status.started_at + timedelta(hours=status.target) - ends) < timedelta(seconds=1)
+        assert status.breached == ((status.stopped_at or datetime.now(UTC)) > ends)

@@ -4,15 +4,17 @@ uses), read as each record's SLA status, and passed over by the scheduler for br
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...billing.invoice import OPEN_STATUSES, Invoice, InvoiceKind
 from ...collaboration.meeting import ActionItem
 from ...collaboration.sla import Escalation, SlaKind, SlaPolicy
 from ...delivery.calendar import BusinessHours, OrgCalendar, wall_hours
+from ...delivery.task import Task, TaskStatus
 from ...shared.clock import clock
 from ...shared.outbox import OutboxEvent, record_event, settlers
 from ...tenancy.user import User
@@ -168,29 +170,77 @@ async def statuses_of(session: AsyncSession, org_id: int, record_type: str, ids:
         out[row.record_id] = Status(policy, target, round(elapsed, 4), round(max(target - elapsed, 0.0), 4),
                                     row.breached_at is not None or elapsed >= target, row.paused_since,
                                     row.started_at, row.stopped_at)
-    if record_type == "ActionItem":
-        out.update({k: s for k, s in (await _action_items(session, org_id, ids, now)).items() if k not in out})
+    if record_type in BUILT_IN:
+        out.update({k: v for k, v in (await _built_in(session, org_id, record_type, ids, now)).items() if k not in out})
     return out
 
 
-async def _action_items(session: AsyncSession, org_id: int, ids: list[int], now: datetime) -> dict[int, Status]:
-    """Action items under the built-in kind: counted from creation to their due time."""
-    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == org_id,
-                                                          SlaPolicy.kind == SlaKind.ACTION_ITEM.value))
-    if policy is not None and policy.runs_on_clocks:
-        return {}
+def _day_after(day: date) -> datetime:
+    """A due date has passed at the next day's 00:00 UTC (as the overdue passes count it)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+async def _action_item_times(session: AsyncSession, org_id: int, ids: list[int], policy: SlaPolicy | None,
+                             now: datetime) -> dict[int, tuple[datetime, datetime, datetime | None]]:
     out = {}
     for item in await session.scalars(select(ActionItem).where(ActionItem.org_id == org_id, ActionItem.id.in_(ids))):
         due = item.due_at
         if due is None and policy is not None and policy.due_hours:
             due = item.created_at + timedelta(hours=policy.due_hours)
+        if due is not None:
+            out[item.id] = (item.created_at, due, item.completed_at)
+    return out
+
+
+async def _invoice_times(session: AsyncSession, org_id: int, ids: list[int], policy: SlaPolicy | None,
+                         now: datetime) -> dict[int, tuple[datetime, datetime, datetime | None]]:
+    out = {}
+    for inv in await session.scalars(select(Invoice).where(Invoice.org_id == org_id, Invoice.id.in_(ids),
+                                                           Invoice.kind == InvoiceKind.INVOICE.value,
+                                                           Invoice.due_date.is_not(None))):
+        if inv.issue_date is None:
+            continue  # a draft has no due time yet
+        done = _day_after(inv.paid_on) if inv.paid_on else inv.voided_at
+        if done is None and inv.status not in OPEN_STATUSES:
+            done = inv.updated_at
+        start = datetime.combine(inv.issue_date, time(0), tzinfo=UTC)
+        out[inv.id] = (start, _day_after(inv.due_date), done)  # type: ignore[arg-type]
+    return out
+
+
+async def _task_times(session: AsyncSession, org_id: int, ids: list[int], policy: SlaPolicy | None,
+                      now: datetime) -> dict[int, tuple[datetime, datetime, datetime | None]]:
+    out = {}
+    for task in await session.scalars(select(Task).where(Task.org_id == org_id, Task.id.in_(ids),
+                                                         Task.is_summary.is_(False))):
+        due = task.due_date or task.baseline_finish
         if due is None:
             continue
-        end = item.completed_at or now
-        target, elapsed = wall_hours(item.created_at, due), wall_hours(item.created_at, end)
-        out[item.id] = Status(policy or SlaPolicy(kind=SlaKind.ACTION_ITEM.value, object_type="ActionItem"),
-                              round(target, 4), round(elapsed, 4), round(max(target - elapsed, 0.0), 4), end > due,
-                              None, item.created_at, item.completed_at)
+        open_ = task.status in (TaskStatus.TODO.value, TaskStatus.IN_PROGRESS.value)
+        done = None if open_ else (_day_after(task.actual_finish) if task.actual_finish else task.updated_at)
+        out[task.id] = (task.created_at, _day_after(due), done)
+    return out
+
+
+BUILT_IN = {"ActionItem": (SlaKind.ACTION_ITEM, _action_item_times), "Invoice": (SlaKind.INVOICE, _invoice_times),
+            "Task": (SlaKind.TASK, _task_times)}
+"""The built-in kinds' records: counted around the clock from their start to their due time."""
+
+
+async def _built_in(session: AsyncSession, org_id: int, record_type: str, ids: list[int],
+                    now: datetime) -> dict[int, Status]:
+    kind, times = BUILT_IN[record_type]
+    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == org_id, SlaPolicy.kind == kind.value))
+    if policy is not None and policy.runs_on_clocks:
+        return {}  # the org's policy of this kind runs on clocks
+    shown = policy or SlaPolicy(kind=kind.value, object_type=record_type, start_on=[], stop_on=[], pause_on=[],
+                                calendar="ALWAYS", escalations=[])
+    out = {}
+    for pk, (start, due, done) in (await times(session, org_id, ids, policy, now)).items():
+        end = done or now
+        target, elapsed = wall_hours(start, due), wall_hours(start, end)
+        out[pk] = Status(shown, round(target, 4), round(elapsed, 4), round(max(target - elapsed, 0.0), 4), end > due,
+                         None, start, done)
     return out
 
 
