@@ -24,6 +24,7 @@ from tandem.domain.billing.invoice import Invoice
 from tandem.domain.collaboration.sla import Escalation, SlaKind, SlaPolicy, set_sla_policy
 from tandem.domain.crm.customer import CustomerInput, create_customer
 from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
+from tandem.domain.crm.lead import Lead, LeadInput, LeadStatus, create_lead, update_lead
 from tandem.domain.delivery.calendar import BusinessHours
 from tandem.domain.delivery.task import Task
 from tandem.domain.pipeline.opportunity import (
@@ -306,3 +307,32 @@ async def test_built_in_kinds_show_their_due_time_as_sla_status(db, record_type)
         ends = datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         assert abs(status.started_at + timedelta(hours=status.target) - ends) < timedelta(seconds=1)
         assert status.breached == ((status.stopped_at or datetime.now(UTC)) > ends)
+
+
+async def test_lead_status_values_pause_and_stop_its_clock(db):
+    # given a lead policy around the clock: contacted waits on the prospect, qualified stops it
+    o = await _org(db)
+    await _at(db, FRIDAY_2PM, lambda s: set_policy(s, _actor(o["admin"]), catalog(), PolicyInput(
+        object_type="Lead", start_on=["lead.created"], pause_on=["contacted"], stop_on=["qualified", "unqualified"],
+        target_hours=24, calendar=SlaCalendar.ALWAYS), can_read=_always))
+    lead = await _at(db, FRIDAY_2PM, lambda s: create_lead(s, _actor(o["rep"]), LeadInput(name="王先生")))
+
+    async def status_to(when, status, **more):
+        async def work(s):
+            row = await s.get(Lead, lead.id)
+            return await update_lead(s, _actor(o["rep"]), lead.id, row.version, LeadInput(
+                name=None, status=status, set_fields={"status", *more}, **more))
+        return await _at(db, when, work)
+
+    # when it is contacted after 2 hours and qualified 10 hours later
+    await status_to(FRIDAY_2PM + timedelta(hours=2), LeadStatus.CONTACTED)
+    async with db.read() as s:
+        clock.set(FRIDAY_2PM + timedelta(hours=5))
+        paused = (await statuses_of(s, o["org"].id, "Lead", [lead.id]))[lead.id]
+        clock.set(None)
+    await status_to(FRIDAY_2PM + timedelta(hours=12), LeadStatus.QUALIFIED)
+    # then it ran 2 hours, paused from then on, and stopped when qualified
+    assert (paused.elapsed, paused.paused_since) == (2, FRIDAY_2PM + timedelta(hours=2))
+    async with db.read() as s:
+        row = await s.scalar(select(SlaClock).where(SlaClock.record_type == "Lead", SlaClock.record_id == lead.id))
+    assert (row.elapsed_hours, row.stopped_at) == (2, FRIDAY_2PM + timedelta(hours=12))
