@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Any
 
@@ -71,7 +72,7 @@ def _escalation(e: dict[str, Any]) -> SlaEscalation:
 
 @strawberry.type(description="Where a record stands against its SLA policy (hours on the policy's calendar).")
 class SlaStatus:
-    policy: SlaPolicy
+    _policy: strawberry.Private[SlaPolicy]
     target: float
     elapsed: float
     remaining: float
@@ -80,9 +81,16 @@ class SlaStatus:
     started_at: datetime | None
     stopped_at: datetime | None
 
+    @strawberry.field(description="The policy counting it; its conditions and escalations are the admins' to read "
+                                  "(null and empty for anyone else).")
+    def policy(self, info: strawberry.Info) -> SlaPolicy:
+        if info.context.authz.can("Policy", "manage"):
+            return self._policy
+        return dataclasses.replace(self._policy, conditions=None, escalations=[])
+
     @classmethod
     def from_status(cls, s: Status) -> SlaStatus:
-        return cls(policy=SlaPolicy.from_model(s.policy), target=s.target, elapsed=s.elapsed, remaining=s.remaining,
+        return cls(_policy=SlaPolicy.from_model(s.policy), target=s.target, elapsed=s.elapsed, remaining=s.remaining,
                    breached=s.breached, paused_since=s.paused_since, started_at=s.started_at, stopped_at=s.stopped_at)
 
 

@@ -40,7 +40,7 @@ mutation ($input: MoveOpportunityStageInput!) {
 }"""
 STATUS = """
 query ($id: ID!) { node(id: $id) { ... on Opportunity { name slaStatus {
-  target elapsed remaining breached pausedSince policy { objectType targetHours } } } } }"""
+  target elapsed remaining breached pausedSince policy { objectType targetHours escalations { to } } } } } }"""
 SET_PERMISSION = """
 mutation ($input: SetPermissionInput!) { setPermission(input: $input) { policyVersion userErrors { field code } } }"""
 SET_CALENDAR = """
@@ -252,5 +252,9 @@ async def test_sla_status_is_guarded_like_any_field(world):
     # then the name shows, the status is null with FORBIDDEN_FIELD
     assert answer["data"]["node"] == {"name": "数据中台项目", "slaStatus": None}
     assert [e["extensions"]["code"] for e in answer["errors"]] == ["FORBIDDEN_FIELD"]
-    # and the rep still sees it
-    assert (await world.status(deal))["data"]["node"]["slaStatus"]["target"] == 8
+    # and the rep still sees it, without the policy's escalations (the admins' to read)
+    status = (await world.status(deal))["data"]["node"]["slaStatus"]
+    assert (status["target"], status["policy"]) == (8, {"objectType": "Opportunity", "targetHours": 8,
+                                                         "escalations": []})
+    admin_view = (await world.status(deal, as_="admin"))["data"]["node"]["slaStatus"]
+    assert admin_view["policy"]["escalations"] == [{"to": "OWNER_MANAGER"}]
