@@ -4,9 +4,10 @@
 A real uvicorn server (subprocess; PostgreSQL + Redis by default, embedded SQLite + in-memory broker with
 BENCH_EMBEDDED=1) serves Tandem. N graphql-transport-ws subscribers (a minimal websocket client of the bench's
 own, see RawSocket, or the `websockets` library when compression is asked for; spread over a few client
-processes) subscribe to `recordTimeline` of one opportunity without `after`: each first
-replays the opportunity's existing timeline (the bench knows how many entries that is), which proves its
-subscription is live on the broadcaster channel (replay_then_live subscribes before it replays). Then, each
+processes) subscribe to `recordTimeline` of one opportunity `after` a cursor at the start of the outbox: each
+first replays the opportunity's existing timeline (the bench knows how many entries that is), which proves its
+subscription is live on the broadcaster channel (replay_then_live subscribes before it replays; without `after`
+a subscription starts live and replays nothing, so nothing would say when it is). Then, each
 round, the opportunity's owner adds one comment over HTTP and every subscriber notes when its timeline entry
 for that comment arrived. The subscribers are users with an org-wide read of opportunities (role `finance`
 by default), several connections per user (the server's per-user cap is raised to match).
@@ -93,7 +94,7 @@ mutation ($input: AddCommentInput!) {
 
 def timeline_query(with_actor: bool) -> str:
     actor = " actor { id name }" if with_actor else ""
-    return ("subscription ($recordId: ID!) { recordTimeline(recordId: $recordId) "
+    return ("subscription ($recordId: ID!, $after: String) { recordTimeline(recordId: $recordId, after: $after) "
             f"{{ cursor eventId kind summary recordType recordId occurredAt data{actor} }} }}")
 
 
@@ -205,7 +206,8 @@ class Seeded:
     opportunity_gid: str
     author_token: str
     viewer_tokens: list[str]
-    replay: int  # timeline entries a subscriber without `after` replays first
+    replay: int  # timeline entries a subscriber replays first (after `start`)
+    start: str  # the feed cursor at the start of the org's outbox (position 0)
 
 
 async def seed(cfg: Config, database_url: str) -> Seeded:
@@ -221,6 +223,7 @@ async def seed(cfg: Config, database_url: str) -> Seeded:
     from tandem.domain.tenancy.org import create_org
     from tandem.domain.tenancy.user import create_user
     from tandem.migrate import upgrade
+    from tandem.realtime.cursor import FeedCursors
     from tandem.realtime.relay import Relay
     from tandem.schema.node import to_global_id
     from tandem.settings import Settings
@@ -273,6 +276,7 @@ async def seed(cfg: Config, database_url: str) -> Seeded:
         org_id=org.id, opportunity_gid=str(to_global_id("Opportunity", opportunity.id)),
         author_token=mint_token(settings, rep, ttl_seconds=7200),
         viewer_tokens=[mint_token(settings, v, ttl_seconds=7200) for v in viewers], replay=replay,
+        start=FeedCursors(settings.jwt_secret).encode(org.id, 0),
     )
 
 
@@ -952,7 +956,8 @@ async def bench(cfg: Config) -> dict[str, Any]:
             async with httpx.AsyncClient() as http:
                 await server.wait_ready(http)
                 job = {"url": f"ws://127.0.0.1:{server.port}/graphql", "query": timeline_query(cfg.with_actor),
-                       "variables": {"recordId": seeded.opportunity_gid}, "replay": seeded.replay,
+                       "variables": {"recordId": seeded.opportunity_gid, "after": seeded.start},
+                       "replay": seeded.replay,
                        "concurrency": cfg.connect_concurrency, "timeout": cfg.connect_timeout,
                        "compression": cfg.compression}
                 server.profile(True)
