@@ -14,7 +14,9 @@ from tandem.domain.crm.contact import ContactInput, create_contact
 from tandem.domain.crm.customer import CustomerInput, CustomerTier, LifecycleStage, create_customer
 from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
 from tandem.domain.crm.lead import LeadInput, LeadSource, create_lead
+from tandem.domain.pipeline.competitor import create_competitor
 from tandem.domain.pipeline.custom_field import CustomFieldType, define_custom_field
+from tandem.domain.pipeline.lost_reason import define_lost_reason
 from tandem.domain.pipeline.opportunity import OpportunityInput, create_opportunity, move_opportunity_stage
 from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.clock import clock
@@ -104,6 +106,12 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
                                   choices=choices)
     await define_custom_field(session, demo.id, entity="customer", key="region", label="Region",
                               type=CustomFieldType.TEXT)
+    admin = _actor(users["admin@demo.test"])
+    for key, label in (("price", "价格太高"), ("competitor", "选择了竞争对手"), ("no_budget", "客户预算取消")):
+        await define_lost_reason(session, admin, label=label, key=key)
+    for name, website in (("SAP", "https://www.sap.com"), ("用友网络", "https://www.yonyou.com"),
+                          ("金蝶软件", "https://www.kingdee.com")):
+        await create_competitor(session, admin, name=name, website=website)
     await seed_templates(session, _actor(users["pm@demo.test"]))
     now = clock.now()
     customers = []
