@@ -331,6 +331,8 @@ async def seed(cfg: Config, settings: Any, dsn: str) -> Seeded:
         log(f"customers: {len(customer_rows)} in {time.perf_counter() - t:.1f}s")
 
         t = time.perf_counter()
+        pipeline_id = await conn.fetchval(  # the org's default pipeline (create_org made it)
+            "SELECT id FROM pipeline WHERE org_id = $1 AND is_default", org_id)
         stage_rows = [s[:3] for s in STAGES]
         stage_weights = [s[3] for s in STAGES]
         opportunities = []
@@ -345,12 +347,12 @@ async def seed(cfg: Config, settings: Any, dsn: str) -> Seeded:
                 Decimal(rng.randint(1_000_00, 5_000_000_00)).scaleb(-2), "CNY", close_date, probability, "[]",
                 "安排技术交流会" if rng.random() < 0.3 else None,
                 rng.choice(LOST_REASONS) if key == "lost" else None, "{}", 1, created, changed, changed,
-                changed if closed else None,
+                changed if closed else None, pipeline_id, "[]",
             ))
         await conn.copy_records_to_table("opportunity", records=opportunities, columns=(
             "org_id", "customer_id", "owner_id", "name", "stage_key", "amount", "currency", "expected_close_date",
             "probability", "milestones", "next_step", "lost_reason", "custom_fields", "version", "created_at",
-            "updated_at", "stage_changed_at", "closed_at"))
+            "updated_at", "stage_changed_at", "closed_at", "pipeline_id", "competitor_ids"))
         opp_rows = [(r[0], r[1]) for r in await conn.fetch(
             "SELECT id, customer_id FROM opportunity WHERE org_id = $1 ORDER BY id", org_id)]
         log(f"opportunities: {len(opp_rows)} in {time.perf_counter() - t:.1f}s")
