@@ -39,7 +39,7 @@ from tandem.schema.node import decode_id
 
 from .plan import Branch, NotCompilable, Plan, first_denials, read_plan
 from .sources import LISTS, SOURCES
-from .sql import DIALECTS, Compiler, inline_integers, register
+from .sql import DIALECTS, Compiler, inline_constants, register
 
 __all__ = ["CompiledReads", "STALE_IDENTITY"]
 
@@ -250,7 +250,7 @@ class CompiledReads:
         else:
             roots = self._roots(ctx, session, plan, coerced, denied)
             actor = ctx.actor
-            result = await connection.execute(inline_integers(
+            result = await connection.execute(inline_constants(
                 select(cast(self.sql.object(roots), Text), cast(User.roles, Text), User.email, User.team_id)
                 .where(User.id == actor.user_id, User.org_id == actor.org_id, User.active.is_(True))))
             if key is not None:

@@ -329,3 +329,23 @@ async def test_money_in_every_kind_of_currency_and_whole_second_times_are_writte
     assert {n["currency"]: n["amount"] for n in nodes} == {"JPY": "1235", "KWD": "1234.568", "CNY": "1234.50"}
     assert {n["interactions"]["edges"][0]["node"]["occurredAt"] for n in nodes} == {
         "2026-03-01T08:00:00+00:00", "2026-03-01T08:00:00.000500+00:00", "2026-03-02T09:30:15.250000+00:00"}
+
+
+async def test_a_kept_statement_has_names_and_numbers_written_in_and_free_text_as_a_parameter(app, gql):
+    # given a page and a search answered through the compiled path (their statements kept)
+    compiled = app.state.compiled_reads
+    page = "{ opportunities(first: 4) { edges { node { name customer { name } } } } }"
+    search = '{ opportunities(first: 4, filter: {search: "ERP\'s 集成"}) { edges { node { name } } } }'
+    for query in (page, search, page, search):
+        await gql.raw(query, as_="rep1@demo.test")
+    kept = {compiled._key(q): [v for k, v in compiled._statements.items() if k[0] == compiled._key(q)]
+            for q in (page, search)}
+    # then the page's statement has the record type of the rep's sharing check written in and, on PostgreSQL,
+    # no parameter left (the database plans it once per connection, not per execution), while the search
+    # text stays a parameter, never written into the SQL
+    (page_sql, page_parameters), = kept[compiled._key(page)]
+    (search_sql, search_parameters), = kept[compiled._key(search)]
+    assert "'Opportunity'" in page_sql
+    if app.state.db.dialect == "postgresql":
+        assert not page_parameters
+    assert any("集成" in str(p) for p in search_parameters) and "集成" not in search_sql
