@@ -46,10 +46,12 @@ class WorkflowRule(Node):
     position: int = strawberry.field(description="Rules of a record type run in this order.")
     limited_to_team: bool = strawberry.field(description="Runs only on records of its author's team (a "
                                                          "sales manager's rule).")
+    built_in: bool = strawberry.field(description="Seeded for every org (the built-in reminders); edited, "
+                                                  "switched off or deleted like any other rule. It has no author.")
     version: int
     created_at: datetime
     updated_at: datetime
-    _author_id: strawberry.Private[int]
+    _author_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def author(self, info: strawberry.Info) -> User | None:
@@ -64,7 +66,8 @@ class WorkflowRule(Node):
                    date_field=options.get("dateField"), offset_hours=options.get("offsetHours"),
                    cron=options.get("cron"), time_zone=options.get("timeZone"),
                    conditions=m.conditions, actions=global_user_ids(m.actions), enabled=m.enabled,
-                   position=m.position, limited_to_team=m.limited, version=m.version, created_at=m.created_at,
+                   position=m.position, limited_to_team=m.limited, built_in=m.built_in, version=m.version,
+                   created_at=m.created_at,
                    updated_at=m.updated_at, _author_id=m.author_id)
 
 

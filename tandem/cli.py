@@ -1,4 +1,4 @@
-"""`tandem serve | migrate | seed-demo | token | export-schema`."""
+"""`tandem serve | migrate | seed-demo | create-org | token | run-scheduler | export-schema`."""
 
 from __future__ import annotations
 
@@ -189,6 +189,46 @@ def cmd_token(args: argparse.Namespace) -> None:
     print(token)
 
 
+async def _scheduler_pass(now: Any) -> int:
+    import tandem.domain.registry  # noqa: F401  (the rules read the record types it hands down)
+    from tandem.domain.shared.clock import clock
+
+    from .scheduler import Scheduler
+
+    settings = get_settings()
+    _existing_database(settings)
+    db = _database()
+    clock.set(now)
+    try:
+        return await Scheduler(db.engine).tick()
+    finally:
+        clock.set(None)
+        await db.dispose()
+
+
+def _moment(text: str | None) -> Any:
+    """``--now``: an ISO 8601 time with its offset (2027-01-15T09:00:00+08:00), or None for the present."""
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise SystemExit("tandem: --now must be an ISO 8601 time with its offset, e.g. 2027-01-15T09:00:00+08:00.")
+    return moment
+
+
+def cmd_run_scheduler(args: argparse.Namespace) -> None:
+    now = _moment(args.now)
+    escalations = asyncio.run(_scheduler_pass(now))
+    shown = now.isoformat() if now is not None else "now"
+    print(f"scheduler pass as of {shown} done: reminders, workflow rules and SLAs due by then ran "
+          f"({escalations} escalations); see each user's notifications")
+
+
 def cmd_export_schema(args: argparse.Namespace) -> None:
     from .graphql import build_schema
 
@@ -359,6 +399,12 @@ def main(argv: list[str] | None = None) -> None:
     token = sub.add_parser("token", help="print a dev bearer token for a user (alone on the last line)")
     token.add_argument("--email", required=True)
     token.set_defaults(func=cmd_token)
+
+    scheduler = sub.add_parser("run-scheduler", help="run one pass of the periodic jobs (reminders, workflow "
+                                                     "rules, SLAs) and exit; the server runs them by itself")
+    scheduler.add_argument("--now", default=None, help="run the pass as of this time (ISO 8601 with offset, e.g. "
+                                                       "2027-01-15T09:00:00+08:00): see a reminder fire by hand")
+    scheduler.set_defaults(func=cmd_run_scheduler)
 
     export = sub.add_parser("export-schema", help=f"write the SDL to {SCHEMA_FILE}")
     export.add_argument("--output", default=SCHEMA_FILE, help="file to write, or - for stdout")

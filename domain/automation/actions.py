@@ -8,7 +8,11 @@ outbox, timelines and notifications behave as they do for people:
 - ``NOTIFY`` {to: [OWNER, OWNER_MANAGER], users, roles, template}: a ``workflow.notified`` event
   addressed to the recipients;
 - ``ADD_COMMENT`` {body}: a comment on the record by the rule's author;
-- ``ESCALATE`` {levels, template}: a ``workflow.escalated`` event to the owner's managers, nearest first.
+- ``ESCALATE`` {levels, template}: a ``workflow.escalated`` event to the owner's managers, nearest first;
+- ``ADD_TAG`` {tag}: a tag added to a record that has tags (customers), as SET_FIELD records a change;
+- ``START_SLA``: the record's SLA clock started under the org's policy of its type (``sla.start_clock``).
+
+A built-in rule (no author) acts as the system: its events name no actor, and it cannot comment.
 
 Templates hold ``{{field}}`` placeholders (field paths as in conditions). What a rule writes into the
 record (a field, an action item's title, a comment) is filled in with what its author may read (checked
@@ -39,8 +43,10 @@ from ..shared.payload import camel, plain
 from ..tenancy.user import User, managers_of
 from .conditions import Catalog, attribute
 from .errors import AutomationErrorCode
+from .sla import start_clock
 
-KINDS = ("SET_FIELD", "ASSIGN", "CREATE_ACTION_ITEM", "NOTIFY", "ADD_COMMENT", "ESCALATE")
+KINDS = ("SET_FIELD", "ASSIGN", "CREATE_ACTION_ITEM", "NOTIFY", "ADD_COMMENT", "ESCALATE", "ADD_TAG", "START_SLA")
+MAX_TAG = 50
 MAX_ACTIONS = 20
 MAX_TEMPLATE = 2000
 MAX_RECIPIENTS = 100
@@ -115,6 +121,12 @@ def validate_actions(v: Validator, catalog: Catalog, object_type: str, actions: 
                 _check_recipients(v, at, action)
             elif not isinstance(action.get("levels", 1), int) or not 1 <= action.get("levels", 1) <= 10:
                 v.add((*at, "levels"), AutomationErrorCode.INVALID_ACTION, "levels is 1 to 10")
+        elif kind == "ADD_TAG":
+            tag = action.get("tag")
+            if model is None or _column(model, "tags") is None:
+                v.add(at, AutomationErrorCode.INVALID_ACTION, f"{object_type} records have no tags")
+            elif not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > MAX_TAG:
+                v.add((*at, "tag"), AutomationErrorCode.INVALID_ACTION, f"a tag is 1 to {MAX_TAG} characters")
         elif kind == "ADD_COMMENT" and (not isinstance(action.get("body"), str) or not action["body"].strip()):
             v.add((*at, "body"), AutomationErrorCode.INVALID_ACTION, "a comment needs a body")
 
@@ -223,15 +235,23 @@ async def _person(session: AsyncSession, org_id: int, action: dict[str, Any], ke
     return user
 
 
-async def run_action(session: AsyncSession, author: Actor, rule: Any, target: Target,
+async def run_action(session: AsyncSession, author: Actor | None, rule: Any, target: Target,
                      action: dict[str, Any]) -> dict[str, Any]:
-    """Do one action; returns what was done (for the run's record). Raises ValueError when it cannot."""
+    """Do one action (``author`` None: a built-in rule, acting as the system); returns what was done (for
+    the run's record). Raises ValueError when it cannot."""
     kind = action["type"]
     record = target.record
     owner_id = getattr(record, "owner_id", None)
-    org_id = author.org_id
-    if kind in ("SET_FIELD", "ASSIGN"):
-        if kind == "SET_FIELD":
+    org_id = rule.org_id
+    if kind == "START_SLA":
+        return {"type": kind, "clock": await start_clock(session, org_id, target.record_type, record.id)}
+    if kind in ("SET_FIELD", "ASSIGN", "ADD_TAG"):
+        if kind == "ADD_TAG":
+            attr = "tags"
+            tags = list(getattr(record, attr) or [])
+            tag = action["tag"].strip()
+            value = tags if tag in tags else [*tags, tag]
+        elif kind == "SET_FIELD":
             attr = attribute(type(record), action["field"])
             value = coerce(_column(type(record), attr), fill_plain(action.get("value"), target.values))
         else:
@@ -253,6 +273,8 @@ async def run_action(session: AsyncSession, author: Actor, rule: Any, target: Ta
                               "version": getattr(record, "version", None)})
         return {"type": kind, "field": camel(attr), "value": plain(value)}
     if kind == "CREATE_ACTION_ITEM":
+        if author is None:
+            raise ValueError("a built-in rule creates no action items: nobody would be their author")
         assignee = await _person(session, org_id, action, "owner", owner_id, default="OWNER")
         hours = float(action.get("dueInHours") or 0) + 24 * float(action.get("dueInDays") or 0)
         now = clock.now()
@@ -267,6 +289,8 @@ async def run_action(session: AsyncSession, author: Actor, rule: Any, target: Ta
                      audience=[assignee] if assignee else [], payload=action_item_payload(item))
         return {"type": kind, "actionItemId": item.id, "ownerId": assignee}
     if kind == "ADD_COMMENT":
+        if author is None:
+            raise ValueError("a built-in rule writes no comments: nobody would be their author")
         comment = await add_comment(session, author, record_type=target.record_type, record_id=record.id,
                                     body=fill(action["body"], _plain(target.values), missing="—"))
         return {"type": kind, "commentId": comment.id}

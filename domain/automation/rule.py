@@ -18,6 +18,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Stri
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..collaboration.sla import SlaPolicy
 from ..shared.actor import Actor
 from ..shared.base import Base, IdType, UtcDateTime, pk
 from ..shared.clock import clock
@@ -28,6 +29,7 @@ from ..shared.pagination import Page, PageRequest, SortKey, paginate
 from ..tenancy.user import User
 from .actions import validate_actions
 from .conditions import Catalog, attribute, validate_conditions
+from .derived_dates import DERIVED_DATES
 from .errors import AutomationErrorCode
 from .rule_cron import parse_cron, zone
 
@@ -61,7 +63,10 @@ class WorkflowRule(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     """Rules of one record type run in this order (then by id)."""
-    author_id: Mapped[int] = mapped_column(IdType, ForeignKey("app_user.id"))
+    author_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("app_user.id"), nullable=True)
+    """Who wrote it; None for a built-in rule, which acts as the system (seeded_rules.py)."""
+    built_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Seeded for every org (seeded_rules.py); edited, switched off or deleted like any other."""
     limited: Mapped[bool] = mapped_column(Boolean, default=False)
     """Runs only on records owned by the author or someone below them (a sales manager's team rule)."""
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -109,7 +114,8 @@ class RuleInput:
 
 def rule_payload(rule: WorkflowRule) -> dict[str, Any]:
     return {"id": rule.id, "name": rule.name, "objectType": rule.object_type, "trigger": rule.trigger,
-            "enabled": rule.enabled, "position": rule.position, "authorId": rule.author_id, "version": rule.version}
+            "enabled": rule.enabled, "position": rule.position, "authorId": rule.author_id, "version": rule.version,
+            "builtIn": rule.built_in}
 
 
 async def _check_people(session: AsyncSession, org_id: int, actions: list[dict[str, Any]]) -> None:
@@ -121,7 +127,20 @@ async def _check_people(session: AsyncSession, org_id: int, actions: list[dict[s
             raise NotFound("User", min(named - found))
 
 
+async def _check_sla(session: AsyncSession, org_id: int, object_type: str, actions: list[dict[str, Any]]) -> None:
+    """INVALID_ACTION for a START_SLA on a record type the org has no SLA policy with clocks for."""
+    starts = [i for i, a in enumerate(actions or []) if isinstance(a, dict) and a.get("type") == "START_SLA"]
+    if starts:
+        policies = await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id,
+                                                                 SlaPolicy.object_type == object_type))
+        if not any(p.runs_on_clocks for p in policies):
+            raise ValidationFailed.one(("actions", str(starts[0])), AutomationErrorCode.INVALID_ACTION,
+                                       f"the org has no SLA policy for {object_type} records (setSlaPolicy first)")
+
+
 def _is_date_field(catalog: Catalog, object_type: str, name: Any) -> bool:
+    if (object_type, name) in DERIVED_DATES:
+        return True
     if not isinstance(name, str) or "." in name or catalog.readable_fields(object_type, name) is None:
         return False
     model = catalog.models[object_type]
@@ -200,6 +219,7 @@ async def create_rule(session: AsyncSession, actor: Actor, catalog: Catalog, dat
     options = _check(v, catalog, object_type, data, data.trigger, can_read)
     v.raise_if_any()
     await _check_people(session, actor.org_id, data.actions)
+    await _check_sla(session, actor.org_id, object_type, data.actions)
     count = len(list(await session.scalars(select(WorkflowRule.id).where(WorkflowRule.org_id == actor.org_id)
                                            .limit(MAX_RULES_PER_ORG + 1))))
     if count >= MAX_RULES_PER_ORG:
@@ -257,6 +277,7 @@ async def update_rule(session: AsyncSession, actor: Actor, catalog: Catalog, rul
     name = v.text("name", data.name, max_len=200, required=True) if "name" in named else rule.name
     v.raise_if_any()
     await _check_people(session, actor.org_id, merged.actions)
+    await _check_sla(session, actor.org_id, rule.object_type, merged.actions)
     rule.name, rule.trigger, rule.trigger_options = name or rule.name, trigger, options
     rule.conditions, rule.actions = merged.conditions, list(merged.actions or [])
     if "enabled" in named and data.enabled is not None:

@@ -185,7 +185,8 @@ class Rule:
     trigger_options: dict[str, Any]
     conditions: Any
     actions: list[dict[str, Any]]
-    author_id: int
+    author_id: int | None
+    """None: a built-in rule, acting as the system."""
     limited: bool
     version: int
     paths: list[str]
@@ -281,12 +282,14 @@ async def run_rule(session: AsyncSession, cat: Catalog, reads: Reads, rule: Rule
                    change: dict[str, Any], topic: str | None, depth: int) -> dict[str, Any] | None:
     """Evaluate the rule on the record, do its actions if it matches; the run's row (None: the rule does
     not reach the record, or its author left)."""
-    author = await _author(session, reads, rule.org_id, rule.author_id) if rule.limited else None
+    author = None
+    if rule.limited and rule.author_id is not None:
+        author = await _author(session, reads, rule.org_id, rule.author_id)
     if rule.limited and (author is None or not await _in_reach(session, author, record)):
         return None
     values = await read_values(session, cat, rule.org_id, record_type, record, rule.paths, reads)
     outcome = decide(rule, values, change, clock.now())
-    if outcome.matched and author is None:  # read only now: most rules do not match
+    if outcome.matched and author is None and rule.author_id is not None:  # read only now: most do not match
         author = await _author(session, reads, rule.org_id, rule.author_id)
         if author is None:
             return None  # its author left the org: it no longer acts

@@ -2,7 +2,9 @@
 with the time it is given:
 
 - DATE_RELATIVE {dateField, offsetHours}: once for each record whose date field plus the offset (negative:
-  before) falls in the time since the rule's last pass ("3 days before expectedCloseDate": -72);
+  before) falls in the time since the rule's last pass ("3 days before expectedCloseDate": -72). The date
+  may be one the database derives (``derived_dates``: "30 days since lastInteractionAt": 720), so a
+  customer is reminded of once per quiet period: an interaction moves the date, and the next reminder;
 - SCHEDULED {cron, timeZone}: at the times a five-field cron (minute hour day month weekday, in the rule's
   IANA time zone, UTC by default) names, once per pass however many of them it missed, on every record of
   the type its conditions select.
@@ -20,6 +22,7 @@ from sqlalchemy import Date, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .conditions import attribute
+from .derived_dates import derived_date
 from .rule import Trigger, WorkflowRule, WorkflowRun
 from .rule_cron import CATCH_UP, cron_due
 from .rule_engine import Reads, catalog, run_rule, runnable
@@ -38,21 +41,25 @@ async def _date_relative(session: AsyncSession, rule: WorkflowRule, model: Any, 
                          until: datetime) -> list[Any]:
     """The rule's records whose date plus the offset falls in (after, until]."""
     options = rule.trigger_options or {}
-    attr = attribute(model, options.get("dateField", ""))
-    if attr is None:
-        raise ValueError("no such date field")
+    column = derived_date(rule.object_type, options.get("dateField"))
+    if column is None:
+        attr = attribute(model, options.get("dateField", ""))
+        if attr is None:
+            raise ValueError("no such date field")
+        column = getattr(model, attr)
     offset = timedelta(hours=float(options.get("offsetHours") or 0))
-    column = getattr(model, attr)
     low, high = after - offset, until - offset
     if isinstance(column.type, Date):
         window = column.between(low.date(), high.date())
     else:
         window = (column > low) & (column <= high)
-    rows = await session.scalars(select(model).where(model.org_id == rule.org_id, window)
-                                 .order_by(model.id).limit(MAX_RECORDS))
+    stmt = select(model, column).where(model.org_id == rule.org_id, window)
+    if hasattr(model, "archived_at"):  # archived records have left the lists: nobody is reminded of them
+        stmt = stmt.where(model.archived_at.is_(None))
+    rows = await session.execute(stmt.order_by(model.id).limit(MAX_RECORDS))
     out = []
-    for row in rows:
-        moment = _moment(getattr(row, attr))
+    for row, value in rows:
+        moment = _moment(value)
         if moment is not None and after < moment + offset <= until:
             out.append(row)
     return out

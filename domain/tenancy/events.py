@@ -7,6 +7,6 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class OrgCreated:
-    """A new tenant exists (the pipeline area gives it the default pipeline)."""
+    """A new tenant exists (the pipeline area gives it the default pipeline, automation its built-in rules)."""
 
     org_id: int

@@ -35,7 +35,8 @@ class Team(Base):
 
 
 async def create_org(session: AsyncSession, name: str, default_currency: str = "CNY") -> Org:
-    """A new tenant (the areas that react to ``OrgCreated`` set it up: the default pipeline)."""
+    """A new tenant (the areas that react to ``OrgCreated`` set it up: the default pipeline, the built-in
+    workflow rules)."""
     org = Org(name=name, default_currency=default_currency)
     session.add(org)
     await session.flush()

@@ -17,7 +17,7 @@ record's timeline and to the escalated person live (``sla.escalated``)."""
 
 from __future__ import annotations
 
-from .clocks import Status, run_sla_clocks, statuses_of
+from .clocks import Status, run_sla_clocks, start_clock, statuses_of
 from .policy import (
     EscalateTo,
     EscalationInput,
@@ -31,4 +31,4 @@ from .policy import (
 )
 
 __all__ = ["EscalateTo", "EscalationInput", "PolicyInput", "SlaCalendar", "SlaClock", "Status", "get_org_calendar",
-           "list_policies", "run_sla_clocks", "set_org_calendar", "set_policy", "statuses_of"]
+           "list_policies", "run_sla_clocks", "set_org_calendar", "set_policy", "start_clock", "statuses_of"]

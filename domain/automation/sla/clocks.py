@@ -133,6 +133,34 @@ async def _applies(session: AsyncSession, policy: SlaPolicy, record_id: int, cha
     return evaluate(policy.conditions, Facts(values, change, now))[0]
 
 
+async def start_clock(session: AsyncSession, org_id: int, record_type: str, record_id: int) -> str:
+    """Start the record's clock under the org's SLA policy of its type, as a start entry does (or resume
+    it when paused): a workflow rule's ``START_SLA``. Returns ``started``, ``resumed`` or ``running``;
+    ValueError when no policy applies to the record or its clock has stopped."""
+    policies = [p for p in await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id,
+                                                                         SlaPolicy.object_type == record_type))
+                if p.runs_on_clocks]
+    now = clock.now()
+    policy = policies[0] if policies else None
+    if policy is None or not await _applies(session, policy, record_id, {}, now):
+        raise ValueError(f"no SLA policy applies to this {record_type}")
+    row = await session.scalar(select(SlaClock).where(
+        SlaClock.policy_id == policy.id, SlaClock.record_type == record_type, SlaClock.record_id == record_id))
+    if row is not None and row.stopped_at is not None:
+        raise ValueError("its SLA clock has stopped")
+    if row is None:
+        session.add(SlaClock(org_id=org_id, policy_id=policy.id, record_type=record_type, record_id=record_id,
+                             started_at=now, running_since=now, paused_since=None, elapsed_hours=0.0, escalated=0))
+        done = "started"
+    elif row.paused_since is not None:
+        row.running_since, row.paused_since = now, None
+        done = "resumed"
+    else:
+        return "running"
+    await session.flush()
+    return done
+
+
 settlers.append(_settle)
 
 
