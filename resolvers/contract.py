@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from tandem.domain.billing import payment_plan as plans
@@ -35,6 +37,7 @@ from tandem.schema.contract import (
 from tandem.schema.node import decode_id
 from tandem.schema.pagination import Connection, wants_total
 
+from .lists import ListRequest
 from .mutation import named, opt_id, run, run_create, value
 from .writes import acts, row_rule, writes
 
@@ -65,6 +68,21 @@ def _client(info: strawberry.Info) -> tuple[str | None, str | None]:
     return ip, request.headers.get("user-agent")
 
 
+def contract_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+                  before: str | None = None, filter: ContractFilter | None = None) -> ListRequest:
+    """The arguments of ``contracts``, checked (shared by the resolver and the compiled read path)."""
+    flt = filter or ContractFilter()
+    ctx.authz.require_read("Contract", [n for n, used in (
+        ("status", flt.status), ("customer", flt.customer_id), ("opportunity", flt.opportunity_id),
+        ("owner", flt.owner_id), ("title", flt.search), ("archivedAt", flt.archived is not False)) if used])
+    domain_filter = service.ContractFilter(
+        status=flt.status.value if flt.status else None, customer_id=opt_id("Customer", flt.customer_id),
+        opportunity_id=opt_id("Opportunity", flt.opportunity_id), owner_id=opt_id("User", flt.owner_id),
+        search=flt.search, archived=flt.archived)
+    req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+    return ListRequest(domain_filter, req, "CREATED_AT")
+
+
 @strawberry.type
 class ContractQuery:
     @strawberry.field(description="Contracts you may see, newest first.")
@@ -72,17 +90,10 @@ class ContractQuery:
                         last: int | None = None, before: str | None = None,
                         filter: ContractFilter | None = None) -> Connection[Contract]:
         ctx = info.context
-        flt = filter or ContractFilter()
-        ctx.authz.require_read("Contract", [n for n, used in (
-            ("status", flt.status), ("customer", flt.customer_id), ("opportunity", flt.opportunity_id),
-            ("owner", flt.owner_id), ("title", flt.search), ("archivedAt", flt.archived is not False)) if used])
-        domain_filter = service.ContractFilter(
-            status=flt.status.value if flt.status else None, customer_id=opt_id("Customer", flt.customer_id),
-            opportunity_id=opt_id("Opportunity", flt.opportunity_id), owner_id=opt_id("User", flt.owner_id),
-            search=flt.search, archived=flt.archived)
-        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        asked = contract_list(ctx, first, after, last, before, filter)
         async with ctx.read() as session:
-            page = await service.list_contracts(session, ctx.actor, domain_filter, req, with_total=wants_total(info))
+            page = await service.list_contracts(session, ctx.actor, asked.filter, asked.page,
+                                                with_total=wants_total(info))
         return Connection.from_page(page, Contract.from_model)
 
     @strawberry.field

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from tandem.domain.billing import invoice as service
@@ -18,12 +20,28 @@ from tandem.schema.invoice import (
 from tandem.schema.node import decode_id
 from tandem.schema.pagination import Connection, wants_total
 
+from .lists import ListRequest
 from .mutation import opt_id, run, run_create
 from .writes import acts, writes
 
 
 def _payload(m: service.Invoice | None = None, user_errors: list | None = None) -> InvoicePayload:
     return InvoicePayload(invoice=Invoice.from_model(m) if m else None, user_errors=user_errors or [])
+
+
+def invoice_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+                 before: str | None = None, filter: InvoiceFilter | None = None) -> ListRequest:
+    """The arguments of ``invoices``, checked (shared by the resolver and the compiled read path)."""
+    flt = filter or InvoiceFilter()
+    ctx.authz.require_read("Invoice", [n for n, used in (
+        ("status", flt.status), ("customer", flt.customer_id), ("contract", flt.contract_id),
+        ("kind", flt.kind), ("dueDate", flt.overdue is not None)) if used])
+    domain_filter = service.InvoiceFilter(
+        status=flt.status.value if flt.status else None, customer_id=opt_id("Customer", flt.customer_id),
+        contract_id=opt_id("Contract", flt.contract_id), kind=flt.kind.value if flt.kind else None,
+        overdue=flt.overdue)
+    req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+    return ListRequest(domain_filter, req, "CREATED_AT")
 
 
 @strawberry.type
@@ -34,17 +52,10 @@ class InvoiceQuery:
                        last: int | None = None, before: str | None = None,
                        filter: InvoiceFilter | None = None) -> Connection[Invoice]:
         ctx = info.context
-        flt = filter or InvoiceFilter()
-        ctx.authz.require_read("Invoice", [n for n, used in (
-            ("status", flt.status), ("customer", flt.customer_id), ("contract", flt.contract_id),
-            ("kind", flt.kind), ("dueDate", flt.overdue is not None)) if used])
-        domain_filter = service.InvoiceFilter(
-            status=flt.status.value if flt.status else None, customer_id=opt_id("Customer", flt.customer_id),
-            contract_id=opt_id("Contract", flt.contract_id), kind=flt.kind.value if flt.kind else None,
-            overdue=flt.overdue)
-        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        asked = invoice_list(ctx, first, after, last, before, filter)
         async with ctx.read() as session:
-            page = await service.list_invoices(session, ctx.actor, domain_filter, req, with_total=wants_total(info))
+            page = await service.list_invoices(session, ctx.actor, asked.filter, asked.page,
+                                               with_total=wants_total(info))
         return Connection.from_page(page, Invoice.from_model)
 
     @strawberry.field

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
 
@@ -33,6 +34,7 @@ from tandem.schema.project import (
 )
 from tandem.schema.task import Gantt, GanttBar, TaskDependency
 
+from .lists import ListRequest
 from .mutation import named, opt_id, run, value
 from .writes import acts, row_rule, writes
 
@@ -53,6 +55,21 @@ def _pair(make):
     return payload
 
 
+def project_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+                 before: str | None = None, filter: ProjectFilter | None = None) -> ListRequest:
+    """The arguments of ``projects``, checked (shared by the resolver and the compiled read path)."""
+    flt = filter or ProjectFilter()
+    ctx.authz.require_read("Project", [n for n, used in (
+        ("manager", flt.manager_id), ("customer", flt.customer_id), ("health", flt.health),
+        ("status", flt.status), ("name", flt.search), ("archivedAt", flt.archived is not False)) if used])
+    domain_filter = service.ProjectFilter(
+        manager_id=opt_id("User", flt.manager_id), customer_id=opt_id("Customer", flt.customer_id),
+        health=flt.health.value if flt.health else None, status=flt.status.value if flt.status else None,
+        search=flt.search, archived=flt.archived)
+    req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+    return ListRequest(domain_filter, req, "CREATED_AT")
+
+
 @strawberry.type
 class ProjectQuery:
     @strawberry.field(description="Delivery projects you may see, newest first.")
@@ -60,17 +77,10 @@ class ProjectQuery:
                        last: int | None = None, before: str | None = None,
                        filter: ProjectFilter | None = None) -> Connection[Project]:
         ctx = info.context
-        flt = filter or ProjectFilter()
-        ctx.authz.require_read("Project", [n for n, used in (
-            ("manager", flt.manager_id), ("customer", flt.customer_id), ("health", flt.health),
-            ("status", flt.status), ("name", flt.search), ("archivedAt", flt.archived is not False)) if used])
-        domain_filter = service.ProjectFilter(
-            manager_id=opt_id("User", flt.manager_id), customer_id=opt_id("Customer", flt.customer_id),
-            health=flt.health.value if flt.health else None, status=flt.status.value if flt.status else None,
-            search=flt.search, archived=flt.archived)
-        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        asked = project_list(ctx, first, after, last, before, filter)
         async with ctx.read() as session:
-            page = await service.list_projects(session, ctx.actor, domain_filter, req, with_total=wants_total(info))
+            page = await service.list_projects(session, ctx.actor, asked.filter, asked.page,
+                                               with_total=wants_total(info))
         return Connection.from_page(page, Project.from_model)
 
     @strawberry.field

@@ -27,6 +27,7 @@ from tandem.schema.quote import (
 )
 from tandem.schema.scalars import rate
 
+from .lists import ListRequest
 from .mutation import named, opt_id, run, run_create, value
 from .writes import acts, writes
 
@@ -49,6 +50,22 @@ async def _act(info: strawberry.Info, quote_id: str,
     return await run(info, lambda s: work(s, pk), _payload)
 
 
+def quote_list(ctx: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+               before: str | None = None, filter: QuoteFilter | None = None) -> ListRequest:
+    """The arguments of ``quotes``, checked (shared by the resolver and the compiled read path)."""
+    flt = filter or QuoteFilter()
+    ctx.authz.require_read("Quote", [n for n, used in (("status", flt.status), ("opportunity", flt.opportunity_id),
+                                                       ("customer", flt.customer_id), ("owner", flt.owner_id),
+                                                       ("archivedAt", flt.archived is not False))
+                                     if used])
+    domain_filter = service.QuoteFilter(
+        status=flt.status.value if flt.status else None, opportunity_id=opt_id("Opportunity", flt.opportunity_id),
+        customer_id=opt_id("Customer", flt.customer_id), owner_id=opt_id("User", flt.owner_id),
+        archived=flt.archived)
+    req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+    return ListRequest(domain_filter, req, "CREATED_AT")
+
+
 @strawberry.type
 class QuoteQuery:
     @strawberry.field(description="Quotes you may see, newest first.")
@@ -56,18 +73,10 @@ class QuoteQuery:
                      last: int | None = None, before: str | None = None,
                      filter: QuoteFilter | None = None) -> Connection[Quote]:
         ctx = info.context
-        flt = filter or QuoteFilter()
-        ctx.authz.require_read("Quote", [n for n, used in (("status", flt.status), ("opportunity", flt.opportunity_id),
-                                                           ("customer", flt.customer_id), ("owner", flt.owner_id),
-                                                           ("archivedAt", flt.archived is not False))
-                                         if used])
-        domain_filter = service.QuoteFilter(
-            status=flt.status.value if flt.status else None, opportunity_id=opt_id("Opportunity", flt.opportunity_id),
-            customer_id=opt_id("Customer", flt.customer_id), owner_id=opt_id("User", flt.owner_id),
-            archived=flt.archived)
-        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        asked = quote_list(ctx, first, after, last, before, filter)
         async with ctx.read() as session:
-            page = await service.list_quotes(session, ctx.actor, domain_filter, req, with_total=wants_total(info))
+            page = await service.list_quotes(session, ctx.actor, asked.filter, asked.page,
+                                             with_total=wants_total(info))
         return Connection.from_page(page, Quote.from_model)
 
     @strawberry.field

@@ -16,6 +16,22 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tandem.domain.billing.invoice import (
+    INVOICE_SORTS,
+    Invoice,
+    InvoiceFilter,
+    InvoiceKind,
+    InvoiceStatus,
+    visible_invoices,
+)
+from tandem.domain.billing.invoice import OPEN_STATUSES as OPEN_INVOICE_STATUSES
+from tandem.domain.contracts.contract import (
+    CONTRACT_SORTS,
+    Contract,
+    ContractFilter,
+    ContractStatus,
+    visible_contracts,
+)
 from tandem.domain.crm.contact import CONTACT_SORTS, Contact, visible_contacts
 from tandem.domain.crm.customer import (
     CUSTOMER_SORTS,
@@ -27,20 +43,35 @@ from tandem.domain.crm.customer import (
 )
 from tandem.domain.crm.interaction import INTERACTION_SORT, Interaction, InteractionKind, visible_interactions
 from tandem.domain.crm.lead import LEAD_SORT, Lead, LeadSource, LeadStatus, filtered_leads, visible_leads
+from tandem.domain.delivery.project import (
+    PROJECT_SORTS,
+    Health,
+    Project,
+    ProjectFilter,
+    ProjectStatus,
+    visible_projects,
+)
 from tandem.domain.pipeline.opportunity import (
     OPPORTUNITY_SORTS,
     Opportunity,
     filtered_opportunities,
     visible_opportunities,
 )
+from tandem.domain.sales.quote import QUOTE_SORTS, Quote, QuoteFilter, QuoteStatus, visible_quotes
 from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.archive import listed
+from tandem.domain.shared.clock import clock
+from tandem.domain.shared.dialect import contains_text
 from tandem.domain.shared.pagination import SortKey
 from tandem.domain.tenancy.user import User
 
+from ..contract import contract_list
 from ..customer import customer_list
+from ..invoice import invoice_list
 from ..lead import lead_list
 from ..opportunity import opportunity_list
+from ..project import project_list
+from ..quote import quote_list
 
 
 @dataclass(frozen=True)
@@ -91,6 +122,71 @@ def _unarchived(rows: Callable[[Actor], Any], model: Any) -> Callable[[Actor], A
 
 def _org_users(actor: Actor) -> Any:
     return select(User).where(User.org_id == actor.org_id)
+
+
+def _filtered_quotes(session: Any, actor: Actor, flt: QuoteFilter) -> Any:
+    """``list_quotes``' rows."""
+    stmt = visible_quotes(actor)
+    if flt.status:
+        stmt = stmt.where(Quote.status == flt.status)
+    if flt.opportunity_id is not None:
+        stmt = stmt.where(Quote.opportunity_id == flt.opportunity_id)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Quote.customer_id == flt.customer_id)
+    if flt.owner_id is not None:
+        stmt = stmt.where(Quote.owner_id == flt.owner_id)
+    return listed(stmt, Quote, flt.archived)
+
+
+def _filtered_contracts(session: Any, actor: Actor, flt: ContractFilter) -> Any:
+    """``list_contracts``' rows."""
+    stmt = visible_contracts(actor)
+    if flt.status:
+        stmt = stmt.where(Contract.status == flt.status)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Contract.customer_id == flt.customer_id)
+    if flt.opportunity_id is not None:
+        stmt = stmt.where(Contract.opportunity_id == flt.opportunity_id)
+    if flt.owner_id is not None:
+        stmt = stmt.where(Contract.owner_id == flt.owner_id)
+    if flt.search and flt.search.strip():
+        stmt = stmt.where(contains_text(session, Contract.title, flt.search.strip())
+                          | contains_text(session, Contract.number, flt.search.strip()))
+    return listed(stmt, Contract, flt.archived)
+
+
+def _filtered_invoices(session: Any, actor: Actor, flt: InvoiceFilter) -> Any:
+    """``list_invoices``' rows (sorted by creation: the only sort ``invoices`` asks for)."""
+    stmt = visible_invoices(actor)
+    if flt.status:
+        stmt = stmt.where(Invoice.status == flt.status)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Invoice.customer_id == flt.customer_id)
+    if flt.contract_id is not None:
+        stmt = stmt.where(Invoice.contract_id == flt.contract_id)
+    if flt.kind:
+        stmt = stmt.where(Invoice.kind == flt.kind)
+    if flt.overdue is not None:
+        overdue = (Invoice.kind == InvoiceKind.INVOICE.value) & Invoice.status.in_(OPEN_INVOICE_STATUSES) & (
+            Invoice.due_date < clock.now().date())
+        stmt = stmt.where(overdue if flt.overdue else ~overdue)
+    return stmt
+
+
+def _filtered_projects(session: Any, actor: Actor, flt: ProjectFilter) -> Any:
+    """``list_projects``' rows."""
+    stmt = visible_projects(actor)
+    if flt.manager_id is not None:
+        stmt = stmt.where(Project.manager_id == flt.manager_id)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Project.customer_id == flt.customer_id)
+    if flt.health:
+        stmt = stmt.where(Project.health == flt.health)
+    if flt.status:
+        stmt = stmt.where(Project.status == flt.status)
+    if flt.search and flt.search.strip():
+        stmt = stmt.where(contains_text(session, Project.name, flt.search.strip()))
+    return listed(stmt, Project, flt.archived)
 
 
 def _columns(*plain: str, **special: Column) -> dict[str, Column]:
@@ -154,6 +250,61 @@ SOURCES: dict[str, Source] = {
                  occurredAt=Column("occurred_at", "datetime"), createdAt=Column("created_at", "datetime")),
         to_one={"customer": ToOne("customer_id", "Customer")},
     ),
+    "Quote": Source(
+        Quote, visible_quotes,
+        _columns("number", "revision", "title", "currency", "notes", "decision_comment", "version",
+                 status=Column("status", "enum", enum=QuoteStatus), validUntil=Column("valid_until", "date"),
+                 grossTotal=Column("gross_total", "money"), discountTotal=Column("discount_total", "money"),
+                 subtotal=Column("subtotal", "money"), taxTotal=Column("tax_total", "money"),
+                 total=Column("total", "money"), needsApproval=Column("needs_approval", "bool"),
+                 submittedAt=Column("submitted_at", "datetime"), decidedAt=Column("decided_at", "datetime"),
+                 sentAt=Column("sent_at", "datetime"), acceptedAt=Column("accepted_at", "datetime"),
+                 createdAt=Column("created_at", "datetime"), updatedAt=Column("updated_at", "datetime"),
+                 archivedAt=Column("archived_at", "datetime")),
+        to_one={"opportunity": ToOne("opportunity_id", "Opportunity"), "customer": ToOne("customer_id", "Customer"),
+                "owner": ToOne("owner_id", "User"), "decidedBy": ToOne("decided_by_id", "User"),
+                "previousRevision": ToOne("previous_id", "Quote")},
+    ),
+    "Contract": Source(
+        Contract, visible_contracts,
+        _columns("number", "title", "currency", "terms", "approval_round", "amendment_reason", "termination_reason",
+                 "version", status=Column("status", "enum", enum=ContractStatus), amount=Column("amount", "money"),
+                 startDate=Column("start_date", "date"), endDate=Column("end_date", "date"),
+                 submittedAt=Column("submitted_at", "datetime"), approvedAt=Column("approved_at", "datetime"),
+                 activatedAt=Column("activated_at", "datetime"), terminatedOn=Column("terminated_on", "date"),
+                 createdAt=Column("created_at", "datetime"), updatedAt=Column("updated_at", "datetime"),
+                 archivedAt=Column("archived_at", "datetime")),
+        to_one={"customer": ToOne("customer_id", "Customer"), "opportunity": ToOne("opportunity_id", "Opportunity"),
+                "quote": ToOne("quote_id", "Quote"), "owner": ToOne("owner_id", "User"),
+                "amends": ToOne("amends_id", "Contract")},
+    ),
+    "Invoice": Source(
+        Invoice, visible_invoices,
+        _columns("number", "currency", "notes", "void_reason", "version",
+                 kind=Column("kind", "enum", enum=InvoiceKind), status=Column("status", "enum", enum=InvoiceStatus),
+                 issueDate=Column("issue_date", "date"), dueDate=Column("due_date", "date"),
+                 subtotal=Column("subtotal", "money"), taxTotal=Column("tax_total", "money"),
+                 total=Column("total", "money"), amountPaid=Column("amount_paid", "money"),
+                 amountCredited=Column("amount_credited", "money"), paidOn=Column("paid_on", "date"),
+                 voidedAt=Column("voided_at", "datetime"), createdAt=Column("created_at", "datetime"),
+                 updatedAt=Column("updated_at", "datetime")),
+        to_one={"customer": ToOne("customer_id", "Customer"), "contract": ToOne("contract_id", "Contract"),
+                "creditedInvoice": ToOne("credited_invoice_id", "Invoice")},
+    ),
+    "Project": Source(
+        Project, visible_projects,
+        _columns("number", "name", "description", "currency", "version",
+                 status=Column("status", "enum", enum=ProjectStatus), health=Column("health", "enum", enum=Health),
+                 budget=Column("budget", "money"), startDate=Column("start_date", "date"),
+                 deadline=Column("deadline", "date"), plannedFinish=Column("planned_finish", "date"),
+                 scheduledFinish=Column("scheduled_finish", "date"), forecastFinish=Column("forecast_finish", "date"),
+                 scheduleRisk=Column("schedule_risk", "bool"), costRisk=Column("cost_risk", "bool"),
+                 createdAt=Column("created_at", "datetime"), closedAt=Column("closed_at", "datetime"),
+                 archivedAt=Column("archived_at", "datetime")),
+        to_one={"customer": ToOne("customer_id", "Customer"), "manager": ToOne("manager_id", "User"),
+                "salesOwner": ToOne("sales_owner_id", "User"), "opportunity": ToOne("opportunity_id", "Opportunity"),
+                "contract": ToOne("contract_id", "Contract")},
+    ),
 }
 
 
@@ -173,6 +324,11 @@ LISTS = {
     "customers": RootList("Customer", customer_list, filtered_customers, CUSTOMER_SORTS),
     "leads": RootList("Lead", lead_list, lambda session, actor, flt: filtered_leads(actor, flt),
                       {"CREATED_AT": LEAD_SORT}),
+    "quotes": RootList("Quote", quote_list, _filtered_quotes, QUOTE_SORTS),
+    "contracts": RootList("Contract", contract_list, _filtered_contracts, CONTRACT_SORTS),
+    "invoices": RootList("Invoice", invoice_list, _filtered_invoices, INVOICE_SORTS),
+    "projects": RootList("Project", project_list, _filtered_projects, PROJECT_SORTS),
 }
-ONES = {"opportunity": "Opportunity", "customer": "Customer", "lead": "Lead"}
+ONES = {"opportunity": "Opportunity", "customer": "Customer", "lead": "Lead", "quote": "Quote",
+        "contract": "Contract", "invoice": "Invoice", "project": "Project"}
 """Root fields of one record by id (NOT_FOUND when absent or out of reach: ordinary execution says so)."""

@@ -50,7 +50,52 @@ def _leads(arguments: str) -> str:
             f"owner {USER} convertedCustomer {{ name tier }} convertedOpportunity {{ name amount stage }} }} }} }} }}")
 
 
+def _quotes(arguments: str) -> str:
+    return (f"{{ quotes({arguments}) {{ __typename totalCount {PAGE_INFO} edges {{ __typename cursor node {{ "
+            f"{_columns('Quote')} __typename customer {{ name tier }} opportunity {{ name amount stage }} "
+            f"owner {USER} decidedBy {{ name }} previousRevision {{ number revision total }} }} }} }} }}")
+
+
+def _contracts(arguments: str) -> str:
+    return (f"{{ contracts({arguments}) {{ totalCount {PAGE_INFO} edges {{ cursor node {{ {_columns('Contract')} "
+            f"customer {CUSTOMER} opportunity {{ name }} quote {{ number total status }} owner {USER} "
+            f"amends {{ number status }} }} }} }} }}")
+
+
+def _invoices(arguments: str) -> str:
+    return (f"{{ invoices({arguments}) {{ totalCount {PAGE_INFO} edges {{ cursor node {{ {_columns('Invoice')} "
+            f"customer {{ name }} contract {{ number amount currency owner {{ name }} }} "
+            f"creditedInvoice {{ number total }} }} }} }} }}")
+
+
+def _projects(arguments: str) -> str:
+    return (f"{{ projects({arguments}) {{ totalCount {PAGE_INFO} edges {{ cursor node {{ {_columns('Project')} "
+            f"customer {{ name tier }} manager {USER} salesOwner {{ name }} opportunity {{ name amount }} "
+            f"contract {{ number status }} }} }} }} }}")
+
+
 DOCUMENTS = {
+    "quotes": _quotes("first: 10"),
+    "quotes, oldest": _quotes("last: 3"),
+    "quotes of a status": _quotes("first: 5, filter: {status: ACCEPTED}"),
+    "quotes archived too": _quotes("first: 20, filter: {archived: null}"),
+    "contracts": _contracts("first: 10"),
+    "contracts, oldest": _contracts("last: 2"),
+    "contracts by a search": _contracts('first: 5, filter: {search: "合同"}'),
+    "contracts of a status": _contracts("first: 5, filter: {status: ACTIVE}"),
+    "invoices": _invoices("first: 10"),
+    "invoices, oldest": _invoices("last: 2"),
+    "invoices overdue": _invoices("first: 10, filter: {overdue: true}"),
+    "invoices not overdue": _invoices("first: 10, filter: {overdue: false}"),
+    "credit notes": _invoices("first: 10, filter: {kind: CREDIT_NOTE}"),
+    "projects": _projects("first: 10"),
+    "projects, oldest": _projects("last: 1"),
+    "projects, newest": _projects("first: 1"),
+    "projects of a health": _projects("first: 5, filter: {health: GREEN}"),
+    "projects by a search": _projects('first: 5, filter: {search: "App"}'),
+    "quote-to-cash edges only": ("{ quotes(first: 3) { edges { node { number total } } } contracts(last: 2) "
+                                 "{ edges { cursor node { number amount } } } invoices(first: 2) { totalCount } "
+                                 "projects(first: 2) { edges { node { name budget manager { name } } } } }"),
     "leads": _leads("first: 10"),
     "leads, oldest": _leads("last: 4"),
     "leads by status": _leads("first: 10, status: CONVERTED"),
@@ -149,6 +194,21 @@ async def test_the_next_page_by_cursor_is_the_same_both_ways(app, client, gql):
         assert used and fast == ordinary
 
 
+async def test_the_next_page_of_contracts_by_cursor_is_the_same_both_ways(app, client, gql):
+    compiled = app.state.compiled_reads
+    token = gql.token("admin@demo.test")
+    first = await gql("{ contracts(first: 3) { pageInfo { endCursor startCursor } } }", as_="admin@demo.test")
+    info = first["data"]["contracts"]["pageInfo"]
+    for arguments, rows in ((f'first: 3, after: "{info["endCursor"]}"', 3),
+                            (f'last: 2, before: "{info["endCursor"]}"', 2),
+                            (f'last: 1, before: "{info["startCursor"]}"', 0)):
+        query = _contracts(arguments)
+        await gql.raw(query, as_="admin@demo.test")
+        ordinary, fast, used = await _both(client, compiled, token, query)
+        assert used and fast == ordinary
+        assert len(json.loads(fast)["data"]["contracts"]["edges"]) == rows
+
+
 async def test_one_record_by_id_is_the_same_both_ways_and_one_out_of_reach_is_not_found(app, client, gql):
     compiled = app.state.compiled_reads
     page = await gql("{ opportunities(first: 3) { edges { node { id } } } }", as_="admin@demo.test")
@@ -170,6 +230,23 @@ async def test_one_record_by_id_is_the_same_both_ways_and_one_out_of_reach_is_no
         for role in ROLES:
             ordinary, fast, _ = await _both(client, compiled, gql.token(role), query)
             assert fast == ordinary, role
+    for field, relations in (("quote", f"customer {{ name }} owner {USER} opportunity {{ name }}"),
+                             ("contract", f"customer {{ name }} owner {USER} quote {{ number }}"),
+                             ("invoice", "customer { name } contract { number }"),
+                             ("project", f"customer {{ name }} manager {USER}")):
+        type_name = field.capitalize()
+        listed = await gql(f"{{ {field}s(first: 2) {{ edges {{ node {{ id }} }} }} }}", as_="admin@demo.test")
+        found = [e["node"]["id"] for e in listed["data"][f"{field}s"]["edges"]]
+        assert found, f"the demo data has no {field}s: the test shows nothing"
+        for record_id in found:
+            query = f'{{ {field}(id: "{record_id}") {{ {_columns(type_name)} {relations} }} }}'
+            await gql.raw(query, as_="admin@demo.test")
+            answered = []
+            for role in ROLES:
+                ordinary, fast, used = await _both(client, compiled, gql.token(role), query)
+                assert fast == ordinary, f"{role}: {fast[:600]!r} != {ordinary[:600]!r}"
+                answered += [role] if used else []
+            assert "admin@demo.test" in answered, field
     # a record of another org is NOT_FOUND, exactly as before (the compiled path stepped aside)
     query = f'{{ opportunity(id: "{ids[0]}") {{ name }} }}'
     await gql.raw(query, as_="admin@demo.test")
