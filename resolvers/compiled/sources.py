@@ -77,7 +77,8 @@ from ..quote import quote_list
 @dataclass(frozen=True)
 class Column:
     """A field read from one column: ``kind`` says how it is written (``id``: the global id of the row;
-    ``money``: quantized to the currency in ``currency``; ``enum``: the member's name; ``bool``, ``date``,
+    ``money``: quantized to the currency in ``currency``; ``rate``: a percentage without trailing zeros
+    (``schema.scalars.rate``); ``enum``: the member's name; ``bool``, ``date``,
     ``datetime``; ``plain``: as stored)."""
 
     attr: str
@@ -256,7 +257,8 @@ SOURCES: dict[str, Source] = {
                  status=Column("status", "enum", enum=QuoteStatus), validUntil=Column("valid_until", "date"),
                  grossTotal=Column("gross_total", "money"), discountTotal=Column("discount_total", "money"),
                  subtotal=Column("subtotal", "money"), taxTotal=Column("tax_total", "money"),
-                 total=Column("total", "money"), needsApproval=Column("needs_approval", "bool"),
+                 total=Column("total", "money"), maxDiscountPercent=Column("max_discount_percent", "rate"),
+                 needsApproval=Column("needs_approval", "bool"),
                  submittedAt=Column("submitted_at", "datetime"), decidedAt=Column("decided_at", "datetime"),
                  sentAt=Column("sent_at", "datetime"), acceptedAt=Column("accepted_at", "datetime"),
                  createdAt=Column("created_at", "datetime"), updatedAt=Column("updated_at", "datetime"),
@@ -269,7 +271,8 @@ SOURCES: dict[str, Source] = {
         Contract, visible_contracts,
         _columns("number", "title", "currency", "terms", "approval_round", "amendment_reason", "termination_reason",
                  "version", status=Column("status", "enum", enum=ContractStatus), amount=Column("amount", "money"),
-                 startDate=Column("start_date", "date"), endDate=Column("end_date", "date"),
+                 taxRate=Column("tax_rate", "rate"), startDate=Column("start_date", "date"),
+                 endDate=Column("end_date", "date"),
                  submittedAt=Column("submitted_at", "datetime"), approvedAt=Column("approved_at", "datetime"),
                  activatedAt=Column("activated_at", "datetime"), terminatedOn=Column("terminated_on", "date"),
                  createdAt=Column("created_at", "datetime"), updatedAt=Column("updated_at", "datetime"),
@@ -299,6 +302,8 @@ SOURCES: dict[str, Source] = {
                  deadline=Column("deadline", "date"), plannedFinish=Column("planned_finish", "date"),
                  scheduledFinish=Column("scheduled_finish", "date"), forecastFinish=Column("forecast_finish", "date"),
                  scheduleRisk=Column("schedule_risk", "bool"), costRisk=Column("cost_risk", "bool"),
+                 costMarginPercent=Column("cost_margin_percent", "rate"),
+                 changeThresholdPercent=Column("change_threshold_percent", "rate"),
                  createdAt=Column("created_at", "datetime"), closedAt=Column("closed_at", "datetime"),
                  archivedAt=Column("archived_at", "datetime")),
         to_one={"customer": ToOne("customer_id", "Customer"), "manager": ToOne("manager_id", "User"),

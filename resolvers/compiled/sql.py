@@ -24,6 +24,7 @@ from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.base import MONEY_SCALE
 from tandem.domain.shared.money import CURRENCY_EXPONENTS, quantize
 from tandem.domain.shared.pagination import PageRequest, SortKey, window
+from tandem.schema.scalars import rate
 
 from .plan import Branch, Leaf
 from .sources import SOURCES, Column
@@ -103,6 +104,10 @@ class Postgres:
         """``str()`` of the stored Decimal (NUMERIC(20, 4) reads back with its four places)."""
         return cast(amount, Text)
 
+    def rate(self, amount: Any) -> Any:
+        """``schema.scalars.rate`` of the stored Decimal: no trailing zeros ("13", "6.5")."""
+        return cast(func.trim_scale(amount), Text)
+
     def json_string(self, text_value: Any) -> Any:
         return cast(func.to_json(text_value), Text)
 
@@ -147,6 +152,9 @@ class Sqlite(Postgres):
     def decimal(self, amount: Any) -> Any:
         return func.tandem_decimal(amount)
 
+    def rate(self, amount: Any) -> Any:
+        return func.tandem_rate(amount)
+
     def json_string(self, text_value: Any) -> Any:
         return func.json_quote(text_value)
 
@@ -167,10 +175,14 @@ def _decimal(units: int | None) -> str | None:
     return None if units is None else str(Decimal(int(units)).scaleb(-MONEY_SCALE))
 
 
+def _rate(units: int | None) -> str | None:
+    return None if units is None else str(rate(Decimal(int(units)).scaleb(-MONEY_SCALE)))
+
+
 def register(dbapi_connection: Any, _record: Any = None) -> None:
     """The SQLite functions the compiled statements call (on every new connection)."""
     for name, arity, function in (("tandem_b64", 1, _b64), ("tandem_iso", 1, _iso), ("tandem_money", 2, _money),
-                                  ("tandem_decimal", 1, _decimal)):
+                                  ("tandem_decimal", 1, _decimal), ("tandem_rate", 1, _rate)):
         dbapi_connection.create_function(name, arity, function, deterministic=True)
 
 
@@ -187,6 +199,8 @@ def value(sql: Postgres, kind: Column, columns: Any, type_name: str) -> Any:
         return sql.day(col)
     if kind.kind == "money":
         return sql.money(col, columns[kind.currency])
+    if kind.kind == "rate":
+        return sql.rate(col)
     if kind.kind == "bool":
         return sql.boolean(col)
     if kind.kind == "enum":

@@ -93,6 +93,13 @@ DOCUMENTS = {
     "projects, newest": _projects("first: 1"),
     "projects of a health": _projects("first: 5, filter: {health: GREEN}"),
     "projects by a search": _projects('first: 5, filter: {search: "App"}'),
+    "quotes with computed figures": ("{ quotes(first: 3) { edges { node { number total discountPercent "
+                                     "lines { total } } } } }"),
+    "invoices with computed figures": "{ invoices(first: 3) { edges { node { number outstanding daysOverdue } } } }",
+    "projects with computed figures": ("{ projects(first: 2) { edges { node { name percentComplete "
+                                       "tasks { name } } } } }"),
+    "contracts with their plan": "{ contracts(first: 2) { edges { node { number parties { name } "
+                                 "paymentPlan { amount } } } } }",
     "quote-to-cash edges only": ("{ quotes(first: 3) { edges { node { number total } } } contracts(last: 2) "
                                  "{ edges { cursor node { number amount } } } invoices(first: 2) { totalCount } "
                                  "projects(first: 2) { edges { node { name budget manager { name } } } } }"),
@@ -137,7 +144,8 @@ DOCUMENTS = {
     "variables": ("query Page($n: Int!, $order: OpportunityOrder) { opportunities(first: $n, orderBy: $order) "
                   "{ edges { cursor node { name amount } } pageInfo { endCursor } } }"),
 }
-STEPS_ASIDE = {"root typename", "root typename alone", "another root field"}
+STEPS_ASIDE = {"root typename", "root typename alone", "another root field", "quotes with computed figures",
+               "invoices with computed figures", "projects with computed figures", "contracts with their plan"}
 VARIABLES = {"variables": {"n": 4, "order": {"field": "NAME", "direction": "DESC"}}}
 
 
@@ -426,3 +434,40 @@ async def test_a_kept_statement_has_names_and_numbers_written_in_and_free_text_a
     if app.state.db.dialect == "postgresql":
         assert not page_parameters
     assert any("集成" in str(p) for p in search_parameters) and "集成" not in search_sql
+
+
+async def test_rates_with_and_without_fractions_are_written_the_same_both_ways(app, client, gql):
+    # given contracts with tax rates of one, four and no decimal places, in currencies of 0, 2 and 3 places,
+    # and a quote whose largest line discount has a fraction
+    compiled = app.state.compiled_reads
+    created = await gql('mutation { createCustomer(input: {name: "税率测试客户"}) { customer { id } } }',
+                        as_="admin@demo.test")
+    customer_id = created["data"]["createCustomer"]["customer"]["id"]
+    for currency, amount, tax_rate in (("JPY", "1235", "6.5"), ("KWD", "10.125", "0.0001"), ("CNY", "99.9", "13")):
+        made = await gql("mutation($c: ID!, $cur: String!, $a: Decimal!, $t: Decimal!) { createContract(input: "
+                         '{customerId: $c, title: "税率合同", amount: $a, currency: $cur, taxRate: $t}) '
+                         "{ contract { id } userErrors { code } } }",
+                         {"c": customer_id, "cur": currency, "a": amount, "t": tax_rate}, as_="admin@demo.test")
+        assert made["data"]["createContract"]["userErrors"] == [], made
+    deal = await gql(f'mutation {{ createOpportunity(input: {{customerId: "{customer_id}", name: "税率", '
+                     'amount: "100"}) { opportunity { id } } }', as_="admin@demo.test")
+    deal_id = deal["data"]["createOpportunity"]["opportunity"]["id"]
+    quoted = await gql("mutation($o: ID!) { createQuote(input: {opportunityId: $o, lines: ["
+                       '{description: "实施", unit: "天", quantity: "3", unitPrice: "100", discountPercent: "12.5"}, '
+                       '{description: "培训", unit: "天", quantity: "1", unitPrice: "80", discountPercent: "0.25"}]}) '
+                       "{ quote { id } userErrors { code } } }", {"o": deal_id}, as_="admin@demo.test")
+    assert quoted["data"]["createQuote"]["userErrors"] == [], quoted
+    contracts = '{ contracts(first: 3, filter: {search: "税率合同"}) { edges { node { amount currency taxRate } } } }'
+    quotes = (f'{{ quotes(first: 1, filter: {{opportunityId: "{deal_id}"}}) {{ edges {{ node {{ maxDiscountPercent '
+              "grossTotal discountTotal subtotal taxTotal total } } } }")
+    answers = {}
+    for query in (contracts, quotes):
+        await gql.raw(query, as_="admin@demo.test")
+        # when both ways answer
+        ordinary, fast, used = await _both(client, compiled, gql.token("admin@demo.test"), query)
+        # then the compiled answer is the ordinary one, byte for byte
+        assert used and fast == ordinary
+        answers[query] = json.loads(fast)["data"]
+    # and rates are written without trailing zeros, as people write them
+    assert {n["node"]["taxRate"] for n in answers[contracts]["contracts"]["edges"]} == {"6.5", "0.0001", "13"}
+    assert answers[quotes]["quotes"]["edges"][0]["node"]["maxDiscountPercent"] == "12.5"
