@@ -34,6 +34,8 @@ from .errors import AutomationErrorCode
 from .rule_cron import parse_cron, zone
 
 MAX_RULES_PER_ORG = 1000
+AUTHORED = frozenset({"CREATE_ACTION_ITEM", "ADD_COMMENT"})
+"""Actions whose results name their author: a built-in rule (no author) cannot take them."""
 
 
 class Trigger(StrEnum):
@@ -275,6 +277,11 @@ async def update_rule(session: AsyncSession, actor: Actor, catalog: Catalog, rul
     trigger = data.trigger.value if "trigger" in named and data.trigger is not None else rule.trigger
     options = _check(v, catalog, rule.object_type, merged, trigger, can_read)
     name = v.text("name", data.name, max_len=200, required=True) if "name" in named else rule.name
+    if rule.author_id is None:  # a built-in rule acts as the system: nobody would author its items or comments
+        for i, action in enumerate(merged.actions if isinstance(merged.actions, list) else []):
+            if isinstance(action, dict) and action.get("type") in AUTHORED:
+                v.add(("actions", str(i)), AutomationErrorCode.INVALID_ACTION,
+                      "a built-in rule has no author to create action items or comments as")
     v.raise_if_any()
     await _check_people(session, actor.org_id, merged.actions)
     await _check_sla(session, actor.org_id, rule.object_type, merged.actions)

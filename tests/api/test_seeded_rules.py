@@ -172,6 +172,10 @@ async def test_a_built_in_rule_switched_off_reminds_nobody_and_can_be_edited(org
     edited = (await api(UPDATE_RULE, {"input": change}))["updateWorkflowRule"]
     assert edited["userErrors"] == [] and edited["workflowRule"]["offsetHours"] == 1080
     assert edited["workflowRule"]["builtIn"] is True
+    # but not to write comments: nobody would be their author
+    comment = {"id": rule["id"], "version": rule["version"] + 1, "actions": [{"type": "ADD_COMMENT", "body": "x"}]}
+    refused = (await api(UPDATE_RULE, {"input": comment}))["updateWorkflowRule"]
+    assert refused == {"workflowRule": None, "userErrors": [{"field": ["actions", "0"], "code": "INVALID_ACTION"}]}
 
 
 async def test_add_tag_tags_a_new_customer_and_is_refused_on_records_without_tags(org):
