@@ -192,9 +192,16 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
                archivable=True),
     RecordType("Interaction", Interaction, selected(Interaction, visible_interactions), scope="Customer",
                follows_timeline=True),
-    RecordType("Lead", Lead, leads_by_ids, owned=True, timeline=True, archivable=True),
+    RecordType("Lead", Lead, leads_by_ids, owned=True, timeline=True, archivable=True, derived={
+        # How it got its owner names the owner (and the one before): whoever may not read the owner may not read it.
+        "assignment": ("Lead.owner",),
+    }),
     # pipeline
-    RecordType("Opportunity", Opportunity, opportunities_by_ids, owned=True, timeline=True, archivable=True),
+    RecordType("Opportunity", Opportunity, opportunities_by_ids, owned=True, timeline=True, archivable=True, derived={
+        "assignment": ("Opportunity.owner",),
+        # When the next step is due is part of the next step: hidden from whoever may not read the step.
+        "nextStepAt": ("Opportunity.nextStep",),
+    }),
     RecordType("StageChange", OpportunityStageChange, guarded=False, scope="Opportunity", node=False),
     RecordType("PipelineStage", PipelineStage, guarded=False, org_wide=True, node=False),
     RecordType("Pipeline", SalesPipeline, guarded=False, org_wide=True),

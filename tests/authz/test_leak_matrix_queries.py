@@ -51,6 +51,7 @@ TEXT_SEARCH = ("name", "title", "code")  # ``search``: the type's text fields am
 MEANING = {
     "overdue": ("dueDate",),  # open and past its due date
     "unmatched": ("customer", "unallocated"),  # no customer, or money not yet allocated
+    "archived": ("archivedAt",),  # archived or not: whether archivedAt is set
 }
 
 

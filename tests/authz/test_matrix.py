@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,17 +22,29 @@ from sqlalchemy import select
 from tandem.auth import mint_token
 from tandem.authz.store import MODEL_CONF, default_lines
 from tandem.db import Database
+from tandem.domain.automation.routing import AssignmentMethod, AssignmentRuleInput, RoutedType, create_assignment_rule
 from tandem.domain.automation.rule_engine import catalog as sla_catalog
 from tandem.domain.automation.sla import PolicyInput as SlaPolicyInput
 from tandem.domain.automation.sla import set_policy as set_sla_policy
 from tandem.domain.crm.contact import Contact, ContactInput, create_contact
 from tandem.domain.crm.customer import Customer, CustomerInput, CustomerTier, LifecycleStage, create_customer
 from tandem.domain.crm.interaction import Interaction, InteractionInput, InteractionKind, log_interaction
-from tandem.domain.crm.lead import ConvertLeadInput, Lead, LeadInput, LeadSource, convert_lead, create_lead
+from tandem.domain.crm.lead import (
+    ConvertLeadInput,
+    Lead,
+    LeadInput,
+    LeadSource,
+    LeadStatus,
+    convert_lead,
+    create_lead,
+    update_lead,
+)
 from tandem.domain.delivery.project import add_member, convert_won_opportunity
 from tandem.domain.pipeline.competitor import create_competitor
 from tandem.domain.pipeline.lost_reason import define_lost_reason
 from tandem.domain.pipeline.opportunity import Milestone, Opportunity, OpportunityInput, create_opportunity
+from tandem.domain.registry import sources
+from tandem.domain.registry.archive import archive_record
 from tandem.domain.shared.outbox import OutboxEvent
 from tandem.domain.tenancy.org import create_org, create_team
 from tandem.domain.tenancy.sharing import RecordShare, share_record
@@ -59,6 +71,13 @@ def oracle(org_id: int) -> casbin.Enforcer:
         persist.load_policy_line(", ".join([ptype, *values]), enforcer.get_model())
     enforcer.build_role_links()
     return enforcer
+
+
+def may_read(enforcer: casbin.Enforcer, role: str, org_id: int, type_name: str, field_name: str) -> bool:
+    """What the policy says of ``Type.field``, and of every field the registry says it derives from."""
+    return field_name in ALWAYS_READABLE or (
+        enforcer.enforce(role, str(org_id), f"{type_name}.{field_name}", "read")
+        and all(may_read(enforcer, role, org_id, *source.split(".", 1)) for source in sources(type_name, field_name)))
 
 
 def scope_of(enforcer: casbin.Enforcer, role: str, org_id: int, record_type: str) -> str:
@@ -159,9 +178,16 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
         reason = await define_lost_reason(session, actor_of(chief), label="Budget cut", key="budget")
         rival = await create_competitor(session, actor_of(chief), name="对手公司", website="https://rival.example")
         for role, user in users.items():
+            # the role user's new lead and deal are routed to them, so each explains its owner
+            for kind, clause in ((RoutedType.LEAD, {"field": "region", "eq": f"华东 {role}"}),
+                                 (RoutedType.OPPORTUNITY, {"field": "industry", "eq": f"Energy {role}"})):
+                await create_assignment_rule(session, actor_of(chief), AssignmentRuleInput(
+                    name=f"Matrix {kind.value} {role}", object_type=kind, conditions=[clause],
+                    method=AssignmentMethod.ROUND_ROBIN, member_ids=[user.id]))
+        for role, user in users.items():
             actor = actor_of(user)
             customer = await create_customer(session, actor, CustomerInput(
-                name=unique("Customer"), tags=["matrix"], industry="Energy", tier=CustomerTier.KEY,
+                name=unique("Customer"), tags=["matrix"], industry=f"Energy {role}", tier=CustomerTier.KEY,
                 lifecycle_stage=LifecycleStage.CUSTOMER, credit_limit=Decimal("250000.00")))
             contact = await create_contact(session, actor, ContactInput(
                 customer_id=customer.id, name="Jordan Lee", title="CIO", phone="+86 21 5555 0100",
@@ -170,7 +196,8 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
                 customer_id=customer.id, name=unique("Deal"), amount=Decimal("120000.00"), currency="CNY",
                 stage="lost", lost_reason="Budget cut", lost_reason_id=reason.id, competitor_ids=[rival.id],
                 expected_close_date=date(2027, 1, 31), probability=5,
-                next_step="Call back in Q3", milestones=[Milestone("Kick-off", date(2026, 9, 1), True)],
+                next_step="Call back in Q3", next_step_at=datetime(2026, 9, 15, 2, 0, tzinfo=UTC),
+                milestones=[Milestone("Kick-off", date(2026, 9, 1), True)],
                 project_manager_id=chief.id))
             # a delivery project for it, which the role user works on (so every role sees it), and a cost rate
             project = await convert_won_opportunity(session, actor, opportunity)
@@ -182,9 +209,17 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
                 contact_id=contact.id, opportunity_id=opportunity.id))
             lead = await create_lead(session, actor, LeadInput(
                 name="Zhao Min", company=unique("Yunfan"), title="CTO", email=f"zhao.{role}@matrix.example",
-                phone="+86 571 8888 0000", source=LeadSource.EVENT, notes="Met at the expo"))
+                phone="+86 571 8888 0000", source=LeadSource.EVENT, notes="Met at the expo", region=f"华东 {role}",
+                industry="制造"))
+            # disqualified once, then won back by the conversion (which keeps the reason it had)
+            await update_lead(session, actor, lead.id, lead.version, LeadInput(
+                name=None, status=LeadStatus.UNQUALIFIED, disqualify_reason="预算冻结",
+                set_fields={"status", "disqualify_reason"}))
             converted = await convert_lead(session, actor, ConvertLeadInput(
                 lead_id=lead.id, customer_id=customer.id, amount=Decimal("5000.00")))
+            for type_name, row in (("Customer", customer), ("Contact", contact), ("Lead", lead),
+                                   ("Opportunity", opportunity)):  # archived, still found by id
+                await archive_record(session, actor_of(chief), type_name, row.id)
             owned = {"Customer": [customer.id], "Lead": [lead.id],
                      "Opportunity": [opportunity.id, converted.opportunity.id]}
             for record_type, record_ids in owned.items():
@@ -219,8 +254,7 @@ def test_the_oracle_reads_the_default_policy():
                          ids=[f"{r}-{t}.{f}" for r, t, f in FIELD_CASES])
 async def test_field_is_readable_iff_the_policy_allows_it(field_world, role, type_name, field_name):
     # given
-    readable = field_name in ALWAYS_READABLE or field_world.enforcer.enforce(
-        role, str(field_world.org_id), f"{type_name}.{field_name}", "read")
+    readable = may_read(field_world.enforcer, role, field_world.org_id, type_name, field_name)
     # when
     result = await field_world.node(role, type_name)
     # then

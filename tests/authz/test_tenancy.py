@@ -4,7 +4,8 @@ one), gets NOT_FOUND for every lookup and every mutation, sees no Demo row in an
 and changes nothing in Demo.
 
 The cases come from two places: the record-type registry (node(id) and the root lookup of every type;
-every query and mutation that takes any record's id, for every type with a timeline or an owner) and
+every query and mutation that takes any record's id, for every type with a timeline or an owner, and
+archiveRecord / restoreRecord for every archivable type) and
 each area's own cases (tests/authz/tenancy/: crm, delivery, quote_to_cash), which name the ids that
 only a given mutation takes. A last test fails when the schema gains a root field or mutation
 without a case."""
@@ -21,7 +22,7 @@ from sqlalchemy import select
 
 from tandem.domain.contracts.approval import approval_flow
 from tandem.domain.pipeline.stage import PipelineStage, SalesPipeline
-from tandem.domain.registry import GUARDED_TYPES, NODE_TYPES, OWNED_TYPES, TIMELINE_TYPES
+from tandem.domain.registry import ARCHIVABLE_TYPES, GUARDED_TYPES, NODE_TYPES, OWNED_TYPES, TIMELINE_TYPES
 from tandem.domain.tenancy.trusted_document import TrustedDocument
 from tandem.schema.node import from_global_id, to_global_id
 from tests.authz.tenancy import (
@@ -111,6 +112,13 @@ def registry_cases() -> list[Case]:
         ]
     out += [Case(f"shareRecord.recordId({t})", crm.SHARE_RECORD, "shareRecord", lambda w, _, t=t: input_of(
         recordId=w.demo[t], userId=w.acme["Rep"])) for t in sorted(OWNED_TYPES)]
+    for t in sorted(ARCHIVABLE_TYPES):
+        out += [
+            Case(f"archiveRecord.id({t})", crm.ARCHIVE_RECORD, "archiveRecord", lambda w, _, t=t: input_of(
+                id=w.demo[t])),
+            Case(f"restoreRecord.id({t})", crm.RESTORE_RECORD, "restoreRecord", lambda w, _, t=t: input_of(
+                id=w.demo[t])),
+        ]
     return out
 
 

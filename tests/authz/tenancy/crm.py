@@ -99,6 +99,26 @@ mutation ($input: CreateOpportunityInput!) {
   createOpportunity(input: $input) { opportunity { id name } userErrors { field code } }
 }"""
 
+UPDATE_CONTACT = """
+mutation ($input: UpdateContactInput!) {
+  updateContact(input: $input) { contact { id name } userErrors { field code } }
+}"""
+
+UPDATE_LEAD = """
+mutation ($input: UpdateLeadInput!) {
+  updateLead(input: $input) { lead { id name } userErrors { field code } }
+}"""
+
+ARCHIVE_RECORD = """
+mutation ($input: ArchiveRecordInput!) {
+  archiveRecord(input: $input) { record { id } userErrors { field code } }
+}"""
+
+RESTORE_RECORD = """
+mutation ($input: RestoreRecordInput!) {
+  restoreRecord(input: $input) { record { id } userErrors { field code } }
+}"""
+
 UPDATE_OPPORTUNITY = """
 mutation ($input: UpdateOpportunityInput!) {
   updateOpportunity(input: $input) { opportunity { id name } userErrors { field code } }
@@ -307,7 +327,7 @@ async def records(db, users, demo_collaboration: dict[str, Any], acme_collaborat
     demo["User"] = to_global_id("User", users["rep1@demo.test"].id)
     demo["Manager"] = to_global_id("User", users["manager@demo.test"].id)
     demo["Org"] = to_global_id("Org", demo_org_id)
-    demo_version = {t: demo_rows[t].version for t in ("Customer", "Opportunity")}
+    demo_version = {t: demo_rows[t].version for t in ("Customer", "Contact", "Lead", "Opportunity")}
     for type_name, made in demo_collaboration.items():
         demo[type_name] = made["id"]
         demo_version[type_name] = made.get("version")
@@ -342,6 +362,10 @@ NOT_FOUND_CASES = [
         id=w.demo["Customer"], version=w.demo_version["Customer"], name="taken over by Acme")),
     Case("updateOpportunity.id", UPDATE_OPPORTUNITY, "updateOpportunity", lambda w, _: input_of(
         id=w.demo["Opportunity"], version=w.demo_version["Opportunity"], name="taken over by Acme")),
+    Case("updateContact.id", UPDATE_CONTACT, "updateContact", lambda w, _: input_of(
+        id=w.demo["Contact"], version=w.demo_version["Contact"], name="taken over by Acme")),
+    Case("updateLead.id", UPDATE_LEAD, "updateLead", lambda w, _: input_of(
+        id=w.demo["Lead"], version=w.demo_version["Lead"], status="UNQUALIFIED", disqualifyReason="Acme")),
     Case("moveOpportunityStage.id", MOVE_STAGE, "moveOpportunityStage", lambda w, _: input_of(
         id=w.demo["Opportunity"], version=w.demo_version["Opportunity"], stage="lost", lostReason="Acme")),
     Case("convertLead.leadId", CONVERT_LEAD, "convertLead", lambda w, _: input_of(leadId=w.demo["Lead"])),
@@ -385,6 +409,8 @@ NOT_FOUND_CASES = [
         leadId=lead, customerId=w.demo["Customer"]), needs_lead=True),
     Case("convertLead.ownerId", CONVERT_LEAD, "convertLead", lambda w, lead: input_of(
         leadId=lead, ownerId=w.demo["User"]), needs_lead=True),
+    Case("updateLead.ownerId", UPDATE_LEAD, "updateLead", lambda w, lead: input_of(
+        id=lead, version=1, ownerId=w.demo["User"]), needs_lead=True),
     Case("createOpportunity.customerId", CREATE_OPPORTUNITY, "createOpportunity", lambda w, _: input_of(
         customerId=w.demo["Customer"], name="Acme deal on a Demo customer")),
     Case("createOpportunity.ownerId", CREATE_OPPORTUNITY, "createOpportunity", lambda w, _: input_of(
