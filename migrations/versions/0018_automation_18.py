@@ -1,5 +1,4 @@
-"""routing: assignment rules, each record's assignments, users' leave, the org's fallback owner; a lead's
-region and industry
+"""routing: assignment rules, assignments, leave, the fallback owner; a lead's region and industry
 
 Assignment rules (ordered per org, a round-robin turn on each row), the assignments they make (rule, method,
 reason, response deadline), one leave period per user and one fallback owner per org are tenant tables under
