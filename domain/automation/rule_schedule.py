@@ -37,11 +37,12 @@ def _moment(value: Any) -> datetime | None:
     return None
 
 
-async def _date_relative(session: AsyncSession, rule: WorkflowRule, model: Any, after: datetime,
-                         until: datetime) -> list[Any]:
-    """The rule's records whose date plus the offset falls in (after, until]."""
-    options = rule.trigger_options or {}
-    column = derived_date(rule.object_type, options.get("dateField"))
+async def _date_relative(session: AsyncSession, rules: list[WorkflowRule], model: Any, after: datetime,
+                         until: datetime) -> dict[int, list[Any]]:
+    """The records, by org, whose date plus the offset falls in (after, until]: for rules of one record type
+    with the same date, offset and window (every org's copy of a built-in rule), one query for them all."""
+    options = rules[0].trigger_options or {}
+    column = derived_date(rules[0].object_type, options.get("dateField"))
     if column is None:
         attr = attribute(model, options.get("dateField", ""))
         if attr is None:
@@ -53,16 +54,37 @@ async def _date_relative(session: AsyncSession, rule: WorkflowRule, model: Any, 
         window = column.between(low.date(), high.date())
     else:
         window = (column > low) & (column <= high)
-    stmt = select(model, column).where(model.org_id == rule.org_id, window)
+    orgs = {r.org_id for r in rules}
+    stmt = select(model, column).where(model.org_id.in_(orgs), window)
     if hasattr(model, "archived_at"):  # archived records have left the lists: nobody is reminded of them
         stmt = stmt.where(model.archived_at.is_(None))
-    rows = await session.execute(stmt.order_by(model.id).limit(MAX_RECORDS))
-    out = []
+    rows = await session.execute(stmt.order_by(model.org_id, model.id).limit(MAX_RECORDS * len(orgs)))
+    out: dict[int, list[Any]] = {}
     for row, value in rows:
         moment = _moment(value)
-        if moment is not None and after < moment + offset <= until:
-            out.append(row)
+        mine = out.setdefault(row.org_id, [])
+        if moment is not None and after < moment + offset <= until and len(mine) < MAX_RECORDS:
+            mine.append(row)
     return out
+
+
+async def _dated_records(session: AsyncSession, rules: list[tuple[WorkflowRule, datetime]], models: dict[str, Any],
+                         now: datetime) -> dict[int, list[Any]]:
+    """Each DATE_RELATIVE rule's records due in its window, by rule id, read one query per alike rules."""
+    alike: dict[tuple[Any, ...], list[WorkflowRule]] = {}
+    for rule, after in rules:
+        options = rule.trigger_options or {}
+        key = (rule.object_type, options.get("dateField"), options.get("offsetHours"), after)
+        alike.setdefault(key, []).append(rule)
+    found: dict[int, list[Any]] = {}
+    for (object_type, _, _, after), group in alike.items():
+        try:
+            by_org = await _date_relative(session, group, models[object_type], after, now)
+        except (ValueError, AttributeError):
+            by_org = {}  # a rule saved with options this pass cannot read is skipped, not fatal
+        for rule in group:
+            found[rule.id] = by_org.get(rule.org_id, [])
+    return found
 
 
 async def run_workflow_schedules(session: AsyncSession, now: datetime) -> int:
@@ -72,29 +94,33 @@ async def run_workflow_schedules(session: AsyncSession, now: datetime) -> int:
     rules = list(await session.scalars(select(WorkflowRule).where(
         WorkflowRule.enabled.is_(True), WorkflowRule.trigger.in_([Trigger.DATE_RELATIVE, Trigger.SCHEDULED]))
         .order_by(WorkflowRule.org_id, WorkflowRule.position, WorkflowRule.id)))
-    runs: list[dict[str, Any]] = []
+    due: list[tuple[WorkflowRule, datetime]] = []
     for rule in rules:
         after = max(rule.checked_until or rule.updated_at, now - CATCH_UP)
-        model = cat.models.get(rule.object_type)
-        if model is None or after >= now:
-            continue
-        try:
-            if rule.trigger == Trigger.SCHEDULED:
-                options = rule.trigger_options or {}
-                due = cron_due(options.get("cron", ""), options.get("timeZone"), after, now)
-                records = list(await session.scalars(select(model).where(model.org_id == rule.org_id)
-                                                     .order_by(model.id).limit(MAX_RECORDS))) if due else []
-            else:
-                records = await _date_relative(session, rule, model, after, now)
-        except (ValueError, AttributeError):
-            records = []  # a rule saved with options this pass cannot read is skipped, not fatal
+        if rule.object_type in cat.models and after < now:
+            due.append((rule, after))
+    dated = await _dated_records(session, [(r, a) for r, a in due if r.trigger == Trigger.DATE_RELATIVE],
+                                 cat.models, now)
+    runs: list[dict[str, Any]] = []
+    for rule, after in due:
+        model = cat.models[rule.object_type]
+        records = dated.get(rule.id, [])
+        if rule.trigger == Trigger.SCHEDULED:
+            options = rule.trigger_options or {}
+            try:
+                fires = cron_due(options.get("cron", ""), options.get("timeZone"), after, now)
+            except (ValueError, AttributeError):
+                fires = False  # a rule saved with options this pass cannot read is skipped, not fatal
+            records = list(await session.scalars(select(model).where(model.org_id == rule.org_id)
+                                                 .order_by(model.id).limit(MAX_RECORDS))) if fires else []
         reads = Reads()
         spec = runnable(rule)
         for record in records:
             run = await run_rule(session, cat, reads, spec, rule.object_type, record, {}, None, 0)
             if run is not None:
                 runs.append(run)
-        await session.execute(update(WorkflowRule).where(WorkflowRule.id == rule.id)
+    if due:
+        await session.execute(update(WorkflowRule).where(WorkflowRule.id.in_([r.id for r, _ in due]))
                               .values(checked_until=now).execution_options(synchronize_session=False))
     if runs:
         await session.execute(WorkflowRun.__table__.insert(), runs)
