@@ -110,7 +110,7 @@ SHAPES: dict[str, dict[str, Key]] = {
     "TaskDependency": _shape("Task", "", predecessor="Project.tasks", successor="Project.tasks", kind="Project.tasks",
                              lagDays="Project.tasks"),
     "ProjectTemplate": _shape("ProjectTemplate", "name isDefault", tasks="ProjectTemplate.taskCount"),
-    "WorkflowRule": _shape("WorkflowRule", "name objectType trigger enabled position authorId"),
+    "WorkflowRule": _shape("WorkflowRule", "name objectType trigger enabled position authorId builtIn"),
     "User": _shape("User", "name email roles territory capacity teamId"),
     "Pipeline": _shape("Pipeline", "key name isDefault"),
     "PipelineStage": _shape("PipelineStage", "key label order defaultProbability isWon isLost requiredFields"),
