@@ -472,6 +472,12 @@ async def contracts_by_ids(session: AsyncSession, actor: Actor, ids: list[int]) 
 
 async def list_contracts(session: AsyncSession, actor: Actor, flt: ContractFilter, req: PageRequest, *,
                          sort: str = "CREATED_AT", with_total: bool = False) -> Page[Contract]:
+    return await paginate(session, filtered_contracts(session, actor, flt), entity=Contract,
+                          sort=CONTRACT_SORTS[sort], req=req, with_total=with_total)
+
+
+def filtered_contracts(session: AsyncSession, actor: Actor, flt: ContractFilter) -> Any:
+    """The contracts the actor may see that pass the filter (a select, unordered)."""
     stmt = visible_contracts(actor)
     if flt.status:
         stmt = stmt.where(Contract.status == flt.status)
@@ -484,8 +490,7 @@ async def list_contracts(session: AsyncSession, actor: Actor, flt: ContractFilte
     if flt.search and flt.search.strip():
         stmt = stmt.where(contains_text(session, Contract.title, flt.search.strip())
                           | contains_text(session, Contract.number, flt.search.strip()))
-    stmt = listed(stmt, Contract, flt.archived)
-    return await paginate(session, stmt, entity=Contract, sort=CONTRACT_SORTS[sort], req=req, with_total=with_total)
+    return listed(stmt, Contract, flt.archived)
 
 
 @handles(UserDeactivated)

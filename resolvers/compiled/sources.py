@@ -19,17 +19,16 @@ from sqlalchemy import select
 from tandem.domain.billing.invoice import (
     INVOICE_SORTS,
     Invoice,
-    InvoiceFilter,
     InvoiceKind,
     InvoiceStatus,
+    filtered_invoices,
     visible_invoices,
 )
-from tandem.domain.billing.invoice import OPEN_STATUSES as OPEN_INVOICE_STATUSES
 from tandem.domain.contracts.contract import (
     CONTRACT_SORTS,
     Contract,
-    ContractFilter,
     ContractStatus,
+    filtered_contracts,
     visible_contracts,
 )
 from tandem.domain.crm.contact import CONTACT_SORTS, Contact, visible_contacts
@@ -47,8 +46,8 @@ from tandem.domain.delivery.project import (
     PROJECT_SORTS,
     Health,
     Project,
-    ProjectFilter,
     ProjectStatus,
+    filtered_projects,
     visible_projects,
 )
 from tandem.domain.pipeline.opportunity import (
@@ -57,11 +56,9 @@ from tandem.domain.pipeline.opportunity import (
     filtered_opportunities,
     visible_opportunities,
 )
-from tandem.domain.sales.quote import QUOTE_SORTS, Quote, QuoteFilter, QuoteStatus, visible_quotes
+from tandem.domain.sales.quote import QUOTE_SORTS, Quote, QuoteStatus, filtered_quotes, visible_quotes
 from tandem.domain.shared.actor import Actor
 from tandem.domain.shared.archive import listed
-from tandem.domain.shared.clock import clock
-from tandem.domain.shared.dialect import contains_text
 from tandem.domain.shared.pagination import SortKey
 from tandem.domain.tenancy.user import User
 
@@ -123,71 +120,6 @@ def _unarchived(rows: Callable[[Actor], Any], model: Any) -> Callable[[Actor], A
 
 def _org_users(actor: Actor) -> Any:
     return select(User).where(User.org_id == actor.org_id)
-
-
-def _filtered_quotes(session: Any, actor: Actor, flt: QuoteFilter) -> Any:
-    """``list_quotes``' rows."""
-    stmt = visible_quotes(actor)
-    if flt.status:
-        stmt = stmt.where(Quote.status == flt.status)
-    if flt.opportunity_id is not None:
-        stmt = stmt.where(Quote.opportunity_id == flt.opportunity_id)
-    if flt.customer_id is not None:
-        stmt = stmt.where(Quote.customer_id == flt.customer_id)
-    if flt.owner_id is not None:
-        stmt = stmt.where(Quote.owner_id == flt.owner_id)
-    return listed(stmt, Quote, flt.archived)
-
-
-def _filtered_contracts(session: Any, actor: Actor, flt: ContractFilter) -> Any:
-    """``list_contracts``' rows."""
-    stmt = visible_contracts(actor)
-    if flt.status:
-        stmt = stmt.where(Contract.status == flt.status)
-    if flt.customer_id is not None:
-        stmt = stmt.where(Contract.customer_id == flt.customer_id)
-    if flt.opportunity_id is not None:
-        stmt = stmt.where(Contract.opportunity_id == flt.opportunity_id)
-    if flt.owner_id is not None:
-        stmt = stmt.where(Contract.owner_id == flt.owner_id)
-    if flt.search and flt.search.strip():
-        stmt = stmt.where(contains_text(session, Contract.title, flt.search.strip())
-                          | contains_text(session, Contract.number, flt.search.strip()))
-    return listed(stmt, Contract, flt.archived)
-
-
-def _filtered_invoices(session: Any, actor: Actor, flt: InvoiceFilter) -> Any:
-    """``list_invoices``' rows (sorted by creation: the only sort ``invoices`` asks for)."""
-    stmt = visible_invoices(actor)
-    if flt.status:
-        stmt = stmt.where(Invoice.status == flt.status)
-    if flt.customer_id is not None:
-        stmt = stmt.where(Invoice.customer_id == flt.customer_id)
-    if flt.contract_id is not None:
-        stmt = stmt.where(Invoice.contract_id == flt.contract_id)
-    if flt.kind:
-        stmt = stmt.where(Invoice.kind == flt.kind)
-    if flt.overdue is not None:
-        overdue = (Invoice.kind == InvoiceKind.INVOICE.value) & Invoice.status.in_(OPEN_INVOICE_STATUSES) & (
-            Invoice.due_date < clock.now().date())
-        stmt = stmt.where(overdue if flt.overdue else ~overdue)
-    return stmt
-
-
-def _filtered_projects(session: Any, actor: Actor, flt: ProjectFilter) -> Any:
-    """``list_projects``' rows."""
-    stmt = visible_projects(actor)
-    if flt.manager_id is not None:
-        stmt = stmt.where(Project.manager_id == flt.manager_id)
-    if flt.customer_id is not None:
-        stmt = stmt.where(Project.customer_id == flt.customer_id)
-    if flt.health:
-        stmt = stmt.where(Project.health == flt.health)
-    if flt.status:
-        stmt = stmt.where(Project.status == flt.status)
-    if flt.search and flt.search.strip():
-        stmt = stmt.where(contains_text(session, Project.name, flt.search.strip()))
-    return listed(stmt, Project, flt.archived)
 
 
 def _columns(*plain: str, **special: Column) -> dict[str, Column]:
@@ -329,10 +261,11 @@ LISTS = {
     "customers": RootList("Customer", customer_list, filtered_customers, CUSTOMER_SORTS),
     "leads": RootList("Lead", lead_list, lambda session, actor, flt: filtered_leads(actor, flt),
                       {"CREATED_AT": LEAD_SORT}),
-    "quotes": RootList("Quote", quote_list, _filtered_quotes, QUOTE_SORTS),
-    "contracts": RootList("Contract", contract_list, _filtered_contracts, CONTRACT_SORTS),
-    "invoices": RootList("Invoice", invoice_list, _filtered_invoices, INVOICE_SORTS),
-    "projects": RootList("Project", project_list, _filtered_projects, PROJECT_SORTS),
+    "quotes": RootList("Quote", quote_list, lambda session, actor, flt: filtered_quotes(actor, flt), QUOTE_SORTS),
+    "contracts": RootList("Contract", contract_list, filtered_contracts, CONTRACT_SORTS),
+    "invoices": RootList("Invoice", invoice_list, lambda session, actor, flt: filtered_invoices(actor, flt),
+                         INVOICE_SORTS),
+    "projects": RootList("Project", project_list, filtered_projects, PROJECT_SORTS),
 }
 ONES = {"opportunity": "Opportunity", "customer": "Customer", "lead": "Lead", "quote": "Quote",
         "contract": "Contract", "invoice": "Invoice", "project": "Project"}

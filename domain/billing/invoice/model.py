@@ -256,6 +256,15 @@ async def live_invoices_of_installments(session: AsyncSession, actor: Actor,
 
 async def list_invoices(session: AsyncSession, actor: Actor, flt: InvoiceFilter, req: PageRequest, *,
                         sort: str = "CREATED_AT", with_total: bool = False) -> Page[Invoice]:
+    stmt = filtered_invoices(actor, flt)
+    if sort == "DUE_DATE":
+        stmt = stmt.where(Invoice.due_date.is_not(None))
+    return await paginate(session, stmt, entity=Invoice, sort=INVOICE_SORTS[sort], req=req, with_total=with_total)
+
+
+def filtered_invoices(actor: Actor, flt: InvoiceFilter) -> Any:
+    """The invoices and credit notes the actor may see that pass the filter (a select, unordered; invoices
+    are never archived)."""
     stmt = visible_invoices(actor)
     if flt.status:
         stmt = stmt.where(Invoice.status == flt.status)
@@ -269,9 +278,7 @@ async def list_invoices(session: AsyncSession, actor: Actor, flt: InvoiceFilter,
         overdue = (Invoice.kind == InvoiceKind.INVOICE.value) & Invoice.status.in_(OPEN_STATUSES) & (
             Invoice.due_date < clock.now().date())
         stmt = stmt.where(overdue if flt.overdue else ~overdue)
-    if sort == "DUE_DATE":
-        stmt = stmt.where(Invoice.due_date.is_not(None))
-    return await paginate(session, stmt, entity=Invoice, sort=INVOICE_SORTS[sort], req=req, with_total=with_total)
+    return stmt
 
 
 OPEN_INVOICES = (InvoiceStatus.DRAFT.value, InvoiceStatus.ISSUED.value, InvoiceStatus.PARTIALLY_PAID.value)

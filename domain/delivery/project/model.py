@@ -234,6 +234,12 @@ def require_open(project: Project) -> None:
 
 async def list_projects(session: AsyncSession, actor: Actor, flt: ProjectFilter, req: PageRequest, *,
                         sort: str = "CREATED_AT", with_total: bool = False) -> Page[Project]:
+    return await paginate(session, filtered_projects(session, actor, flt), entity=Project,
+                          sort=PROJECT_SORTS[sort], req=req, with_total=with_total)
+
+
+def filtered_projects(session: AsyncSession, actor: Actor, flt: ProjectFilter) -> Any:
+    """The projects the actor may see that pass the filter (a select, unordered)."""
     stmt = visible_projects(actor)
     if flt.manager_id is not None:
         stmt = stmt.where(Project.manager_id == flt.manager_id)
@@ -245,8 +251,7 @@ async def list_projects(session: AsyncSession, actor: Actor, flt: ProjectFilter,
         stmt = stmt.where(Project.status == flt.status)
     if flt.search and flt.search.strip():
         stmt = stmt.where(contains_text(session, Project.name, flt.search.strip()))
-    stmt = listed(stmt, Project, flt.archived)
-    return await paginate(session, stmt, entity=Project, sort=PROJECT_SORTS[sort], req=req, with_total=with_total)
+    return listed(stmt, Project, flt.archived)
 
 
 async def projects_of_opportunities(session: AsyncSession, actor: Actor, ids: list[int]) -> dict[int, Project]:

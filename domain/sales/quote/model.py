@@ -239,6 +239,12 @@ async def lines_of(session: AsyncSession, actor: Actor, quote_ids: list[int]) ->
 
 async def list_quotes(session: AsyncSession, actor: Actor, flt: QuoteFilter, req: PageRequest, *,
                       sort: str = "CREATED_AT", with_total: bool = False) -> Page[Quote]:
+    return await paginate(session, filtered_quotes(actor, flt), entity=Quote, sort=QUOTE_SORTS[sort], req=req,
+                          with_total=with_total)
+
+
+def filtered_quotes(actor: Actor, flt: QuoteFilter) -> Any:
+    """The quotes the actor may see that pass the filter (a select, unordered)."""
     stmt = visible_quotes(actor)
     if flt.status:
         stmt = stmt.where(Quote.status == flt.status)
@@ -248,8 +254,7 @@ async def list_quotes(session: AsyncSession, actor: Actor, flt: QuoteFilter, req
         stmt = stmt.where(Quote.customer_id == flt.customer_id)
     if flt.owner_id is not None:
         stmt = stmt.where(Quote.owner_id == flt.owner_id)
-    stmt = listed(stmt, Quote, flt.archived)
-    return await paginate(session, stmt, entity=Quote, sort=QUOTE_SORTS[sort], req=req, with_total=with_total)
+    return listed(stmt, Quote, flt.archived)
 
 
 def minor_unit(currency: str) -> Decimal:
