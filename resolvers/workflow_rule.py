@@ -3,16 +3,19 @@ on records owned by them or someone below them, and they change only the rules t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 
+from tandem.authz.guard import Guard
 from tandem.domain.automation import rule as service
 from tandem.domain.automation.rule_engine import catalog, dry_run
 from tandem.domain.registry import OWNED_TYPES
 from tandem.domain.shared.errors import FieldError, Forbidden, NotFound, SharedErrorCode, ValidationFailed
 from tandem.domain.shared.pagination import PageRequest
 from tandem.domain.shared.scope import Scope
+from tandem.domain.tenancy.user import ROLES
 from tandem.schema.errors import UserError
 from tandem.schema.node import decode_id, from_global_id
 from tandem.schema.pagination import Connection, wants_total
@@ -132,13 +135,23 @@ class WorkflowRuleQuery:
             else:
                 try:
                     rule = service.draft_rule(ctx.actor, catalog(), _rule_input(input.rule),
-                                              can_read=ctx.authz.can_read)
+                                              can_read=ctx.authz.can_read, readers=_readers(ctx))
                 except ValidationFailed as exc:
                     return WorkflowRuleTest(user_errors=[UserError.from_domain(e) for e in exc.errors])
             if rule.object_type != record_type:
                 raise NotFound(rule.object_type, input.record_id)
             outcome = await dry_run(session, rule, record_type, record)
         return WorkflowRuleTest(matched=outcome.matched, condition_results=outcome.results, actions=outcome.actions)
+
+
+def _readers(ctx: Any) -> Callable[[str, str], frozenset[str]] | None:
+    """The roles of the org's policy that may read a ``Type.field`` (what a rule writes into a record is read
+    by whoever reads the record); None when authorization is off (everyone reads everything)."""
+    policy = getattr(ctx.authz, "policy", None)
+    if policy is None:
+        return None
+    guards = {role: Guard(policy, frozenset({role})) for role in ROLES}
+    return lambda record_type, field: frozenset(r for r, g in guards.items() if g.can_read(record_type, field))
 
 
 @strawberry.type
@@ -150,7 +163,8 @@ class WorkflowRuleMutation:
         limited = _limited(info, input.object_type)
         data = _rule_input(input)
         return await run(info, lambda s: service.create_rule(s, ctx.actor, catalog(), data,
-                                                             can_read=ctx.authz.can_read, limited=limited), _payload)
+                                                             can_read=ctx.authz.can_read, limited=limited,
+                                                             readers=_readers(ctx)), _payload)
 
     @acts("WorkflowRule", "manage")
     @strawberry.mutation(description="A new version of a rule (its `version` goes up).")
@@ -170,7 +184,8 @@ class WorkflowRuleMutation:
             position=input.position if "position" in given else None,
             set_fields=given | ({"trigger"} if given & set(TRIGGER_OPTIONS) else set()))
         return await run(info, lambda s: service.update_rule(s, ctx.actor, catalog(), rule_id, input.version, data,
-                                                             can_read=ctx.authz.can_read, limited=limited), _payload)
+                                                             can_read=ctx.authz.can_read, limited=limited,
+                                                             readers=_readers(ctx)), _payload)
 
     @acts("WorkflowRule", "manage")
     @strawberry.mutation(description="Switch a rule on or off.")

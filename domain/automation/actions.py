@@ -40,7 +40,7 @@ from ..shared.clock import clock
 from ..shared.errors import Validator
 from ..shared.outbox import record_event
 from ..shared.payload import camel, plain
-from ..tenancy.user import User, managers_of
+from ..tenancy.user import ROLES, User, managers_of
 from .conditions import Catalog, attribute
 from .errors import AutomationErrorCode
 from .sla import start_clock
@@ -76,8 +76,21 @@ def _column(model: type, name: str) -> Any:
     return table.c.get(name) if table is not None else None
 
 
+Readers = Callable[[str, str], frozenset[str]]
+"""``(Type, field) -> the roles of the org's policy that may read it``."""
+
+
+def _copies_unreadable(readers: Readers | None, sources: tuple[str, ...], audience: frozenset[str]) -> bool:
+    """Whether text made of ``sources`` would reach a role of ``audience`` that may not read one of them."""
+    return readers is not None and any(not audience <= readers(*g.split(".", 1)) for g in sources)
+
+
 def validate_actions(v: Validator, catalog: Catalog, object_type: str, actions: Any,
-                     can_read: Callable[[str, str], bool]) -> None:
+                     can_read: Callable[[str, str], bool], readers: Readers | None = None) -> None:
+    """``readers`` (None: authorization is off): what a rule writes into a record is read by whoever reads
+    that record or field, so a placeholder in an action item's title or a comment must name a field every
+    role may read, and one in a SET_FIELD value a field every role that may read the target field may; a
+    NOTIFY or ESCALATE template is cut per recipient instead."""
     if not isinstance(actions, list) or not actions or len(actions) > MAX_ACTIONS:
         v.add("actions", AutomationErrorCode.INVALID_ACTION, f"a rule has 1 to {MAX_ACTIONS} actions")
         return
@@ -99,6 +112,14 @@ def validate_actions(v: Validator, catalog: Catalog, object_type: str, actions: 
                         v.add((*at, key), AutomationErrorCode.UNKNOWN_FIELD, f"{object_type} has no field {path!r}")
                     elif not all(can_read(*g.split(".", 1)) for g in governs):
                         v.add((*at, key), AutomationErrorCode.FIELD_NOT_READABLE, f"you may not read {path}")
+                    elif key in ("title", "body") and _copies_unreadable(readers, governs, frozenset(ROLES)):
+                        v.add((*at, key), AutomationErrorCode.FIELD_NOT_READABLE,
+                              f"not every role may read {path}, and this text is written into the record for "
+                              "all who see it (a NOTIFY template is cut per recipient)")
+                    elif key == "value" and readers is not None and _copies_unreadable(
+                            readers, governs, _target_readers(readers, catalog, object_type, action)):
+                        v.add((*at, key), AutomationErrorCode.FIELD_NOT_READABLE,
+                              f"a role that may read {action.get('field')} may not read {path}")
         if kind == "SET_FIELD":
             _check_set_field(v, at, catalog, object_type, action, can_read)
         elif kind == "ASSIGN":
@@ -129,6 +150,16 @@ def validate_actions(v: Validator, catalog: Catalog, object_type: str, actions: 
                 v.add((*at, "tag"), AutomationErrorCode.INVALID_ACTION, f"a tag is 1 to {MAX_TAG} characters")
         elif kind == "ADD_COMMENT" and (not isinstance(action.get("body"), str) or not action["body"].strip()):
             v.add((*at, "body"), AutomationErrorCode.INVALID_ACTION, "a comment needs a body")
+
+
+def _target_readers(readers: Readers, catalog: Catalog, object_type: str, action: dict[str, Any]) -> frozenset[str]:
+    """The roles that may read the field a SET_FIELD writes (all of them when it names no known field)."""
+    field = action.get("field")
+    governs = catalog.readable_fields(object_type, field) if isinstance(field, str) else None
+    audience = frozenset(ROLES)
+    for g in governs or ():
+        audience &= readers(*g.split(".", 1))
+    return audience
 
 
 def _check_person(v: Validator, at: tuple[str, ...], action: dict[str, Any], key: str) -> None:

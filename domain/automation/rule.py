@@ -151,7 +151,8 @@ def _is_date_field(catalog: Catalog, object_type: str, name: Any) -> bool:
 
 
 def _check(v: Validator, catalog: Catalog, object_type: str, data: RuleInput, trigger: str,
-           can_read: Callable[[str, str], bool]) -> dict[str, Any]:
+           can_read: Callable[[str, str], bool],
+           readers: Callable[[str, str], frozenset[str]] | None = None) -> dict[str, Any]:
     """The rule's trigger options, after checking them, its conditions and its actions."""
     options: dict[str, Any] = {}
     given = {k: val for k, val in data.trigger_options.items() if val is not None}
@@ -204,12 +205,13 @@ def _check(v: Validator, catalog: Catalog, object_type: str, data: RuleInput, tr
     if trigger == Trigger.SCHEDULED and "cron" not in options:
         v.add(("trigger", "cron"), AutomationErrorCode.INVALID_TRIGGER, "a SCHEDULED rule names its cron")
     validate_conditions(v, catalog, object_type, data.conditions, can_read)
-    validate_actions(v, catalog, object_type, data.actions, can_read)
+    validate_actions(v, catalog, object_type, data.actions, can_read, readers)
     return options
 
 
 async def create_rule(session: AsyncSession, actor: Actor, catalog: Catalog, data: RuleInput, *,
-                      can_read: Callable[[str, str], bool], limited: bool) -> WorkflowRule:
+                      can_read: Callable[[str, str], bool], limited: bool,
+                      readers: Callable[[str, str], frozenset[str]] | None = None) -> WorkflowRule:
     v = Validator()
     name = v.text("name", data.name, max_len=200, required=True)
     object_type = data.object_type or ""
@@ -218,7 +220,7 @@ async def create_rule(session: AsyncSession, actor: Actor, catalog: Catalog, dat
                                    f"{object_type!r} is not a record type rules can watch")
     if data.trigger is None:
         raise ValidationFailed.one("trigger", SharedErrorCode.REQUIRED, "trigger is required")
-    options = _check(v, catalog, object_type, data, data.trigger, can_read)
+    options = _check(v, catalog, object_type, data, data.trigger, can_read, readers)
     v.raise_if_any()
     await _check_people(session, actor.org_id, data.actions)
     await _check_sla(session, actor.org_id, object_type, data.actions)
@@ -238,7 +240,8 @@ async def create_rule(session: AsyncSession, actor: Actor, catalog: Catalog, dat
 
 
 def draft_rule(actor: Actor, catalog: Catalog, data: RuleInput, *,
-               can_read: Callable[[str, str], bool]) -> WorkflowRule:
+               can_read: Callable[[str, str], bool],
+               readers: Callable[[str, str], frozenset[str]] | None = None) -> WorkflowRule:
     """A rule checked as ``create_rule`` checks it, not saved (a dry run's)."""
     v = Validator()
     name = v.text("name", data.name, max_len=200, required=True)
@@ -247,7 +250,7 @@ def draft_rule(actor: Actor, catalog: Catalog, data: RuleInput, *,
         raise ValidationFailed.one("objectType", AutomationErrorCode.UNKNOWN_OBJECT_TYPE,
                                    f"{object_type!r} is not a record type rules can watch")
     trigger = data.trigger or Trigger.UPDATED
-    options = _check(v, catalog, object_type, data, trigger, can_read)
+    options = _check(v, catalog, object_type, data, trigger, can_read, readers)
     v.raise_if_any()
     now = clock.now()
     return WorkflowRule(id=0, org_id=actor.org_id, name=name, object_type=object_type, trigger=trigger.value,
@@ -265,7 +268,8 @@ async def _for_write(session: AsyncSession, actor: Actor, rule_id: int, version:
 
 
 async def update_rule(session: AsyncSession, actor: Actor, catalog: Catalog, rule_id: int, version: int,
-                      data: RuleInput, *, can_read: Callable[[str, str], bool], limited: bool) -> WorkflowRule:
+                      data: RuleInput, *, can_read: Callable[[str, str], bool], limited: bool,
+                      readers: Callable[[str, str], frozenset[str]] | None = None) -> WorkflowRule:
     """A new version of the rule; conditions and actions are checked again as the editor may read."""
     rule = await _for_write(session, actor, rule_id, version, limited)
     named = data.set_fields
@@ -275,7 +279,7 @@ async def update_rule(session: AsyncSession, actor: Actor, catalog: Catalog, rul
         conditions=data.conditions if "conditions" in named else rule.conditions,
         actions=data.actions if "actions" in named else rule.actions)
     trigger = data.trigger.value if "trigger" in named and data.trigger is not None else rule.trigger
-    options = _check(v, catalog, rule.object_type, merged, trigger, can_read)
+    options = _check(v, catalog, rule.object_type, merged, trigger, can_read, readers)
     name = v.text("name", data.name, max_len=200, required=True) if "name" in named else rule.name
     if rule.author_id is None:  # a built-in rule acts as the system: nobody would author its items or comments
         for i, action in enumerate(merged.actions if isinstance(merged.actions, list) else []):

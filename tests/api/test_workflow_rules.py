@@ -396,6 +396,14 @@ async def test_a_dry_run_says_what_would_happen_and_writes_nothing(world):
                                                                            "UNKNOWN_FIELD")]),
     ({"actions": [{"type": "NOTIFY", "template": "{{secret}}", "to": ["OWNER"]}]},
      [(["actions", "0", "template"], "UNKNOWN_FIELD")]),
+    # written into the record for everyone who sees it, while service may not read amounts (a NOTIFY may)
+    ({"actions": [{"type": "CREATE_ACTION_ITEM", "owner": "OWNER", "title": "跟进 {{amount}}"}]},
+     [(["actions", "0", "title"], "FIELD_NOT_READABLE")]),
+    ({"actions": [{"type": "ADD_COMMENT", "body": "金额 {{amount}}"}]}, [(["actions", "0", "body"],
+                                                                       "FIELD_NOT_READABLE")]),
+    # copied into a field service may read (the next step) from one it may not (the amount)
+    ({"actions": [{"type": "SET_FIELD", "field": "nextStep", "value": "报价 {{amount}}"}]},
+     [(["actions", "0", "value"], "FIELD_NOT_READABLE")]),
     ({"trigger": "EVENT"}, [(["trigger", "topic"], "INVALID_TRIGGER")]),
     ({"trigger": "SCHEDULED", "cron": "every monday"}, [(["trigger", "cron"], "INVALID_TRIGGER")]),
     ({"trigger": "SCHEDULED", "cron": "0 9 * * 1", "timeZone": "Mars/Olympus"},
