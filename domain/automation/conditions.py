@@ -19,6 +19,7 @@ from typing import Any
 
 from ..shared.errors import Validator
 from ..shared.payload import camel
+from ..shared.text import text_key
 from .errors import AutomationErrorCode
 
 OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startsWith", "isEmpty",
@@ -193,10 +194,10 @@ def _test(node: dict[str, Any], facts: Facts) -> bool:
     if op == "contains":
         if isinstance(actual, list):
             return any(_equal(a, expected) for a in actual)
-        return isinstance(actual, str) and isinstance(expected, str) and expected.casefold() in actual.casefold()
+        return isinstance(actual, str) and isinstance(expected, str) and text_key(expected) in text_key(actual)
     if op == "startsWith":
-        return isinstance(actual, str) and isinstance(expected, str) and actual.casefold().startswith(
-            expected.casefold())
+        return isinstance(actual, str) and isinstance(expected, str) and text_key(actual).startswith(
+            text_key(expected))
     if op == "daysSince":
         when = _moment(actual)
         days = _decimal(expected)

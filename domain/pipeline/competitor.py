@@ -12,7 +12,7 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk, utcnow
 from ..shared.errors import SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
-from ..shared.text import half_width
+from ..shared.text import text_key
 from .errors import PipelineErrorCode
 
 
@@ -39,8 +39,8 @@ async def create_competitor(session: AsyncSession, actor: Actor, *, name: str, w
         v.add("website", SharedErrorCode.INVALID, "website is an http(s) address")
     v.raise_if_any()
     rows = await session.scalars(select(Competitor).where(Competitor.org_id == actor.org_id))
-    wanted = half_width(name).casefold()
-    if any(half_width(c.name).casefold() == wanted for c in rows):
+    wanted = text_key(name)
+    if any(text_key(c.name) == wanted for c in rows):
         raise ValidationFailed.one("name", PipelineErrorCode.COMPETITOR_EXISTS, f"{name!r} is a competitor already")
     competitor = Competitor(org_id=actor.org_id, name=name, website=website, created_at=utcnow())
     session.add(competitor)

@@ -50,6 +50,12 @@ def half_width(value: str | None) -> str | None:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", value))
 
 
+def text_key(value: str) -> str:
+    """How two texts people typed are compared for sameness: NFKC (full-width letters, digits and punctuation
+    as their half-width forms), whitespace runs as one space, trimmed, case folded (``ＥＭＥＡ　`` is ``emea``)."""
+    return (half_width(value) or "").strip().casefold()
+
+
 def handle_key(handle: str) -> str:
     """How a handle is looked up: NFKC, lower case (``＠ＲＥＰ２`` finds ``rep2``)."""
     return unicodedata.normalize("NFKC", handle).lower()

@@ -230,6 +230,18 @@ async def test_territory_routes_a_lead_by_its_chinese_region_and_says_why(db: An
     assert west_why.reason.startswith("rule 区域分配: no member's territory covers region 西南")
 
 
+async def test_territories_and_regions_typed_in_full_width_forms_still_match(db: Any) -> None:
+    # given 张伟 covers ＥＭＥＡ／华东 (typed with a Chinese input method: full-width letters and slash)
+    org = await new_sales_org(db, territories=("ＥＭＥＡ／华东", None, None, None, None))
+    await rule(db, org, name="区域分配", method=AssignmentMethod.TERRITORY, member_ids=[])
+    # when leads come in from "emea" and "华东　" (an ideographic space after it)
+    emea, emea_why = await lead(db, org, region="emea")
+    east, _ = await lead(db, org, region="华东　")
+    # then both are his, and the reason names the territory as he wrote it
+    assert emea.owner_id == east.owner_id == org.reps[0].user_id
+    assert emea_why.reason == "territory EMEA matches region emea: 张伟"
+
+
 async def test_the_first_matching_rule_wins_and_unmatched_leads_go_to_the_fallback_owner(db: Any) -> None:
     # given a rule for referrals before a catch-all for 制造 leads, and the manager as fallback
     org = await new_sales_org(db)

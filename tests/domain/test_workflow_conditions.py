@@ -39,6 +39,8 @@ def _facts(values=None, change=None):
     ({"field": "tier", "op": "ne", "value": "A"}, {"tier": None}, True),
     ({"field": "name", "op": "contains", "value": "华为"}, {"name": "深圳华为项目"}, True),
     ({"field": "name", "op": "startsWith", "value": "ACME"}, {"name": "acme rollout"}, True),
+    ({"field": "name", "op": "startsWith", "value": "ＡＣＭＥ"}, {"name": "acme　华东扩容"}, True),  # full-width input
+    ({"field": "name", "op": "contains", "value": "ｅｒｐ二期"}, {"name": "华为ERP二期实施"}, True),
     ({"field": "tags", "op": "contains", "value": "vip"}, {"tags": ["vip", "new"]}, True),
     ({"field": "nextStep", "op": "isEmpty"}, {"nextStep": ""}, True),
     ({"field": "expectedCloseDate", "op": "lt", "value": "2026-12-31"}, {"expectedCloseDate": date(2026, 12, 1)}, True),

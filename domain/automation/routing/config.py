@@ -16,6 +16,7 @@ from ...shared.concurrency import check_version
 from ...shared.dialect import lock_for_update
 from ...shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ...shared.outbox import record_event
+from ...shared.text import text_key
 from ...tenancy.org import Team
 from ...tenancy.user import User
 from ..errors import AutomationErrorCode
@@ -85,8 +86,8 @@ def check_conditions(v: Validator, object_type: RoutedType | None, conditions: A
 
 
 def same_text_key(value: Any) -> str:
-    """How routing compares text: trimmed, without regard to case (Unicode folding)."""
-    return str(value).strip().casefold()
+    """How routing compares text: as people type it (``shared.text.text_key``: full-width forms, case)."""
+    return text_key(str(value))
 
 
 def conditions_hold(conditions: Sequence[dict[str, Any]], facts: dict[str, Any]) -> bool:

@@ -21,6 +21,7 @@ from ...shared.bus import handles
 from ...shared.clock import clock
 from ...shared.dialect import lock_for_update
 from ...shared.outbox import record_event
+from ...shared.text import half_width
 from ...tenancy.user import User
 from ..errors import AutomationErrorCode
 from .config import assignment_fallback, assignment_rules, conditions_hold, same_text_key
@@ -50,7 +51,7 @@ _SEPARATORS = re.compile(r"[,，、;；/|]")
 
 def territories(user: User) -> list[str]:
     """The territories a user covers (``User.territory`` may list several: ``华东、华南``)."""
-    return [t.strip() for t in _SEPARATORS.split(user.territory or "") if t.strip()]
+    return [t.strip() for t in _SEPARATORS.split(half_width(user.territory) or "") if t.strip()]
 
 
 def territory_match(user: User, facts: dict[str, Any]) -> str | None:
