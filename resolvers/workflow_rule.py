@@ -111,6 +111,7 @@ class WorkflowRuleQuery:
         if record_id is not None:
             record = from_global_id(record_id)
             await visible_row(info, *record)
+        await ctx.db.flush_later()  # runs that matched nothing are written just after their change commits
         async with ctx.read() as session:
             if rule is not None:
                 await service.get_rule(session, ctx.actor.org_id, rule)  # NOT_FOUND for another org's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from tandem.domain.shared.dialect import FOLD
+from tandem.domain.shared.later import Writer, take_later, taken
 from tandem.domain.shared.outbox import RECORDED, settle
 
 from .settings import Settings
+
+log = logging.getLogger("tandem.db")
 
 
 def _casefold(value: object) -> object:
@@ -159,11 +163,19 @@ def _forget_kept_org(engine: AsyncEngine) -> None:
 class Database:
     """Sessions for one process. SQLite allows one writer, so write units of work take a lock."""
 
+    LATER_SECONDS = 0.5
+    """How long rows left for after the commit (``domain/shared/later.py``) wait, gathering, before written."""
+    LATER_MAX_ROWS = 100_000
+    """Beyond this many such rows waiting (the database refusing them), the oldest are dropped, logged."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.dialect = engine.dialect.name
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._later: dict[Writer, list[dict[str, Any]]] = {}
+        self._later_lock = asyncio.Lock()
+        self._later_task: asyncio.Task[None] | None = None
 
     def session(self, org_id: int | None = None) -> AsyncSession:
         """A session; bound to ``org_id``, each of its transactions is scoped to that org (PostgreSQL RLS)."""
@@ -174,13 +186,58 @@ class Database:
         """One transaction: committed when the block ends normally (after the reactions to what it recorded,
         ``outbox.settle``), rolled back otherwise."""
         if self._write_lock is None:
-            async with self.session(org_id) as session, session.begin():
-                yield session
-                await settle(session)
+            async with self.session(org_id) as session:
+                take_later(session)
+                async with session.begin():
+                    yield session
+                    await settle(session)
+        else:
+            async with self._write_lock, self.session(org_id) as session:
+                take_later(session)
+                async with session.begin():
+                    yield session
+                    await settle(session)
+        self._defer(taken(session))
+
+    def _defer(self, later: dict[Writer, list[dict[str, Any]]]) -> None:
+        if not later:
             return
-        async with self._write_lock, self.session(org_id) as session, session.begin():
-            yield session
-            await settle(session)
+        for writer, rows in later.items():
+            self._later.setdefault(writer, []).extend(rows)
+        if self._later_task is None or self._later_task.done():
+            self._later_task = asyncio.get_running_loop().create_task(self._write_later_soon())
+
+    async def _write_later_soon(self) -> None:
+        await asyncio.sleep(self.LATER_SECONDS)
+        try:
+            await self.flush_later()
+        except Exception:
+            log.warning("rows left for after the commit were not written; trying again", exc_info=True)
+            waiting = sum(len(rows) for rows in self._later.values())
+            if waiting > self.LATER_MAX_ROWS:
+                log.error("dropping %s rows left for after the commit", waiting)
+                self._later.clear()
+            elif self._later:
+                self._later_task = asyncio.get_running_loop().create_task(self._write_later_soon())
+
+    async def flush_later(self) -> None:
+        """Write every row left for after a commit now (each writer's rows in one transaction per org). A reader
+        of such rows calls it first: in this process it then sees all of them."""
+        async with self._later_lock:
+            while self._later:
+                writer = next(iter(self._later))
+                by_org: dict[int, list[dict[str, Any]]] = {}
+                for row in self._later.pop(writer):
+                    by_org.setdefault(row["org_id"], []).append(row)
+                try:
+                    for org_id in list(by_org):
+                        async with self.write(org_id) as session:
+                            await writer(session, by_org[org_id])
+                        del by_org[org_id]
+                except BaseException:
+                    unwritten = [row for rows in by_org.values() for row in rows]
+                    self._later.setdefault(writer, [])[:0] = unwritten  # first again, before newer rows
+                    raise
 
     @asynccontextmanager
     async def read(self, org_id: int | None = None) -> AsyncIterator[AsyncSession]:
@@ -217,4 +274,10 @@ class Database:
             await connection.close()
 
     async def dispose(self) -> None:
+        if self._later_task is not None and not self._later_task.done():
+            self._later_task.cancel()
+        try:
+            await self.flush_later()
+        except Exception:
+            log.warning("rows left for after the commit were lost at shutdown", exc_info=True)
         await self.engine.dispose()

@@ -151,64 +151,122 @@ class Facts:
     now: datetime
 
 
+Check = Callable[[Facts], tuple[bool, list[dict[str, Any]]]]
+"""A compiled tree: whether it holds on the facts, and each test's result."""
+
+
+def compile_conditions(tree: Any) -> Check:
+    """The tree (a saved one: validated) as a function of the facts. A rule's tree is compiled once when its
+    rules are loaded: the paths in the tree and the values it compares with are read and parsed then (a number,
+    a date, text as ``text_key`` compares it), not each time the rule hears a change."""
+    if tree is None:
+        return lambda facts: (True, [])
+    check = _compile(tree, "conditions")
+
+    def run(facts: Facts) -> tuple[bool, list[dict[str, Any]]]:
+        results: list[dict[str, Any]] = []
+        return check(facts, results), results
+    return run
+
+
 def evaluate(tree: Any, facts: Facts) -> tuple[bool, list[dict[str, Any]]]:
     """Whether the tree holds, and each test's result (its path in the tree, field, op, result)."""
-    results: list[dict[str, Any]] = []
-    if tree is None:
-        return True, results
-    return _eval(tree, facts, "conditions", results), results
+    return compile_conditions(tree)(facts)
 
 
-def _eval(node: Any, facts: Facts, at: str, results: list[dict[str, Any]]) -> bool:
+_Node = Callable[[Facts, list[dict[str, Any]]], bool]
+
+
+def _compile(node: Any, at: str) -> _Node:
     if _is_test(node):
-        ok = _test(node, facts)
-        results.append({"at": at, "field": node.get("field"), "op": node.get("op"), "result": ok})
-        return ok
+        test = _compile_test(node)
+        field, op = node.get("field"), node.get("op")
+
+        def run_test(facts: Facts, results: list[dict[str, Any]]) -> bool:
+            ok = test(facts)
+            results.append({"at": at, "field": field, "op": op, "result": ok})
+            return ok
+        return run_test
     [(kind, inner)] = node.items()
     if kind == "not":
-        return not _eval(inner, facts, f"{at}.not", results)
-    outcomes = [_eval(child, facts, f"{at}.{kind}.{i}", results) for i, child in enumerate(inner)]
-    return all(outcomes) if kind == "all" else any(outcomes)
+        child = _compile(inner, f"{at}.not")
+        return lambda facts, results: not child(facts, results)
+    children = [_compile(c, f"{at}.{kind}.{i}") for i, c in enumerate(inner)]
+    combine = all if kind == "all" else any
+    # every test runs (no short cut), so a run shows each one's result
+    return lambda facts, results: combine([c(facts, results) for c in children])
 
 
-def _test(node: dict[str, Any], facts: Facts) -> bool:
-    op, path, expected = node["op"], node["field"], node.get("value")
+@dataclass(frozen=True)
+class _Expected:
+    """A value a test compares with, parsed once: as a number and as a moment when it reads as one."""
+
+    value: Any
+    number: Decimal | None
+    moment: datetime | date | None
+
+    @classmethod
+    def of(cls, value: Any) -> _Expected:
+        return cls(value, _decimal(value), _moment(value))
+
+
+def _compile_test(node: dict[str, Any]) -> Callable[[Facts], bool]:
+    op, path, raw = node["op"], node["field"], node.get("value")
     if op in CHANGE_OPERATORS:
-        key = camel(path)
-        if key not in facts.change:
-            return False
-        change = facts.change[key]
-        before, after = change if isinstance(change, list | tuple) and len(change) == 2 else (None, change)
-        if op == "changed":
-            return True
-        return _equal(after if op == "changedTo" else before, expected)
-    actual = facts.values.get(path)
+        key, expected = camel(path), _Expected.of(raw)
+
+        def on_change(facts: Facts) -> bool:
+            if key not in facts.change:
+                return False
+            change = facts.change[key]
+            before, after = change if isinstance(change, list | tuple) and len(change) == 2 else (None, change)
+            if op == "changed":
+                return True
+            return _equal(after if op == "changedTo" else before, expected)
+        return on_change
     if op == "isEmpty":
-        return actual is None or actual == "" or actual == [] or actual == {}
-    if op == "eq":
-        return _equal(actual, expected)
-    if op == "ne":
-        return not _equal(actual, expected)
-    if op == "in":
-        return any(_equal(actual, e) for e in expected or [])
-    if op == "contains":
-        if isinstance(actual, list):
-            return any(_equal(a, expected) for a in actual)
-        return isinstance(actual, str) and isinstance(expected, str) and text_key(expected) in text_key(actual)
-    if op == "startsWith":
-        return isinstance(actual, str) and isinstance(expected, str) and text_key(actual).startswith(
-            text_key(expected))
+        return lambda facts: _empty(facts.values.get(path))
+    if op in ("contains", "startsWith"):
+        expected = _Expected.of(raw)
+        needle = text_key(raw) if isinstance(raw, str) else None
+        if op == "startsWith":
+            return lambda facts: (needle is not None and isinstance(actual := facts.values.get(path), str)
+                                  and text_key(actual).startswith(needle))
+
+        def contains(facts: Facts) -> bool:
+            actual = facts.values.get(path)
+            if isinstance(actual, list):
+                return any(_equal(a, expected) for a in actual)
+            return needle is not None and isinstance(actual, str) and needle in text_key(actual)
+        return contains
     if op == "daysSince":
-        when = _moment(actual)
-        days = _decimal(expected)
-        if when is None or days is None:
-            return False
-        since = facts.now - when if isinstance(when, datetime) else facts.now.date() - when
-        return since.days >= days
-    order = _compare(actual, expected)
-    if order is None:
-        return False
-    return {"gt": order > 0, "gte": order >= 0, "lt": order < 0, "lte": order <= 0}[op]
+        days = _decimal(raw)
+
+        def days_since(facts: Facts) -> bool:
+            when = _moment(facts.values.get(path))
+            if when is None or days is None:
+                return False
+            since = facts.now - when if isinstance(when, datetime) else facts.now.date() - when
+            return since.days >= days
+        return days_since
+    if op == "in":
+        options = [_Expected.of(e) for e in raw or []]
+        return lambda facts: any(_equal(facts.values.get(path), e) for e in options)
+    expected = _Expected.of(raw)
+    if op == "eq":
+        return lambda facts: _equal(facts.values.get(path), expected)
+    if op == "ne":
+        return lambda facts: not _equal(facts.values.get(path), expected)
+    holds = {"gt": lambda o: o > 0, "gte": lambda o: o >= 0, "lt": lambda o: o < 0, "lte": lambda o: o <= 0}[op]
+
+    def ordered(facts: Facts) -> bool:
+        order = _compare(facts.values.get(path), expected)
+        return order is not None and holds(order)
+    return ordered
+
+
+def _empty(actual: Any) -> bool:
+    return actual is None or actual == "" or actual == [] or actual == {}
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -232,40 +290,42 @@ def _moment(value: Any) -> datetime | date | None:
     return None
 
 
-def _pair(actual: Any, expected: Any) -> tuple[Any, Any] | None:
+def _pair(actual: Any, expected: _Expected) -> tuple[Any, Any] | None:
     """Both values as one comparable kind (numbers as Decimal, dates as dates), or None."""
-    if actual is None or expected is None:
+    e = expected.value
+    if actual is None or e is None:
         return None
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return (actual, expected) if isinstance(actual, bool) and isinstance(expected, bool) else None
-    if isinstance(actual, Decimal | int | float) or isinstance(expected, Decimal | int | float):
-        a, e = _decimal(actual), _decimal(expected)
-        return None if a is None or e is None else (a, e)
+    if isinstance(actual, bool) or isinstance(e, bool):
+        return (actual, e) if isinstance(actual, bool) and isinstance(e, bool) else None
+    if isinstance(actual, Decimal | int | float) or isinstance(e, Decimal | int | float):
+        a = actual if isinstance(actual, Decimal) else _decimal(actual)
+        return None if a is None or expected.number is None else (a, expected.number)
     if isinstance(actual, datetime | date):
-        e = _moment(expected)
-        if e is None:
+        m = expected.moment
+        if m is None:
             return None
-        if isinstance(actual, datetime) and not isinstance(e, datetime):
-            return actual.date(), e
-        if not isinstance(actual, datetime) and isinstance(e, datetime):
-            return actual, e.date()
+        if isinstance(actual, datetime) and not isinstance(m, datetime):
+            return actual.date(), m
+        if not isinstance(actual, datetime) and isinstance(m, datetime):
+            return actual, m.date()
+        return actual, m
+    if isinstance(actual, str) and isinstance(e, str):
+        if expected.number is not None:
+            a_num = _decimal(actual)
+            if a_num is not None:
+                return a_num, expected.number  # money and numbers in a change travel as strings
         return actual, e
-    if isinstance(actual, str) and isinstance(expected, str):
-        a_num, e_num = _decimal(actual), _decimal(expected)
-        if a_num is not None and e_num is not None:
-            return a_num, e_num  # money and numbers in a change travel as strings
-        return actual, expected
-    return (actual, expected) if type(actual) is type(expected) else None
+    return (actual, e) if type(actual) is type(e) else None
 
 
-def _equal(actual: Any, expected: Any) -> bool:
-    if actual is None or expected is None:
-        return actual is None and expected is None
+def _equal(actual: Any, expected: _Expected) -> bool:
+    if actual is None or expected.value is None:
+        return actual is None and expected.value is None
     pair = _pair(actual, expected)
     return pair is not None and pair[0] == pair[1]
 
 
-def _compare(actual: Any, expected: Any) -> int | None:
+def _compare(actual: Any, expected: _Expected) -> int | None:
     pair = _pair(actual, expected)
     if pair is None:
         return None

@@ -24,18 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..shared.actor import Actor
 from ..shared.clock import clock
 from ..shared.errors import DomainError
+from ..shared.later import write_later
 from ..shared.outbox import DEPTH, OutboxEvent, settlers
 from ..shared.payload import camel
 from ..tenancy.scope import chain_below
 from ..tenancy.user import User
 from . import actions as rule_actions
-from .conditions import Catalog, Facts, evaluate, fields_of
+from .conditions import Catalog, Check, Facts, compile_conditions, fields_of
 from .errors import AutomationErrorCode
 from .rule import Trigger, WorkflowRule, WorkflowRun
 
 MAX_DEPTH = 5
 """How many reactions deep rules may run: a user's change, a rule's action, a rule reacting to that..."""
 UNWATCHED = frozenset({"WorkflowRule", "WorkflowRun"})
+CHANGES_RECORD = frozenset({"SET_FIELD", "ASSIGN", "ADD_TAG"})
+"""Actions that change the record itself: the rules after them read its values afresh."""
 
 RULES = "workflow_rules"
 """``session.info`` key: the enabled rules of each org by record type, read once per unit of work."""
@@ -190,12 +193,14 @@ class Rule:
     limited: bool
     version: int
     paths: list[str]
+    check: Check
+    """Its conditions, compiled."""
 
 
 def runnable(r: WorkflowRule) -> Rule:
     paths = list(dict.fromkeys(fields_of(r.conditions) + rule_actions.fields_of(r.actions)))
     return Rule(r.id, r.org_id, r.name, r.object_type, r.trigger, dict(r.trigger_options or {}), r.conditions,
-                list(r.actions or []), r.author_id, r.limited, r.version, paths)
+                list(r.actions or []), r.author_id, r.limited, r.version, paths, compile_conditions(r.conditions))
 
 
 _RULES_CACHE: OrderedDict[int, tuple[tuple[Any, ...], dict[str, list[Rule]]]] = OrderedDict()
@@ -235,7 +240,8 @@ class Outcome:
 
 
 def decide(rule: Rule | WorkflowRule, values: dict[str, Any], change: dict[str, Any], now: datetime) -> Outcome:
-    matched, results = evaluate(rule.conditions, Facts(values, change, now))
+    check = rule.check if isinstance(rule, Rule) else compile_conditions(rule.conditions)
+    matched, results = check(Facts(values, change, now))
     return Outcome(matched, results)
 
 
@@ -252,7 +258,8 @@ async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -
     for org_id in {e.org_id for e, _ in watched} - set(cached):
         cached[org_id] = await _enabled_rules(session, org_id)
     reads: Reads = session.info.setdefault(READS, Reads())
-    runs: list[dict[str, Any]] = []
+    acted: list[dict[str, Any]] = []
+    heard: list[dict[str, Any]] = []
     for event, depth in watched:
         candidates = cached[event.org_id].get(event.record_type)
         if not candidates:
@@ -265,30 +272,52 @@ async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -
         record = await _row(session, reads, cat.models[event.record_type], event.org_id, event.record_id)
         if record is None:
             continue
+        values: dict[str, Any] | None = None
         for rule in rules:
-            run = await _run(session, cat, reads, rule, event, what, record, depth)
-            if run is not None:
-                runs.append(run)
-    if runs:  # one statement for the batch's runs (most of them rules that did not match)
-        await session.execute(WorkflowRun.__table__.insert(), runs)
+            if values is None:  # every path the rules read, at once (again after a rule's actions changed things)
+                paths = list(dict.fromkeys(p for r in rules for p in r.paths))
+                values = await read_values(session, cat, event.org_id, event.record_type, record, paths, reads)
+            run = await run_rule(session, cat, reads, rule, event.record_type, record, what.change, event.topic,
+                                 depth, values)
+            if run is None:
+                continue
+            if run["matched"] or run["errors"]:
+                acted.append(run)
+                if any(a.get("type") in CHANGES_RECORD and not a.get("unchanged") for a in run["actions_done"]):
+                    values = None
+            else:
+                heard.append(run)
+    if acted:  # what rules did commits with it, in one statement
+        await session.execute(WorkflowRun.__table__.insert(), acted)
+    if heard:  # most rules hear a change and do not match: their runs change nothing, so they wait for the commit
+        await write_later(session, record_heard, heard)
 
 
-async def _run(session: AsyncSession, cat: Catalog, reads: Reads, rule: Rule, event: OutboxEvent,
-               what: Fired, record: Any, depth: int) -> dict[str, Any] | None:
-    return await run_rule(session, cat, reads, rule, event.record_type, record, what.change, event.topic, depth)
+async def record_heard(session: AsyncSession, runs: list[dict[str, Any]]) -> None:
+    """Insert runs that did nothing, in one statement, after their change committed: a run whose rule was
+    deleted meanwhile is dropped with it."""
+    rule_ids = {r["rule_id"] for r in runs}
+    alive = set(await session.scalars(select(WorkflowRule.id).where(WorkflowRule.id.in_(rule_ids))))
+    kept = [r for r in runs if r["rule_id"] in alive]
+    if kept:
+        await session.execute(WorkflowRun.__table__.insert(), kept)
 
 
 async def run_rule(session: AsyncSession, cat: Catalog, reads: Reads, rule: Rule, record_type: str, record: Any,
-                   change: dict[str, Any], topic: str | None, depth: int) -> dict[str, Any] | None:
+                   change: dict[str, Any], topic: str | None, depth: int,
+                   values: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Evaluate the rule on the record, do its actions if it matches; the run's row (None: the rule does
-    not reach the record, or its author left)."""
+    not reach the record, or its author left). ``values``: the record's values already read (at least the
+    rule's paths)."""
     author = None
     if rule.limited and rule.author_id is not None:
         author = await _author(session, reads, rule.org_id, rule.author_id)
     if rule.limited and (author is None or not await _in_reach(session, author, record)):
         return None
-    values = await read_values(session, cat, rule.org_id, record_type, record, rule.paths, reads)
-    outcome = decide(rule, values, change, clock.now())
+    if values is None:
+        values = await read_values(session, cat, rule.org_id, record_type, record, rule.paths, reads)
+    now = clock.now()
+    outcome = decide(rule, values, change, now)
     if outcome.matched and author is None and rule.author_id is not None:  # read only now: most do not match
         author = await _author(session, reads, rule.org_id, rule.author_id)
         if author is None:
@@ -313,7 +342,7 @@ async def run_rule(session: AsyncSession, cat: Catalog, reads: Reads, rule: Rule
     return {"org_id": rule.org_id, "rule_id": rule.id, "rule_version": rule.version,
             "record_type": record_type, "record_id": record.id, "trigger": rule.trigger, "topic": topic,
             "matched": outcome.matched, "condition_results": outcome.results, "actions_done": outcome.actions,
-            "errors": outcome.errors, "depth": depth, "at": clock.now()}
+            "errors": outcome.errors, "depth": depth, "at": now}
 
 
 async def dry_run(session: AsyncSession, rule: WorkflowRule, record_type: str, record: Any) -> Outcome:
