@@ -57,7 +57,8 @@ def _limited(info: strawberry.Info, object_type: str) -> bool:
 
 
 def _local_user_ids(actions: Any) -> Any:
-    """Actions as the domain takes them: user global ids as ids (NOT_FOUND for another type or garbage)."""
+    """Actions as the domain takes them: user and assignment rule global ids as ids (NOT_FOUND for another type or
+    garbage)."""
     if not isinstance(actions, list):
         return actions
     out = []
@@ -68,6 +69,8 @@ def _local_user_ids(actions: Any) -> Any:
                 action["userId"] = decode_id("User", action["userId"])
             if isinstance(action.get("users"), list):
                 action["users"] = [decode_id("User", u) if isinstance(u, str) else u for u in action["users"]]
+            if isinstance(action.get("assignmentRuleId"), str):
+                action["assignmentRuleId"] = decode_id("AssignmentRule", action["assignmentRuleId"])
         out.append(action)
     return out
 

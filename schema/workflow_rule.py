@@ -72,7 +72,7 @@ class WorkflowRule(Node):
 
 
 def global_user_ids(actions: list[Any]) -> list[Any]:
-    """Actions as the API shows them: user ids as global ids."""
+    """Actions as the API shows them: user and assignment rule ids as global ids."""
     out = []
     for action in actions or []:
         if isinstance(action, dict):
@@ -81,6 +81,8 @@ def global_user_ids(actions: list[Any]) -> list[Any]:
                 action["userId"] = to_global_id("User", action["userId"])
             if isinstance(action.get("users"), list):
                 action["users"] = [to_global_id("User", u) if isinstance(u, int) else u for u in action["users"]]
+            if isinstance(action.get("assignmentRuleId"), int):
+                action["assignmentRuleId"] = to_global_id("AssignmentRule", action["assignmentRuleId"])
         out.append(action)
     return out
 

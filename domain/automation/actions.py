@@ -4,6 +4,10 @@ outbox, timelines and notifications behave as they do for people:
 - ``SET_FIELD`` {field, value}: a plain field of the record (a ``workflow.record_updated`` event with the
   change, which rules watching UPDATED hear as any other change);
 - ``ASSIGN`` {to: USER|OWNER_MANAGER, userId}: the record's owner (the same event, addressed to the new owner);
+  {to: ASSIGNMENT_RULE, assignmentRuleId}: a lead's or opportunity's owner picked by one of the org's assignment
+  rules of its kind, as routing picks (round robin, load or territory; capacity and leave respected), the record's
+  ``assignment`` saying why (routing's ``<record>.assigned`` event, addressed to the new owner; the owner keeps it
+  when the rule finds nobody);
 - ``CREATE_ACTION_ITEM`` {title, owner: OWNER|OWNER_MANAGER|USER, userId, dueInHours|dueInDays};
 - ``NOTIFY`` {to: [OWNER, OWNER_MANAGER], users, roles, template}: a ``workflow.notified`` event
   addressed to the recipients;
@@ -43,6 +47,7 @@ from ..shared.payload import camel, plain
 from ..tenancy.user import ROLES, User, managers_of
 from .conditions import Catalog, attribute
 from .errors import AutomationErrorCode
+from .routing import RoutedType, assign_by_rule
 from .sla import start_clock
 
 KINDS = ("SET_FIELD", "ASSIGN", "CREATE_ACTION_ITEM", "NOTIFY", "ADD_COMMENT", "ESCALATE", "ADD_TAG", "START_SLA")
@@ -55,6 +60,8 @@ NOT_SETTABLE = frozenset({"id", "org_id", "version", "owner_id", "created_at", "
                           "status", "closed_at"})
 """Fields SET_FIELD leaves to their own services (the owner: ASSIGN; a stage or status: its transitions)."""
 RECIPIENTS = ("OWNER", "OWNER_MANAGER")
+ROUTED = {kind.record_type: kind for kind in RoutedType}
+"""The record types assignment rules route (ASSIGN to ASSIGNMENT_RULE)."""
 
 
 def placeholders(template: str) -> list[str]:
@@ -125,7 +132,15 @@ def validate_actions(v: Validator, catalog: Catalog, object_type: str, actions: 
         elif kind == "ASSIGN":
             if model is None or attribute(model, "ownerId") != "owner_id":
                 v.add(at, AutomationErrorCode.INVALID_ACTION, f"{object_type} records have no owner")
-            _check_person(v, at, action, "to")
+            if action.get("to") != "ASSIGNMENT_RULE":
+                _check_person(v, at, action, "to")
+            elif object_type not in ROUTED:
+                v.add((*at, "to"), AutomationErrorCode.INVALID_ACTION,
+                      "assignment rules route leads and opportunities only")
+            elif isinstance(action.get("assignmentRuleId"), bool) or not isinstance(action.get("assignmentRuleId"),
+                                                                                    int):
+                v.add((*at, "assignmentRuleId"), AutomationErrorCode.INVALID_ACTION,
+                      "name the assignment rule (assignmentRuleId)")
         elif kind == "CREATE_ACTION_ITEM":
             if not isinstance(action.get("title"), str) or not action["title"].strip():
                 v.add((*at, "title"), AutomationErrorCode.INVALID_ACTION, "an action item needs a title")
@@ -165,7 +180,8 @@ def _target_readers(readers: Readers, catalog: Catalog, object_type: str, action
 def _check_person(v: Validator, at: tuple[str, ...], action: dict[str, Any], key: str) -> None:
     who = action.get(key, "OWNER" if key == "owner" else None)
     if who not in (*RECIPIENTS, "USER") or (who == "OWNER" and key == "to"):
-        v.add((*at, key), AutomationErrorCode.INVALID_ACTION, f"{key} is OWNER_MANAGER or USER (with userId)")
+        v.add((*at, key), AutomationErrorCode.INVALID_ACTION, f"{key} is OWNER_MANAGER or USER (with userId)"
+              + (", or ASSIGNMENT_RULE (with assignmentRuleId)" if key == "to" else ""))
     elif who == "USER" and not isinstance(action.get("userId"), int):
         v.add((*at, "userId"), AutomationErrorCode.INVALID_ACTION, "name the user (userId)")
 
@@ -276,6 +292,11 @@ async def run_action(session: AsyncSession, author: Actor | None, rule: Any, tar
     org_id = rule.org_id
     if kind == "START_SLA":
         return {"type": kind, "clock": await start_clock(session, org_id, target.record_type, record.id)}
+    if kind == "ASSIGN" and action.get("to") == "ASSIGNMENT_RULE":
+        assignment = await assign_by_rule(session, author, ROUTED[target.record_type], record,
+                                          action["assignmentRuleId"], by=f"workflow rule {rule.name}")
+        return {"type": kind, "field": "ownerId", "value": assignment.assignee_id, "previous": owner_id,
+                "assignmentRuleId": assignment.rule_id, "method": assignment.method, "reason": assignment.reason}
     if kind in ("SET_FIELD", "ASSIGN", "ADD_TAG"):
         if kind == "ADD_TAG":
             attr = "tags"

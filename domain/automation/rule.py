@@ -31,6 +31,7 @@ from .actions import validate_actions
 from .conditions import Catalog, attribute, validate_conditions
 from .derived_dates import DERIVED_DATES
 from .errors import AutomationErrorCode
+from .routing.model import AssignmentRule, RoutedType
 from .rule_cron import parse_cron, zone
 
 MAX_RULES_PER_ORG = 1000
@@ -140,6 +141,26 @@ async def _check_sla(session: AsyncSession, org_id: int, object_type: str, actio
                                        f"the org has no SLA policy for {object_type} records (setSlaPolicy first)")
 
 
+async def _check_assignment_rules(session: AsyncSession, org_id: int, object_type: str,
+                                  actions: list[dict[str, Any]]) -> None:
+    """NOT_FOUND for an assignment rule an ASSIGN names that is not of the org; INVALID_ACTION for one that routes
+    another kind of record than the rule's."""
+    named = {i: a["assignmentRuleId"] for i, a in enumerate(actions or []) if isinstance(a, dict)
+             and a.get("type") == "ASSIGN" and a.get("to") == "ASSIGNMENT_RULE"
+             and isinstance(a.get("assignmentRuleId"), int)}
+    if not named:
+        return
+    found: dict[int, str] = {rule_id: kind for rule_id, kind in await session.execute(
+        select(AssignmentRule.id, AssignmentRule.object_type).where(AssignmentRule.org_id == org_id,
+                                                                   AssignmentRule.id.in_(set(named.values()))))}
+    for i, rule_id in named.items():
+        if rule_id not in found:
+            raise NotFound("AssignmentRule", rule_id)
+        if RoutedType(found[rule_id]).record_type != object_type:
+            raise ValidationFailed.one(("actions", str(i), "assignmentRuleId"), AutomationErrorCode.INVALID_ACTION,
+                                       f"assignment rule {rule_id} routes {found[rule_id]}s, not {object_type} records")
+
+
 def _is_date_field(catalog: Catalog, object_type: str, name: Any) -> bool:
     if (object_type, name) in DERIVED_DATES:
         return True
@@ -223,6 +244,7 @@ async def create_rule(session: AsyncSession, actor: Actor, catalog: Catalog, dat
     options = _check(v, catalog, object_type, data, data.trigger, can_read, readers)
     v.raise_if_any()
     await _check_people(session, actor.org_id, data.actions)
+    await _check_assignment_rules(session, actor.org_id, object_type, data.actions)
     await _check_sla(session, actor.org_id, object_type, data.actions)
     count = len(list(await session.scalars(select(WorkflowRule.id).where(WorkflowRule.org_id == actor.org_id)
                                            .limit(MAX_RULES_PER_ORG + 1))))
@@ -288,6 +310,7 @@ async def update_rule(session: AsyncSession, actor: Actor, catalog: Catalog, rul
                       "a built-in rule has no author to create action items or comments as")
     v.raise_if_any()
     await _check_people(session, actor.org_id, merged.actions)
+    await _check_assignment_rules(session, actor.org_id, rule.object_type, merged.actions)
     await _check_sla(session, actor.org_id, rule.object_type, merged.actions)
     rule.name, rule.trigger, rule.trigger_options = name or rule.name, trigger, options
     rule.conditions, rule.actions = merged.conditions, list(merged.actions or [])

@@ -43,7 +43,7 @@ from .config import (
     set_availability,
     update_assignment_rule,
 )
-from .engine import Choice, assignments_of, choose, open_counts, route, territories, territory_match
+from .engine import Choice, assign_by_rule, assignments_of, choose, open_counts, route, territories, territory_match
 from .model import (
     ROUTING_FIELDS,
     TERRITORY_FIELDS,
@@ -58,7 +58,8 @@ from .sla import run_lead_response
 
 __all__ = [
     "ROUTING_FIELDS", "TERRITORY_FIELDS", "Assignment", "AssignmentFallback", "AssignmentMethod", "AssignmentRule",
-    "AssignmentRuleInput", "Choice", "RoutedType", "UserAvailability", "assignment_fallback", "assignment_rules",
+    "AssignmentRuleInput", "Choice", "RoutedType", "UserAvailability", "assign_by_rule", "assignment_fallback",
+    "assignment_rules",
     "assignments_of", "availability_of", "check_conditions", "choose", "conditions_hold", "create_assignment_rule",
     "delete_assignment_rule", "open_counts", "reorder_assignment_rules", "route", "run_lead_response",
     "set_assignment_fallback", "set_availability", "territories", "territory_match", "update_assignment_rule",

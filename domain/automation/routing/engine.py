@@ -238,6 +238,31 @@ async def route(session: AsyncSession, actor: Actor | None, kind: RoutedType, re
                         reason=choice.reason, code=code, at=now, response_hours=hours)
 
 
+async def assign_by_rule(session: AsyncSession, actor: Actor | None, kind: RoutedType, record: Any, rule_id: int, *,
+                         by: str) -> Assignment:
+    """Hand an existing record to the member assignment rule ``rule_id`` picks by its method, as routing does (the
+    rule's turn, capacity and leave; its conditions are the caller's to have checked), and record why, naming
+    ``by`` (a workflow rule's ASSIGN). ValueError, and the owner keeps the record, when the rule is gone, routes
+    another kind of record, or finds nobody."""
+    cache = _read_once(session)
+    rule = cache.get(("locked", rule_id))
+    if rule is None:  # the turn moves on under the rule row's lock, held to the end of the transaction, as in ``route``
+        rule = await session.scalar(lock_for_update(session, select(AssignmentRule).where(
+            AssignmentRule.org_id == record.org_id, AssignmentRule.id == rule_id))
+            .execution_options(populate_existing=True))
+        if rule is not None:
+            cache["locked", rule_id] = rule
+    if rule is None or rule.object_type != kind.value:
+        raise ValueError(f"assignment rule {rule_id} is gone or routes another kind of record")
+    now = clock.now()
+    choice = await choose(session, rule, kind, await facts_of(session, kind, record), now)
+    if choice.assignee is None:
+        raise ValueError(f"rule {rule.name}: {choice.reason}")
+    return await assign(session, actor, kind, record, choice.assignee, rule=rule, method=rule.method,
+                        reason=f"{by}: {choice.reason}", code=None, at=now,
+                        response_hours=rule.response_hours if kind is RoutedType.LEAD else None)
+
+
 async def assign(session: AsyncSession, actor: Actor | None, kind: RoutedType, record: Any, assignee: User, *,
                  rule: AssignmentRule | None, method: str | None, reason: str, code: str | None, at: datetime,
                  response_hours: float | None, audience: Sequence[int] = ()) -> Assignment:
