@@ -13,11 +13,12 @@ The formula, computed in SQL over the customer's interactions of the last ``WIND
 So two meetings this week make a customer HIGH; the same two meetings three weeks ago only MEDIUM, and a
 month later they have faded out. Each signal kind also reports its count and latest time in the window.
 
-Crossing into HIGH when an interaction is logged tells the customer's owner, live (an ``intent.high``
-event addressed to them, on the customer's timeline): once per crossing. The interaction crosses when the
-score without it was below HIGH and with it is not; while the customer stays HIGH, further signals tell
-nobody; once it has faded below, the next crossing tells the owner again. The customer's row is locked
-while deciding, so two signals logged at once cannot both cross, or both miss it.
+Crossing into HIGH when an interaction is logged is an ``intent.high`` event on the customer's timeline,
+addressed to nobody: the org's built-in workflow rule watching it (seeded_rules.py) tells the owner, live,
+with a template an admin may edit, and switching the rule off stops the notice. Once per crossing: the
+interaction crosses when the score without it was below HIGH and with it is not; while the customer stays
+HIGH, further signals raise nothing; once it has faded below, the next crossing is an event again. The
+customer's row is locked while deciding, so two signals logged at once cannot both cross, or both miss it.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def intent_payload(customer: Customer, intent: Intent) -> dict[str, Any]:
 
 @handles(InteractionLogged)
 async def _notice_high_intent(session: AsyncSession, actor: Actor | None, event: InteractionLogged) -> bool:
-    """Tell the owner when this interaction takes the customer into HIGH intent; returns whether it did."""
+    """Record ``intent.high`` when this interaction takes the customer into HIGH intent (workflow rules watching
+    it tell people); returns whether it did."""
     if event.kind not in WEIGHTS:
         return False
     customer = await session.scalar(lock_for_update(session, select(Customer).where(
@@ -146,6 +148,5 @@ async def _notice_high_intent(session: AsyncSession, actor: Actor | None, event:
     if intent.level is not IntentLevel.HIGH or level_of(_score(before.get(customer.id))) is IntentLevel.HIGH:
         return False
     record_event(session, actor, org_id=event.org_id, topic="intent.high", record_type="Customer",
-                 record_id=customer.id, operation="update", audience=[customer.owner_id],
-                 payload=intent_payload(customer, intent))
+                 record_id=customer.id, operation="update", audience=[], payload=intent_payload(customer, intent))
     return True

@@ -1,12 +1,15 @@
-"""Built-in workflow rules: the reminders every org starts with, seeded when an org is created (an
-``OrgCreated`` reaction; orgs from before got them from migration 0021). They are ordinary rules
-(``built_in`` marks them, no author: they act as the system), edited, switched off or deleted like any
-other; a rule an org deleted is not seeded again.
+"""Built-in workflow rules: the reminders and notices every org starts with, seeded when an org is created
+(an ``OrgCreated`` reaction; orgs from before got the reminders from migration 0021 and the intent notice from
+0024). They are ordinary rules (``built_in`` marks them, no author: they act as the system), edited, switched
+off or deleted like any other; a rule an org deleted is not seeded again.
 
 - a customer not contacted for 30 days (``lastInteractionAt``, a date the database derives) reminds its
   owner, once per quiet period;
 - a contract still in approval or signing reminds its owner 3 days before it ends (``endDate``);
-- a quote that can still be accepted reminds its owner 2 days before it expires (``validUntil``).
+- a quote that can still be accepted reminds its owner 2 days before it expires (``validUntil``);
+- a customer crossing into HIGH intent (the ``intent.high`` event, intent.py) tells its owner, live: the only
+  way that crossing reaches anyone, so editing the rule's template changes the notice and switching it off
+  stops it.
 
 Their names and messages are in Chinese and English, as the org's other built-in texts are."""
 
@@ -44,8 +47,15 @@ BUILT_IN_RULES: tuple[dict[str, Any], ...] = (
      "actions": [{"type": "NOTIFY", "to": ["OWNER"],
                   "template": "报价「{{title}}」({{number}}) 2 天后过期，客户尚未接受。"
                               "Quote {{title}} ({{number}}) expires in 2 days and is not accepted yet."}]},
+    {"name": "客户购买意向转高提醒 Customer shows high intent", "object_type": "Customer",
+     "trigger": Trigger.EVENT.value, "trigger_options": {"topic": "intent.high"},
+     "conditions": None,
+     "actions": [{"type": "NOTIFY", "to": ["OWNER"],
+                  "template": "客户「{{name}}」购买意向转高，请尽快跟进。"
+                              "{{name}} shows high intent: time to follow up."}]},
 )
-"""Migration 0021 holds a copy of these (migrations do not import the code that changes after them)."""
+"""Migrations 0021 (the first three) and 0024 (the last) hold copies of these (migrations do not import the
+code that changes after them)."""
 
 
 async def seed_rules(session: AsyncSession, org_id: int) -> list[WorkflowRule]:

@@ -1,11 +1,16 @@
 """Intent signals through the API: web visits, e-mail opens, content downloads and meetings logged as interactions
-raise ``Customer.intent``; crossing into HIGH tells the owner live, once; roles that may not read interactions
-do not read the intent either."""
+raise ``Customer.intent``; crossing into HIGH tells the owner live, once, through the org's built-in rule, whose
+template an admin edits and which an admin switches off; roles that may not read interactions do not read the
+intent either."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from tandem.domain.tenancy.org import create_org
+from tandem.domain.tenancy.user import create_user
+from tests.conftest import GraphQLClient
 from tests.factories.api.answers import ok
 from tests.factories.api.crm import LOG_INTERACTION, new_customer
 from tests.factories.api.users import FINANCE, MANAGER, MARKETING, REP1, SERVICE
@@ -18,6 +23,7 @@ query ($id: ID!) {
 INBOX = """
 query { notifications(first: 100) { edges { node { topic kind summary recordId data } } } }"""
 MY_NOTIFICATIONS = """subscription { myNotifications { kind summary recordType recordId data } }"""
+HIGH_INTENT_RULE = "客户购买意向转高提醒 Customer shows high intent"
 
 
 async def _signal(gql: Any, customer_id: str, kind: str, summary: str = "访问了产品页", *, as_: str = SERVICE) -> None:
@@ -32,7 +38,8 @@ async def _intent(gql: Any, customer_id: str, as_: str = REP1) -> dict[str, Any]
 
 async def _crossings_in_inbox(gql: Any, customer_id: str) -> list[dict[str, Any]]:
     edges = (await gql(INBOX, as_=REP1))["data"]["notifications"]["edges"]
-    return [e["node"] for e in edges if e["node"]["topic"] == "intent.high" and e["node"]["recordId"] == customer_id]
+    return [e["node"] for e in edges
+            if e["node"]["topic"] == "workflow.notified" and e["node"]["recordId"] == customer_id]
 
 
 async def test_intent_rises_with_signals_by_kind(gql):
@@ -63,11 +70,12 @@ async def test_crossing_into_high_intent_tells_the_owner_live_once(gql, app):
         await _signal(gql, customer["id"], "CONTENT_DOWNLOAD", "下载白皮书")
         await _signal(gql, customer["id"], "WEB_VISIT")
         later = [m["payload"]["data"]["myNotifications"] for m in await socket.nothing_more() if m.get("id") == "n"]
-    # then rep1 heard it live, with the score, once
-    assert (entry["kind"], entry["recordType"], entry["recordId"]) == ("intent", "Customer", customer["id"])
-    assert entry["data"]["score"] == 60 and entry["data"]["level"] == "high"
-    assert "华南电网 意向 shows high intent (score 60)" == entry["summary"]
-    assert [e for e in later if e["kind"] == "intent"] == []
+    # then rep1 heard it live, once, in the built-in rule's words
+    assert (entry["kind"], entry["recordType"], entry["recordId"]) == ("automation", "Customer", customer["id"])
+    assert entry["data"]["rule"] == HIGH_INTENT_RULE
+    assert entry["summary"] == ("客户「华南电网 意向」购买意向转高，请尽快跟进。"
+                                "华南电网 意向 shows high intent: time to follow up.")
+    assert later == []
     assert len(await _crossings_in_inbox(gql, customer["id"])) == 1
     assert (await _intent(gql, customer["id"]))["data"]["customer"]["intent"]["level"] == "HIGH"
 
@@ -82,3 +90,58 @@ async def test_roles_that_may_not_read_interactions_do_not_read_intent(gql):
         answer = await _intent(gql, customer["id"], role)
         assert answer["data"]["customer"] == {"name": customer["name"], "intent": None}, role
         assert [e["extensions"]["code"] for e in answer["errors"]] == ["FORBIDDEN_FIELD"]
+
+
+RULES = "query { workflowRules(objectType: \"Customer\") { id name builtIn enabled version actions } }"
+UPDATE_RULE = """
+mutation ($input: UpdateWorkflowRuleInput!) {
+  updateWorkflowRule(input: $input) { workflowRule { version } userErrors { field code } }
+}"""
+ENABLE_RULE = """
+mutation ($input: SetWorkflowRuleEnabledInput!) {
+  setWorkflowRuleEnabled(input: $input) { workflowRule { enabled } userErrors { field code } }
+}"""
+
+
+async def test_an_admin_edits_the_high_intent_notice_and_switching_it_off_stops_it(db, gql):
+    # given an org of its own (its rules are its own), seeded with the built-in high intent rule
+    tag = uuid.uuid4().hex[:8]
+    async with db.write() as s:
+        org = await create_org(s, f"意向 {tag}")
+        people = {name: await create_user(s, org.id, email=f"{name}-{tag}@intent.test", name=f"{name} 用户",
+                                          roles=[role]) for name, role in (("admin", "admin"), ("rep", "sales_rep"))}
+    team = GraphQLClient(gql.http, gql.settings, {u.email: u for u in people.values()})
+    admin, rep = people["admin"].email, people["rep"].email
+    [rule] = [r for r in (await team(RULES, as_=admin))["data"]["workflowRules"] if r["name"] == HIGH_INTENT_RULE]
+    assert (rule["builtIn"], rule["enabled"]) == (True, True)
+    assert rule["actions"][0]["to"] == ["OWNER"]
+
+    # when the admin rewords its template, and a customer of the rep crosses into HIGH
+    ok(await team(UPDATE_RULE, {"input": {"id": rule["id"], "version": rule["version"], "actions": [
+        {"type": "NOTIFY", "to": ["OWNER"], "template": "{{name}}：意向高，今天就打电话"}]}}, as_=admin),
+       "updateWorkflowRule")
+    keen = await new_customer(team, as_=rep, name="杭州云帆")
+    for summary in ("技术交流会", "方案评审会"):
+        await _signal(team, keen["id"], "MEETING", summary, as_=rep)
+
+    # then the rep reads the new words
+    assert await _notices(team, rep) == [(keen["id"], "杭州云帆：意向高，今天就打电话")]
+
+    # when the admin switches the rule off, and another customer crosses into HIGH
+    ok(await team(ENABLE_RULE, {"input": {"id": rule["id"], "enabled": False}}, as_=admin), "setWorkflowRuleEnabled")
+    quiet = await new_customer(team, as_=rep, name="宁波港")
+    for summary in ("技术交流会", "方案评审会"):
+        await _signal(team, quiet["id"], "MEETING", summary, as_=rep)
+
+    # then nobody is told, though the customer is HIGH
+    assert await _notices(team, rep) == [(keen["id"], "杭州云帆：意向高，今天就打电话")]
+    assert (await _intent(team, quiet["id"], rep))["data"]["customer"]["intent"]["level"] == "HIGH"
+
+
+def gql_as(team: GraphQLClient) -> GraphQLClient:
+    return team
+
+
+async def _notices(team: GraphQLClient, who: str) -> list[tuple[str, str]]:
+    edges = (await team(INBOX, as_=who))["data"]["notifications"]["edges"]
+    return [(e["node"]["recordId"], e["node"]["summary"]) for e in edges if e["node"]["topic"] == "workflow.notified"]

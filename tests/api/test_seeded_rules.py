@@ -1,8 +1,9 @@
 """The built-in reminder rules every org starts with, and the ADD_TAG and START_SLA actions.
 
-A new org has three built-in rules (a customer not contacted in 30 days, a contract still in signing 3 days
-before it ends, a quote expiring in 2 days): each reminds the record's owner once, at its moment and not
-before, as the scheduler passes with the injected clock; an admin switches one off like any other rule.
+A new org has three built-in reminder rules (a customer not contacted in 30 days, a contract still in signing 3
+days before it ends, a quote expiring in 2 days), and the high intent notice (tests/api/test_intent.py): each
+reminder reminds the record's owner once, at its moment and not before, as the scheduler passes with the
+injected clock; an admin switches one off like any other rule.
 Records are set up through the domain services (tests/factories/quote_to_cash.py: an org of its own);
 what people notice is read through the API."""
 
@@ -94,11 +95,12 @@ def gid(type_name: str, pk: int) -> str:
     return to_global_id(type_name, pk)
 
 
-async def test_a_new_org_has_the_three_built_in_rules_enabled_and_authorless(org):
+async def test_a_new_org_has_the_four_built_in_rules_enabled_and_authorless(org):
     _, api = org
     rules = (await api(RULES))["workflowRules"]
     assert sorted((r["objectType"], r["builtIn"], r["enabled"], r["author"]) for r in rules) == [
-        ("Contract", True, True, None), ("Customer", True, True, None), ("Quote", True, True, None)]
+        ("Contract", True, True, None), ("Customer", True, True, None), ("Customer", True, True, None),
+        ("Quote", True, True, None)]
 
 
 async def test_a_customer_not_contacted_for_30_days_reminds_its_owner_once_per_quiet_period(org, db, app):
@@ -159,14 +161,13 @@ async def test_a_sent_quote_reminds_its_owner_2_days_before_it_expires(org, db, 
 
 async def test_a_built_in_rule_switched_off_reminds_nobody_and_can_be_edited(org, app):
     world, api = org
-    [rule] = (await api(RULES, {"type": "Customer"}))["workflowRules"]
-    assert rule["name"] == CUSTOMER_RULE
+    [rule] = [r for r in (await api(RULES, {"type": "Customer"}))["workflowRules"] if r["name"] == CUSTOMER_RULE]
     switched = (await api(ENABLE_RULE, {"input": {"id": rule["id"], "enabled": False}}))["setWorkflowRuleEnabled"]
     assert switched == {"workflowRule": {"id": rule["id"], "enabled": False}, "userErrors": []}
     await _pass(app, T0 + timedelta(days=30, hours=1))
     assert await api.reminders() == []
     # an admin may change it like any other rule (45 days instead of 30); it stays built in
-    [rule] = (await api(RULES, {"type": "Customer"}))["workflowRules"]
+    [rule] = [r for r in (await api(RULES, {"type": "Customer"}))["workflowRules"] if r["name"] == CUSTOMER_RULE]
     change = {"id": rule["id"], "version": rule["version"], "trigger": "DATE_RELATIVE",
               "dateField": "lastInteractionAt", "offsetHours": 45 * 24}
     edited = (await api(UPDATE_RULE, {"input": change}))["updateWorkflowRule"]
@@ -200,10 +201,9 @@ async def test_start_sla_starts_the_records_clock_under_its_policy_and_needs_one
     # a START_SLA on a record type without an SLA policy is refused, nothing saved
     refused = (await api(CREATE_RULE, {"input": rule}))["createWorkflowRule"]
     assert refused == {"workflowRule": None, "userErrors": [{"field": ["actions", "0"], "code": "INVALID_ACTION"}]}
-    assert (await api(RULES, {"type": "Customer"}))["workflowRules"][0]["builtIn"] is True
-    assert len((await api(RULES, {"type": "Customer"}))["workflowRules"]) == 1
+    assert [r["builtIn"] for r in (await api(RULES, {"type": "Customer"}))["workflowRules"]] == [True, True]
     # given a policy whose own start entry never comes, and the rule
-    policy = {"objectType": "Customer", "startOn": ["customer.escalated"], "stopOn": ["interaction.logged"],
+    policy = {"objectType": "Customer", "startOn": ["customer.reassigned"], "stopOn": ["interaction.logged"],
               "targetHours": 24, "calendar": "ALWAYS", "escalations": []}
     assert (await api(SET_POLICY, {"input": policy}))["setSlaPolicy"]["userErrors"] == []
     assert (await api(CREATE_RULE, {"input": rule}))["createWorkflowRule"]["userErrors"] == []

@@ -1,4 +1,5 @@
-"""Intent scores on a real database: weights, recency, the window, and crossing into HIGH once."""
+"""Intent scores on a real database: weights, recency, the window, and crossing into HIGH once (an event the
+org's built-in rule tells the owner of)."""
 
 from __future__ import annotations
 
@@ -96,15 +97,21 @@ async def test_signals_are_weighted_by_kind_and_halved_after_a_week(db, tenant):
         ("web_visit", 2, NOW), ("email_open", 1, NOW)]
 
 
+async def _notices(db: Any, t: Tenant) -> list[OutboxEvent]:
+    async with db.read() as s:
+        return list(await s.scalars(select(OutboxEvent).where(OutboxEvent.org_id == t.org_id,
+                                                               OutboxEvent.topic == "workflow.notified")))
+
+
 async def test_crossing_into_high_tells_the_owner_once(db, tenant):
     # given a MEDIUM customer (one meeting)
     await _log(db, tenant, K.MEETING)
     assert await _crossings(db, tenant) == []
     # when a second meeting takes it to 60
     await _log(db, tenant, K.MEETING)
-    # then the owner is told, once, with the score
+    # then the crossing is recorded, with the score, addressed to nobody
     [crossing] = await _crossings(db, tenant)
-    assert crossing.audience == [tenant.owner.user_id]
+    assert crossing.audience == []
     assert (crossing.record_type, crossing.record_id) == ("Customer", tenant.customer_id)
     payload = crossing.payload
     assert (payload["score"], payload["level"], payload["name"]) == (60, "high", "西部数据港")
@@ -113,6 +120,10 @@ async def test_crossing_into_high_tells_the_owner_once(db, tenant):
     await _log(db, tenant, K.WEB_VISIT)
     # then nobody is told again
     assert len(await _crossings(db, tenant)) == 1
+    # and the owner was told once, by the org's built-in rule
+    [notice] = await _notices(db, tenant)
+    assert (notice.audience, notice.record_id) == ([tenant.owner.user_id], tenant.customer_id)
+    assert notice.payload["rule"] == "客户购买意向转高提醒 Customer shows high intent"
 
 
 async def test_a_customer_whose_intent_faded_crosses_again(db, tenant):
