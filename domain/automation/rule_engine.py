@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..shared.actor import Actor
 from ..shared.clock import clock
+from ..shared.dialect import bulk_insert
 from ..shared.errors import DomainError
 from ..shared.later import write_later
 from ..shared.outbox import DEPTH, OutboxEvent, settlers
@@ -299,8 +300,7 @@ async def record_heard(session: AsyncSession, runs: list[dict[str, Any]]) -> Non
     rule_ids = {r["rule_id"] for r in runs}
     alive = set(await session.scalars(select(WorkflowRule.id).where(WorkflowRule.id.in_(rule_ids))))
     kept = [r for r in runs if r["rule_id"] in alive]
-    if kept:
-        await session.execute(WorkflowRun.__table__.insert(), kept)
+    await bulk_insert(session, WorkflowRun.__table__, kept)
 
 
 async def run_rule(session: AsyncSession, cat: Catalog, reads: Reads, rule: Rule, record_type: str, record: Any,
