@@ -204,11 +204,35 @@ def runnable(r: WorkflowRule) -> Rule:
                 list(r.actions or []), r.author_id, r.limited, r.version, paths, compile_conditions(r.conditions))
 
 
-_RULES_CACHE: OrderedDict[int, tuple[tuple[Any, ...], dict[str, list[Rule]]]] = OrderedDict()
+@dataclass
+class RuleSet:
+    """The enabled rules of one record type, in order, indexed by what they listen for."""
+
+    rules: list[Rule] = field(default_factory=list)
+    by_trigger: dict[str, list[int]] = field(default_factory=dict)
+    """Positions in ``rules`` of the rules of each trigger (EVENT rules by their topic instead)."""
+    by_topic: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, rule: Rule) -> None:
+        if rule.trigger == Trigger.EVENT:
+            self.by_topic.setdefault((rule.trigger_options or {}).get("topic") or "", []).append(len(self.rules))
+        else:
+            self.by_trigger.setdefault(rule.trigger, []).append(len(self.rules))
+        self.rules.append(rule)
+
+    def hearing(self, topic: str, event: Fired) -> list[Rule]:
+        """The rules the event triggers, in order (only those listening for one of its kinds are tested)."""
+        found: list[int] = []
+        for kind in event.kinds:
+            found += self.by_topic.get(topic, []) if kind == Trigger.EVENT else self.by_trigger.get(kind, [])
+        return [self.rules[i] for i in sorted(found) if triggers(self.rules[i], topic, event)]
+
+
+_RULES_CACHE: OrderedDict[int, tuple[tuple[Any, ...], dict[str, RuleSet]]] = OrderedDict()
 _RULES_CACHE_MAX = 1000
 
 
-async def _enabled_rules(session: AsyncSession, org_id: int) -> dict[str, list[Rule]]:
+async def _enabled_rules(session: AsyncSession, org_id: int) -> dict[str, RuleSet]:
     """The org's enabled rules by record type, in order. Kept per process between units of work and
     checked against the table each time (how many rules, the highest id, the sum of versions: any
     create, edit, switch or delete changes it), so every process runs the rules as they stand."""
@@ -220,12 +244,12 @@ async def _enabled_rules(session: AsyncSession, org_id: int) -> dict[str, list[R
     if found is not None and found[0] == stamp:
         _RULES_CACHE.move_to_end(org_id)
         return found[1]
-    by_type: dict[str, list[Rule]] = {}
+    by_type: dict[str, RuleSet] = {}
     if stamp[0]:
         rows = await session.scalars(select(WorkflowRule).where(mine, WorkflowRule.enabled.is_(True), live)
                                      .order_by(WorkflowRule.position, WorkflowRule.id))
         for r in rows:
-            by_type.setdefault(r.object_type, []).append(runnable(r))
+            by_type.setdefault(r.object_type, RuleSet()).add(runnable(r))
     _RULES_CACHE[org_id] = (stamp, by_type)
     if len(_RULES_CACHE) > _RULES_CACHE_MAX:
         _RULES_CACHE.popitem(last=False)
@@ -253,7 +277,7 @@ async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -
     watched = [(e, d) for e, d in batch if e.record_type in cat.models and e.record_type not in UNWATCHED]
     if not watched:
         return
-    cached: dict[int, dict[str, list[Rule]]] = session.info.setdefault(RULES, {})
+    cached: dict[int, dict[str, RuleSet]] = session.info.setdefault(RULES, {})
     if any(e.record_type == "WorkflowRule" for e, _ in batch):
         cached.clear()  # a rule changed in this unit of work
     for org_id in {e.org_id for e, _ in watched} - set(cached):
@@ -262,12 +286,12 @@ async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -
     acted: list[dict[str, Any]] = []
     heard: list[dict[str, Any]] = []
     for event, depth in watched:
-        candidates = cached[event.org_id].get(event.record_type)
-        if not candidates:
+        ruleset = cached[event.org_id].get(event.record_type)
+        if ruleset is None:
             continue
         payload = event.payload if isinstance(event.payload, dict) else {}
         what = fired(event.topic, event.operation, payload)
-        rules = [r for r in candidates if triggers(r, event.topic, what)]
+        rules = ruleset.hearing(event.topic, what)
         if not rules:
             continue
         record = await _row(session, reads, cat.models[event.record_type], event.org_id, event.record_id)

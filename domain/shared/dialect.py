@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, ColumnElement, exists, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -73,8 +73,7 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
     postgres = dialect.name == "postgresql"
     binders = []
     for column in columns:
-        is_json = isinstance(column.type.dialect_impl(dialect), JSON)
-        if postgres and is_json:
+        if isinstance(column.type.dialect_impl(dialect), JSON):
             binders.append(_json_text)
         else:
             binders.append(column.type.dialect_impl(dialect).bind_processor(dialect))
@@ -96,4 +95,4 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    return None if value is None else orjson.dumps(value, default=str).decode()
