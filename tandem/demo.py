@@ -1,5 +1,6 @@
 """Demo data: org "Demo" with a user of every role, customers (some Chinese), contacts,
-interactions, leads and opportunities in every stage, and quote to cash (demo_billing.py); and org
+interactions, leads and opportunities in every stage, and quote to cash (demo_billing.py); a routing
+rule giving web leads to the rep whose territory covers their region (李娜 华东, Sam 华南); and org
 "Acme" to try tenant isolation. The won deals become delivery projects (demo_delivery.py)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tandem.domain.automation.routing import AssignmentMethod, AssignmentRuleInput, RoutedType, create_assignment_rule
 from tandem.domain.crm.contact import ContactInput, create_contact
 from tandem.domain.crm.customer import CustomerInput, CustomerTier, LifecycleStage, create_customer
 from tandem.domain.crm.interaction import InteractionInput, InteractionKind, log_interaction
@@ -37,6 +39,8 @@ DEMO_USERS = (
     ("service@demo.test", "Sergio Service", ["service"], None),
     ("marketing@demo.test", "Mia Marketing", ["marketing"], None),
 )
+TERRITORIES = {"rep1@demo.test": "华东", "rep2@demo.test": "华南"}
+WEB_LEADS_RULE = "网站线索按区域分配 Web leads by territory"
 ACME_USERS = (
     ("admin@acme.test", "Acme Admin", ["admin"], None),
     ("rep@acme.test", "Acme Rep", ["sales_rep"], None),
@@ -84,7 +88,7 @@ async def _users(session: AsyncSession, org: Org, specs: tuple, team_name: str) 
             session, org.id, email=email, name=name, roles=roles,
             manager_id=users[manager].id if manager else None,
             team_id=team.id if "sales_rep" in roles or "sales_manager" in roles else None,
-            territory="华东" if email.startswith("rep1") else None,
+            territory=TERRITORIES.get(email),
         )
     return users
 
@@ -153,6 +157,11 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
                                                source=LeadSource.EVENT))
     await create_lead(session, rep1, LeadInput(name="Chris Park", company="Fabrikam Builders",
                                                source=LeadSource.WEBSITE))
+    # from now on a lead from the web goes to the rep whose territory covers its region, and says why
+    await create_assignment_rule(session, admin, AssignmentRuleInput(
+        name=WEB_LEADS_RULE, object_type=RoutedType.LEAD, method=AssignmentMethod.TERRITORY,
+        member_ids=[users["rep1@demo.test"].id, users["rep2@demo.test"].id],
+        conditions=[{"field": "source", "eq": "website"}]))
     await seed_quote_to_cash(session, Cast(**{k: _actor(users[f"{k}@demo.test"]) for k in (
         "admin", "manager", "rep1", "rep2", "finance")}), [c for c, _, _ in customers], opportunities, now.date())
     await seed_delivery(session, finance=_actor(users["finance@demo.test"]), pm=_actor(users["pm@demo.test"]),

@@ -1,7 +1,7 @@
 """Tenancy cases of workflow rules: Demo's rule (one that waits for an event nobody emits, so Demo's other
 tests never run it). Acme's admin may not change, switch, delete, dry-run or list the runs of Demo's rule,
-dry-run a rule of its own on a Demo record, or name a Demo user in an action; ``workflowRules`` holds only
-Acme's own."""
+dry-run a rule of its own on a Demo record, or name a Demo user or assignment rule in an action;
+``workflowRules`` holds only Acme's own."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ NOT_FOUND_CASES = [
         id=w.demo["WorkflowRule"], version=w.demo_version["WorkflowRule"])),
     Case("createWorkflowRule.actions.userId", CREATE_RULE, "createWorkflowRule", lambda w, _: input_of(
         **{**DRAFT, "actions": [{"type": "ASSIGN", "to": "USER", "userId": w.demo["User"]}]})),
+    Case("createWorkflowRule.actions.assignmentRuleId", CREATE_RULE, "createWorkflowRule", lambda w, _: input_of(
+        **{**DRAFT, "objectType": "Lead", "actions": [
+            {"type": "ASSIGN", "to": "ASSIGNMENT_RULE", "assignmentRuleId": w.demo["AssignmentRule"]}]})),
     Case("testWorkflowRule.ruleId", TEST_RULE, "testWorkflowRule", lambda w, _: input_of(
         ruleId=w.demo["WorkflowRule"], recordId=w.acme["Opportunity"]), nullable=False),
     Case("testWorkflowRule.recordId", TEST_RULE, "testWorkflowRule", lambda w, _: input_of(
