@@ -263,11 +263,8 @@ class Target:
 async def _owner_manager(session: AsyncSession, org_id: int, owner_id: int | None) -> int | None:
     if owner_id is None:
         return None
-    managers: dict[int, int | None] = session.info.setdefault("workflow_managers", {})
-    if owner_id not in managers:  # read once per unit of work
-        managers[owner_id] = await session.scalar(select(User.manager_id).where(User.org_id == org_id,
-                                                                                User.id == owner_id))
-    return managers[owner_id]
+    owner = await session.get(User, owner_id)  # read once per unit of work (rules testing owner.* read it already)
+    return owner.manager_id if owner is not None and owner.org_id == org_id else None
 
 
 async def _person(session: AsyncSession, org_id: int, action: dict[str, Any], key: str, owner_id: int | None,
