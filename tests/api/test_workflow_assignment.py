@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from tandem.domain.shared.clock import clock
+from tests.api.test_assignment_rules import CREATE_CUSTOMER, MONDAY, SET_AVAILABILITY, gid, reps, sales_org
 from tests.api.test_assignment_rules import CREATE_RULE as CREATE_ASSIGNMENT_RULE
-from tests.api.test_assignment_rules import MONDAY, SET_AVAILABILITY, gid, reps, sales_org
 from tests.conftest import GraphQLClient
 from tests.factories.api.answers import error_code, ok, user_errors
 
@@ -31,6 +31,16 @@ mutation ($input: UpdateLeadInput!) {
 LEAD = """
 query ($id: ID!) {
   lead(id: $id) { owner { name } assignment { rule method reason code assignee { name } } }
+}"""
+CREATE_DEAL = """
+mutation ($input: CreateOpportunityInput!) {
+  createOpportunity(input: $input) { opportunity { id version owner { name } } userErrors { field code } }
+}"""
+UPDATE_DEAL = """
+mutation ($input: UpdateOpportunityInput!) {
+  updateOpportunity(input: $input) {
+    opportunity { owner { name } assignment { rule method reason } } userErrors { field code }
+  }
 }"""
 INBOX = "{ notifications(first: 10) { edges { node { topic recordId } } } }"
 QUALIFIED_TO_TERRITORY = "合格线索按区域分配 Qualified leads by territory"
@@ -118,6 +128,34 @@ async def test_a_member_on_leave_is_passed_over_and_when_nobody_can_take_it_the_
     assert [r["errors"] for r in runs][0] == [{
         "code": "ACTION_FAILED", "action": 0,
         "message": "rule 区域分配: no member's territory covers region 华南"}]
+
+
+async def test_a_big_deal_goes_to_the_least_loaded_member_of_the_named_opportunity_rule(
+        db: Any, gql: GraphQLClient) -> None:
+    # given a load-balanced rule for deals (routing no new deal itself), 张伟 with two open deals and 李娜 with none,
+    # and a workflow rule handing deals raised to a million to it
+    team, people = await sales_org(db, gql)
+    admin, rep = people["admin"].email, people["rep0"].email
+    routing = await _routing_rule(team, people, name="大单均衡", objectType="OPPORTUNITY", method="LOAD_BALANCED",
+                                  memberIds=reps(people, 2), conditions=[{"field": "stage", "eq": "negotiation"}])
+    ok(await team(CREATE_WORKFLOW_RULE, {"input": {
+        "name": "大单换人", "objectType": "Opportunity", "trigger": "UPDATED", "fieldsChanged": ["amount"],
+        "conditions": {"field": "amount", "op": "gte", "value": "1000000"},
+        "actions": [{"type": "ASSIGN", "to": "ASSIGNMENT_RULE", "assignmentRuleId": routing["id"]}]}}, as_=admin),
+       "createWorkflowRule")
+    customer = ok(await team(CREATE_CUSTOMER, {"input": {"name": "中石化"}}, as_=rep), "createCustomer")["customer"]
+    deals = [ok(await team(CREATE_DEAL, {"input": {"customerId": customer["id"], "name": name, "amount": "500000"}},
+                           as_=rep), "createOpportunity")["opportunity"] for name in ("炼化项目", "二期")]
+    assert [d["owner"] for d in deals] == [{"name": "张伟"}] * 2
+
+    # when the rep raises the first to two million
+    raised = ok(await team(UPDATE_DEAL, {"input": {"id": deals[0]["id"], "version": deals[0]["version"],
+                                                   "amount": "2000000"}}, as_=rep), "updateOpportunity")
+
+    # then 李娜, with the lighter load, owns it, and it says why
+    assert raised["opportunity"] == {"owner": {"name": "李娜"}, "assignment": {
+        "rule": "大单均衡", "method": "LOAD_BALANCED",
+        "reason": "workflow rule 大单换人: load balanced: 李娜 has the lightest load (0 of 10 open opportunities)"}}
 
 
 async def test_a_rule_naming_an_assignment_rule_it_cannot_use_is_refused_and_nothing_is_saved(
