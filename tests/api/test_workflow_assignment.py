@@ -1,8 +1,7 @@
 """A workflow rule's ASSIGN through an assignment rule, through the API: the record goes to the member the routing
 rule picks by its method (a lead by territory, leave respected; a deal by load), its ``assignment`` naming the
-workflow rule and the reason;
-when the rule finds nobody the owner keeps it and the run says why; a rule naming an assignment rule of another
-kind, of another org, or none at all is refused with its code and nothing is saved."""
+workflow rule and the reason; when the rule finds nobody the owner keeps it and the run says why; a rule naming an
+assignment rule of another kind, of another org, or none at all is refused with its code and nothing is saved."""
 
 from __future__ import annotations
 
