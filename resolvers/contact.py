@@ -25,6 +25,7 @@ class ContactMutation:
         data = service.ContactInput(
             customer_id=decode_id("Customer", input.customer_id), name=input.name, title=input.title,
             phone=input.phone, email=input.email, is_decision_maker=input.is_decision_maker,
+            custom_fields=input.custom_fields,
         )
         return await run_create(
             info, "createContact", input,
@@ -40,6 +41,7 @@ class ContactMutation:
         pk = decode_id("Contact", input.id)
         data = service.ContactUpdate(
             name=value(input, "name"), title=value(input, "title"), phone=value(input, "phone"),
-            email=value(input, "email"), is_decision_maker=value(input, "is_decision_maker"), set_fields=named(input),
+            email=value(input, "email"), is_decision_maker=value(input, "is_decision_maker"),
+            custom_fields=value(input, "custom_fields"), set_fields=named(input),
         )
         return await run(info, lambda s: service.update_contact(s, actor, pk, input.version, data), _payload)

@@ -48,8 +48,9 @@ class CustomFieldQuery:
 @strawberry.type
 class CustomFieldMutation:
     @Writes(None, needs=(CONFIGURE, ("Policy", "manage")))
-    @strawberry.mutation(description="Define a custom field of customers or opportunities, or change one (admin "
-                                     "only); `visibleToRoles` sets who may read and write it in the org policy.")
+    @strawberry.mutation(description="Define a custom field of customers, opportunities, leads or contacts, or "
+                                     "change one (admin only); `visibleToRoles` sets who may read and write it in "
+                                     "the org policy.")
     async def define_custom_field(self, info: strawberry.Info, input: DefineCustomFieldInput) -> CustomFieldPayload:
         ctx = info.context
         actor = ctx.actor

@@ -87,7 +87,7 @@ class LeadMutation:
         data = service.LeadInput(
             name=input.name, company=input.company, title=input.title, email=input.email, phone=input.phone,
             source=input.source, status=input.status, owner_id=opt_id("User", input.owner_id), notes=input.notes,
-            region=input.region, industry=input.industry,
+            region=input.region, industry=input.industry, custom_fields=input.custom_fields,
         )
         return await run_create(
             info, "createLead", input,
@@ -107,7 +107,8 @@ class LeadMutation:
             email=value(input, "email"), phone=value(input, "phone"), source=value(input, "source"),
             status=value(input, "status"), owner_id=opt_id("User", value(input, "owner_id")),
             notes=value(input, "notes"), region=value(input, "region"), industry=value(input, "industry"),
-            disqualify_reason=value(input, "disqualify_reason"), set_fields=named(input),
+            disqualify_reason=value(input, "disqualify_reason"), custom_fields=value(input, "custom_fields"),
+            set_fields=named(input),
         )
         return await run(info, lambda s: service.update_lead(s, actor, pk, input.version, data), _payload)
 

@@ -1,4 +1,4 @@
-"""Custom field definitions: typed fields an admin adds to customers and opportunities."""
+"""Custom field definitions: typed fields an admin adds to customers, opportunities, leads and contacts."""
 
 from __future__ import annotations
 
@@ -8,19 +8,36 @@ import strawberry
 
 from tandem.domain.pipeline.custom_field import CustomFieldDefinition as DefinitionModel
 from tandem.domain.pipeline.custom_field import CustomFieldType as DomainType
+from tandem.domain.pipeline.custom_field import install_user_ids
+from tandem.domain.shared.errors import NotFound
 
 from .errors import UserError
+from .node import from_global_id
+
+
+def _user_pk(value: str) -> int | None:
+    """The user a USER field's value names: a user's global id, as every user field of the API gives it."""
+    try:
+        type_name, pk = from_global_id(value)
+    except NotFound:
+        return None
+    return pk if type_name == "User" else None
+
+
+install_user_ids(_user_pk)
 
 
 @strawberry.enum(description="The records that carry custom fields (`customFields`).")
 class CustomFieldObjectType(Enum):
     CUSTOMER = "customer"
     OPPORTUNITY = "opportunity"
+    LEAD = "lead"
+    CONTACT = "contact"
 
 
 @strawberry.enum(description="A custom field's values: TEXT a string, NUMBER a number, MONEY a decimal string, DATE "
                              "YYYY-MM-DD, BOOL true/false, SELECT one of `options`, MULTISELECT a list of them, USER "
-                             "a user's id.")
+                             "a user's id (an active user of the org).")
 class CustomFieldType(Enum):
     TEXT = "text"
     NUMBER = "number"
@@ -36,8 +53,8 @@ class CustomFieldType(Enum):
         return DomainType(self.value)
 
 
-@strawberry.type(description="A custom field of customers or opportunities; who may read it is the org policy's "
-                             "`Type.customFields.<key>` (set by `visibleToRoles`).")
+@strawberry.type(description="A custom field of customers, opportunities, leads or contacts; who may read it is the "
+                             "org policy's `Type.customFields.<key>` (set by `visibleToRoles`).")
 class CustomFieldDefinition:
     object_type: CustomFieldObjectType
     key: str

@@ -13,9 +13,10 @@ from tandem.domain.crm.lead import LeadStatus as _LeadStatus
 
 from .archive import ARCHIVED_AT
 from .assignment_rule import Assignment, load_assignment
+from .custom_field import readable_custom_fields
 from .errors import UserError
 from .node import Node, from_global_id, to_global_id
-from .scalars import Decimal
+from .scalars import JSON, Decimal
 from .sla import SLA_STATUS, SlaStatus, load_sla_status
 from .user import User, load_user
 
@@ -42,6 +43,12 @@ class Lead(Node):
     disqualify_reason: str | None
     region: str | None
     industry: str | None
+    _custom_fields: strawberry.Private[dict | None]
+
+    @strawberry.field(description="Its custom fields (`customFieldDefinitions`), those you may read.")
+    def custom_fields(self, info: strawberry.Info) -> JSON | None:
+        return readable_custom_fields(info, "Lead", self._custom_fields)
+
     version: int
     created_at: datetime | None
     _owner_id: strawberry.Private[int]
@@ -55,7 +62,7 @@ class Lead(Node):
 
     @classmethod
     def from_model(cls, m: LeadModel) -> Lead:
-        return cls(region=m.region, industry=m.industry, archived_at=m.archived_at,
+        return cls(region=m.region, industry=m.industry, _custom_fields=m.custom_fields, archived_at=m.archived_at,
                    disqualify_reason=m.disqualify_reason, id=to_global_id("Lead", m.id), name=m.name,
                    company=m.company, title=m.title, email=m.email,
                    phone=m.phone, source=_LeadSource(m.source), status=_LeadStatus(m.status), notes=m.notes,
@@ -107,6 +114,9 @@ class CreateLeadInput:
     notes: str | None = None
     region: str | None = strawberry.field(default=None, description="Where the prospect is (华东...): routed on.")
     industry: str | None = None
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Values of the org's lead custom fields (`customFieldDefinitions(objectType: LEAD)`).")
     idempotency_key: str | None = None
 
 
@@ -130,6 +140,9 @@ class UpdateLeadInput:
     region: str | None = strawberry.UNSET
     industry: str | None = strawberry.UNSET
     disqualify_reason: str | None = strawberry.UNSET
+    custom_fields: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="Keys to set; a key set to null is removed."
+    )
 
 
 @strawberry.input

@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..pipeline.custom_field import check_custom_fields
 from ..shared.actor import Actor
 from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, pk
@@ -38,6 +39,7 @@ class Contact(Archivable, Base):
     phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     is_decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
 
@@ -52,6 +54,7 @@ class ContactInput:
     phone: str | None = None
     email: str | None = None
     is_decision_maker: bool = False
+    custom_fields: dict[str, Any] | None = None
 
 
 @dataclass
@@ -61,6 +64,7 @@ class ContactUpdate:
     phone: str | None = None
     email: str | None = None
     is_decision_maker: bool | None = None
+    custom_fields: dict[str, Any] | None = None
     set_fields: set[str] = field(default_factory=set)
     """The fields the caller named (a named null clears a nullable field)."""
 
@@ -90,6 +94,7 @@ async def create_contact(session: AsyncSession, actor: Actor, data: ContactInput
     customer = await get_customer(session, actor, data.customer_id)
     v = Validator()
     fields = check_contact_fields(v, data)
+    fields["custom_fields"] = await check_custom_fields(session, actor.org_id, v, "contact", data.custom_fields)
     v.raise_if_any()
     contact = new_contact(actor, customer.id, fields)
     session.add(contact)
@@ -110,6 +115,9 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: int, v
         key: getattr(data if key in named else contact, key) for key in CONTACT_FIELDS})
     v = Validator()
     fields = check_contact_fields(v, merged)
+    if "custom_fields" in named:
+        fields["custom_fields"] = await check_custom_fields(session, actor.org_id, v, "contact", data.custom_fields,
+                                                            current=contact.custom_fields)
     v.raise_if_any()
     changed = {k: val for k, val in fields.items() if k in named and getattr(contact, k) != val}
     if not changed:
@@ -131,7 +139,8 @@ CONTACT_FIELDS = ("name", "title", "phone", "email", "is_decision_maker")
 
 def contact_payload(c: Contact) -> dict[str, Any]:
     return {"id": c.id, "customerId": c.customer_id, "name": c.name, "title": c.title, "phone": c.phone,
-            "email": c.email, "isDecisionMaker": c.is_decision_maker, "version": c.version}
+            "email": c.email, "isDecisionMaker": c.is_decision_maker, "customFields": c.custom_fields,
+            "version": c.version}
 
 
 def visible_contacts(actor: Actor) -> Any:

@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..pipeline.custom_field import definitions_for, validate_custom_fields
+from ..pipeline.custom_field import check_custom_fields
 from ..shared.actor import Actor
 from ..shared.archive import Archivable, listed
 from ..shared.base import Base, IdType, pk
@@ -131,8 +131,7 @@ async def create_customer(session: AsyncSession, actor: Actor, data: CustomerInp
     tags = _check_tags(v, data.tags) or []
     credit_limit = check_amount(v, "creditLimit", data.credit_limit, org.default_currency)
     await _check_owner(session, actor, v, data.owner_id)
-    definitions = await definitions_for(session, actor.org_id, "customer")
-    custom = validate_custom_fields(v, definitions, data.custom_fields)
+    custom = await check_custom_fields(session, actor.org_id, v, "customer", data.custom_fields)
     v.raise_if_any()
     now = clock.now()
     customer = Customer(
@@ -180,9 +179,8 @@ async def update_customer(
     if "credit_limit" in named:
         changes["credit_limit"] = check_amount(v, "creditLimit", data.credit_limit, customer.currency)
     if "custom_fields" in named:
-        definitions = await definitions_for(session, actor.org_id, "customer")
-        changes["custom_fields"] = validate_custom_fields(
-            v, definitions, data.custom_fields, current=customer.custom_fields
+        changes["custom_fields"] = await check_custom_fields(
+            session, actor.org_id, v, "customer", data.custom_fields, current=customer.custom_fields
         )
     v.raise_if_any()
     changed = {k: val for k, val in changes.items() if getattr(customer, k) != val}

@@ -12,6 +12,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..pipeline.custom_field import check_custom_fields
 from ..pipeline.opportunity import Opportunity, OpportunityInput, create_opportunity
 from ..shared.actor import Actor
 from ..shared.archive import Archivable, listed
@@ -89,6 +90,7 @@ class Lead(Archivable, Base):
     converted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     disqualify_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     """Why the lead was disqualified (required to make it UNQUALIFIED; cleared when it is reopened)."""
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -110,6 +112,7 @@ class LeadInput:
     region: str | None = None
     industry: str | None = None
     disqualify_reason: str | None = None
+    custom_fields: dict[str, Any] | None = None
     set_fields: set[str] = field(default_factory=set)
     """For updates: the fields the caller named (a named null clears a nullable field)."""
 
@@ -157,13 +160,14 @@ async def create_lead(session: AsyncSession, actor: Actor, data: LeadInput) -> L
         v.add("status", SharedErrorCode.INVALID, "a lead becomes converted through convertLead")
     if data.owner_id is not None:
         await get_user(session, actor.org_id, data.owner_id)  # NOT_FOUND for an unknown or foreign user
+    custom = await check_custom_fields(session, actor.org_id, v, "lead", data.custom_fields)
     v.raise_if_any()
     now = clock.now()
     lead = Lead(
         org_id=actor.org_id, name=name, company=company or None, title=title or None, email=email or None,
         phone=phone or None, source=data.source.value, status=data.status.value,
         owner_id=data.owner_id or actor.user_id, notes=notes or None, region=region or None,
-        industry=industry or None, created_at=now, updated_at=now,
+        industry=industry or None, custom_fields=custom, created_at=now, updated_at=now,
     )
     session.add(lead)
     await session.flush()
@@ -209,6 +213,9 @@ async def update_lead(session: AsyncSession, actor: Actor, lead_id: int, version
     reason = (v.text("disqualifyReason", data.disqualify_reason, max_len=2000) if "disqualify_reason" in named
               else lead.disqualify_reason)
     changes.update(status_change(v, LeadStatus(lead.status), status, reason or None))
+    if "custom_fields" in named:
+        changes["custom_fields"] = await check_custom_fields(session, actor.org_id, v, "lead", data.custom_fields,
+                                                             current=lead.custom_fields)
     v.raise_if_any()
     changed = {k: val for k, val in changes.items() if getattr(lead, k) != val}
     if not changed:
@@ -244,7 +251,8 @@ def status_change(v: Validator, current: LeadStatus, target: LeadStatus, reason:
 
 def lead_payload(lead: Lead) -> dict[str, Any]:
     return {"id": lead.id, "name": lead.name, "company": lead.company, "source": lead.source,
-            "status": lead.status, "ownerId": lead.owner_id, "region": lead.region, "industry": lead.industry}
+            "status": lead.status, "ownerId": lead.owner_id, "region": lead.region, "industry": lead.industry,
+            "customFields": lead.custom_fields}
 
 
 async def convert_lead(session: AsyncSession, actor: Actor, data: ConvertLeadInput) -> LeadConversion:
@@ -265,6 +273,8 @@ async def convert_lead(session: AsyncSession, actor: Actor, data: ConvertLeadInp
         v.under("contact"),
         ContactInput(customer_id=customer.id, name=lead.name, title=lead.title, phone=lead.phone, email=lead.email),
     )
+    # the new contact has no custom fields of its own: a contact field an org requires refuses the conversion
+    fields["custom_fields"] = await check_custom_fields(session, actor.org_id, v.under("contact"), "contact", None)
     v.raise_if_any()
     contact = new_contact(actor, customer.id, fields)
     session.add(contact)

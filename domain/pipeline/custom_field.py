@@ -2,11 +2,15 @@
 
 Who may read a custom field is no business of this module: it is the org policy's ``Type.customFields.<key>``
 (the admin's ``visibleToRoles`` is written there, see authz/admin.py), which the field guard and the event
-filter apply to each key of ``customFields``."""
+filter apply to each key of ``customFields``.
+
+A USER value is the user's id as the API gives it; which user that names is the API's to say
+(``install_user_ids``), and the user must be an active user of the record's org."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -20,6 +24,8 @@ from ..shared.actor import Actor
 from ..shared.base import Base, IdType, pk
 from ..shared.errors import SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
+from ..tenancy.errors import TenancyErrorCode
+from ..tenancy.user import User
 from .errors import PipelineErrorCode
 
 MAX_TEXT = 2000
@@ -27,7 +33,7 @@ MAX_OPTIONS = 200
 MAX_OPTION_LEN = 100
 KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,59}")
 
-OBJECT_TYPES = {"customer": "Customer", "opportunity": "Opportunity"}
+OBJECT_TYPES = {"customer": "Customer", "opportunity": "Opportunity", "lead": "Lead", "contact": "Contact"}
 """The object types that carry custom fields (``entity``) and their record types."""
 
 
@@ -54,12 +60,27 @@ class CustomFieldDefinition(Base):
 
     id: Mapped[int] = pk()
     org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"), index=True)
-    entity: Mapped[str] = mapped_column(String(40))  # "customer" | "opportunity"
+    entity: Mapped[str] = mapped_column(String(40))  # a key of OBJECT_TYPES
     key: Mapped[str] = mapped_column(String(60))
     label: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(20))
     choices: Mapped[list[str]] = mapped_column(default=list)
     required: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+UserIds = Callable[[str], int | None]
+"""The primary key of the user a USER value names (the user's id as the API gives it), or None."""
+
+_user_ids: list[UserIds] = []
+
+
+def install_user_ids(parse: UserIds) -> None:
+    """The API says how its user ids name users (schema/custom_field.py installs it on import)."""
+    _user_ids[:] = [parse]
+
+
+def _user_pk(value: str) -> int | None:
+    return _user_ids[0](value) if _user_ids else None
 
 
 async def definitions_for(session: AsyncSession, org_id: int, entity: str) -> dict[str, CustomFieldDefinition]:
@@ -213,4 +234,36 @@ def validate_custom_fields(
     for key, definition in definitions.items():
         if definition.required and merged.get(key) is None:
             v.add(("customFields", key), SharedErrorCode.REQUIRED, f"{definition.label} ({key}) is required")
+    return merged
+
+
+async def check_custom_fields(
+    session: AsyncSession,
+    org_id: int,
+    v: Validator,
+    entity: str,
+    values: Any,
+    *,
+    current: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The custom fields of an ``entity`` record after a write of ``values`` onto ``current``: every key checked
+    against the org's definitions (``validate_custom_fields``), and each USER value given naming an active user
+    of the org (``UNKNOWN_USER`` for one that names no user of the org, ``USER_INACTIVE`` for a deactivated one)."""
+    definitions = await definitions_for(session, org_id, entity)
+    before = len(v.errors)
+    merged = validate_custom_fields(v, definitions, values, current=current)
+    refused = {e.field[-1] for e in v.errors[before:]}
+    wanted = {key: _user_pk(value) for key, value in (values if isinstance(values, dict) else {}).items()
+              if value is not None and key not in refused
+              and CustomFieldType(definitions[key].type) is CustomFieldType.USER}
+    ids = sorted({user_id for user_id in wanted.values() if user_id is not None})
+    users = {u.id: u for u in await session.scalars(select(User).where(User.org_id == org_id, User.id.in_(ids)))}
+    for key, user_id in wanted.items():
+        user = users.get(user_id) if user_id is not None else None
+        if user is None:
+            v.add(("customFields", key), PipelineErrorCode.UNKNOWN_USER,
+                  f"{definitions[key].label} ({key}) names no user of this org")
+        elif not user.active:
+            v.add(("customFields", key), TenancyErrorCode.USER_INACTIVE,
+                  f"{definitions[key].label} ({key}) names a deactivated user")
     return merged

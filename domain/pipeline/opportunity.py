@@ -29,7 +29,7 @@ from ..tenancy.org import get_org
 from ..tenancy.scope import owned_rows
 from ..tenancy.user import get_user
 from .competitor import competitors_named
-from .custom_field import definitions_for, validate_custom_fields
+from .custom_field import check_custom_fields
 from .errors import PipelineErrorCode
 from .events import NextStepSet, OpportunityCreated, OpportunityWon
 from .lost_reason import lost_reason_named
@@ -248,8 +248,7 @@ async def create_opportunity(session: AsyncSession, actor: Actor, data: Opportun
     milestones = _check_milestones(v, data.milestones) or []
     await _check_owner(session, actor, v, data.owner_id)
     await _check_owner(session, actor, v, data.project_manager_id)
-    definitions = await definitions_for(session, actor.org_id, "opportunity")
-    custom = validate_custom_fields(v, definitions, data.custom_fields)
+    custom = await check_custom_fields(session, actor.org_id, v, "opportunity", data.custom_fields)
     lost_reason = v.text("lostReason", data.lost_reason, max_len=500)
     reason = await lost_reason_named(session, actor, v, data.lost_reason_id)
     lost_reason = lost_reason or (reason.label if reason else None)
@@ -328,9 +327,8 @@ async def update_opportunity(
     if "competitor_ids" in named:
         changes["competitor_ids"] = await competitors_named(session, actor, v, data.competitor_ids or [])
     if "custom_fields" in named:
-        definitions = await definitions_for(session, actor.org_id, "opportunity")
-        changes["custom_fields"] = validate_custom_fields(
-            v, definitions, data.custom_fields, current=opportunity.custom_fields
+        changes["custom_fields"] = await check_custom_fields(
+            session, actor.org_id, v, "opportunity", data.custom_fields, current=opportunity.custom_fields
         )
     v.raise_if_any()
     changed = {k: val for k, val in changes.items() if getattr(opportunity, k) != val}

@@ -69,9 +69,10 @@ def _shape(type_name: str, keys: str, **mapped: Key | str) -> dict[str, Key]:
 SHAPES: dict[str, dict[str, Key]] = {
     "Customer": _shape("Customer", "name tags industry tier lifecycleStage ownerId creditLimit currency",
                        customFields=Keyed("Customer.customFields")),
-    "Contact": _shape("Contact", "customerId name title phone email isDecisionMaker"),
+    "Contact": _shape("Contact", "customerId name title phone email isDecisionMaker",
+                      customFields=Keyed("Contact.customFields")),
     "Lead": _shape("Lead", "name company title email phone source status notes ownerId disqualifyReason region "
-                           "industry"),
+                           "industry", customFields=Keyed("Lead.customFields")),
     "Opportunity": _shape("Opportunity", "customerId ownerId name stage amount currency expectedCloseDate "
                                          "probability nextStep nextStepAt lostReason milestones "
                                          "projectManagerId",
