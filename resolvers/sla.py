@@ -7,8 +7,10 @@ import strawberry
 from tandem.domain.automation import sla as service
 from tandem.domain.automation.rule_engine import catalog
 from tandem.domain.collaboration.sla import SlaKind
-from tandem.schema.node import decode_id
+from tandem.schema.node import decode_id, to_global_id
 from tandem.schema.sla import (
+    DeleteSlaPolicyInput,
+    DeleteSlaPolicyPayload,
     SetSlaPolicyInput,
     SetWorkingCalendarInput,
     SlaPolicy,
@@ -27,6 +29,7 @@ def _payload(m=None, user_errors=None) -> SlaPolicyPayload:
 
 def _input(input: SetSlaPolicyInput) -> service.PolicyInput:
     return service.PolicyInput(
+        id=decode_id("SlaPolicy", input.id) if input.id is not None else None, position=input.position,
         object_type=input.object_type, kind=SlaKind(input.kind) if input.kind else None, conditions=input.conditions,
         start_on=list(input.start_on or []), stop_on=list(input.stop_on or []), pause_on=list(input.pause_on or []),
         target_hours=input.target_hours,
@@ -40,7 +43,8 @@ def _input(input: SetSlaPolicyInput) -> service.PolicyInput:
 
 @strawberry.type
 class SlaQuery:
-    @strawberry.field(description="Your org's SLA policies, one per record type (admins).")
+    @strawberry.field(description="Your org's SLA policies by record type, each type's in the order they are tried "
+                                  "(admins).")
     async def sla_policies(self, info: strawberry.Info) -> list[SlaPolicy]:
         ctx = info.context
         ctx.authz.require("Policy", "manage")
@@ -59,14 +63,24 @@ class SlaQuery:
 @strawberry.type
 class SlaMutation:
     @acts("Policy", "manage")
-    @strawberry.mutation(description="Set the org's SLA policy for a record type: what starts, pauses and stops a "
-                                     "record's clock, its target in hours, the calendar and the escalations (admins). "
-                                     "The old shape (kind, escalateAfterHours, dueHours) still sets a built-in kind.")
+    @strawberry.mutation(description="Set an SLA policy for a record type: which records (conditions), what starts, "
+                                     "pauses and stops a record's clock, its target in hours, the calendar and the "
+                                     "escalations (admins). With an id it replaces that policy. The old shape (kind, "
+                                     "escalateAfterHours, dueHours) still sets a built-in kind.")
     async def set_sla_policy(self, info: strawberry.Info, input: SetSlaPolicyInput) -> SlaPolicyPayload:
         ctx = info.context
         data = _input(input)
         return await run(info, lambda s: service.set_policy(s, ctx.actor, catalog(), data,
                                                             can_read=ctx.authz.can_read), _payload)
+
+    @acts("Policy", "manage")
+    @strawberry.mutation(description="Delete an SLA policy and its records' clocks (admins); escalations made stay.")
+    async def delete_sla_policy(self, info: strawberry.Info, input: DeleteSlaPolicyInput) -> DeleteSlaPolicyPayload:
+        ctx = info.context
+        pk = decode_id("SlaPolicy", input.id)
+        return await run(info, lambda s: service.delete_policy(s, ctx.actor, pk),
+                         lambda m=None, user_errors=None: DeleteSlaPolicyPayload(
+                             deleted_id=to_global_id("SlaPolicy", m.id) if m else None, user_errors=user_errors or []))
 
     @acts("Policy", "manage")
     @strawberry.mutation(description="Set the org's working week, holidays, hours and time zone (admins); what is "

@@ -1,4 +1,5 @@
-"""SLA policies (one per record type and org), their inputs, and the SLA status a record shows."""
+"""SLA policies (several per record type and org, tried in order), their inputs, and the SLA status a record
+shows."""
 
 from __future__ import annotations
 
@@ -40,7 +41,11 @@ class SlaEscalation:
 
 @strawberry.type(description="How long records of a type may wait, on which calendar, and who hears of a breach.")
 class SlaPolicy:
+    id: strawberry.ID | None = strawberry.field(description="Null for a built-in kind's defaults the org never set.")
     object_type: str
+    position: int = strawberry.field(description=(
+        "Where it stands among the type's policies: the first (lowest position, then oldest) whose conditions "
+        "match a record counts for it."))
     kind: SlaKind | None = strawberry.field(description="The built-in kind, for action items, invoices and tasks.")
     conditions: JSON | None
     start_on: list[str] = strawberry.field(description="What starts (or resumes) a record's clock. " + ENTRIES +
@@ -56,7 +61,9 @@ class SlaPolicy:
 
     @classmethod
     def from_model(cls, m: SlaPolicyModel) -> SlaPolicy:
-        return cls(object_type=m.object_type, kind=_KINDS.get(m.object_type) if not m.start_on else None,
+        return cls(id=to_global_id("SlaPolicy", m.id) if m.id is not None else None, object_type=m.object_type,
+                   position=m.position or 0,
+                   kind=_KINDS.get(m.object_type) if not m.start_on else None,
                    conditions=m.conditions, start_on=list(m.start_on or []), stop_on=list(m.stop_on or []),
                    pause_on=list(m.pause_on or []), target_hours=m.target_hours,
                    calendar=_SlaCalendar(m.calendar or "ALWAYS"),
@@ -113,8 +120,13 @@ class SlaEscalationInput:
 
 
 @strawberry.input(description="Either a policy for any record type (objectType, startOn, stopOn, targetHours, ...) or, "
-                              "as before, a built-in kind (kind, escalateAfterHours, dueHours).")
+                              "as before, a built-in kind (kind, escalateAfterHours, dueHours). With an id it "
+                              "replaces that policy; without, the type's policy with the same conditions, or it "
+                              "adds one after the others.")
 class SetSlaPolicyInput:
+    id: strawberry.ID | None = strawberry.field(default=None, description="The policy to replace.")
+    position: int | None = strawberry.field(default=None, description=(
+        "Where it stands among the type's policies (lowest first); by default after the others, or where it was."))
     kind: SlaKind | None = None
     escalate_after_hours: float | None = None
     due_hours: float | None = None
@@ -161,4 +173,15 @@ class WorkingCalendarPayload:
 @strawberry.type
 class SlaPolicyPayload:
     sla_policy: SlaPolicy | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class DeleteSlaPolicyInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class DeleteSlaPolicyPayload:
+    deleted_id: strawberry.ID | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -33,4 +33,9 @@ class AutomationErrorCode(ErrorCode):
     INVALID_SLA_EVENT = "INVALID_SLA_EVENT"
     INVALID_ESCALATION = "INVALID_ESCALATION"
     SLA_POLICY_INCOMPLETE = "SLA_POLICY_INCOMPLETE"
+    # an SLA policy's start/stop/pause entry naming a topic no event of its record type has (or an SLA
+    # clock's own), or a value that is none of the type's statuses or stages; a policy moved to another type
+    UNKNOWN_TOPIC = "UNKNOWN_TOPIC"
+    UNKNOWN_STATUS = "UNKNOWN_STATUS"
+    SLA_OBJECT_TYPE_LOCKED = "SLA_OBJECT_TYPE_LOCKED"
     INVALID_CALENDAR = "INVALID_CALENDAR"

@@ -5,9 +5,10 @@ person live. Reminders go to the owner before the due time. Time comes from the 
 so tests move the clock instead of sleeping. Action items and overdue invoices use it (``escalate``
 takes any ``Overdue`` item); tasks and tickets plug in the same way.
 
-One table holds every SLA policy, one per record type and org (``kind`` is the type's snake-case name):
-these built-in kinds count from the item's due time; a policy that names ``start_on`` events runs on
-SLA clocks instead (domain/automation/sla.py), and these passes then leave that org's items alone."""
+One table holds every SLA policy, several per record type and org, tried in ``position`` order (``kind`` is
+the type's snake-case name): these built-in kinds (one per kind and org) count from the item's due time; a
+policy that names ``start_on`` events runs on SLA clocks instead (domain/automation/sla/), and these passes
+then leave that org's items of its type alone."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,7 +51,7 @@ def kind_of(object_type: str) -> str:
 
 class SlaPolicy(Base):
     __tablename__ = "sla_policy"
-    __table_args__ = (UniqueConstraint("org_id", "kind"),)
+    __table_args__ = (Index("ix_sla_policy_org_type", "org_id", "object_type", "position"),)
 
     id: Mapped[int] = pk()
     org_id: Mapped[int] = mapped_column(IdType, ForeignKey("org.id", ondelete="CASCADE"))
@@ -74,6 +75,9 @@ class SlaPolicy(Base):
     escalations: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     """``{afterHours, to: OWNER_MANAGER | ROLE | USER, role?, userId?}`` in order: hours after the breach."""
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    """Where it stands among the org's policies of its type: the first (lowest, then oldest) whose conditions
+    match a record is the one that counts for it."""
 
     @property
     def runs_on_clocks(self) -> bool:
@@ -101,10 +105,9 @@ async def set_sla_policy(session: AsyncSession, actor: Actor, *, kind: SlaKind, 
         raise ValidationFailed.one("dueHours", SharedErrorCode.INVALID, "dueHours must be positive")
     if escalate_after_hours <= 0:
         raise ValidationFailed.one("escalateAfterHours", SharedErrorCode.INVALID, "escalateAfterHours must be positive")
-    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == actor.org_id,
-                                                          SlaPolicy.kind == kind.value))
+    policy = await built_in_policy(session, actor.org_id, kind.value)
     if policy is None:
-        policy = SlaPolicy(org_id=actor.org_id, kind=kind.value)
+        policy = SlaPolicy(org_id=actor.org_id, kind=kind.value, position=0)
         session.add(policy)
     policy.object_type = KIND_TYPES[kind]
     policy.due_hours = due_hours
@@ -127,9 +130,21 @@ def built_in(policy: SlaPolicy) -> None:
     policy.escalations = [{"afterHours": policy.escalate_after_hours, "to": "OWNER_MANAGER"}]
 
 
+async def built_in_policy(session: AsyncSession, org_id: int, kind: str) -> SlaPolicy | None:
+    """The org's built-in policy of a kind (counted from due times; at most one), if it set one."""
+    rows = await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id, SlaPolicy.kind == kind)
+                                 .order_by(SlaPolicy.id))
+    return next((p for p in rows if not p.runs_on_clocks), None)
+
+
 async def _policies(session: AsyncSession, kind: SlaKind) -> dict[int, SlaPolicy]:
-    rows = await session.scalars(select(SlaPolicy).where(SlaPolicy.kind == kind.value))
-    return {p.org_id: p for p in rows}
+    """Each org's policy of a kind as these passes read it: one on clocks when it has any (then they leave its
+    items alone), else its built-in one."""
+    out: dict[int, SlaPolicy] = {}
+    for p in await session.scalars(select(SlaPolicy).where(SlaPolicy.kind == kind.value).order_by(SlaPolicy.id)):
+        if p.org_id not in out or (p.runs_on_clocks and not out[p.org_id].runs_on_clocks):
+            out[p.org_id] = p
+    return out
 
 
 def _due(item: ActionItem, policy: SlaPolicy | None) -> datetime | None:

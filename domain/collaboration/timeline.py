@@ -68,9 +68,13 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     if topic == "sla.escalated":
         what = payload.get("title") or payload.get("number") or payload.get("name") or "an item"
         return "escalation", f"Escalated (level {_v(payload, 'level')}): {what} is overdue"
-    if topic == "sla.breached":  # an SLA policy's clock ran past its target
+    if topic in _SLA_CLOCK:  # an SLA policy's clock moved, or ran past its target
         what = payload.get("name") or "this record"
-        return "sla", f"SLA breached: {what}" + _part(" is past its {} h target", payload.get("targetHours"))
+        if topic in ("sla.started", "sla.breached"):
+            return "sla", _SLA_CLOCK[topic].format(what) + _part(
+                " is past its {} h target" if topic == "sla.breached" else " ({} h target)", payload.get("targetHours"))
+        return "sla", _SLA_CLOCK[topic].format(what) + _part(" ({} h of {} h)", payload.get("elapsedHours"),
+                                                             payload.get("targetHours"))
     if topic == "lead.converted":
         return "converted", "Lead converted to customer, contact and opportunity"
     if topic.endswith((".archived", ".restored")):
@@ -88,6 +92,8 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     return topic.rsplit(".", 1)[-1], topic.replace(".", " ").replace("_", " ").capitalize()
 
 
+_SLA_CLOCK = {"sla.started": "SLA started: {}", "sla.paused": "SLA paused: {}", "sla.resumed": "SLA resumed: {}",
+              "sla.met": "SLA met: {}", "sla.stopped": "SLA stopped: {}", "sla.breached": "SLA breached: {}"}
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][\w.]*)\s*\}\}")
 
 

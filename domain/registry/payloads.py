@@ -132,6 +132,11 @@ def _topic(shape: str | None, **keys: Key | str) -> Topic:
     return Topic(shape, {k: (v,) if isinstance(v, str) else v for k, v in keys.items()})
 
 
+OWN = "*."
+"""A governing field of the event's own record, whatever its type (``*.slaStatus``: ``Opportunity.slaStatus`` on
+an opportunity's event); ``payload_keys`` names the type."""
+_SLA = "*.slaStatus"
+"""An SLA clock's figures (its target, the hours counted, whether it was met) are the record's ``slaStatus``."""
 _CONTRACT_PLAN = "Contract.paymentPlan"
 _COSTS = "Project.costs"
 
@@ -247,14 +252,24 @@ TOPICS: dict[str, Topic] = {
     "comment.added": _topic("Comment"),
     "comment.edited": _topic("Comment"),
     "comment.deleted": _topic("Comment"),
-    "sla.policy_set": _topic(None, kind=ID, objectType=ID, targetHours=ID, dueHours=ID, escalateAfterHours=ID),
-    "sla.breached": _topic(None, kind=ID, targetHours=ID, elapsedHours=ID, dueAt=ID),
+    "sla.policy_set": _topic(None, kind=ID, objectType=ID, targetHours=ID, dueHours=ID, escalateAfterHours=ID,
+                             position=ID),
+    "sla.policy_deleted": _topic(None, kind=ID, objectType=ID, position=ID),
+    # A record's SLA clock (domain/automation/sla): the record's own shape (its name), the policy's kind and target,
+    # the hours counted so far; a stopped clock says whether it met its target.
+    # Its figures are the record's slaStatus: whoever may not read that gets the move, and the record, only.
+    "sla.started": _topic(None, kind=ID, targetHours=_SLA, elapsedHours=_SLA),
+    "sla.paused": _topic(None, kind=ID, targetHours=_SLA, elapsedHours=_SLA),
+    "sla.resumed": _topic(None, kind=ID, targetHours=_SLA, elapsedHours=_SLA),
+    "sla.met": _topic(None, kind=ID, targetHours=_SLA, elapsedHours=_SLA, met=_SLA),
+    "sla.stopped": _topic(None, kind=ID, targetHours=_SLA, elapsedHours=_SLA, met=_SLA),
+    "sla.breached": _topic(None, kind=ID, targetHours=_SLA, elapsedHours=_SLA, dueAt=_SLA),
     "sla.calendar_set": _topic(None, weekendDays=ID, holidays=ID, dayStartHour=ID, dayEndHour=ID, timeZone=ID),
     # An escalation carries the escalated item (an action item, an invoice, a task) as its own type does;
     # ``title`` repeats the item's title, number or name.
     # On a policy's SLA clock (any record type): the record's own shape, the breach time, target and hours so far.
-    "sla.escalated": _topic(None, level=ID, escalatedToId=ID, kind=ID, dueAt=ID, title=ID, targetHours=ID,
-                            elapsedHours=ID),
+    "sla.escalated": _topic(None, level=ID, escalatedToId=ID, kind=ID, dueAt=ID, title=ID, targetHours=_SLA,
+                            elapsedHours=_SLA),
     "record.shared": _topic(None, userId=ID, teamId=ID),
     "user.cost_rate_set": _topic(None, id=ID, costRate="User.costRate"),
     "user.roles_changed": _topic(None, roles="User.roles"),
@@ -371,12 +386,19 @@ def payload_shape(topic: str, record_type: str) -> str:
 
 
 def payload_keys(topic: str, record_type: str) -> dict[str, Key]:
-    """Every key an event of ``topic`` about a ``record_type`` may carry; empty for an undeclared topic."""
+    """Every key an event of ``topic`` about a ``record_type`` may carry; empty for an undeclared topic. A key a
+    topic governs by a field of the event's own record (``OWN``) is governed by that field of ``record_type``."""
     declared = TOPICS.get(topic)
     if declared is None:
         return {}
     shape = SHAPES.get(declared.shape or record_type, {})
-    return {**shape, **declared.keys}
+    return {**shape, **{k: _own(v, record_type) for k, v in declared.keys.items()}}
+
+
+def _own(key: Key, record_type: str) -> Key:
+    if isinstance(key, tuple):
+        return tuple(f"{record_type}.{g[len(OWN):]}" if g.startswith(OWN) else g for g in key)
+    return key
 
 
 def shape_key(shape: str, key: str) -> Key | None:

@@ -173,7 +173,8 @@ async def field_world(db: Database, client: httpx.AsyncClient, settings: Setting
         for type_name, started in (("Customer", "customer.created"), ("Lead", "lead.created"),
                                    ("Opportunity", "opportunity.created")):  # every record has an SLA status
             await set_sla_policy(session, actor_of(chief), sla_catalog(), SlaPolicyInput(
-                object_type=type_name, start_on=[started], stop_on=["never.happens"], target_hours=8),
+                object_type=type_name, start_on=[started], stop_on=[started.replace("created", "restored")],
+                target_hours=8),
                 can_read=lambda *_: True)
         reason = await define_lost_reason(session, actor_of(chief), label="Budget cut", key="budget")
         rival = await create_competitor(session, actor_of(chief), name="对手公司", website="https://rival.example")

@@ -16,8 +16,10 @@ from tandem.domain.automation.sla import (
     PolicyInput,
     SlaCalendar,
     SlaClock,
+    delete_policy,
     set_org_calendar,
     set_policy,
+    start_clock,
     statuses_of,
 )
 from tandem.domain.billing.invoice import Invoice
@@ -228,6 +230,9 @@ async def test_old_built_in_policies_are_policies_of_the_one_kind(db):
      "INVALID_ESCALATION"),
     ({"escalations": [EscalationInput(0, EscalateTo.USER, user_id=None)]}, "escalations.0.userId",
      "INVALID_ESCALATION"),
+    ({"start_on": ["lead.created"]}, "startOn.0", "UNKNOWN_TOPIC"),
+    ({"stop_on": ["sla.met"]}, "stopOn.0", "UNKNOWN_TOPIC"),
+    ({"pause_on": ["qualified"]}, "pauseOn.0", "UNKNOWN_STATUS"),
 ])
 async def test_bad_policies_are_refused_with_a_code_and_change_nothing(db, change, field, code):
     # given an org with its first-touch policy
@@ -336,3 +341,64 @@ async def test_lead_status_values_pause_and_stop_its_clock(db):
     async with db.read() as s:
         row = await s.scalar(select(SlaClock).where(SlaClock.record_type == "Lead", SlaClock.record_id == lead.id))
     assert (row.elapsed_hours, row.stopped_at) == (2, FRIDAY_2PM + timedelta(hours=12))
+
+
+async def test_the_first_matching_policy_counts_and_another_policys_entries_leave_its_clock_alone(db):
+    # given 政府* deals counted around the clock for 4 hours from creation, and every deal from its first call
+    government = PolicyInput(**{**FIRST_TOUCH.__dict__, "conditions": {"field": "name", "op": "startsWith",
+                                                                       "value": "政府"},
+                                "target_hours": 4, "calendar": SlaCalendar.ALWAYS})
+    o = await _org(db, government)
+    await _at(db, FRIDAY_2PM, lambda s: set_policy(s, _actor(o["admin"]), catalog(), PolicyInput(
+        object_type="Opportunity", start_on=["interaction.logged"], stop_on=["won"], target_hours=40),
+        can_read=_always))
+    public, plain = await _new_deal(db, o, FRIDAY_2PM, "政府云平台"), await _new_deal(db, o, FRIDAY_2PM, "数据中台")
+    # when the rep calls on both an hour later
+    for deal in (public, plain):
+        await _at(db, FRIDAY_2PM + timedelta(hours=1), lambda s, d=deal: log_interaction(
+            s, _actor(o["rep"]), InteractionInput(customer_id=o["customer"].id, opportunity_id=d.id,
+                                                  kind=InteractionKind.CALL, summary="电话")))
+    # then the government deal's 4-hour clock stopped at the call; the other's 40-hour clock started with it
+    when = FRIDAY_2PM + timedelta(hours=3)
+    public_status, plain_status = await _status(db, o, public.id, when), await _status(db, o, plain.id, when)
+    assert (public_status.target, public_status.elapsed, public_status.stopped_at) == (
+        4, 1, FRIDAY_2PM + timedelta(hours=1))
+    assert (plain_status.target, plain_status.elapsed, plain_status.stopped_at) == (40, 2, None)
+    # and each record has one clock, recorded on its timeline as events about it
+    async with db.read() as s:
+        clocks = list(await s.scalars(select(SlaClock).where(SlaClock.org_id == o["org"].id)))
+        events = list(await s.scalars(select(OutboxEvent).where(OutboxEvent.org_id == o["org"].id,
+                                                                OutboxEvent.topic.like("sla.%"),
+                                                                OutboxEvent.topic != "sla.policy_set")
+                                      .order_by(OutboxEvent.id)))
+    assert sorted(c.record_id for c in clocks) == sorted([public.id, plain.id])
+    assert [(e.topic, e.record_id, e.timeline_type, e.timeline_id) for e in events] == [
+        ("sla.started", public.id, "Opportunity", public.id), ("sla.met", public.id, "Opportunity", public.id),
+        ("sla.started", plain.id, "Opportunity", plain.id)]
+
+
+async def test_start_sla_uses_the_first_matching_policy_and_a_deleted_policy_takes_its_clocks(db):
+    # given a catch-all policy, then one for 政府* deals at the same position, then moved before the catch-all
+    catch_all = PolicyInput(**{**FIRST_TOUCH.__dict__, "target_hours": 30})
+    o = await _org(db, catch_all)
+    government = await _at(db, FRIDAY_2PM, lambda s: set_policy(s, _actor(o["admin"]), catalog(), PolicyInput(
+        **{**FIRST_TOUCH.__dict__, "start_on": ["opportunity.reassigned"], "target_hours": 5, "position": 0,
+           "conditions": {"field": "name", "op": "startsWith", "value": "政府"}}), can_read=_always))
+    async with db.read() as s:
+        order = [(p.target_hours, p.position) for p in await s.scalars(
+            select(SlaPolicy).where(SlaPolicy.org_id == o["org"].id).order_by(SlaPolicy.position, SlaPolicy.id))]
+    assert order == [(30, 0), (5, 0)]  # the same position: the older first
+    async with db.read() as s:
+        first = await s.scalar(select(SlaPolicy).where(SlaPolicy.org_id == o["org"].id,
+                                                       SlaPolicy.target_hours == 30))
+    await _at(db, FRIDAY_2PM, lambda s: set_policy(s, _actor(o["admin"]), catalog(), PolicyInput(
+        **{**catch_all.__dict__, "id": first.id, "position": 3}), can_read=_always))  # the catch-all after it
+    # when a government deal is created
+    public = await _new_deal(db, o, FRIDAY_2PM, "政府云平台")
+    # then its creation started nothing (its policy starts on reassignment); START_SLA starts it
+    assert await _status(db, o, public.id, FRIDAY_2PM) is None
+    assert await _at(db, FRIDAY_2PM, lambda s: start_clock(s, o["org"].id, "Opportunity", public.id)) == "started"
+    assert (await _status(db, o, public.id, FRIDAY_2PM + timedelta(hours=1))).target == 5
+    # when the admin deletes that policy, its clocks go with it
+    await _at(db, FRIDAY_2PM, lambda s: delete_policy(s, _actor(o["admin"]), government.id))
+    assert await _status(db, o, public.id, FRIDAY_2PM + timedelta(hours=1)) is None

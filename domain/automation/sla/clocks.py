@@ -20,7 +20,7 @@ from ...shared.outbox import OutboxEvent, record_event, settlers
 from ...tenancy.user import User
 from .. import rule_engine
 from ..conditions import Facts, evaluate, fields_of
-from .policy import GONE, POLICIES, EscalateTo, SlaCalendar, SlaClock
+from .policy import CHANGED, GONE, POLICIES, EscalateTo, SlaCalendar, SlaClock
 
 # --- moving clocks on the events a unit of work records ------------------------------------------
 
@@ -39,13 +39,13 @@ async def _hours(session: AsyncSession, reads: _Reads, policy: SlaPolicy, start:
     return reads.calendars[policy.org_id].hours_between(start, end)
 
 
-def _concerns(policy: SlaPolicy, event: OutboxEvent) -> tuple[int, bool] | None:
-    """The id of the policy's record an event counts for, and whether it is about the record itself."""
-    if event.record_type == policy.object_type:
+def _concerns(object_type: str, event: OutboxEvent) -> tuple[int, bool] | None:
+    """The id of the record of a type an event counts for, and whether it is about the record itself."""
+    if event.record_type == object_type:
         return event.record_id, True
-    if event.timeline_type == policy.object_type and event.timeline_id is not None:
+    if event.timeline_type == object_type and event.timeline_id is not None:
         return event.timeline_id, False
-    if event.also_type == policy.object_type and event.also_id is not None:
+    if event.also_type == object_type and event.also_id is not None:
         return event.also_id, False
     return None
 
@@ -55,24 +55,47 @@ def _hits(entries: list[str], topic: str, values: tuple[str | None, ...]) -> boo
 
 
 async def _settle(session: AsyncSession, batch: list[tuple[OutboxEvent, int]]) -> None:
-    events = [e for e, _ in batch if not e.topic.startswith("sla.") or e.topic == "sla.policy_set"]
+    events = [e for e, _ in batch if not e.topic.startswith("sla.") or e.topic in CHANGED]
     if not events:
         return
     reads: _Reads = session.info.setdefault(POLICIES, _Reads())
-    if any(e.topic == "sla.policy_set" for e in events):
+    if any(e.topic in CHANGED for e in events):
         reads.policies.clear()
     for org_id in {e.org_id for e in events} - set(reads.policies):
-        reads.policies[org_id] = [p for p in await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id))
-                                  if p.runs_on_clocks]
+        reads.policies[org_id] = [p for p in await session.scalars(
+            select(SlaPolicy).where(SlaPolicy.org_id == org_id).order_by(SlaPolicy.position, SlaPolicy.id))
+            if p.runs_on_clocks]
     for event in events:
+        by_type: dict[str, list[SlaPolicy]] = {}
         for policy in reads.policies[event.org_id]:
-            found = _concerns(policy, event)
+            by_type.setdefault(policy.object_type, []).append(policy)
+        for object_type, policies in by_type.items():
+            found = _concerns(object_type, event)
             if found is not None:
-                await _move(session, reads, policy, event, *found)
+                await _move(session, reads, policies, event, *found)
 
 
-async def _move(session: AsyncSession, reads: _Reads, policy: SlaPolicy, event: OutboxEvent, record_id: int,
-                own: bool) -> None:
+@dataclass(frozen=True)
+class _Hit:
+    stop: bool
+    pause: bool
+    start: bool
+    resume: bool
+
+
+def _hit(policy: SlaPolicy, event: OutboxEvent, values: tuple[str | None, ...], left: tuple[str | None, ...],
+         gone: bool) -> _Hit:
+    return _Hit(stop=gone or _hits(policy.stop_on, event.topic, values),
+                pause=_hits(policy.pause_on, event.topic, values),
+                start=_hits(policy.start_on, event.topic, values),
+                resume=bool(left) and _hits(policy.pause_on, "", left))
+
+
+async def _move(session: AsyncSession, reads: _Reads, policies: list[SlaPolicy], event: OutboxEvent,
+                record_id: int, own: bool) -> None:
+    """Move the record's clock as the event says: under the policy it runs on, or, when it has none yet, start
+    it under the first of its type's policies (in order) whose conditions the record matches, when that
+    policy's start entries name the event."""
     payload = event.payload if isinstance(event.payload, dict) else {}
     what = rule_engine.fired(event.topic, event.operation, payload)
     values: tuple[str | None, ...] = ()
@@ -84,34 +107,70 @@ async def _move(session: AsyncSession, reads: _Reads, policy: SlaPolicy, event: 
         before = what.change.get("status") or what.change.get("stage")
         left = (before[0],) if isinstance(before, list) and len(before) == 2 else ()
     gone = own and event.topic.endswith(GONE)
-    stop = gone or _hits(policy.stop_on, event.topic, values)
-    pause = _hits(policy.pause_on, event.topic, values)
-    start = _hits(policy.start_on, event.topic, values)
-    resume = bool(left) and _hits(policy.pause_on, "", left)
-    if not (stop or pause or start or resume):
+    hits = {p.id: _hit(p, event, values, left, gone) for p in policies}
+    if not any(h.stop or h.pause or h.start or h.resume for h in hits.values()):
         return
+    object_type = policies[0].object_type
     now = clock.now()
-    row = await session.scalar(select(SlaClock).where(
-        SlaClock.policy_id == policy.id, SlaClock.record_type == policy.object_type, SlaClock.record_id == record_id))
-    if row is not None and row.stopped_at is not None:
+    row = await _clock_of(session, policies, object_type, record_id)
+    if row is None:
+        if not any(h.start for h in hits.values()):
+            return
+        policy = await _first_matching(session, policies, record_id, what.change, now)
+        if policy is None or not hits[policy.id].start or hits[policy.id].stop:
+            return
+        pause = hits[policy.id].pause  # created in a pause status or stage: started, and paused from the start
+        row = SlaClock(org_id=policy.org_id, policy_id=policy.id, record_type=object_type, record_id=record_id,
+                       started_at=now, running_since=None if pause else now, paused_since=now if pause else None,
+                       elapsed_hours=0.0, escalated=0)
+        session.add(row)
+        await session.flush()
+        await _clock_event(session, reads, policy, row, "sla.started", now)
+        if pause:
+            await _clock_event(session, reads, policy, row, "sla.paused", now)
+        return
+    policy = next(p for p in policies if p.id == row.policy_id)
+    hit = hits[policy.id]
+    if row.stopped_at is not None:
         return  # a stopped clock stays stopped
-    if stop:
-        if row is not None:
-            await _accrue(session, reads, policy, row, now)
-            row.stopped_at, row.paused_since = now, None
-    elif row is None:
-        if start and await _applies(session, policy, record_id, what.change, now):
-            # created in a pause status or stage: started, and paused from the start
-            session.add(SlaClock(org_id=policy.org_id, policy_id=policy.id, record_type=policy.object_type,
-                                 record_id=record_id, started_at=now, running_since=None if pause else now,
-                                 paused_since=now if pause else None, elapsed_hours=0.0, escalated=0))
-    elif pause:
+    if hit.stop:
+        await _accrue(session, reads, policy, row, now)
+        row.stopped_at, row.paused_since = now, None
+        met = row.breached_at is None and row.elapsed_hours < (policy.target_hours or 0.0) and not gone
+        await _clock_event(session, reads, policy, row, "sla.met" if met else "sla.stopped", now)
+    elif hit.pause:
         if row.running_since is not None:
             await _accrue(session, reads, policy, row, now)
             row.paused_since = now
-    elif (start or resume) and row.paused_since is not None:
+            await _clock_event(session, reads, policy, row, "sla.paused", now)
+    elif (hit.start or hit.resume) and row.paused_since is not None:
         row.running_since, row.paused_since = now, None
+        await _clock_event(session, reads, policy, row, "sla.resumed", now)
     await session.flush()
+
+
+async def _clock_of(session: AsyncSession, policies: list[SlaPolicy], object_type: str,
+                    record_id: int) -> SlaClock | None:
+    """The record's clock under one of its type's policies (a record has one at most)."""
+    return await session.scalar(select(SlaClock).where(
+        SlaClock.policy_id.in_([p.id for p in policies]), SlaClock.record_type == object_type,
+        SlaClock.record_id == record_id).order_by(SlaClock.id).limit(1))
+
+
+async def _clock_event(session: AsyncSession, reads: _Reads, policy: SlaPolicy, row: SlaClock, topic: str,
+                       now: datetime) -> None:
+    """A clock started, paused, resumed, met or stopped: on the record's timeline and in the change feed, cut per
+    reader like any event about the record (the record's own shape: its name)."""
+    record = await session.get(rule_engine.catalog().models[policy.object_type], row.record_id)
+    if record is None:
+        return
+    elapsed = await _elapsed(session, reads, policy, row, now)
+    facts: dict[str, Any] = {"kind": policy.kind, "targetHours": policy.target_hours,
+                             "elapsedHours": round(elapsed, 2)}
+    if topic in ("sla.met", "sla.stopped"):
+        facts["met"] = topic == "sla.met"
+    record_event(session, None, org_id=policy.org_id, topic=topic, record_type=policy.object_type,
+                 record_id=row.record_id, operation="update", payload=_payload(record, facts))
 
 
 async def _accrue(session: AsyncSession, reads: _Reads, policy: SlaPolicy, row: SlaClock, now: datetime) -> None:
@@ -133,24 +192,35 @@ async def _applies(session: AsyncSession, policy: SlaPolicy, record_id: int, cha
     return evaluate(policy.conditions, Facts(values, change, now))[0]
 
 
+async def _first_matching(session: AsyncSession, policies: list[SlaPolicy], record_id: int, change: dict[str, Any],
+                          now: datetime) -> SlaPolicy | None:
+    """The first of a type's policies (in order) whose conditions the record matches: the one that counts for it."""
+    for policy in policies:
+        if await _applies(session, policy, record_id, change, now):
+            return policy
+    return None
+
+
 async def start_clock(session: AsyncSession, org_id: int, record_type: str, record_id: int) -> str:
-    """Start the record's clock under the org's SLA policy of its type, as a start entry does (or resume
-    it when paused): a workflow rule's ``START_SLA``. Returns ``started``, ``resumed`` or ``running``;
-    ValueError when no policy applies to the record or its clock has stopped."""
-    policies = [p for p in await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id,
-                                                                         SlaPolicy.object_type == record_type))
-                if p.runs_on_clocks]
+    """Start the record's clock under the first of the org's SLA policies of its type that matches it, as a start
+    entry does (or resume it when paused): a workflow rule's ``START_SLA``. Returns ``started``, ``resumed`` or
+    ``running``; ValueError when no policy applies to the record or its clock has stopped."""
+    policies = [p for p in await session.scalars(
+        select(SlaPolicy).where(SlaPolicy.org_id == org_id, SlaPolicy.object_type == record_type)
+        .order_by(SlaPolicy.position, SlaPolicy.id)) if p.runs_on_clocks]
     now = clock.now()
-    policy = policies[0] if policies else None
-    if policy is None or not await _applies(session, policy, record_id, {}, now):
+    reads = _Reads()
+    row = await _clock_of(session, policies, record_type, record_id) if policies else None
+    policy = next((p for p in policies if row is not None and p.id == row.policy_id), None) or \
+        await _first_matching(session, policies, record_id, {}, now)
+    if policy is None:
         raise ValueError(f"no SLA policy applies to this {record_type}")
-    row = await session.scalar(select(SlaClock).where(
-        SlaClock.policy_id == policy.id, SlaClock.record_type == record_type, SlaClock.record_id == record_id))
     if row is not None and row.stopped_at is not None:
         raise ValueError("its SLA clock has stopped")
     if row is None:
-        session.add(SlaClock(org_id=org_id, policy_id=policy.id, record_type=record_type, record_id=record_id,
-                             started_at=now, running_since=now, paused_since=None, elapsed_hours=0.0, escalated=0))
+        row = SlaClock(org_id=org_id, policy_id=policy.id, record_type=record_type, record_id=record_id,
+                       started_at=now, running_since=now, paused_since=None, elapsed_hours=0.0, escalated=0)
+        session.add(row)
         done = "started"
     elif row.paused_since is not None:
         row.running_since, row.paused_since = now, None
@@ -158,6 +228,7 @@ async def start_clock(session: AsyncSession, org_id: int, record_type: str, reco
     else:
         return "running"
     await session.flush()
+    await _clock_event(session, reads, policy, row, "sla.started" if done == "started" else "sla.resumed", now)
     return done
 
 
@@ -258,9 +329,11 @@ BUILT_IN = {"ActionItem": (SlaKind.ACTION_ITEM, _action_item_times), "Invoice": 
 async def _built_in(session: AsyncSession, org_id: int, record_type: str, ids: list[int],
                     now: datetime) -> dict[int, Status]:
     kind, times = BUILT_IN[record_type]
-    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == org_id, SlaPolicy.kind == kind.value))
-    if policy is not None and policy.runs_on_clocks:
-        return {}  # the org's policy of this kind runs on clocks
+    policies = list(await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id,
+                                                                  SlaPolicy.kind == kind.value)))
+    if any(p.runs_on_clocks for p in policies):
+        return {}  # the org's policies of this kind run on clocks
+    policy = policies[0] if policies else None
     shown = policy or SlaPolicy(kind=kind.value, object_type=record_type, start_on=[], stop_on=[], pause_on=[],
                                 calendar="ALWAYS", escalations=[])
     out = {}

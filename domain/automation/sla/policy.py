@@ -1,9 +1,12 @@
-"""SLA policies: the enums of their shape, each record's SLA clock row, setting a policy (checked as
-workflow rules' conditions are) and the org's working calendar. What moves the clocks is ``clocks``."""
+"""SLA policies: the enums of their shape, each record's SLA clock row, setting (several per record type,
+tried in ``position`` order) and deleting a policy (checked as workflow rules' conditions are; its start, stop
+and pause entries against the topics and status or stage values its record type has) and the org's working
+calendar. What moves the clocks is ``clocks``."""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,12 +14,13 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ...collaboration.sla import KIND_TYPES, SlaKind, SlaPolicy, built_in, kind_of
+from ...collaboration.sla import KIND_TYPES, SlaKind, SlaPolicy, built_in, built_in_policy, kind_of
 from ...delivery.calendar import OrgCalendar
+from ...pipeline.stage import PipelineStage
 from ...shared.actor import Actor
 from ...shared.base import Base, IdType, pk
 from ...shared.clock import clock
@@ -33,6 +37,18 @@ GONE = (".archived", ".deleted")
 """Topic endings that stop a record's clock whatever the policy says (an archived record waits on nobody)."""
 POLICIES = "sla_policies"
 """``session.info`` key: each org's clock policies by record type, read once per unit of work."""
+CHANGED = ("sla.policy_set", "sla.policy_deleted")
+"""Topics after which the policies read in a unit of work are read again."""
+
+TopicsOf = Callable[[str], frozenset[str]]
+_topics_of: TopicsOf | None = None
+
+
+def install(topics_of: TopicsOf) -> None:
+    """The registry's topics by record type: those about a record of the type or that may show on its timeline
+    (domain/registry hands them down when it is imported; automation sits below it)."""
+    global _topics_of
+    _topics_of = topics_of
 
 
 class SlaCalendar(StrEnum):
@@ -83,6 +99,10 @@ class EscalationInput:
 @dataclass
 class PolicyInput:
     object_type: str | None = None
+    id: int | None = None
+    """The policy to replace (None: the type's policy with the same conditions, or a new one after the others)."""
+    position: int | None = None
+    """Where it stands among the type's policies (lowest first); None: after the others, or where it was."""
     kind: SlaKind | None = None
     conditions: Any = None
     start_on: list[str] = field(default_factory=list)
@@ -139,17 +159,76 @@ async def _escalations(session: AsyncSession, v: Validator, org_id: int,
     return out
 
 
+def statuses(model: type) -> frozenset[str] | None:
+    """The status values a record type's rows take: the ``<Type>Status`` enum its model's module defines (or the
+    one status enum defined there); empty without a status; None when its values are not known."""
+    if not hasattr(model, "status"):
+        return frozenset()
+    module = vars(sys.modules[model.__module__])
+    found = [v for k, v in module.items() if isinstance(v, type) and issubclass(v, StrEnum) and k.endswith("Status")
+             and v.__module__ == model.__module__]
+    chosen = module.get(f"{model.__name__}Status") or (found[0] if len(found) == 1 else None)
+    return frozenset(m.value for m in chosen) if isinstance(chosen, type) and issubclass(chosen, StrEnum) else None
+
+
+async def _values(session: AsyncSession, org_id: int, model: type) -> frozenset[str] | None:
+    """Every status or stage value a record of the model can be in (None: not known, anything goes)."""
+    found = statuses(model)
+    if found is None:
+        return None
+    if hasattr(model, "stage_key"):  # stages are each org's own, in its pipelines
+        found |= frozenset(await session.scalars(select(PipelineStage.key).where(PipelineStage.org_id == org_id)))
+    return found
+
+
+async def _check_entries(session: AsyncSession, v: Validator, org_id: int, catalog: Catalog, object_type: str,
+                         entries: dict[str, list[str]]) -> None:
+    """UNKNOWN_TOPIC for a topic no event about a record of the type (or on its timeline) has, or an SLA clock's
+    own; UNKNOWN_STATUS for a value that is none of the type's statuses or stages."""
+    topics = _topics_of(object_type) if _topics_of is not None else None
+    values: frozenset[str] | None = None
+    read = False
+    for key, given in entries.items():
+        for i, entry in enumerate(given):
+            if not entry or (("." in entry) and not TOPIC.match(entry)):
+                continue  # INVALID_SLA_EVENT already
+            if "." in entry:
+                if entry.startswith("sla.") or (topics is not None and entry not in topics):
+                    v.add((key, str(i)), AutomationErrorCode.UNKNOWN_TOPIC,
+                          f"no {object_type} event has the topic {entry!r}")
+                continue
+            if not read:
+                values, read = await _values(session, org_id, catalog.models[object_type]), True
+            if values is not None and entry not in values:
+                v.add((key, str(i)), AutomationErrorCode.UNKNOWN_STATUS,
+                      f"{entry!r} is no status or stage of a {object_type}")
+
+
+async def _policy_for_write(session: AsyncSession, actor: Actor, policy_id: int) -> SlaPolicy:
+    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == actor.org_id,
+                                                          SlaPolicy.id == policy_id))
+    if policy is None:
+        raise NotFound("SlaPolicy", policy_id)
+    return policy
+
+
 async def set_policy(session: AsyncSession, actor: Actor, catalog: Catalog, data: PolicyInput, *,
                      can_read: Callable[[str, str], bool]) -> SlaPolicy:
-    """Create or replace the org's policy for a record type (``objectType``), or for a built-in kind in the
-    old shape (``kind``, ``dueHours``, ``escalateAfterHours``)."""
-    object_type = data.object_type or (KIND_TYPES[data.kind] if data.kind else None)
+    """Set a policy for a record type (``objectType``): the one named by ``id``, replaced whole (its record type
+    stays); else the type's policy with the same conditions, replaced; else a new one after the others. The old
+    shape (``kind``, ``dueHours``, ``escalateAfterHours``) sets the kind's built-in policy."""
+    existing = await _policy_for_write(session, actor, data.id) if data.id is not None else None
+    object_type = data.object_type or (KIND_TYPES[data.kind] if data.kind else None) or \
+        (existing.object_type if existing else None)
     if object_type is None:
         raise ValidationFailed.one("objectType", AutomationErrorCode.SLA_POLICY_INCOMPLETE,
                                    "name the record type (objectType)")
     if object_type not in catalog.models:
         raise ValidationFailed.one("objectType", AutomationErrorCode.UNKNOWN_OBJECT_TYPE,
                                    f"{object_type!r} is not a record type")
+    if existing is not None and object_type != existing.object_type:
+        raise ValidationFailed.one("objectType", AutomationErrorCode.SLA_OBJECT_TYPE_LOCKED,
+                                   f"the policy is about {existing.object_type} records; set a new one instead")
     v = Validator()
     start_on = _entries(v, "startOn", data.start_on)
     stop_on = _entries(v, "stopOn", data.stop_on)
@@ -161,7 +240,11 @@ async def set_policy(session: AsyncSession, actor: Actor, catalog: Catalog, data
               "the target is a positive number of hours, at most a year")
     if data.escalate_after_hours is not None and data.escalate_after_hours <= 0:
         v.add("escalateAfterHours", SharedErrorCode.INVALID, "escalateAfterHours must be positive")
+    if data.position is not None and not 0 <= data.position <= 10_000:
+        v.add("position", SharedErrorCode.INVALID, "position: 0 to 10000")
     built = object_type in KIND_TYPES.values() and not start_on
+    if built and existing is not None and existing.runs_on_clocks:
+        v.add("startOn", AutomationErrorCode.SLA_POLICY_INCOMPLETE, "name what starts the clock (startOn)")
     if not built:
         if not start_on:
             v.add("startOn", AutomationErrorCode.SLA_POLICY_INCOMPLETE, "name what starts the clock (startOn)")
@@ -172,13 +255,28 @@ async def set_policy(session: AsyncSession, actor: Actor, catalog: Catalog, data
         if overlap := (set(start_on) & set(stop_on)) | (set(stop_on) & set(pause_on)) | (set(start_on) & set(pause_on)):
             v.add("pauseOn", AutomationErrorCode.INVALID_SLA_EVENT,
                   f"{', '.join(sorted(overlap))} cannot both start, stop or pause the clock")
+        await _check_entries(session, v, actor.org_id, catalog, object_type,
+                             {"startOn": start_on, "stopOn": stop_on, "pauseOn": pause_on})
     escalations = await _escalations(session, v, actor.org_id, data.escalations or [])
     v.raise_if_any()
     kind = kind_of(object_type)
-    policy = await session.scalar(select(SlaPolicy).where(SlaPolicy.org_id == actor.org_id, SlaPolicy.kind == kind))
+    policy = existing
+    if policy is None and built:
+        policy = await built_in_policy(session, actor.org_id, kind)
+    if policy is None and not built:
+        same = await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == actor.org_id,
+                                                             SlaPolicy.object_type == object_type)
+                                     .order_by(SlaPolicy.position, SlaPolicy.id))
+        policy = next((p for p in same if p.runs_on_clocks and p.conditions == data.conditions), None)
     if policy is None:
-        policy = SlaPolicy(org_id=actor.org_id, kind=kind, object_type=object_type)
+        last = await session.scalar(select(func.max(SlaPolicy.position)).where(
+            SlaPolicy.org_id == actor.org_id, SlaPolicy.object_type == object_type))
+        policy = SlaPolicy(org_id=actor.org_id, kind=kind, object_type=object_type,
+                           position=data.position if data.position is not None else
+                           (last + 1 if last is not None else 0))
         session.add(policy)
+    elif data.position is not None:
+        policy.position = data.position
     if built:  # a built-in kind: due time, escalations up the owner's chain every escalateAfterHours
         policy.due_hours = target
         after = data.escalate_after_hours or next((e["afterHours"] for e in escalations if e["afterHours"]), None)
@@ -199,13 +297,28 @@ async def set_policy(session: AsyncSession, actor: Actor, catalog: Catalog, data
     record_event(session, actor, org_id=actor.org_id, topic="sla.policy_set", record_type="Org",
                  record_id=actor.org_id, operation="update",
                  payload={"kind": kind, "objectType": object_type, "targetHours": policy.target_hours,
-                          "dueHours": policy.due_hours, "escalateAfterHours": policy.escalate_after_hours})
+                          "dueHours": policy.due_hours, "escalateAfterHours": policy.escalate_after_hours,
+                          "position": policy.position})
+    return policy
+
+
+async def delete_policy(session: AsyncSession, actor: Actor, policy_id: int) -> SlaPolicy:
+    """Delete one of the org's policies and its records' clocks (their SLA status goes with it; escalations made
+    stay). Records it counted for are counted by the next policy that matches them once a start entry comes."""
+    policy = await _policy_for_write(session, actor, policy_id)
+    await session.execute(delete(SlaClock).where(SlaClock.org_id == actor.org_id, SlaClock.policy_id == policy.id))
+    await session.delete(policy)
+    await session.flush()
+    record_event(session, actor, org_id=actor.org_id, topic="sla.policy_deleted", record_type="Org",
+                 record_id=actor.org_id, operation="update",
+                 payload={"kind": policy.kind, "objectType": policy.object_type, "position": policy.position})
     return policy
 
 
 async def list_policies(session: AsyncSession, org_id: int) -> list[SlaPolicy]:
+    """The org's policies by record type, each type's in the order they are tried."""
     return list(await session.scalars(select(SlaPolicy).where(SlaPolicy.org_id == org_id)
-                                      .order_by(SlaPolicy.object_type, SlaPolicy.id)))
+                                      .order_by(SlaPolicy.object_type, SlaPolicy.position, SlaPolicy.id)))
 
 
 async def get_org_calendar(session: AsyncSession, org_id: int) -> OrgCalendar:

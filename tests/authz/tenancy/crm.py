@@ -223,8 +223,13 @@ mutation ($input: SetWorkingCalendarInput!) {
 }"""
 SET_SLA_POLICY = """
 mutation ($input: SetSlaPolicyInput!) {
-  setSlaPolicy(input: $input) { slaPolicy { kind } userErrors { field code } }
+  setSlaPolicy(input: $input) { slaPolicy { id kind } userErrors { field code } }
 }"""
+DELETE_SLA_POLICY = """
+mutation ($input: DeleteSlaPolicyInput!) { deleteSlaPolicy(input: $input) { deletedId userErrors { field code } } }"""
+NO_CLOCK = {"objectType": "Competitor", "startOn": ["competitor.created"], "stopOn": ["record.shared"],
+            "targetHours": 8, "conditions": {"field": "name", "op": "eq", "value": "租户探针：不存在的对手"}}
+"""Demo's SLA policy: on competitors none of which it applies to, so Demo's other tests start no clock."""
 
 DEACTIVATE_USER = """
 mutation ($input: DeactivateUserInput!) {
@@ -290,13 +295,16 @@ async def cancel_action_item(gql, as_: str, item: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 async def demo_collaboration(gql, users) -> AsyncIterator[dict[str, Any]]:
-    """Demo's comment, meeting and action item, on a customer of its own (the seed has none)."""
+    """Demo's comment, meeting and action item, on a customer of its own (the seed has none), and an SLA policy."""
     customer = (await created(gql, CREATE_CUSTOMER, "createCustomer", "rep1@demo.test",
                               name=f"Demo tenancy probe {uuid.uuid4().hex[:8]}"))["customer"]
     rep1 = to_global_id("User", users["rep1@demo.test"].id)
     made = await collaboration_on(gql, "rep1@demo.test", customer["id"], rep1)
+    made["SlaPolicy"] = (await created(gql, SET_SLA_POLICY, "setSlaPolicy", "admin@demo.test", **NO_CLOCK))[
+        "slaPolicy"]
     yield made
     await cancel_action_item(gql, "rep1@demo.test", made["ActionItem"])
+    await created(gql, DELETE_SLA_POLICY, "deleteSlaPolicy", "admin@demo.test", id=made["SlaPolicy"]["id"])
 
 
 @pytest.fixture(scope="module")
@@ -438,6 +446,9 @@ NOT_FOUND_CASES = [
         recordId=w.acme["Customer"], title="Acme meeting", actionItems=[{"title": "x", "ownerId": w.demo["User"]}])),
     Case("updateActionItem.ownerId", UPDATE_ACTION_ITEM, "updateActionItem", lambda w, _: input_of(
         id=w.acme["ActionItem"], version=w.acme_version["ActionItem"], ownerId=w.demo["User"])),
+    Case("setSlaPolicy.id", SET_SLA_POLICY, "setSlaPolicy", lambda w, _: input_of(
+        id=w.demo["SlaPolicy"], **{**NO_CLOCK, "targetHours": 1})),
+    Case("deleteSlaPolicy.id", DELETE_SLA_POLICY, "deleteSlaPolicy", lambda w, _: input_of(id=w.demo["SlaPolicy"])),
     Case("setSlaPolicy.escalations.userId", SET_SLA_POLICY, "setSlaPolicy", lambda w, _: input_of(
         objectType="Opportunity", startOn=["opportunity.created"], stopOn=["interaction.logged"], targetHours=8,
         escalations=[{"afterHours": 0, "to": "USER", "userId": w.demo["User"]}])),
