@@ -6,4 +6,4 @@ An area causes effects in another only through domain events (shared/bus.py). Im
 ``domain`` imports every area below, so every reaction is registered before a service runs.
 """
 
-from . import automation, billing, collaboration, contracts, crm, delivery, pipeline, sales, tenancy  # noqa: F401
+from . import automation, billing, collaboration, contracts, crm, delivery, pipeline, sales, service, tenancy  # noqa: F401

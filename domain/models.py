@@ -31,6 +31,8 @@ from .pipeline.opportunity import Opportunity, OpportunityStageChange
 from .pipeline.stage import PipelineStage, SalesPipeline
 from .sales.product import PriceBook, PriceBookEntry, Product
 from .sales.quote import DiscountThreshold, Quote, QuoteLine
+from .service.queue import TicketQueue
+from .service.ticket import Ticket, TicketMessage
 from .shared.base import Base
 from .shared.idempotency import IdempotencyRecord
 from .shared.notification import Notification
@@ -54,4 +56,5 @@ __all__ = [
     "PipelineStage", "RecordShare", "Competitor", "LostReason", "SalesPipeline", "Team", "TrustedDocument", "User",
     "Assignment", "AssignmentFallback", "AssignmentRule", "UserAvailability",
     "WorkflowRule", "WorkflowRun", "SlaClock", "OrgCalendar",
+    "Ticket", "TicketMessage", "TicketQueue",
 ]

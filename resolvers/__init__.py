@@ -31,6 +31,7 @@ from .quote import QuoteMutation, QuoteQuery
 from .receivable import ReceivableQuery
 from .sla import SlaMutation, SlaQuery
 from .task import TaskMutation, TaskQuery
+from .ticket import TicketMutation, TicketQuery
 from .timesheet import TimesheetMutation, TimesheetQuery
 from .trusted_document import TrustedDocumentMutation, TrustedDocumentQuery
 from .users import UserMutation, UserQuery
@@ -41,7 +42,7 @@ Query = merge_types(
               NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
               ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery,
-              WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery, SlaQuery)
+              WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery, SlaQuery, TicketQuery)
 )
 Mutation = merge_types(
     "Mutation", (PipelineMutation, CustomFieldMutation, LostReasonMutation, CompetitorMutation,
@@ -49,7 +50,7 @@ Mutation = merge_types(
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
                  UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation, ArchiveMutation,
-                 WorkflowRuleMutation, AssignmentRuleMutation, FollowUpMutation, SlaMutation)
+                 WorkflowRuleMutation, AssignmentRuleMutation, FollowUpMutation, SlaMutation, TicketMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

@@ -30,6 +30,7 @@ from tandem.domain.pipeline.opportunity import opportunities_of_customers, stage
 from tandem.domain.registry import RECORD_TYPES
 from tandem.domain.sales.product import entries_of
 from tandem.domain.sales.quote import lines_of as quote_lines_of
+from tandem.domain.service.ticket import messages_of as ticket_messages_of
 from tandem.domain.shared.pagination import PageRequest
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class Loaders:
         self.expenses_of_project = self._by_id(lambda s, ids: expenses_of(s, ctx.actor, ids))
         self.changes_of_project = self._by_id(lambda s, ids: changes_of(s, ctx.actor, ids))
         self.entries_of_timesheet = self._by_id(lambda s, ids: entries_of_timesheets(s, ctx.actor, ids))
+        self.ticket_replies = self._by_id(lambda s, ids: ticket_messages_of(s, ctx.actor, ids, internal=False))
+        self.ticket_notes = self._by_id(lambda s, ids: ticket_messages_of(s, ctx.actor, ids, internal=True))
         self.contacts_of_customer = self._pages(
             lambda s, ids, req, total: contacts_of_customers(s, ctx.actor, ids, req, with_total=total))
         self.interactions_of_customer = self._pages(

@@ -14,12 +14,13 @@ from tandem.domain.crm.errors import CrmErrorCode
 from tandem.domain.delivery.errors import DeliveryErrorCode
 from tandem.domain.pipeline.errors import PipelineErrorCode
 from tandem.domain.sales.errors import SalesErrorCode
+from tandem.domain.service.errors import ServiceErrorCode
 from tandem.domain.shared.errors import ErrorCode, FieldError, SharedErrorCode
 from tandem.domain.tenancy.errors import TenancyErrorCode
 
 AREA_ERROR_CODES: tuple[type[ErrorCode], ...] = (
     SharedErrorCode, TenancyErrorCode, CollaborationErrorCode, PipelineErrorCode, CrmErrorCode, SalesErrorCode,
-    ContractErrorCode, DeliveryErrorCode, BillingErrorCode, AutomationErrorCode,
+    ContractErrorCode, DeliveryErrorCode, BillingErrorCode, AutomationErrorCode, ServiceErrorCode,
 )
 """Every area's error codes; UserErrorCode is their union."""
 

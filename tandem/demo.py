@@ -27,6 +27,7 @@ from tandem.domain.tenancy.user import User, create_user
 
 from .demo_billing import Cast, seed_quote_to_cash
 from .demo_delivery import seed_delivery, seed_templates
+from .demo_service import seed_service
 
 DEMO_USERS = (
     # email, name, roles, manager
@@ -166,6 +167,8 @@ async def seed_demo(session: AsyncSession) -> dict[str, User]:
         "admin", "manager", "rep1", "rep2", "finance")}), [c for c, _, _ in customers], opportunities, now.date())
     await seed_delivery(session, finance=_actor(users["finance@demo.test"]), pm=_actor(users["pm@demo.test"]),
                         engineer=_actor(users["service@demo.test"]), today=now.date())
+    await seed_service(session, _actor(users["service@demo.test"]), users["service@demo.test"],
+                       users["rep1@demo.test"].team_id, [(c.id, p.id) for c, p, _ in customers])
     acme = await create_org(session, "Acme", "USD")
     acme_users = await _users(session, acme, ACME_USERS, "Acme Sales")
     acme_rep = _actor(acme_users["rep@acme.test"])

@@ -100,7 +100,8 @@ def test_no_source_file_is_over_500_lines():
 
 
 @pytest.mark.parametrize(("event_type", "reacting_module"), [
-    (OrgCreated, ["tandem.domain.pipeline.stage", "tandem.domain.automation.seeded_rules"]),
+    (OrgCreated, ["tandem.domain.pipeline.stage", "tandem.domain.automation.seeded_rules",
+                  "tandem.domain.service.queue"]),
     (OpportunityWon, "tandem.domain.delivery.project.conversion"),
     (ProjectCreated, "tandem.domain.delivery.task"),
     (PlanChanged, "tandem.domain.delivery.progress"),

@@ -117,6 +117,9 @@ SHAPES: dict[str, dict[str, Key]] = {
     "PipelineStage": _shape("PipelineStage", "key label order defaultProbability isWon isLost requiredFields"),
     "LostReason": _shape("LostReason", "key label"),
     "Competitor": _shape("Competitor", "name website"),
+    "Ticket": _shape("Ticket", "customerId contactId contractId projectId opportunityId channel category priority "
+                               "status subject description queueId assigneeId resolution"),
+    "TicketMessage": _shape("TicketMessage", "body internal authorId createdAt"),
 }
 
 
@@ -308,6 +311,18 @@ TOPICS: dict[str, Topic] = {
     "workflow.notified": _topic(None, rule=ID, template=ID, values=Paths()),
     "workflow.escalated": _topic(None, rule=ID, template=ID, values=Paths()),
     "workflow.record_updated": _topic(None, rule=ID, changes=Paths()),
+    # service desk (domain/service): a reply is the ticket's replies', a note its internal notes'; a hand-off says
+    # from which queue to which, and why
+    "ticket.created": _topic("Ticket"),
+    "ticket.updated": _topic("Ticket", changes=Changes("Ticket")),
+    "ticket.replied": _topic("Ticket", message=Nested("TicketMessage", ("Ticket.replies",))),
+    "ticket.noted": _topic("Ticket", note=Nested("TicketMessage", ("Ticket.internalNotes",))),
+    "ticket.assigned": _topic("Ticket", previousAssigneeId="Ticket.assignee"),
+    "ticket.handed_off": _topic("Ticket", fromQueueId="Ticket.queue", toQueueId="Ticket.queue",
+                                department="Ticket.queue", reason="Ticket.queue",
+                                note=Nested("TicketMessage", ("Ticket.internalNotes",))),
+    "ticket.resolved": _topic("Ticket"),
+    "ticket.reopened": _topic("Ticket", reason="Ticket.status"),
     # Only those who manage the policy receive it at all (resolvers/events.py), and they may read it whole.
     "policy.changed": _topic(None, role=ID, resource=ID, action=ID, effect=ID, type=ID, scope=ID),
 }
@@ -346,6 +361,8 @@ REFERENCES: dict[str, str] = {
     "meetingId": "Meeting", "parentId": "Comment", "requestId": "Signature",
     # configuration
     "pipelineId": "Pipeline", "lostReasonId": "LostReason", "competitorIds": "Competitor",
+    # service desk
+    "ticketId": "Ticket", "queueId": "TicketQueue", "fromQueueId": "TicketQueue", "toQueueId": "TicketQueue",
 }
 """Payload keys (in any shape, topic, change or item) whose integer values, or lists of them, are ids of one
 record type: delivered as that type's global ids, as every typed field of the API gives them. Besides these,

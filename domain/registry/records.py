@@ -41,6 +41,8 @@ from ..pipeline.opportunity import Opportunity, OpportunityStageChange, opportun
 from ..pipeline.stage import PipelineStage, SalesPipeline
 from ..sales.product import PriceBook, Product, price_books_by_ids, products_by_ids
 from ..sales.quote import Quote, quotes_by_ids
+from ..service.queue import TicketQueue, queues_by_ids
+from ..service.ticket import Ticket, TicketMessage, tickets_by_ids
 from ..shared.actor import Actor
 from ..shared.errors import NotFound
 from ..tenancy.org import Org, Team, teams_by_ids
@@ -252,6 +254,10 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     # automation
     RecordType("WorkflowRule", WorkflowRule),
     RecordType("WorkflowRun", WorkflowRun, guarded=False, node=False),
+    # service desk: a ticket's messages are read through it (Ticket.replies, Ticket.internalNotes), never alone
+    RecordType("Ticket", Ticket, tickets_by_ids, timeline=True),
+    RecordType("TicketQueue", TicketQueue, queues_by_ids, guarded=False, org_wide=True),
+    RecordType("TicketMessage", TicketMessage, guarded=False, scope="Ticket", node=False),
 )}
 
 GUARDED_TYPES = frozenset(name for name, t in RECORD_TYPES.items() if t.guarded)

@@ -19,7 +19,7 @@ from .pagination import Page, PageRequest, SortKey, paginate
 
 NOTIFICATION_TOPICS = ("action_item.", "comment.", "meeting.", "sla.", "quote.", "contract.", "invoice.",
                        "credit_note.", "payment.", "project.", "task.", "timesheet.", "change.", "follow_up.",
-                       "intent.", "lead.assigned", "lead.response_overdue", "opportunity.assigned",
+                       "intent.", "ticket.", "lead.assigned", "lead.response_overdue", "opportunity.assigned",
                        "workflow.")
 """Events addressed to a user (their ``audience``) of these kinds are their notifications."""
 

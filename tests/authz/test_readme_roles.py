@@ -115,3 +115,30 @@ def test_readme_delivery_row_matches_the_default_policy(role):
     assert row[2] == ("everything" if role == "admin" else ", ".join(actions) or "—")
     hidden = [f for f in DELIVERY_HIDEABLE if not policy.allowed(roles, f, "read")]
     assert [f.strip() for f in row[3].split(",") if f.strip() != "—"] == hidden
+
+
+SERVICE_DESK_HIDEABLE = ("Ticket.contact", "Ticket.internalNotes")
+
+
+def _service_desk_rows() -> dict[str, list[str]]:
+    table = README.split("| role | Ticket rows |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_service_desk_row_matches_the_default_policy(role):
+    # given the README's service desk row for the role, and the policy a new org gets
+    row = _service_desk_rows()[role]
+    policy = _seeded_policy()
+    roles = frozenset({role})
+    # then the ticket scope, the actions and the hidden fields (of tickets it sees) are the policy's
+    scope = policy.scope(roles, "Ticket").value
+    assert row[0] == scope
+    actions = [a for a in ("create", "update") if policy.allowed(roles, "Ticket", a)]
+    assert row[1] == ("everything" if role == "admin" else f"Ticket {', '.join(actions)}" if actions else "—")
+    hidden = [f for f in SERVICE_DESK_HIDEABLE if scope != "none" and not policy.allowed(roles, f, "read")]
+    assert [f.strip() for f in row[2].split(",") if f.strip() != "—"] == hidden
