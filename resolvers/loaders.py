@@ -31,6 +31,7 @@ from tandem.domain.registry import RECORD_TYPES
 from tandem.domain.sales.product import entries_of
 from tandem.domain.sales.quote import lines_of as quote_lines_of
 from tandem.domain.service.ticket import messages_of as ticket_messages_of
+from tandem.domain.service.ticket import tickets_of_customers
 from tandem.domain.shared.pagination import PageRequest
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class Loaders:
             lambda s, ids, req, total: interactions_of(s, ctx.actor, "customer", ids, req, with_total=total))
         self.interactions_of_opportunity = self._pages(
             lambda s, ids, req, total: interactions_of(s, ctx.actor, "opportunity", ids, req, with_total=total))
+        self.tickets_of_customer = self._pages(
+            lambda s, ids, req, total: tickets_of_customers(s, ctx.actor, ids, req, with_total=total))
         self.opportunities_of_customer = self._pages(
             lambda s, ids, req, total: opportunities_of_customers(s, ctx.actor, ids, req, with_total=total))
 

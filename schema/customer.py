@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .intent import CustomerIntent
     from .interaction import Interaction
     from .opportunity import Opportunity
+    from .ticket import Ticket
 
 CustomerTier = strawberry.enum(_CustomerTier, name="CustomerTier")
 LifecycleStage = strawberry.enum(_LifecycleStage, name="LifecycleStage")
@@ -35,6 +36,7 @@ ContactRef = Annotated["Contact", strawberry.lazy(".contact")]
 InteractionRef = Annotated["Interaction", strawberry.lazy(".interaction")]
 OpportunityRef = Annotated["Opportunity", strawberry.lazy(".opportunity")]
 CustomerIntentRef = Annotated["CustomerIntent", strawberry.lazy(".intent")]
+TicketRef = Annotated["Ticket", strawberry.lazy(".ticket")]
 
 
 @strawberry.type(description="An account: a company we sell to.")
@@ -110,6 +112,18 @@ class Customer(Node):
         req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
         page = await info.context.loaders.opportunities_of_customer.load((self._pk, req, wants_total(info)))
         return Connection.from_page(page, Opportunity.from_model)
+
+    @strawberry.field(description="The customer's tickets you may see, newest first: each with its status and "
+                                  "resolution.")
+    async def service_history(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+    ) -> Connection[TicketRef] | None:
+        from .ticket import Ticket
+
+        req = PageRequest(first=first, after=after, last=last, before=before, descending=True)
+        page = await info.context.loaders.tickets_of_customer.load((self._pk, req, wants_total(info)))
+        return Connection.from_page(page, Ticket.from_model)
 
     @strawberry.field(description="How keen the customer looks, from its interactions of the last 30 days.")
     async def intent(self, info: strawberry.Info) -> CustomerIntentRef | None:

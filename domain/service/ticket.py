@@ -36,7 +36,7 @@ from ..shared.clock import clock
 from ..shared.concurrency import flush_or_conflict, load_for_write
 from ..shared.errors import NotFound, SharedErrorCode, ValidationFailed, Validator
 from ..shared.outbox import record_event
-from ..shared.pagination import Page, PageRequest, SortKey, paginate
+from ..shared.pagination import Page, PageRequest, SortKey, paginate, paginate_many
 from ..shared.payload import camel
 from ..shared.scope import Scope
 from ..tenancy.errors import TenancyErrorCode
@@ -213,6 +213,13 @@ async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, r
     if flt.priority is not None:
         stmt = stmt.where(Ticket.priority == flt.priority)
     return await paginate(session, stmt, entity=Ticket, sort=TICKET_ORDER, req=req, with_total=with_total)
+
+
+async def tickets_of_customers(session: AsyncSession, actor: Actor, customer_ids: list[int], req: PageRequest, *,
+                               with_total: bool = False) -> dict[int, Page[Ticket]]:
+    """A page of each customer's tickets the actor may see (its service history)."""
+    return await paginate_many(session, visible_tickets(actor), entity=Ticket, parent_col=Ticket.customer_id,
+                               parent_ids=customer_ids, sort=TICKET_ORDER, req=req, with_total=with_total)
 
 
 async def messages_of(session: AsyncSession, actor: Actor, ticket_ids: list[int], *,

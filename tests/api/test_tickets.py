@@ -56,6 +56,10 @@ mutation ($input: CreateContactInput!) { createContact(input: $input) { contact 
 TIMELINE = """
 query ($r: ID!) { timeline(recordId: $r, first: 100) { edges { node { kind summary data } } } }"""
 MY_NOTIFICATIONS = "subscription { myNotifications { kind summary recordType recordId data } }"
+SERVICE_HISTORY = """
+query ($id: ID!) {
+  customer(id: $id) { serviceHistory(first: 10) { totalCount edges { node { id status resolution } } } }
+}"""
 
 
 async def _queue(gql: Any, department: str) -> str:
@@ -125,6 +129,7 @@ async def test_a_ticket_is_answered_handed_to_sales_resolved_and_reopened(gql, a
     # and the reason is on its timeline
     [entry] = [e for e in await _timeline(gql, app, ticket["id"]) if e["kind"] == "handed_off"]
     assert entry["data"]["reason"] == "扩容询价 upsell"
+    assert entry["summary"] == "Handed off to the sales queue: 扩容询价 upsell"
     assert entry["data"]["note"]["body"] == "IT 总监下周出差"
     # and rep1 now sees the ticket (its team's queue) and works it
     assert (await gql(TICKET, {"id": ticket["id"]}, as_=REP1))["data"]["ticket"]["status"] == "OPEN"
@@ -254,3 +259,24 @@ async def test_a_project_manager_sees_the_tickets_of_their_projects(gql):
     # then the PM sees the linked one and not the other
     listed = {e["node"]["id"] for e in (await gql(TICKETS, {}, as_=PM))["data"]["tickets"]["edges"]}
     assert linked["id"] in listed and unlinked["id"] not in listed
+
+
+async def test_a_customers_service_history_lists_its_tickets_with_their_outcome(gql):
+    # given a customer of rep2's with a resolved ticket and an open one
+    solved = await _ticket(gql)
+    customer = solved["customer"]["id"]
+    ok(await gql(RESOLVE, {"input": {"ticketId": solved["id"], "resolution": "重置密码后恢复"}}, as_=SERVICE),
+       "resolveTicket")
+    fresh = ok(await gql(CREATE, {"input": {"customerId": customer, "subject": "再次登录失败"}}, as_=SERVICE),
+               "createTicket")["ticket"]
+    # when service and rep2 read its service history
+    for who in (SERVICE, REP2):
+        history = (await gql(SERVICE_HISTORY, {"id": customer}, as_=who))["data"]["customer"]["serviceHistory"]
+        # then it lists both, newest first, with their status and resolution
+        assert history["totalCount"] == 2
+        assert [e["node"] for e in history["edges"]] == [
+            {"id": fresh["id"], "status": "NEW", "resolution": None},
+            {"id": solved["id"], "status": "RESOLVED", "resolution": "重置密码后恢复"}]
+    # and finance, who reads the customer but no tickets, gets none
+    history = (await gql(SERVICE_HISTORY, {"id": customer}, as_=FINANCE))["data"]["customer"]["serviceHistory"]
+    assert history == {"totalCount": 0, "edges": []}
