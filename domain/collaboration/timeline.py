@@ -63,8 +63,8 @@ def describe(topic: str, record_type: str, payload: dict[str, Any]) -> tuple[str
     if topic.startswith("follow_up."):
         return _follow_up(topic, payload)
     if topic == "ticket.handed_off":  # the department and why, for whoever may read the ticket's queue
-        department = str(payload.get("department") or "another")
-        return "handed_off", f"Handed off to the {department} queue" + _part(": {}", payload.get("reason"))
+        queue = f"the {payload['department']} queue" if payload.get("department") else "another queue"
+        return "handed_off", f"Handed off to {queue}" + _part(": {}", payload.get("reason"))
     if topic == "intent.high":  # the level and score only for whoever may read the customer's intent
         level = _part(" shows {} intent", payload.get("level")) or ": buying signals"
         return "intent", f"{_v(payload, 'name')}{level}" + _part(" (score {})", payload.get("score"))
