@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.factories.api.answers import error_code, ok, user_errors
 from tests.factories.api.crm import new_customer
-from tests.factories.api.users import FINANCE, MARKETING, PM, REP1, REP2, SERVICE, user_id
+from tests.factories.api.users import ADMIN, FINANCE, MARKETING, PM, REP1, REP2, SERVICE, user_id
 from tests.factories.realtime import connect, positioned, subscribe_live
 
 TICKET_FIELDS = """id version status subject priority channel category resolution firstResponseAt resolvedAt
@@ -280,3 +280,32 @@ async def test_a_customers_service_history_lists_its_tickets_with_their_outcome(
     # and finance, who reads the customer but no tickets, gets none
     history = (await gql(SERVICE_HISTORY, {"id": customer}, as_=FINANCE))["data"]["customer"]["serviceHistory"]
     assert history == {"totalCount": 0, "edges": []}
+
+
+CREATE_RULE = """
+mutation ($input: CreateWorkflowRuleInput!) {
+  createWorkflowRule(input: $input) { workflowRule { id objectType version } userErrors { field code } }
+}"""
+DELETE_RULE = """
+mutation ($input: DeleteWorkflowRuleInput!) { deleteWorkflowRule(input: $input) { deletedId userErrors { code } } }"""
+
+
+async def test_a_workflow_rule_on_tickets_acts_on_urgent_ones(gql, app):
+    # given an admin's rule: an urgent ticket gets a comment for the duty manager
+    rule = ok(await gql(CREATE_RULE, {"input": {
+        "name": "紧急工单提醒 Urgent tickets", "objectType": "Ticket", "trigger": "CREATED",
+        "conditions": {"field": "priority", "op": "eq", "value": "urgent"},
+        "actions": [{"type": "ADD_COMMENT", "body": "紧急工单：请值班经理关注"}]}}, as_=ADMIN),
+        "createWorkflowRule")["workflowRule"]
+    assert rule["objectType"] == "Ticket"
+    try:
+        # when service opens an urgent ticket and a normal one
+        urgent = await _ticket(gql, priority="URGENT")
+        normal = await _ticket(gql, priority="NORMAL")
+        # then the urgent one has the rule's comment on its timeline, the normal one none
+        assert [e["summary"] for e in await _timeline(gql, app, urgent["id"]) if e["kind"] == "comment"] == [
+            "Comment added"]
+        assert [e for e in await _timeline(gql, app, normal["id"]) if e["kind"] == "comment"] == []
+    finally:
+        ok(await gql(DELETE_RULE, {"input": {"id": rule["id"], "version": rule["version"]}}, as_=ADMIN),
+           "deleteWorkflowRule")
