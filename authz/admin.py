@@ -14,7 +14,7 @@ from tandem.domain.shared.scope import Scope
 from .store import CasbinRule, OrgAdapter, bump_version, seed_default_policy
 
 TYPE_ACTIONS = ("create", "update", "delete", "share", "approve", "plan", "terminate", "issue", "void", "credit",
-                "allocate", "receivables")
+                "allocate", "receivables", "publish")
 FIELD_ACTIONS = ("read", "write")
 SCOPE_ACTIONS = tuple(f"read:{s.value}" for s in (Scope.OWN, Scope.TEAM, Scope.ORG))
 ROLE_NAME_MAX = 60

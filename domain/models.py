@@ -24,6 +24,7 @@ from .delivery.progress import ProgressReport
 from .delivery.project import Project, ProjectMember, ProjectTemplate
 from .delivery.task import Task, TaskDependency
 from .delivery.timesheet import TimeEntry, Timesheet
+from .knowledge.article import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeVote
 from .pipeline.competitor import Competitor
 from .pipeline.custom_field import CustomFieldDefinition
 from .pipeline.lost_reason import LostReason
@@ -51,6 +52,7 @@ __all__ = [
     "Product", "Quote", "QuoteLine", "SignatureRequest",
     "ActionItem", "Escalation", "Meeting", "SlaPolicy",
     "FollowUp",
+    "KnowledgeArticle", "KnowledgeArticleVersion", "KnowledgeVote",
     "Base", "Comment", "CommentEdit", "Contact", "CustomFieldDefinition", "Customer", "IdempotencyRecord",
     "Interaction", "Lead", "Notification", "Opportunity", "OpportunityStageChange", "Org", "OutboxEvent", "OutboxState",
     "PipelineStage", "RecordShare", "Competitor", "LostReason", "SalesPipeline", "Team", "TrustedDocument", "User",

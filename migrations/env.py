@@ -3,10 +3,16 @@
 from alembic import context
 
 import tandem.authz.store  # noqa: F401 - policy tables
+from tandem.domain.knowledge.search import UNMAPPED_TABLES
 from tandem.domain.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, _parents: dict) -> bool:
+    """Autogenerate leaves alone the tables raw SQL keeps (the knowledge base's search index)."""
+    return not (type_ == "table" and name in UNMAPPED_TABLES)
 
 
 def run_migrations_online() -> None:
@@ -18,6 +24,7 @@ def run_migrations_online() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

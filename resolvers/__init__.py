@@ -15,6 +15,7 @@ from .followup import FollowUpMutation, FollowUpQuery
 from .history import HistoryQuery
 from .interaction import InteractionMutation
 from .invoice import InvoiceMutation, InvoiceQuery
+from .knowledge_article import KnowledgeArticleMutation, KnowledgeArticleQuery
 from .lead import LeadMutation, LeadQuery
 from .lost_reason import LostReasonMutation, LostReasonQuery
 from .meeting import MeetingMutation, MeetingQuery, MeetingSubscription
@@ -42,7 +43,7 @@ Query = merge_types(
               NodeQuery, CustomerQuery, LeadQuery, OpportunityQuery, PolicyQuery, HistoryQuery, FeedQuery,
               MeetingQuery, ProductQuery, QuoteQuery, ContractQuery, InvoiceQuery, PaymentQuery, ReceivableQuery,
               ProjectQuery, TaskQuery, TimesheetQuery, UserQuery, NotificationQuery, TrustedDocumentQuery,
-              WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery, SlaQuery, TicketQuery)
+              WorkflowRuleQuery, AssignmentRuleQuery, FollowUpQuery, SlaQuery, KnowledgeArticleQuery, TicketQuery)
 )
 Mutation = merge_types(
     "Mutation", (PipelineMutation, CustomFieldMutation, LostReasonMutation, CompetitorMutation,
@@ -50,7 +51,8 @@ Mutation = merge_types(
                  PolicyMutation, CommentMutation, MeetingMutation, ProductMutation, QuoteMutation, ContractMutation,
                  InvoiceMutation, PaymentMutation, ProjectMutation, TaskMutation, TimesheetMutation,
                  UserMutation, TrustedDocumentMutation, PresenceMutation, NotificationMutation, ArchiveMutation,
-                 WorkflowRuleMutation, AssignmentRuleMutation, FollowUpMutation, SlaMutation, TicketMutation)
+                 WorkflowRuleMutation, AssignmentRuleMutation, FollowUpMutation, SlaMutation, KnowledgeArticleMutation,
+                 TicketMutation)
 )
 
 Subscription = merge_types("Subscription", (FeedSubscription, MeetingSubscription, PresenceSubscription))

@@ -12,6 +12,7 @@ from tandem.domain.collaboration.errors import CollaborationErrorCode
 from tandem.domain.contracts.errors import ContractErrorCode
 from tandem.domain.crm.errors import CrmErrorCode
 from tandem.domain.delivery.errors import DeliveryErrorCode
+from tandem.domain.knowledge.errors import KnowledgeErrorCode
 from tandem.domain.pipeline.errors import PipelineErrorCode
 from tandem.domain.sales.errors import SalesErrorCode
 from tandem.domain.service.errors import ServiceErrorCode
@@ -20,7 +21,7 @@ from tandem.domain.tenancy.errors import TenancyErrorCode
 
 AREA_ERROR_CODES: tuple[type[ErrorCode], ...] = (
     SharedErrorCode, TenancyErrorCode, CollaborationErrorCode, PipelineErrorCode, CrmErrorCode, SalesErrorCode,
-    ContractErrorCode, DeliveryErrorCode, BillingErrorCode, AutomationErrorCode, ServiceErrorCode,
+    ContractErrorCode, DeliveryErrorCode, BillingErrorCode, AutomationErrorCode, KnowledgeErrorCode, ServiceErrorCode,
 )
 """Every area's error codes; UserErrorCode is their union."""
 

@@ -117,6 +117,8 @@ SHAPES: dict[str, dict[str, Key]] = {
     "PipelineStage": _shape("PipelineStage", "key label order defaultProbability isWon isLost requiredFields"),
     "LostReason": _shape("LostReason", "key label"),
     "Competitor": _shape("Competitor", "name website"),
+    "KnowledgeArticle": _shape("KnowledgeArticle", "title category tags language status authorId helpfulCount "
+                                                   "notHelpfulCount", sourceTicketId="KnowledgeArticle.sourceTicketId"),
     "Ticket": _shape("Ticket", "customerId contactId contractId projectId opportunityId channel category priority "
                                "status subject description queueId assigneeId resolution"),
     "TicketMessage": _shape("TicketMessage", "body internal authorId createdAt"),
@@ -302,6 +304,13 @@ TOPICS: dict[str, Topic] = {
                                  previousSalesOwnerId="Project.salesOwner"),
     "action_item.reassigned": _topic("ActionItem", previousOwnerId="ActionItem.owner"),
     "team.created": _topic(None, name=ID),
+    # knowledge base (domain/knowledge): an edit names the fields it changed (the body's text is not repeated)
+    "knowledge_article.created": _topic("KnowledgeArticle"),
+    "knowledge_article.updated": _topic("KnowledgeArticle", changes=Changes("KnowledgeArticle"), changed=ID),
+    "knowledge_article.submitted": _topic("KnowledgeArticle", **{"from": "KnowledgeArticle.status"}),
+    "knowledge_article.published": _topic("KnowledgeArticle", **{"from": "KnowledgeArticle.status"}),
+    "knowledge_article.archived": _topic("KnowledgeArticle", **{"from": "KnowledgeArticle.status"}),
+    "knowledge_article.rated": _topic("KnowledgeArticle"),
     # workflow rules (domain/automation): changes to rules, and the messages rules send about a record
     "workflow_rule.created": _topic("WorkflowRule"),
     "workflow_rule.updated": _topic("WorkflowRule"),

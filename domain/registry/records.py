@@ -35,6 +35,7 @@ from ..delivery.progress import ProgressReport
 from ..delivery.project import Project, ProjectTemplate, projects_by_ids
 from ..delivery.task import Task, get_task
 from ..delivery.timesheet import TimeEntry, Timesheet, visible_entries, visible_timesheets
+from ..knowledge.article import KnowledgeArticle, articles_by_ids
 from ..pipeline.competitor import Competitor
 from ..pipeline.lost_reason import LostReason
 from ..pipeline.opportunity import Opportunity, OpportunityStageChange, opportunities_by_ids
@@ -251,6 +252,8 @@ RECORD_TYPES: dict[str, RecordType] = {t.name: t for t in (
     RecordType("ActionItem", ActionItem, on_record(ActionItem), guarded=False, follows_timeline=True),
     # automation
     RecordType("FollowUp", FollowUp, on_record(FollowUp), guarded=False, follows_timeline=True),
+    # knowledge base: published articles for every reader, the rest for those who may read drafts
+    RecordType("KnowledgeArticle", KnowledgeArticle, articles_by_ids, timeline=True),
     # automation
     RecordType("WorkflowRule", WorkflowRule),
     RecordType("WorkflowRun", WorkflowRun, guarded=False, node=False),

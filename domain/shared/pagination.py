@@ -107,6 +107,10 @@ def _decode_value(value: Any, kind: type) -> Any:
         return number
     if kind is int:
         return int(value)
+    if kind is float:  # a relevance rank: the float the database gave, back as JSON kept it
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError
+        return float(value)
     if not isinstance(value, str):
         raise ValueError
     return value

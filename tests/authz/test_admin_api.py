@@ -31,7 +31,7 @@ from tests.conftest import actor_of
 
 SDL = build_schema((Path(__file__).parents[2] / "schema.graphql").read_text(encoding="utf-8"))
 TYPE_ACTIONS = ("create", "update", "delete", "share", "approve", "plan", "terminate", "issue", "void", "credit",
-                "allocate", "receivables")
+                "allocate", "receivables", "publish")
 AMOUNT = "4820000.00"
 
 ASSIGN_ROLE = """

@@ -37,6 +37,7 @@ from tests.authz.tenancy import (
     follow_ups,
     global_ids,
     input_of,
+    knowledge,
     names_of,
     org_snapshot,
     pipeline_config,
@@ -53,19 +54,20 @@ from tests.authz.tenancy.crm import (  # noqa: F401 (fixtures)
 )
 from tests.authz.tenancy.delivery import acme_delivery, demo_timesheet  # noqa: F401 (fixtures)
 from tests.authz.tenancy.follow_ups import follow_up_records  # noqa: F401 (fixtures)
+from tests.authz.tenancy.knowledge import knowledge_records  # noqa: F401 (fixtures)
 from tests.authz.tenancy.pipeline_config import pipeline_config_records  # noqa: F401 (fixtures)
 from tests.authz.tenancy.quote_to_cash import acme_q2c  # noqa: F401 (fixtures)
 from tests.authz.tenancy.routing import demo_rule  # noqa: F401 (fixtures)
 from tests.authz.tenancy.tickets import acme_ticket  # noqa: F401 (fixtures)
 from tests.authz.tenancy.workflow_rules import demo_workflow_rule  # noqa: F401 (fixtures)
 
-AREAS = (crm, delivery, quote_to_cash, follow_ups, workflow_rules, routing, pipeline_config, tickets)
+AREAS = (crm, delivery, quote_to_cash, follow_ups, workflow_rules, routing, pipeline_config, knowledge, tickets)
 SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
 async def world(db, gql, users, demo_workflow_rule, demo_collaboration, acme_collaboration, acme_delivery,  # noqa: F811
-                demo_timesheet, acme_q2c, demo_rule, follow_up_records,  # noqa: F811
+                demo_timesheet, acme_q2c, demo_rule, follow_up_records, knowledge_records,  # noqa: F811
                 pipeline_config_records, acme_ticket) -> World:  # noqa: F811
     world = World(demo_org_id=users["admin@demo.test"].org_id, acme_org_id=users[ACME].org_id)
     world.add(await crm.records(db, users, demo_collaboration, acme_collaboration))
@@ -75,6 +77,7 @@ async def world(db, gql, users, demo_workflow_rule, demo_collaboration, acme_col
     world.add(await workflow_rules.records(demo_workflow_rule))
     world.add(await follow_ups.records(follow_up_records))
     world.add(await pipeline_config.records(pipeline_config_records))
+    world.add(await knowledge.records(knowledge_records))
     world.add(await tickets.records(db, users, acme_ticket))
     demo_feed = await gql(crm.CHANGE_EVENTS, {}, as_="admin@demo.test")
     world.demo_cursor = demo_feed["data"]["changeEvents"]["endCursor"]
