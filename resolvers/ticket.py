@@ -8,7 +8,10 @@ import strawberry
 
 from tandem.domain.service import queue as queues
 from tandem.domain.service import ticket as service
+from tandem.domain.service.errors import ServiceErrorCode
 from tandem.domain.shared.pagination import PageRequest
+from tandem.schema.errors import UserError, UserErrorCode
+from tandem.schema.knowledge_article import KnowledgeArticle
 from tandem.schema.node import decode_id
 from tandem.schema.pagination import Connection, wants_total
 from tandem.schema.ticket import (
@@ -19,6 +22,7 @@ from tandem.schema.ticket import (
     ReplyToTicketInput,
     ReplyToTicketPayload,
     ResolveTicketInput,
+    ResolveTicketPayload,
     Ticket,
     TicketFilter,
     TicketMessage,
@@ -46,6 +50,18 @@ def _reply_payload(result: tuple[service.Ticket, service.TicketMessage] | None =
         return ReplyToTicketPayload(user_errors=user_errors or [])
     ticket, message = result
     return ReplyToTicketPayload(ticket=Ticket.from_model(ticket), message=TicketMessage.from_model(message))
+
+
+def _resolve_payload(result: service.Ticket | tuple[service.Ticket, Any] | None = None,
+                     user_errors: list | None = None) -> ResolveTicketPayload:
+    ticket, article = result if isinstance(result, tuple) else (result, None)
+    return ResolveTicketPayload(ticket=Ticket.from_model(ticket) if ticket else None,
+                                article=KnowledgeArticle.from_model(article) if article else None,
+                                user_errors=user_errors or [])
+
+
+# What a drafted article writes: the role must be allowed to create articles with these fields.
+_ARTICLE_FIELDS = ("title", "body", "language", "sourceTicketId")
 
 
 def _data(input_obj: Any, *, update: bool) -> service.TicketInput:
@@ -87,6 +103,19 @@ class TicketQuery:
         pk = decode_id("Ticket", id)
         async with ctx.read() as session:
             return Ticket.from_model(await service.get_ticket(session, ctx.actor, pk))
+
+    @strawberry.field(description="Published articles you may read that best match the ticket's subject and "
+                                  "description (any of its most significant words), best first; NOT_FOUND for a "
+                                  "ticket you may not see.")
+    async def suggested_articles(self, info: strawberry.Info, ticket_id: strawberry.ID,
+                                 first: int | None = 5) -> list[KnowledgeArticle]:
+        ctx = info.context
+        pk = decode_id("Ticket", ticket_id)
+        ctx.authz.require_read("Ticket", ["subject", "description"])
+        ctx.authz.require_read("KnowledgeArticle", ["title", "body", "tags", "category"])
+        async with ctx.read() as session:
+            found = await service.suggested_articles(session, ctx.actor, pk, max(0, min(5 if first is None else first, 50)))
+        return [KnowledgeArticle.from_model(a) for a in found]
 
     @strawberry.field(description="The org's ticket queues, one per department (and any added since).")
     async def ticket_queues(self, info: strawberry.Info) -> list[TicketQueue]:
@@ -131,13 +160,24 @@ class TicketMutation:
         assignee = opt_id("User", input.assignee_id)
         return await run(info, lambda s: service.assign_ticket(s, actor, pk, assignee, input.version), _payload)
 
-    @writes("Ticket", "update", fields=_NAMES, also=("Ticket.status", "Ticket.resolution"))
-    @strawberry.mutation(description="Resolve a ticket with its resolution.")
-    async def resolve_ticket(self, info: strawberry.Info, input: ResolveTicketInput) -> TicketPayload:
+    @writes("Ticket", "update", fields={**_NAMES, "publish_article": None},
+            also=("Ticket.status", "Ticket.resolution"))
+    @strawberry.mutation(description="Resolve a ticket with its resolution; `publishArticle: true` also drafts a "
+                                     "knowledge article from it (returned as `article`).")
+    async def resolve_ticket(self, info: strawberry.Info, input: ResolveTicketInput) -> ResolveTicketPayload:
         actor = info.context.actor
+        authz = info.context.authz
         pk = decode_id("Ticket", input.ticket_id)
-        return await run(info, lambda s: service.resolve_ticket(s, actor, pk, input.resolution, input.version),
-                         _payload)
+        if not input.publish_article:
+            return await run(info, lambda s: service.resolve_ticket(s, actor, pk, input.resolution, input.version),
+                             _resolve_payload)
+        if not (authz.can("KnowledgeArticle", "create")
+                and all(authz.can_write("KnowledgeArticle", f) for f in _ARTICLE_FIELDS)):
+            return _resolve_payload(user_errors=[UserError(
+                field=["publishArticle"], code=UserErrorCode(ServiceErrorCode.FORBIDDEN.value),
+                message="Your role may not create knowledge articles; resolve without publishArticle.")])
+        return await run(info, lambda s: service.resolve_and_draft_article(s, actor, pk, input.resolution,
+                                                                           input.version), _resolve_payload)
 
     @writes("Ticket", "update", fields=_NAMES, also=("Ticket.status",))
     @strawberry.mutation(description="Reopen a resolved or closed ticket.")

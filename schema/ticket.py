@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .contact import Contact
     from .contract import Contract
     from .customer import Customer
+    from .knowledge_article import KnowledgeArticle
     from .opportunity import Opportunity
     from .project import Project
 
@@ -228,6 +229,9 @@ class AssignTicketInput:
 class ResolveTicketInput:
     ticket_id: strawberry.ID
     resolution: str
+    publish_article: bool = strawberry.field(
+        default=False, description="Also draft a knowledge article (DRAFT) from the question and the resolution, "
+                                   "in the same transaction; FORBIDDEN unless your role may create articles.")
     version: int | None = None
 
 
@@ -250,6 +254,14 @@ class HandOffTicketInput:
 @strawberry.type
 class TicketPayload:
     ticket: Ticket | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ResolveTicketPayload:
+    ticket: Ticket | None = None
+    article: Annotated[KnowledgeArticle, strawberry.lazy(".knowledge_article")] | None = strawberry.field(
+        default=None, description="The article drafted with `publishArticle: true` (else null).")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 

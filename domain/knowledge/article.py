@@ -8,6 +8,7 @@ review and archived ones only a role with ``KnowledgeDraft read:org`` too (servi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +35,8 @@ DRAFTS = "KnowledgeDraft"
 """The policy object whose ``read:org`` lets a role see articles that are not published (service, admin)."""
 LANGUAGES = ("zh", "en")
 MAX_TAGS = 20
+SUGGEST_WORDS = 12
+"""A suggestion's query keeps at most this many words of the text it starts from."""
 
 
 class ArticleStatus(StrEnum):
@@ -138,6 +141,14 @@ def check_move(current: str, wanted: ArticleStatus) -> None:
                                    f"An article {current} cannot become {wanted}.")
 
 
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def guess_language(text: str | None) -> str:
+    """``zh`` when the text has a CJK character, else ``en``."""
+    return "zh" if _CJK.search(text or "") else "en"
+
+
 def _clean_tags(v: Validator, tags: list[str] | None) -> list[str]:
     """Tags trimmed, each once in any width or case, at most ``MAX_TAGS`` of 50 characters."""
     out: dict[str, str] = {}
@@ -221,6 +232,20 @@ async def search_articles(session: AsyncSession, actor: Actor, query: str, req: 
             .where(KnowledgeArticle.status != ArticleStatus.ARCHIVED.value))
     return await paginate(session, stmt, entity=KnowledgeArticle, sort=SortKey(RELEVANCE, found.c.rank, float),
                           req=req, with_total=with_total)
+
+
+async def suggest_articles(session: AsyncSession, actor: Actor, text: str, limit: int = 5
+                           ) -> list[KnowledgeArticle]:
+    """Published articles the actor may read that share any of the most significant words of ``text`` (at most
+    ``SUGGEST_WORDS``), the best match first; none for text without words."""
+    terms = search.significant_words(text, SUGGEST_WORDS)
+    if not terms or limit <= 0:
+        return []
+    found = search.matches(session, actor.org_id, terms, any_word=True)
+    stmt = (visible_articles(actor).join(found, found.c.id == KnowledgeArticle.id)
+            .where(KnowledgeArticle.status == ArticleStatus.PUBLISHED.value)
+            .order_by(found.c.rank.desc(), KnowledgeArticle.id.desc()).limit(limit))
+    return list(await session.scalars(stmt))
 
 
 async def versions_of(session: AsyncSession, actor: Actor, article_ids: list[int]

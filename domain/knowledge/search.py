@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 import jieba
+import jieba.analyse
 from sqlalchemy import Text, cast, column, func, literal, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +56,15 @@ def query_words(query: str | None) -> list[str]:
     return list(dict.fromkeys(words(query, query=True)))
 
 
+def significant_words(value: str | None, limit: int = 12) -> list[str]:
+    """At most ``limit`` of the words that say most about ``value`` (TF-IDF over jieba's words, common words
+    such as 的 or "the" dropped), most significant first: a query for text of any length or punctuation."""
+    normalized = text_key(value or "")
+    if not normalized:
+        return []
+    return [w for w in jieba.analyse.extract_tags(normalized, topK=limit) if _WORD.search(w)][:limit]
+
+
 def _quote(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -72,13 +82,14 @@ def tsvector_literal(title: str, tags: str, body: str) -> str:
     return " ".join(f"{_quote(w)}:{','.join(p)}" for w, p in positions.items())
 
 
-def tsquery_literal(query_terms: list[str]) -> str:
-    return " & ".join(_quote(w) for w in query_terms)
+def tsquery_literal(query_terms: list[str], *, any_word: bool = False) -> str:
+    return (" | " if any_word else " & ").join(_quote(w) for w in query_terms)
 
 
-def fts5_query(query_terms: list[str]) -> str:
-    """Every word as an FTS5 string (a phrase of whatever FTS5 splits it into), all of them required."""
-    return " ".join('"' + w.replace('"', '""') + '"' for w in query_terms)
+def fts5_query(query_terms: list[str], *, any_word: bool = False) -> str:
+    """Every word as an FTS5 string (a phrase of whatever FTS5 splits it into), all of them required (or, with
+    ``any_word``, any of them)."""
+    return (" OR " if any_word else " ").join('"' + w.replace('"', '""') + '"' for w in query_terms)
 
 
 async def index_article(session: AsyncSession, *, article_id: int, org_id: int, title: str, tags: list[str],
@@ -98,11 +109,12 @@ async def index_article(session: AsyncSession, *, article_id: int, org_id: int, 
          "body": " ".join(words(body))})
 
 
-def matches(session: AsyncSession, org_id: int, query_terms: list[str]) -> Any:
-    """A subquery of ``(id, rank)``: the org's articles holding every word, higher rank for a better match."""
+def matches(session: AsyncSession, org_id: int, query_terms: list[str], *, any_word: bool = False) -> Any:
+    """A subquery of ``(id, rank)``: the org's articles holding every word (with ``any_word``, any of them),
+    higher rank for a better match."""
     if dialect_name(session) == "postgresql":
         index = table(SEARCH_TABLE, column("article_id"), column("org_id"), column("document"))
-        tsquery = cast(literal(tsquery_literal(query_terms), Text()), TSQUERY)
+        tsquery = cast(literal(tsquery_literal(query_terms, any_word=any_word), Text()), TSQUERY)
         return (select(index.c.article_id.label("id"),
                        func.ts_rank(index.c.document, tsquery, 1).label("rank"))
                 .where(index.c.org_id == org_id, index.c.document.op("@@")(tsquery))
@@ -111,5 +123,5 @@ def matches(session: AsyncSession, org_id: int, query_terms: list[str]) -> Any:
     fts = literal_column(SEARCH_TABLE)
     rank = -func.bm25(fts, 0.0, TITLE_WEIGHT, TAGS_WEIGHT, BODY_WEIGHT)
     return (select(index.c.rowid.label("id"), rank.label("rank"))
-            .where(fts.op("MATCH")(fts5_query(query_terms)), index.c.org_id == org_id)
+            .where(fts.op("MATCH")(fts5_query(query_terms, any_word=any_word)), index.c.org_id == org_id)
             .subquery("knowledge_match"))

@@ -8,3 +8,5 @@ from ..shared.errors import ErrorCode
 class ServiceErrorCode(ErrorCode):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     SAME_QUEUE = "SAME_QUEUE"
+    FORBIDDEN = "FORBIDDEN"
+    """The role may not do what an option of the input asks (``publishArticle`` without creating articles)."""

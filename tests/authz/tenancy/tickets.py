@@ -30,6 +30,7 @@ query ($filter: TicketFilter) {
   tickets(first: 100, filter: $filter) { totalCount edges { node { id customer { id } queue { id } } } }
 }"""
 TICKET_QUEUES = "query { ticketQueues { id name team { id } } }"
+SUGGESTED_ARTICLES = "query ($t: ID!) { suggestedArticles(ticketId: $t) { id title } }"
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,10 @@ NOT_FOUND_CASES = [
         ticketId=w.acme["Ticket"], assigneeId=w.demo["User"])),
     Case("resolveTicket.ticketId", RESOLVE_TICKET, "resolveTicket", lambda w, _: input_of(
         ticketId=w.demo["Ticket"], resolution="Acme was here")),
+    Case("resolveTicket.ticketId (publishArticle)", RESOLVE_TICKET, "resolveTicket", lambda w, _: input_of(
+        ticketId=w.demo["Ticket"], resolution="Acme was here", publishArticle=True)),
+    Case("suggestedArticles.ticketId", SUGGESTED_ARTICLES, "suggestedArticles", lambda w, _: {"t": w.demo["Ticket"]},
+         nullable=False),
     Case("reopenTicket.ticketId", REOPEN_TICKET, "reopenTicket", lambda w, _: input_of(ticketId=w.demo["Ticket"])),
     Case("handOffTicket.ticketId", HAND_OFF_TICKET, "handOffTicket", lambda w, _: input_of(
         ticketId=w.demo["Ticket"], toQueueId=w.acme["TicketQueue"], reason="Acme was here")),
