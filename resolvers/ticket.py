@@ -113,8 +113,9 @@ class TicketQuery:
         pk = decode_id("Ticket", ticket_id)
         ctx.authz.require_read("Ticket", ["subject", "description"])
         ctx.authz.require_read("KnowledgeArticle", ["title", "body", "tags", "category"])
+        limit = max(0, min(5 if first is None else first, 50))
         async with ctx.read() as session:
-            found = await service.suggested_articles(session, ctx.actor, pk, max(0, min(5 if first is None else first, 50)))
+            found = await service.suggested_articles(session, ctx.actor, pk, limit)
         return [KnowledgeArticle.from_model(a) for a in found]
 
     @strawberry.field(description="The org's ticket queues, one per department (and any added since).")
