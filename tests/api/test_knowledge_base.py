@@ -12,6 +12,7 @@ import pytest
 
 from tests.factories.api.answers import error_code, ok, user_errors
 from tests.factories.api.users import ADMIN, FINANCE, MARKETING, PM, REP1, SERVICE
+from tests.factories.realtime import positioned
 
 FIELDS = "id title body category tags language status version helpfulCount notHelpfulCount sourceTicketId"
 CREATE = f"""
@@ -233,8 +234,9 @@ async def test_a_draft_cannot_be_rated_nor_seen_by_a_rep(gql):
                        "rateKnowledgeArticle") == [(["articleId"], "NOT_PUBLISHED")]
 
 
-async def test_article_events_reach_its_timeline(gql):
+async def test_article_events_reach_its_timeline(gql, app):
     article = await _published(gql, title=f"时间线 {_tag()}")
+    await positioned(app)  # the timeline shows events once the relay has positioned them
     kinds = [e["node"]["kind"] for e in
              (await gql(TIMELINE, {"r": article["id"]}, as_=SERVICE))["data"]["timeline"]["edges"]]
     assert sorted(kinds) == ["created", "published", "submitted"]
