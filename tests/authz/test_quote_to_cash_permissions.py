@@ -382,7 +382,7 @@ async def test_a_rep_reads_receivables_of_their_own_customers_only(gql, world):
 
 NEW_TYPES = ("Contract", "Invoice", "Payment", "PriceBook", "Product", "Quote")
 ALL_ACTIONS = ["create", "update", "delete", "share", "approve", "plan", "terminate", "issue", "void", "credit",
-               "allocate", "receivables"]
+               "allocate", "receivables", "publish"]
 PERMISSIONS = {
     # type: (scope, actions) per user
     ADMIN: {t: ("ORG", ALL_ACTIONS) for t in NEW_TYPES},
