@@ -8,6 +8,7 @@ import strawberry
 
 from tandem.domain.service import queue as queues
 from tandem.domain.service import ticket as service
+from tandem.domain.service import ticket_articles
 from tandem.domain.service.errors import ServiceErrorCode
 from tandem.domain.shared.pagination import PageRequest
 from tandem.schema.errors import UserError, UserErrorCode
@@ -115,7 +116,7 @@ class TicketQuery:
         ctx.authz.require_read("KnowledgeArticle", ["title", "body", "tags", "category"])
         limit = max(0, min(5 if first is None else first, 50))
         async with ctx.read() as session:
-            found = await service.suggested_articles(session, ctx.actor, pk, limit)
+            found = await ticket_articles.suggested_articles(session, ctx.actor, pk, limit)
         return [KnowledgeArticle.from_model(a) for a in found]
 
     @strawberry.field(description="The org's ticket queues, one per department (and any added since).")
@@ -177,7 +178,7 @@ class TicketMutation:
             return _resolve_payload(user_errors=[UserError(
                 field=["publishArticle"], code=UserErrorCode(ServiceErrorCode.FORBIDDEN.value),
                 message="Your role may not create knowledge articles; resolve without publishArticle.")])
-        return await run(info, lambda s: service.resolve_and_draft_article(s, actor, pk, input.resolution,
+        return await run(info, lambda s: ticket_articles.resolve_and_draft_article(s, actor, pk, input.resolution,
                                                                            input.version), _resolve_payload)
 
     @writes("Ticket", "update", fields=_NAMES, also=("Ticket.status",))

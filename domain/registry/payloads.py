@@ -372,6 +372,7 @@ REFERENCES: dict[str, str] = {
     "pipelineId": "Pipeline", "lostReasonId": "LostReason", "competitorIds": "Competitor",
     # service desk
     "ticketId": "Ticket", "queueId": "TicketQueue", "fromQueueId": "TicketQueue", "toQueueId": "TicketQueue",
+    "sourceTicketId": "Ticket",
 }
 """Payload keys (in any shape, topic, change or item) whose integer values, or lists of them, are ids of one
 record type: delivered as that type's global ids, as every typed field of the API gives them. Besides these,
